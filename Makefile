@@ -1,0 +1,103 @@
+# sluice — build, test, run.
+#
+#   make            build ./sluice
+#   make run        install what is missing, build, start a scratch PostgreSQL
+#                   and sluice in front of it, print the DATABASE_URL
+#   make check      install what is missing, build, run every test with prove
+#   make asan       the same tests against an AddressSanitizer+UBSan build
+#   make fuzz       run each libFuzzer target for FUZZ_TIME seconds (clang)
+#   make deps       apt-get install the Debian packages that are missing
+
+BUILD   ?= build
+OUT     ?= .
+SAN     ?=
+FUZZ_TIME ?= 60
+
+CC      ?= cc
+WARN    = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+          -Wno-unused-parameter -Wformat=2 -Wno-format-nonliteral
+CFLAGS_BASE = -std=gnu11 -g $(WARN) -Iinclude -Itest/lib -D_GNU_SOURCE
+ifeq ($(SAN),1)
+CFLAGS_OPT = -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+             -fno-sanitize-recover=undefined -DSLUICE_DEBUG
+LDFLAGS_SAN = -fsanitize=address,undefined
+else
+CFLAGS_OPT ?= -O2
+endif
+CFLAGS  += $(CFLAGS_BASE) $(CFLAGS_OPT)
+LIBS    = -levent_core -levent_extra -lssl -lcrypto
+PQLIBS  = -lpq
+
+SRCS    := $(wildcard src/*.c)
+LIBSRCS := $(filter-out src/main.c,$(SRCS))
+OBJS    := $(LIBSRCS:src/%.c=$(BUILD)/obj/%.o)
+LIBA    := $(BUILD)/libsluice.a
+UNIT_T  := $(patsubst test/unit/%.c,$(BUILD)/test/unit/%.t,$(wildcard test/unit/*.c))
+TBIN    := $(patsubst test/integ/c/%.c,$(BUILD)/test/bin/%,$(wildcard test/integ/c/*.c))
+FUZZ_TARGETS := $(patsubst test/fuzz/%.c,%,$(filter-out test/fuzz/replay_main.c,$(wildcard test/fuzz/*.c)))
+FUZZ_REPLAY  := $(FUZZ_TARGETS:%=$(BUILD)/test/fuzz/%_replay.t)
+CTL_SRCS := $(wildcard src/ctl/*.c)
+
+PROVE_ARGS ?=
+export SLUICE_BIN = $(abspath $(OUT)/sluice)
+export SLUICE_TEST_BIN = $(abspath $(BUILD)/test/bin)
+
+.PHONY: all deps run check test asan fuzz clean
+all: $(OUT)/sluice $(UNIT_T) $(TBIN) $(FUZZ_REPLAY)
+
+$(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) | $(BUILD)/obj
+	$(CC) $(CFLAGS) -c -o $@ $<
+$(BUILD)/obj $(BUILD)/test/unit $(BUILD)/test/bin $(BUILD)/test/fuzz:
+	mkdir -p $@
+$(LIBA): $(OBJS)
+	rm -f $@ && ar rcs $@ $^
+$(OUT)/sluice: $(BUILD)/obj/main.o $(LIBA)
+	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LIBS)
+
+$(BUILD)/test/unit/%.t: test/unit/%.c $(LIBA) test/lib/tap.h | $(BUILD)/test/unit
+	$(CC) $(CFLAGS) $(LDFLAGS_SAN) -o $@ $< $(LIBA) $(LIBS)
+$(BUILD)/test/bin/%: test/integ/c/%.c $(LIBA) | $(BUILD)/test/bin
+	$(CC) $(CFLAGS) -I/usr/include/postgresql $(LDFLAGS_SAN) -o $@ $< $(LIBA) $(PQLIBS) $(LIBS) -lpthread
+$(BUILD)/test/fuzz/%_replay.t: test/fuzz/%.c test/fuzz/replay_main.c $(LIBA) | $(BUILD)/test/fuzz
+	$(CC) $(CFLAGS) $(LDFLAGS_SAN) -DFUZZ_NAME='"$*"' -o $@ $< test/fuzz/replay_main.c $(LIBA) $(LIBS)
+
+# Debian packages the build, the tests and the benchmarks use.
+DEB_PKGS = build-essential pkg-config libevent-dev libssl-dev libpq-dev \
+           postgresql-15 postgresql-client-15 pgbouncer clang perl openssl
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+run: deps all
+	perl test/lib/run-scratch.pl
+
+test: all
+	prove $(PROVE_ARGS) -r $(BUILD)/test/unit $(BUILD)/test/fuzz $(wildcard test/integ)
+
+check: deps
+	$(MAKE) all
+	$(MAKE) test
+
+asan: deps
+	$(MAKE) BUILD=build/asan OUT=build/asan SAN=1 all
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	  $(MAKE) BUILD=build/asan OUT=build/asan SAN=1 test
+
+fuzz:
+	mkdir -p build/fuzz
+	for t in $(FUZZ_TARGETS); do \
+	  clang -std=gnu11 -g -O1 -Iinclude -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
+	    -o build/fuzz/$$t test/fuzz/$$t.c $(LIBSRCS) $(LIBS) || exit 1; \
+	  mkdir -p test/fuzz/corpus/$$t; \
+	  build/fuzz/$$t -max_total_time=$(FUZZ_TIME) -max_len=12000 test/fuzz/corpus/$$t || exit 1; \
+	done
+
+clean:
+	rm -rf build sluice

@@ -1,0 +1,80 @@
+/*
+ * client.h — one application connection and its state machine.
+ *
+ * INTERFACE ROUTINES
+ *   client_accept(fd, addr)        take a new socket from the listener
+ *   client_fail(c, sqlstate, fmt)  the one exit path with a reason: send a
+ *                                  FATAL ErrorResponse, log, close
+ *   client_server_ready(c)         pool/server: c's server is linked, go on
+ *   client_login_done(c)           client_auth: authentication succeeded
+ *   client_welcome(c)              send AuthenticationOk ... ReadyForQuery
+ *   client_relay(c)                move client input toward its server
+ *   client_lost_server(c, ...)     c's server died under it
+ *   client_set_state(c, st)        the one function that moves a client
+ */
+#ifndef SLUICE_CLIENT_H
+#define SLUICE_CLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include "conn.h"
+#include "list.h"
+#include "relay.h"
+#include "varcache.h"
+
+enum client_state {
+	CL_STARTUP,      /* reading the startup packet */
+	CL_AUTH,         /* authenticating */
+	CL_LOGIN_WAIT,   /* authenticated; waiting for a server to learn the
+	                  * pool's parameters (queued on the pool) */
+	CL_IDLE,         /* logged in, holds no server, nothing to send */
+	CL_WAITING,      /* has work, queued for a server */
+	CL_ACTIVE,       /* linked to a server */
+	CL_CLOSED,
+};
+
+struct client_auth;   /* client_auth.c */
+
+struct client {
+	struct conn conn;            /* first */
+	enum client_state state;
+	struct list pool_node;       /* pool's waiting queue */
+	struct pool *pool;
+	struct server *server;
+	char *user;
+	char *db_name;
+	char addr[64];
+	struct varcache vars;        /* what this client believes is set */
+	struct client_auth *auth;
+	struct relay relay;          /* client -> server */
+	uint32_t cancel_pid, cancel_key;
+	struct client *cancel_next;  /* cancel.c hash chain */
+	uint8_t *startup;            /* the startup packet, kept until login ends */
+	double wait_since;
+	bool counted;                /* counted in rt.nclients */
+};
+
+#define client_log(c, lvl, fmt, ...) \
+	log_at(lvl, "C-%llu %s/%s@%s " fmt, (unsigned long long)(c)->conn.id, \
+	       (c)->db_name ? (c)->db_name : "(nodb)", (c)->user ? (c)->user : "(nouser)", \
+	       (c)->addr, ##__VA_ARGS__)
+
+void client_accept(int fd, const struct sockaddr *sa, socklen_t len);
+void client_fail(struct client *c, const char *sqlstate, const char *fmt, ...) PRINTF(3, 4);
+void client_send_error(struct client *c, const char *severity, const char *sqlstate, const char *msg);
+void client_server_ready(struct client *c);
+void client_login_done(struct client *c);
+void client_welcome(struct client *c);
+void client_relay(struct client *c);
+void client_lost_server(struct client *c, const char *sqlstate, const char *msg);
+void client_set_state(struct client *c, enum client_state st);
+void client_wait_timeout_arm(struct client *c);
+const char *client_state_name(enum client_state st);
+
+/* client_auth.c */
+void client_auth_start(struct client *c);
+void client_auth_message(struct client *c, char type, const uint8_t *body, size_t len);
+void client_auth_free(struct client *c);
+
+#endif

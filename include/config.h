@@ -1,0 +1,101 @@
+/*
+ * config.h — sluice's configuration as a value.
+ *
+ * INTERFACE ROUTINES
+ *   config_load(path, &cfg, err, errlen)   parse + validate a whole file into
+ *                                         a fresh struct config; on failure
+ *                                         err says "file:line: key: reason"
+ *   config_parse_text(text, len, name, &cfg, err, errlen)   the same from
+ *                                         memory, without touching files
+ *   config_reload_check(old, next, err, errlen)   may a reload go from old
+ *                                         to next? (some keys need a restart)
+ *   config_free(cfg)                      free it (NULL is a no-op)
+ *   config_find_db(cfg, name)             [databases] entry, or the `*`
+ *                                         fallback, or NULL
+ *   config_db_pool_size / config_db_pool_mode   entry value or global default
+ *
+ * Reload (later) parses into a new struct and swaps one pointer; nothing
+ * here is global.
+ */
+#ifndef SLUICE_CONFIG_H
+#define SLUICE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "compiler.h"
+#include "userlist.h"
+
+enum auth_type { AUTH_TRUST = 0, AUTH_PLAIN, AUTH_MD5, AUTH_SCRAM };
+enum pool_mode { POOL_SESSION = 0, POOL_TRANSACTION, POOL_STATEMENT };
+
+/* One [databases] entry. Unset ints are -1, unset strings NULL. */
+struct db_entry {
+	char *name;          /* key in [databases]; "*" for the fallback */
+	char *host;          /* NULL or "" : unix socket default; "/path": socket dir */
+	int port;            /* -1 : 5432 */
+	char *dbname;        /* NULL : same as the client's database name */
+	char *user;          /* NULL : the client's user; else forced user */
+	char *password;      /* NULL : take from auth_file */
+	int pool_size;       /* -1 : default_pool_size */
+	int pool_mode;       /* -1 : global pool_mode; else enum pool_mode */
+	int max_db_connections; /* -1 : global */
+	int line;            /* where it was defined, for messages */
+};
+
+struct config {
+	char *path;                  /* file it came from */
+	char *dir;                   /* its directory: relative paths resolve here */
+
+	/* [sluice] / [pgbouncer] */
+	char *listen_addr;           /* comma list; "*" = all IPv4+IPv6; "" = none */
+	int listen_port;             /* 6432 */
+	char *unix_socket_dir;       /* "/tmp"; "" disables */
+	int auth_type;               /* enum auth_type, default md5 */
+	char *auth_file;             /* resolved path or NULL */
+	int pool_mode;               /* enum pool_mode, default session */
+	int default_pool_size;       /* 20 */
+	int max_client_conn;         /* 100 */
+	int max_db_connections;      /* 0 = unlimited */
+	char *server_reset_query;    /* "DISCARD ALL"; "" = none */
+	double query_wait_timeout;   /* seconds, 120; 0 = forever */
+	double client_login_timeout; /* seconds, 60; 0 = forever */
+	double server_connect_timeout; /* seconds, 15 */
+	char *logfile;               /* NULL/"" = stderr only */
+	char *pidfile;               /* NULL/"" = none */
+	char *admin_users;           /* comma list */
+	char *stats_users;           /* comma list */
+	char *ignore_startup_parameters; /* comma list */
+	int max_packet_size;         /* bytes, 1 GiB; longest accepted message */
+	int verbose;                 /* extra debug levels from the file */
+
+	struct db_entry *dbs;        /* [databases] entries in file order */
+	size_t ndbs;
+	struct db_entry *fallback;   /* the "*" entry inside dbs, or NULL */
+
+	struct userlist *users;      /* loaded auth_file (empty if none) */
+};
+
+bool config_load(const char *path, struct config **out, char *err, size_t errlen) MUST_CHECK;
+/*
+ * Parse text as if it were the file `name` (used in messages; relative
+ * paths resolve against its directory), touching no file: %include fails
+ * and auth_file is not read, so cfg->users is empty. For tests and fuzzing.
+ */
+bool config_parse_text(const char *text, size_t len, const char *name,
+		       struct config **out, char *err, size_t errlen) MUST_CHECK;
+/* false, with err naming the key, if `next` changes a key only a restart may change. */
+bool config_reload_check(const struct config *old, const struct config *next,
+			 char *err, size_t errlen) MUST_CHECK;
+void config_free(struct config *cfg);
+const struct db_entry *config_find_db(const struct config *cfg, const char *name);
+int config_db_pool_size(const struct config *cfg, const struct db_entry *db);
+int config_db_pool_mode(const struct config *cfg, const struct db_entry *db);
+
+/* Is `name` in the comma-separated list `list`? (whitespace around items ignored) */
+bool config_list_has(const char *list, const char *name);
+
+/* Text of enum values, for messages and SHOW CONFIG later. */
+const char *config_auth_type_name(int t);
+const char *config_pool_mode_name(int m);
+
+#endif

@@ -1,0 +1,84 @@
+/*
+ * conn.h — the connection core shared by clients and servers: a socket,
+ * its input and output buffers, read/write/timer events, backpressure
+ * watermarks, and deferred closing.
+ *
+ * INTERFACE ROUTINES
+ *   conn_init(c, fd, ops)      take a connected socket (non-blocking)
+ *   conn_connect(c, sa, len, ops)  start a non-blocking connect
+ *   conn_read_start/stop(c)    read interest
+ *   conn_send(c)               write c->out now; what is left waits for
+ *                              writability (no write event unless needed)
+ *   conn_timer(c, seconds)     arm the one timer (<= 0 disarms)
+ *   conn_close(c)              stop everything now; destroy later
+ *   conn_close_flushed(c)      close once c->out is written (bounded wait)
+ *
+ * Owners embed struct conn first and get every event through ops->event;
+ * ops->destroy runs from the reaper, never inside the owner's callback.
+ */
+#ifndef SLUICE_CONN_H
+#define SLUICE_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include "compiler.h"
+#include "list.h"
+
+struct evbuffer;
+struct event;
+struct conn;
+
+#define CONN_HIGH_WATER (256 * 1024)   /* peer output above this: stop reading */
+#define CONN_LOW_WATER  (64 * 1024)    /* ...until it drains below this */
+
+enum conn_event {
+	CONN_EV_READ,        /* new bytes in c->in */
+	CONN_EV_EOF,         /* peer closed */
+	CONN_EV_ERROR,       /* socket error (errno in c->err) */
+	CONN_EV_CONNECTED,   /* non-blocking connect finished */
+	CONN_EV_DRAINED,     /* c->out fell below CONN_LOW_WATER after being high */
+	CONN_EV_TIMEOUT,     /* the conn_timer fired */
+};
+
+struct conn_ops {
+	void (*event)(struct conn *c, enum conn_event ev);
+	void (*destroy)(struct conn *c);
+};
+
+struct conn {
+	int fd;
+	uint64_t id;
+	const struct conn_ops *ops;
+	struct evbuffer *in, *out;
+	struct event *rev, *wev, *tev;
+	struct list dead_node;
+	int err;
+	bool reading;        /* read interest is on */
+	bool connecting;
+	bool closing;
+	bool close_when_flushed;
+	bool want_drained;   /* owner wants CONN_EV_DRAINED */
+};
+
+bool conn_init(struct conn *c, int fd, const struct conn_ops *ops) MUST_CHECK;
+bool conn_connect(struct conn *c, const struct sockaddr *sa, socklen_t len,
+		  const struct conn_ops *ops) MUST_CHECK;
+void conn_read_start(struct conn *c);
+void conn_read_stop(struct conn *c);
+void conn_send(struct conn *c);
+void conn_timer(struct conn *c, double seconds);
+void conn_close(struct conn *c);
+void conn_close_flushed(struct conn *c);
+/* Frees buffers and events; called by the owner's destroy. */
+void conn_release(struct conn *c);
+size_t conn_out_len(const struct conn *c);
+size_t conn_in_len(const struct conn *c);
+/* True when c->out is above the high watermark; arms CONN_EV_DRAINED. */
+bool conn_out_full(struct conn *c);
+
+/* Start the reaper; call once after rt.base exists. */
+bool conn_reaper_init(void) MUST_CHECK;
+
+#endif

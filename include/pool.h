@@ -1,0 +1,83 @@
+/*
+ * pool.h — server pools keyed by (database, user): bounded size, a FIFO
+ * queue of waiting clients, hand-over at release, limits per database.
+ *
+ * INTERFACE ROUTINES
+ *   pool_get(db_name, user, entry)    find or create the pool
+ *   pool_acquire(p, c)                link c to an idle server, or queue it
+ *                                     (and open a server if the limits allow)
+ *   pool_unqueue(c)                   take a waiting client off the queue
+ *   pool_release(s, clean)            the client let go of s; reuse or close
+ *   pool_server_ready(s)              s finished login or reset: hand it on
+ *   pool_server_gone(s)               s is closing: forget it, maybe replace
+ *   pool_login_failed(p, sqlstate, msg)  fail the clients waiting for p
+ *
+ * A server's state is also the list it sits on (idle / used / busy); only
+ * server_set_state() moves it.
+ */
+#ifndef SLUICE_POOL_H
+#define SLUICE_POOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include "compiler.h"
+#include "list.h"
+
+struct client;
+struct server;
+struct db_entry;
+struct event;
+
+/* Where and as whom this pool's servers log in. */
+struct pool_target {
+	char *host;          /* "" or "/dir": unix socket */
+	int port;
+	char *dbname;
+	char *user;
+	char *password;      /* NULL: from auth_file */
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	bool resolved;
+};
+
+struct param_list {
+	char **names, **values;
+	size_t n;
+};
+
+struct pool {
+	struct list node;            /* in rt.pools */
+	char *db_name;               /* as clients name it */
+	char *user;                  /* client user */
+	struct pool_target target;
+	int size;
+	int mode;                    /* enum pool_mode */
+	int max_db_connections;
+	struct list idle;            /* struct server, SV_IDLE */
+	struct list used;            /* linked to a client */
+	struct list busy;            /* connecting, logging in, resetting */
+	struct list waiting;         /* struct client, FIFO */
+	int nservers;
+	int nwaiting;
+	struct param_list welcome;   /* ParameterStatus of the first login */
+	bool have_welcome;
+	struct event *retry_ev;      /* connect retry after a failure */
+	bool retry_pending;
+};
+
+struct pool *pool_get(const char *db_name, const char *user, const struct db_entry *entry) MUST_CHECK;
+/* Returns true when c was linked at once (server ready or being set up). */
+bool pool_acquire(struct pool *p, struct client *c);
+void pool_unqueue(struct client *c);
+void pool_release(struct server *s, bool clean);
+void pool_server_ready(struct server *s);
+void pool_server_gone(struct server *s);
+void pool_login_failed(struct pool *p, const char *sqlstate, const char *msg);
+void pool_capture_welcome(struct pool *p, const struct param_list *params);
+bool pool_resolve(struct pool_target *t, char *err, size_t errlen) MUST_CHECK;
+
+void param_list_add(struct param_list *pl, const char *name, const char *value);
+void param_list_free(struct param_list *pl);
+
+#endif

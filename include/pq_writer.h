@@ -1,0 +1,43 @@
+/*
+ * pq_writer.h — build one or more whole protocol messages, check once,
+ * send once.
+ *
+ * INTERFACE ROUTINES
+ *   pq_writer_init / pq_writer_free
+ *   pq_begin(w, type)      start a message (type 0: untyped, as startup)
+ *   pq_put_u8/u16/u32/bytes/cstring
+ *   pq_end(w)              patch the length of the message begun last
+ *   pq_writer_ok(w)        false if any step failed (sticky)
+ *
+ * A zero-filled writer is valid and empty. Storage grows on the heap; after
+ * a failure every put is a no-op, so callers check once at the end.
+ */
+#ifndef SLUICE_PQ_WRITER_H
+#define SLUICE_PQ_WRITER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "compiler.h"
+
+struct pq_writer {
+	uint8_t *buf;
+	size_t len, cap;
+	size_t msg_start;   /* offset of the current message's length field */
+	bool failed;
+};
+
+void pq_writer_init(struct pq_writer *w);
+void pq_writer_free(struct pq_writer *w);
+void pq_writer_reset(struct pq_writer *w);
+void pq_begin(struct pq_writer *w, char type);
+void pq_put_u8(struct pq_writer *w, uint8_t v);
+void pq_put_u16(struct pq_writer *w, uint16_t v);
+void pq_put_u32(struct pq_writer *w, uint32_t v);
+void pq_put_bytes(struct pq_writer *w, const void *p, size_t n);
+void pq_put_cstring(struct pq_writer *w, const char *s);
+void pq_end(struct pq_writer *w);
+
+static inline bool pq_writer_ok(const struct pq_writer *w) { return !w->failed; }
+
+#endif

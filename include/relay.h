@@ -1,0 +1,59 @@
+/*
+ * relay.h — forward messages from one buffer to another by length.
+ *
+ * Message bodies are moved between evbuffers without copying; a message
+ * that arrives in pieces is streamed through as its pieces arrive. Only
+ * message types marked in the inspect table are pulled up whole and shown
+ * to the owner, who decides what happens to each.
+ *
+ * INTERFACE ROUTINES
+ *   relay_run(r, src, dst, spec, owner)   move what can be moved now
+ */
+#ifndef SLUICE_RELAY_H
+#define SLUICE_RELAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct evbuffer;
+
+enum relay_action {
+	RELAY_FORWARD,       /* pass the message on */
+	RELAY_DROP,          /* consume it, send nothing */
+	RELAY_FORWARD_STOP,  /* pass it on, then stop relaying for now */
+	RELAY_DROP_STOP,     /* consume it, then stop */
+	RELAY_FAIL,          /* the message is unacceptable */
+};
+
+enum relay_result {
+	RELAY_IDLE,          /* everything available was moved */
+	RELAY_STOPPED,       /* the owner asked to stop; input may remain */
+	RELAY_BACKPRESSURE,  /* dst is above its high watermark */
+	RELAY_BAD_LENGTH,    /* a length field was out of bounds */
+	RELAY_FAILED,        /* the owner refused a message */
+};
+
+typedef enum relay_action (*relay_inspect_fn)(void *owner, char type,
+					     const uint8_t *body, size_t len);
+
+struct relay_spec {
+	bool inspect[256];        /* message types shown to `fn` */
+	bool count[256];          /* types counted in relay.counted (sync points) */
+	bool unsync[256];         /* types that open work a later sync point ends */
+	uint32_t max_len;         /* longest message accepted */
+	uint32_t max_inspect_len; /* longest message that may be pulled up */
+	relay_inspect_fn fn;
+};
+
+/* Per direction: bytes of the message in passage still to come. */
+struct relay {
+	uint32_t pending;
+	uint32_t counted;         /* messages of spec->count types passed */
+	bool unsynced;            /* an unsync type passed after the last count type */
+};
+
+enum relay_result relay_run(struct relay *r, struct evbuffer *src, struct evbuffer *dst,
+			    const struct relay_spec *spec, void *owner, size_t dst_high);
+
+#endif

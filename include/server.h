@@ -1,0 +1,71 @@
+/*
+ * server.h — one connection to PostgreSQL and its state machine.
+ *
+ * INTERFACE ROUTINES
+ *   server_connect(p)          open a new server connection for pool p
+ *   server_link(s, c)          give s to client c (sets its parameters first
+ *                              when they differ)
+ *   server_reset(s)            run server_reset_query, then back to the pool
+ *   server_set_state(s, st)    the one function that moves a server
+ *   server_close(s, why)       close and forget it
+ *   server_relay(s)            move server output toward its client
+ */
+#ifndef SLUICE_SERVER_H
+#define SLUICE_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "conn.h"
+#include "list.h"
+#include "pool.h"
+#include "relay.h"
+#include "varcache.h"
+
+enum server_state {
+	SV_CONNECTING,   /* TCP/unix connect in progress        (busy) */
+	SV_LOGIN,        /* startup sent, authenticating        (busy) */
+	SV_IDLE,         /* ready for a client                  (idle) */
+	SV_SETUP,        /* applying a client's parameters      (used) */
+	SV_ACTIVE,       /* relaying for its client             (used) */
+	SV_RESET,        /* running the reset query             (busy) */
+	SV_CLOSED,       /* waiting for the reaper              (none) */
+};
+
+struct server_login;   /* auth exchange state, server_login.c */
+
+struct server {
+	struct conn conn;            /* first: conn <-> server */
+	enum server_state state;
+	struct list pool_node;
+	struct pool *pool;
+	struct client *client;
+	struct varcache vars;        /* what PostgreSQL reported */
+	struct param_list login_params;
+	struct server_login *login;
+	struct relay relay;          /* server -> client */
+	uint32_t backend_pid, backend_key;
+	char txn_status;             /* last ReadyForQuery status */
+	double created;
+};
+
+#define server_log(s, lvl, fmt, ...) \
+	log_at(lvl, "S-%llu %s/%s@%s:%d " fmt, (unsigned long long)(s)->conn.id, \
+	       (s)->pool->db_name, (s)->pool->target.user, \
+	       (s)->pool->target.host, (s)->pool->target.port, ##__VA_ARGS__)
+
+bool server_connect(struct pool *p);
+void server_link(struct server *s, struct client *c);
+void server_reset(struct server *s);
+void server_set_state(struct server *s, enum server_state st);
+void server_close(struct server *s, const char *why);
+void server_relay(struct server *s);
+const char *server_state_name(enum server_state st);
+
+/* server_login.c */
+bool server_login_start(struct server *s) MUST_CHECK;
+/* Handles one message during SV_LOGIN; false = login failed (already
+ * reported to the pool). */
+bool server_login_message(struct server *s, char type, const uint8_t *body, size_t len) MUST_CHECK;
+void server_login_free(struct server *s);
+
+#endif

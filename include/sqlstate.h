@@ -1,0 +1,26 @@
+/*
+ * sqlstate.h — every SQLSTATE sluice sends, by name. No literal codes
+ * elsewhere in the code.
+ */
+#ifndef SLUICE_SQLSTATE_H
+#define SLUICE_SQLSTATE_H
+
+#define SQLSTATE_PROTOCOL_VIOLATION       "08P01"
+#define SQLSTATE_CONNECTION_FAILURE       "08006"
+#define SQLSTATE_CONNECTION_EXCEPTION     "08000"
+#define SQLSTATE_CANNOT_CONNECT_NOW       "57P03"
+#define SQLSTATE_ADMIN_SHUTDOWN           "57P01"
+#define SQLSTATE_QUERY_CANCELED           "57014"
+#define SQLSTATE_INVALID_PASSWORD         "28P01"
+#define SQLSTATE_INVALID_AUTHORIZATION    "28000"
+#define SQLSTATE_INVALID_CATALOG_NAME     "3D000"
+#define SQLSTATE_TOO_MANY_CONNECTIONS     "53300"
+#define SQLSTATE_FEATURE_NOT_SUPPORTED    "0A000"
+#define SQLSTATE_PROGRAM_LIMIT_EXCEEDED   "54000"
+#define SQLSTATE_INTERNAL_ERROR           "XX000"
+#define SQLSTATE_OUT_OF_MEMORY            "53200"
+/* Pooler-side failures (no server in time, login timeout): PgBouncer
+ * reports these as protocol_violation, and tools match on it. */
+#define SQLSTATE_POOLER_ERROR             "08P01"
+
+#endif

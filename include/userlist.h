@@ -1,0 +1,43 @@
+/*
+ * userlist.h — the auth_file: PgBouncer's userlist.txt format.
+ *
+ *   "user" "secret"        one per line; "" inside quotes is a literal "
+ *   ; or # start comments; blank lines ignored
+ *
+ * A secret is plain text, an md5 hash ("md5" + 32 hex digits) or a SCRAM
+ * verifier ("SCRAM-SHA-256$iter:salt$storedkey:serverkey").
+ *
+ * INTERFACE ROUTINES
+ *   userlist_load(path, &ul, err, errlen)   parse a file ("file:line: reason")
+ *   userlist_parse(text, len, name, &ul, err, errlen)   same, from memory
+ *   userlist_find(ul, user)                 entry or NULL
+ *   userlist_free(ul)
+ */
+#ifndef SLUICE_USERLIST_H
+#define SLUICE_USERLIST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "compiler.h"
+
+enum secret_kind { SECRET_PLAIN = 0, SECRET_MD5, SECRET_SCRAM };
+
+struct user_entry {
+	char *name;
+	char *secret;
+	int kind;            /* enum secret_kind */
+};
+
+struct userlist {
+	struct user_entry *users;
+	size_t n;
+};
+
+bool userlist_load(const char *path, struct userlist **out, char *err, size_t errlen) MUST_CHECK;
+bool userlist_parse(const char *text, size_t len, const char *name,
+		    struct userlist **out, char *err, size_t errlen) MUST_CHECK;
+const struct user_entry *userlist_find(const struct userlist *ul, const char *user);
+void userlist_free(struct userlist *ul);
+int userlist_secret_kind(const char *secret);
+
+#endif

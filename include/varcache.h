@@ -1,0 +1,39 @@
+/*
+ * varcache.h — the session parameters sluice keeps in step between a
+ * client and whichever server connection it lands on.
+ *
+ * INTERFACE ROUTINES
+ *   varcache_set(vc, name, value)   remember a value if `name` is tracked
+ *                                   (case-insensitive); false otherwise
+ *   varcache_get(vc, idx)
+ *   varcache_apply_sql(want, have, w)   append to `w` one simple Query
+ *                                   setting every tracked parameter where
+ *                                   `want` has a value `have` lacks;
+ *                                   false when nothing differs
+ *   varcache_clear(vc)
+ */
+#ifndef SLUICE_VARCACHE_H
+#define SLUICE_VARCACHE_H
+
+#include <stdbool.h>
+#include "compiler.h"
+#include "pq_writer.h"
+
+enum varcache_param {
+	VC_CLIENT_ENCODING, VC_DATESTYLE, VC_TIMEZONE, VC_INTERVALSTYLE,
+	VC_STANDARD_CONFORMING_STRINGS, VC_APPLICATION_NAME, VC_COUNT
+};
+
+struct varcache {
+	char *val[VC_COUNT];
+};
+
+int varcache_index(const char *name);
+const char *varcache_name(int idx);
+bool varcache_set(struct varcache *vc, const char *name, const char *value);
+static inline const char *varcache_get(const struct varcache *vc, int idx) { return vc->val[idx]; }
+bool varcache_apply_sql(const struct varcache *want, const struct varcache *have, struct pq_writer *w);
+void varcache_copy(struct varcache *dst, const struct varcache *src);
+void varcache_clear(struct varcache *vc);
+
+#endif

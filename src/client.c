@@ -1,0 +1,546 @@
+/*
+ * client.c — the client state machine: startup, login, waiting for a
+ * server, relaying, and the one exit path.
+ *
+ *   CL_STARTUP -> CL_AUTH -> (CL_LOGIN_WAIT) -> CL_IDLE <-> CL_WAITING -> CL_ACTIVE
+ *                                                 any -> CL_CLOSED
+ */
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+
+#include "cancel.h"
+#include "client.h"
+#include "config.h"
+#include "log.h"
+#include "pool.h"
+#include "proto.h"
+#include "runtime.h"
+#include "server.h"
+#include "sqlstate.h"
+
+#define CLIENT_AUTH_MSG_MAX 8192   /* longest message accepted before login */
+#define CLIENT_HARD_CAP_EXTRA 64   /* sockets beyond max_client_conn kept long
+                                    * enough to be told why */
+
+static void client_event(struct conn *conn, enum conn_event ev);
+static void client_destroy(struct conn *conn);
+static const struct conn_ops client_ops = { client_event, client_destroy };
+
+static enum relay_action client_inspect(void *owner, char type, const uint8_t *body, size_t len);
+static struct relay_spec client_spec;
+
+static const char *const state_names[] = {
+	[CL_STARTUP] = "startup", [CL_AUTH] = "auth", [CL_LOGIN_WAIT] = "login_wait",
+	[CL_IDLE] = "idle", [CL_WAITING] = "waiting", [CL_ACTIVE] = "active",
+	[CL_CLOSED] = "closed",
+};
+
+const char *client_state_name(enum client_state st)
+{
+	return st <= CL_CLOSED ? state_names[st] : "?";
+}
+
+void client_set_state(struct client *c, enum client_state st)
+{
+	client_log(c, LOG_LVL_NOISE, "state %s -> %s", client_state_name(c->state),
+		   client_state_name(st));
+	c->state = st;
+}
+
+static void format_addr(char *out, size_t n, const struct sockaddr *sa)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+		snprintf(out, n, "%s:%u", host, ntohs(in->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+		snprintf(out, n, "[%s]:%u", host, ntohs(in6->sin6_port));
+	} else {
+		snprintf(out, n, "unix");
+	}
+}
+
+void client_accept(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	const struct config *cfg = rt.cfg;
+	if (rt.nconns >= cfg->max_client_conn + CLIENT_HARD_CAP_EXTRA) {
+		log_warn("refusing connection: %d sockets open, far past max_client_conn", rt.nconns);
+		close(fd);
+		return;
+	}
+	struct client *c = calloc(1, sizeof *c);
+	if (!c) {
+		close(fd);
+		return;
+	}
+	if (!conn_init(&c->conn, fd, &client_ops)) {
+		conn_release(&c->conn);
+		free(c);
+		return;
+	}
+	list_init(&c->pool_node);
+	format_addr(c->addr, sizeof c->addr, sa);
+	c->state = CL_STARTUP;
+	rt.nconns++;
+	client_log(c, LOG_LVL_DEBUG, "new connection");
+	conn_read_start(&c->conn);
+	conn_timer(&c->conn, cfg->client_login_timeout);
+}
+
+/* ---- the one exit path ---- */
+
+static bool server_clean_for_reuse(const struct client *c, const struct server *s)
+{
+	return s->state == SV_ACTIVE && s->txn_status == 'I' &&
+	       c->relay.pending == 0 && s->relay.pending == 0 &&
+	       c->relay.counted == s->relay.counted &&
+	       !c->relay.unsynced && conn_in_len(&s->conn) == 0;
+}
+
+static void client_close(struct client *c, const char *reason, bool flush)
+{
+	if (c->state == CL_CLOSED)
+		return;
+	client_log(c, LOG_LVL_DEBUG, "closing: %s", reason);
+	if (c->state == CL_WAITING || c->state == CL_LOGIN_WAIT)
+		pool_unqueue(c);
+	struct server *s = c->server;
+	if (s) {
+		bool clean = server_clean_for_reuse(c, s);
+		s->client = NULL;
+		c->server = NULL;
+		pool_release(s, clean);
+	}
+	cancel_unregister(c);
+	if (c->counted) {
+		rt.nclients--;
+		c->counted = false;
+	}
+	client_set_state(c, CL_CLOSED);
+	if (flush)
+		conn_close_flushed(&c->conn);
+	else
+		conn_close(&c->conn);
+}
+
+void client_send_error(struct client *c, const char *severity, const char *sqlstate, const char *msg)
+{
+	struct pq_writer w;
+	pq_writer_init(&w);
+	proto_build_error(&w, severity, sqlstate, msg, NULL);
+	if (pq_writer_ok(&w))
+		evbuffer_add(c->conn.out, w.buf, w.len);
+	pq_writer_free(&w);
+	conn_send(&c->conn);
+}
+
+void client_fail(struct client *c, const char *sqlstate, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (c->state == CL_CLOSED)
+		return;
+	client_log(c, LOG_LVL_INFO, "closing because: %s (%s)", msg, sqlstate);
+	client_send_error(c, "FATAL", sqlstate, msg);
+	client_close(c, msg, true);
+}
+
+void client_lost_server(struct client *c, const char *sqlstate, const char *msg)
+{
+	/* Session state died with the server: as PostgreSQL would, end the
+	 * session. (Transaction pooling will keep the client instead.) */
+	client_fail(c, sqlstate, "%s", msg);
+}
+
+/* ---- startup ---- */
+
+static void startup_refuse(struct client *c, const char *sqlstate, const char *why,
+			   const struct pq_startup *st)
+{
+	if (!strcmp(why, "unsupported frontend protocol"))
+		client_fail(c, sqlstate, "unsupported frontend protocol %u.%u: server supports 3.0 to 3.0",
+			    PQ_PROTO_MAJOR(st->version), PQ_PROTO_MINOR(st->version));
+	else
+		client_fail(c, sqlstate, "%s", why);
+}
+
+static bool accept_params(struct client *c, const struct pq_startup *st)
+{
+	const struct config *cfg = rt.cfg;
+	for (size_t i = 0; i < st->nparams; i++) {
+		const char *name = st->params[i].name, *value = st->params[i].value;
+		if (varcache_set(&c->vars, name, value))
+			continue;
+		if (config_list_has(cfg->ignore_startup_parameters, name))
+			continue;
+		if (!strcmp(name, "options") && !*value)
+			continue;
+		if (!strcmp(name, "replication")) {
+			client_fail(c, SQLSTATE_FEATURE_NOT_SUPPORTED,
+				    "replication connections are not supported by sluice");
+			return false;
+		}
+		client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, "unsupported startup parameter: %s", name);
+		return false;
+	}
+	return true;
+}
+
+static void client_on_startup_packet(struct client *c, const uint8_t *pkt, uint32_t len)
+{
+	struct pq_startup st;
+	const char *why, *sqlstate;
+	if (!proto_parse_startup(pkt, len, &st, &why, &sqlstate)) {
+		startup_refuse(c, sqlstate, why, &st);
+		return;
+	}
+	switch (st.kind) {
+	case STARTUP_SSL:
+	case STARTUP_GSSENC:
+		/* No TLS or GSSAPI yet: say no; the client goes on in plaintext
+		 * with a fresh startup packet on the same socket. */
+		evbuffer_add(c->conn.out, "N", 1);
+		conn_send(&c->conn);
+		return;
+	case STARTUP_CANCEL:
+		cancel_request(st.cancel_pid, st.cancel_key);
+		client_close(c, "cancel request handled", false);
+		return;
+	default:
+		break;
+	}
+	c->user = strdup(st.user);
+	c->db_name = strdup(st.database);
+	if (!c->user || !c->db_name) {
+		client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
+		return;
+	}
+	if (!accept_params(c, &st))
+		return;
+	if (proto_needs_negotiate(&st)) {
+		struct pq_writer w;
+		pq_writer_init(&w);
+		proto_build_negotiate(&w, PQ_PROTO_LATEST_MINOR, st.pq_options, st.npq_options);
+		if (pq_writer_ok(&w))
+			evbuffer_add(c->conn.out, w.buf, w.len);
+		pq_writer_free(&w);
+	}
+	if (rt.nclients >= rt.cfg->max_client_conn) {
+		client_fail(c, SQLSTATE_TOO_MANY_CONNECTIONS, "sorry, too many clients already");
+		return;
+	}
+	rt.nclients++;
+	c->counted = true;
+	client_log(c, LOG_LVL_DEBUG, "startup packet accepted");
+	client_set_state(c, CL_AUTH);
+	client_auth_start(c);
+}
+
+static void client_on_startup(struct client *c)
+{
+	while (c->state == CL_STARTUP) {
+		uint8_t hdr[4];
+		uint32_t len;
+		size_t avail = evbuffer_get_length(c->conn.in);
+		if (avail < 4)
+			return;
+		evbuffer_copyout(c->conn.in, hdr, 4);
+		enum pq_frame f = proto_frame_startup(hdr, 4, &len);
+		if (f == PQ_FRAME_BAD) {
+			client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, "invalid length of startup packet");
+			return;
+		}
+		if (avail < len)
+			return;
+		uint8_t *pkt = malloc(len);
+		if (!pkt) {
+			client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
+			return;
+		}
+		evbuffer_remove(c->conn.in, pkt, len);
+		free(c->startup);
+		c->startup = pkt;
+		client_on_startup_packet(c, pkt, len);
+	}
+}
+
+/* ---- authentication ---- */
+
+static void client_on_auth_input(struct client *c)
+{
+	while (c->state == CL_AUTH) {
+		uint8_t hdr[PQ_HEADER_LEN];
+		struct pq_header h;
+		size_t avail = evbuffer_get_length(c->conn.in);
+		if (avail < PQ_HEADER_LEN)
+			return;
+		evbuffer_copyout(c->conn.in, hdr, PQ_HEADER_LEN);
+		if (proto_frame(hdr, PQ_HEADER_LEN, CLIENT_AUTH_MSG_MAX, &h) == PQ_FRAME_BAD) {
+			client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, "invalid message length during authentication");
+			return;
+		}
+		size_t total = pq_msg_total(&h);
+		if (avail < total)
+			return;
+		const uint8_t *msg = evbuffer_pullup(c->conn.in, (ev_ssize_t)total);
+		if (h.type == 'X') {
+			client_close(c, "client ended login", false);
+			return;
+		}
+		if (h.type != 'p') {
+			client_fail(c, SQLSTATE_PROTOCOL_VIOLATION,
+				    "expected password response, got message type %d", h.type);
+			return;
+		}
+		client_auth_message(c, h.type, msg + PQ_HEADER_LEN, pq_body_len(&h));
+		if (c->state != CL_CLOSED)
+			evbuffer_drain(c->conn.in, total);
+	}
+}
+
+void client_login_done(struct client *c)
+{
+	const struct db_entry *db = config_find_db(rt.cfg, c->db_name);
+	if (!db) {
+		client_fail(c, SQLSTATE_INVALID_CATALOG_NAME, "database \"%s\" does not exist", c->db_name);
+		return;
+	}
+	c->pool = pool_get(c->db_name, c->user, db);
+	if (!c->pool) {
+		client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
+		return;
+	}
+	if (!cancel_register(c)) {
+		client_fail(c, SQLSTATE_INTERNAL_ERROR, "could not make a cancel key");
+		return;
+	}
+	free(c->startup);
+	c->startup = NULL;
+	client_log(c, LOG_LVL_INFO, "login ok");
+	if (c->pool->have_welcome) {
+		client_welcome(c);
+		return;
+	}
+	/* The pool has never logged in: the client's greeting needs what the
+	 * server says about itself, so wait for a server first. */
+	client_set_state(c, CL_LOGIN_WAIT);
+	conn_read_stop(&c->conn);
+	client_wait_timeout_arm(c);
+	pool_acquire(c->pool, c);
+}
+
+void client_welcome(struct client *c)
+{
+	const struct param_list *pl = &c->pool->welcome;
+	struct pq_writer w;
+	pq_writer_init(&w);
+	proto_build_auth(&w, PQ_AUTH_OK, NULL, 0);
+	for (size_t i = 0; i < pl->n; i++) {
+		int vi = varcache_index(pl->names[i]);
+		const char *value = pl->values[i];
+		if (vi >= 0) {
+			if (varcache_get(&c->vars, vi))
+				value = varcache_get(&c->vars, vi);
+			else
+				(void)varcache_set(&c->vars, pl->names[i], value);
+		}
+		proto_build_param_status(&w, pl->names[i], value);
+	}
+	proto_build_backend_key(&w, c->cancel_pid, c->cancel_key);
+	proto_build_ready(&w, 'I');
+	if (!pq_writer_ok(&w)) {
+		pq_writer_free(&w);
+		client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
+		return;
+	}
+	evbuffer_add(c->conn.out, w.buf, w.len);
+	pq_writer_free(&w);
+	conn_timer(&c->conn, 0);
+	if (c->server) {
+		client_set_state(c, CL_ACTIVE);
+	} else {
+		client_set_state(c, CL_IDLE);
+	}
+	conn_read_start(&c->conn);
+	conn_send(&c->conn);
+}
+
+/* ---- work ---- */
+
+void client_wait_timeout_arm(struct client *c)
+{
+	c->wait_since = rt_now();
+	conn_timer(&c->conn, rt.cfg->query_wait_timeout);
+}
+
+static void client_on_idle_input(struct client *c)
+{
+	uint8_t hdr[PQ_HEADER_LEN];
+	if (evbuffer_get_length(c->conn.in) < PQ_HEADER_LEN)
+		return;
+	evbuffer_copyout(c->conn.in, hdr, PQ_HEADER_LEN);
+	if (hdr[0] == 'X') {
+		client_close(c, "client terminated", false);
+		return;
+	}
+	client_set_state(c, CL_WAITING);
+	conn_read_stop(&c->conn);
+	client_wait_timeout_arm(c);
+	pool_acquire(c->pool, c);
+}
+
+void client_server_ready(struct client *c)
+{
+	conn_timer(&c->conn, 0);
+	if (c->state == CL_LOGIN_WAIT) {
+		client_welcome(c);
+		return;
+	}
+	client_set_state(c, CL_ACTIVE);
+	conn_read_start(&c->conn);
+	client_relay(c);
+}
+
+void client_relay(struct client *c)
+{
+	struct server *s = c->server;
+	if (!s || s->state != SV_ACTIVE)
+		return;
+	client_spec.max_len = (uint32_t)rt.cfg->max_packet_size;
+	enum relay_result r = relay_run(&c->relay, c->conn.in, s->conn.out, &client_spec, c,
+					CONN_HIGH_WATER);
+	conn_send(&s->conn);
+	switch (r) {
+	case RELAY_BAD_LENGTH:
+		client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, "invalid message length");
+		return;
+	case RELAY_FAILED:
+		client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, "invalid message from client");
+		return;
+	case RELAY_STOPPED:   /* Terminate */
+		client_close(c, "client terminated", false);
+		return;
+	case RELAY_BACKPRESSURE:
+	case RELAY_IDLE:
+		break;
+	}
+	if (c->server && conn_out_full(&c->server->conn))
+		conn_read_stop(&c->conn);
+}
+
+static enum relay_action client_inspect(void *owner, char type, const uint8_t *body, size_t len)
+{
+	return type == 'X' ? RELAY_DROP_STOP : RELAY_FORWARD;
+}
+
+/* ---- events ---- */
+
+static void client_on_read(struct client *c)
+{
+	switch (c->state) {
+	case CL_STARTUP:
+		client_on_startup(c);
+		break;
+	case CL_AUTH:
+		client_on_auth_input(c);
+		if (c->state == CL_IDLE && conn_in_len(&c->conn) > 0)
+			client_on_idle_input(c);
+		break;
+	case CL_IDLE:
+		client_on_idle_input(c);
+		break;
+	case CL_ACTIVE:
+		client_relay(c);
+		break;
+	case CL_LOGIN_WAIT:
+	case CL_WAITING:
+		conn_read_stop(&c->conn);
+		break;
+	case CL_CLOSED:
+		break;
+	}
+}
+
+static void client_on_timeout(struct client *c)
+{
+	switch (c->state) {
+	case CL_STARTUP:
+	case CL_AUTH:
+		client_fail(c, SQLSTATE_POOLER_ERROR, "client_login_timeout: login took longer than %g s",
+			    rt.cfg->client_login_timeout);
+		break;
+	case CL_LOGIN_WAIT:
+	case CL_WAITING:
+		client_fail(c, SQLSTATE_POOLER_ERROR,
+			    "query_wait_timeout: no server connection became free within %g s",
+			    rt.cfg->query_wait_timeout);
+		break;
+	default:
+		break;
+	}
+}
+
+static void client_event(struct conn *conn, enum conn_event ev)
+{
+	struct client *c = (struct client *)conn;
+	switch (ev) {
+	case CONN_EV_READ:
+		client_on_read(c);
+		break;
+	case CONN_EV_EOF:
+		client_close(c, "client closed the connection", false);
+		break;
+	case CONN_EV_ERROR:
+		client_close(c, "socket error", false);
+		break;
+	case CONN_EV_DRAINED:
+		if (c->server && c->server->state == SV_ACTIVE) {
+			conn_read_start(&c->server->conn);
+			server_relay(c->server);
+		}
+		break;
+	case CONN_EV_TIMEOUT:
+		client_on_timeout(c);
+		break;
+	case CONN_EV_CONNECTED:
+		BUG("client got a connect event");
+	}
+}
+
+static void client_destroy(struct conn *conn)
+{
+	struct client *c = (struct client *)conn;
+	if (c->server || !list_empty(&c->pool_node))
+		BUG("client C-%llu destroyed while still attached", (unsigned long long)conn->id);
+	rt.nconns--;
+	client_auth_free(c);
+	varcache_clear(&c->vars);
+	free(c->startup);
+	free(c->user);
+	free(c->db_name);
+	conn_release(&c->conn);
+	free(c);
+}
+
+static struct relay_spec client_spec = {
+	.inspect = { ['X'] = true },
+	.count = { ['Q'] = true, ['S'] = true, ['F'] = true },
+	.unsync = { ['P'] = true, ['B'] = true, ['E'] = true, ['D'] = true,
+			    ['C'] = true, ['H'] = true },
+	.max_len = PQ_MESSAGE_MAX,
+	.max_inspect_len = 4,
+	.fn = client_inspect,
+};

@@ -1,0 +1,451 @@
+/*
+ * config.c — the ini reader: sections, lines, diagnostics, and loading a
+ * whole file into a fresh struct config (a value; reload swaps it).
+ *
+ *   [sluice] or [pgbouncer]   global keys (config_keys.c)
+ *   [databases]               name = key=value ... (connstr.c); `*` = fallback
+ *   [users], [peers], others  warned about and skipped
+ *   ; or # at line start      comment
+ *   %include FILE             textual include (config_load only)
+ *
+ * A malformed line or a bad value fails the load with "file:line: key:
+ * reason"; an unknown key is only a warning naming file and line.
+ *
+ * INTERFACE ROUTINES: see config.h.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config.h"
+#include "config_internal.h"
+#include "log.h"
+
+#define INCLUDE_DEPTH_MAX 8
+
+enum section { SECT_NONE, SECT_GLOBAL, SECT_DATABASES, SECT_IGNORED };
+
+struct parser {
+	struct config *cfg;
+	bool read_files;        /* config_load: %include may open files */
+	int depth;              /* %include nesting */
+	enum section sect;      /* carries across %include, as textual inclusion */
+	size_t dbcap;
+};
+
+/* Where a line came from: file name, its directory, line number. */
+struct src {
+	const char *name;
+	const char *dir;
+	int line;
+};
+
+static bool PRINTF(3, 4) fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return false;
+}
+
+static bool is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
+}
+
+static char *trim(char *s)
+{
+	char *e = s + strlen(s);
+	while (is_blank(*s))
+		s++;
+	while (e > s && is_blank(e[-1]))
+		e--;
+	*e = 0;
+	return s;
+}
+
+/* Directory part of a path, lexically: "a/b.ini" -> "a", "b.ini" -> ".". */
+static char *dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		return strdup(".");
+	if (slash == path)
+		return strdup("/");
+	return strndup(path, (size_t)(slash - path));
+}
+
+static struct config *config_new(const char *path, char *dir, char *err, size_t errlen)
+{
+	struct config *cfg = calloc(1, sizeof *cfg);
+	char why[256];
+
+	if (!cfg || !(cfg->path = strdup(path))) {
+		free(dir);
+		free(cfg);
+		fail(err, errlen, "%s: out of memory", path);
+		return NULL;
+	}
+	cfg->dir = dir;
+	if (!dir || !cfg_keys_init(cfg_global_keys, cfg_global_nkeys, cfg, why, sizeof why)) {
+		fail(err, errlen, "%s: %s", path, dir ? why : "out of memory");
+		config_free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
+static bool parse_section(struct parser *ps, char *s, const struct src *at,
+			  char *err, size_t errlen)
+{
+	char *close = strchr(s, ']');
+	char *rest, *name;
+
+	if (!close)
+		return fail(err, errlen, "%s:%d: unterminated section header", at->name, at->line);
+	*close = 0;
+	rest = trim(close + 1);
+	if (*rest && *rest != ';' && *rest != '#')
+		return fail(err, errlen, "%s:%d: unexpected text after section header", at->name, at->line);
+	name = trim(s + 1);
+	if (strcasecmp(name, "sluice") == 0 || strcasecmp(name, "pgbouncer") == 0) {
+		ps->sect = SECT_GLOBAL;
+	} else if (strcasecmp(name, "databases") == 0) {
+		ps->sect = SECT_DATABASES;
+	} else {
+		ps->sect = SECT_IGNORED;
+		if (strcasecmp(name, "users") == 0 || strcasecmp(name, "peers") == 0)
+			log_warn("%s:%d: section [%s] is not supported yet, ignored", at->name, at->line, name);
+		else
+			log_warn("%s:%d: unknown section [%s], ignored", at->name, at->line, name);
+	}
+	return true;
+}
+
+static bool parse_text(struct parser *ps, const char *text, size_t len, const char *name,
+		       const char *dir, char *err, size_t errlen);
+
+static bool parse_include(struct parser *ps, const char *arg, const struct src *at,
+			  char *err, size_t errlen)
+{
+	char why[512];
+	char *path = NULL, *text = NULL, *dir = NULL;
+	size_t len;
+	bool ok = false;
+
+	if (!*arg)
+		return fail(err, errlen, "%s:%d: %%include: missing file name", at->name, at->line);
+	if (!ps->read_files)
+		return fail(err, errlen, "%s:%d: %%include: not available when parsing from memory",
+			    at->name, at->line);
+	if (ps->depth >= INCLUDE_DEPTH_MAX)
+		return fail(err, errlen, "%s:%d: %%include: nested more than %d deep",
+			    at->name, at->line, INCLUDE_DEPTH_MAX);
+	if (!(path = cfg_resolve_path(at->dir, arg)) || !(dir = dir_of(path))) {
+		fail(err, errlen, "%s:%d: %%include: out of memory", at->name, at->line);
+		goto out;
+	}
+	if (!file_read_all(path, &text, &len, why, sizeof why)) {
+		fail(err, errlen, "%s:%d: %%include: %s", at->name, at->line, why);
+		goto out;
+	}
+	ps->depth++;
+	ok = parse_text(ps, text, len, path, dir, err, errlen);
+	ps->depth--;
+out:
+	free(text);
+	free(dir);
+	free(path);
+	return ok;
+}
+
+static bool set_global(struct parser *ps, const char *key, const char *value,
+		       const struct src *at, char *err, size_t errlen)
+{
+	const struct cfg_key *k = cfg_key_find(cfg_global_keys, cfg_global_nkeys, key);
+	char why[256];
+
+	if (!k) {
+		log_warn("%s:%d: unknown key \"%s\", ignored", at->name, at->line, key);
+		return true;
+	}
+	if (k->type == CFG_UNSUPPORTED) {
+		log_warn("%s:%d: %s is not supported yet, ignored", at->name, at->line, k->name);
+		return true;
+	}
+	if (!cfg_key_set(k, ps->cfg, value, at->dir, why, sizeof why))
+		return fail(err, errlen, "%s:%d: %s: %s", at->name, at->line, k->name, why);
+	return true;
+}
+
+static struct db_entry *find_db(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->ndbs; i++)
+		if (strcmp(cfg->dbs[i].name, name) == 0)
+			return &cfg->dbs[i];
+	return NULL;
+}
+
+static void db_entry_clear(struct db_entry *db)
+{
+	cfg_keys_free(cfg_db_keys, cfg_db_nkeys, db);
+	free(db->name);
+	db->name = NULL;
+}
+
+static bool add_database(struct parser *ps, const char *name, const char *value,
+			 const struct src *at, char *err, size_t errlen)
+{
+	struct config *cfg = ps->cfg;
+	const struct db_entry *dup = find_db(cfg, name);
+	struct db_entry *db;
+	char where[300], why[256];
+
+	if (dup)
+		return fail(err, errlen, "%s:%d: %s: database defined twice (first on line %d)",
+			    at->name, at->line, name, dup->line);
+	if (cfg->ndbs == ps->dbcap) {
+		size_t ncap = ps->dbcap ? ps->dbcap * 2 : 8;
+		struct db_entry *n = realloc(cfg->dbs, ncap * sizeof *n);
+		if (!n)
+			return fail(err, errlen, "%s:%d: %s: out of memory", at->name, at->line, name);
+		cfg->dbs = n;
+		ps->dbcap = ncap;
+	}
+	db = &cfg->dbs[cfg->ndbs];
+	memset(db, 0, sizeof *db);
+	if (!cfg_keys_init(cfg_db_keys, cfg_db_nkeys, db, why, sizeof why))
+		return fail(err, errlen, "%s:%d: %s: %s", at->name, at->line, name, why);
+	db->line = at->line;
+	if (!(db->name = strdup(name)))
+		return fail(err, errlen, "%s:%d: %s: out of memory", at->name, at->line, name);
+	cfg->ndbs++;              /* from here config_free owns it, even half-set */
+	snprintf(where, sizeof where, "%s:%d", at->name, at->line);
+	if (!connstr_parse(value, where, db, why, sizeof why))
+		return fail(err, errlen, "%s: %s", where, why);
+	return true;
+}
+
+static bool parse_line(struct parser *ps, char *line, const struct src *at,
+		       char *err, size_t errlen)
+{
+	char *s = trim(line), *eq, *key, *value;
+
+	if (*s == 0 || *s == ';' || *s == '#')
+		return true;
+	if (*s == '[')
+		return parse_section(ps, s, at, err, errlen);
+	if (strncmp(s, "%include", 8) == 0 && (s[8] == 0 || is_blank(s[8])))
+		return parse_include(ps, trim(s + 8), at, err, errlen);
+	if (*s == '%')
+		return fail(err, errlen, "%s:%d: unknown directive", at->name, at->line);
+	if (!(eq = strchr(s, '=')))
+		return fail(err, errlen, "%s:%d: expected \"key = value\" or \"[section]\"",
+			    at->name, at->line);
+	*eq = 0;
+	key = trim(s);
+	value = trim(eq + 1);
+	if (!*key)
+		return fail(err, errlen, "%s:%d: missing key before \"=\"", at->name, at->line);
+	switch (ps->sect) {
+	case SECT_NONE:
+		return fail(err, errlen, "%s:%d: %s: key outside of any section", at->name, at->line, key);
+	case SECT_GLOBAL:
+		return set_global(ps, key, value, at, err, errlen);
+	case SECT_DATABASES:
+		return add_database(ps, key, value, at, err, errlen);
+	case SECT_IGNORED:
+		break;
+	}
+	return true;
+}
+
+static bool parse_text(struct parser *ps, const char *text, size_t len, const char *name,
+		       const char *dir, char *err, size_t errlen)
+{
+	struct src at = { name, dir, 0 };
+	char *buf = malloc(len + 1), *line, *next;
+	bool ok = true;
+
+	if (!buf)
+		return fail(err, errlen, "%s: out of memory", name);
+	memcpy(buf, text, len);
+	buf[len] = 0;
+	line = buf;
+	if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
+		line += 3;         /* UTF-8 byte order mark */
+	for (; ok && line < buf + len; line = next) {
+		char *nl = memchr(line, '\n', (size_t)(buf + len - line));
+		next = nl ? nl + 1 : buf + len;
+		if (nl)
+			*nl = 0;
+		at.line++;
+		if (strlen(line) != (size_t)(next - line) - (nl ? 1 : 0))
+			ok = fail(err, errlen, "%s:%d: NUL byte in line", name, at.line);
+		else
+			ok = parse_line(ps, line, &at, err, errlen);
+	}
+	free(buf);
+	return ok;
+}
+
+/* After every line: what needs the whole file. */
+static bool finish(struct config *cfg, char *err, size_t errlen)
+{
+	cfg->fallback = NULL;
+	for (size_t i = 0; i < cfg->ndbs; i++)
+		if (strcmp(cfg->dbs[i].name, "*") == 0)
+			cfg->fallback = &cfg->dbs[i];
+	if (cfg->auth_type != AUTH_TRUST && !cfg->auth_file)
+		log_warn("%s: auth_type = %s but no auth_file is set: password logins will fail",
+			 cfg->path, config_auth_type_name(cfg->auth_type));
+	if (!cfg->users && !(cfg->users = calloc(1, sizeof *cfg->users)))
+		return fail(err, errlen, "%s: out of memory", cfg->path);
+	return true;
+}
+
+static bool parse_into(struct config *cfg, bool read_files, const char *text, size_t len,
+		       char *err, size_t errlen)
+{
+	struct parser ps = { .cfg = cfg, .read_files = read_files, .sect = SECT_NONE };
+	return parse_text(&ps, text, len, cfg->path, cfg->dir, err, errlen) &&
+	       finish(cfg, err, errlen);
+}
+
+bool config_parse_text(const char *text, size_t len, const char *name,
+		       struct config **out, char *err, size_t errlen)
+{
+	struct config *cfg = config_new(name, dir_of(name), err, errlen);
+
+	*out = NULL;
+	if (!cfg)
+		return false;
+	if (!parse_into(cfg, false, text, len, err, errlen)) {
+		config_free(cfg);
+		return false;
+	}
+	*out = cfg;
+	return true;
+}
+
+bool config_load(const char *path, struct config **out, char *err, size_t errlen)
+{
+	struct config *cfg = NULL;
+	struct userlist *ul;
+	char *text = NULL, *lexdir, *dir;
+	char why[1024];
+	size_t len;
+	bool ok = false;
+
+	*out = NULL;
+	if (!file_read_all(path, &text, &len, err, errlen))
+		return false;
+	/* absolute, so a later chdir (daemon, reload) resolves paths the same */
+	lexdir = dir_of(path);
+	dir = lexdir ? realpath(lexdir, NULL) : NULL;
+	if (!dir) {
+		dir = lexdir;
+		lexdir = NULL;
+	}
+	free(lexdir);
+	if (!(cfg = config_new(path, dir, err, errlen)) ||
+	    !parse_into(cfg, true, text, len, err, errlen))
+		goto out;
+	if (cfg->auth_file) {
+		if (!userlist_load(cfg->auth_file, &ul, why, sizeof why)) {
+			fail(err, errlen, "%s: auth_file: %s", path, why);
+			goto out;
+		}
+		userlist_free(cfg->users);
+		cfg->users = ul;
+	}
+	ok = true;
+	*out = cfg;
+	cfg = NULL;
+out:
+	config_free(cfg);
+	free(text);
+	return ok;
+}
+
+bool config_reload_check(const struct config *old, const struct config *next,
+			 char *err, size_t errlen)
+{
+	for (size_t i = 0; i < cfg_global_nkeys; i++) {
+		const struct cfg_key *k = &cfg_global_keys[i];
+		if (k->type == CFG_UNSUPPORTED || k->reload_ok || cfg_key_equal(k, old, next))
+			continue;
+		return fail(err, errlen, "%s: %s: cannot be changed by a reload, restart sluice",
+			    next->path, k->name);
+	}
+	return true;
+}
+
+void config_free(struct config *cfg)
+{
+	if (!cfg)
+		return;
+	for (size_t i = 0; i < cfg->ndbs; i++)
+		db_entry_clear(&cfg->dbs[i]);
+	free(cfg->dbs);
+	cfg_keys_free(cfg_global_keys, cfg_global_nkeys, cfg);
+	userlist_free(cfg->users);
+	free(cfg->path);
+	free(cfg->dir);
+	free(cfg);
+}
+
+const struct db_entry *config_find_db(const struct config *cfg, const char *name)
+{
+	const struct db_entry *db = name ? find_db(cfg, name) : NULL;
+	return db ? db : cfg->fallback;
+}
+
+int config_db_pool_size(const struct config *cfg, const struct db_entry *db)
+{
+	return db && db->pool_size >= 0 ? db->pool_size : cfg->default_pool_size;
+}
+
+int config_db_pool_mode(const struct config *cfg, const struct db_entry *db)
+{
+	return db && db->pool_mode >= 0 ? db->pool_mode : cfg->pool_mode;
+}
+
+bool config_list_has(const char *list, const char *name)
+{
+	size_t nlen = name ? strlen(name) : 0;
+	const char *p = list;
+
+	if (!list || nlen == 0)
+		return false;
+	while (*p) {
+		const char *start, *end;
+		while (*p == ',' || isspace((unsigned char)*p))
+			p++;
+		start = p;
+		while (*p && *p != ',')
+			p++;
+		end = p;
+		while (end > start && isspace((unsigned char)end[-1]))
+			end--;
+		if ((size_t)(end - start) == nlen && memcmp(start, name, nlen) == 0)
+			return true;
+	}
+	return false;
+}
+
+const char *config_auth_type_name(int t)
+{
+	const char *s = cfg_enum_name(cfg_auth_types, t);
+	return s ? s : "unknown";
+}
+
+const char *config_pool_mode_name(int m)
+{
+	const char *s = cfg_enum_name(cfg_pool_modes, m);
+	return s ? s : "unknown";
+}

@@ -1,0 +1,381 @@
+/*
+ * config_keys.c — the one typed table of configuration keys (global and
+ * per-database) and the setter every value goes through, defaults included.
+ *
+ * INTERFACE ROUTINES: see config_internal.h (cfg_key_find, cfg_keys_init,
+ * cfg_key_set, cfg_key_equal, cfg_keys_free, cfg_enum_name, cfg_resolve_path).
+ *
+ * Adding a key: a field in struct config (or struct db_entry), one row below,
+ * a line in etc/sluice.ini and a section in doc/config.md (test/unit/config.c
+ * checks the last two).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config.h"
+#include "config_internal.h"
+
+const struct cfg_enum cfg_auth_types[] = {
+	{ "trust", AUTH_TRUST, false },
+	{ "plain", AUTH_PLAIN, false },
+	{ "md5", AUTH_MD5, false },
+	{ "scram-sha-256", AUTH_SCRAM, false },
+	{ "any", -1, true },
+	{ "cert", -1, true },
+	{ "hba", -1, true },
+	{ "pam", -1, true },
+	{ "ldap", -1, true },
+	{ NULL, 0, false },
+};
+
+const struct cfg_enum cfg_pool_modes[] = {
+	{ "session", POOL_SESSION, false },
+	{ "transaction", POOL_TRANSACTION, false },
+	{ "statement", POOL_STATEMENT, false },
+	{ NULL, 0, false },
+};
+
+#define G(f) offsetof(struct config, f)
+#define D(f) offsetof(struct db_entry, f)
+/* name, type, offset, min, max, default, enums, reload_ok */
+#define INT(n, off, lo, hi, def, rl)  { n, CFG_INT, off, lo, hi, def, NULL, rl }
+#define STR(n, off, def, rl)          { n, CFG_STRING, off, 0, 0, def, NULL, rl }
+#define PATH(n, off, rl)              { n, CFG_PATH, off, 0, 0, NULL, NULL, rl }
+#define ENUM(n, off, e, def, rl)      { n, CFG_ENUM, off, 0, 0, def, e, rl }
+#define SECS(n, off, def)             { n, CFG_SECONDS, off, 0, INT_MAX, def, NULL, true }
+#define BYTES(n, off, lo, hi, def)    { n, CFG_BYTES, off, lo, hi, def, NULL, true }
+#define TODO(n)                       { n, CFG_UNSUPPORTED, 0, 0, 0, NULL, NULL, true }
+
+const struct cfg_key cfg_global_keys[] = {
+	STR("listen_addr", G(listen_addr), "", false),
+	INT("listen_port", G(listen_port), 1, 65535, "6432", false),
+	STR("unix_socket_dir", G(unix_socket_dir), "/tmp", false),
+	ENUM("auth_type", G(auth_type), cfg_auth_types, "md5", true),
+	PATH("auth_file", G(auth_file), true),
+	ENUM("pool_mode", G(pool_mode), cfg_pool_modes, "session", true),
+	INT("default_pool_size", G(default_pool_size), 1, INT_MAX, "20", true),
+	INT("max_client_conn", G(max_client_conn), 1, INT_MAX, "100", true),
+	INT("max_db_connections", G(max_db_connections), 0, INT_MAX, "0", true),
+	STR("server_reset_query", G(server_reset_query), "DISCARD ALL", true),
+	SECS("query_wait_timeout", G(query_wait_timeout), "120"),
+	SECS("client_login_timeout", G(client_login_timeout), "60"),
+	SECS("server_connect_timeout", G(server_connect_timeout), "15"),
+	PATH("logfile", G(logfile), true),
+	PATH("pidfile", G(pidfile), false),
+	STR("admin_users", G(admin_users), "", true),
+	STR("stats_users", G(stats_users), "", true),
+	STR("ignore_startup_parameters", G(ignore_startup_parameters), "", true),
+	BYTES("max_packet_size", G(max_packet_size), 1024, INT_MAX, "1GB"),
+	INT("verbose", G(verbose), 0, 9, "0", true),
+
+	/* PgBouncer keys not implemented yet: a warning, never a failure. */
+	TODO("user"), TODO("unix_socket_mode"), TODO("unix_socket_group"),
+	TODO("auth_user"), TODO("auth_query"), TODO("auth_dbname"),
+	TODO("auth_hba_file"), TODO("auth_ident_file"), TODO("auth_ldap_options"),
+	TODO("min_pool_size"), TODO("reserve_pool_size"), TODO("reserve_pool_timeout"),
+	TODO("max_user_connections"), TODO("max_db_client_connections"),
+	TODO("max_user_client_connections"), TODO("max_prepared_statements"),
+	TODO("server_round_robin"), TODO("track_extra_parameters"),
+	TODO("application_name_add_host"), TODO("disable_pqexec"), TODO("peer_id"),
+	TODO("conffile"), TODO("service_name"), TODO("job_name"),
+	TODO("stats_period"), TODO("syslog"), TODO("syslog_ident"), TODO("syslog_facility"),
+	TODO("log_connections"), TODO("log_disconnections"), TODO("log_pooler_errors"),
+	TODO("log_stats"), TODO("server_reset_query_always"), TODO("server_check_delay"),
+	TODO("server_check_query"), TODO("server_fast_close"), TODO("server_lifetime"),
+	TODO("server_idle_timeout"), TODO("server_login_retry"), TODO("query_timeout"),
+	TODO("query_wait_notify"), TODO("cancel_wait_timeout"), TODO("client_idle_timeout"),
+	TODO("idle_transaction_timeout"), TODO("transaction_timeout"), TODO("suspend_timeout"),
+	TODO("autodb_idle_timeout"), TODO("dns_max_ttl"), TODO("dns_nxdomain_ttl"),
+	TODO("dns_zone_check_period"), TODO("resolv_conf"), TODO("pkt_buf"),
+	TODO("listen_backlog"), TODO("sbuf_loopcnt"), TODO("so_reuseport"),
+	TODO("tcp_defer_accept"), TODO("tcp_socket_buffer"), TODO("tcp_keepalive"),
+	TODO("tcp_keepcnt"), TODO("tcp_keepidle"), TODO("tcp_keepintvl"),
+	TODO("tcp_user_timeout"),
+	TODO("client_tls_sslmode"), TODO("client_tls_key_file"), TODO("client_tls_cert_file"),
+	TODO("client_tls_ca_file"), TODO("client_tls_protocols"), TODO("client_tls_ciphers"),
+	TODO("client_tls13_ciphers"), TODO("client_tls_ecdhcurve"), TODO("client_tls_dheparams"),
+	TODO("server_tls_sslmode"), TODO("server_tls_ca_file"), TODO("server_tls_key_file"),
+	TODO("server_tls_cert_file"), TODO("server_tls_protocols"), TODO("server_tls_ciphers"),
+	TODO("server_tls13_ciphers"),
+};
+const size_t cfg_global_nkeys = ARRAY_SIZE(cfg_global_keys);
+
+/* [databases] values: no defaults; unset means "use the global value". */
+const struct cfg_key cfg_db_keys[] = {
+	STR("host", D(host), NULL, true),
+	INT("port", D(port), 1, 65535, NULL, true),
+	STR("dbname", D(dbname), NULL, true),
+	STR("user", D(user), NULL, true),
+	STR("password", D(password), NULL, true),
+	INT("pool_size", D(pool_size), 1, INT_MAX, NULL, true),
+	ENUM("pool_mode", D(pool_mode), cfg_pool_modes, NULL, true),
+	INT("max_db_connections", D(max_db_connections), 0, INT_MAX, NULL, true),
+
+	TODO("auth_user"), TODO("auth_query"), TODO("auth_dbname"),
+	TODO("client_encoding"), TODO("datestyle"), TODO("timezone"),
+	TODO("reserve_pool"), TODO("reserve_pool_size"), TODO("min_pool_size"),
+	TODO("connect_query"), TODO("application_name"), TODO("server_lifetime"),
+	TODO("max_db_client_connections"), TODO("load_balance_hosts"),
+};
+const size_t cfg_db_nkeys = ARRAY_SIZE(cfg_db_keys);
+
+struct unit {
+	const char *name;
+	double mult;
+};
+
+static const struct unit second_units[] = {
+	{ "", 1 }, { "s", 1 }, { "ms", 0.001 }, { "min", 60 }, { "h", 3600 }, { "d", 86400 }, { NULL, 0 },
+};
+static const struct unit byte_units[] = {
+	{ "", 1 }, { "B", 1 }, { "kB", 1024 }, { "MB", 1024.0 * 1024 },
+	{ "GB", 1024.0 * 1024 * 1024 }, { NULL, 0 },
+};
+
+const struct cfg_key *cfg_key_find(const struct cfg_key *tab, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcasecmp(tab[i].name, name) == 0)
+			return &tab[i];
+	return NULL;
+}
+
+const char *cfg_enum_name(const struct cfg_enum *e, int value)
+{
+	for (; e->name; e++)
+		if (!e->unsupported && e->value == value)
+			return e->name;
+	return NULL;
+}
+
+char *cfg_resolve_path(const char *dir, const char *path)
+{
+	char *out;
+	if (path[0] == '/' || !dir || !*dir)
+		return strdup(path);
+	if (asprintf(&out, "%s/%s", dir, path) < 0)
+		return NULL;
+	return out;
+}
+
+static const struct unit *find_unit(const struct unit *u, const char *s)
+{
+	for (; u->name; u++)
+		if (strcasecmp(u->name, s) == 0)
+			return u;
+	return NULL;
+}
+
+/*
+ * "<digits>[.<digits>] [unit]" -> number * unit multiplier. Only plain
+ * decimal: no sign, exponent, hex, inf or nan.
+ */
+static bool parse_number_unit(const char *s, const struct unit *units, bool fraction,
+			      double *out)
+{
+	const char *p = s;
+	size_t digits = 0;
+	char num[64];
+
+	while (*p >= '0' && *p <= '9') p++, digits++;
+	if (fraction && *p == '.') {
+		p++;
+		while (*p >= '0' && *p <= '9') p++, digits++;
+	}
+	if (digits == 0 || (size_t)(p - s) >= sizeof num)
+		return false;
+	memcpy(num, s, (size_t)(p - s));
+	num[p - s] = 0;
+	while (*p == ' ' || *p == '\t') p++;
+	const struct unit *u = find_unit(units, p);
+	if (!u)
+		return false;
+	*out = strtod(num, NULL) * u->mult;
+	return isfinite(*out);
+}
+
+static bool parse_int(const char *s, long long *out)
+{
+	char *end;
+	if (!*s || *s == ' ' || *s == '\t')
+		return false;
+	errno = 0;
+	*out = strtoll(s, &end, 10);
+	return errno == 0 && *end == 0;
+}
+
+static bool parse_bool(const char *s, bool *out)
+{
+	static const char *const yes[] = { "1", "yes", "on", "true" };
+	static const char *const no[] = { "0", "no", "off", "false" };
+	for (size_t i = 0; i < ARRAY_SIZE(yes); i++) {
+		if (strcasecmp(s, yes[i]) == 0) { *out = true; return true; }
+		if (strcasecmp(s, no[i]) == 0) { *out = false; return true; }
+	}
+	return false;
+}
+
+static bool set_enum(const struct cfg_key *k, int *field, const char *s, char *why, size_t whylen)
+{
+	const struct cfg_enum *e;
+	size_t n;
+
+	for (e = k->enums; e->name; e++) {
+		if (strcasecmp(e->name, s) != 0)
+			continue;
+		if (e->unsupported) {
+			snprintf(why, whylen, "\"%s\" is not supported yet", s);
+			return false;
+		}
+		*field = e->value;
+		return true;
+	}
+	n = (size_t)snprintf(why, whylen, "\"%s\" is not one of:", s);
+	for (e = k->enums; e->name && n < whylen; e++)
+		if (!e->unsupported)
+			n += (size_t)snprintf(why + n, whylen - n, "%s %s", e == k->enums ? "" : ",", e->name);
+	return false;
+}
+
+static bool set_string(char **field, const char *s, bool path, const char *dir)
+{
+	char *v = NULL;
+	if (!path)
+		v = strdup(s);
+	else if (*s)
+		v = cfg_resolve_path(dir, s);
+	if (!v && (!path || *s))
+		return false;
+	free(*field);
+	*field = v;
+	return true;
+}
+
+bool cfg_key_set(const struct cfg_key *k, void *base, const char *value, const char *dir,
+		 char *why, size_t whylen)
+{
+	void *field = (char *)base + k->offset;
+	long long n = 0;
+	double d;
+	bool b;
+
+	switch (k->type) {
+	case CFG_INT:
+		if (!parse_int(value, &n)) {
+			snprintf(why, whylen, "\"%s\" is not an integer", value);
+			return false;
+		}
+		break;
+	case CFG_BYTES:
+		if (!parse_number_unit(value, byte_units, false, &d) || d > (double)LLONG_MAX / 2) {
+			snprintf(why, whylen, "\"%s\" is not a size in bytes (units: B, kB, MB, GB)", value);
+			return false;
+		}
+		n = (long long)d;
+		break;
+	case CFG_SECONDS:
+		if (!parse_number_unit(value, second_units, true, &d)) {
+			snprintf(why, whylen, "\"%s\" is not a number of seconds (units: ms, s, min, h, d)",
+				 value);
+			return false;
+		}
+		if (d < (double)k->min || d > (double)k->max) {
+			snprintf(why, whylen, "%s is out of range (%lld..%lld seconds)", value, k->min, k->max);
+			return false;
+		}
+		*(double *)field = d;
+		return true;
+	case CFG_BOOL:
+		if (!parse_bool(value, &b)) {
+			snprintf(why, whylen, "\"%s\" is not a boolean (on/off, yes/no, true/false, 1/0)", value);
+			return false;
+		}
+		*(bool *)field = b;
+		return true;
+	case CFG_ENUM:
+		return set_enum(k, field, value, why, whylen);
+	case CFG_STRING:
+	case CFG_PATH:
+		if (!set_string(field, value, k->type == CFG_PATH, dir)) {
+			snprintf(why, whylen, "out of memory");
+			return false;
+		}
+		return true;
+	case CFG_UNSUPPORTED:
+		snprintf(why, whylen, "is not supported yet");
+		return false;
+	}
+	/* CFG_INT and CFG_BYTES: n holds the value */
+	if (n < k->min || n > k->max) {
+		snprintf(why, whylen, "%s is out of range (%lld..%lld)", value, k->min, k->max);
+		return false;
+	}
+	*(int *)field = (int)n;
+	return true;
+}
+
+static void set_unset(const struct cfg_key *k, void *base)
+{
+	void *field = (char *)base + k->offset;
+	switch (k->type) {
+	case CFG_INT: case CFG_ENUM: case CFG_BYTES: *(int *)field = -1; break;
+	case CFG_SECONDS: *(double *)field = -1; break;
+	case CFG_BOOL: *(bool *)field = false; break;
+	case CFG_STRING: case CFG_PATH: *(char **)field = NULL; break;
+	case CFG_UNSUPPORTED: break;
+	}
+}
+
+bool cfg_keys_init(const struct cfg_key *tab, size_t n, void *base, char *why, size_t whylen)
+{
+	char reason[200];
+	for (size_t i = 0; i < n; i++) {
+		if (tab[i].type == CFG_UNSUPPORTED)
+			continue;
+		set_unset(&tab[i], base);
+		if (tab[i].def && !cfg_key_set(&tab[i], base, tab[i].def, NULL, reason, sizeof reason)) {
+			snprintf(why, whylen, "%s: default: %s", tab[i].name, reason);
+			return false;
+		}
+	}
+	return true;
+}
+
+bool cfg_key_equal(const struct cfg_key *k, const void *a, const void *b)
+{
+	const void *fa = (const char *)a + k->offset, *fb = (const char *)b + k->offset;
+	const char *sa, *sb;
+
+	switch (k->type) {
+	case CFG_INT: case CFG_ENUM: case CFG_BYTES:
+		return *(const int *)fa == *(const int *)fb;
+	case CFG_SECONDS:
+		return *(const double *)fa == *(const double *)fb;
+	case CFG_BOOL:
+		return *(const bool *)fa == *(const bool *)fb;
+	case CFG_STRING: case CFG_PATH:
+		sa = *(char *const *)fa;
+		sb = *(char *const *)fb;
+		return (sa && sb) ? strcmp(sa, sb) == 0 : sa == sb;
+	case CFG_UNSUPPORTED:
+		break;
+	}
+	return true;
+}
+
+void cfg_keys_free(const struct cfg_key *tab, size_t n, void *base)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (tab[i].type != CFG_STRING && tab[i].type != CFG_PATH)
+			continue;
+		char **field = (char **)((char *)base + tab[i].offset);
+		free(*field);
+		*field = NULL;
+	}
+}

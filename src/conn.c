@@ -1,0 +1,326 @@
+/*
+ * conn.c — sockets, buffers and events shared by clients and servers.
+ *
+ * Writes go to the socket at once; a write event is armed only when the
+ * kernel did not take everything. Reads fill the input buffer directly with
+ * readv() into reserved space, up to CONN_READ_SIZE per call.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "conn.h"
+#include "log.h"
+#include "runtime.h"
+
+#define CONN_READ_SIZE (32 * 1024)
+#define CONN_FLUSH_TIMEOUT 5.0   /* longest wait to flush before closing */
+
+static void dispatch(struct conn *c, enum conn_event ev)
+{
+	if (!c->closing)
+		c->ops->event(c, ev);
+}
+
+static void read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	struct evbuffer_iovec v[2];
+	int nv = evbuffer_reserve_space(c->in, CONN_READ_SIZE, v, 2);
+	if (nv <= 0) {
+		c->err = ENOMEM;
+		dispatch(c, CONN_EV_ERROR);
+		return;
+	}
+	struct iovec iov[2];
+	for (int i = 0; i < nv; i++) {
+		iov[i].iov_base = v[i].iov_base;
+		iov[i].iov_len = v[i].iov_len;
+	}
+	ssize_t n = readv(fd, iov, nv);
+	if (n < 0) {
+		evbuffer_commit_space(c->in, v, 0);
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return;
+		c->err = errno;
+		dispatch(c, CONN_EV_ERROR);
+		return;
+	}
+	if (n == 0) {
+		evbuffer_commit_space(c->in, v, 0);
+		dispatch(c, CONN_EV_EOF);
+		return;
+	}
+	size_t left = (size_t)n;
+	for (int i = 0; i < nv; i++) {
+		size_t take = left < v[i].iov_len ? left : v[i].iov_len;
+		v[i].iov_len = take;
+		left -= take;
+	}
+	evbuffer_commit_space(c->in, v, nv);
+	dispatch(c, CONN_EV_READ);
+}
+
+static void finish_connect(struct conn *c)
+{
+	int soerr = 0;
+	socklen_t sl = sizeof soerr;
+	c->connecting = false;
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
+		soerr = errno;
+	if (soerr) {
+		c->err = soerr;
+		dispatch(c, CONN_EV_ERROR);
+		return;
+	}
+	dispatch(c, CONN_EV_CONNECTED);
+}
+
+static void write_now(struct conn *c)
+{
+	while (evbuffer_get_length(c->out) > 0) {
+		int n = evbuffer_write(c->out, c->fd);
+		if (n > 0)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			break;
+		c->err = n < 0 ? errno : EPIPE;
+		if (c->close_when_flushed) {
+			conn_close(c);
+			return;
+		}
+		event_del(c->wev);
+		dispatch(c, CONN_EV_ERROR);
+		return;
+	}
+	if (evbuffer_get_length(c->out) > 0) {
+		event_add(c->wev, NULL);
+		return;
+	}
+	event_del(c->wev);
+	if (c->close_when_flushed) {
+		conn_close(c);
+		return;
+	}
+	if (c->want_drained) {
+		c->want_drained = false;
+		dispatch(c, CONN_EV_DRAINED);
+	}
+}
+
+static void write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	if (c->connecting) {
+		event_del(c->wev);
+		finish_connect(c);
+		return;
+	}
+	write_now(c);
+	if (!c->closing && c->want_drained && evbuffer_get_length(c->out) <= CONN_LOW_WATER) {
+		c->want_drained = false;
+		dispatch(c, CONN_EV_DRAINED);
+	}
+}
+
+static void timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	if (c->close_when_flushed) {
+		conn_close(c);
+		return;
+	}
+	dispatch(c, CONN_EV_TIMEOUT);
+}
+
+static bool setup(struct conn *c, int fd, const struct conn_ops *ops)
+{
+	memset(c, 0, sizeof *c);
+	list_init(&c->dead_node);
+	c->fd = fd;
+	c->ops = ops;
+	c->id = ++rt.next_conn_id;
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return false;
+	c->in = evbuffer_new();
+	c->out = evbuffer_new();
+	c->rev = event_new(rt.base, fd, EV_READ | EV_PERSIST, read_cb, c);
+	c->wev = event_new(rt.base, fd, EV_WRITE | EV_PERSIST, write_cb, c);
+	return c->in && c->out && c->rev && c->wev;
+}
+
+static void set_nodelay(int fd)
+{
+	int one = 1;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+bool conn_init(struct conn *c, int fd, const struct conn_ops *ops)
+{
+	if (!setup(c, fd, ops))
+		return false;
+	set_nodelay(fd);
+	return true;
+}
+
+bool conn_connect(struct conn *c, const struct sockaddr *sa, socklen_t len,
+		  const struct conn_ops *ops)
+{
+	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		memset(c, 0, sizeof *c);
+		list_init(&c->dead_node);
+		c->fd = -1;
+		c->err = errno;
+		return false;
+	}
+	if (!setup(c, fd, ops)) {
+		c->err = ENOMEM;
+		return false;
+	}
+	if (sa->sa_family != AF_UNIX)
+		set_nodelay(fd);
+	if (connect(fd, sa, len) == 0) {
+		/* Completed at once (unix sockets often do): report it from the
+		 * loop, never from inside the caller. */
+		c->connecting = true;
+		event_add(c->wev, NULL);
+		return true;
+	}
+	if (errno != EINPROGRESS) {
+		c->err = errno;
+		return false;
+	}
+	c->connecting = true;
+	event_add(c->wev, NULL);
+	return true;
+}
+
+void conn_read_start(struct conn *c)
+{
+	if (c->reading || c->closing)
+		return;
+	c->reading = true;
+	event_add(c->rev, NULL);
+}
+
+void conn_read_stop(struct conn *c)
+{
+	if (!c->reading)
+		return;
+	c->reading = false;
+	event_del(c->rev);
+}
+
+void conn_send(struct conn *c)
+{
+	if (c->closing || c->connecting)
+		return;
+	if (evbuffer_get_length(c->out) == 0)
+		return;
+	write_now(c);
+}
+
+void conn_timer(struct conn *c, double seconds)
+{
+	if (c->closing)
+		return;
+	if (seconds <= 0) {
+		if (c->tev)
+			event_del(c->tev);
+		return;
+	}
+	if (!c->tev) {
+		c->tev = evtimer_new(rt.base, timer_cb, c);
+		if (!c->tev)
+			return;
+	}
+	struct timeval tv;
+	tv.tv_sec = (time_t)seconds;
+	tv.tv_usec = (suseconds_t)((seconds - (double)tv.tv_sec) * 1e6);
+	evtimer_add(c->tev, &tv);
+}
+
+static void reaper_cb(evutil_socket_t fd, short what, void *arg)
+{
+	while (!list_empty(&rt.dead)) {
+		struct list *n = list_first(&rt.dead);
+		list_del_init(n);
+		struct conn *c = list_entry(n, struct conn, dead_node);
+		c->ops->destroy(c);
+	}
+}
+
+bool conn_reaper_init(void)
+{
+	list_init(&rt.dead);
+	rt.reaper = event_new(rt.base, -1, 0, reaper_cb, NULL);
+	return rt.reaper != NULL;
+}
+
+void conn_close(struct conn *c)
+{
+	if (c->closing)
+		return;
+	c->closing = true;
+	c->reading = false;
+	if (c->rev) event_del(c->rev);
+	if (c->wev) event_del(c->wev);
+	if (c->tev) event_del(c->tev);
+	list_append(&rt.dead, &c->dead_node);
+	event_active(rt.reaper, 0, 0);
+}
+
+void conn_close_flushed(struct conn *c)
+{
+	if (c->closing)
+		return;
+	conn_read_stop(c);
+	if (c->connecting || c->fd < 0 || evbuffer_get_length(c->out) == 0) {
+		conn_close(c);
+		return;
+	}
+	c->close_when_flushed = true;
+	conn_timer(c, CONN_FLUSH_TIMEOUT);
+	write_now(c);
+}
+
+void conn_release(struct conn *c)
+{
+	if (c->rev) event_free(c->rev);
+	if (c->wev) event_free(c->wev);
+	if (c->tev) event_free(c->tev);
+	if (c->in) evbuffer_free(c->in);
+	if (c->out) evbuffer_free(c->out);
+	if (c->fd >= 0) close(c->fd);
+	c->rev = c->wev = c->tev = NULL;
+	c->in = c->out = NULL;
+	c->fd = -1;
+}
+
+size_t conn_out_len(const struct conn *c)
+{
+	return c->out ? evbuffer_get_length(c->out) : 0;
+}
+
+size_t conn_in_len(const struct conn *c)
+{
+	return c->in ? evbuffer_get_length(c->in) : 0;
+}
+
+bool conn_out_full(struct conn *c)
+{
+	if (evbuffer_get_length(c->out) <= CONN_HIGH_WATER)
+		return false;
+	c->want_drained = true;
+	return true;
+}

@@ -1,0 +1,140 @@
+/*
+ * connstr.c — a [databases] value: libpq-style `key=value key='v a l'`.
+ *
+ * Values may be single-quoted; inside or outside quotes a backslash takes
+ * the next character literally (`\'`, `\\`). Each key is looked up in the
+ * per-database part of the key table (config_keys.c) and stored through the
+ * same typed setter as the global keys, so numbers are parsed strictly.
+ * A repeated key: the last one wins (as in libpq).
+ *
+ * INTERFACE ROUTINES
+ *   connstr_parse(text, where, db, err, errlen)   see config_internal.h
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config_internal.h"
+#include "log.h"
+
+static bool is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
+}
+
+static char *skip_space(char *p)
+{
+	while (is_space(*p))
+		p++;
+	return p;
+}
+
+/*
+ * Unescape the value starting at *pp in place (the result never grows).
+ * On success *pp points past the value and its terminator.
+ */
+static bool take_value(char **pp, char **value, const char **problem)
+{
+	char *r = *pp, *w = *pp;
+	bool quoted = *r == '\'';
+
+	*value = w;
+	if (quoted)
+		r++;
+	for (;;) {
+		if (*r == 0) {
+			if (quoted) {
+				*problem = "unterminated quoted value";
+				return false;
+			}
+			break;
+		}
+		if (quoted ? *r == '\'' : is_space(*r))
+			break;
+		if (*r == '\\') {
+			if (r[1] == 0) {
+				*problem = "backslash at end of value";
+				return false;
+			}
+			r++;
+		}
+		*w++ = *r++;
+	}
+	if (quoted) {
+		r++;     /* the closing quote */
+		if (*r && !is_space(*r)) {
+			*problem = "unexpected text after closing quote";
+			return false;
+		}
+	}
+	char *next = *r ? r + 1 : r;
+	*w = 0;
+	*pp = next;
+	return true;
+}
+
+static bool set_key(const char *key, const char *value, const char *where,
+		    struct db_entry *db, char *err, size_t errlen)
+{
+	const struct cfg_key *k = cfg_key_find(cfg_db_keys, cfg_db_nkeys, key);
+	char why[200];
+
+	if (!k) {
+		snprintf(err, errlen, "%s: unknown database parameter", key);
+		return false;
+	}
+	if (k->type == CFG_UNSUPPORTED) {
+		log_warn("%s: %s: database parameter %s is not supported yet, ignored",
+			 where, db->name ? db->name : "?", k->name);
+		return true;
+	}
+	if (!cfg_key_set(k, db, value, NULL, why, sizeof why)) {
+		snprintf(err, errlen, "%s: %s", k->name, why);
+		return false;
+	}
+	return true;
+}
+
+bool connstr_parse(const char *text, const char *where, struct db_entry *db,
+		   char *err, size_t errlen)
+{
+	const char *name = db->name ? db->name : "?";
+	const char *problem = NULL;
+	char *buf = strdup(text);
+	char *p, *key, *key_end, *value;
+	bool ok = false;
+
+	if (!buf) {
+		snprintf(err, errlen, "%s: out of memory", name);
+		return false;
+	}
+	p = skip_space(buf);
+	while (*p) {
+		key = p;
+		while (*p && *p != '=' && !is_space(*p))
+			p++;
+		key_end = p;
+		p = skip_space(p);
+		if (key == key_end || *p != '=') {
+			*key_end = 0;
+			if (key == key_end)
+				snprintf(err, errlen, "%s: expected key=value, found \"=\"", name);
+			else
+				snprintf(err, errlen, "%s: expected \"=\" after \"%s\"", name, key);
+			goto out;
+		}
+		p = skip_space(p + 1);
+		*key_end = 0;
+		if (!take_value(&p, &value, &problem)) {
+			snprintf(err, errlen, "%s: %s", key, problem);
+			goto out;
+		}
+		if (!set_key(key, value, where, db, err, errlen))
+			goto out;
+		p = skip_space(p);
+	}
+	ok = true;
+out:
+	free(buf);
+	return ok;
+}

@@ -1,0 +1,181 @@
+/*
+ * listener.c — accept connections on TCP addresses and a unix socket, and
+ * hand each to client_accept().
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/listener.h>
+
+#include "client.h"
+#include "config.h"
+#include "listener.h"
+#include "log.h"
+#include "runtime.h"
+
+#define LISTEN_BACKLOG 4096
+#define MAX_LISTENERS 16
+
+static struct evconnlistener *listeners[MAX_LISTENERS];
+static int nlisteners;
+static char unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+
+static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+		      int len, void *arg)
+{
+	client_accept(fd, sa, (socklen_t)len);
+}
+
+static void reenable_cb(evutil_socket_t fd, short what, void *arg)
+{
+	evconnlistener_enable(arg);
+}
+
+static void accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	int err = EVUTIL_SOCKET_ERROR();
+	log_warn("accept failed: %s", evutil_socket_error_to_string(err));
+	if (err == EMFILE || err == ENFILE) {
+		/* Out of descriptors: pause accepting briefly rather than spin. */
+		evconnlistener_disable(l);
+		struct timeval tv = { 1, 0 };
+		event_base_once(rt.base, -1, EV_TIMEOUT, reenable_cb, l, &tv);
+	}
+}
+
+static bool add_listener(int fd, const char *what, char *err, size_t errlen)
+{
+	if (nlisteners == MAX_LISTENERS) {
+		snprintf(err, errlen, "too many listen addresses");
+		close(fd);
+		return false;
+	}
+	struct evconnlistener *l = evconnlistener_new(rt.base, accept_cb, NULL,
+		LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, LISTEN_BACKLOG, fd);
+	if (!l) {
+		snprintf(err, errlen, "cannot listen on %s", what);
+		close(fd);
+		return false;
+	}
+	evconnlistener_set_error_cb(l, accept_error_cb);
+	listeners[nlisteners++] = l;
+	log_info("listening on %s", what);
+	return true;
+}
+
+static bool listen_tcp(const char *host, int port, char *err, size_t errlen)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE }, *res, *ai;
+	char portstr[16];
+	snprintf(portstr, sizeof portstr, "%d", port);
+	int rc = getaddrinfo(strcmp(host, "*") ? host : NULL, portstr, &hints, &res);
+	if (rc != 0) {
+		snprintf(err, errlen, "listen_addr %s: %s", host, gai_strerror(rc));
+		return false;
+	}
+	int bound = 0;
+	for (ai = res; ai; ai = ai->ai_next) {
+		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (fd < 0)
+			continue;
+		int one = 1;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+		if (ai->ai_family == AF_INET6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+		char what[128];
+		char hbuf[NI_MAXHOST] = "?";
+		getnameinfo(ai->ai_addr, ai->ai_addrlen, hbuf, sizeof hbuf, NULL, 0, NI_NUMERICHOST);
+		snprintf(what, sizeof what, "%s:%d", hbuf, port);
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
+			snprintf(err, errlen, "cannot listen on %s: %s", what, strerror(errno));
+			close(fd);
+			freeaddrinfo(res);
+			return false;
+		}
+		if (!add_listener(fd, what, err, errlen)) {
+			freeaddrinfo(res);
+			return false;
+		}
+		bound++;
+	}
+	freeaddrinfo(res);
+	if (!bound) {
+		snprintf(err, errlen, "listen_addr %s: no usable address", host);
+		return false;
+	}
+	return true;
+}
+
+static bool listen_unix(const char *dir, int port, char *err, size_t errlen)
+{
+	struct sockaddr_un un = { .sun_family = AF_UNIX };
+	int n = snprintf(un.sun_path, sizeof un.sun_path, "%s/.s.PGSQL.%d", dir, port);
+	if (n < 0 || (size_t)n >= sizeof un.sun_path) {
+		snprintf(err, errlen, "unix_socket_dir %s: path too long", dir);
+		return false;
+	}
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "unix socket: %s", strerror(errno));
+		return false;
+	}
+	/* A stale socket file from a crashed run: remove it if nobody answers. */
+	if (connect(fd, (struct sockaddr *)&un, sizeof un) == 0 || errno == EAGAIN) {
+		snprintf(err, errlen, "unix socket %s is in use by another process", un.sun_path);
+		close(fd);
+		return false;
+	}
+	close(fd);
+	unlink(un.sun_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&un, sizeof un) < 0 ||
+	    listen(fd, LISTEN_BACKLOG) < 0) {
+		snprintf(err, errlen, "cannot listen on %s: %s", un.sun_path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	chmod(un.sun_path, 0777);
+	memcpy(unix_path, un.sun_path, sizeof unix_path);
+	return add_listener(fd, un.sun_path, err, errlen);
+}
+
+bool listener_start(const struct config *cfg, char *err, size_t errlen)
+{
+	if (cfg->listen_addr && *cfg->listen_addr) {
+		char *list = strdup(cfg->listen_addr), *save = NULL;
+		if (!list)
+			return false;
+		for (char *tok = strtok_r(list, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
+			if (!listen_tcp(tok, cfg->listen_port, err, errlen)) {
+				free(list);
+				return false;
+			}
+		}
+		free(list);
+	}
+	if (cfg->unix_socket_dir && *cfg->unix_socket_dir &&
+	    !listen_unix(cfg->unix_socket_dir, cfg->listen_port, err, errlen))
+		return false;
+	if (nlisteners == 0) {
+		snprintf(err, errlen, "nothing to listen on: set listen_addr or unix_socket_dir");
+		return false;
+	}
+	return true;
+}
+
+void listener_stop(void)
+{
+	for (int i = 0; i < nlisteners; i++)
+		evconnlistener_free(listeners[i]);
+	nlisteners = 0;
+	if (unix_path[0])
+		unlink(unix_path);
+	unix_path[0] = 0;
+}

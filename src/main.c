@@ -1,0 +1,182 @@
+/*
+ * main.c — command line, signals, pidfile, and wiring the modules together.
+ *
+ *   sluice [-d] [-v] [-q] [-V] [-h] CONFIG_FILE
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "conn.h"
+#include "listener.h"
+#include "log.h"
+#include "runtime.h"
+
+#ifndef SLUICE_VERSION
+#define SLUICE_VERSION "0.1.0"
+#endif
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"sluice " SLUICE_VERSION " - a PostgreSQL connection pooler\n"
+		"\n"
+		"usage: sluice [-d] [-v] [-q] [-V] [-h] CONFIG_FILE\n"
+		"  -d   run in the background (needs logfile)\n"
+		"  -v   more logging (repeat for more)\n"
+		"  -q   no logging to stderr\n"
+		"  -V   print the version and exit\n"
+		"  -h   print this help and exit\n"
+		"\n"
+		"CONFIG_FILE is an ini file: [sluice] (or [pgbouncer]) and [databases].\n");
+}
+
+static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
+{
+	log_info("got signal %d, shutting down", (int)sig);
+	event_base_loopbreak(rt.base);
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	log_warn("SIGHUP: configuration reload is not supported yet; keeping the running configuration");
+}
+
+static bool write_pidfile(const char *path)
+{
+	char tmp[4096];
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (!f) {
+		log_error("cannot write pidfile %s: %s", path, strerror(errno));
+		return false;
+	}
+	fprintf(f, "%d\n", (int)getpid());
+	if (fclose(f) != 0 || rename(tmp, path) != 0) {
+		log_error("cannot write pidfile %s: %s", path, strerror(errno));
+		unlink(tmp);
+		return false;
+	}
+	return true;
+}
+
+static bool daemonize(void)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		return false;
+	if (pid > 0)
+		_exit(0);
+	if (setsid() < 0)
+		return false;
+	pid = fork();
+	if (pid < 0)
+		return false;
+	if (pid > 0)
+		_exit(0);
+	int fd = open("/dev/null", O_RDWR);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	return true;
+}
+
+/* Say so when the configuration asks for what is not built yet. */
+static void warn_unimplemented(const struct config *cfg)
+{
+	bool other_mode = cfg->pool_mode != POOL_SESSION;
+	for (size_t i = 0; i < cfg->ndbs; i++)
+		if (cfg->dbs[i].pool_mode >= 0 && cfg->dbs[i].pool_mode != POOL_SESSION)
+			other_mode = true;
+	if (other_mode)
+		log_warn("pool_mode transaction/statement is not implemented yet: pools run in session mode");
+}
+
+int main(int argc, char **argv)
+{
+	bool background = false, quiet = false;
+	int verbose = 0, opt;
+	while ((opt = getopt(argc, argv, "dvqVh")) != -1) {
+		switch (opt) {
+		case 'd': background = true; break;
+		case 'v': verbose++; break;
+		case 'q': quiet = true; break;
+		case 'V': printf("sluice " SLUICE_VERSION "\n"); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		usage(stderr);
+		return 2;
+	}
+
+	char err[1024];
+	struct config *cfg = NULL;
+	if (!config_load(argv[optind], &cfg, err, sizeof err)) {
+		fprintf(stderr, "sluice: %s\n", err);
+		return 1;
+	}
+	log_set_level(LOG_LVL_INFO + verbose + cfg->verbose);
+	if (background && (!cfg->logfile || !*cfg->logfile)) {
+		fprintf(stderr, "sluice: -d needs a logfile in the configuration\n");
+		return 1;
+	}
+	if (!log_open(cfg->logfile, !quiet && !background))
+		return 1;
+
+	warn_unimplemented(cfg);
+	signal(SIGPIPE, SIG_IGN);
+	if (background && !daemonize()) {
+		log_error("cannot go to the background: %s", strerror(errno));
+		return 1;
+	}
+
+	rt.cfg = cfg;
+	list_init(&rt.pools);
+	rt.base = event_base_new();
+	if (!rt.base || !conn_reaper_init()) {
+		log_error("cannot start the event loop");
+		return 1;
+	}
+	if (!listener_start(cfg, err, sizeof err)) {
+		log_error("%s", err);
+		listener_stop();
+		return 1;
+	}
+	if (cfg->pidfile && *cfg->pidfile && !write_pidfile(cfg->pidfile)) {
+		listener_stop();
+		return 1;
+	}
+	struct event *sigterm = evsignal_new(rt.base, SIGTERM, on_stop_signal, NULL);
+	struct event *sigint = evsignal_new(rt.base, SIGINT, on_stop_signal, NULL);
+	struct event *sighup = evsignal_new(rt.base, SIGHUP, on_hup, NULL);
+	evsignal_add(sigterm, NULL);
+	evsignal_add(sigint, NULL);
+	evsignal_add(sighup, NULL);
+
+	log_info("sluice " SLUICE_VERSION " started (pid %d, %s)", (int)getpid(), cfg->path);
+	event_base_dispatch(rt.base);
+
+	listener_stop();
+	if (cfg->pidfile && *cfg->pidfile)
+		unlink(cfg->pidfile);
+	event_free(sigterm);
+	event_free(sigint);
+	event_free(sighup);
+	log_info("sluice stopped");
+	log_close();
+	return 0;
+}

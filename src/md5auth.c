@@ -1,0 +1,83 @@
+/*
+ * md5auth.c — PostgreSQL's md5 password scheme over OpenSSL's EVP MD5;
+ * see md5auth.h. A stored secret counts as already hashed exactly when
+ * PostgreSQL would: "md5" followed by 32 lowercase hex digits.
+ */
+#include <string.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "md5auth.h"
+
+#define MD5_HEX_LEN 32
+
+/* out = "md5" + hex(md5(a || b)), NUL-terminated. */
+static bool md5_hex2(const void *a, size_t an, const void *b, size_t bn,
+		     char out[MD5AUTH_LEN + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	bool ok;
+
+	ok = ctx && EVP_DigestInit_ex(ctx, EVP_md5(), NULL) == 1 &&
+	     EVP_DigestUpdate(ctx, a, an) == 1 && EVP_DigestUpdate(ctx, b, bn) == 1 &&
+	     EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == MD5_HEX_LEN / 2;
+	EVP_MD_CTX_free(ctx);
+	if (!ok)
+		return false;
+	memcpy(out, "md5", 3);
+	for (unsigned int i = 0; i < mdlen; i++) {
+		out[3 + 2 * i] = hex[md[i] >> 4];
+		out[3 + 2 * i + 1] = hex[md[i] & 0xf];
+	}
+	out[MD5AUTH_LEN] = '\0';
+	OPENSSL_cleanse(md, sizeof md);
+	return true;
+}
+
+static bool is_md5_hash(const char *s)
+{
+	if (strncmp(s, "md5", 3) != 0 || strnlen(s, MD5AUTH_LEN + 1) != MD5AUTH_LEN)
+		return false;
+	return strspn(s + 3, "0123456789abcdef") == MD5_HEX_LEN;
+}
+
+bool md5auth_hash(const char *password, const char *user, char out[MD5AUTH_LEN + 1])
+{
+	if (!password || !user)
+		return false;
+	return md5_hex2(password, strlen(password), user, strlen(user), out);
+}
+
+bool md5auth_response(const char *secret, const char *user, const uint8_t salt[4],
+		      char out[MD5AUTH_LEN + 1])
+{
+	char hashed[MD5AUTH_LEN + 1];
+	bool ok;
+
+	if (!secret || !user || !salt)
+		return false;
+	if (is_md5_hash(secret))
+		memcpy(hashed, secret, sizeof hashed);
+	else if (!md5auth_hash(secret, user, hashed))
+		return false;
+	ok = md5_hex2(hashed + 3, MD5_HEX_LEN, salt, 4, out);
+	OPENSSL_cleanse(hashed, sizeof hashed);
+	return ok;
+}
+
+bool md5auth_check(const char *secret, const char *user, const uint8_t salt[4],
+		   const char *response)
+{
+	char want[MD5AUTH_LEN + 1];
+	bool ok;
+
+	if (!response || strnlen(response, MD5AUTH_LEN + 1) != MD5AUTH_LEN)
+		return false;
+	ok = md5auth_response(secret, user, salt, want) &&
+	     CRYPTO_memcmp(want, response, MD5AUTH_LEN) == 0;
+	OPENSSL_cleanse(want, sizeof want);
+	return ok;
+}

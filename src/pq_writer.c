@@ -1,0 +1,105 @@
+/*
+ * pq_writer.c — growable message builder with a sticky failure flag.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pq_writer.h"
+
+#define PQ_WRITER_MAX (64u * 1024 * 1024)   /* nothing sluice builds is larger */
+
+void pq_writer_init(struct pq_writer *w)
+{
+	memset(w, 0, sizeof *w);
+}
+
+void pq_writer_free(struct pq_writer *w)
+{
+	free(w->buf);
+	memset(w, 0, sizeof *w);
+}
+
+void pq_writer_reset(struct pq_writer *w)
+{
+	w->len = 0;
+	w->msg_start = 0;
+	w->failed = false;
+}
+
+static bool reserve(struct pq_writer *w, size_t n)
+{
+	if (w->failed)
+		return false;
+	if (n > PQ_WRITER_MAX || w->len > PQ_WRITER_MAX - n) {
+		w->failed = true;
+		return false;
+	}
+	if (w->len + n <= w->cap)
+		return true;
+	size_t cap = w->cap ? w->cap : 256;
+	while (cap < w->len + n)
+		cap *= 2;
+	uint8_t *nb = realloc(w->buf, cap);
+	if (!nb) {
+		w->failed = true;
+		return false;
+	}
+	w->buf = nb;
+	w->cap = cap;
+	return true;
+}
+
+void pq_put_bytes(struct pq_writer *w, const void *p, size_t n)
+{
+	if (!reserve(w, n))
+		return;
+	if (n)
+		memcpy(w->buf + w->len, p, n);
+	w->len += n;
+}
+
+void pq_put_u8(struct pq_writer *w, uint8_t v)
+{
+	pq_put_bytes(w, &v, 1);
+}
+
+void pq_put_u16(struct pq_writer *w, uint16_t v)
+{
+	uint8_t b[2] = { (uint8_t)(v >> 8), (uint8_t)v };
+	pq_put_bytes(w, b, 2);
+}
+
+void pq_put_u32(struct pq_writer *w, uint32_t v)
+{
+	uint8_t b[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v };
+	pq_put_bytes(w, b, 4);
+}
+
+void pq_put_cstring(struct pq_writer *w, const char *s)
+{
+	pq_put_bytes(w, s, strlen(s) + 1);
+}
+
+void pq_begin(struct pq_writer *w, char type)
+{
+	if (type)
+		pq_put_u8(w, (uint8_t)type);
+	w->msg_start = w->len;
+	pq_put_u32(w, 0);
+}
+
+void pq_end(struct pq_writer *w)
+{
+	if (w->failed)
+		return;
+	size_t n = w->len - w->msg_start;
+	if (n > 0x7fffffffu) {
+		w->failed = true;
+		return;
+	}
+	uint8_t *p = w->buf + w->msg_start;
+	p[0] = (uint8_t)(n >> 24);
+	p[1] = (uint8_t)(n >> 16);
+	p[2] = (uint8_t)(n >> 8);
+	p[3] = (uint8_t)n;
+}

@@ -1,0 +1,410 @@
+/*
+ * server.c — the server connection state machine: connect, log in (see
+ * server_login.c), serve a client, reset, go back to the pool.
+ *
+ *   SV_CONNECTING -> SV_LOGIN -> SV_IDLE <-> (SV_SETUP ->) SV_ACTIVE -> SV_RESET -> SV_IDLE
+ *                                               any -> SV_CLOSED
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "client.h"
+#include "config.h"
+#include "log.h"
+#include "pool.h"
+#include "proto.h"
+#include "runtime.h"
+#include "server.h"
+#include "sqlstate.h"
+
+#define SERVER_CONTROL_MSG_MAX (1024 * 1024)  /* longest message read whole */
+
+static void server_event(struct conn *conn, enum conn_event ev);
+static void server_destroy(struct conn *conn);
+static const struct conn_ops server_ops = { server_event, server_destroy };
+static struct relay_spec server_spec;
+
+static const char *const state_names[] = {
+	[SV_CONNECTING] = "connecting", [SV_LOGIN] = "login", [SV_IDLE] = "idle",
+	[SV_SETUP] = "setup", [SV_ACTIVE] = "active", [SV_RESET] = "reset",
+	[SV_CLOSED] = "closed",
+};
+
+const char *server_state_name(enum server_state st)
+{
+	return st <= SV_CLOSED ? state_names[st] : "?";
+}
+
+void server_set_state(struct server *s, enum server_state st)
+{
+	struct pool *p = s->pool;
+	struct list *to = NULL;
+	switch (st) {
+	case SV_CONNECTING:
+	case SV_LOGIN:
+	case SV_RESET:
+		to = &p->busy;
+		break;
+	case SV_IDLE:
+		to = &p->idle;
+		break;
+	case SV_SETUP:
+	case SV_ACTIVE:
+		to = &p->used;
+		break;
+	case SV_CLOSED:
+		to = NULL;
+		break;
+	}
+	list_del_init(&s->pool_node);
+	if (to)
+		list_append(to, &s->pool_node);
+	server_log(s, LOG_LVL_NOISE, "state %s -> %s", server_state_name(s->state),
+		   server_state_name(st));
+	s->state = st;
+}
+
+bool server_connect(struct pool *p)
+{
+	char err[256];
+	if (!pool_resolve(&p->target, err, sizeof err)) {
+		log_warn("pool %s/%s: %s", p->db_name, p->user, err);
+		pool_login_failed(p, SQLSTATE_CONNECTION_FAILURE, err);
+		return false;
+	}
+	struct server *s = calloc(1, sizeof *s);
+	if (!s)
+		return false;
+	list_init(&s->pool_node);
+	s->pool = p;
+	s->created = rt_now();
+	if (!conn_connect(&s->conn, (const struct sockaddr *)&p->target.addr, p->target.addrlen,
+			  &server_ops)) {
+		snprintf(err, sizeof err, "could not connect to server: %s", strerror(s->conn.err));
+		conn_release(&s->conn);
+		free(s);
+		log_warn("pool %s/%s: %s", p->db_name, p->user, err);
+		pool_login_failed(p, SQLSTATE_CONNECTION_FAILURE, err);
+		return false;
+	}
+	p->nservers++;
+	s->state = SV_CONNECTING;
+	server_set_state(s, SV_CONNECTING);
+	server_log(s, LOG_LVL_DEBUG, "connecting");
+	conn_timer(&s->conn, rt.cfg->server_connect_timeout);
+	return true;
+}
+
+void server_link(struct server *s, struct client *c)
+{
+	s->client = c;
+	c->server = s;
+	s->relay.counted = 0;
+	s->relay.unsynced = false;
+	c->relay.counted = 0;
+	c->relay.unsynced = false;
+	struct pq_writer w;
+	pq_writer_init(&w);
+	if (varcache_apply_sql(&c->vars, &s->vars, &w) && pq_writer_ok(&w)) {
+		evbuffer_add(s->conn.out, w.buf, w.len);
+		pq_writer_free(&w);
+		server_set_state(s, SV_SETUP);
+		conn_read_start(&s->conn);
+		conn_send(&s->conn);
+		return;
+	}
+	pq_writer_free(&w);
+	server_set_state(s, SV_ACTIVE);
+	conn_read_start(&s->conn);
+	client_server_ready(c);
+}
+
+void server_reset(struct server *s)
+{
+	const char *q = rt.cfg->server_reset_query;
+	if (!q || !*q) {
+		pool_server_ready(s);
+		return;
+	}
+	struct pq_writer w;
+	pq_writer_init(&w);
+	proto_build_query(&w, q);
+	if (!pq_writer_ok(&w)) {
+		pq_writer_free(&w);
+		server_close(s, "out of memory");
+		return;
+	}
+	evbuffer_add(s->conn.out, w.buf, w.len);
+	pq_writer_free(&w);
+	server_set_state(s, SV_RESET);
+	conn_read_start(&s->conn);
+	conn_send(&s->conn);
+}
+
+void server_close(struct server *s, const char *why)
+{
+	if (s->state == SV_CLOSED)
+		return;
+	server_log(s, LOG_LVL_DEBUG, "closing: %s", why);
+	if (s->client) {
+		s->client->server = NULL;
+		s->client = NULL;
+	}
+	bool logged_in = s->state != SV_CONNECTING && s->state != SV_LOGIN;
+	pool_server_gone(s);
+	server_set_state(s, SV_CLOSED);
+	if (logged_in && !s->conn.connecting) {
+		struct pq_writer w;
+		pq_writer_init(&w);
+		proto_build_terminate(&w);
+		if (pq_writer_ok(&w))
+			evbuffer_add(s->conn.out, w.buf, w.len);
+		pq_writer_free(&w);
+		conn_close_flushed(&s->conn);
+	} else {
+		conn_close(&s->conn);
+	}
+}
+
+/* The server went away or broke while a client depended on it. */
+static void server_lost(struct server *s, const char *why)
+{
+	struct client *c = s->client;
+	bool logging_in = s->state == SV_CONNECTING || s->state == SV_LOGIN;
+	server_log(s, LOG_LVL_INFO, "lost: %s", why);
+	server_close(s, why);
+	if (logging_in) {
+		char msg[300];
+		snprintf(msg, sizeof msg, "could not connect to server: %s", why);
+		pool_login_failed(s->pool, SQLSTATE_CONNECTION_FAILURE, msg);
+	}
+	if (c)
+		client_lost_server(c, SQLSTATE_CONNECTION_FAILURE, "server closed the connection unexpectedly");
+}
+
+/* ---- relaying to the client ---- */
+
+static enum relay_action server_inspect(void *owner, char type, const uint8_t *body, size_t len)
+{
+	struct server *s = owner;
+	struct client *c = s->client;
+	switch (type) {
+	case 'Z':
+		if (!proto_parse_ready(body, len, &s->txn_status))
+			return RELAY_FAIL;
+		return RELAY_FORWARD;
+	case 'S': {
+		const char *name, *value;
+		if (!proto_parse_param_status(body, len, &name, &value))
+			return RELAY_FAIL;
+		(void)varcache_set(&s->vars, name, value);
+		if (c)
+			(void)varcache_set(&c->vars, name, value);
+		return RELAY_FORWARD;
+	}
+	default:
+		return RELAY_FORWARD;
+	}
+}
+
+void server_relay(struct server *s)
+{
+	struct client *c = s->client;
+	if (!c || s->state != SV_ACTIVE)
+		return;
+	enum relay_result r = relay_run(&s->relay, s->conn.in, c->conn.out, &server_spec, s,
+					CONN_HIGH_WATER);
+	conn_send(&c->conn);
+	switch (r) {
+	case RELAY_BAD_LENGTH:
+	case RELAY_FAILED:
+		server_lost(s, "invalid message from server");
+		return;
+	case RELAY_STOPPED:
+	case RELAY_BACKPRESSURE:
+	case RELAY_IDLE:
+		break;
+	}
+	if (s->client && conn_out_full(&s->client->conn))
+		conn_read_stop(&s->conn);
+}
+
+/* ---- control phases: login, setup, reset ---- */
+
+/* Calls `fn` for each whole message in the input; stops when it returns false. */
+static bool each_message(struct server *s, bool (*fn)(struct server *, char, const uint8_t *, size_t))
+{
+	for (;;) {
+		uint8_t hdr[PQ_HEADER_LEN];
+		struct pq_header h;
+		size_t avail = evbuffer_get_length(s->conn.in);
+		if (avail < PQ_HEADER_LEN)
+			return true;
+		evbuffer_copyout(s->conn.in, hdr, PQ_HEADER_LEN);
+		if (proto_frame(hdr, PQ_HEADER_LEN, SERVER_CONTROL_MSG_MAX, &h) == PQ_FRAME_BAD) {
+			server_lost(s, "invalid message length from server");
+			return false;
+		}
+		size_t total = pq_msg_total(&h);
+		if (avail < total)
+			return true;
+		const uint8_t *msg = evbuffer_pullup(s->conn.in, (ev_ssize_t)total);
+		enum server_state before = s->state;
+		bool go_on = fn(s, h.type, msg + PQ_HEADER_LEN, pq_body_len(&h));
+		if (s->state != SV_CLOSED)
+			evbuffer_drain(s->conn.in, total);
+		if (!go_on || s->state != before)
+			return go_on;
+	}
+}
+
+static bool on_login_msg(struct server *s, char type, const uint8_t *body, size_t len)
+{
+	return server_login_message(s, type, body, len);
+}
+
+static bool on_setup_msg(struct server *s, char type, const uint8_t *body, size_t len)
+{
+	struct client *c = s->client;
+	switch (type) {
+	case 'S': {
+		const char *name, *value;
+		if (proto_parse_param_status(body, len, &name, &value))
+			(void)varcache_set(&s->vars, name, value);
+		return true;
+	}
+	case 'E': {
+		struct pq_error_fields f;
+		if (proto_parse_error(body, len, &f) && c) {
+			/* The client's own startup parameter was refused. */
+			s->client = NULL;
+			c->server = NULL;
+			client_fail(c, f.sqlstate, "%s", f.message);
+			server_reset(s);
+			return false;
+		}
+		server_lost(s, "invalid ErrorResponse from server");
+		return false;
+	}
+	case 'Z':
+		if (!proto_parse_ready(body, len, &s->txn_status)) {
+			server_lost(s, "invalid ReadyForQuery from server");
+			return false;
+		}
+		server_set_state(s, SV_ACTIVE);
+		if (c)
+			client_server_ready(c);
+		return true;
+	default:
+		return true;
+	}
+}
+
+static bool on_reset_msg(struct server *s, char type, const uint8_t *body, size_t len)
+{
+	switch (type) {
+	case 'S': {
+		const char *name, *value;
+		if (proto_parse_param_status(body, len, &name, &value))
+			(void)varcache_set(&s->vars, name, value);
+		return true;
+	}
+	case 'E':
+		server_close(s, "server_reset_query failed");
+		return false;
+	case 'Z':
+		if (!proto_parse_ready(body, len, &s->txn_status) || s->txn_status != 'I') {
+			server_close(s, "server not idle after reset");
+			return false;
+		}
+		pool_server_ready(s);
+		return true;
+	default:
+		return true;
+	}
+}
+
+static void server_on_read(struct server *s)
+{
+	switch (s->state) {
+	case SV_LOGIN:
+		(void)each_message(s, on_login_msg);
+		break;
+	case SV_SETUP:
+		if (each_message(s, on_setup_msg) && s->state == SV_ACTIVE)
+			server_relay(s);
+		break;
+	case SV_ACTIVE:
+		server_relay(s);
+		break;
+	case SV_RESET:
+		(void)each_message(s, on_reset_msg);
+		break;
+	case SV_IDLE:
+		/* Nothing is expected from an idle server; whatever it is (most
+		 * likely a FATAL before shutdown) makes it unusable. */
+		server_close(s, "unexpected data from idle server");
+		break;
+	case SV_CONNECTING:
+	case SV_CLOSED:
+		break;
+	}
+}
+
+static void server_event(struct conn *conn, enum conn_event ev)
+{
+	struct server *s = (struct server *)conn;
+	switch (ev) {
+	case CONN_EV_CONNECTED:
+		server_set_state(s, SV_LOGIN);
+		if (!server_login_start(s)) {
+			server_lost(s, "could not build startup packet");
+			return;
+		}
+		conn_read_start(&s->conn);
+		break;
+	case CONN_EV_READ:
+		server_on_read(s);
+		break;
+	case CONN_EV_EOF:
+		server_lost(s, "server closed the connection");
+		break;
+	case CONN_EV_ERROR:
+		server_lost(s, strerror(s->conn.err));
+		break;
+	case CONN_EV_DRAINED:
+		if (s->client && s->client->state == CL_ACTIVE) {
+			conn_read_start(&s->client->conn);
+			client_relay(s->client);
+		}
+		break;
+	case CONN_EV_TIMEOUT:
+		if (s->state == SV_CONNECTING || s->state == SV_LOGIN)
+			server_lost(s, "server_connect_timeout expired");
+		break;
+	}
+}
+
+static void server_destroy(struct conn *conn)
+{
+	struct server *s = (struct server *)conn;
+	if (s->client || !list_empty(&s->pool_node))
+		BUG("server S-%llu destroyed while still attached", (unsigned long long)conn->id);
+	server_login_free(s);
+	varcache_clear(&s->vars);
+	param_list_free(&s->login_params);
+	conn_release(&s->conn);
+	free(s);
+}
+
+static struct relay_spec server_spec = {
+	.inspect = { ['Z'] = true, ['S'] = true },
+	.count = { ['Z'] = true },
+	.max_len = PQ_MESSAGE_MAX,
+	.max_inspect_len = SERVER_CONTROL_MSG_MAX,
+	.fn = server_inspect,
+};

@@ -1,0 +1,225 @@
+/*
+ * server_login.c — logging in to PostgreSQL: startup packet, the password
+ * exchange (cleartext, md5, SCRAM-SHA-256), then ParameterStatus,
+ * BackendKeyData and ReadyForQuery.
+ *
+ * The password comes from the database entry, else from auth_file for the
+ * server user. Every message from the server is length-checked by the
+ * caller and parsed through proto.c here.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "config.h"
+#include "log.h"
+#include "md5auth.h"
+#include "pool.h"
+#include "proto.h"
+#include "runtime.h"
+#include "scram.h"
+#include "server.h"
+#include "sqlstate.h"
+#include "userlist.h"
+
+struct server_login {
+	struct scram_client_state scram;
+	bool scram_started;
+	bool scram_verified;
+};
+
+static const char *server_secret(const struct server *s, int *kind)
+{
+	const struct pool_target *t = &s->pool->target;
+	if (t->password) {
+		*kind = userlist_secret_kind(t->password);
+		return t->password;
+	}
+	const struct user_entry *u = rt.cfg->users ? userlist_find(rt.cfg->users, t->user) : NULL;
+	if (!u)
+		return NULL;
+	*kind = u->kind;
+	return u->secret;
+}
+
+static void send_writer(struct server *s, struct pq_writer *w)
+{
+	if (pq_writer_ok(w))
+		evbuffer_add(s->conn.out, w->buf, w->len);
+	pq_writer_free(w);
+	conn_send(&s->conn);
+}
+
+bool server_login_start(struct server *s)
+{
+	s->login = calloc(1, sizeof *s->login);
+	if (!s->login)
+		return false;
+	struct pq_param params[] = {
+		{ "user", s->pool->target.user },
+		{ "database", s->pool->target.dbname },
+	};
+	struct pq_writer w;
+	pq_writer_init(&w);
+	proto_build_startup(&w, params, ARRAY_SIZE(params));
+	bool ok = pq_writer_ok(&w);
+	send_writer(s, &w);
+	return ok;
+}
+
+void server_login_free(struct server *s)
+{
+	if (s->login) {
+		memset(s->login, 0, sizeof *s->login);   /* no key material left behind */
+		free(s->login);
+	}
+	s->login = NULL;
+}
+
+static bool login_fail(struct server *s, const char *sqlstate, const char *msg)
+{
+	struct pool *p = s->pool;
+	server_log(s, LOG_LVL_WARN, "login failed: %s", msg);
+	server_close(s, "login failed");
+	pool_login_failed(p, sqlstate, msg);
+	return false;
+}
+
+static bool need_plain(struct server *s, const char **pw)
+{
+	int kind = SECRET_PLAIN;
+	const char *secret = server_secret(s, &kind);
+	if (!secret || kind != SECRET_PLAIN) {
+		char msg[256];
+		snprintf(msg, sizeof msg, "no plain-text password for server user \"%s\" to log in with",
+			 s->pool->target.user);
+		return login_fail(s, SQLSTATE_INVALID_PASSWORD, msg);
+	}
+	*pw = secret;
+	return true;
+}
+
+static bool on_auth(struct server *s, const uint8_t *body, size_t len)
+{
+	uint32_t code;
+	const uint8_t *data;
+	size_t dlen;
+	struct pq_writer w;
+	const char *pw;
+	char buf[512];
+
+	if (!proto_parse_auth(body, len, &code, &data, &dlen))
+		return login_fail(s, SQLSTATE_PROTOCOL_VIOLATION, "invalid authentication request from server");
+	pq_writer_init(&w);
+	switch (code) {
+	case PQ_AUTH_OK:
+		if (s->login->scram_started && !s->login->scram_verified)
+			return login_fail(s, SQLSTATE_PROTOCOL_VIOLATION,
+					  "server skipped the end of the SCRAM exchange");
+		return true;
+	case PQ_AUTH_CLEARTEXT:
+		if (!need_plain(s, &pw))
+			return false;
+		proto_build_password(&w, pw);
+		send_writer(s, &w);
+		return true;
+	case PQ_AUTH_MD5: {
+		int kind = SECRET_PLAIN;
+		const char *secret = server_secret(s, &kind);
+		char resp[MD5AUTH_LEN + 1];
+		if (!secret || kind == SECRET_SCRAM) {
+			snprintf(buf, sizeof buf, "no password usable for md5 for server user \"%s\"",
+				 s->pool->target.user);
+			return login_fail(s, SQLSTATE_INVALID_PASSWORD, buf);
+		}
+		if (!md5auth_response(secret, s->pool->target.user, data, resp))
+			return login_fail(s, SQLSTATE_INTERNAL_ERROR, "md5 failed");
+		proto_build_password(&w, resp);
+		send_writer(s, &w);
+		return true;
+	}
+	case PQ_AUTH_SASL: {
+		bool found = false;
+		for (size_t off = 0; off < dlen && data[off];) {
+			const char *mech = (const char *)data + off;
+			size_t n = strnlen(mech, dlen - off);
+			if (n == strlen("SCRAM-SHA-256") && !memcmp(mech, "SCRAM-SHA-256", n))
+				found = true;
+			off += n + 1;
+		}
+		if (!found)
+			return login_fail(s, SQLSTATE_FEATURE_NOT_SUPPORTED,
+					  "server offers no SASL mechanism sluice supports");
+		if (!need_plain(s, &pw))
+			return false;
+		if (!scram_client_first(&s->login->scram, buf, sizeof buf))
+			return login_fail(s, SQLSTATE_INTERNAL_ERROR, "SCRAM failed");
+		s->login->scram_started = true;
+		proto_build_sasl_initial(&w, "SCRAM-SHA-256", buf, strlen(buf));
+		send_writer(s, &w);
+		return true;
+	}
+	case PQ_AUTH_SASL_CONTINUE:
+		if (!s->login->scram_started || !need_plain(s, &pw))
+			return s->login->scram_started ? false :
+			       login_fail(s, SQLSTATE_PROTOCOL_VIOLATION, "unexpected SASL message");
+		if (!scram_client_final(&s->login->scram, pw, (const char *)data, dlen, buf, sizeof buf))
+			return login_fail(s, SQLSTATE_PROTOCOL_VIOLATION, "invalid SCRAM message from server");
+		proto_build_sasl_response(&w, buf, strlen(buf));
+		send_writer(s, &w);
+		return true;
+	case PQ_AUTH_SASL_FINAL:
+		if (!s->login->scram_started ||
+		    !scram_client_verify(&s->login->scram, (const char *)data, dlen))
+			return login_fail(s, SQLSTATE_INVALID_PASSWORD, "server's SCRAM signature is wrong");
+		s->login->scram_verified = true;
+		return true;
+	default:
+		snprintf(buf, sizeof buf, "server asks for unsupported authentication method %u", code);
+		return login_fail(s, SQLSTATE_FEATURE_NOT_SUPPORTED, buf);
+	}
+}
+
+bool server_login_message(struct server *s, char type, const uint8_t *body, size_t len)
+{
+	switch (type) {
+	case 'R':
+		return on_auth(s, body, len);
+	case 'S': {
+		const char *name, *value;
+		if (!proto_parse_param_status(body, len, &name, &value))
+			return login_fail(s, SQLSTATE_PROTOCOL_VIOLATION, "invalid ParameterStatus from server");
+		param_list_add(&s->login_params, name, value);
+		(void)varcache_set(&s->vars, name, value);
+		return true;
+	}
+	case 'K':
+		if (!proto_parse_backend_key(body, len, &s->backend_pid, &s->backend_key))
+			return login_fail(s, SQLSTATE_PROTOCOL_VIOLATION, "invalid BackendKeyData from server");
+		return true;
+	case 'E': {
+		struct pq_error_fields f;
+		if (!proto_parse_error(body, len, &f))
+			return login_fail(s, SQLSTATE_PROTOCOL_VIOLATION, "invalid ErrorResponse from server");
+		return login_fail(s, f.sqlstate, f.message);
+	}
+	case 'N':
+	case 'v':
+		return true;
+	case 'Z':
+		if (!proto_parse_ready(body, len, &s->txn_status))
+			return login_fail(s, SQLSTATE_PROTOCOL_VIOLATION, "invalid ReadyForQuery from server");
+		server_login_free(s);
+		conn_timer(&s->conn, 0);
+		server_log(s, LOG_LVL_DEBUG, "logged in, backend pid %u", s->backend_pid);
+		if (!s->pool->have_welcome)
+			pool_capture_welcome(s->pool, &s->login_params);
+		param_list_free(&s->login_params);
+		pool_server_ready(s);
+		return true;
+	default:
+		return login_fail(s, SQLSTATE_PROTOCOL_VIOLATION, "unexpected message from server during login");
+	}
+}

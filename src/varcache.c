@@ -1,0 +1,95 @@
+/*
+ * varcache.c — tracked session parameters (those PostgreSQL reports with
+ * ParameterStatus), and the SET that brings a server in line with a client.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "varcache.h"
+
+static const char *const names[VC_COUNT] = {
+	[VC_CLIENT_ENCODING] = "client_encoding",
+	[VC_DATESTYLE] = "DateStyle",
+	[VC_TIMEZONE] = "TimeZone",
+	[VC_INTERVALSTYLE] = "IntervalStyle",
+	[VC_STANDARD_CONFORMING_STRINGS] = "standard_conforming_strings",
+	[VC_APPLICATION_NAME] = "application_name",
+};
+
+int varcache_index(const char *name)
+{
+	for (int i = 0; i < VC_COUNT; i++)
+		if (!strcasecmp(names[i], name))
+			return i;
+	return -1;
+}
+
+const char *varcache_name(int idx)
+{
+	return idx >= 0 && idx < VC_COUNT ? names[idx] : NULL;
+}
+
+bool varcache_set(struct varcache *vc, const char *name, const char *value)
+{
+	int i = varcache_index(name);
+	if (i < 0)
+		return false;
+	if (vc->val[i] && !strcmp(vc->val[i], value))
+		return true;
+	char *copy = strdup(value);
+	if (!copy)
+		return true;   /* keep the old value; a later SET corrects it */
+	free(vc->val[i]);
+	vc->val[i] = copy;
+	return true;
+}
+
+static void put_quoted(struct pq_writer *w, const char *s)
+{
+	pq_put_u8(w, '\'');
+	for (; *s; s++) {
+		if (*s == '\'')
+			pq_put_u8(w, '\'');
+		pq_put_u8(w, (uint8_t)*s);
+	}
+	pq_put_u8(w, '\'');
+}
+
+bool varcache_apply_sql(const struct varcache *want, const struct varcache *have, struct pq_writer *w)
+{
+	bool any = false;
+	for (int i = 0; i < VC_COUNT; i++) {
+		const char *v = want->val[i];
+		if (!v || (have->val[i] && !strcmp(v, have->val[i])))
+			continue;
+		if (!any)
+			pq_begin(w, 'Q');
+		any = true;
+		pq_put_bytes(w, "SET ", 4);
+		pq_put_bytes(w, names[i], strlen(names[i]));
+		pq_put_bytes(w, " = ", 3);
+		put_quoted(w, v);
+		pq_put_bytes(w, ";", 1);
+	}
+	if (any) {
+		pq_put_u8(w, 0);
+		pq_end(w);
+	}
+	return any;
+}
+
+void varcache_copy(struct varcache *dst, const struct varcache *src)
+{
+	for (int i = 0; i < VC_COUNT; i++)
+		if (src->val[i])
+			(void)varcache_set(dst, names[i], src->val[i]);
+}
+
+void varcache_clear(struct varcache *vc)
+{
+	for (int i = 0; i < VC_COUNT; i++) {
+		free(vc->val[i]);
+		vc->val[i] = NULL;
+	}
+}

@@ -1,0 +1,595 @@
+/*
+ * config.c — the ini reader, the key table, [databases] wiring, file
+ * loading (auth_file, %include, relative paths) and the shipped examples.
+ */
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "config_internal.h"
+#include "log.h"
+#include "tap.h"
+
+/* ---- helpers ---- */
+
+static int saved_stderr = -1;
+static char cap_path[] = "/tmp/sluice-config-stderr-XXXXXX";
+
+/* Send stderr (where log_warn writes) to a temp file until capture_end. */
+static void capture_start(void)
+{
+	int fd;
+	fflush(stderr);
+	strcpy(cap_path + strlen(cap_path) - 6, "XXXXXX");
+	fd = mkstemp(cap_path);
+	saved_stderr = dup(2);
+	dup2(fd, 2);
+	close(fd);
+	log_set_level(LOG_LVL_WARN);
+}
+
+static char *capture_end(void)
+{
+	char *text = NULL, err[256];
+	size_t len;
+	fflush(stderr);
+	log_set_level(LOG_LVL_ERROR);
+	dup2(saved_stderr, 2);
+	close(saved_stderr);
+	if (!file_read_all(cap_path, &text, &len, err, sizeof err))
+		text = strdup("");
+	unlink(cap_path);
+	return text;
+}
+
+static const char *render(const struct cfg_key *k, const void *base, char *buf, size_t len)
+{
+	const void *f = (const char *)base + k->offset;
+	const char *s;
+	switch (k->type) {
+	case CFG_INT: case CFG_BYTES: snprintf(buf, len, "%d", *(const int *)f); break;
+	case CFG_SECONDS: snprintf(buf, len, "%g", *(const double *)f); break;
+	case CFG_BOOL: snprintf(buf, len, "%s", *(const bool *)f ? "on" : "off"); break;
+	case CFG_ENUM:
+		s = cfg_enum_name(k->enums, *(const int *)f);
+		snprintf(buf, len, "%s", s ? s : "?");
+		break;
+	case CFG_STRING: case CFG_PATH:
+		s = *(char *const *)f;
+		snprintf(buf, len, "%s", s ? s : "(null)");
+		break;
+	case CFG_UNSUPPORTED: snprintf(buf, len, "-"); break;
+	}
+	return buf;
+}
+
+static const char *global(const struct config *cfg, const char *key, char *buf, size_t len)
+{
+	const struct cfg_key *k = cfg_key_find(cfg_global_keys, cfg_global_nkeys, key);
+	return k ? render(k, cfg, buf, len) : "no such key";
+}
+
+static bool parse(const char *text, struct config **cfg, char *err, size_t errlen)
+{
+	return config_parse_text(text, strlen(text), "t.ini", cfg, err, errlen);
+}
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+/* ---- defaults ---- */
+
+static const struct { const char *key, *want; } defaults[] = {
+	{ "listen_addr", "" }, { "listen_port", "6432" }, { "unix_socket_dir", "/tmp" },
+	{ "auth_type", "md5" }, { "auth_file", "(null)" }, { "pool_mode", "session" },
+	{ "default_pool_size", "20" }, { "max_client_conn", "100" },
+	{ "max_db_connections", "0" }, { "server_reset_query", "DISCARD ALL" },
+	{ "query_wait_timeout", "120" }, { "client_login_timeout", "60" },
+	{ "server_connect_timeout", "15" }, { "logfile", "(null)" }, { "pidfile", "(null)" },
+	{ "admin_users", "" }, { "stats_users", "" },
+	{ "ignore_startup_parameters", "" }, { "max_packet_size", "1073741824" },
+	{ "verbose", "0" },
+};
+
+static void test_defaults(void)
+{
+	struct config *cfg;
+	char err[512], buf[256];
+	size_t nsupported = 0;
+
+	ok(parse("", &cfg, err, sizeof err), "empty text parses");
+	for (size_t i = 0; i < ARRAY_SIZE(defaults); i++)
+		is_str(global(cfg, defaults[i].key, buf, sizeof buf), defaults[i].want, defaults[i].key);
+	for (size_t i = 0; i < cfg_global_nkeys; i++)
+		nsupported += cfg_global_keys[i].type != CFG_UNSUPPORTED;
+	is_int(nsupported, ARRAY_SIZE(defaults), "every supported key has a default checked here");
+	is_int(cfg->ndbs, 0, "no databases");
+	ok(cfg->fallback == NULL && config_find_db(cfg, "x") == NULL, "no fallback");
+	ok(cfg->users && cfg->users->n == 0, "users is an empty list, not NULL");
+	is_str(cfg->dir, ".", "dir of a bare name is .");
+	config_free(cfg);
+	config_free(NULL);
+}
+
+/* ---- values that parse ---- */
+
+static const struct { const char *line, *key, *want; } values[] = {
+	{ "listen_port = 7000", "listen_port", "7000" },
+	{ "LISTEN_PORT=7001", "listen_port", "7001" },
+	{ "  listen_port   =   7002  \r", "listen_port", "7002" },
+	{ "listen_port = 65535", "listen_port", "65535" },
+	{ "listen_addr = *", "listen_addr", "*" },
+	{ "listen_addr = 127.0.0.1, ::1", "listen_addr", "127.0.0.1, ::1" },
+	{ "unix_socket_dir =", "unix_socket_dir", "" },
+	{ "auth_type = TRUST", "auth_type", "trust" },
+	{ "auth_type = plain", "auth_type", "plain" },
+	{ "auth_type = scram-sha-256", "auth_type", "scram-sha-256" },
+	{ "pool_mode = transaction", "pool_mode", "transaction" },
+	{ "pool_mode = Statement", "pool_mode", "statement" },
+	{ "default_pool_size = 1", "default_pool_size", "1" },
+	{ "max_client_conn = 10000", "max_client_conn", "10000" },
+	{ "max_db_connections = 50", "max_db_connections", "50" },
+	{ "server_reset_query = DISCARD ALL; SELECT 1 -- no ; comments", "server_reset_query",
+	  "DISCARD ALL; SELECT 1 -- no ; comments" },
+	{ "server_reset_query =", "server_reset_query", "" },
+	{ "query_wait_timeout = 0", "query_wait_timeout", "0" },
+	{ "query_wait_timeout = 0.5", "query_wait_timeout", "0.5" },
+	{ "query_wait_timeout = 250ms", "query_wait_timeout", "0.25" },
+	{ "query_wait_timeout = 2 min", "query_wait_timeout", "120" },
+	{ "client_login_timeout = 1h", "client_login_timeout", "3600" },
+	{ "server_connect_timeout = 1d", "server_connect_timeout", "86400" },
+	{ "server_connect_timeout = 3s", "server_connect_timeout", "3" },
+	{ "auth_file = users.txt", "auth_file", "/etc/sluice/users.txt" },
+	{ "auth_file = /srv/users.txt", "auth_file", "/srv/users.txt" },
+	{ "auth_file =", "auth_file", "(null)" },
+	{ "logfile = log/sluice.log", "logfile", "/etc/sluice/log/sluice.log" },
+	{ "pidfile = /run/sluice.pid", "pidfile", "/run/sluice.pid" },
+	{ "admin_users = alice, bob", "admin_users", "alice, bob" },
+	{ "stats_users = carol", "stats_users", "carol" },
+	{ "ignore_startup_parameters = extra_float_digits", "ignore_startup_parameters",
+	  "extra_float_digits" },
+	{ "max_packet_size = 1024", "max_packet_size", "1024" },
+	{ "max_packet_size = 64kB", "max_packet_size", "65536" },
+	{ "max_packet_size = 16 MB", "max_packet_size", "16777216" },
+	{ "max_packet_size = 2147483647", "max_packet_size", "2147483647" },
+	{ "verbose = 2", "verbose", "2" },
+};
+
+static void test_values(void)
+{
+	char text[512], err[512], buf[256], name[600];
+	for (size_t i = 0; i < ARRAY_SIZE(values); i++) {
+		struct config *cfg = NULL;
+		snprintf(text, sizeof text, "[sluice]\n%s\n", values[i].line);
+		snprintf(name, sizeof name, "value: %s", values[i].line);
+		bool okay = config_parse_text(text, strlen(text), "/etc/sluice/sluice.ini", &cfg,
+					      err, sizeof err);
+		if (!ok(okay, "%s parses", name)) {
+			diag("%s", err);
+			continue;
+		}
+		is_str(global(cfg, values[i].key, buf, sizeof buf), values[i].want, name);
+		config_free(cfg);
+	}
+}
+
+/* ---- errors: exact messages ---- */
+
+static const struct { const char *text, *err; } errors[] = {
+	{ "listen_port = 1\n", "t.ini:1: listen_port: key outside of any section" },
+	{ "[sluice]\nlisten_port\n", "t.ini:2: expected \"key = value\" or \"[section]\"" },
+	{ "[sluice\n", "t.ini:1: unterminated section header" },
+	{ "[sluice] junk\n", "t.ini:1: unexpected text after section header" },
+	{ "[sluice]\n = 5\n", "t.ini:2: missing key before \"=\"" },
+	{ "%include\n", "t.ini:1: %include: missing file name" },
+	{ "%include other.ini\n", "t.ini:1: %include: not available when parsing from memory" },
+	{ "%define x 1\n", "t.ini:1: unknown directive" },
+	{ "[sluice]\n\ndefault_pool_size = abc\n", "t.ini:3: default_pool_size: \"abc\" is not an integer" },
+	{ "[sluice]\ndefault_pool_size =\n", "t.ini:2: default_pool_size: \"\" is not an integer" },
+	{ "[sluice]\ndefault_pool_size = 12x\n", "t.ini:2: default_pool_size: \"12x\" is not an integer" },
+	{ "[sluice]\ndefault_pool_size = 0\n", "t.ini:2: default_pool_size: 0 is out of range (1..2147483647)" },
+	{ "[sluice]\ndefault_pool_size = 2147483648\n",
+	  "t.ini:2: default_pool_size: 2147483648 is out of range (1..2147483647)" },
+	{ "[sluice]\nlisten_port = 99999999999999999999\n",
+	  "t.ini:2: listen_port: \"99999999999999999999\" is not an integer" },
+	{ "[pgbouncer]\nlisten_port = 0\n", "t.ini:2: listen_port: 0 is out of range (1..65535)" },
+	{ "[pgbouncer]\nlisten_port = 65536\n", "t.ini:2: listen_port: 65536 is out of range (1..65535)" },
+	{ "[sluice]\nlisten_port = 6432 ; comment\n", "t.ini:2: listen_port: \"6432 ; comment\" is not an integer" },
+	{ "[sluice]\nmax_client_conn = -5\n", "t.ini:2: max_client_conn: -5 is out of range (1..2147483647)" },
+	{ "[sluice]\nmax_db_connections = -1\n", "t.ini:2: max_db_connections: -1 is out of range (0..2147483647)" },
+	{ "[sluice]\nverbose = 10\n", "t.ini:2: verbose: 10 is out of range (0..9)" },
+	{ "[sluice]\nauth_type = md4\n",
+	  "t.ini:2: auth_type: \"md4\" is not one of: trust, plain, md5, scram-sha-256" },
+	{ "[sluice]\nauth_type = pam\n", "t.ini:2: auth_type: \"pam\" is not supported yet" },
+	{ "[sluice]\nauth_type = hba\n", "t.ini:2: auth_type: \"hba\" is not supported yet" },
+	{ "[sluice]\nauth_type = cert\n", "t.ini:2: auth_type: \"cert\" is not supported yet" },
+	{ "[sluice]\nauth_type = any\n", "t.ini:2: auth_type: \"any\" is not supported yet" },
+	{ "[sluice]\npool_mode = sessions\n",
+	  "t.ini:2: pool_mode: \"sessions\" is not one of: session, transaction, statement" },
+	{ "[sluice]\nquery_wait_timeout = -1\n",
+	  "t.ini:2: query_wait_timeout: \"-1\" is not a number of seconds (units: ms, s, min, h, d)" },
+	{ "[sluice]\nquery_wait_timeout = 1e3\n",
+	  "t.ini:2: query_wait_timeout: \"1e3\" is not a number of seconds (units: ms, s, min, h, d)" },
+	{ "[sluice]\nquery_wait_timeout = nan\n",
+	  "t.ini:2: query_wait_timeout: \"nan\" is not a number of seconds (units: ms, s, min, h, d)" },
+	{ "[sluice]\nclient_login_timeout = 10 years\n",
+	  "t.ini:2: client_login_timeout: \"10 years\" is not a number of seconds (units: ms, s, min, h, d)" },
+	{ "[sluice]\nclient_login_timeout = .\n",
+	  "t.ini:2: client_login_timeout: \".\" is not a number of seconds (units: ms, s, min, h, d)" },
+	{ "[sluice]\nserver_connect_timeout = 100000d\n",
+	  "t.ini:2: server_connect_timeout: 100000d is out of range (0..2147483647 seconds)" },
+	{ "[sluice]\nmax_packet_size = 1000\n",
+	  "t.ini:2: max_packet_size: 1000 is out of range (1024..2147483647)" },
+	{ "[sluice]\nmax_packet_size = 2GB\n",
+	  "t.ini:2: max_packet_size: 2GB is out of range (1024..2147483647)" },
+	{ "[sluice]\nmax_packet_size = 1.5MB\n",
+	  "t.ini:2: max_packet_size: \"1.5MB\" is not a size in bytes (units: B, kB, MB, GB)" },
+	{ "[databases]\nappdb = pool_size=abc\n", "t.ini:2: pool_size: \"abc\" is not an integer" },
+	{ "[databases]\nappdb = pool_size=\n", "t.ini:2: pool_size: \"\" is not an integer" },
+	{ "[databases]\nappdb = port=0\n", "t.ini:2: port: 0 is out of range (1..65535)" },
+	{ "[databases]\nappdb = max_db_connections=-2\n",
+	  "t.ini:2: max_db_connections: -2 is out of range (0..2147483647)" },
+	{ "[databases]\nappdb = pool_mode=fast\n",
+	  "t.ini:2: pool_mode: \"fast\" is not one of: session, transaction, statement" },
+	{ "[databases]\nappdb = host=x bogus=1\n", "t.ini:2: bogus: unknown database parameter" },
+	{ "[databases]\nappdb = host\n", "t.ini:2: appdb: expected \"=\" after \"host\"" },
+	{ "[databases]\nappdb = password='abc\n", "t.ini:2: password: unterminated quoted value" },
+	{ "[databases]\nappdb = host=x\n\nappdb = host=y\n",
+	  "t.ini:4: appdb: database defined twice (first on line 2)" },
+	{ "[sluice]\nlisten_port = 1\n[databases]\n* = \n* = port=1\n",
+	  "t.ini:5: *: database defined twice (first on line 4)" },
+};
+
+static void test_errors(void)
+{
+	char err[512];
+	for (size_t i = 0; i < ARRAY_SIZE(errors); i++) {
+		struct config *cfg = (struct config *)1;
+		err[0] = 0;
+		bool okay = parse(errors[i].text, &cfg, err, sizeof err);
+		ok(!okay && cfg == NULL, "fails: %s", errors[i].err);
+		is_str(err, errors[i].err, "  message");
+		config_free(okay ? cfg : NULL);
+	}
+	/* a NUL byte is an error, not the end of the file */
+	static const char nul[] = "[sluice]\nlisten_addr = a\0b\nlisten_port = 1\n";
+	struct config *cfg;
+	ok(!config_parse_text(nul, sizeof nul - 1, "t.ini", &cfg, err, sizeof err), "NUL byte fails");
+	is_str(err, "t.ini:2: NUL byte in line", "  message names the line");
+}
+
+/* ---- syntax that is accepted ---- */
+
+static void test_syntax(void)
+{
+	static const char text[] =
+		"\xef\xbb\xbf# comment\r\n"
+		"; comment\n"
+		"   ; indented comment\n"
+		"\n"
+		"[ Sluice ]  ; trailing comment\r\n"
+		"#listen_port = 1\n"
+		"listen_port = 1111\r\n"
+		"[pgbouncer]\n"
+		"listen_port = 2222\n"     /* same keys: the later line wins */
+		"[databases]\n"
+		"eq = dbname=a=b\n";
+	struct config *cfg;
+	char err[512], buf[64];
+	bool okay = parse(text, &cfg, err, sizeof err);
+	if (!ok(okay, "BOM, CRLF, comments, section case and spacing")) {
+		diag("%s", err);
+		return;
+	}
+	is_str(global(cfg, "listen_port", buf, sizeof buf), "2222", "[pgbouncer] after [sluice]: last wins");
+	is_str(cfg->dbs[0].dbname, "a=b", "first = splits key from value");
+	config_free(cfg);
+}
+
+/* ---- warnings do not fail ---- */
+
+static const struct { const char *text, *warning; } warnings[] = {
+	{ "[sluice]\nfrobnicate = 1\n", "t.ini:2: unknown key \"frobnicate\", ignored" },
+	{ "[sluice]\nserver_lifetime = 3600\n", "t.ini:2: server_lifetime is not supported yet, ignored" },
+	{ "[pgbouncer]\n\nSO_REUSEPORT = 1\n", "t.ini:3: so_reuseport is not supported yet, ignored" },
+	{ "[sluice]\nclient_tls_sslmode = require\n", "t.ini:2: client_tls_sslmode is not supported yet, ignored" },
+	{ "[users]\nalice = pool_mode=session\n", "t.ini:1: section [users] is not supported yet, ignored" },
+	{ "[peers]\n1 = host=x\n", "t.ini:1: section [peers] is not supported yet, ignored" },
+	{ "[extra]\nx = y\n", "t.ini:1: unknown section [extra], ignored" },
+	{ "[databases]\nappdb = client_encoding=UTF8 host=x\n",
+	  "t.ini:2: appdb: database parameter client_encoding is not supported yet, ignored" },
+	{ "[databases]\nappdb = min_pool_size=5\n",
+	  "t.ini:2: appdb: database parameter min_pool_size is not supported yet, ignored" },
+	{ "[sluice]\nauth_type = md5\n", "t.ini: auth_type = md5 but no auth_file is set" },
+};
+
+static void test_warnings(void)
+{
+	char err[512];
+	for (size_t i = 0; i < ARRAY_SIZE(warnings); i++) {
+		struct config *cfg;
+		capture_start();
+		bool okay = parse(warnings[i].text, &cfg, err, sizeof err);
+		char *out = capture_end();
+		ok(okay, "loads despite: %s", warnings[i].warning);
+		if (!ok(strstr(out, warnings[i].warning) != NULL, "  warning logged"))
+			diag("stderr: %s", out);
+		free(out);
+		if (okay)
+			config_free(cfg);
+	}
+	/* auth_type = trust needs no auth_file: no warning at all */
+	struct config *cfg;
+	capture_start();
+	bool okay = parse("[sluice]\nauth_type = trust\n", &cfg, err, sizeof err);
+	char *out = capture_end();
+	ok(okay && *out == 0, "trust without auth_file: silent");
+	free(out);
+	if (okay)
+		config_free(cfg);
+}
+
+/* ---- [databases] ---- */
+
+static void test_databases(void)
+{
+	static const char text[] =
+		"[databases]\n"
+		"appdb = host=127.0.0.1 port=5432 dbname=app\n"
+		"q = host='/var/run/postgresql' user=bob password='it\\'s a \\\\ secret' "
+		"pool_size=5 pool_mode=transaction max_db_connections=7\n"
+		"empty =\n"
+		"* = host=fallback.example port=6543\n"
+		"[sluice]\n"
+		"default_pool_size = 11\n"
+		"pool_mode = statement\n";
+	struct config *cfg;
+	char err[512];
+	const struct db_entry *db;
+
+	if (!ok(parse(text, &cfg, err, sizeof err), "[databases] parses")) {
+		diag("%s", err);
+		return;
+	}
+	is_int(cfg->ndbs, 4, "four entries");
+	db = config_find_db(cfg, "appdb");
+	ok(db && strcmp(db->name, "appdb") == 0, "find appdb");
+	is_str(db->host, "127.0.0.1", "  host");
+	is_int(db->port, 5432, "  port");
+	is_str(db->dbname, "app", "  dbname");
+	ok(db->user == NULL && db->password == NULL, "  user, password unset");
+	is_int(db->line, 2, "  line");
+	is_int(config_db_pool_size(cfg, db), 11, "  pool size from default_pool_size");
+	is_int(config_db_pool_mode(cfg, db), POOL_STATEMENT, "  pool mode from pool_mode");
+	db = config_find_db(cfg, "q");
+	is_str(db->host, "/var/run/postgresql", "quoted host");
+	is_str(db->user, "bob", "  user");
+	is_str(db->password, "it's a \\ secret", "  \\' and \\\\ in quotes");
+	is_int(config_db_pool_size(cfg, db), 5, "  pool_size");
+	is_int(config_db_pool_mode(cfg, db), POOL_TRANSACTION, "  pool_mode");
+	is_int(db->max_db_connections, 7, "  max_db_connections");
+	db = config_find_db(cfg, "empty");
+	ok(db && !db->host && db->port == -1 && db->pool_size == -1 && db->pool_mode == -1 &&
+	   db->max_db_connections == -1 && !db->dbname, "empty entry: everything unset");
+	ok(cfg->fallback && strcmp(cfg->fallback->name, "*") == 0, "fallback is *");
+	ok(config_find_db(cfg, "other") == cfg->fallback, "unknown name -> fallback");
+	ok(config_find_db(cfg, "APPDB") == cfg->fallback, "names are case-sensitive");
+	is_str(cfg->fallback->host, "fallback.example", "  fallback host");
+	is_int(cfg->fallback->port, 6543, "  fallback port");
+	is_int(config_db_pool_size(cfg, NULL), 11, "pool size for NULL entry");
+	is_int(config_db_pool_mode(cfg, NULL), POOL_STATEMENT, "pool mode for NULL entry");
+	config_free(cfg);
+}
+
+/* ---- small functions ---- */
+
+static void test_list_and_names(void)
+{
+	static const struct { const char *list, *name; bool want; } lists[] = {
+		{ "alice,bob", "bob", true }, { " alice , bob ", "alice", true },
+		{ "alice, bob", "bo", false }, { "alice,bob", "alice,bob", false },
+		{ "", "alice", false }, { NULL, "alice", false }, { "alice", "", false },
+		{ ",,alice,,", "alice", true }, { "Alice", "alice", false },
+		{ "a b, c", "a b", true },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(lists); i++)
+		is_int(config_list_has(lists[i].list, lists[i].name), lists[i].want, "config_list_has");
+	is_str(config_auth_type_name(AUTH_TRUST), "trust", "auth name trust");
+	is_str(config_auth_type_name(AUTH_PLAIN), "plain", "auth name plain");
+	is_str(config_auth_type_name(AUTH_MD5), "md5", "auth name md5");
+	is_str(config_auth_type_name(AUTH_SCRAM), "scram-sha-256", "auth name scram");
+	is_str(config_auth_type_name(-1), "unknown", "auth name of -1");
+	is_str(config_pool_mode_name(POOL_SESSION), "session", "pool mode session");
+	is_str(config_pool_mode_name(POOL_TRANSACTION), "transaction", "pool mode transaction");
+	is_str(config_pool_mode_name(POOL_STATEMENT), "statement", "pool mode statement");
+	is_str(config_pool_mode_name(7), "unknown", "pool mode of 7");
+}
+
+static void test_reload_check(void)
+{
+	static const struct { const char *next; bool ok; const char *err; } cases[] = {
+		{ "[sluice]\nlisten_port = 7000\n", true, "" },
+		{ "[sluice]\nlisten_port = 7000\ndefault_pool_size = 3\nlogfile = x.log\n", true, "" },
+		{ "[sluice]\nlisten_port = 7001\n", false,
+		  "t.ini: listen_port: cannot be changed by a reload, restart sluice" },
+		{ "[sluice]\nlisten_port = 7000\nunix_socket_dir =\n", false,
+		  "t.ini: unix_socket_dir: cannot be changed by a reload, restart sluice" },
+		{ "[sluice]\nlisten_port = 7000\npidfile = p\n", false,
+		  "t.ini: pidfile: cannot be changed by a reload, restart sluice" },
+	};
+	struct config *old, *next;
+	char err[512];
+	if (!parse("[sluice]\nlisten_port = 7000\n", &old, err, sizeof err))
+		BUG("%s", err);
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		if (!parse(cases[i].next, &next, err, sizeof err))
+			BUG("%s", err);
+		err[0] = 0;
+		is_int(config_reload_check(old, next, err, sizeof err), cases[i].ok, "reload check");
+		is_str(err, cases[i].err, "  message");
+		config_free(next);
+	}
+	config_free(old);
+}
+
+/* ---- from files: relative paths, auth_file, %include ---- */
+
+static void test_files(void)
+{
+	char tmpl[] = "/tmp/sluice-config-XXXXXX", path[PATH_MAX], want[PATH_MAX * 2], err[1024];
+	char *dir = mkdtemp(tmpl), *real;
+	struct config *cfg;
+
+	if (!dir || !(real = realpath(dir, NULL)))
+		BUG("mkdtemp");
+	write_file(dir, "main.ini",
+		   "[sluice]\nauth_file = users.txt\nlogfile = sluice.log\n%include more.ini\n"
+		   "[databases]\nb = port=5433\n");
+	write_file(dir, "more.ini", "; included\n[databases]\na = dbname=x\n[sluice]\n");
+	write_file(dir, "users.txt", "\"alice\" \"secret\"\n\"bob\" \"md5ffffffffffffffffffffffffffffffff\"\n");
+	snprintf(path, sizeof path, "%s/main.ini", dir);
+	if (!ok(config_load(path, &cfg, err, sizeof err), "config_load with auth_file and %%include"))
+		diag("%s", err);
+	else {
+		is_str(cfg->dir, real, "  dir is absolute");
+		snprintf(want, sizeof want, "%s/users.txt", real);
+		is_str(cfg->auth_file, want, "  auth_file resolved against the file's directory");
+		snprintf(want, sizeof want, "%s/sluice.log", real);
+		is_str(cfg->logfile, want, "  logfile resolved");
+		is_int(cfg->users->n, 2, "  users loaded");
+		ok(userlist_find(cfg->users, "bob") && userlist_find(cfg->users, "bob")->kind == SECRET_MD5,
+		   "  bob has an md5 secret");
+		ok(config_find_db(cfg, "a") && config_find_db(cfg, "b"), "  included and own databases");
+		config_free(cfg);
+	}
+
+	static const struct { const char *ini, *err_fmt; } bad[] = {
+		{ "[sluice]\nauth_file = bad.txt\n", "%s/f.ini: auth_file: %s/bad.txt:2: expected a quoted user name" },
+		{ "[sluice]\nauth_file = none.txt\n",
+		  "%s/f.ini: auth_file: cannot open %s/none.txt: No such file or directory" },
+		{ "[sluice]\n%include inc_bad.ini\n", "%s/inc_bad.ini:2: listen_port: 0 is out of range (1..65535)" },
+		{ "%include loop.ini\n", "%s/loop.ini:1: %%include: nested more than 8 deep" },
+		{ "\n%include nope.ini\n",
+		  "%s/f.ini:2: %%include: cannot open %s/nope.ini: No such file or directory" },
+	};
+	write_file(dir, "bad.txt", "\"a\" \"b\"\nc d\n");
+	write_file(dir, "inc_bad.ini", "\nlisten_port = 0\n");
+	write_file(dir, "loop.ini", "%include loop.ini\n");
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		write_file(dir, "f.ini", bad[i].ini);
+		snprintf(path, sizeof path, "%s/f.ini", dir);
+		snprintf(want, sizeof want, bad[i].err_fmt, real, real);
+		cfg = (struct config *)1;
+		ok(!config_load(path, &cfg, err, sizeof err) && cfg == NULL, "load fails: %s", want);
+		is_str(err, want, "  message");
+	}
+	ok(!config_load("/nonexistent/sluice.ini", &cfg, err, sizeof err), "missing file fails");
+	is_str(err, "cannot open /nonexistent/sluice.ini: No such file or directory", "  message");
+
+	static const char *const names[] = { "main.ini", "more.ini", "users.txt", "bad.txt",
+		"inc_bad.ini", "loop.ini", "f.ini" };
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+	free(real);
+}
+
+/* ---- the shipped example and reference stay in step with the table ---- */
+
+static bool mentions(const char *text, const char *fmt, const char *key)
+{
+	char needle[128];
+	snprintf(needle, sizeof needle, fmt, key);
+	return strstr(text, needle) != NULL;
+}
+
+static void test_examples(void)
+{
+	char *ini, *doc, err[1024];
+	size_t len;
+	struct config *cfg;
+
+	if (access("etc/sluice.ini", R_OK) != 0) {
+		ok(1, "# SKIP not run from the source tree");
+		return;
+	}
+	if (!ok(config_load("etc/sluice.ini", &cfg, err, sizeof err), "etc/sluice.ini loads"))
+		diag("%s", err);
+	else {
+		ok(cfg->users->n > 0, "  with etc/userlist.txt");
+		ok(config_find_db(cfg, "appdb") != NULL, "  and appdb");
+		config_free(cfg);
+	}
+	if (!file_read_all("etc/sluice.ini", &ini, &len, err, sizeof err) ||
+	    !file_read_all("doc/config.md", &doc, &len, err, sizeof err))
+		BUG("%s", err);
+	/* every commented default line ";key = value" must be the table's default */
+	for (size_t i = 0; i < cfg_global_nkeys; i++) {
+		const struct cfg_key *k = &cfg_global_keys[i];
+		if (k->type == CFG_UNSUPPORTED)
+			continue;
+		ok(mentions(ini, "\n;%s =", k->name), "etc/sluice.ini shows %s's default", k->name);
+		ok(mentions(doc, "### `%s`", k->name), "doc/config.md documents %s", k->name);
+	}
+	for (size_t i = 0; i < cfg_db_nkeys; i++)
+		if (cfg_db_keys[i].type != CFG_UNSUPPORTED)
+			ok(mentions(doc, "`%s`", cfg_db_keys[i].name), "doc/config.md: database key %s",
+			   cfg_db_keys[i].name);
+	char *p = ini;
+	while ((p = strstr(p, "\n;"))) {
+		char line[512], *eq, *nl;
+		p += 2;
+		nl = strchr(p, '\n');
+		snprintf(line, sizeof line, "%.*s", (int)(nl ? nl - p : (long)strlen(p)), p);
+		if (!(eq = strchr(line, '=')) || strchr(line, ' ') != eq - 1)
+			continue;    /* prose, not ";key = value" */
+		eq[-1] = 0;
+		const struct cfg_key *k = cfg_key_find(cfg_global_keys, cfg_global_nkeys, line);
+		if (!k || k->type == CFG_UNSUPPORTED)
+			continue;
+		struct config *a = calloc(1, sizeof *a), *b = calloc(1, sizeof *b);
+		char why[256];
+		const char *v = eq + 1 + (eq[1] == ' ');
+		bool same = cfg_keys_init(cfg_global_keys, cfg_global_nkeys, a, why, sizeof why) &&
+			    cfg_keys_init(cfg_global_keys, cfg_global_nkeys, b, why, sizeof why) &&
+			    cfg_key_set(k, b, v, NULL, why, sizeof why) && cfg_key_equal(k, a, b);
+		ok(same, "etc/sluice.ini: ;%s = %s is the default", k->name, v);
+		cfg_keys_free(cfg_global_keys, cfg_global_nkeys, a);
+		cfg_keys_free(cfg_global_keys, cfg_global_nkeys, b);
+		free(a);
+		free(b);
+	}
+	free(ini);
+	free(doc);
+}
+
+int main(void)
+{
+	log_set_level(LOG_LVL_ERROR);    /* warnings are checked through capture_start */
+	test_defaults();
+	test_values();
+	test_errors();
+	test_syntax();
+	test_warnings();
+	test_databases();
+	test_list_and_names();
+	test_reload_check();
+	test_files();
+	test_examples();
+	return done_testing();
+}

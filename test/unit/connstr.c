@@ -1,0 +1,117 @@
+/*
+ * connstr.c — [databases] values: tokens, quoting, escapes, strict numbers,
+ * unknown and not-yet-supported keys.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "config_internal.h"
+#include "log.h"
+#include "tap.h"
+
+#define UNSET_S "(unset)"
+
+static const struct {
+	const char *text;
+	const char *host, *dbname, *user, *password;   /* UNSET_S: NULL */
+	int port, pool_size, pool_mode, max_db;
+} good[] = {
+	{ "", UNSET_S, UNSET_S, UNSET_S, UNSET_S, -1, -1, -1, -1 },
+	{ "   ", UNSET_S, UNSET_S, UNSET_S, UNSET_S, -1, -1, -1, -1 },
+	{ "host=127.0.0.1 port=5432 dbname=app", "127.0.0.1", "app", UNSET_S, UNSET_S, 5432, -1, -1, -1 },
+	{ "  host = db.example   port =6000\tdbname= x  ", "db.example", "x", UNSET_S, UNSET_S, 6000, -1, -1, -1 },
+	{ "HOST=h User=u", "h", UNSET_S, "u", UNSET_S, -1, -1, -1, -1 },
+	{ "password='a b c'", UNSET_S, UNSET_S, UNSET_S, "a b c", -1, -1, -1, -1 },
+	{ "password='it\\'s'", UNSET_S, UNSET_S, UNSET_S, "it's", -1, -1, -1, -1 },
+	{ "password='back\\\\slash'", UNSET_S, UNSET_S, UNSET_S, "back\\slash", -1, -1, -1, -1 },
+	{ "password=un\\ quoted", UNSET_S, UNSET_S, UNSET_S, "un quoted", -1, -1, -1, -1 },
+	{ "password=''", UNSET_S, UNSET_S, UNSET_S, "", -1, -1, -1, -1 },
+	{ "password=", UNSET_S, UNSET_S, UNSET_S, "", -1, -1, -1, -1 },
+	{ "password='=x y='", UNSET_S, UNSET_S, UNSET_S, "=x y=", -1, -1, -1, -1 },
+	{ "host=/var/run/postgresql", "/var/run/postgresql", UNSET_S, UNSET_S, UNSET_S, -1, -1, -1, -1 },
+	{ "pool_size=1 pool_mode=session", UNSET_S, UNSET_S, UNSET_S, UNSET_S, -1, 1, POOL_SESSION, -1 },
+	{ "pool_size=30 pool_mode=Transaction max_db_connections=0", UNSET_S, UNSET_S, UNSET_S, UNSET_S,
+	  -1, 30, POOL_TRANSACTION, 0 },
+	{ "pool_mode=statement max_db_connections=100", UNSET_S, UNSET_S, UNSET_S, UNSET_S,
+	  -1, -1, POOL_STATEMENT, 100 },
+	{ "port=1 port=2", UNSET_S, UNSET_S, UNSET_S, UNSET_S, 2, -1, -1, -1 },
+	{ "client_encoding=UTF8 application_name=x dbname=d", UNSET_S, "d", UNSET_S, UNSET_S, -1, -1, -1, -1 },
+	{ "auth_user=a datestyle=ISO timezone=UTC reserve_pool=2 connect_query='SELECT 1' min_pool_size=1",
+	  UNSET_S, UNSET_S, UNSET_S, UNSET_S, -1, -1, -1, -1 },
+};
+
+static const struct { const char *text, *err; } bad[] = {
+	{ "pool_size=abc", "pool_size: \"abc\" is not an integer" },
+	{ "pool_size=", "pool_size: \"\" is not an integer" },
+	{ "pool_size=0", "pool_size: 0 is out of range (1..2147483647)" },
+	{ "pool_size=5x", "pool_size: \"5x\" is not an integer" },
+	{ "pool_size=' 5'", "pool_size: \" 5\" is not an integer" },
+	{ "port=70000", "port: 70000 is out of range (1..65535)" },
+	{ "port=-1", "port: -1 is out of range (1..65535)" },
+	{ "max_db_connections=lots", "max_db_connections: \"lots\" is not an integer" },
+	{ "pool_mode=fast", "pool_mode: \"fast\" is not one of: session, transaction, statement" },
+	{ "bogus=1", "bogus: unknown database parameter" },
+	{ "host=x sslmode=require", "sslmode: unknown database parameter" },
+	{ "host", "appdb: expected \"=\" after \"host\"" },
+	{ "host x=y", "appdb: expected \"=\" after \"host\"" },
+	{ "=x", "appdb: expected key=value, found \"=\"" },
+	{ "password='abc", "password: unterminated quoted value" },
+	{ "password='abc\\'", "password: unterminated quoted value" },
+	{ "password='a'b", "password: unexpected text after closing quote" },
+	{ "dbname='x'user=u", "dbname: unexpected text after closing quote" },
+	{ "password=abc\\", "password: backslash at end of value" },
+};
+
+static struct db_entry *new_db(void)
+{
+	struct db_entry *db = calloc(1, sizeof *db);
+	char why[200];
+	if (!db || !cfg_keys_init(cfg_db_keys, cfg_db_nkeys, db, why, sizeof why))
+		BUG("init");
+	db->name = strdup("appdb");
+	return db;
+}
+
+static void free_db(struct db_entry *db)
+{
+	cfg_keys_free(cfg_db_keys, cfg_db_nkeys, db);
+	free(db->name);
+	free(db);
+}
+
+static const char *s_or_unset(const char *s)
+{
+	return s ? s : UNSET_S;
+}
+
+int main(void)
+{
+	char err[512];
+
+	log_set_level(LOG_LVL_ERROR);
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
+		struct db_entry *db = new_db();
+		bool okay = connstr_parse(good[i].text, "t.ini:1", db, err, sizeof err);
+		if (!ok(okay, "parses: [%s]", good[i].text))
+			diag("%s", err);
+		is_str(s_or_unset(db->host), good[i].host, "  host");
+		is_str(s_or_unset(db->dbname), good[i].dbname, "  dbname");
+		is_str(s_or_unset(db->user), good[i].user, "  user");
+		is_str(s_or_unset(db->password), good[i].password, "  password");
+		is_int(db->port, good[i].port, "  port");
+		is_int(db->pool_size, good[i].pool_size, "  pool_size");
+		is_int(db->pool_mode, good[i].pool_mode, "  pool_mode");
+		is_int(db->max_db_connections, good[i].max_db, "  max_db_connections");
+		free_db(db);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		struct db_entry *db = new_db();
+		err[0] = 0;
+		ok(!connstr_parse(bad[i].text, "t.ini:1", db, err, sizeof err), "fails: [%s]", bad[i].text);
+		is_str(err, bad[i].err, "  message");
+		free_db(db);
+	}
+	return done_testing();
+}
