@@ -113,7 +113,9 @@ void proto_build_param_status(struct pq_writer *w, const char *name, const char 
 void proto_build_backend_key(struct pq_writer *w, uint32_t pid, uint32_t key);
 void proto_build_auth(struct pq_writer *w, uint32_t code, const void *data, size_t dlen);
 void proto_build_ready(struct pq_writer *w, char status);
-void proto_build_negotiate(struct pq_writer *w, uint32_t newest_minor,
+/* `newest` is a whole version word, PQ_PROTO(3, minor), as PostgreSQL
+ * sends it and libpq reads it. */
+void proto_build_negotiate(struct pq_writer *w, uint32_t newest,
 			   const char *const *names, size_t n);
 void proto_build_startup(struct pq_writer *w, const struct pq_param *params, size_t n);
 void proto_build_query(struct pq_writer *w, const char *sql);

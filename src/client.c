@@ -233,7 +233,8 @@ static void client_on_startup_packet(struct client *c, const uint8_t *pkt, uint3
 	if (proto_needs_negotiate(&st)) {
 		struct pq_writer w;
 		pq_writer_init(&w);
-		proto_build_negotiate(&w, PQ_PROTO_LATEST_MINOR, st.pq_options, st.npq_options);
+		proto_build_negotiate(&w, PQ_PROTO(3, PQ_PROTO_LATEST_MINOR), st.pq_options,
+				      st.npq_options);
 		if (pq_writer_ok(&w))
 			evbuffer_add(c->conn.out, w.buf, w.len);
 		pq_writer_free(&w);

@@ -3,8 +3,9 @@
  * cleartext ("plain"), md5 and SCRAM-SHA-256.
  *
  * The method follows auth_type, adjusted to the stored secret the way
- * PgBouncer does: a SCRAM verifier can only be checked with SCRAM, so md5
- * and plain use SCRAM for such users. An unknown user goes through the
+ * PostgreSQL does: an md5 challenge cannot be checked against a SCRAM
+ * verifier, so md5 uses SCRAM for such users; a cleartext password can be
+ * checked against any secret. An unknown user goes through the
  * same exchange as a known one (a dummy SCRAM secret, a random md5 salt)
  * and fails with the same message, so neither timing nor wording tells
  * whether the user exists.
@@ -109,8 +110,7 @@ void client_auth_start(struct client *c)
 	bool scram_only = a->secret && a->kind == SECRET_SCRAM;
 	switch (cfg->auth_type) {
 	case AUTH_PLAIN:
-		if (scram_only)
-			break;
+		/* A cleartext password can be checked against any stored secret. */
 		a->method = AUTH_PLAIN;
 		a->step = STEP_PASSWORD;
 		send_auth(c, PQ_AUTH_CLEARTEXT, NULL, 0);
@@ -139,6 +139,16 @@ static bool check_plain(struct client *c, const struct client_auth *a, const cha
 	if (a->kind == SECRET_MD5) {
 		char h[MD5AUTH_LEN + 1];
 		return md5auth_hash(pw, c->user, h) && CRYPTO_memcmp(h, a->secret, MD5AUTH_LEN + 1) == 0;
+	}
+	if (a->kind == SECRET_SCRAM) {
+		struct scram_secret stored, given;
+		bool same = scram_secret_from_verifier(a->secret, &stored) &&
+			    scram_secret_from_password_salt(pw, stored.salt, stored.salt_len,
+							    stored.iterations, &given) &&
+			    CRYPTO_memcmp(stored.stored_key, given.stored_key, SCRAM_KEY_LEN) == 0 &&
+			    CRYPTO_memcmp(stored.server_key, given.server_key, SCRAM_KEY_LEN) == 0;
+		OPENSSL_cleanse(&given, sizeof given);
+		return same;
 	}
 	size_t n = strlen(pw);
 	return n == strlen(a->secret) && CRYPTO_memcmp(pw, a->secret, n) == 0;

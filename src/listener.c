@@ -88,7 +88,7 @@ static bool listen_tcp(const char *host, int port, char *err, size_t errlen)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
 		if (ai->ai_family == AF_INET6)
 			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-		char what[128];
+		char what[NI_MAXHOST + 16];
 		char hbuf[NI_MAXHOST] = "?";
 		getnameinfo(ai->ai_addr, ai->ai_addrlen, hbuf, sizeof hbuf, NULL, 0, NI_NUMERICHOST);
 		snprintf(what, sizeof what, "%s:%d", hbuf, port);

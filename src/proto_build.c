@@ -70,11 +70,11 @@ void proto_build_ready(struct pq_writer *w, char status)
 	pq_end(w);
 }
 
-void proto_build_negotiate(struct pq_writer *w, uint32_t newest_minor,
+void proto_build_negotiate(struct pq_writer *w, uint32_t newest,
 			   const char *const *names, size_t n)
 {
 	pq_begin(w, 'v');
-	pq_put_u32(w, newest_minor);
+	pq_put_u32(w, newest);
 	pq_put_u32(w, (uint32_t)n);
 	for (size_t i = 0; i < n; i++)
 		pq_put_cstring(w, names[i]);

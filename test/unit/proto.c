@@ -204,8 +204,8 @@ static void test_builders(void)
 	is_mem(w.buf, w.len, e, sizeof e, "ErrorResponse bytes");
 	pq_writer_reset(&w);
 	const char *opts[] = { "_pq_.x" };
-	proto_build_negotiate(&w, 0, opts, 1);
-	is_mem(w.buf, w.len, "v\0\0\0\x13\0\0\0\0\0\0\0\1_pq_.x", 20, "NegotiateProtocolVersion bytes");
+	proto_build_negotiate(&w, PQ_PROTO(3, 0), opts, 1);
+	is_mem(w.buf, w.len, "v\0\0\0\x13\0\3\0\0\0\0\0\1_pq_.x", 20, "NegotiateProtocolVersion bytes");
 	pq_writer_reset(&w);
 	proto_build_param_status(&w, "a", "b");
 	is_mem(w.buf, w.len, "S\0\0\0\x08" "a\0b", 9, "ParameterStatus bytes");
