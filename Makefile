@@ -5,7 +5,8 @@
 #                   and sluice in front of it, print the DATABASE_URL
 #   make check      install what is missing, build, run every test with prove
 #   make asan       the same tests against an AddressSanitizer+UBSan build
-#   make fuzz       run each libFuzzer target for FUZZ_TIME seconds (clang)
+#   make fuzz       run each libFuzzer target for FUZZ_TIME seconds (clang), then
+#                   merge inputs that add coverage into test/fuzz/corpus/
 #   make deps       apt-get install the Debian packages that are missing
 
 BUILD   ?= build
@@ -95,8 +96,9 @@ fuzz:
 	for t in $(FUZZ_TARGETS); do \
 	  clang -std=gnu11 -g -O1 -Iinclude -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
 	    -o build/fuzz/$$t test/fuzz/$$t.c $(LIBSRCS) $(LIBS) || exit 1; \
-	  mkdir -p test/fuzz/corpus/$$t; \
-	  build/fuzz/$$t -max_total_time=$(FUZZ_TIME) -max_len=12000 test/fuzz/corpus/$$t || exit 1; \
+	  mkdir -p test/fuzz/corpus/$$t build/fuzz/corpus/$$t; \
+	  build/fuzz/$$t -max_total_time=$(FUZZ_TIME) -max_len=12000 build/fuzz/corpus/$$t test/fuzz/corpus/$$t || exit 1; \
+	  build/fuzz/$$t -merge=1 test/fuzz/corpus/$$t build/fuzz/corpus/$$t || exit 1; \
 	done
 
 clean:
