@@ -9,7 +9,10 @@
  *   client_login_done(c)           client_auth: authentication succeeded
  *   client_welcome(c)              send AuthenticationOk ... ReadyForQuery
  *   client_relay(c)                move client input toward its server
- *   client_lost_server(c, ...)     c's server died under it
+ *   client_lost_server(c, s, msg)  c's server died under it: fail the
+ *                                  session, or (transaction pooling) the
+ *                                  work in flight only
+ *   client_release_server(c)       transaction over: give the server back
  *   client_set_state(c, st)        the one function that moves a client
  */
 #ifndef SLUICE_CLIENT_H
@@ -67,7 +70,13 @@ void client_server_ready(struct client *c);
 void client_login_done(struct client *c);
 void client_welcome(struct client *c);
 void client_relay(struct client *c);
-void client_lost_server(struct client *c, const char *sqlstate, const char *msg);
+struct server;
+void client_lost_server(struct client *c, struct server *s, const char *sqlstate, const char *msg);
+/* c holds its server between transactions or statements: arm the idle
+ * (status 'I') or idle-in-transaction ('T', 'E') timeout. */
+void client_idle_timer(struct client *c, char txn_status);
+void client_release_server(struct client *c);
+void client_on_idle_input(struct client *c);
 void client_set_state(struct client *c, enum client_state st);
 void client_wait_timeout_arm(struct client *c);
 const char *client_state_name(enum client_state st);

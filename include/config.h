@@ -28,6 +28,15 @@
 enum auth_type { AUTH_TRUST = 0, AUTH_PLAIN, AUTH_MD5, AUTH_SCRAM };
 enum pool_mode { POOL_SESSION = 0, POOL_TRANSACTION, POOL_STATEMENT };
 
+/* One [users] entry: `name = pool_mode=transaction max_user_connections=5`.
+ * Unset ints are -1. */
+struct user_settings {
+	char *name;
+	int pool_mode;
+	int max_user_connections;
+	int line;
+};
+
 /* One [databases] entry. Unset ints are -1, unset strings NULL. */
 struct db_entry {
 	char *name;          /* key in [databases]; "*" for the fallback */
@@ -39,6 +48,8 @@ struct db_entry {
 	int pool_size;       /* -1 : default_pool_size */
 	int pool_mode;       /* -1 : global pool_mode; else enum pool_mode */
 	int max_db_connections; /* -1 : global */
+	int min_pool_size;   /* -1 : global */
+	int reserve_pool;    /* -1 : global reserve_pool_size */
 	int line;            /* where it was defined, for messages */
 };
 
@@ -68,6 +79,28 @@ struct config {
 	int max_packet_size;         /* bytes, 1 GiB; longest accepted message */
 	int verbose;                 /* extra debug levels from the file */
 
+	/* pooling, timeouts and recycling (seconds; 0 = off unless noted) */
+	int server_reset_query_always; /* bool, 0: reset only in session mode */
+	double server_lifetime;      /* 3600: close a server this old when released */
+	double server_idle_timeout;  /* 600: close a server idle this long */
+	double server_login_retry;   /* 15: after a failed connect/login, wait this
+	                              * long before trying again; clients arriving
+	                              * meanwhile get the error at once */
+	double query_timeout;        /* 0: cancel a query running this long */
+	double client_idle_timeout;  /* 0: close a client idle (no server) this long */
+	double idle_transaction_timeout; /* 0: close a client idle in transaction this long */
+	int min_pool_size;           /* 0: keep this many servers open per pool */
+	int reserve_pool_size;       /* 0: extra servers when clients wait too long */
+	double reserve_pool_timeout; /* 5: how long a client waits before the reserve is used */
+	int max_user_connections;    /* 0 = unlimited; servers per user over all pools */
+	char *server_check_query;    /* "select 1"; "" = none */
+	double server_check_delay;   /* 30: check a server idle longer than this */
+	char *track_extra_parameters; /* comma list, added to the tracked set */
+	int max_prepared_statements; /* 200: per client; 0 = no tracking */
+
+	struct user_settings *user_settings; /* [users] entries */
+	size_t nuser_settings;
+
 	struct db_entry *dbs;        /* [databases] entries in file order */
 	size_t ndbs;
 	struct db_entry *fallback;   /* the "*" entry inside dbs, or NULL */
@@ -90,6 +123,10 @@ void config_free(struct config *cfg);
 const struct db_entry *config_find_db(const struct config *cfg, const char *name);
 int config_db_pool_size(const struct config *cfg, const struct db_entry *db);
 int config_db_pool_mode(const struct config *cfg, const struct db_entry *db);
+/* Effective pool mode for (db, user): [users] beats [databases] beats global. */
+int config_pool_mode_for(const struct config *cfg, const struct db_entry *db, const char *user);
+int config_max_user_connections(const struct config *cfg, const char *user);
+const struct user_settings *config_find_user(const struct config *cfg, const char *user);
 
 /* Is `name` in the comma-separated list `list`? (whitespace around items ignored) */
 bool config_list_has(const char *list, const char *name);

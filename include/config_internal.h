@@ -7,8 +7,9 @@
  * by the same setter a file value goes through), whether a reload may change
  * it, and where it lives in its struct. Global keys ([sluice]/[pgbouncer])
  * live in struct config, per-database keys ([databases] values) in struct
- * db_entry; the same setter serves both, so `pool_size=abc` fails exactly
- * like `default_pool_size = abc`.
+ * db_entry, per-user keys ([users] values) in struct user_settings; the same
+ * setter serves all three, so `pool_size=abc` fails exactly like
+ * `default_pool_size = abc`.
  *
  * INTERFACE ROUTINES
  *   cfg_key_find(tab, n, name)           entry (case-insensitive) or NULL
@@ -23,6 +24,8 @@
  *   connstr_parse(text, where, db, err, l)   one [databases] value into db;
  *                                        err is "KEY: reason"; `where`
  *                                        ("file:line") prefixes warnings
+ *   connstr_parse_user(text, where, us, err, l)   the same for one [users]
+ *                                        value, with the per-user keys
  *   file_read_all(path, &buf, &len, err, l)  whole file, NUL-terminated
  */
 #ifndef SLUICE_CONFIG_INTERNAL_H
@@ -35,7 +38,7 @@
 
 enum cfg_type {
 	CFG_INT,         /* int: decimal integer within [min, max] */
-	CFG_BOOL,        /* bool: 1/0, yes/no, on/off, true/false */
+	CFG_BOOL,        /* int 0 or 1: 1/0, yes/no, on/off, true/false */
 	CFG_STRING,      /* char *: any text, "" allowed */
 	CFG_PATH,        /* char *: relative resolves against dir; "" stores NULL */
 	CFG_ENUM,        /* int: one of k->enums (case-insensitive) */
@@ -53,9 +56,9 @@ struct cfg_enum {
 struct cfg_key {
 	const char *name;
 	enum cfg_type type;
-	size_t offset;       /* into struct config or struct db_entry */
+	size_t offset;       /* into struct config, db_entry or user_settings */
 	long long min, max;  /* CFG_INT, CFG_BYTES, CFG_SECONDS */
-	const char *def;     /* default, as text; NULL: unset (-1, -1.0, false or NULL) */
+	const char *def;     /* default, as text; NULL: unset (-1, -1.0, 0 or NULL) */
 	const struct cfg_enum *enums; /* CFG_ENUM: ends with { NULL } */
 	bool reload_ok;      /* a reload may change it (else: restart) */
 };
@@ -64,6 +67,8 @@ extern const struct cfg_key cfg_global_keys[];
 extern const size_t cfg_global_nkeys;
 extern const struct cfg_key cfg_db_keys[];
 extern const size_t cfg_db_nkeys;
+extern const struct cfg_key cfg_user_keys[];
+extern const size_t cfg_user_nkeys;
 extern const struct cfg_enum cfg_auth_types[];
 extern const struct cfg_enum cfg_pool_modes[];
 
@@ -79,6 +84,8 @@ char *cfg_resolve_path(const char *dir, const char *path);
 
 bool connstr_parse(const char *text, const char *where, struct db_entry *db,
 		   char *err, size_t errlen) MUST_CHECK;
+bool connstr_parse_user(const char *text, const char *where, struct user_settings *us,
+			char *err, size_t errlen) MUST_CHECK;
 
 bool file_read_all(const char *path, char **buf, size_t *len, char *err, size_t errlen) MUST_CHECK;
 

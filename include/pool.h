@@ -62,8 +62,12 @@ struct pool {
 	int nwaiting;
 	struct param_list welcome;   /* ParameterStatus of the first login */
 	bool have_welcome;
-	struct event *retry_ev;      /* connect retry after a failure */
-	bool retry_pending;
+	int min_pool_size;
+	int reserve_size;
+	struct event *retry_ev;      /* reconnect after server_login_retry */
+	double retry_at;             /* no connect attempts before this */
+	char last_error[256];        /* the last connect/login failure */
+	char last_sqlstate[6];
 };
 
 struct pool *pool_get(const char *db_name, const char *user, const struct db_entry *entry) MUST_CHECK;
@@ -74,6 +78,10 @@ void pool_release(struct server *s, bool clean);
 void pool_server_ready(struct server *s);
 void pool_server_gone(struct server *s);
 void pool_login_failed(struct pool *p, const char *sqlstate, const char *msg);
+/* Open servers the pool needs now (waiting clients, min_pool_size). */
+void pool_launch(struct pool *p);
+/* Is the pool unable to reach its server right now? */
+bool pool_is_failing(const struct pool *p);
 void pool_capture_welcome(struct pool *p, const struct param_list *params);
 bool pool_resolve(struct pool_target *t, char *err, size_t errlen) MUST_CHECK;
 

@@ -6,6 +6,8 @@
  *   server_link(s, c)          give s to client c (sets its parameters first
  *                              when they differ)
  *   server_reset(s)            run server_reset_query, then back to the pool
+ *   server_test(s)             run server_check_query, then back to the pool
+ *   server_kill(s, code, msg)  close s, telling its client why
  *   server_set_state(s, st)    the one function that moves a server
  *   server_close(s, why)       close and forget it
  *   server_relay(s)            move server output toward its client
@@ -28,6 +30,7 @@ enum server_state {
 	SV_SETUP,        /* applying a client's parameters      (used) */
 	SV_ACTIVE,       /* relaying for its client             (used) */
 	SV_RESET,        /* running the reset query             (busy) */
+	SV_TEST,         /* running server_check_query          (busy) */
 	SV_CLOSED,       /* waiting for the reaper              (none) */
 };
 
@@ -46,6 +49,7 @@ struct server {
 	uint32_t backend_pid, backend_key;
 	char txn_status;             /* last ReadyForQuery status */
 	double created;
+	double idle_since;
 };
 
 #define server_log(s, lvl, fmt, ...) \
@@ -56,6 +60,8 @@ struct server {
 bool server_connect(struct pool *p);
 void server_link(struct server *s, struct client *c);
 void server_reset(struct server *s);
+void server_test(struct server *s);
+void server_kill(struct server *s, const char *sqlstate, const char *msg);
 void server_set_state(struct server *s, enum server_state st);
 void server_close(struct server *s, const char *why);
 void server_relay(struct server *s);

@@ -18,6 +18,8 @@
 #define SQLSTATE_FEATURE_NOT_SUPPORTED    "0A000"
 #define SQLSTATE_PROGRAM_LIMIT_EXCEEDED   "54000"
 #define SQLSTATE_INTERNAL_ERROR           "XX000"
+#define SQLSTATE_IDLE_IN_TRANSACTION_TIMEOUT "25P03"
+#define SQLSTATE_IDLE_SESSION_TIMEOUT     "57P05"
 #define SQLSTATE_OUT_OF_MEMORY            "53200"
 /* Pooler-side failures (no server in time, login timeout): PgBouncer
  * reports these as protocol_violation, and tools match on it. */

@@ -158,11 +158,70 @@ void client_fail(struct client *c, const char *sqlstate, const char *fmt, ...)
 	client_close(c, msg, true);
 }
 
-void client_lost_server(struct client *c, const char *sqlstate, const char *msg)
+static void detach(struct client *c, struct server *s)
 {
-	/* Session state died with the server: as PostgreSQL would, end the
-	 * session. (Transaction pooling will keep the client instead.) */
-	client_fail(c, sqlstate, "%s", msg);
+	s->client = NULL;
+	c->server = NULL;
+}
+
+static void send_ready(struct client *c, char status)
+{
+	struct pq_writer w;
+	pq_writer_init(&w);
+	proto_build_ready(&w, status);
+	if (pq_writer_ok(&w))
+		evbuffer_add(c->conn.out, w.buf, w.len);
+	pq_writer_free(&w);
+}
+
+void client_lost_server(struct client *c, struct server *s, const char *sqlstate, const char *msg)
+{
+	uint32_t outstanding = c->relay.counted - s->relay.counted;
+	if (s->state == SV_SETUP) {
+		/* Nothing of the client's reached the server yet: try another. */
+		detach(c, s);
+		client_set_state(c, CL_WAITING);
+		conn_read_stop(&c->conn);
+		pool_acquire(c->pool, c);
+		return;
+	}
+	bool mid_message = c->relay.pending || s->relay.pending || c->relay.unsynced;
+	if (c->pool->mode == POOL_SESSION || mid_message || (outstanding == 0 && s->txn_status != 'I')) {
+		/* Session state, or the message stream itself, died with the
+		 * server: end the session, as PostgreSQL would. */
+		detach(c, s);
+		client_fail(c, sqlstate, "%s", msg);
+		return;
+	}
+	/* Transaction pooling: the work in flight failed; the client stays
+	 * and its next transaction gets a new server. Each unanswered sync
+	 * point gets its error and ReadyForQuery. */
+	detach(c, s);
+	client_log(c, LOG_LVL_INFO, "server lost with %u sync points unanswered", outstanding);
+	for (uint32_t i = 0; i < outstanding; i++) {
+		client_send_error(c, "ERROR", sqlstate, msg);
+		send_ready(c, 'I');
+	}
+	conn_send(&c->conn);
+	client_set_state(c, CL_IDLE);
+	client_idle_timer(c, 'I');
+	c->relay.counted = 0;
+	conn_read_start(&c->conn);
+	if (conn_in_len(&c->conn) > 0)
+		client_on_idle_input(c);
+}
+
+void client_release_server(struct client *c)
+{
+	struct server *s = c->server;
+	if (!s)
+		return;
+	detach(c, s);
+	client_set_state(c, CL_IDLE);
+	client_idle_timer(c, 'I');
+	pool_server_ready(s);
+	if (c->state == CL_IDLE && conn_in_len(&c->conn) > 0)
+		client_on_idle_input(c);
 }
 
 /* ---- startup ---- */
@@ -374,6 +433,7 @@ void client_welcome(struct client *c)
 		client_set_state(c, CL_ACTIVE);
 	} else {
 		client_set_state(c, CL_IDLE);
+		client_idle_timer(c, 'I');
 	}
 	conn_read_start(&c->conn);
 	conn_send(&c->conn);
@@ -381,13 +441,62 @@ void client_welcome(struct client *c)
 
 /* ---- work ---- */
 
+static bool idle_timers_on(void);
+
+void client_idle_timer(struct client *c, char txn_status)
+{
+	if (!idle_timers_on())
+		return;
+	double t = txn_status == 'I' ? rt.cfg->client_idle_timeout : rt.cfg->idle_transaction_timeout;
+	conn_timer(&c->conn, t);
+}
+
+static bool idle_timers_on(void)
+{
+	return rt.cfg->client_idle_timeout > 0 || rt.cfg->idle_transaction_timeout > 0;
+}
+
+/* A waiting client's timer fires at the reserve pool's moment (if there is
+ * a reserve) and at query_wait_timeout. */
+static void arm_wait_timer(struct client *c)
+{
+	double waited = rt_now() - c->wait_since;
+	double until = rt.cfg->query_wait_timeout - waited;
+	double reserve = rt.cfg->reserve_pool_timeout - waited;
+	bool reserve_on = c->pool->reserve_size > 0 && rt.cfg->reserve_pool_timeout > 0 && reserve > 0;
+	if (reserve_on && (until <= 0 || reserve < until))
+		until = reserve;
+	if (rt.cfg->query_wait_timeout <= 0 && !reserve_on)
+		until = 0;
+	else if (until <= 0)
+		until = 0.001;
+	conn_timer(&c->conn, until);
+}
+
 void client_wait_timeout_arm(struct client *c)
 {
 	c->wait_since = rt_now();
-	conn_timer(&c->conn, rt.cfg->query_wait_timeout);
+	arm_wait_timer(c);
 }
 
-static void client_on_idle_input(struct client *c)
+static void client_on_wait_timer(struct client *c)
+{
+	double limit = rt.cfg->query_wait_timeout;
+	if (limit <= 0 || rt_now() - c->wait_since < limit) {
+		/* the reserve pool's moment: it may open more servers now */
+		pool_launch(c->pool);
+		if (c->state == CL_WAITING || c->state == CL_LOGIN_WAIT)
+			arm_wait_timer(c);
+		return;
+	}
+	if (pool_is_failing(c->pool))
+		client_fail(c, c->pool->last_sqlstate, "%s (no server for %g s)", c->pool->last_error, limit);
+	else
+		client_fail(c, SQLSTATE_POOLER_ERROR,
+			    "query_wait_timeout: no server connection became free within %g s", limit);
+}
+
+void client_on_idle_input(struct client *c)
 {
 	uint8_t hdr[PQ_HEADER_LEN];
 	if (evbuffer_get_length(c->conn.in) < PQ_HEADER_LEN)
@@ -408,6 +517,8 @@ void client_server_ready(struct client *c)
 	conn_timer(&c->conn, 0);
 	if (c->state == CL_LOGIN_WAIT) {
 		client_welcome(c);
+		if (c->pool->mode != POOL_SESSION)
+			client_release_server(c);
 		return;
 	}
 	client_set_state(c, CL_ACTIVE);
@@ -421,8 +532,14 @@ void client_relay(struct client *c)
 	if (!s || s->state != SV_ACTIVE)
 		return;
 	client_spec.max_len = (uint32_t)rt.cfg->max_packet_size;
+	uint32_t before = c->relay.counted;
+	size_t in_before = conn_in_len(&c->conn);
 	enum relay_result r = relay_run(&c->relay, c->conn.in, s->conn.out, &client_spec, c,
 					CONN_HIGH_WATER);
+	if (conn_in_len(&c->conn) != in_before && idle_timers_on())
+		conn_timer(&c->conn, 0);   /* the client is not idle */
+	if (rt.cfg->query_timeout > 0 && before == s->relay.counted && c->relay.counted != before)
+		conn_timer(&s->conn, rt.cfg->query_timeout);   /* a query starts */
 	conn_send(&s->conn);
 	switch (r) {
 	case RELAY_BAD_LENGTH:
@@ -485,11 +602,21 @@ static void client_on_timeout(struct client *c)
 		break;
 	case CL_LOGIN_WAIT:
 	case CL_WAITING:
-		client_fail(c, SQLSTATE_POOLER_ERROR,
-			    "query_wait_timeout: no server connection became free within %g s",
-			    rt.cfg->query_wait_timeout);
+		client_on_wait_timer(c);
 		break;
-	default:
+	case CL_IDLE:
+		client_fail(c, SQLSTATE_IDLE_SESSION_TIMEOUT,
+			    "terminating connection due to idle-session timeout (client_idle_timeout)");
+		break;
+	case CL_ACTIVE:
+		if (c->server && c->server->txn_status != 'I')
+			client_fail(c, SQLSTATE_IDLE_IN_TRANSACTION_TIMEOUT,
+				    "terminating connection due to idle-in-transaction timeout");
+		else
+			client_fail(c, SQLSTATE_IDLE_SESSION_TIMEOUT,
+				    "terminating connection due to idle-session timeout (client_idle_timeout)");
+		break;
+	case CL_CLOSED:
 		break;
 	}
 }

@@ -4,7 +4,8 @@
  *
  *   [sluice] or [pgbouncer]   global keys (config_keys.c)
  *   [databases]               name = key=value ... (connstr.c); `*` = fallback
- *   [users], [peers], others  warned about and skipped
+ *   [users]                   user = key=value ... (connstr.c, per-user keys)
+ *   [peers], others           warned about and skipped
  *   ; or # at line start      comment
  *   %include FILE             textual include (config_load only)
  *
@@ -26,7 +27,7 @@
 
 #define INCLUDE_DEPTH_MAX 8
 
-enum section { SECT_NONE, SECT_GLOBAL, SECT_DATABASES, SECT_IGNORED };
+enum section { SECT_NONE, SECT_GLOBAL, SECT_DATABASES, SECT_USERS, SECT_IGNORED };
 
 struct parser {
 	struct config *cfg;
@@ -34,6 +35,7 @@ struct parser {
 	int depth;              /* %include nesting */
 	enum section sect;      /* carries across %include, as textual inclusion */
 	size_t dbcap;
+	size_t usercap;
 };
 
 /* Where a line came from: file name, its directory, line number. */
@@ -116,9 +118,11 @@ static bool parse_section(struct parser *ps, char *s, const struct src *at,
 		ps->sect = SECT_GLOBAL;
 	} else if (strcasecmp(name, "databases") == 0) {
 		ps->sect = SECT_DATABASES;
+	} else if (strcasecmp(name, "users") == 0) {
+		ps->sect = SECT_USERS;
 	} else {
 		ps->sect = SECT_IGNORED;
-		if (strcasecmp(name, "users") == 0 || strcasecmp(name, "peers") == 0)
+		if (strcasecmp(name, "peers") == 0)
 			log_warn("%s:%d: section [%s] is not supported yet, ignored", at->name, at->line, name);
 		else
 			log_warn("%s:%d: unknown section [%s], ignored", at->name, at->line, name);
@@ -230,6 +234,54 @@ static bool add_database(struct parser *ps, const char *name, const char *value,
 	return true;
 }
 
+static struct user_settings *find_user(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->nuser_settings; i++)
+		if (strcmp(cfg->user_settings[i].name, name) == 0)
+			return &cfg->user_settings[i];
+	return NULL;
+}
+
+static void user_settings_clear(struct user_settings *us)
+{
+	cfg_keys_free(cfg_user_keys, cfg_user_nkeys, us);
+	free(us->name);
+	us->name = NULL;
+}
+
+static bool add_user(struct parser *ps, const char *name, const char *value,
+		     const struct src *at, char *err, size_t errlen)
+{
+	struct config *cfg = ps->cfg;
+	const struct user_settings *dup = find_user(cfg, name);
+	struct user_settings *us;
+	char where[300], why[256];
+
+	if (dup)
+		return fail(err, errlen, "%s:%d: %s: user defined twice (first on line %d)",
+			    at->name, at->line, name, dup->line);
+	if (cfg->nuser_settings == ps->usercap) {
+		size_t ncap = ps->usercap ? ps->usercap * 2 : 8;
+		struct user_settings *n = realloc(cfg->user_settings, ncap * sizeof *n);
+		if (!n)
+			return fail(err, errlen, "%s:%d: %s: out of memory", at->name, at->line, name);
+		cfg->user_settings = n;
+		ps->usercap = ncap;
+	}
+	us = &cfg->user_settings[cfg->nuser_settings];
+	memset(us, 0, sizeof *us);
+	if (!cfg_keys_init(cfg_user_keys, cfg_user_nkeys, us, why, sizeof why))
+		return fail(err, errlen, "%s:%d: %s: %s", at->name, at->line, name, why);
+	us->line = at->line;
+	if (!(us->name = strdup(name)))
+		return fail(err, errlen, "%s:%d: %s: out of memory", at->name, at->line, name);
+	cfg->nuser_settings++;    /* from here config_free owns it, even half-set */
+	snprintf(where, sizeof where, "%s:%d", at->name, at->line);
+	if (!connstr_parse_user(value, where, us, why, sizeof why))
+		return fail(err, errlen, "%s: %s", where, why);
+	return true;
+}
+
 static bool parse_line(struct parser *ps, char *line, const struct src *at,
 		       char *err, size_t errlen)
 {
@@ -258,6 +310,8 @@ static bool parse_line(struct parser *ps, char *line, const struct src *at,
 		return set_global(ps, key, value, at, err, errlen);
 	case SECT_DATABASES:
 		return add_database(ps, key, value, at, err, errlen);
+	case SECT_USERS:
+		return add_user(ps, key, value, at, err, errlen);
 	case SECT_IGNORED:
 		break;
 	}
@@ -392,6 +446,9 @@ void config_free(struct config *cfg)
 	for (size_t i = 0; i < cfg->ndbs; i++)
 		db_entry_clear(&cfg->dbs[i]);
 	free(cfg->dbs);
+	for (size_t i = 0; i < cfg->nuser_settings; i++)
+		user_settings_clear(&cfg->user_settings[i]);
+	free(cfg->user_settings);
 	cfg_keys_free(cfg_global_keys, cfg_global_nkeys, cfg);
 	userlist_free(cfg->users);
 	free(cfg->path);
@@ -413,6 +470,29 @@ int config_db_pool_size(const struct config *cfg, const struct db_entry *db)
 int config_db_pool_mode(const struct config *cfg, const struct db_entry *db)
 {
 	return db && db->pool_mode >= 0 ? db->pool_mode : cfg->pool_mode;
+}
+
+const struct user_settings *config_find_user(const struct config *cfg, const char *user)
+{
+	return user ? find_user(cfg, user) : NULL;
+}
+
+int config_pool_mode_for(const struct config *cfg, const struct db_entry *db, const char *user)
+{
+	const struct user_settings *us = config_find_user(cfg, user);
+	return us && us->pool_mode >= 0 ? us->pool_mode : config_db_pool_mode(cfg, db);
+}
+
+/*
+ * As in PgBouncer, a user's 0 means "the global value", not "no limit":
+ * a pgbouncer.ini that says max_user_connections=0 for a user keeps the
+ * global limit under sluice too.
+ */
+int config_max_user_connections(const struct config *cfg, const char *user)
+{
+	const struct user_settings *us = config_find_user(cfg, user);
+	return us && us->max_user_connections > 0 ? us->max_user_connections
+						  : cfg->max_user_connections;
 }
 
 bool config_list_has(const char *list, const char *name)

@@ -1,13 +1,14 @@
 /*
- * config_keys.c — the one typed table of configuration keys (global and
- * per-database) and the setter every value goes through, defaults included.
+ * config_keys.c — the one typed table of configuration keys (global,
+ * per-database and per-user) and the setter every value goes through,
+ * defaults included.
  *
  * INTERFACE ROUTINES: see config_internal.h (cfg_key_find, cfg_keys_init,
  * cfg_key_set, cfg_key_equal, cfg_keys_free, cfg_enum_name, cfg_resolve_path).
  *
- * Adding a key: a field in struct config (or struct db_entry), one row below,
- * a line in etc/sluice.ini and a section in doc/config.md (test/unit/config.c
- * checks the last two).
+ * Adding a key: a field in struct config (or struct db_entry, struct
+ * user_settings), one row below, a line in etc/sluice.ini and a section in
+ * doc/config.md (test/unit/config.c checks the last two).
  */
 #include <errno.h>
 #include <limits.h>
@@ -41,16 +42,34 @@ const struct cfg_enum cfg_pool_modes[] = {
 	{ NULL, 0, false },
 };
 
-#define G(f) offsetof(struct config, f)
-#define D(f) offsetof(struct db_entry, f)
-/* name, type, offset, min, max, default, enums, reload_ok */
-#define INT(n, off, lo, hi, def, rl)  { n, CFG_INT, off, lo, hi, def, NULL, rl }
-#define STR(n, off, def, rl)          { n, CFG_STRING, off, 0, 0, def, NULL, rl }
-#define PATH(n, off, rl)              { n, CFG_PATH, off, 0, 0, NULL, NULL, rl }
-#define ENUM(n, off, e, def, rl)      { n, CFG_ENUM, off, 0, 0, def, e, rl }
-#define SECS(n, off, def)             { n, CFG_SECONDS, off, 0, INT_MAX, def, NULL, true }
-#define BYTES(n, off, lo, hi, def)    { n, CFG_BYTES, off, lo, hi, def, NULL, true }
+/*
+ * Each row names its field as G(f) (struct config), D(f) (struct db_entry)
+ * or U(f) (struct user_settings); FIELD() turns that into the offset and
+ * checks at compile time that the field has the C type the key's type
+ * stores (int, double, char *), so a row can never write past its field.
+ */
+#define FIELD(S, f, T) (offsetof(struct S, f) + 0 * sizeof(struct { int dummy; \
+	_Static_assert(__builtin_types_compatible_p(__typeof__(((struct S *)0)->f), T), \
+		       "struct " #S ": field " #f " is not " #T); }))
+#define G(f) config, f
+#define D(f) db_entry, f
+#define U(f) user_settings, f
+/* name, type, offset, min, max, default, enums, reload_ok; "fld" is G/D/U(f) */
+#define INT(n, fld, lo, hi, def, rl)  INT_(n, fld, lo, hi, def, rl)
+#define BOOL(n, fld, def, rl)         BOOL_(n, fld, def, rl)
+#define STR(n, fld, def, rl)          STR_(n, fld, def, rl)
+#define PATH(n, fld, rl)              PATH_(n, fld, rl)
+#define ENUM(n, fld, e, def, rl)      ENUM_(n, fld, e, def, rl)
+#define SECS(n, fld, def)             SECS_(n, fld, def)
+#define BYTES(n, fld, lo, hi, def)    BYTES_(n, fld, lo, hi, def)
 #define TODO(n)                       { n, CFG_UNSUPPORTED, 0, 0, 0, NULL, NULL, true }
+#define INT_(n, S, f, lo, hi, def, rl) { n, CFG_INT, FIELD(S, f, int), lo, hi, def, NULL, rl }
+#define BOOL_(n, S, f, def, rl)       { n, CFG_BOOL, FIELD(S, f, int), 0, 1, def, NULL, rl }
+#define STR_(n, S, f, def, rl)        { n, CFG_STRING, FIELD(S, f, char *), 0, 0, def, NULL, rl }
+#define PATH_(n, S, f, rl)            { n, CFG_PATH, FIELD(S, f, char *), 0, 0, NULL, NULL, rl }
+#define ENUM_(n, S, f, e, def, rl)    { n, CFG_ENUM, FIELD(S, f, int), 0, 0, def, e, rl }
+#define SECS_(n, S, f, def)           { n, CFG_SECONDS, FIELD(S, f, double), 0, INT_MAX, def, NULL, true }
+#define BYTES_(n, S, f, lo, hi, def)  { n, CFG_BYTES, FIELD(S, f, int), lo, hi, def, NULL, true }
 
 const struct cfg_key cfg_global_keys[] = {
 	STR("listen_addr", G(listen_addr), "", false),
@@ -74,23 +93,36 @@ const struct cfg_key cfg_global_keys[] = {
 	BYTES("max_packet_size", G(max_packet_size), 1024, INT_MAX, "1GB"),
 	INT("verbose", G(verbose), 0, 9, "0", true),
 
+	/* pooling, timeouts and recycling: PgBouncer's names, defaults and units */
+	BOOL("server_reset_query_always", G(server_reset_query_always), "0", true),
+	SECS("server_lifetime", G(server_lifetime), "3600"),
+	SECS("server_idle_timeout", G(server_idle_timeout), "600"),
+	SECS("server_login_retry", G(server_login_retry), "15"),
+	SECS("query_timeout", G(query_timeout), "0"),
+	SECS("client_idle_timeout", G(client_idle_timeout), "0"),
+	SECS("idle_transaction_timeout", G(idle_transaction_timeout), "0"),
+	INT("min_pool_size", G(min_pool_size), 0, INT_MAX, "0", true),
+	INT("reserve_pool_size", G(reserve_pool_size), 0, INT_MAX, "0", true),
+	SECS("reserve_pool_timeout", G(reserve_pool_timeout), "5"),
+	INT("max_user_connections", G(max_user_connections), 0, INT_MAX, "0", true),
+	STR("server_check_query", G(server_check_query), "select 1", true),
+	SECS("server_check_delay", G(server_check_delay), "30"),
+	STR("track_extra_parameters", G(track_extra_parameters), "", true),
+	INT("max_prepared_statements", G(max_prepared_statements), 0, INT_MAX, "200", true),
+
 	/* PgBouncer keys not implemented yet: a warning, never a failure. */
 	TODO("user"), TODO("unix_socket_mode"), TODO("unix_socket_group"),
 	TODO("auth_user"), TODO("auth_query"), TODO("auth_dbname"),
 	TODO("auth_hba_file"), TODO("auth_ident_file"), TODO("auth_ldap_options"),
-	TODO("min_pool_size"), TODO("reserve_pool_size"), TODO("reserve_pool_timeout"),
-	TODO("max_user_connections"), TODO("max_db_client_connections"),
-	TODO("max_user_client_connections"), TODO("max_prepared_statements"),
-	TODO("server_round_robin"), TODO("track_extra_parameters"),
+	TODO("max_db_client_connections"), TODO("max_user_client_connections"),
+	TODO("server_round_robin"),
 	TODO("application_name_add_host"), TODO("disable_pqexec"), TODO("peer_id"),
 	TODO("conffile"), TODO("service_name"), TODO("job_name"),
 	TODO("stats_period"), TODO("syslog"), TODO("syslog_ident"), TODO("syslog_facility"),
 	TODO("log_connections"), TODO("log_disconnections"), TODO("log_pooler_errors"),
-	TODO("log_stats"), TODO("server_reset_query_always"), TODO("server_check_delay"),
-	TODO("server_check_query"), TODO("server_fast_close"), TODO("server_lifetime"),
-	TODO("server_idle_timeout"), TODO("server_login_retry"), TODO("query_timeout"),
-	TODO("query_wait_notify"), TODO("cancel_wait_timeout"), TODO("client_idle_timeout"),
-	TODO("idle_transaction_timeout"), TODO("transaction_timeout"), TODO("suspend_timeout"),
+	TODO("log_stats"), TODO("server_fast_close"),
+	TODO("query_wait_notify"), TODO("cancel_wait_timeout"),
+	TODO("transaction_timeout"), TODO("suspend_timeout"),
 	TODO("autodb_idle_timeout"), TODO("dns_max_ttl"), TODO("dns_nxdomain_ttl"),
 	TODO("dns_zone_check_period"), TODO("resolv_conf"), TODO("pkt_buf"),
 	TODO("listen_backlog"), TODO("sbuf_loopcnt"), TODO("so_reuseport"),
@@ -116,14 +148,29 @@ const struct cfg_key cfg_db_keys[] = {
 	INT("pool_size", D(pool_size), 1, INT_MAX, NULL, true),
 	ENUM("pool_mode", D(pool_mode), cfg_pool_modes, NULL, true),
 	INT("max_db_connections", D(max_db_connections), 0, INT_MAX, NULL, true),
+	INT("min_pool_size", D(min_pool_size), 0, INT_MAX, NULL, true),
+	INT("reserve_pool", D(reserve_pool), 0, INT_MAX, NULL, true),
+	/* newer PgBouncer's name for reserve_pool: the same field */
+	INT("reserve_pool_size", D(reserve_pool), 0, INT_MAX, NULL, true),
 
 	TODO("auth_user"), TODO("auth_query"), TODO("auth_dbname"),
 	TODO("client_encoding"), TODO("datestyle"), TODO("timezone"),
-	TODO("reserve_pool"), TODO("reserve_pool_size"), TODO("min_pool_size"),
 	TODO("connect_query"), TODO("application_name"), TODO("server_lifetime"),
 	TODO("max_db_client_connections"), TODO("load_balance_hosts"),
 };
 const size_t cfg_db_nkeys = ARRAY_SIZE(cfg_db_keys);
+
+/* [users] values: no defaults; unset means "use the database's or global value". */
+const struct cfg_key cfg_user_keys[] = {
+	ENUM("pool_mode", U(pool_mode), cfg_pool_modes, NULL, true),
+	INT("max_user_connections", U(max_user_connections), 0, INT_MAX, NULL, true),
+
+	/* accepted by newer PgBouncer versions */
+	TODO("pool_size"), TODO("reserve_pool_size"), TODO("max_user_client_connections"),
+	TODO("query_timeout"), TODO("idle_transaction_timeout"), TODO("client_idle_timeout"),
+	TODO("transaction_timeout"),
+};
+const size_t cfg_user_nkeys = ARRAY_SIZE(cfg_user_keys);
 
 struct unit {
 	const char *name;
@@ -296,7 +343,7 @@ bool cfg_key_set(const struct cfg_key *k, void *base, const char *value, const c
 			snprintf(why, whylen, "\"%s\" is not a boolean (on/off, yes/no, true/false, 1/0)", value);
 			return false;
 		}
-		*(bool *)field = b;
+		*(int *)field = b;
 		return true;
 	case CFG_ENUM:
 		return set_enum(k, field, value, why, whylen);
@@ -326,7 +373,7 @@ static void set_unset(const struct cfg_key *k, void *base)
 	switch (k->type) {
 	case CFG_INT: case CFG_ENUM: case CFG_BYTES: *(int *)field = -1; break;
 	case CFG_SECONDS: *(double *)field = -1; break;
-	case CFG_BOOL: *(bool *)field = false; break;
+	case CFG_BOOL: *(int *)field = 0; break;
 	case CFG_STRING: case CFG_PATH: *(char **)field = NULL; break;
 	case CFG_UNSUPPORTED: break;
 	}
@@ -353,12 +400,10 @@ bool cfg_key_equal(const struct cfg_key *k, const void *a, const void *b)
 	const char *sa, *sb;
 
 	switch (k->type) {
-	case CFG_INT: case CFG_ENUM: case CFG_BYTES:
+	case CFG_INT: case CFG_ENUM: case CFG_BYTES: case CFG_BOOL:
 		return *(const int *)fa == *(const int *)fb;
 	case CFG_SECONDS:
 		return *(const double *)fa == *(const double *)fb;
-	case CFG_BOOL:
-		return *(const bool *)fa == *(const bool *)fb;
 	case CFG_STRING: case CFG_PATH:
 		sa = *(char *const *)fa;
 		sb = *(char *const *)fb;

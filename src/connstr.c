@@ -1,14 +1,16 @@
 /*
- * connstr.c — a [databases] value: libpq-style `key=value key='v a l'`.
+ * connstr.c — a [databases] or [users] value: libpq-style
+ * `key=value key='v a l'`.
  *
  * Values may be single-quoted; inside or outside quotes a backslash takes
  * the next character literally (`\'`, `\\`). Each key is looked up in the
- * per-database part of the key table (config_keys.c) and stored through the
- * same typed setter as the global keys, so numbers are parsed strictly.
- * A repeated key: the last one wins (as in libpq).
+ * per-database (or per-user) part of the key table (config_keys.c) and
+ * stored through the same typed setter as the global keys, so numbers are
+ * parsed strictly. A repeated key: the last one wins (as in libpq).
  *
  * INTERFACE ROUTINES
- *   connstr_parse(text, where, db, err, errlen)   see config_internal.h
+ *   connstr_parse(text, where, db, err, errlen)        see config_internal.h
+ *   connstr_parse_user(text, where, us, err, errlen)   see config_internal.h
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,32 +75,41 @@ static bool take_value(char **pp, char **value, const char **problem)
 	return true;
 }
 
-static bool set_key(const char *key, const char *value, const char *where,
-		    struct db_entry *db, char *err, size_t errlen)
+/* What a value configures: its keys, the struct they go into, its name. */
+struct target {
+	const struct cfg_key *keys;
+	size_t nkeys;
+	const char *what;       /* "database" or "user", for messages */
+	void *base;
+	const char *name;       /* the entry's name, for messages */
+};
+
+static bool set_key(const struct target *t, const char *key, const char *value,
+		    const char *where, char *err, size_t errlen)
 {
-	const struct cfg_key *k = cfg_key_find(cfg_db_keys, cfg_db_nkeys, key);
+	const struct cfg_key *k = cfg_key_find(t->keys, t->nkeys, key);
 	char why[200];
 
 	if (!k) {
-		snprintf(err, errlen, "%s: unknown database parameter", key);
+		snprintf(err, errlen, "%s: unknown %s parameter", key, t->what);
 		return false;
 	}
 	if (k->type == CFG_UNSUPPORTED) {
-		log_warn("%s: %s: database parameter %s is not supported yet, ignored",
-			 where, db->name ? db->name : "?", k->name);
+		log_warn("%s: %s: %s parameter %s is not supported yet, ignored",
+			 where, t->name, t->what, k->name);
 		return true;
 	}
-	if (!cfg_key_set(k, db, value, NULL, why, sizeof why)) {
+	if (!cfg_key_set(k, t->base, value, NULL, why, sizeof why)) {
 		snprintf(err, errlen, "%s: %s", k->name, why);
 		return false;
 	}
 	return true;
 }
 
-bool connstr_parse(const char *text, const char *where, struct db_entry *db,
-		   char *err, size_t errlen)
+static bool parse_pairs(const char *text, const char *where, const struct target *t,
+			char *err, size_t errlen)
 {
-	const char *name = db->name ? db->name : "?";
+	const char *name = t->name;
 	const char *problem = NULL;
 	char *buf = strdup(text);
 	char *p, *key, *key_end, *value;
@@ -129,7 +140,7 @@ bool connstr_parse(const char *text, const char *where, struct db_entry *db,
 			snprintf(err, errlen, "%s: %s", key, problem);
 			goto out;
 		}
-		if (!set_key(key, value, where, db, err, errlen))
+		if (!set_key(t, key, value, where, err, errlen))
 			goto out;
 		p = skip_space(p);
 	}
@@ -137,4 +148,20 @@ bool connstr_parse(const char *text, const char *where, struct db_entry *db,
 out:
 	free(buf);
 	return ok;
+}
+
+bool connstr_parse(const char *text, const char *where, struct db_entry *db,
+		   char *err, size_t errlen)
+{
+	const struct target t = { cfg_db_keys, cfg_db_nkeys, "database", db,
+				  db->name ? db->name : "?" };
+	return parse_pairs(text, where, &t, err, errlen);
+}
+
+bool connstr_parse_user(const char *text, const char *where, struct user_settings *us,
+			char *err, size_t errlen)
+{
+	const struct target t = { cfg_user_keys, cfg_user_nkeys, "user", us,
+				  us->name ? us->name : "?" };
+	return parse_pairs(text, where, &t, err, errlen);
 }

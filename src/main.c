@@ -93,17 +93,6 @@ static bool daemonize(void)
 	return true;
 }
 
-/* Say so when the configuration asks for what is not built yet. */
-static void warn_unimplemented(const struct config *cfg)
-{
-	bool other_mode = cfg->pool_mode != POOL_SESSION;
-	for (size_t i = 0; i < cfg->ndbs; i++)
-		if (cfg->dbs[i].pool_mode >= 0 && cfg->dbs[i].pool_mode != POOL_SESSION)
-			other_mode = true;
-	if (other_mode)
-		log_warn("pool_mode transaction/statement is not implemented yet: pools run in session mode");
-}
-
 int main(int argc, char **argv)
 {
 	bool background = false, quiet = false;
@@ -137,7 +126,6 @@ int main(int argc, char **argv)
 	if (!log_open(cfg->logfile, !quiet && !background))
 		return 1;
 
-	warn_unimplemented(cfg);
 	signal(SIGPIPE, SIG_IGN);
 	if (background && !daemonize()) {
 		log_error("cannot go to the background: %s", strerror(errno));

@@ -9,10 +9,13 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include <event2/event.h>
+
 #include "client.h"
 #include "config.h"
 #include "log.h"
 #include "pool.h"
+#include "pool_timers.h"
 #include "runtime.h"
 #include "server.h"
 #include "sqlstate.h"
@@ -89,9 +92,11 @@ struct pool *pool_get(const char *db_name, const char *user, const struct db_ent
 	p->target.user = dup_or(entry->user, user);
 	p->target.password = entry->password ? strdup(entry->password) : NULL;
 	p->size = config_db_pool_size(rt.cfg, entry);
-	p->mode = config_db_pool_mode(rt.cfg, entry);
+	p->mode = config_pool_mode_for(rt.cfg, entry, user);
 	p->max_db_connections = entry->max_db_connections >= 0 ? entry->max_db_connections
 							       : rt.cfg->max_db_connections;
+	p->min_pool_size = entry->min_pool_size >= 0 ? entry->min_pool_size : rt.cfg->min_pool_size;
+	p->reserve_size = entry->reserve_pool >= 0 ? entry->reserve_pool : rt.cfg->reserve_pool_size;
 	if (!p->db_name || !p->user || !p->target.host || !p->target.dbname || !p->target.user ||
 	    (entry->password && !p->target.password)) {
 		free(p->db_name); free(p->user); free(p->target.host);
@@ -100,6 +105,7 @@ struct pool *pool_get(const char *db_name, const char *user, const struct db_ent
 		return NULL;
 	}
 	list_append(&rt.pools, &p->node);
+	pool_launch(p);
 	log_debug("pool %s/%s created: server %s@%s:%d/%s, size %d", p->db_name, p->user,
 		  p->target.user, p->target.host, p->target.port, p->target.dbname, p->size);
 	return p;
@@ -177,15 +183,55 @@ static int connecting_count(const struct pool *p)
 	return n;
 }
 
-/* Open servers for waiting clients, within pool and database limits. */
-static void pool_launch(struct pool *p)
+/* Server connections logging in as this server user, over all pools. */
+static int user_server_count(const char *server_user)
 {
-	while (p->nwaiting > connecting_count(p) && p->nservers < p->size) {
+	int n = 0;
+	struct list *it, *tmp;
+	list_for_each_safe(it, tmp, &rt.pools) {
+		struct pool *p = list_entry(it, struct pool, node);
+		if (!strcmp(p->target.user, server_user))
+			n += p->nservers;
+	}
+	return n;
+}
+
+/* The reserve opens once the longest-waiting client has waited
+ * reserve_pool_timeout. */
+static int pool_limit(const struct pool *p)
+{
+	if (p->reserve_size <= 0 || rt.cfg->reserve_pool_timeout <= 0 || list_empty(&p->waiting))
+		return p->size;
+	const struct client *first = list_entry(list_first(&p->waiting), struct client, pool_node);
+	if (rt_now() - first->wait_since >= rt.cfg->reserve_pool_timeout)
+		return p->size + p->reserve_size;
+	return p->size;
+}
+
+bool pool_is_failing(const struct pool *p)
+{
+	return p->nservers == 0 && p->last_error[0] != 0;
+}
+
+static void retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	pool_launch(arg);
+}
+
+void pool_launch(struct pool *p)
+{
+	if (rt_now() < p->retry_at)
+		return;   /* retry_cb calls again when the pause is over */
+	int max_user = config_max_user_connections(rt.cfg, p->target.user);
+	while (p->nservers < pool_limit(p) &&
+	       (p->nwaiting > connecting_count(p) || p->nservers < p->min_pool_size)) {
 		if (p->max_db_connections > 0 && db_server_count(p->db_name) >= p->max_db_connections) {
 			if (!steal_idle_slot(p))
 				return;
 			continue;
 		}
+		if (max_user > 0 && user_server_count(p->target.user) >= max_user)
+			return;
 		if (!server_connect(p))
 			return;
 	}
@@ -193,13 +239,24 @@ static void pool_launch(struct pool *p)
 
 bool pool_acquire(struct pool *p, struct client *c)
 {
-	if (!list_empty(&p->idle)) {
+	list_append(&p->waiting, &c->pool_node);
+	p->nwaiting++;
+	/* Idle servers are kept most recently used first. One idle too long
+	 * is checked first; the client waits for whichever is ready. */
+	while (!list_empty(&p->idle)) {
 		struct server *s = list_entry(list_first(&p->idle), struct server, pool_node);
+		if (timers_server_expired(s)) {
+			server_close(s, "server_lifetime reached");
+			continue;
+		}
+		if (timers_server_needs_check(s)) {
+			server_test(s);
+			continue;
+		}
+		pool_unqueue(c);
 		server_link(s, c);
 		return true;
 	}
-	list_append(&p->waiting, &c->pool_node);
-	p->nwaiting++;
 	pool_launch(p);
 	return false;
 }
@@ -212,11 +269,38 @@ void pool_unqueue(struct client *c)
 	c->pool->nwaiting--;
 }
 
+/* Does another pool of p's database have clients waiting while the
+ * database is at max_db_connections? */
+static bool other_pool_starved(const struct pool *p)
+{
+	if (p->max_db_connections <= 0 || db_server_count(p->db_name) < p->max_db_connections)
+		return false;
+	struct list *it, *tmp;
+	list_for_each_safe(it, tmp, &rt.pools) {
+		struct pool *o = list_entry(it, struct pool, node);
+		if (o != p && o->nwaiting > 0 && !strcmp(o->db_name, p->db_name))
+			return true;
+	}
+	return false;
+}
+
 void pool_server_ready(struct server *s)
 {
 	struct pool *p = s->pool;
+	p->last_error[0] = 0;
+	if (timers_server_expired(s)) {
+		server_close(s, "server_lifetime reached");
+		pool_launch(p);
+		return;
+	}
 	struct list *first = list_first(&p->waiting);
 	if (!first) {
+		if (other_pool_starved(p)) {
+			/* Its slot is worth more to a client of another pool of
+			 * this database waiting at max_db_connections. */
+			server_close(s, "making room for another pool of the database");
+			return;
+		}
 		server_set_state(s, SV_IDLE);
 		return;
 	}
@@ -258,12 +342,33 @@ void pool_server_gone(struct server *s)
 		kick_db(p->db_name);
 }
 
+/* Failures that may heal by themselves: the server is down, restarting,
+ * or full. Anything else (a wrong password, a missing database) will not. */
+static bool transient_failure(const char *sqlstate)
+{
+	return !strncmp(sqlstate, "08", 2) || !strcmp(sqlstate, SQLSTATE_CANNOT_CONNECT_NOW) ||
+	       !strcmp(sqlstate, SQLSTATE_TOO_MANY_CONNECTIONS);
+}
+
 void pool_login_failed(struct pool *p, const char *sqlstate, const char *msg)
 {
-	/* Clients waiting on this pool can be served only by a live server;
-	 * with none left, tell them now rather than at query_wait_timeout. */
+	snprintf(p->last_error, sizeof p->last_error, "%s", msg);
+	snprintf(p->last_sqlstate, sizeof p->last_sqlstate, "%s", sqlstate);
 	if (p->nservers > 0)
+		return;   /* live servers can still serve the waiting clients */
+	if (transient_failure(sqlstate)) {
+		/* Keep waiting clients (up to query_wait_timeout) and try again
+		 * after server_login_retry, without spinning. */
+		double pause = rt.cfg->server_login_retry;
+		p->retry_at = rt_now() + pause;
+		if (!p->retry_ev)
+			p->retry_ev = evtimer_new(rt.base, retry_cb, p);
+		if (p->retry_ev) {
+			struct timeval tv = { (time_t)pause, (suseconds_t)((pause - (double)(time_t)pause) * 1e6) };
+			evtimer_add(p->retry_ev, &tv);
+		}
 		return;
+	}
 	while (!list_empty(&p->waiting)) {
 		struct client *c = list_entry(list_first(&p->waiting), struct client, pool_node);
 		pool_unqueue(c);

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "log.h"
 #include "pool.h"
+#include "pool_timers.h"
 #include "proto.h"
 #include "runtime.h"
 #include "server.h"
@@ -31,7 +32,7 @@ static struct relay_spec server_spec;
 static const char *const state_names[] = {
 	[SV_CONNECTING] = "connecting", [SV_LOGIN] = "login", [SV_IDLE] = "idle",
 	[SV_SETUP] = "setup", [SV_ACTIVE] = "active", [SV_RESET] = "reset",
-	[SV_CLOSED] = "closed",
+	[SV_TEST] = "test", [SV_CLOSED] = "closed",
 };
 
 const char *server_state_name(enum server_state st)
@@ -47,6 +48,7 @@ void server_set_state(struct server *s, enum server_state st)
 	case SV_CONNECTING:
 	case SV_LOGIN:
 	case SV_RESET:
+	case SV_TEST:
 		to = &p->busy;
 		break;
 	case SV_IDLE:
@@ -61,11 +63,21 @@ void server_set_state(struct server *s, enum server_state st)
 		break;
 	}
 	list_del_init(&s->pool_node);
-	if (to)
-		list_append(to, &s->pool_node);
 	server_log(s, LOG_LVL_NOISE, "state %s -> %s", server_state_name(s->state),
 		   server_state_name(st));
+	if (s->state == SV_IDLE && st != SV_IDLE)
+		conn_timer(&s->conn, 0);
 	s->state = st;
+	if (st == SV_IDLE) {
+		/* most recently used first: the others age out */
+		list_prepend(to, &s->pool_node);
+		s->idle_since = rt_now();
+		timers_server_idle(s);
+	} else if (to) {
+		list_append(to, &s->pool_node);
+	}
+	if (st == SV_RESET || st == SV_TEST)
+		conn_timer(&s->conn, rt.cfg->server_connect_timeout);
 }
 
 bool server_connect(struct pool *p)
@@ -123,13 +135,8 @@ void server_link(struct server *s, struct client *c)
 	client_server_ready(c);
 }
 
-void server_reset(struct server *s)
+static void run_control_query(struct server *s, const char *q, enum server_state st)
 {
-	const char *q = rt.cfg->server_reset_query;
-	if (!q || !*q) {
-		pool_server_ready(s);
-		return;
-	}
 	struct pq_writer w;
 	pq_writer_init(&w);
 	proto_build_query(&w, q);
@@ -140,9 +147,34 @@ void server_reset(struct server *s)
 	}
 	evbuffer_add(s->conn.out, w.buf, w.len);
 	pq_writer_free(&w);
-	server_set_state(s, SV_RESET);
+	server_set_state(s, st);
 	conn_read_start(&s->conn);
 	conn_send(&s->conn);
+}
+
+void server_reset(struct server *s)
+{
+	const char *q = rt.cfg->server_reset_query;
+	bool wanted = s->pool->mode == POOL_SESSION || rt.cfg->server_reset_query_always;
+	if (!q || !*q || !wanted) {
+		pool_server_ready(s);
+		return;
+	}
+	run_control_query(s, q, SV_RESET);
+}
+
+void server_test(struct server *s)
+{
+	run_control_query(s, rt.cfg->server_check_query, SV_TEST);
+}
+
+void server_kill(struct server *s, const char *sqlstate, const char *msg)
+{
+	struct client *c = s->client;
+	server_log(s, LOG_LVL_INFO, "closing: %s", msg);
+	if (c)
+		client_lost_server(c, s, sqlstate, msg);
+	server_close(s, msg);
 }
 
 void server_close(struct server *s, const char *why)
@@ -170,23 +202,35 @@ void server_close(struct server *s, const char *why)
 	}
 }
 
-/* The server went away or broke while a client depended on it. */
+/* The server went away or broke while a client depended on it. The client
+ * is told (and detached) first, while the server's counters still say what
+ * the client was waiting for. */
 static void server_lost(struct server *s, const char *why)
 {
 	struct client *c = s->client;
 	bool logging_in = s->state == SV_CONNECTING || s->state == SV_LOGIN;
 	server_log(s, LOG_LVL_INFO, "lost: %s", why);
+	if (c)
+		client_lost_server(c, s, SQLSTATE_CONNECTION_FAILURE,
+				   "server closed the connection unexpectedly");
 	server_close(s, why);
 	if (logging_in) {
 		char msg[300];
 		snprintf(msg, sizeof msg, "could not connect to server: %s", why);
 		pool_login_failed(s->pool, SQLSTATE_CONNECTION_FAILURE, msg);
 	}
-	if (c)
-		client_lost_server(c, SQLSTATE_CONNECTION_FAILURE, "server closed the connection unexpectedly");
 }
 
 /* ---- relaying to the client ---- */
+
+/* After this ReadyForQuery, may the client let go of the server? Only
+ * when every sync point it sent has been answered and nothing is half-sent
+ * in either direction. */
+static bool client_done_with_server(const struct server *s, const struct client *c)
+{
+	return c->relay.counted == s->relay.counted && !c->relay.unsynced &&
+	       c->relay.pending == 0 && conn_in_len(&c->conn) == 0;
+}
 
 static enum relay_action server_inspect(void *owner, char type, const uint8_t *body, size_t len)
 {
@@ -196,6 +240,22 @@ static enum relay_action server_inspect(void *owner, char type, const uint8_t *b
 	case 'Z':
 		if (!proto_parse_ready(body, len, &s->txn_status))
 			return RELAY_FAIL;
+		if (!c)
+			return RELAY_FORWARD;
+		if (rt.cfg->query_timeout > 0)
+			conn_timer(&s->conn, c->relay.counted == s->relay.counted ? 0 : rt.cfg->query_timeout);
+		if (s->pool->mode == POOL_SESSION) {
+			if (c->relay.counted == s->relay.counted)
+				client_idle_timer(c, s->txn_status);
+			return RELAY_FORWARD;
+		}
+		if (s->pool->mode == POOL_STATEMENT && s->txn_status != 'I')
+			return RELAY_FORWARD_STOP;
+		if (c->relay.counted == s->relay.counted && !c->relay.unsynced) {
+			if (s->txn_status == 'I')
+				return RELAY_FORWARD_STOP;   /* transaction over */
+			client_idle_timer(c, s->txn_status);
+		}
 		return RELAY_FORWARD;
 	case 'S': {
 		const char *name, *value;
@@ -209,6 +269,20 @@ static enum relay_action server_inspect(void *owner, char type, const uint8_t *b
 	default:
 		return RELAY_FORWARD;
 	}
+}
+
+/* A transaction (or statement) ended: the client gives the server back. */
+static void server_transaction_end(struct server *s)
+{
+	struct client *c = s->client;
+	if (s->pool->mode == POOL_STATEMENT && s->txn_status != 'I') {
+		client_fail(c, SQLSTATE_FEATURE_NOT_SUPPORTED,
+			    "transaction blocks not allowed in statement pooling mode");
+		return;
+	}
+	if (!client_done_with_server(s, c))
+		return;   /* the client already sent more: keep going */
+	client_release_server(c);
 }
 
 void server_relay(struct server *s)
@@ -225,6 +299,8 @@ void server_relay(struct server *s)
 		server_lost(s, "invalid message from server");
 		return;
 	case RELAY_STOPPED:
+		server_transaction_end(s);
+		return;
 	case RELAY_BACKPRESSURE:
 	case RELAY_IDLE:
 		break;
@@ -314,7 +390,8 @@ static bool on_reset_msg(struct server *s, char type, const uint8_t *body, size_
 		return true;
 	}
 	case 'E':
-		server_close(s, "server_reset_query failed");
+		server_close(s, s->state == SV_TEST ? "server_check_query failed"
+						    : "server_reset_query failed");
 		return false;
 	case 'Z':
 		if (!proto_parse_ready(body, len, &s->txn_status) || s->txn_status != 'I') {
@@ -342,6 +419,7 @@ static void server_on_read(struct server *s)
 		server_relay(s);
 		break;
 	case SV_RESET:
+	case SV_TEST:
 		(void)each_message(s, on_reset_msg);
 		break;
 	case SV_IDLE:
@@ -350,6 +428,31 @@ static void server_on_read(struct server *s)
 		server_close(s, "unexpected data from idle server");
 		break;
 	case SV_CONNECTING:
+	case SV_CLOSED:
+		break;
+	}
+}
+
+static void server_on_timeout(struct server *s)
+{
+	char msg[128];
+	switch (s->state) {
+	case SV_CONNECTING:
+	case SV_LOGIN:
+		server_lost(s, "server_connect_timeout expired");
+		break;
+	case SV_IDLE:
+		timers_server_fire(s);
+		break;
+	case SV_ACTIVE:
+		snprintf(msg, sizeof msg, "query_timeout: query ran longer than %g s", rt.cfg->query_timeout);
+		server_kill(s, SQLSTATE_QUERY_CANCELED, msg);
+		break;
+	case SV_RESET:
+	case SV_TEST:
+		server_close(s, "server did not answer its reset or check query in time");
+		break;
+	case SV_SETUP:
 	case SV_CLOSED:
 		break;
 	}
@@ -383,8 +486,7 @@ static void server_event(struct conn *conn, enum conn_event ev)
 		}
 		break;
 	case CONN_EV_TIMEOUT:
-		if (s->state == SV_CONNECTING || s->state == SV_LOGIN)
-			server_lost(s, "server_connect_timeout expired");
+		server_on_timeout(s);
 		break;
 	}
 }

@@ -1,6 +1,7 @@
 /*
- * config.c — the ini reader, the key table, [databases] wiring, file
- * loading (auth_file, %include, relative paths) and the shipped examples.
+ * config.c — the ini reader, the key table, [databases] and [users]
+ * wiring, pool mode precedence, file loading (auth_file, %include, relative
+ * paths) and the shipped examples.
  */
 #include <fcntl.h>
 #include <limits.h>
@@ -54,7 +55,7 @@ static const char *render(const struct cfg_key *k, const void *base, char *buf, 
 	switch (k->type) {
 	case CFG_INT: case CFG_BYTES: snprintf(buf, len, "%d", *(const int *)f); break;
 	case CFG_SECONDS: snprintf(buf, len, "%g", *(const double *)f); break;
-	case CFG_BOOL: snprintf(buf, len, "%s", *(const bool *)f ? "on" : "off"); break;
+	case CFG_BOOL: snprintf(buf, len, "%s", *(const int *)f ? "on" : "off"); break;
 	case CFG_ENUM:
 		s = cfg_enum_name(k->enums, *(const int *)f);
 		snprintf(buf, len, "%s", s ? s : "?");
@@ -102,6 +103,14 @@ static const struct { const char *key, *want; } defaults[] = {
 	{ "admin_users", "" }, { "stats_users", "" },
 	{ "ignore_startup_parameters", "" }, { "max_packet_size", "1073741824" },
 	{ "verbose", "0" },
+	{ "server_reset_query_always", "off" }, { "server_lifetime", "3600" },
+	{ "server_idle_timeout", "600" }, { "server_login_retry", "15" },
+	{ "query_timeout", "0" }, { "client_idle_timeout", "0" },
+	{ "idle_transaction_timeout", "0" }, { "min_pool_size", "0" },
+	{ "reserve_pool_size", "0" }, { "reserve_pool_timeout", "5" },
+	{ "max_user_connections", "0" }, { "server_check_query", "select 1" },
+	{ "server_check_delay", "30" }, { "track_extra_parameters", "" },
+	{ "max_prepared_statements", "200" },
 };
 
 static void test_defaults(void)
@@ -119,6 +128,11 @@ static void test_defaults(void)
 	is_int(cfg->ndbs, 0, "no databases");
 	ok(cfg->fallback == NULL && config_find_db(cfg, "x") == NULL, "no fallback");
 	ok(cfg->users && cfg->users->n == 0, "users is an empty list, not NULL");
+	ok(cfg->nuser_settings == 0 && cfg->user_settings == NULL, "no [users] entries");
+	ok(config_find_user(cfg, "alice") == NULL && config_find_user(cfg, NULL) == NULL,
+	   "config_find_user: nothing to find");
+	is_int(config_max_user_connections(cfg, "alice"), 0, "max_user_connections: global 0");
+	is_int(config_pool_mode_for(cfg, NULL, NULL), POOL_SESSION, "pool mode: global session");
 	is_str(cfg->dir, ".", "dir of a bare name is .");
 	config_free(cfg);
 	config_free(NULL);
@@ -166,6 +180,31 @@ static const struct { const char *line, *key, *want; } values[] = {
 	{ "max_packet_size = 16 MB", "max_packet_size", "16777216" },
 	{ "max_packet_size = 2147483647", "max_packet_size", "2147483647" },
 	{ "verbose = 2", "verbose", "2" },
+	{ "server_reset_query_always = 1", "server_reset_query_always", "on" },
+	{ "server_reset_query_always = yes", "server_reset_query_always", "on" },
+	{ "server_reset_query_always = Off", "server_reset_query_always", "off" },
+	{ "server_lifetime = 0", "server_lifetime", "0" },
+	{ "server_lifetime = 1h", "server_lifetime", "3600" },
+	{ "server_lifetime = 90.5", "server_lifetime", "90.5" },
+	{ "server_idle_timeout = 30s", "server_idle_timeout", "30" },
+	{ "server_idle_timeout = 0", "server_idle_timeout", "0" },
+	{ "server_login_retry = 500ms", "server_login_retry", "0.5" },
+	{ "query_timeout = 30", "query_timeout", "30" },
+	{ "client_idle_timeout = 2 min", "client_idle_timeout", "120" },
+	{ "idle_transaction_timeout = 1d", "idle_transaction_timeout", "86400" },
+	{ "min_pool_size = 5", "min_pool_size", "5" },
+	{ "reserve_pool_size = 3", "reserve_pool_size", "3" },
+	{ "reserve_pool_timeout = 0.25", "reserve_pool_timeout", "0.25" },
+	{ "reserve_pool_timeout = 0", "reserve_pool_timeout", "0" },
+	{ "max_user_connections = 50", "max_user_connections", "50" },
+	{ "server_check_query =", "server_check_query", "" },
+	{ "server_check_query = SELECT 1; -- alive?", "server_check_query", "SELECT 1; -- alive?" },
+	{ "server_check_delay = 0", "server_check_delay", "0" },
+	{ "server_check_delay = 10s", "server_check_delay", "10" },
+	{ "track_extra_parameters = search_path, IntervalStyle", "track_extra_parameters",
+	  "search_path, IntervalStyle" },
+	{ "max_prepared_statements = 0", "max_prepared_statements", "0" },
+	{ "max_prepared_statements = 1000", "max_prepared_statements", "1000" },
 };
 
 static void test_values(void)
@@ -237,6 +276,38 @@ static const struct { const char *text, *err; } errors[] = {
 	  "t.ini:2: max_packet_size: 2GB is out of range (1024..2147483647)" },
 	{ "[sluice]\nmax_packet_size = 1.5MB\n",
 	  "t.ini:2: max_packet_size: \"1.5MB\" is not a size in bytes (units: B, kB, MB, GB)" },
+	{ "[sluice]\nserver_reset_query_always = maybe\n",
+	  "t.ini:2: server_reset_query_always: \"maybe\" is not a boolean (on/off, yes/no, true/false, 1/0)" },
+	{ "[sluice]\nserver_reset_query_always = 2\n",
+	  "t.ini:2: server_reset_query_always: \"2\" is not a boolean (on/off, yes/no, true/false, 1/0)" },
+	{ "[sluice]\nserver_lifetime = -1\n",
+	  "t.ini:2: server_lifetime: \"-1\" is not a number of seconds (units: ms, s, min, h, d)" },
+	{ "[sluice]\nserver_idle_timeout = forever\n",
+	  "t.ini:2: server_idle_timeout: \"forever\" is not a number of seconds (units: ms, s, min, h, d)" },
+	{ "[sluice]\n\nserver_login_retry = 15 sec\n",
+	  "t.ini:3: server_login_retry: \"15 sec\" is not a number of seconds (units: ms, s, min, h, d)" },
+	{ "[sluice]\nquery_timeout = 1e2\n",
+	  "t.ini:2: query_timeout: \"1e2\" is not a number of seconds (units: ms, s, min, h, d)" },
+	{ "[sluice]\nclient_idle_timeout = 100000d\n",
+	  "t.ini:2: client_idle_timeout: 100000d is out of range (0..2147483647 seconds)" },
+	{ "[sluice]\nidle_transaction_timeout =\n",
+	  "t.ini:2: idle_transaction_timeout: \"\" is not a number of seconds (units: ms, s, min, h, d)" },
+	{ "[sluice]\nmin_pool_size = -1\n", "t.ini:2: min_pool_size: -1 is out of range (0..2147483647)" },
+	{ "[sluice]\nmin_pool_size = five\n", "t.ini:2: min_pool_size: \"five\" is not an integer" },
+	{ "[sluice]\nreserve_pool_size = -2\n",
+	  "t.ini:2: reserve_pool_size: -2 is out of range (0..2147483647)" },
+	{ "[sluice]\nreserve_pool_timeout = -0.5\n",
+	  "t.ini:2: reserve_pool_timeout: \"-0.5\" is not a number of seconds (units: ms, s, min, h, d)" },
+	{ "[sluice]\nmax_user_connections = -1\n",
+	  "t.ini:2: max_user_connections: -1 is out of range (0..2147483647)" },
+	{ "[sluice]\nmax_user_connections = 1.5\n",
+	  "t.ini:2: max_user_connections: \"1.5\" is not an integer" },
+	{ "[sluice]\nserver_check_delay = 30 seconds\n",
+	  "t.ini:2: server_check_delay: \"30 seconds\" is not a number of seconds (units: ms, s, min, h, d)" },
+	{ "[sluice]\nmax_prepared_statements = -1\n",
+	  "t.ini:2: max_prepared_statements: -1 is out of range (0..2147483647)" },
+	{ "[sluice]\nmax_prepared_statements = 2147483648\n",
+	  "t.ini:2: max_prepared_statements: 2147483648 is out of range (0..2147483647)" },
 	{ "[databases]\nappdb = pool_size=abc\n", "t.ini:2: pool_size: \"abc\" is not an integer" },
 	{ "[databases]\nappdb = pool_size=\n", "t.ini:2: pool_size: \"\" is not an integer" },
 	{ "[databases]\nappdb = port=0\n", "t.ini:2: port: 0 is out of range (1..65535)" },
@@ -245,6 +316,27 @@ static const struct { const char *text, *err; } errors[] = {
 	{ "[databases]\nappdb = pool_mode=fast\n",
 	  "t.ini:2: pool_mode: \"fast\" is not one of: session, transaction, statement" },
 	{ "[databases]\nappdb = host=x bogus=1\n", "t.ini:2: bogus: unknown database parameter" },
+	{ "[databases]\nappdb = min_pool_size=-1\n", "t.ini:2: min_pool_size: -1 is out of range (0..2147483647)" },
+	{ "[databases]\nappdb = min_pool_size=lots\n", "t.ini:2: min_pool_size: \"lots\" is not an integer" },
+	{ "[databases]\nappdb = reserve_pool=abc\n", "t.ini:2: reserve_pool: \"abc\" is not an integer" },
+	{ "[databases]\nappdb = reserve_pool_size=-3\n",
+	  "t.ini:2: reserve_pool_size: -3 is out of range (0..2147483647)" },
+	{ "[users]\nalice = bogus=1\n", "t.ini:2: bogus: unknown user parameter" },
+	{ "[users]\nalice = pool_mode=session host=x\n", "t.ini:2: host: unknown user parameter" },
+	{ "[users]\n\nalice = pool_mode=fast\n",
+	  "t.ini:3: pool_mode: \"fast\" is not one of: session, transaction, statement" },
+	{ "[users]\nalice = max_user_connections=abc\n",
+	  "t.ini:2: max_user_connections: \"abc\" is not an integer" },
+	{ "[users]\nalice = max_user_connections=\n",
+	  "t.ini:2: max_user_connections: \"\" is not an integer" },
+	{ "[users]\nalice = max_user_connections=-1\n",
+	  "t.ini:2: max_user_connections: -1 is out of range (0..2147483647)" },
+	{ "[users]\nalice = pool_mode\n", "t.ini:2: alice: expected \"=\" after \"pool_mode\"" },
+	{ "[users]\nalice = pool_mode='transaction\n", "t.ini:2: pool_mode: unterminated quoted value" },
+	{ "[users]\nalice = pool_mode=session\n\nalice = max_user_connections=1\n",
+	  "t.ini:4: alice: user defined twice (first on line 2)" },
+	{ "[users]\nalice =\n[databases]\nalice = \n[users]\nalice = pool_mode=statement\n",
+	  "t.ini:6: alice: user defined twice (first on line 2)" },
 	{ "[databases]\nappdb = host\n", "t.ini:2: appdb: expected \"=\" after \"host\"" },
 	{ "[databases]\nappdb = password='abc\n", "t.ini:2: password: unterminated quoted value" },
 	{ "[databases]\nappdb = host=x\n\nappdb = host=y\n",
@@ -303,16 +395,20 @@ static void test_syntax(void)
 
 static const struct { const char *text, *warning; } warnings[] = {
 	{ "[sluice]\nfrobnicate = 1\n", "t.ini:2: unknown key \"frobnicate\", ignored" },
-	{ "[sluice]\nserver_lifetime = 3600\n", "t.ini:2: server_lifetime is not supported yet, ignored" },
+	{ "[sluice]\nserver_fast_close = 1\n", "t.ini:2: server_fast_close is not supported yet, ignored" },
+	{ "[sluice]\ntransaction_timeout = 5\n", "t.ini:2: transaction_timeout is not supported yet, ignored" },
 	{ "[pgbouncer]\n\nSO_REUSEPORT = 1\n", "t.ini:3: so_reuseport is not supported yet, ignored" },
 	{ "[sluice]\nclient_tls_sslmode = require\n", "t.ini:2: client_tls_sslmode is not supported yet, ignored" },
-	{ "[users]\nalice = pool_mode=session\n", "t.ini:1: section [users] is not supported yet, ignored" },
 	{ "[peers]\n1 = host=x\n", "t.ini:1: section [peers] is not supported yet, ignored" },
 	{ "[extra]\nx = y\n", "t.ini:1: unknown section [extra], ignored" },
 	{ "[databases]\nappdb = client_encoding=UTF8 host=x\n",
 	  "t.ini:2: appdb: database parameter client_encoding is not supported yet, ignored" },
-	{ "[databases]\nappdb = min_pool_size=5\n",
-	  "t.ini:2: appdb: database parameter min_pool_size is not supported yet, ignored" },
+	{ "[databases]\nappdb = connect_query='SELECT 1'\n",
+	  "t.ini:2: appdb: database parameter connect_query is not supported yet, ignored" },
+	{ "[users]\n\nalice = pool_mode=session query_timeout=5\n",
+	  "t.ini:3: alice: user parameter query_timeout is not supported yet, ignored" },
+	{ "[users]\nbob = max_user_client_connections=5\n",
+	  "t.ini:2: bob: user parameter max_user_client_connections is not supported yet, ignored" },
 	{ "[sluice]\nauth_type = md5\n", "t.ini: auth_type = md5 but no auth_file is set" },
 };
 
@@ -337,6 +433,17 @@ static void test_warnings(void)
 	bool okay = parse("[sluice]\nauth_type = trust\n", &cfg, err, sizeof err);
 	char *out = capture_end();
 	ok(okay && *out == 0, "trust without auth_file: silent");
+	free(out);
+	if (okay)
+		config_free(cfg);
+	/* [users] is read now, not skipped with a warning; nor are the new keys */
+	capture_start();
+	okay = parse("[sluice]\nauth_type = trust\nserver_lifetime = 60\nmin_pool_size = 2\n"
+		     "[users]\nalice = pool_mode=transaction\n"
+		     "[databases]\nappdb = min_pool_size=1 reserve_pool=2\n", &cfg, err, sizeof err);
+	out = capture_end();
+	if (!ok(okay && *out == 0, "[users], new keys, min_pool_size/reserve_pool: silent"))
+		diag("%s / stderr: %s", okay ? "" : err, out);
 	free(out);
 	if (okay)
 		config_free(cfg);
@@ -394,6 +501,130 @@ static void test_databases(void)
 	config_free(cfg);
 }
 
+static void test_db_pool_limits(void)
+{
+	static const char text[] =
+		"[databases]\n"
+		"a = min_pool_size=3 reserve_pool=4\n"
+		"b = min_pool_size=0 reserve_pool_size=0\n"
+		"c = reserve_pool=1 reserve_pool_size=9\n"  /* one field, two names: last wins */
+		"d =\n"
+		"[sluice]\n"
+		"min_pool_size = 2\n"
+		"reserve_pool_size = 5\n";
+	struct config *cfg;
+	char err[512];
+	const struct db_entry *db;
+
+	if (!ok(parse(text, &cfg, err, sizeof err), "min_pool_size and reserve_pool parse")) {
+		diag("%s", err);
+		return;
+	}
+	db = config_find_db(cfg, "a");
+	is_int(db->min_pool_size, 3, "a: min_pool_size");
+	is_int(db->reserve_pool, 4, "a: reserve_pool");
+	db = config_find_db(cfg, "b");
+	is_int(db->min_pool_size, 0, "b: min_pool_size=0 is set, not unset");
+	is_int(db->reserve_pool, 0, "b: reserve_pool_size=0 is set, not unset");
+	db = config_find_db(cfg, "c");
+	is_int(db->reserve_pool, 9, "c: reserve_pool_size is reserve_pool's other name");
+	db = config_find_db(cfg, "d");
+	ok(db->min_pool_size == -1 && db->reserve_pool == -1, "d: both unset (-1)");
+	is_int(cfg->min_pool_size, 2, "global min_pool_size");
+	is_int(cfg->reserve_pool_size, 5, "global reserve_pool_size");
+	config_free(cfg);
+}
+
+/* ---- [users] ---- */
+
+static void test_users(void)
+{
+	static const char text[] =
+		"[users]\n"
+		"alice = pool_mode=transaction max_user_connections=5\n"
+		"bob = pool_mode='statement'\n"
+		"carol = max_user_connections=0\n"
+		"dave =\n"
+		"[sluice]\n"
+		"max_user_connections = 40\n"
+		"[users]\n"
+		"Alice = pool_mode=session\n";
+	struct config *cfg;
+	char err[512];
+	const struct user_settings *us;
+
+	if (!ok(parse(text, &cfg, err, sizeof err), "[users] parses")) {
+		diag("%s", err);
+		return;
+	}
+	is_int(cfg->nuser_settings, 5, "five entries");
+	us = config_find_user(cfg, "alice");
+	ok(us && strcmp(us->name, "alice") == 0, "find alice");
+	is_int(us->pool_mode, POOL_TRANSACTION, "  pool_mode");
+	is_int(us->max_user_connections, 5, "  max_user_connections");
+	is_int(us->line, 2, "  line");
+	us = config_find_user(cfg, "bob");
+	ok(us && us->pool_mode == POOL_STATEMENT && us->max_user_connections == -1,
+	   "bob: quoted pool_mode, max_user_connections unset");
+	us = config_find_user(cfg, "dave");
+	ok(us && us->pool_mode == -1 && us->max_user_connections == -1, "dave: empty value, all unset");
+	us = config_find_user(cfg, "Alice");
+	ok(us && us->pool_mode == POOL_SESSION && us->line == 9, "names are case-sensitive");
+	ok(config_find_user(cfg, "erin") == NULL, "unlisted user: NULL");
+	ok(config_find_user(cfg, NULL) == NULL, "NULL user: NULL");
+
+	is_int(config_max_user_connections(cfg, "alice"), 5, "max_user_connections: alice's own");
+	is_int(cfg->user_settings[2].max_user_connections, 0, "  carol: 0 is stored");
+	is_int(config_max_user_connections(cfg, "carol"), 40, "  carol's 0 means global (as PgBouncer)");
+	is_int(config_max_user_connections(cfg, "bob"), 40, "  bob: unset, global");
+	is_int(config_max_user_connections(cfg, "erin"), 40, "  unlisted: global");
+	is_int(config_max_user_connections(cfg, NULL), 40, "  NULL user: global");
+	config_free(cfg);
+}
+
+/* pool mode: [users] beats [databases] beats global */
+static void test_pool_mode_precedence(void)
+{
+	static const char text[] =
+		"[sluice]\n"
+		"pool_mode = session\n"
+		"[databases]\n"
+		"txdb = pool_mode=transaction\n"
+		"plain = host=x\n"
+		"[users]\n"
+		"st = pool_mode=statement\n"
+		"se = pool_mode=session\n"
+		"nomode = max_user_connections=3\n";
+	static const struct { const char *db, *user; int want; } cases[] = {
+		{ "plain", "nobody", POOL_SESSION },       /* global */
+		{ "plain", NULL, POOL_SESSION },
+		{ NULL, NULL, POOL_SESSION },
+		{ "txdb", "nobody", POOL_TRANSACTION },     /* database over global */
+		{ "txdb", "nomode", POOL_TRANSACTION },     /* user without pool_mode: database */
+		{ "txdb", NULL, POOL_TRANSACTION },
+		{ "plain", "st", POOL_STATEMENT },          /* user over global */
+		{ "txdb", "st", POOL_STATEMENT },           /* user over database */
+		{ "txdb", "se", POOL_SESSION },             /* user over database, back to session */
+		{ NULL, "st", POOL_STATEMENT },             /* user with no database entry */
+	};
+	struct config *cfg;
+	char err[512];
+
+	if (!ok(parse(text, &cfg, err, sizeof err), "precedence config parses")) {
+		diag("%s", err);
+		return;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		const struct db_entry *db = cases[i].db ? config_find_db(cfg, cases[i].db) : NULL;
+		char name[128];
+		snprintf(name, sizeof name, "pool mode for db %s, user %s: %s",
+			 cases[i].db ? cases[i].db : "(none)", cases[i].user ? cases[i].user : "(none)",
+			 config_pool_mode_name(cases[i].want));
+		is_int(config_pool_mode_for(cfg, db, cases[i].user), cases[i].want, name);
+	}
+	config_free(cfg);
+}
+
 /* ---- small functions ---- */
 
 static void test_list_and_names(void)
@@ -429,6 +660,9 @@ static void test_reload_check(void)
 		  "t.ini: unix_socket_dir: cannot be changed by a reload, restart sluice" },
 		{ "[sluice]\nlisten_port = 7000\npidfile = p\n", false,
 		  "t.ini: pidfile: cannot be changed by a reload, restart sluice" },
+		{ "[sluice]\nlisten_port = 7000\nserver_lifetime = 1\nmin_pool_size = 1\n"
+		  "server_reset_query_always = 1\nmax_prepared_statements = 0\n"
+		  "track_extra_parameters = search_path\n[users]\na = pool_mode=statement\n", true, "" },
 	};
 	struct config *old, *next;
 	char err[512];
@@ -548,8 +782,13 @@ static void test_examples(void)
 	}
 	for (size_t i = 0; i < cfg_db_nkeys; i++)
 		if (cfg_db_keys[i].type != CFG_UNSUPPORTED)
-			ok(mentions(doc, "`%s`", cfg_db_keys[i].name), "doc/config.md: database key %s",
+			ok(mentions(doc, "| `%s` |", cfg_db_keys[i].name), "doc/config.md: database key %s",
 			   cfg_db_keys[i].name);
+	ok(mentions(doc, "## %s", "[users]"), "doc/config.md has a [users] section");
+	for (size_t i = 0; i < cfg_user_nkeys; i++)
+		if (cfg_user_keys[i].type != CFG_UNSUPPORTED)
+			ok(mentions(doc, "| `%s` |", cfg_user_keys[i].name), "doc/config.md: user key %s",
+			   cfg_user_keys[i].name);
 	char *p = ini;
 	while ((p = strstr(p, "\n;"))) {
 		char line[512], *eq, *nl;
@@ -587,6 +826,9 @@ int main(void)
 	test_syntax();
 	test_warnings();
 	test_databases();
+	test_db_pool_limits();
+	test_users();
+	test_pool_mode_precedence();
 	test_list_and_names();
 	test_reload_check();
 	test_files();

@@ -1,6 +1,6 @@
 /*
- * connstr.c — [databases] values: tokens, quoting, escapes, strict numbers,
- * unknown and not-yet-supported keys.
+ * connstr.c — [databases] and [users] values: tokens, quoting, escapes,
+ * strict numbers, unknown and not-yet-supported keys.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,8 +38,33 @@ static const struct {
 	  -1, -1, POOL_STATEMENT, 100 },
 	{ "port=1 port=2", UNSET_S, UNSET_S, UNSET_S, UNSET_S, 2, -1, -1, -1 },
 	{ "client_encoding=UTF8 application_name=x dbname=d", UNSET_S, "d", UNSET_S, UNSET_S, -1, -1, -1, -1 },
-	{ "auth_user=a datestyle=ISO timezone=UTC reserve_pool=2 connect_query='SELECT 1' min_pool_size=1",
+	{ "auth_user=a datestyle=ISO timezone=UTC connect_query='SELECT 1' server_lifetime=5",
 	  UNSET_S, UNSET_S, UNSET_S, UNSET_S, -1, -1, -1, -1 },
+};
+
+/* the per-database pool limits that used to be ignored */
+static const struct {
+	const char *text;
+	int min_pool_size, reserve_pool;
+} limits[] = {
+	{ "", -1, -1 },
+	{ "min_pool_size=1 reserve_pool=2", 1, 2 },
+	{ "MIN_POOL_SIZE=0 Reserve_Pool=0", 0, 0 },
+	{ "reserve_pool_size=7", -1, 7 },
+	{ "reserve_pool_size=7 reserve_pool=3", -1, 3 },
+	{ "min_pool_size='10' host=x", 10, -1 },
+};
+
+static const struct {
+	const char *text;
+	int pool_mode, max_user_connections;
+} user_good[] = {
+	{ "", -1, -1 },
+	{ "pool_mode=transaction max_user_connections=5", POOL_TRANSACTION, 5 },
+	{ "  Pool_Mode = Statement  ", POOL_STATEMENT, -1 },
+	{ "max_user_connections=0", -1, 0 },
+	{ "pool_mode=session pool_mode='transaction'", POOL_TRANSACTION, -1 },
+	{ "query_timeout=5 pool_size=3 max_user_connections=2", -1, 2 },   /* not supported yet: warned */
 };
 
 static const struct { const char *text, *err; } bad[] = {
@@ -62,6 +87,25 @@ static const struct { const char *text, *err; } bad[] = {
 	{ "password='a'b", "password: unexpected text after closing quote" },
 	{ "dbname='x'user=u", "dbname: unexpected text after closing quote" },
 	{ "password=abc\\", "password: backslash at end of value" },
+	{ "min_pool_size=-1", "min_pool_size: -1 is out of range (0..2147483647)" },
+	{ "min_pool_size=2x", "min_pool_size: \"2x\" is not an integer" },
+	{ "reserve_pool=", "reserve_pool: \"\" is not an integer" },
+	{ "reserve_pool=many", "reserve_pool: \"many\" is not an integer" },
+	{ "reserve_pool_size=-1", "reserve_pool_size: -1 is out of range (0..2147483647)" },
+	{ "max_user_connections=1", "max_user_connections: unknown database parameter" },
+};
+
+static const struct { const char *text, *err; } user_bad[] = {
+	{ "pool_mode=fast", "pool_mode: \"fast\" is not one of: session, transaction, statement" },
+	{ "pool_mode=", "pool_mode: \"\" is not one of: session, transaction, statement" },
+	{ "max_user_connections=abc", "max_user_connections: \"abc\" is not an integer" },
+	{ "max_user_connections=-1", "max_user_connections: -1 is out of range (0..2147483647)" },
+	{ "max_user_connections=99999999999", "max_user_connections: 99999999999 is out of range (0..2147483647)" },
+	{ "host=x", "host: unknown user parameter" },
+	{ "pool_mode=session bogus=1", "bogus: unknown user parameter" },
+	{ "pool_mode", "alice: expected \"=\" after \"pool_mode\"" },
+	{ "=session", "alice: expected key=value, found \"=\"" },
+	{ "pool_mode='session", "pool_mode: unterminated quoted value" },
 };
 
 static struct db_entry *new_db(void)
@@ -79,6 +123,23 @@ static void free_db(struct db_entry *db)
 	cfg_keys_free(cfg_db_keys, cfg_db_nkeys, db);
 	free(db->name);
 	free(db);
+}
+
+static struct user_settings *new_user(void)
+{
+	struct user_settings *us = calloc(1, sizeof *us);
+	char why[200];
+	if (!us || !cfg_keys_init(cfg_user_keys, cfg_user_nkeys, us, why, sizeof why))
+		BUG("init");
+	us->name = strdup("alice");
+	return us;
+}
+
+static void free_user(struct user_settings *us)
+{
+	cfg_keys_free(cfg_user_keys, cfg_user_nkeys, us);
+	free(us->name);
+	free(us);
 }
 
 static const char *s_or_unset(const char *s)
@@ -112,6 +173,32 @@ int main(void)
 		ok(!connstr_parse(bad[i].text, "t.ini:1", db, err, sizeof err), "fails: [%s]", bad[i].text);
 		is_str(err, bad[i].err, "  message");
 		free_db(db);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(limits); i++) {
+		struct db_entry *db = new_db();
+		if (!ok(connstr_parse(limits[i].text, "t.ini:1", db, err, sizeof err),
+			"parses: [%s]", limits[i].text))
+			diag("%s", err);
+		is_int(db->min_pool_size, limits[i].min_pool_size, "  min_pool_size");
+		is_int(db->reserve_pool, limits[i].reserve_pool, "  reserve_pool");
+		free_db(db);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(user_good); i++) {
+		struct user_settings *us = new_user();
+		if (!ok(connstr_parse_user(user_good[i].text, "t.ini:1", us, err, sizeof err),
+			"user parses: [%s]", user_good[i].text))
+			diag("%s", err);
+		is_int(us->pool_mode, user_good[i].pool_mode, "  pool_mode");
+		is_int(us->max_user_connections, user_good[i].max_user_connections, "  max_user_connections");
+		free_user(us);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(user_bad); i++) {
+		struct user_settings *us = new_user();
+		err[0] = 0;
+		ok(!connstr_parse_user(user_bad[i].text, "t.ini:1", us, err, sizeof err),
+		   "user fails: [%s]", user_bad[i].text);
+		is_str(err, user_bad[i].err, "  message");
+		free_user(us);
 	}
 	return done_testing();
 }

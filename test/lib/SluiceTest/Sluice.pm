@@ -24,6 +24,14 @@ package SluiceTest::Sluice;
 # extra_config (raw text appended), console (sluice's stdout/stderr go to
 # ours instead of a file, and it runs in its own process group so a
 # terminal's Ctrl-C reaches only us: for run-scratch.pl).
+# To run from a config file the test wrote itself (a pgbouncer.ini, say):
+# config_file (its path; not written, reload only sends SIGHUP), port (its
+# listen_port), logfile (its logfile, for log_contents and check_log), cwd
+# (working directory, default '/', so relative paths must resolve against
+# the file's directory); stderr then goes to sluice.stderr next to the
+# config, and default_db/default_user/default_password make wait_login work.
+# as_postgres runs it as `postgres` when we are root (the files it writes
+# must then be writable by postgres).
 # The section is [sluice], or [pgbouncer] when SLUICE_BIN is a pgbouncer;
 # a pgbouncer is run as `postgres` when we are root (it refuses root).
 
@@ -31,7 +39,7 @@ use strict;
 use warnings;
 use Carp;
 use Cwd qw(abs_path);
-use File::Basename qw(basename);
+use File::Basename qw(basename dirname);
 use IO::Socket::INET;
 use POSIX qw(WNOHANG);
 use SluiceTest qw(free_port spawn wait_for new_tempdir is_root slurp spit quote_conninfo);
@@ -61,12 +69,25 @@ sub new
 		pid       => undef,
 		stops     => 0,
 	}, $class;
-	$self->{dir} = new_tempdir('sluice', for_postgres => $self->{pgbouncer});
-	$self->{config} = "$self->{dir}/sluice.ini";
-	$self->{userlist} = "$self->{dir}/userlist.txt";
-	$self->{logfile} = "$self->{dir}/sluice.log";
-	$self->{stderr} = "$self->{dir}/sluice.stderr";
-	$self->{port} = $self->{settings}{listen_port} // free_port();
+	$self->{as_postgres} = $o{as_postgres} // $self->{pgbouncer};
+	if (defined $o{config_file}) {
+		croak "config_file needs port" unless defined $o{port};
+		$self->{given_config} = 1;
+		$self->{config} = abs_path($o{config_file}) // $o{config_file};
+		$self->{dir} = dirname($self->{config});
+		$self->{logfile} = $o{logfile} // '';
+		$self->{stderr} = "$self->{dir}/sluice.stderr";
+		$self->{port} = $o{port};
+		$self->{cwd} = $o{cwd} // '/';
+	} else {
+		$self->{dir} = new_tempdir('sluice', for_postgres => $self->{as_postgres});
+		$self->{config} = "$self->{dir}/sluice.ini";
+		$self->{userlist} = "$self->{dir}/userlist.txt";
+		$self->{logfile} = "$self->{dir}/sluice.log";
+		$self->{stderr} = "$self->{dir}/sluice.stderr";
+		$self->{port} = $self->{settings}{listen_port} // free_port();
+		$self->{cwd} = $o{cwd} // $self->{dir};
+	}
 	$self->{default_db} = $o{default_db} // (sort keys %{ $self->{databases} })[0];
 	if (defined $o{default_user}) {
 		$self->{default_user} = $o{default_user};
@@ -92,6 +113,7 @@ sub section { $_[0]{pgbouncer} ? 'pgbouncer' : 'sluice' }
 sub write_config
 {
 	my ($self) = @_;
+	return if $self->{given_config};
 	my %s = (
 		listen_addr     => '127.0.0.1',
 		unix_socket_dir => $self->{dir},
@@ -132,8 +154,14 @@ sub start
 	for my $try (1 .. 3) {
 		my %out = $self->{console} ? (stdout => '-', stderr => '-', own_group => 1)
 			: (stdout => $self->{stderr}, stderr => $self->{stderr});
+		if ($self->{as_postgres} && is_root() && !$self->{console}) {
+			# the child opens its stderr file after dropping root
+			spit($self->{stderr}, '') unless -e $self->{stderr};
+			my ($uid, $gid) = SluiceTest::postgres_ids();
+			chown $uid, $gid, $self->{stderr};
+		}
 		my $pid = spawn([ $self->{bin}, $self->{config} ], %out,
-				as_postgres => $self->{pgbouncer}, cwd => $self->{dir},
+				as_postgres => $self->{as_postgres}, cwd => $self->{cwd},
 				clean_env => 0);
 		$self->{pid} = $pid;
 		delete $self->{crashed};
@@ -150,7 +178,7 @@ sub start
 		if (defined $died) {
 			$self->{pid} = undef;
 			my $log = $self->log_contents . $self->stderr_contents;
-			if ($try < 3 && !defined $self->{settings}{listen_port}
+			if ($try < 3 && !defined $self->{settings}{listen_port} && !$self->{given_config}
 			    && $log =~ /Address already in use|could not bind|bind\(\) failed/i) {
 				$self->{port} = free_port();
 				$self->write_config;
@@ -191,7 +219,7 @@ sub host  { '127.0.0.1' }
 sub dir   { $_[0]{dir} }
 sub sockdir { $_[0]{dir} }
 sub config_path { $_[0]{config} }
-sub log_contents { slurp($_[0]{logfile}) }
+sub log_contents { length $_[0]{logfile} ? slurp($_[0]{logfile}) : '' }
 sub stderr_contents { slurp($_[0]{stderr}) }
 
 # Still running? Reaps it (and remembers the status) if it exited.
