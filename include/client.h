@@ -55,6 +55,7 @@ struct client {
 	struct client *cancel_next;  /* cancel.c hash chain */
 	uint8_t *startup;            /* the startup packet, kept until login ends */
 	double wait_since;
+	int negotiations;            /* SSL/GSSENC requests answered */
 	bool counted;                /* counted in rt.nclients */
 };
 

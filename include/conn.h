@@ -60,6 +60,7 @@ struct conn {
 	bool closing;
 	bool close_when_flushed;
 	bool want_drained;   /* owner wants CONN_EV_DRAINED */
+	bool write_failed;   /* a write error waits to be reported from the loop */
 };
 
 bool conn_init(struct conn *c, int fd, const struct conn_ops *ops) MUST_CHECK;

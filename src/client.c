@@ -181,11 +181,16 @@ void client_lost_server(struct client *c, struct server *s, const char *sqlstate
 		/* Nothing of the client's reached the server yet: try another. */
 		detach(c, s);
 		client_set_state(c, CL_WAITING);
-		conn_read_stop(&c->conn);
 		pool_acquire(c->pool, c);
 		return;
 	}
-	bool mid_message = c->relay.pending || s->relay.pending || c->relay.unsynced;
+	if (s->relay.pending) {
+		/* Cut inside a message to the client: nothing more may follow. */
+		detach(c, s);
+		client_close(c, "server died in the middle of a message", false);
+		return;
+	}
+	bool mid_message = c->relay.pending || c->relay.unsynced;
 	if (c->pool->mode == POOL_SESSION || mid_message || (outstanding == 0 && s->txn_status != 'I')) {
 		/* Session state, or the message stream itself, died with the
 		 * server: end the session, as PostgreSQL would. */
@@ -270,7 +275,13 @@ static void client_on_startup_packet(struct client *c, const uint8_t *pkt, uint3
 	case STARTUP_SSL:
 	case STARTUP_GSSENC:
 		/* No TLS or GSSAPI yet: say no; the client goes on in plaintext
-		 * with a fresh startup packet on the same socket. */
+		 * with a fresh startup packet on the same socket. PostgreSQL
+		 * answers each kind once; a repeat is a protocol error. */
+		if (c->negotiations++ >= 2) {
+			client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, "unsupported frontend protocol %u.%u: server supports 3.0 to 3.0",
+				    PQ_PROTO_MAJOR(st.version), PQ_PROTO_MINOR(st.version));
+			return;
+		}
 		evbuffer_add(c->conn.out, "N", 1);
 		conn_send(&c->conn);
 		return;
@@ -397,7 +408,6 @@ void client_login_done(struct client *c)
 	/* The pool has never logged in: the client's greeting needs what the
 	 * server says about itself, so wait for a server first. */
 	client_set_state(c, CL_LOGIN_WAIT);
-	conn_read_stop(&c->conn);
 	client_wait_timeout_arm(c);
 	pool_acquire(c->pool, c);
 }
@@ -507,7 +517,6 @@ void client_on_idle_input(struct client *c)
 		return;
 	}
 	client_set_state(c, CL_WAITING);
-	conn_read_stop(&c->conn);
 	client_wait_timeout_arm(c);
 	pool_acquire(c->pool, c);
 }
@@ -519,6 +528,8 @@ void client_server_ready(struct client *c)
 		client_welcome(c);
 		if (c->pool->mode != POOL_SESSION)
 			client_release_server(c);
+		else
+			client_relay(c);
 		return;
 	}
 	client_set_state(c, CL_ACTIVE);
@@ -566,29 +577,38 @@ static enum relay_action client_inspect(void *owner, char type, const uint8_t *b
 
 /* ---- events ---- */
 
+/* Bytes may arrive together with the message that changes the state (a
+ * password behind the startup packet, a query behind the password), so
+ * the input is looked at again after every change. */
 static void client_on_read(struct client *c)
 {
-	switch (c->state) {
-	case CL_STARTUP:
-		client_on_startup(c);
-		break;
-	case CL_AUTH:
-		client_on_auth_input(c);
-		if (c->state == CL_IDLE && conn_in_len(&c->conn) > 0)
+	for (;;) {
+		enum client_state before = c->state;
+		switch (c->state) {
+		case CL_STARTUP:
+			client_on_startup(c);
+			break;
+		case CL_AUTH:
+			client_on_auth_input(c);
+			break;
+		case CL_IDLE:
 			client_on_idle_input(c);
-		break;
-	case CL_IDLE:
-		client_on_idle_input(c);
-		break;
-	case CL_ACTIVE:
-		client_relay(c);
-		break;
-	case CL_LOGIN_WAIT:
-	case CL_WAITING:
-		conn_read_stop(&c->conn);
-		break;
-	case CL_CLOSED:
-		break;
+			break;
+		case CL_ACTIVE:
+			client_relay(c);
+			break;
+		case CL_LOGIN_WAIT:
+		case CL_WAITING:
+			/* Keep reading to notice a client that gives up, but
+			 * buffer only so much until a server is ours. */
+			if (conn_in_len(&c->conn) > CONN_HIGH_WATER)
+				conn_read_stop(&c->conn);
+			return;
+		case CL_CLOSED:
+			return;
+		}
+		if (c->state == before || conn_in_len(&c->conn) == 0)
+			return;
 	}
 }
 

@@ -4,6 +4,11 @@
  * Writes go to the socket at once; a write event is armed only when the
  * kernel did not take everything. Reads fill the input buffer directly with
  * readv() into reserved space, up to CONN_READ_SIZE per call.
+ *
+ * Events reach the owner only from the event loop, never from inside a
+ * call the owner made (conn_send): a write error or a drained buffer found
+ * there is handed to the loop with event_active(), so no owner sees its
+ * object change state in the middle of its own code.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +38,13 @@ static void dispatch(struct conn *c, enum conn_event ev)
 static void read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
+	if (c->write_failed) {
+		c->write_failed = false;
+		dispatch(c, CONN_EV_ERROR);
+		return;
+	}
+	if (!c->reading)
+		return;   /* woken only to deliver a write failure */
 	struct evbuffer_iovec v[2];
 	int nv = evbuffer_reserve_space(c->in, CONN_READ_SIZE, v, 2);
 	if (nv <= 0) {
@@ -84,7 +96,9 @@ static void finish_connect(struct conn *c)
 	dispatch(c, CONN_EV_CONNECTED);
 }
 
-static void write_now(struct conn *c)
+/* Write what the kernel takes. `from_loop`: called by the write event, so
+ * events may be dispatched directly; otherwise they are deferred. */
+static void write_now(struct conn *c, bool from_loop)
 {
 	while (evbuffer_get_length(c->out) > 0) {
 		int n = evbuffer_write(c->out, c->fd);
@@ -93,27 +107,41 @@ static void write_now(struct conn *c)
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 			break;
 		c->err = n < 0 ? errno : EPIPE;
+		event_del(c->wev);
 		if (c->close_when_flushed) {
 			conn_close(c);
 			return;
 		}
-		event_del(c->wev);
-		dispatch(c, CONN_EV_ERROR);
+		evbuffer_drain(c->out, evbuffer_get_length(c->out));
+		if (from_loop) {
+			dispatch(c, CONN_EV_ERROR);
+		} else {
+			c->write_failed = true;
+			event_active(c->rev, EV_READ, 0);
+		}
 		return;
 	}
 	if (evbuffer_get_length(c->out) > 0) {
 		event_add(c->wev, NULL);
 		return;
 	}
-	event_del(c->wev);
 	if (c->close_when_flushed) {
+		event_del(c->wev);
 		conn_close(c);
 		return;
 	}
 	if (c->want_drained) {
-		c->want_drained = false;
-		dispatch(c, CONN_EV_DRAINED);
+		if (from_loop) {
+			event_del(c->wev);
+			c->want_drained = false;
+			dispatch(c, CONN_EV_DRAINED);
+		} else {
+			/* let the loop tell the owner, via the write event */
+			event_add(c->wev, NULL);
+		}
+		return;
 	}
+	event_del(c->wev);
 }
 
 static void write_cb(evutil_socket_t fd, short what, void *arg)
@@ -124,7 +152,7 @@ static void write_cb(evutil_socket_t fd, short what, void *arg)
 		finish_connect(c);
 		return;
 	}
-	write_now(c);
+	write_now(c, true);
 	if (!c->closing && c->want_drained && evbuffer_get_length(c->out) <= CONN_LOW_WATER) {
 		c->want_drained = false;
 		dispatch(c, CONN_EV_DRAINED);
@@ -227,7 +255,7 @@ void conn_send(struct conn *c)
 		return;
 	if (evbuffer_get_length(c->out) == 0)
 		return;
-	write_now(c);
+	write_now(c, false);
 }
 
 void conn_timer(struct conn *c, double seconds)
@@ -291,7 +319,7 @@ void conn_close_flushed(struct conn *c)
 	}
 	c->close_when_flushed = true;
 	conn_timer(c, CONN_FLUSH_TIMEOUT);
-	write_now(c);
+	write_now(c, false);
 }
 
 void conn_release(struct conn *c)

@@ -41,8 +41,9 @@ static void accept_error_cb(struct evconnlistener *l, void *arg)
 {
 	int err = EVUTIL_SOCKET_ERROR();
 	log_warn("accept failed: %s", evutil_socket_error_to_string(err));
-	if (err == EMFILE || err == ENFILE) {
-		/* Out of descriptors: pause accepting briefly rather than spin. */
+	if (err != EINTR && err != ECONNABORTED && err != EAGAIN) {
+		/* Out of descriptors or memory: pause accepting briefly rather
+		 * than spin on the same error. */
 		evconnlistener_disable(l);
 		struct timeval tv = { 1, 0 };
 		event_base_once(rt.base, -1, EV_TIMEOUT, reenable_cb, l, &tv);

@@ -288,6 +288,12 @@ void pool_server_ready(struct server *s)
 {
 	struct pool *p = s->pool;
 	p->last_error[0] = 0;
+	if (conn_in_len(&s->conn) > 0) {
+		/* a reply nobody asked for would reach the next client */
+		server_close(s, "unexpected data from server at release");
+		pool_launch(p);
+		return;
+	}
 	if (timers_server_expired(s)) {
 		server_close(s, "server_lifetime reached");
 		pool_launch(p);

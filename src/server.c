@@ -69,7 +69,9 @@ void server_set_state(struct server *s, enum server_state st)
 		conn_timer(&s->conn, 0);
 	s->state = st;
 	if (st == SV_IDLE) {
-		/* most recently used first: the others age out */
+		/* most recently used first: the others age out; reading stays
+		 * on so a server that goes away while idle is noticed */
+		conn_read_start(&s->conn);
 		list_prepend(to, &s->pool_node);
 		s->idle_since = rt_now();
 		timers_server_idle(s);
@@ -290,23 +292,30 @@ void server_relay(struct server *s)
 	struct client *c = s->client;
 	if (!c || s->state != SV_ACTIVE)
 		return;
-	enum relay_result r = relay_run(&s->relay, s->conn.in, c->conn.out, &server_spec, s,
-					CONN_HIGH_WATER);
-	conn_send(&c->conn);
-	switch (r) {
-	case RELAY_BAD_LENGTH:
-	case RELAY_FAILED:
-		server_lost(s, "invalid message from server");
-		return;
-	case RELAY_STOPPED:
-		server_transaction_end(s);
-		return;
-	case RELAY_BACKPRESSURE:
-	case RELAY_IDLE:
-		break;
+	for (;;) {
+		enum relay_result r = relay_run(&s->relay, s->conn.in, c->conn.out, &server_spec, s,
+						CONN_HIGH_WATER);
+		conn_send(&c->conn);
+		switch (r) {
+		case RELAY_BAD_LENGTH:
+		case RELAY_FAILED:
+			server_lost(s, "invalid message from server");
+			return;
+		case RELAY_STOPPED:
+			server_transaction_end(s);
+			return;
+		case RELAY_IDLE:
+		case RELAY_BACKPRESSURE:
+			break;
+		}
+		if (conn_out_full(&c->conn)) {
+			conn_read_stop(&s->conn);   /* resumed on the client's DRAINED */
+			return;
+		}
+		if (r == RELAY_IDLE)
+			return;
+		/* the write took it below the mark: move the rest now */
 	}
-	if (s->client && conn_out_full(&s->client->conn))
-		conn_read_stop(&s->conn);
 }
 
 /* ---- control phases: login, setup, reset ---- */
@@ -328,11 +337,20 @@ static bool each_message(struct server *s, bool (*fn)(struct server *, char, con
 		size_t total = pq_msg_total(&h);
 		if (avail < total)
 			return true;
-		const uint8_t *msg = evbuffer_pullup(s->conn.in, (ev_ssize_t)total);
+		/* Take the message out before acting on it: the handler may hand
+		 * the server on, and what is left in its input must be only what
+		 * came after. Control messages are small and rare: copy them. */
+		uint8_t stackbuf[4096];
+		uint8_t *msg = total <= sizeof stackbuf ? stackbuf : malloc(total);
+		if (!msg) {
+			server_lost(s, "out of memory");
+			return false;
+		}
+		evbuffer_remove(s->conn.in, msg, total);
 		enum server_state before = s->state;
 		bool go_on = fn(s, h.type, msg + PQ_HEADER_LEN, pq_body_len(&h));
-		if (s->state != SV_CLOSED)
-			evbuffer_drain(s->conn.in, total);
+		if (msg != stackbuf)
+			free(msg);
 		if (!go_on || s->state != before)
 			return go_on;
 	}
@@ -356,11 +374,13 @@ static bool on_setup_msg(struct server *s, char type, const uint8_t *body, size_
 	case 'E': {
 		struct pq_error_fields f;
 		if (proto_parse_error(body, len, &f) && c) {
-			/* The client's own startup parameter was refused. */
+			/* The client's own startup parameter was refused. Its
+			 * ReadyForQuery is still to come: close rather than reuse
+			 * a server with a reply in flight. */
 			s->client = NULL;
 			c->server = NULL;
 			client_fail(c, f.sqlstate, "%s", f.message);
-			server_reset(s);
+			server_close(s, "a client's parameter was refused");
 			return false;
 		}
 		server_lost(s, "invalid ErrorResponse from server");

@@ -45,12 +45,13 @@ bool varcache_set(struct varcache *vc, const char *name, const char *value)
 	return true;
 }
 
+/* An E'' literal: safe whatever standard_conforming_strings says. */
 static void put_quoted(struct pq_writer *w, const char *s)
 {
-	pq_put_u8(w, '\'');
+	pq_put_bytes(w, "E'", 2);
 	for (; *s; s++) {
-		if (*s == '\'')
-			pq_put_u8(w, '\'');
+		if (*s == '\'' || *s == '\\')
+			pq_put_u8(w, (uint8_t)*s);
 		pq_put_u8(w, (uint8_t)*s);
 	}
 	pq_put_u8(w, '\'');

@@ -201,8 +201,6 @@ my $sl = SluiceTest::Sluice->new(
 	# then at a query); when an app client leaves, its server goes idle in
 	# app's pool and the waiting app2 client must get the slot at once, not
 	# at its timeout.
-	my $BUG = 'sluice bug: a server going idle in one pool does not wake clients of another '
-	    . 'pool of the same database waiting at max_db_connections';
 	{
 		my @a = map { $sl2->proto(user => 'app', db => 'lim') } 1 .. 2;
 		is(scalar(grep { ($_->query_value('SELECT 1') // '') eq '1' } @a), 2,
@@ -218,16 +216,13 @@ my $sl = SluiceTest::Sluice->new(
 		my $done = wait_for(sub { waitpid($bpid, WNOHANG) == $bpid }, timeout => 5);
 		my $rc = $done ? SluiceTest::exit_code($?) : 'running';
 		if (!$done) { kill 'KILL', $bpid; waitpid($bpid, 0) }
-		local $TODO = $BUG;
 		ok($done && $rc eq '0' && SluiceTest::slurp("$dir/b.out") eq "b\n",
 		   sprintf('max_db_connections: when an app client leaves, the app2 client waiting at login is served (%s after %.1f s)',
 			   $done ? "rc $rc" : 'still waiting', time() - $t0))
 		    or diag(SluiceTest::slurp("$dir/b.err"));
 
-		undef $TODO;
 		push @a, $sl2->proto(user => 'app', db => 'lim');
 		is($a[-1]->query_value('SELECT 2', timeout => 10), '2', 'max_db_connections: app takes both slots again');
-		$TODO = $BUG;
 		my $c = SluiceTest::Proto->connect(port => $sl2->port);
 		my $login = $c->login(user => 'app2', password => 'app2_pw', database => 'lim', timeout => 5);
 		ok($login->{ok}, 'max_db_connections: an app2 client logs in (its pool has logged in before)')
@@ -284,15 +279,11 @@ my $sl = SluiceTest::Sluice->new(
 		waitpid($pid, 0);
 		$rc{ $pids{$pid} } = 'killed';
 	}
-	{
-		# the same bug, when one user's clients happen to fill both slots first
-		local $TODO = $BUG;
-		my @bad = grep { $rc{$_} ne '0' } 1 .. 10;
-		is(scalar @bad, 0, 'max_db_connections: all 10 clients of both users succeeded');
-		diag("client $_: rc $rc{$_}: " . SluiceTest::slurp("$dir/err.$_")) for @bad;
-		is(scalar(grep { SluiceTest::slurp("$dir/out.$_") eq ($_ % 2 ? 'app' : 'app2') . "|\n" } 1 .. 10), 10,
-		   'max_db_connections: every client got its answer');
-	}
+	my @bad = grep { $rc{$_} ne '0' } 1 .. 10;
+	is(scalar @bad, 0, 'max_db_connections: all 10 clients of both users succeeded');
+	diag("client $_: rc $rc{$_}: " . SluiceTest::slurp("$dir/err.$_")) for @bad;
+	is(scalar(grep { SluiceTest::slurp("$dir/out.$_") eq ($_ % 2 ? 'app' : 'app2') . "|\n" } 1 .. 10), 10,
+	   'max_db_connections: every client got its answer');
 	cmp_ok($max, '<=', 2, "max_db_connections: PostgreSQL saw at most 2 backends for the database (max $max in $samples samples)");
 	cmp_ok($max, '>=', 2, 'max_db_connections: and the limit was reached');
 	cmp_ok($watch->query_value($count_sql), '<=', 2, 'max_db_connections: at most 2 server connections remain');
