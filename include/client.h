@@ -50,6 +50,7 @@ struct client {
 	char addr[64];
 	struct varcache vars;        /* what this client believes is set */
 	struct client_auth *auth;
+	struct client_stmts *stmts;  /* named prepared statements (prepared.c) */
 	struct relay relay;          /* client -> server */
 	uint32_t cancel_pid, cancel_key;
 	struct client *cancel_next;  /* cancel.c hash chain */

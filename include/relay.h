@@ -36,6 +36,12 @@ enum relay_result {
 
 typedef enum relay_action (*relay_inspect_fn)(void *owner, char type,
 					     const uint8_t *body, size_t len);
+/* Optional per-message hooks (no pull-up): `observe` sees every message's
+ * type when its header arrives and may drop it (RELAY_DROP) or let it
+ * pass (RELAY_FORWARD, then `inspect` rules apply); `after` runs once the
+ * whole message has been passed or dropped. */
+typedef enum relay_action (*relay_observe_fn)(void *owner, char type);
+typedef void (*relay_after_fn)(void *owner, char type);
 
 struct relay_spec {
 	bool inspect[256];        /* message types shown to `fn` */
@@ -44,11 +50,15 @@ struct relay_spec {
 	uint32_t max_len;         /* longest message accepted */
 	uint32_t max_inspect_len; /* longest message that may be pulled up */
 	relay_inspect_fn fn;
+	relay_observe_fn observe;
+	relay_after_fn after;
 };
 
 /* Per direction: bytes of the message in passage still to come. */
 struct relay {
 	uint32_t pending;
+	bool dropping;            /* the pending bytes are dropped, not passed */
+	char cur_type;            /* type of the message in passage */
 	uint32_t counted;         /* messages of spec->count types passed */
 	bool unsynced;            /* an unsync type passed after the last count type */
 };

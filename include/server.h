@@ -45,6 +45,7 @@ struct server {
 	struct varcache vars;        /* what PostgreSQL reported */
 	struct param_list login_params;
 	struct server_login *login;
+	struct server_stmts *stmts;  /* prepared here, and responses owed (prepared.c) */
 	struct relay relay;          /* server -> client */
 	uint32_t backend_pid, backend_key;
 	char txn_status;             /* last ReadyForQuery status */

@@ -20,6 +20,7 @@
 #include "config.h"
 #include "log.h"
 #include "pool.h"
+#include "prepared.h"
 #include "proto.h"
 #include "runtime.h"
 #include "server.h"
@@ -34,7 +35,14 @@ static void client_destroy(struct conn *conn);
 static const struct conn_ops client_ops = { client_event, client_destroy };
 
 static enum relay_action client_inspect(void *owner, char type, const uint8_t *body, size_t len);
-static struct relay_spec client_spec;
+static struct relay_spec client_spec, client_spec_tracked;
+
+/* Transaction and statement pooling carry named prepared statements
+ * across servers (prepared.c); session pooling needs nothing of that. */
+static bool tracks_statements(const struct client *c)
+{
+	return c->pool->mode != POOL_SESSION && rt.cfg->max_prepared_statements > 0;
+}
 
 static const char *const state_names[] = {
 	[CL_STARTUP] = "startup", [CL_AUTH] = "auth", [CL_LOGIN_WAIT] = "login_wait",
@@ -542,11 +550,14 @@ void client_relay(struct client *c)
 	struct server *s = c->server;
 	if (!s || s->state != SV_ACTIVE)
 		return;
-	client_spec.max_len = (uint32_t)rt.cfg->max_packet_size;
+	struct relay_spec *spec = tracks_statements(c) ? &client_spec_tracked : &client_spec;
+	spec->max_len = (uint32_t)rt.cfg->max_packet_size;
 	uint32_t before = c->relay.counted;
 	size_t in_before = conn_in_len(&c->conn);
-	enum relay_result r = relay_run(&c->relay, c->conn.in, s->conn.out, &client_spec, c,
+	enum relay_result r = relay_run(&c->relay, c->conn.in, s->conn.out, spec, c,
 					CONN_HIGH_WATER);
+	if (conn_out_len(&c->conn) > 0)
+		conn_send(&c->conn);   /* answers sluice gave itself */
 	if (conn_in_len(&c->conn) != in_before && idle_timers_on())
 		conn_timer(&c->conn, 0);   /* the client is not idle */
 	if (rt.cfg->query_timeout > 0 && before == s->relay.counted && c->relay.counted != before)
@@ -572,7 +583,14 @@ void client_relay(struct client *c)
 
 static enum relay_action client_inspect(void *owner, char type, const uint8_t *body, size_t len)
 {
-	return type == 'X' ? RELAY_DROP_STOP : RELAY_FORWARD;
+	if (type == 'X')
+		return RELAY_DROP_STOP;
+	return prepared_client_message(owner, type, body, len);
+}
+
+static enum relay_action client_observe(void *owner, char type)
+{
+	return prepared_client_observe(owner, type);
 }
 
 /* ---- events ---- */
@@ -675,6 +693,7 @@ static void client_destroy(struct conn *conn)
 		BUG("client C-%llu destroyed while still attached", (unsigned long long)conn->id);
 	rt.nconns--;
 	client_auth_free(c);
+	prepared_client_free(c);
 	varcache_clear(&c->vars);
 	free(c->startup);
 	free(c->user);
@@ -691,4 +710,17 @@ static struct relay_spec client_spec = {
 	.max_len = PQ_MESSAGE_MAX,
 	.max_inspect_len = 4,
 	.fn = client_inspect,
+};
+
+/* Parse/Bind/Describe/Close are pulled up to be rewritten; Bind carries
+ * the parameters, so the limit is the message limit. */
+static struct relay_spec client_spec_tracked = {
+	.inspect = { ['X'] = true, ['P'] = true, ['B'] = true, ['D'] = true, ['C'] = true },
+	.count = { ['Q'] = true, ['S'] = true, ['F'] = true },
+	.unsync = { ['P'] = true, ['B'] = true, ['E'] = true, ['D'] = true,
+		    ['C'] = true, ['H'] = true },
+	.max_len = PQ_MESSAGE_MAX,
+	.max_inspect_len = PQ_MESSAGE_MAX,
+	.fn = client_inspect,
+	.observe = client_observe,
 };

@@ -25,10 +25,15 @@ enum relay_result relay_run(struct relay *r, struct evbuffer *src, struct evbuff
 			if (avail == 0)
 				return RELAY_IDLE;
 			size_t n = avail < r->pending ? avail : r->pending;
-			evbuffer_remove_buffer(src, dst, n);
+			if (r->dropping)
+				evbuffer_drain(src, n);
+			else
+				evbuffer_remove_buffer(src, dst, n);
 			r->pending -= (uint32_t)n;
 			if (r->pending > 0)
 				return RELAY_IDLE;
+			if (spec->after)
+				spec->after(owner, r->cur_type);
 			continue;
 		}
 		if (evbuffer_get_length(dst) > dst_high)
@@ -42,11 +47,20 @@ enum relay_result relay_run(struct relay *r, struct evbuffer *src, struct evbuff
 		if (f == PQ_FRAME_BAD)
 			return RELAY_BAD_LENGTH;
 		size_t total = pq_msg_total(&h);
-		if (!spec->inspect[(uint8_t)h.type]) {
-			note_type(r, spec, (uint8_t)h.type);
+		uint8_t type = (uint8_t)h.type;
+		if (!spec->inspect[type]) {
+			enum relay_action act = spec->observe ? spec->observe(owner, h.type) : RELAY_FORWARD;
+			note_type(r, spec, type);
 			size_t n = avail < total ? avail : total;
-			evbuffer_remove_buffer(src, dst, n);
+			r->dropping = act == RELAY_DROP;
+			r->cur_type = h.type;
+			if (r->dropping)
+				evbuffer_drain(src, n);
+			else
+				evbuffer_remove_buffer(src, dst, n);
 			r->pending = (uint32_t)(total - n);
+			if (r->pending == 0 && spec->after)
+				spec->after(owner, h.type);
 			continue;
 		}
 		if (h.len > spec->max_inspect_len)
@@ -56,8 +70,10 @@ enum relay_result relay_run(struct relay *r, struct evbuffer *src, struct evbuff
 		const uint8_t *msg = evbuffer_pullup(src, (ev_ssize_t)total);
 		if (!msg)
 			return RELAY_FAILED;
-		note_type(r, spec, (uint8_t)h.type);
-		enum relay_action act = spec->fn(owner, h.type, msg + PQ_HEADER_LEN, pq_body_len(&h));
+		enum relay_action act = spec->observe ? spec->observe(owner, h.type) : RELAY_FORWARD;
+		note_type(r, spec, type);
+		if (act == RELAY_FORWARD)
+			act = spec->fn(owner, h.type, msg + PQ_HEADER_LEN, pq_body_len(&h));
 		switch (act) {
 		case RELAY_FORWARD:
 		case RELAY_FORWARD_STOP:
@@ -70,6 +86,8 @@ enum relay_result relay_run(struct relay *r, struct evbuffer *src, struct evbuff
 		case RELAY_FAIL:
 			return RELAY_FAILED;
 		}
+		if (spec->after)
+			spec->after(owner, h.type);
 		if (act == RELAY_FORWARD_STOP || act == RELAY_DROP_STOP)
 			return RELAY_STOPPED;
 	}

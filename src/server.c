@@ -17,6 +17,7 @@
 #include "log.h"
 #include "pool.h"
 #include "pool_timers.h"
+#include "prepared.h"
 #include "proto.h"
 #include "runtime.h"
 #include "server.h"
@@ -27,7 +28,7 @@
 static void server_event(struct conn *conn, enum conn_event ev);
 static void server_destroy(struct conn *conn);
 static const struct conn_ops server_ops = { server_event, server_destroy };
-static struct relay_spec server_spec;
+static struct relay_spec server_spec, server_spec_tracked;
 
 static const char *const state_names[] = {
 	[SV_CONNECTING] = "connecting", [SV_LOGIN] = "login", [SV_IDLE] = "idle",
@@ -231,7 +232,7 @@ static void server_lost(struct server *s, const char *why)
 static bool client_done_with_server(const struct server *s, const struct client *c)
 {
 	return c->relay.counted == s->relay.counted && !c->relay.unsynced &&
-	       c->relay.pending == 0 && conn_in_len(&c->conn) == 0;
+	       c->relay.pending == 0 && conn_in_len(&c->conn) == 0 && prepared_server_idle(s);
 }
 
 static enum relay_action server_inspect(void *owner, char type, const uint8_t *body, size_t len)
@@ -255,7 +256,7 @@ static enum relay_action server_inspect(void *owner, char type, const uint8_t *b
 			return RELAY_FORWARD_STOP;
 		if (c->relay.counted == s->relay.counted && !c->relay.unsynced) {
 			if (s->txn_status == 'I')
-				return RELAY_FORWARD_STOP;   /* transaction over */
+				return RELAY_FORWARD_STOP;   /* transaction over (if nothing else is owed) */
 			client_idle_timer(c, s->txn_status);
 		}
 		return RELAY_FORWARD;
@@ -268,9 +269,25 @@ static enum relay_action server_inspect(void *owner, char type, const uint8_t *b
 			(void)varcache_set(&c->vars, name, value);
 		return RELAY_FORWARD;
 	}
+	case 'C':
+		/* DISCARD ALL / DEALLOCATE ALL drop the server's statements */
+		if ((len == sizeof "DISCARD ALL" && !memcmp(body, "DISCARD ALL", len)) ||
+		    (len == sizeof "DEALLOCATE ALL" && !memcmp(body, "DEALLOCATE ALL", len)))
+			prepared_server_discarded(s);
+		return RELAY_FORWARD;
 	default:
 		return RELAY_FORWARD;
 	}
+}
+
+static enum relay_action server_observe(void *owner, char type)
+{
+	return prepared_server_observe(owner, type);
+}
+
+static void server_after(void *owner, char type)
+{
+	prepared_server_after(owner, type);
 }
 
 /* A transaction (or statement) ended: the client gives the server back. */
@@ -292,8 +309,9 @@ void server_relay(struct server *s)
 	struct client *c = s->client;
 	if (!c || s->state != SV_ACTIVE)
 		return;
+	const struct relay_spec *spec = s->stmts ? &server_spec_tracked : &server_spec;
 	for (;;) {
-		enum relay_result r = relay_run(&s->relay, s->conn.in, c->conn.out, &server_spec, s,
+		enum relay_result r = relay_run(&s->relay, s->conn.in, c->conn.out, spec, s,
 						CONN_HIGH_WATER);
 		conn_send(&c->conn);
 		switch (r) {
@@ -517,6 +535,7 @@ static void server_destroy(struct conn *conn)
 	if (s->client || !list_empty(&s->pool_node))
 		BUG("server S-%llu destroyed while still attached", (unsigned long long)conn->id);
 	server_login_free(s);
+	prepared_server_free(s);
 	varcache_clear(&s->vars);
 	param_list_free(&s->login_params);
 	conn_release(&s->conn);
@@ -529,4 +548,16 @@ static struct relay_spec server_spec = {
 	.max_len = PQ_MESSAGE_MAX,
 	.max_inspect_len = SERVER_CONTROL_MSG_MAX,
 	.fn = server_inspect,
+};
+
+/* A server that has met named prepared statements also settles the
+ * responses its client is owed (prepared.c). */
+static struct relay_spec server_spec_tracked = {
+	.inspect = { ['Z'] = true, ['S'] = true, ['C'] = true },
+	.count = { ['Z'] = true },
+	.max_len = PQ_MESSAGE_MAX,
+	.max_inspect_len = SERVER_CONTROL_MSG_MAX,
+	.fn = server_inspect,
+	.observe = server_observe,
+	.after = server_after,
 };

@@ -18,6 +18,7 @@ package SluiceTest;
 #   new_tempdir($tag, %o)           a private temp dir, removed on success
 #   check_log(@sluices)             one ok(): no BUG / sanitizer / leak lines
 #   run_c_test($name, $connstr, @args)   run a C TAP program, re-emit its tests
+#   with_nofile($n, @argv)          argv wrapped to run with `ulimit -n $n`
 #
 # Teardown (END): stops every node this process started (by pid), keeps the
 # test's exit code; removes the temp dirs when the file passed, keeps them
@@ -38,7 +39,7 @@ use Test::More ();
 use Exporter 'import';
 
 our @EXPORT_OK = qw(free_port run_cmd spawn wait_for new_tempdir check_log
-		    run_c_test is_root slurp spit quote_conninfo);
+		    run_c_test is_root slurp spit quote_conninfo with_nofile);
 
 my $OWNER_PID = $$;      # forked children must not tear down our nodes
 our @NODES;              # objects with ->teardown, in creation order
@@ -323,6 +324,19 @@ sub check_log
 	return $ok;
 }
 
+# argv wrapped in `sh -c` to raise the open-file limit to $n first (capped
+# at the hard limit; left alone when it is already higher). exec keeps the
+# pid, so spawn's pid is the program's.
+sub with_nofile
+{
+	my ($n, @argv) = @_;
+	my $sh = 'h=$(ulimit -Hn); s=$(ulimit -Sn); n=' . int($n) . '; '
+	    . '[ "$h" = unlimited ] || [ "$h" -ge "$n" ] || n=$h; '
+	    . '[ "$s" = unlimited ] || [ "$s" -ge "$n" ] || ulimit -n "$n"; '
+	    . 'exec "$@"';
+	return ('/bin/sh', '-c', $sh, 'sh', @argv);
+}
+
 sub c_test_bin_dir
 {
 	return $ENV{SLUICE_TEST_BIN} // 'build/test/bin';
@@ -354,7 +368,8 @@ sub c_test_program
 # "ok N - desc" / "not ok N - desc" lines becomes an ok() here, "# ..." lines
 # become notes (diag after a failure). A final ok() requires exit status 0,
 # at least one test, and a plan that matches when one was printed.
-# A trailing hashref holds options: label (test name prefix), timeout, env.
+# A trailing hashref holds options: label (test name prefix), timeout, env,
+# nofile (open-file limit, see with_nofile).
 sub run_c_test
 {
 	my ($name, @args) = @_;
@@ -366,7 +381,9 @@ sub run_c_test
 		Test::More::fail("$name: program found (run make to build " . c_test_bin_dir() . "/$name)");
 		return 0;
 	}
-	my ($out, $err, $rc) = run_cmd([$prog, @args], timeout => $o{timeout} // 60,
+	my @argv = ($prog, @args);
+	@argv = with_nofile($o{nofile}, @argv) if $o{nofile};
+	my ($out, $err, $rc) = run_cmd(\@argv, timeout => $o{timeout} // 60,
 				       env => { PGGSSENCMODE => "disable", %{ $o{env} // {} } });
 	my ($n, $plan, $failed) = (0, undef, 0);
 	for my $line (split /\n/, $out) {

@@ -13,6 +13,8 @@ package SluiceTest::Pg;
 #   $pg->scram_verifier('app');     # rolpassword, for userlist.txt
 #   $pg->connstr('app')             # "host=127.0.0.1 port=N dbname=app"
 #   $pg->port / host / sockdir / stop / start / restart / log_contents
+#   my $w = $pg->watch_max($sql);   # sample a count in a child process...
+#   my ($max, $samples) = $w->stop; # ...while the test drives clients
 
 use strict;
 use warnings;
@@ -250,6 +252,16 @@ sub proto
 	return $c;
 }
 
+# Run $sql (one number) over and over on a direct superuser connection, in a
+# child process, until ->stop; stop returns (the largest value seen, how
+# many samples were taken). For "never more than N" claims while the test
+# drives clients. Options: db, interval (seconds between samples, 0.01).
+sub watch_max
+{
+	my ($self, $sql, %o) = @_;
+	return SluiceTest::Pg::Watch->start($self, $sql, %o);
+}
+
 sub quote_ident { my $s = $_[0]; $s =~ s/"/""/g; return qq{"$s"} }
 sub quote_literal { my $s = $_[0]; $s =~ s/'/''/g; return qq{'$s'} }
 
@@ -277,5 +289,64 @@ sub scram_verifier
 	return $self->safe_psql('postgres',
 		'SELECT rolpassword FROM pg_authid WHERE rolname = ' . quote_literal($role));
 }
+
+package SluiceTest::Pg::Watch;
+
+use Carp;
+use POSIX ();
+use SluiceTest qw(slurp spit);
+
+sub start
+{
+	my ($class, $pg, $sql, %o) = @_;
+	my $file = File::Temp->new(TMPDIR => 1);
+	my $path = $file->filename;
+	my $interval = $o{interval} // 0.01;
+	my $pid = fork() // croak "fork: $!";
+	if ($pid == 0) {
+		my $stop = 0;
+		$SIG{TERM} = sub { $stop = 1 };
+		my ($max, $n) = (undef, 0);
+		eval {
+			my $c = $pg->proto(db => $o{db} // 'postgres');
+			until ($stop) {
+				my $v = $c->query_value($sql);
+				last if !defined $v && $c->{eof};
+				if (defined $v) {
+					$max = $v if !defined $max || $v > $max;
+					$n++;
+					spit("$path.tmp", ($max // '') . " $n\n");
+					rename "$path.tmp", $path;
+				}
+				select(undef, undef, undef, $interval);
+			}
+		};
+		print STDERR "# watch_max: $@" if $@;
+		POSIX::_exit(0);
+	}
+	return bless { pid => $pid, file => $file, path => $path, owner => $$ }, $class;
+}
+
+# The largest value and the sample count so far, without stopping.
+sub peek
+{
+	my ($self) = @_;
+	my ($max, $n) = split ' ', slurp($self->{path});
+	return ($max, $n // 0);
+}
+
+sub stop
+{
+	my ($self) = @_;
+	if ($self->{pid}) {
+		kill 'TERM', $self->{pid};
+		my $st = SluiceTest::wait_pid($self->{pid}, 10);
+		if (!defined $st) { kill 'KILL', $self->{pid}; waitpid($self->{pid}, 0) }
+		$self->{pid} = undef;
+	}
+	return $self->peek;
+}
+
+sub DESTROY { $_[0]->stop if $_[0]{pid} && $$ == $_[0]{owner} }
 
 1;

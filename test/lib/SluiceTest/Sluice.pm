@@ -32,6 +32,8 @@ package SluiceTest::Sluice;
 # config, and default_db/default_user/default_password make wait_login work.
 # as_postgres runs it as `postgres` when we are root (the files it writes
 # must then be writable by postgres).
+# nofile => N raises its open-file limit to N (through `sh -c 'ulimit -n'`,
+# capped at the hard limit) for tests with many connections.
 # The section is [sluice], or [pgbouncer] when SLUICE_BIN is a pgbouncer;
 # a pgbouncer is run as `postgres` when we are root (it refuses root).
 
@@ -64,6 +66,7 @@ sub new
 		extra     => $o{extra_config} // '',
 		wait_login => $o{wait_login} // 1,
 		console   => $o{console},
+		nofile    => $o{nofile},
 		bin       => bin(),
 		pgbouncer => is_pgbouncer(),
 		pid       => undef,
@@ -160,7 +163,9 @@ sub start
 			my ($uid, $gid) = SluiceTest::postgres_ids();
 			chown $uid, $gid, $self->{stderr};
 		}
-		my $pid = spawn([ $self->{bin}, $self->{config} ], %out,
+		my @argv = ($self->{bin}, $self->{config});
+		@argv = SluiceTest::with_nofile($self->{nofile}, @argv) if $self->{nofile};
+		my $pid = spawn(\@argv, %out,
 				as_postgres => $self->{as_postgres}, cwd => $self->{cwd},
 				clean_env => 0);
 		$self->{pid} = $pid;
