@@ -11,6 +11,8 @@
  *                                   `want` has a value `have` lacks;
  *                                   false when nothing differs
  *   varcache_clear(vc)
+ *   varcache_set_extra(list)        track_extra_parameters: more names to
+ *                                   keep in step (at most VC_EXTRA_MAX)
  */
 #ifndef SLUICE_VARCACHE_H
 #define SLUICE_VARCACHE_H
@@ -21,12 +23,20 @@
 
 enum varcache_param {
 	VC_CLIENT_ENCODING, VC_DATESTYLE, VC_TIMEZONE, VC_INTERVALSTYLE,
-	VC_STANDARD_CONFORMING_STRINGS, VC_APPLICATION_NAME, VC_COUNT
+	VC_STANDARD_CONFORMING_STRINGS, VC_APPLICATION_NAME, VC_BUILTIN
 };
+
+#define VC_EXTRA_MAX 8
+#define VC_COUNT (VC_BUILTIN + VC_EXTRA_MAX)
 
 struct varcache {
 	char *val[VC_COUNT];
 };
+
+/* Set the extra tracked names from a comma list; false if there are more
+ * than VC_EXTRA_MAX, a name is too long, or has characters other than
+ * letters, digits, '_' and '.'. */
+bool varcache_set_extra(const char *list) MUST_CHECK;
 
 int varcache_index(const char *name);
 const char *varcache_name(int idx);

@@ -19,6 +19,7 @@
 #include "listener.h"
 #include "log.h"
 #include "runtime.h"
+#include "varcache.h"
 
 #ifndef SLUICE_VERSION
 #define SLUICE_VERSION "0.1.0"
@@ -132,6 +133,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	if (!varcache_set_extra(cfg->track_extra_parameters)) {
+		log_error("%s: track_extra_parameters: at most %d parameter names (letters, digits, _ and .)",
+			  cfg->path, VC_EXTRA_MAX);
+		return 1;
+	}
 	rt.cfg = cfg;
 	list_init(&rt.pools);
 	rt.base = event_base_new();

@@ -8,7 +8,7 @@
 
 #include "varcache.h"
 
-static const char *const names[VC_COUNT] = {
+static const char *names[VC_COUNT] = {
 	[VC_CLIENT_ENCODING] = "client_encoding",
 	[VC_DATESTYLE] = "DateStyle",
 	[VC_TIMEZONE] = "TimeZone",
@@ -17,9 +17,41 @@ static const char *const names[VC_COUNT] = {
 	[VC_APPLICATION_NAME] = "application_name",
 };
 
+static char extra_names[VC_EXTRA_MAX][64];
+
+bool varcache_set_extra(const char *list)
+{
+	int n = 0;
+	for (int i = VC_BUILTIN; i < VC_COUNT; i++)
+		names[i] = NULL;
+	const char *p = list ? list : "";
+	while (*p) {
+		while (*p == ',' || *p == ' ' || *p == '\t')
+			p++;
+		size_t len = strcspn(p, ", \t");
+		if (!len)
+			break;
+		char name[64];
+		if (len >= sizeof name || n == VC_EXTRA_MAX)
+			return false;
+		memcpy(name, p, len);
+		name[len] = 0;
+		p += len;
+		/* the name goes into a SET: identifier characters only */
+		if (strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.") != len)
+			return false;
+		if (varcache_index(name) >= 0)
+			continue;   /* tracked already */
+		memcpy(extra_names[n], name, len + 1);
+		names[VC_BUILTIN + n] = extra_names[n];
+		n++;
+	}
+	return true;
+}
+
 int varcache_index(const char *name)
 {
-	for (int i = 0; i < VC_COUNT; i++)
+	for (int i = 0; i < VC_COUNT && names[i]; i++)
 		if (!strcasecmp(names[i], name))
 			return i;
 	return -1;
@@ -60,7 +92,7 @@ static void put_quoted(struct pq_writer *w, const char *s)
 bool varcache_apply_sql(const struct varcache *want, const struct varcache *have, struct pq_writer *w)
 {
 	bool any = false;
-	for (int i = 0; i < VC_COUNT; i++) {
+	for (int i = 0; i < VC_COUNT && names[i]; i++) {
 		const char *v = want->val[i];
 		if (!v || (have->val[i] && !strcmp(v, have->val[i])))
 			continue;
@@ -82,7 +114,7 @@ bool varcache_apply_sql(const struct varcache *want, const struct varcache *have
 
 void varcache_copy(struct varcache *dst, const struct varcache *src)
 {
-	for (int i = 0; i < VC_COUNT; i++)
+	for (int i = 0; i < VC_COUNT && names[i]; i++)
 		if (src->val[i])
 			(void)varcache_set(dst, names[i], src->val[i]);
 }

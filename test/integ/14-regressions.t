@@ -41,6 +41,19 @@ $pg->safe_psql('app', 'CREATE TABLE waitq (v text); GRANT ALL ON waitq TO app');
 my %dbs = (app => $pg->connstr('app'));
 my %users = (app => 'app_pw', alice => 'alice_pw', bob => 'bob_pw');
 
+# Run one block; a block that dies (a login that fails, say) is a failed
+# test, and the blocks after it still run.
+sub regression
+{
+	my ($name, $code) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	my $ok = eval { $code->(); 1 };
+	return 1 if $ok;
+	fail("$name: the block ran to its end");
+	diag($@);
+	return 0;
+}
+
 # Read messages until ReadyForQuery (or the timeout); returns the types
 # and the first column of each DataRow.
 sub read_until_ready
@@ -68,7 +81,7 @@ sub read_until_ready
 # DateStyle=bogus fails while the server is set up for it) left the failed
 # SET's ReadyForQuery in flight when the server was reset and reused: the
 # next client of the same server got the previous reply to each query.
-{
+regression('setup error', sub {
 	my $sl = SluiceTest::Sluice->new(
 		pg => $pg, databases => \%dbs, users => \%users, default_user => 'app',
 		settings => { auth_type => 'trust', default_pool_size => 1 },
@@ -102,7 +115,7 @@ sub read_until_ready
 	    or diag("unexpected message '" . ($t // 'EOF') . "'");
 	$c2->terminate;
 	$sl->stop;
-}
+});
 
 # ---------------------------------------------------------------------------
 # (2) Bug: bytes that arrived in the same read as the startup packet (trust)
@@ -110,31 +123,33 @@ sub read_until_ready
 # looked at them: a query pipelined right behind the login was never
 # answered. Tried with the pool cold (the first client: sluice has no
 # server yet) and warm.
-for my $auth (qw(trust plain)) {
-	my $sl = SluiceTest::Sluice->new(
-		pg => $pg, databases => \%dbs, users => \%users, default_user => 'app',
-		settings => { auth_type => $auth, default_pool_size => 2, query_wait_timeout => 10 },
-		wait_login => 0,           # keep the pool cold for the first client
-	);
-	my $behind = $auth eq 'trust' ? 'the startup packet' : 'the password';
-	for my $pool (qw(cold warm)) {
-		my $c = SluiceTest::Proto->connect(port => $sl->port, timeout => 5);
-		my $bytes = startup_packet({ user => 'app', database => 'app' });
-		$bytes .= msg('p', "app_pw\0") if $auth eq 'plain';
-		$bytes .= msg('Q', "SELECT 42\0");
-		$c->send($bytes);
-		# the login's ReadyForQuery, then the query's
-		my ($login) = read_until_ready($c, 5);
-		my ($types, $values) = read_until_ready($c, 5);
-		is_deeply([ $types->[-1], $values ], [ 'Z', ['42'] ],
-			  "pipelined ($auth, pool $pool): a query right behind $behind is answered")
-		    or diag("login: [@$login]; then: [@$types]" . ($c->{timed_out} ? ' (timed out)' : ''));
-		is($c->query_value('SELECT 43', timeout => 5), '43',
-		   "pipelined ($auth, pool $pool): and the next query too");
-		$c->terminate;
+regression('pipelined', sub {
+	for my $auth (qw(trust plain)) {
+		my $sl = SluiceTest::Sluice->new(
+			pg => $pg, databases => \%dbs, users => \%users, default_user => 'app',
+			settings => { auth_type => $auth, default_pool_size => 2, query_wait_timeout => 10 },
+			wait_login => 0,           # keep the pool cold for the first client
+		);
+		my $behind = $auth eq 'trust' ? 'the startup packet' : 'the password';
+		for my $pool (qw(cold warm)) {
+			my $c = SluiceTest::Proto->connect(port => $sl->port, timeout => 5);
+			my $bytes = startup_packet({ user => 'app', database => 'app' });
+			$bytes .= msg('p', "app_pw\0") if $auth eq 'plain';
+			$bytes .= msg('Q', "SELECT 42\0");
+			$c->send($bytes);
+			# the login's ReadyForQuery, then the query's
+			my ($login) = read_until_ready($c, 5);
+			my ($types, $values) = read_until_ready($c, 5);
+			is_deeply([ $types->[-1], $values ], [ 'Z', ['42'] ],
+				  "pipelined ($auth, pool $pool): a query right behind $behind is answered")
+			    or diag("login: [@$login]; then: [@$types]" . ($c->{timed_out} ? ' (timed out)' : ''));
+			is($c->query_value('SELECT 43', timeout => 5), '43',
+			   "pipelined ($auth, pool $pool): and the next query too");
+			$c->terminate;
+		}
+		$sl->stop;
 	}
-	$sl->stop;
-}
+});
 
 # ---------------------------------------------------------------------------
 # (3) Bug: backpressure. When a write took the client below its high
@@ -146,7 +161,7 @@ for my $auth (qw(trust plain)) {
 # random pauses; each result must arrive whole, and no read may wait 5 s.
 # Before the fix this failed on every run here (both unix-socket clients
 # stalled within their first 300 queries).
-{
+regression('large results', sub {
 	my $sl = SluiceTest::Sluice->new(
 		pg => $pg, databases => \%dbs, users => \%users, default_user => 'app',
 		settings => { auth_type => 'trust', default_pool_size => 4 },
@@ -210,8 +225,8 @@ for my $auth (qw(trust plain)) {
 		my $how = $i % 2 ? 'tcp' : 'unix';
 		my $pid = fork() // die "fork: $!";
 		if ($pid == 0) {
-			$client->($how, 1000 + $i, "$dir/$i");
-			POSIX::_exit(0);
+			eval { $client->($how, 1000 + $i, "$dir/$i") };
+			POSIX::_exit(0);        # never back into the parent's code
 		}
 		$kids{$pid} = $i;
 	}
@@ -240,13 +255,13 @@ for my $auth (qw(trust plain)) {
 	note(sprintf('large results: %d queries in %.1f s', $total, time() - $t0));
 	ok($sl->alive, 'large results: sluice still running');
 	$sl->stop;
-}
+});
 
 # ---------------------------------------------------------------------------
 # (4) Bug: a client queued for a server (its reading stopped) that closed
 # its socket was not noticed; when a server came free, sluice ran the
 # query it had left behind anyway.
-{
+regression('queued client gone', sub {
 	my $sl = SluiceTest::Sluice->new(
 		pg => $pg, databases => \%dbs, users => \%users, default_user => 'app',
 		settings => { auth_type => 'trust', default_pool_size => 1, query_wait_timeout => 0 },
@@ -270,13 +285,13 @@ for my $auth (qw(trust plain)) {
 	is($pg->safe_psql('app', 'SELECT count(*) FROM waitq'), '0',
 	   'queued client gone: no row in the table (checked directly)');
 	$sl->stop;
-}
+});
 
 # ---------------------------------------------------------------------------
 # (5) Bug: with max_db_connections reached, a server going idle in one pool
 # did not give its slot to a client of another pool of the same database
 # waiting for it (at login, or at a query); it waited until its timeout.
-{
+regression('max_db_connections', sub {
 	my $sl = SluiceTest::Sluice->new(
 		pg => $pg, databases => \%dbs, users => \%users, default_user => 'alice',
 		settings => { auth_type => 'trust', max_db_connections => 1, default_pool_size => 2,
@@ -317,7 +332,7 @@ for my $auth (qw(trust plain)) {
 	    or diag("bob got [@$types]" . ($bob->{timed_out} ? ' (timed out)' : ''));
 	$bob->terminate;
 	$sl->stop;
-}
+});
 
 # ---------------------------------------------------------------------------
 # (6) Bug: a client that resets the connection right after SCRAM's
@@ -348,7 +363,7 @@ for my $auth (qw(trust plain)) {
 		return $ok;
 	}
 }
-{
+regression('SCRAM + reset', sub {
 	my $sl = SluiceTest::Sluice->new(
 		pg => $pg, databases => \%dbs, users => \%users, default_user => 'app',
 		settings => { auth_type => 'scram-sha-256' },
@@ -374,7 +389,7 @@ for my $auth (qw(trust plain)) {
 	};
 	is($ok, '7', 'SCRAM + reset: a normal client still logs in and queries') or diag($@);
 	$sl->stop;
-}
+});
 
 SluiceTest::check_log();
 done_testing();
