@@ -7,6 +7,9 @@
 #   make asan       the same tests against an AddressSanitizer+UBSan build
 #   make fuzz       run each libFuzzer target for FUZZ_TIME seconds (clang), then
 #                   merge inputs that add coverage into test/fuzz/corpus/
+#   make bench      build ./sluice, run test/bench/run: sluice against PgBouncer and
+#                   direct PostgreSQL (QUICK=1: a two-minute smoke run); writes
+#                   doc/performance.md and .png, raw results in build/bench/
 #   make deps       apt-get install the Debian packages that are missing
 
 BUILD   ?= build
@@ -43,7 +46,7 @@ PROVE_ARGS ?=
 export SLUICE_BIN = $(abspath $(OUT)/sluice)
 export SLUICE_TEST_BIN = $(abspath $(BUILD)/test/bin)
 
-.PHONY: all deps run check test asan fuzz clean
+.PHONY: all deps run check test asan fuzz bench clean
 all: $(OUT)/sluice $(UNIT_T) $(TBIN) $(FUZZ_REPLAY)
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) | $(BUILD)/obj
@@ -64,7 +67,8 @@ $(BUILD)/test/fuzz/%_replay.t: test/fuzz/%.c test/fuzz/replay_main.c $(LIBA) | $
 
 # Debian packages the build, the tests and the benchmarks use.
 DEB_PKGS = build-essential pkg-config libevent-dev libssl-dev libpq-dev \
-           postgresql-15 postgresql-client-15 pgbouncer clang perl openssl
+           postgresql-15 postgresql-client-15 pgbouncer clang perl openssl \
+           python3-asyncpg python3-psycopg nodejs $(if $(shell command -v npm),,npm)
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
@@ -100,6 +104,10 @@ fuzz:
 	  build/fuzz/$$t -max_total_time=$(FUZZ_TIME) -max_len=12000 build/fuzz/corpus/$$t test/fuzz/corpus/$$t || exit 1; \
 	  build/fuzz/$$t -merge=1 test/fuzz/corpus/$$t build/fuzz/corpus/$$t || exit 1; \
 	done
+
+bench: deps
+	$(MAKE) $(OUT)/sluice
+	test/bench/run
 
 clean:
 	rm -rf build sluice

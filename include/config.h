@@ -27,6 +27,7 @@
 
 enum auth_type { AUTH_TRUST = 0, AUTH_PLAIN, AUTH_MD5, AUTH_SCRAM };
 enum pool_mode { POOL_SESSION = 0, POOL_TRANSACTION, POOL_STATEMENT };
+enum tls_mode { TLS_DISABLE = 0, TLS_ALLOW, TLS_PREFER, TLS_REQUIRE, TLS_VERIFY_CA, TLS_VERIFY_FULL };
 
 /* One [users] entry: `name = pool_mode=transaction max_user_connections=5`.
  * Unset ints are -1. */
@@ -98,6 +99,16 @@ struct config {
 	char *track_extra_parameters; /* comma list, added to the tracked set */
 	int max_prepared_statements; /* 200: per client; 0 = no tracking */
 
+	/* TLS toward clients and toward PostgreSQL (PgBouncer's keys) */
+	int client_tls_sslmode;      /* enum tls_mode, disable */
+	char *client_tls_key_file, *client_tls_cert_file, *client_tls_ca_file;
+	char *client_tls_protocols;  /* "secure" = TLS 1.2 and 1.3 */
+	char *client_tls_ciphers, *client_tls13_ciphers;
+	int server_tls_sslmode;      /* enum tls_mode, prefer */
+	char *server_tls_ca_file, *server_tls_key_file, *server_tls_cert_file;
+	char *server_tls_protocols;
+	char *server_tls_ciphers, *server_tls13_ciphers;
+
 	struct user_settings *user_settings; /* [users] entries */
 	size_t nuser_settings;
 
@@ -134,5 +145,6 @@ bool config_list_has(const char *list, const char *name);
 /* Text of enum values, for messages and SHOW CONFIG later. */
 const char *config_auth_type_name(int t);
 const char *config_pool_mode_name(int m);
+const char *config_tls_mode_name(int m);
 
 #endif

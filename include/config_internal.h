@@ -71,6 +71,7 @@ extern const struct cfg_key cfg_user_keys[];
 extern const size_t cfg_user_nkeys;
 extern const struct cfg_enum cfg_auth_types[];
 extern const struct cfg_enum cfg_pool_modes[];
+extern const struct cfg_enum cfg_tls_modes[];
 
 const struct cfg_key *cfg_key_find(const struct cfg_key *tab, size_t n, const char *name);
 bool cfg_keys_init(const struct cfg_key *tab, size_t n, void *base,

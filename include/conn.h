@@ -12,6 +12,9 @@
  *   conn_timer(c, seconds)     arm the one timer (<= 0 disarms)
  *   conn_close(c)              stop everything now; destroy later
  *   conn_close_flushed(c)      close once c->out is written (bounded wait)
+ *   conn_tls_start(c, ctx, accept, host)   start TLS on the socket; the
+ *                              owner gets CONN_EV_TLS_READY (or an error)
+ *   conn_tls_error(c)          why the last TLS step failed
  *
  * Owners embed struct conn first and get every event through ops->event;
  * ops->destroy runs from the reaper, never inside the owner's callback.
@@ -29,6 +32,8 @@
 struct evbuffer;
 struct event;
 struct conn;
+struct ssl_st;
+struct ssl_ctx_st;
 
 #define CONN_HIGH_WATER (256 * 1024)   /* peer output above this: stop reading */
 #define CONN_LOW_WATER  (64 * 1024)    /* ...until it drains below this */
@@ -40,6 +45,7 @@ enum conn_event {
 	CONN_EV_CONNECTED,   /* non-blocking connect finished */
 	CONN_EV_DRAINED,     /* c->out fell below CONN_LOW_WATER after being high */
 	CONN_EV_TIMEOUT,     /* the conn_timer fired */
+	CONN_EV_TLS_READY,   /* the TLS handshake finished */
 };
 
 struct conn_ops {
@@ -61,6 +67,10 @@ struct conn {
 	bool close_when_flushed;
 	bool want_drained;   /* owner wants CONN_EV_DRAINED */
 	bool write_failed;   /* a write error waits to be reported from the loop */
+	struct ssl_st *ssl;  /* TLS on this socket, once started */
+	bool tls_handshaking;
+	bool tls_write_wants_read; /* SSL_write waits for the socket to be readable */
+	int tls_retry_len;   /* an SSL_write to retry with exactly this length */
 };
 
 bool conn_init(struct conn *c, int fd, const struct conn_ops *ops) MUST_CHECK;
@@ -78,6 +88,11 @@ size_t conn_out_len(const struct conn *c);
 size_t conn_in_len(const struct conn *c);
 /* True when c->out is above the high watermark; arms CONN_EV_DRAINED. */
 bool conn_out_full(struct conn *c);
+
+/* `host`: for a connecting side, the name to check the certificate
+ * against (verify-full) and to send as SNI; NULL for none. */
+bool conn_tls_start(struct conn *c, struct ssl_ctx_st *ctx, bool accept, const char *host) MUST_CHECK;
+const char *conn_tls_error(void);
 
 /* Start the reaper; call once after rt.base exists. */
 bool conn_reaper_init(void) MUST_CHECK;

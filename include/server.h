@@ -25,6 +25,7 @@
 
 enum server_state {
 	SV_CONNECTING,   /* TCP/unix connect in progress        (busy) */
+	SV_TLS,          /* SSLRequest sent, or TLS handshake   (busy) */
 	SV_LOGIN,        /* startup sent, authenticating        (busy) */
 	SV_IDLE,         /* ready for a client                  (idle) */
 	SV_SETUP,        /* applying a client's parameters      (used) */
@@ -51,6 +52,7 @@ struct server {
 	char txn_status;             /* last ReadyForQuery status */
 	double created;
 	double idle_since;
+	bool used;                   /* has served a client (server_lifetime = 0) */
 };
 
 #define server_log(s, lvl, fmt, ...) \
@@ -67,6 +69,11 @@ void server_set_state(struct server *s, enum server_state st);
 void server_close(struct server *s, const char *why);
 void server_relay(struct server *s);
 const char *server_state_name(enum server_state st);
+/* Not yet logged in: connecting, negotiating TLS or authenticating. */
+static inline bool server_logging_in(const struct server *s)
+{
+	return s->state == SV_CONNECTING || s->state == SV_TLS || s->state == SV_LOGIN;
+}
 
 /* server_login.c */
 bool server_login_start(struct server *s) MUST_CHECK;

@@ -25,6 +25,7 @@
 #include "runtime.h"
 #include "server.h"
 #include "sqlstate.h"
+#include "tls.h"
 
 #define CLIENT_AUTH_MSG_MAX 8192   /* longest message accepted before login */
 #define CLIENT_HARD_CAP_EXTRA 64   /* sockets beyond max_client_conn kept long
@@ -232,7 +233,10 @@ void client_release_server(struct client *c)
 	detach(c, s);
 	client_set_state(c, CL_IDLE);
 	client_idle_timer(c, 'I');
-	pool_server_ready(s);
+	if (rt.cfg->server_reset_query_always)
+		server_reset(s);
+	else
+		pool_server_ready(s);
 	if (c->state == CL_IDLE && conn_in_len(&c->conn) > 0)
 		client_on_idle_input(c);
 }
@@ -247,6 +251,25 @@ static void startup_refuse(struct client *c, const char *sqlstate, const char *w
 			    PQ_PROTO_MAJOR(st->version), PQ_PROTO_MINOR(st->version));
 	else
 		client_fail(c, sqlstate, "%s", why);
+}
+
+/* Answer SSLRequest with S and hand the socket to TLS. Bytes that came
+ * behind the SSLRequest were sent before any encryption: they are never
+ * read as protocol data, the connection is refused instead (as PostgreSQL
+ * does since CVE-2021-23214). */
+static void client_start_tls(struct client *c)
+{
+	if (conn_in_len(&c->conn) > 0) {
+		client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, "received unencrypted data after SSL request");
+		return;
+	}
+	evbuffer_add(c->conn.out, "S", 1);
+	conn_send(&c->conn);
+	if (conn_out_len(&c->conn) > 0 || !conn_tls_start(&c->conn, tls_accept_ctx(), true, NULL)) {
+		client_close(c, "could not start TLS", false);
+		return;
+	}
+	client_log(c, LOG_LVL_DEBUG, "TLS handshake started");
 }
 
 static bool accept_params(struct client *c, const struct pq_startup *st)
@@ -281,6 +304,12 @@ static void client_on_startup_packet(struct client *c, const uint8_t *pkt, uint3
 	}
 	switch (st.kind) {
 	case STARTUP_SSL:
+		if (tls_accept_ctx() && !c->conn.ssl) {
+			client_start_tls(c);
+			return;
+		}
+		/* no TLS here: answer N */
+		__attribute__((fallthrough));
 	case STARTUP_GSSENC:
 		/* No TLS or GSSAPI yet: say no; the client goes on in plaintext
 		 * with a fresh startup packet on the same socket. PostgreSQL
@@ -299,6 +328,11 @@ static void client_on_startup_packet(struct client *c, const uint8_t *pkt, uint3
 		return;
 	default:
 		break;
+	}
+	if (!c->conn.ssl && rt.cfg->client_tls_sslmode >= TLS_REQUIRE) {
+		client_fail(c, SQLSTATE_INVALID_AUTHORIZATION,
+			    "TLS is required: connect with sslmode=require or stronger");
+		return;
 	}
 	c->user = strdup(st.user);
 	c->db_name = strdup(st.database);
@@ -670,7 +704,7 @@ static void client_event(struct conn *conn, enum conn_event ev)
 		client_close(c, "client closed the connection", false);
 		break;
 	case CONN_EV_ERROR:
-		client_close(c, "socket error", false);
+		client_close(c, c->conn.ssl ? conn_tls_error() : "socket error", false);
 		break;
 	case CONN_EV_DRAINED:
 		if (c->server && c->server->state == SV_ACTIVE) {
@@ -680,6 +714,11 @@ static void client_event(struct conn *conn, enum conn_event ev)
 		break;
 	case CONN_EV_TIMEOUT:
 		client_on_timeout(c);
+		break;
+	case CONN_EV_TLS_READY:
+		client_log(c, LOG_LVL_DEBUG, "TLS established (%s)", SSL_get_version(c->conn.ssl));
+		if (conn_in_len(&c->conn) > 0)
+			client_on_read(c);
 		break;
 	case CONN_EV_CONNECTED:
 		BUG("client got a connect event");

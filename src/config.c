@@ -524,6 +524,12 @@ const char *config_auth_type_name(int t)
 	return s ? s : "unknown";
 }
 
+const char *config_tls_mode_name(int m)
+{
+	const char *s = cfg_enum_name(cfg_tls_modes, m);
+	return s ? s : "unknown";
+}
+
 const char *config_pool_mode_name(int m)
 {
 	const char *s = cfg_enum_name(cfg_pool_modes, m);

@@ -35,6 +35,16 @@ const struct cfg_enum cfg_auth_types[] = {
 	{ NULL, 0, false },
 };
 
+const struct cfg_enum cfg_tls_modes[] = {
+	{ "disable", TLS_DISABLE, false },
+	{ "allow", TLS_ALLOW, false },
+	{ "prefer", TLS_PREFER, false },
+	{ "require", TLS_REQUIRE, false },
+	{ "verify-ca", TLS_VERIFY_CA, false },
+	{ "verify-full", TLS_VERIFY_FULL, false },
+	{ NULL, 0, false },
+};
+
 const struct cfg_enum cfg_pool_modes[] = {
 	{ "session", POOL_SESSION, false },
 	{ "transaction", POOL_TRANSACTION, false },
@@ -110,6 +120,22 @@ const struct cfg_key cfg_global_keys[] = {
 	STR("track_extra_parameters", G(track_extra_parameters), "", true),
 	INT("max_prepared_statements", G(max_prepared_statements), 0, INT_MAX, "200", true),
 
+	/* TLS: PgBouncer's keys and defaults; files are re-read on SIGHUP */
+	ENUM("client_tls_sslmode", G(client_tls_sslmode), cfg_tls_modes, "disable", true),
+	PATH("client_tls_key_file", G(client_tls_key_file), true),
+	PATH("client_tls_cert_file", G(client_tls_cert_file), true),
+	PATH("client_tls_ca_file", G(client_tls_ca_file), true),
+	STR("client_tls_protocols", G(client_tls_protocols), "secure", true),
+	STR("client_tls_ciphers", G(client_tls_ciphers), "default", true),
+	STR("client_tls13_ciphers", G(client_tls13_ciphers), "default", true),
+	ENUM("server_tls_sslmode", G(server_tls_sslmode), cfg_tls_modes, "prefer", true),
+	PATH("server_tls_ca_file", G(server_tls_ca_file), true),
+	PATH("server_tls_key_file", G(server_tls_key_file), true),
+	PATH("server_tls_cert_file", G(server_tls_cert_file), true),
+	STR("server_tls_protocols", G(server_tls_protocols), "secure", true),
+	STR("server_tls_ciphers", G(server_tls_ciphers), "default", true),
+	STR("server_tls13_ciphers", G(server_tls13_ciphers), "default", true),
+
 	/* PgBouncer keys not implemented yet: a warning, never a failure. */
 	TODO("user"), TODO("unix_socket_mode"), TODO("unix_socket_group"),
 	TODO("auth_user"), TODO("auth_query"), TODO("auth_dbname"),
@@ -129,12 +155,7 @@ const struct cfg_key cfg_global_keys[] = {
 	TODO("tcp_defer_accept"), TODO("tcp_socket_buffer"), TODO("tcp_keepalive"),
 	TODO("tcp_keepcnt"), TODO("tcp_keepidle"), TODO("tcp_keepintvl"),
 	TODO("tcp_user_timeout"),
-	TODO("client_tls_sslmode"), TODO("client_tls_key_file"), TODO("client_tls_cert_file"),
-	TODO("client_tls_ca_file"), TODO("client_tls_protocols"), TODO("client_tls_ciphers"),
-	TODO("client_tls13_ciphers"), TODO("client_tls_ecdhcurve"), TODO("client_tls_dheparams"),
-	TODO("server_tls_sslmode"), TODO("server_tls_ca_file"), TODO("server_tls_key_file"),
-	TODO("server_tls_cert_file"), TODO("server_tls_protocols"), TODO("server_tls_ciphers"),
-	TODO("server_tls13_ciphers"),
+	TODO("client_tls_ecdhcurve"), TODO("client_tls_dheparams"),
 };
 const size_t cfg_global_nkeys = ARRAY_SIZE(cfg_global_keys);
 

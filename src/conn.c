@@ -19,14 +19,26 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "conn.h"
 #include "log.h"
 #include "runtime.h"
 
 #define CONN_READ_SIZE (32 * 1024)
+#define TLS_READ_BUDGET (256 * 1024)   /* per callback, then yield */
+#define TLS_WRITE_CHUNK (16 * 1024)
+
+static char tls_err[256];
+
+static void write_now(struct conn *c, bool from_loop);
+static void tls_read(struct conn *c);
+static void tls_step(struct conn *c);
 #define CONN_FLUSH_TIMEOUT 5.0   /* longest wait to flush before closing */
 
 static void dispatch(struct conn *c, enum conn_event ev)
@@ -43,8 +55,22 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
 		dispatch(c, CONN_EV_ERROR);
 		return;
 	}
+	if (c->tls_handshaking) {
+		tls_step(c);
+		return;
+	}
+	if (c->tls_write_wants_read) {
+		c->tls_write_wants_read = false;
+		write_now(c, true);
+		if (c->closing)
+			return;
+	}
 	if (!c->reading)
 		return;   /* woken only to deliver a write failure */
+	if (c->ssl) {
+		tls_read(c);
+		return;
+	}
 	struct evbuffer_iovec v[2];
 	int nv = evbuffer_reserve_space(c->in, CONN_READ_SIZE, v, 2);
 	if (nv <= 0) {
@@ -98,15 +124,59 @@ static void finish_connect(struct conn *c)
 
 /* Write what the kernel takes. `from_loop`: called by the write event, so
  * events may be dispatched directly; otherwise they are deferred. */
+/* One step of writing: > 0 bytes written, 0 would block, < 0 failed. */
+static int write_some(struct conn *c)
+{
+	if (!c->ssl) {
+		int n = evbuffer_write(c->out, c->fd);
+		if (n > 0)
+			return n;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return 0;
+		c->err = n < 0 ? errno : EPIPE;
+		return -1;
+	}
+	struct evbuffer_iovec v;
+	if (evbuffer_peek(c->out, -1, NULL, &v, 1) < 1)
+		return 0;
+	/* a retried SSL_write must repeat its length exactly */
+	int len = c->tls_retry_len ? c->tls_retry_len
+				   : (int)(v.iov_len < TLS_WRITE_CHUNK ? v.iov_len : TLS_WRITE_CHUNK);
+	ERR_clear_error();
+	int n = SSL_write(c->ssl, v.iov_base, len);
+	if (n > 0) {
+		c->tls_retry_len = 0;
+		evbuffer_drain(c->out, (size_t)n);
+		return n;
+	}
+	switch (SSL_get_error(c->ssl, n)) {
+	case SSL_ERROR_WANT_WRITE:
+		c->tls_retry_len = len;
+		return 0;
+	case SSL_ERROR_WANT_READ:
+		c->tls_retry_len = len;
+		c->tls_write_wants_read = true;
+		event_add(c->rev, NULL);
+		return 0;
+	default:
+		c->err = EPIPE;
+		ERR_error_string_n(ERR_get_error(), tls_err, sizeof tls_err);
+		ERR_clear_error();
+		return -1;
+	}
+}
+
 static void write_now(struct conn *c, bool from_loop)
 {
 	while (evbuffer_get_length(c->out) > 0) {
-		int n = evbuffer_write(c->out, c->fd);
+		int n = write_some(c);
 		if (n > 0)
 			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		if (n == 0) {
+			if (c->tls_write_wants_read)
+				return;   /* the read event resumes the write */
 			break;
-		c->err = n < 0 ? errno : EPIPE;
+		}
 		event_del(c->wev);
 		if (c->close_when_flushed) {
 			conn_close(c);
@@ -147,6 +217,10 @@ static void write_now(struct conn *c, bool from_loop)
 static void write_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
+	if (c->tls_handshaking) {
+		tls_step(c);
+		return;
+	}
 	if (c->connecting) {
 		event_del(c->wev);
 		finish_connect(c);
@@ -239,6 +313,9 @@ void conn_read_start(struct conn *c)
 		return;
 	c->reading = true;
 	event_add(c->rev, NULL);
+	/* records OpenSSL already decrypted do not wake the socket */
+	if (c->ssl && !c->tls_handshaking && SSL_pending(c->ssl) > 0)
+		event_active(c->rev, EV_READ, 0);
 }
 
 void conn_read_stop(struct conn *c)
@@ -246,7 +323,8 @@ void conn_read_stop(struct conn *c)
 	if (!c->reading)
 		return;
 	c->reading = false;
-	event_del(c->rev);
+	if (!c->tls_handshaking && !c->tls_write_wants_read)
+		event_del(c->rev);
 }
 
 void conn_send(struct conn *c)
@@ -276,6 +354,130 @@ void conn_timer(struct conn *c, double seconds)
 	tv.tv_sec = (time_t)seconds;
 	tv.tv_usec = (suseconds_t)((seconds - (double)tv.tv_sec) * 1e6);
 	evtimer_add(c->tev, &tv);
+}
+
+/* ---- TLS ---- */
+
+static void tls_read(struct conn *c)
+{
+	size_t got = 0;
+	bool eof = false, failed = false;
+	while (got < TLS_READ_BUDGET) {
+		struct evbuffer_iovec v;
+		if (evbuffer_reserve_space(c->in, CONN_READ_SIZE, &v, 1) < 1) {
+			c->err = ENOMEM;
+			failed = true;
+			break;
+		}
+		ERR_clear_error();
+		int n = SSL_read(c->ssl, v.iov_base, (int)v.iov_len);
+		if (n > 0) {
+			v.iov_len = (size_t)n;
+			evbuffer_commit_space(c->in, &v, 1);
+			got += (size_t)n;
+			continue;
+		}
+		evbuffer_commit_space(c->in, &v, 0);
+		int e = SSL_get_error(c->ssl, n);
+		if (e == SSL_ERROR_WANT_READ)
+			break;
+		if (e == SSL_ERROR_WANT_WRITE) {
+			event_add(c->wev, NULL);
+			break;
+		}
+		if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)) {
+			eof = true;
+			break;
+		}
+		ERR_error_string_n(ERR_get_error(), tls_err, sizeof tls_err);
+		ERR_clear_error();
+		c->err = EPROTO;
+		failed = true;
+		break;
+	}
+	if (got >= TLS_READ_BUDGET && SSL_pending(c->ssl) > 0)
+		event_active(c->rev, EV_READ, 0);
+	if (got)
+		dispatch(c, CONN_EV_READ);
+	if (eof)
+		dispatch(c, CONN_EV_EOF);
+	else if (failed)
+		dispatch(c, CONN_EV_ERROR);
+}
+
+static void tls_step(struct conn *c)
+{
+	ERR_clear_error();
+	int r = SSL_do_handshake(c->ssl);
+	if (r == 1) {
+		c->tls_handshaking = false;
+		event_del(c->wev);
+		if (!c->reading)
+			event_del(c->rev);
+		dispatch(c, CONN_EV_TLS_READY);
+		return;
+	}
+	switch (SSL_get_error(c->ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		event_del(c->wev);
+		event_add(c->rev, NULL);
+		return;
+	case SSL_ERROR_WANT_WRITE:
+		event_add(c->wev, NULL);
+		return;
+	default: {
+		unsigned long e = ERR_get_error();
+		if (e)
+			ERR_error_string_n(e, tls_err, sizeof tls_err);
+		else
+			snprintf(tls_err, sizeof tls_err, "connection closed during TLS handshake");
+		long vr = SSL_get_verify_result(c->ssl);
+		if (vr != X509_V_OK)
+			snprintf(tls_err, sizeof tls_err, "certificate verify failed: %s",
+				 X509_verify_cert_error_string(vr));
+		ERR_clear_error();
+		c->err = EPROTO;
+		dispatch(c, CONN_EV_ERROR);
+		return;
+	}
+	}
+}
+
+bool conn_tls_start(struct conn *c, struct ssl_ctx_st *ctx, bool accept, const char *host)
+{
+	c->ssl = SSL_new(ctx);
+	if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1)
+		return false;
+	if (accept) {
+		SSL_set_accept_state(c->ssl);
+	} else {
+		SSL_set_connect_state(c->ssl);
+		if (host && *host && host[0] != '/') {
+			unsigned char addr[16];
+			bool is_ip = inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
+			if (!is_ip)
+				SSL_set_tlsext_host_name(c->ssl, host);
+			if (SSL_get_verify_mode(c->ssl) & SSL_VERIFY_PEER) {
+				X509_VERIFY_PARAM *vp = SSL_get0_param(c->ssl);
+				if (is_ip)
+					X509_VERIFY_PARAM_set1_ip_asc(vp, host);
+				else
+					X509_VERIFY_PARAM_set1_host(vp, host, 0);
+			}
+		}
+	}
+	c->tls_handshaking = true;
+	/* the loop drives every step: nothing is reported from here */
+	if (accept)
+		event_add(c->rev, NULL);
+	else
+		event_add(c->wev, NULL);
+	return true;
+}
+
+const char *conn_tls_error(void)
+{
+	return tls_err[0] ? tls_err : "TLS error";
 }
 
 static void reaper_cb(evutil_socket_t fd, short what, void *arg)
@@ -324,6 +526,10 @@ void conn_close_flushed(struct conn *c)
 
 void conn_release(struct conn *c)
 {
+	if (c->ssl) {
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+	}
 	if (c->rev) event_free(c->rev);
 	if (c->wev) event_free(c->wev);
 	if (c->tev) event_free(c->tev);

@@ -19,6 +19,7 @@
 #include "listener.h"
 #include "log.h"
 #include "runtime.h"
+#include "tls.h"
 #include "varcache.h"
 
 #ifndef SLUICE_VERSION
@@ -46,9 +47,16 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(rt.base);
 }
 
+/* SIGHUP: TLS keys and certificates are read again (connections already
+ * open keep theirs). The rest of the configuration is not reloaded yet. */
 static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
-	log_warn("SIGHUP: configuration reload is not supported yet; keeping the running configuration");
+	char err[512];
+	if (tls_configure(rt.cfg, err, sizeof err))
+		log_info("SIGHUP: TLS certificates and keys reloaded");
+	else
+		log_error("SIGHUP: keeping the TLS configuration in use: %s", err);
+	log_warn("SIGHUP: other configuration changes need a restart for now");
 }
 
 static bool write_pidfile(const char *path)
@@ -138,6 +146,10 @@ int main(int argc, char **argv)
 			  cfg->path, VC_EXTRA_MAX);
 		return 1;
 	}
+	if (!tls_configure(cfg, err, sizeof err)) {
+		log_error("%s: %s", cfg->path, err);
+		return 1;
+	}
 	rt.cfg = cfg;
 	list_init(&rt.pools);
 	rt.base = event_base_new();
@@ -170,6 +182,7 @@ int main(int argc, char **argv)
 	event_free(sigterm);
 	event_free(sigint);
 	event_free(sighup);
+	tls_shutdown();
 	log_info("sluice stopped");
 	log_close();
 	return 0;

@@ -157,15 +157,27 @@ static int db_server_count(const char *db_name)
 }
 
 /* Close an idle server of another pool of the same database, to make room. */
-static bool steal_idle_slot(struct pool *self)
+/* Two pools share a limit: the database's (max_db_connections) or the
+ * server user's (max_user_connections). */
+enum shared_limit { LIMIT_DB, LIMIT_USER };
+
+static bool shares(const struct pool *a, const struct pool *b, enum shared_limit lim)
+{
+	return lim == LIMIT_DB ? !strcmp(a->db_name, b->db_name)
+			       : !strcmp(a->target.user, b->target.user);
+}
+
+/* Close an idle server of another pool under the same limit, to make room. */
+static bool steal_idle_slot(struct pool *self, enum shared_limit lim)
 {
 	struct list *it, *tmp;
 	list_for_each_safe(it, tmp, &rt.pools) {
 		struct pool *p = list_entry(it, struct pool, node);
-		if (p == self || strcmp(p->db_name, self->db_name) || list_empty(&p->idle))
+		if (p == self || !shares(p, self, lim) || list_empty(&p->idle))
 			continue;
 		struct server *s = list_entry(list_first(&p->idle), struct server, pool_node);
-		server_close(s, "making room for another pool of the database");
+		server_close(s, lim == LIMIT_DB ? "making room for another pool of the database"
+						: "making room for another pool of the user");
 		return true;
 	}
 	return false;
@@ -177,7 +189,7 @@ static int connecting_count(const struct pool *p)
 	const struct list *it;
 	for (it = p->busy.next; it != &p->busy; it = it->next) {
 		const struct server *s = list_entry(it, struct server, pool_node);
-		if (s->state == SV_CONNECTING || s->state == SV_LOGIN)
+		if (server_logging_in(s))
 			n++;
 	}
 	return n;
@@ -226,12 +238,15 @@ void pool_launch(struct pool *p)
 	while (p->nservers < pool_limit(p) &&
 	       (p->nwaiting > connecting_count(p) || p->nservers < p->min_pool_size)) {
 		if (p->max_db_connections > 0 && db_server_count(p->db_name) >= p->max_db_connections) {
-			if (!steal_idle_slot(p))
+			if (!steal_idle_slot(p, LIMIT_DB))
 				return;
 			continue;
 		}
-		if (max_user > 0 && user_server_count(p->target.user) >= max_user)
-			return;
+		if (max_user > 0 && user_server_count(p->target.user) >= max_user) {
+			if (!steal_idle_slot(p, LIMIT_USER))
+				return;
+			continue;
+		}
 		if (!server_connect(p))
 			return;
 	}
@@ -269,16 +284,20 @@ void pool_unqueue(struct client *c)
 	c->pool->nwaiting--;
 }
 
-/* Does another pool of p's database have clients waiting while the
- * database is at max_db_connections? */
+/* Does another pool sharing one of p's limits have clients waiting while
+ * that limit is reached? Then p's idle server is worth more closed. */
 static bool other_pool_starved(const struct pool *p)
 {
-	if (p->max_db_connections <= 0 || db_server_count(p->db_name) < p->max_db_connections)
+	int max_user = config_max_user_connections(rt.cfg, p->target.user);
+	bool db_full = p->max_db_connections > 0 && db_server_count(p->db_name) >= p->max_db_connections;
+	bool user_full = max_user > 0 && user_server_count(p->target.user) >= max_user;
+	if (!db_full && !user_full)
 		return false;
 	struct list *it, *tmp;
 	list_for_each_safe(it, tmp, &rt.pools) {
 		struct pool *o = list_entry(it, struct pool, node);
-		if (o != p && o->nwaiting > 0 && !strcmp(o->db_name, p->db_name))
+		if (o != p && o->nwaiting > 0 &&
+		    ((db_full && shares(o, p, LIMIT_DB)) || (user_full && shares(o, p, LIMIT_USER))))
 			return true;
 	}
 	return false;
@@ -325,12 +344,13 @@ void pool_release(struct server *s, bool clean)
 }
 
 /* Other pools of the same database may have been waiting for a slot. */
-static void kick_db(const char *db_name)
+/* A slot under a shared limit came free: pools waiting on it may go on. */
+static void kick_related(const struct pool *from)
 {
 	struct list *it, *tmp;
 	list_for_each_safe(it, tmp, &rt.pools) {
 		struct pool *p = list_entry(it, struct pool, node);
-		if (p->nwaiting > 0 && !strcmp(p->db_name, db_name))
+		if (p->nwaiting > 0 && (shares(p, from, LIMIT_DB) || shares(p, from, LIMIT_USER)))
 			pool_launch(p);
 	}
 }
@@ -344,8 +364,11 @@ void pool_server_gone(struct server *s)
 	list_del_init(&s->pool_node);
 	/* A server that never logged in tells us the database is failing:
 	 * do not reconnect in a loop; pool_login_failed decides. */
-	if (s->state != SV_CONNECTING && s->state != SV_LOGIN)
-		kick_db(p->db_name);
+	if (!server_logging_in(s)) {
+		kick_related(p);
+		if (p->nservers < p->min_pool_size)
+			pool_launch(p);   /* keep min_pool_size warm */
+	}
 }
 
 /* Failures that may heal by themselves: the server is down, restarting,
@@ -365,7 +388,8 @@ void pool_login_failed(struct pool *p, const char *sqlstate, const char *msg)
 	if (transient_failure(sqlstate)) {
 		/* Keep waiting clients (up to query_wait_timeout) and try again
 		 * after server_login_retry, without spinning. */
-		double pause = rt.cfg->server_login_retry;
+		/* never below 0.1 s: server_login_retry = 0 must not spin */
+		double pause = rt.cfg->server_login_retry < 0.1 ? 0.1 : rt.cfg->server_login_retry;
 		p->retry_at = rt_now() + pause;
 		if (!p->retry_ev)
 			p->retry_ev = evtimer_new(rt.base, retry_cb, p);

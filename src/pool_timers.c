@@ -26,8 +26,9 @@ static bool idle_closable(const struct server *s)
 
 bool timers_server_expired(const struct server *s)
 {
-	/* 0 means use once, as in PgBouncer */
-	return rt_now() - s->created >= rt.cfg->server_lifetime;
+	/* 0 means use once, as in PgBouncer: never before the first use */
+	double life = rt.cfg->server_lifetime;
+	return life > 0 ? rt_now() - s->created >= life : s->used;
 }
 
 bool timers_server_needs_check(const struct server *s)
@@ -41,7 +42,8 @@ void timers_server_idle(struct server *s)
 {
 	const struct config *cfg = rt.cfg;
 	double now = rt_now(), delay = 0;
-	delay = min_positive(delay, s->created + cfg->server_lifetime - now);
+	if (cfg->server_lifetime > 0)
+		delay = min_positive(delay, s->created + cfg->server_lifetime - now);
 	if (cfg->server_idle_timeout > 0 && idle_closable(s))
 		delay = min_positive(delay, s->idle_since + cfg->server_idle_timeout - now);
 	if (delay != 0 && delay < 0.001)

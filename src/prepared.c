@@ -211,6 +211,8 @@ enum rq_kind {
 struct rq_entry {
 	uint8_t kind;
 	uint64_t id;
+	char *cname;       /* RQ_PARSE / RQ_ANSWER_PARSE: the client's name, to
+	                    * forget if PostgreSQL fails or skips the Parse */
 };
 
 struct sstmt {
@@ -226,6 +228,8 @@ struct server_stmts {
 	struct rq_entry *q;        /* ring */
 	size_t qcap, qhead, qlen;
 };
+
+static void rq_pop(struct server_stmts *ss);
 
 static struct server_stmts *sstmts(struct server *s)
 {
@@ -289,6 +293,8 @@ void prepared_server_free(struct server *s)
 {
 	if (!s->stmts)
 		return;
+	while (s->stmts->qlen)
+		rq_pop(s->stmts);
 	sset_clear(s->stmts);
 	free(s->stmts->q);
 	free(s->stmts);
@@ -313,6 +319,8 @@ static struct rq_entry *rq_head(struct server_stmts *ss)
 
 static void rq_pop(struct server_stmts *ss)
 {
+	free(ss->q[ss->qhead].cname);
+	ss->q[ss->qhead].cname = NULL;
 	ss->qhead = (ss->qhead + 1) % ss->qcap;
 	ss->qlen--;
 }
@@ -331,7 +339,7 @@ static bool rq_push(struct server_stmts *ss, enum rq_kind kind, uint64_t id)
 		ss->qcap = ncap;
 		ss->qhead = 0;
 	}
-	ss->q[(ss->qhead + ss->qlen) % ss->qcap] = (struct rq_entry){ (uint8_t)kind, id };
+	ss->q[(ss->qhead + ss->qlen) % ss->qcap] = (struct rq_entry){ (uint8_t)kind, id, NULL };
 	ss->qlen++;
 	return true;
 }
@@ -370,6 +378,28 @@ static bool owe(struct server *s, enum rq_kind kind, uint64_t id)
 		return true;
 	}
 	return rq_push(ss, kind, id);
+}
+
+/* The client's name rides along with its Parse until PostgreSQL has
+ * answered it (or sluice has, after everything before it succeeded). */
+static bool tag_last(struct server *s, const char *cname)
+{
+	struct server_stmts *ss = s->stmts;
+	if (!ss || !ss->qlen)
+		return true;   /* answered at once: nothing can undo it */
+	struct rq_entry *e = &ss->q[(ss->qhead + ss->qlen - 1) % ss->qcap];
+	return (e->cname = strdup(cname)) != NULL;
+}
+
+/* PostgreSQL failed or skipped the client's Parse: the name is not there. */
+static void forget_name(struct server *s, const struct rq_entry *e)
+{
+	struct client *c = s->client;
+	if (!e->cname || !c || !c->stmts)
+		return;
+	struct cstmt *cs = cmap_find(c->stmts, e->cname);
+	if (cs && cs->ps->id == e->id)
+		cmap_del(c->stmts, e->cname);
 }
 
 /* ---- the client side ---- */
@@ -458,14 +488,18 @@ static enum relay_action on_parse(struct client *c, struct server *s, struct pq_
 	if (have) {
 		list_del_init(&have->lru);
 		list_prepend(&ss->lru, &have->lru);
-		return owe(s, RQ_ANSWER_PARSE, 0) ? RELAY_DROP : RELAY_FAIL;
+		bool queued = ss->qlen > 0;
+		if (!owe(s, RQ_ANSWER_PARSE, ps->id))
+			return RELAY_FAIL;
+		return (!queued || tag_last(s, cname)) ? RELAY_DROP : RELAY_FAIL;
 	}
 	if (!ensure_prepared(s, ps, w))
 		return RELAY_FAIL;
 	/* ensure_prepared queued its own Parse; this one is the client's:
 	 * turn the entry into one whose ParseComplete the client gets. */
+	ss = s->stmts;
 	ss->q[(ss->qhead + ss->qlen - 1) % ss->qcap].kind = RQ_PARSE;
-	return RELAY_DROP;
+	return tag_last(s, cname) ? RELAY_DROP : RELAY_FAIL;
 }
 
 static enum relay_action on_bind(struct client *c, struct server *s, struct pq_reader *r,
@@ -593,6 +627,8 @@ void prepared_server_after(struct server *s, char type)
 		while ((h = rq_head(ss)) && h->kind != RQ_SYNC) {
 			if ((h->kind == RQ_OWN_PARSE || h->kind == RQ_PARSE) && h->id)
 				sset_del(ss, h->id);
+			if (h->kind == RQ_PARSE || h->kind == RQ_ANSWER_PARSE)
+				forget_name(s, h);
 			rq_pop(ss);
 		}
 		return;

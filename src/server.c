@@ -2,7 +2,7 @@
  * server.c — the server connection state machine: connect, log in (see
  * server_login.c), serve a client, reset, go back to the pool.
  *
- *   SV_CONNECTING -> SV_LOGIN -> SV_IDLE <-> (SV_SETUP ->) SV_ACTIVE -> SV_RESET -> SV_IDLE
+ *   SV_CONNECTING -> (SV_TLS ->) SV_LOGIN -> SV_IDLE <-> (SV_SETUP ->) SV_ACTIVE -> SV_RESET -> SV_IDLE
  *                                               any -> SV_CLOSED
  */
 #include <errno.h>
@@ -22,6 +22,7 @@
 #include "runtime.h"
 #include "server.h"
 #include "sqlstate.h"
+#include "tls.h"
 
 #define SERVER_CONTROL_MSG_MAX (1024 * 1024)  /* longest message read whole */
 
@@ -31,7 +32,7 @@ static const struct conn_ops server_ops = { server_event, server_destroy };
 static struct relay_spec server_spec, server_spec_tracked;
 
 static const char *const state_names[] = {
-	[SV_CONNECTING] = "connecting", [SV_LOGIN] = "login", [SV_IDLE] = "idle",
+	[SV_CONNECTING] = "connecting", [SV_TLS] = "tls", [SV_LOGIN] = "login", [SV_IDLE] = "idle",
 	[SV_SETUP] = "setup", [SV_ACTIVE] = "active", [SV_RESET] = "reset",
 	[SV_TEST] = "test", [SV_CLOSED] = "closed",
 };
@@ -47,6 +48,7 @@ void server_set_state(struct server *s, enum server_state st)
 	struct list *to = NULL;
 	switch (st) {
 	case SV_CONNECTING:
+	case SV_TLS:
 	case SV_LOGIN:
 	case SV_RESET:
 	case SV_TEST:
@@ -116,6 +118,7 @@ bool server_connect(struct pool *p)
 
 void server_link(struct server *s, struct client *c)
 {
+	s->used = true;
 	s->client = c;
 	c->server = s;
 	s->relay.counted = 0;
@@ -189,7 +192,7 @@ void server_close(struct server *s, const char *why)
 		s->client->server = NULL;
 		s->client = NULL;
 	}
-	bool logged_in = s->state != SV_CONNECTING && s->state != SV_LOGIN;
+	bool logged_in = !server_logging_in(s);
 	pool_server_gone(s);
 	server_set_state(s, SV_CLOSED);
 	if (logged_in && !s->conn.connecting) {
@@ -211,7 +214,10 @@ void server_close(struct server *s, const char *why)
 static void server_lost(struct server *s, const char *why)
 {
 	struct client *c = s->client;
-	bool logging_in = s->state == SV_CONNECTING || s->state == SV_LOGIN;
+	bool logging_in = server_logging_in(s);
+	/* a TLS failure (a certificate that does not verify) will not heal by
+	 * retrying: report it as an authorization failure, not a transient one */
+	const char *code = s->conn.ssl ? SQLSTATE_INVALID_AUTHORIZATION : SQLSTATE_CONNECTION_FAILURE;
 	server_log(s, LOG_LVL_INFO, "lost: %s", why);
 	if (c)
 		client_lost_server(c, s, SQLSTATE_CONNECTION_FAILURE,
@@ -220,11 +226,45 @@ static void server_lost(struct server *s, const char *why)
 	if (logging_in) {
 		char msg[300];
 		snprintf(msg, sizeof msg, "could not connect to server: %s", why);
-		pool_login_failed(s->pool, SQLSTATE_CONNECTION_FAILURE, msg);
+		pool_login_failed(s->pool, code, msg);
 	}
 }
 
 /* ---- relaying to the client ---- */
+
+/* DISCARD ALL / DEALLOCATE ALL drop the server's prepared statements, and
+ * (when a client ran them) that client's: it will prepare them again under
+ * the same names, as psycopg does after a ROLLBACK. */
+static void note_command_tag(struct server *s, const uint8_t *body, size_t len)
+{
+	if ((len == sizeof "DISCARD ALL" && !memcmp(body, "DISCARD ALL", len)) ||
+	    (len == sizeof "DEALLOCATE ALL" && !memcmp(body, "DEALLOCATE ALL", len))) {
+		prepared_server_discarded(s);
+		if (s->client)
+			prepared_client_free(s->client);
+	}
+}
+
+/* A server's FATAL (it is going away) would tell a transaction-pooled
+ * client that its own connection is over, but sluice keeps that client:
+ * it gets the same error as ERROR. */
+static enum relay_action soften_fatal(struct server *s, struct client *c,
+				      const uint8_t *body, size_t len)
+{
+	struct pq_error_fields f;
+	if (!proto_parse_error(body, len, &f))
+		return RELAY_FAIL;
+	if (strcmp(f.severity, "FATAL") != 0 && strcmp(f.severity, "PANIC") != 0)
+		return RELAY_FORWARD;
+	struct pq_writer w;
+	pq_writer_init(&w);
+	proto_build_error(&w, "ERROR", f.sqlstate, f.message, f.detail);
+	bool ok = pq_writer_ok(&w);
+	if (ok)
+		evbuffer_add(c->conn.out, w.buf, w.len);
+	pq_writer_free(&w);
+	return ok ? RELAY_DROP : RELAY_FAIL;
+}
 
 /* After this ReadyForQuery, may the client let go of the server? Only
  * when every sync point it sent has been answered and nothing is half-sent
@@ -270,11 +310,10 @@ static enum relay_action server_inspect(void *owner, char type, const uint8_t *b
 		return RELAY_FORWARD;
 	}
 	case 'C':
-		/* DISCARD ALL / DEALLOCATE ALL drop the server's statements */
-		if ((len == sizeof "DISCARD ALL" && !memcmp(body, "DISCARD ALL", len)) ||
-		    (len == sizeof "DEALLOCATE ALL" && !memcmp(body, "DEALLOCATE ALL", len)))
-			prepared_server_discarded(s);
+		note_command_tag(s, body, len);
 		return RELAY_FORWARD;
+	case 'E':
+		return c && s->pool->mode != POOL_SESSION ? soften_fatal(s, c, body, len) : RELAY_FORWARD;
 	default:
 		return RELAY_FORWARD;
 	}
@@ -421,6 +460,9 @@ static bool on_setup_msg(struct server *s, char type, const uint8_t *body, size_
 static bool on_reset_msg(struct server *s, char type, const uint8_t *body, size_t len)
 {
 	switch (type) {
+	case 'C':
+		note_command_tag(s, body, len);
+		return true;
 	case 'S': {
 		const char *name, *value;
 		if (proto_parse_param_status(body, len, &name, &value))
@@ -443,9 +485,65 @@ static bool on_reset_msg(struct server *s, char type, const uint8_t *body, size_
 	}
 }
 
+/* TLS toward PostgreSQL: not over unix sockets (PostgreSQL does not offer
+ * it there), and not when disabled. */
+static bool wants_tls(const struct server *s)
+{
+	return tls_connect_ctx() && s->pool->target.host[0] != '/';
+}
+
+static void start_login(struct server *s)
+{
+	server_set_state(s, SV_LOGIN);
+	if (!server_login_start(s))
+		server_lost(s, "could not build startup packet");
+}
+
+static void tls_refused(struct server *s, const char *why)
+{
+	struct pool *p = s->pool;
+	server_log(s, LOG_LVL_WARN, "login failed: %s", why);
+	server_close(s, why);
+	pool_login_failed(p, SQLSTATE_INVALID_AUTHORIZATION, why);
+}
+
+/* The one-byte answer to our SSLRequest. Bytes behind it were sent before
+ * encryption and are never used (CVE-2021-23222). */
+static void server_on_tls_answer(struct server *s)
+{
+	if (s->conn.ssl)
+		return;   /* handshaking: conn.c drives it */
+	uint8_t answer;
+	if (evbuffer_remove(s->conn.in, &answer, 1) != 1)
+		return;
+	if (answer == 'S') {
+		if (conn_in_len(&s->conn) > 0) {
+			server_lost(s, "received unencrypted data after SSL response");
+			return;
+		}
+		/* the host name is checked against the certificate only for
+		 * verify-full; verify-ca checks the chain alone */
+		const char *host = rt.cfg->server_tls_sslmode == TLS_VERIFY_FULL ? s->pool->target.host : NULL;
+		if (!conn_tls_start(&s->conn, tls_connect_ctx(), false, host))
+			server_lost(s, "could not start TLS");
+		return;
+	}
+	if (answer == 'N' && rt.cfg->server_tls_sslmode < TLS_REQUIRE) {
+		start_login(s);
+		return;
+	}
+	if (answer == 'N')
+		tls_refused(s, "server does not support TLS, but server_tls_sslmode requires it");
+	else
+		server_lost(s, "unexpected answer to SSLRequest");
+}
+
 static void server_on_read(struct server *s)
 {
 	switch (s->state) {
+	case SV_TLS:
+		server_on_tls_answer(s);
+		break;
 	case SV_LOGIN:
 		(void)each_message(s, on_login_msg);
 		break;
@@ -476,6 +574,7 @@ static void server_on_timeout(struct server *s)
 	char msg[128];
 	switch (s->state) {
 	case SV_CONNECTING:
+	case SV_TLS:
 	case SV_LOGIN:
 		server_lost(s, "server_connect_timeout expired");
 		break;
@@ -501,12 +600,20 @@ static void server_event(struct conn *conn, enum conn_event ev)
 	struct server *s = (struct server *)conn;
 	switch (ev) {
 	case CONN_EV_CONNECTED:
-		server_set_state(s, SV_LOGIN);
-		if (!server_login_start(s)) {
-			server_lost(s, "could not build startup packet");
-			return;
-		}
 		conn_read_start(&s->conn);
+		if (wants_tls(s)) {
+			/* SSLRequest: an int32 length 8 and the code 1234.5679 */
+			static const uint8_t req[8] = { 0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f };
+			server_set_state(s, SV_TLS);
+			evbuffer_add(s->conn.out, req, sizeof req);
+			conn_send(&s->conn);
+			break;
+		}
+		start_login(s);
+		break;
+	case CONN_EV_TLS_READY:
+		server_log(s, LOG_LVL_DEBUG, "TLS established (%s)", SSL_get_version(s->conn.ssl));
+		start_login(s);
 		break;
 	case CONN_EV_READ:
 		server_on_read(s);
@@ -515,7 +622,7 @@ static void server_event(struct conn *conn, enum conn_event ev)
 		server_lost(s, "server closed the connection");
 		break;
 	case CONN_EV_ERROR:
-		server_lost(s, strerror(s->conn.err));
+		server_lost(s, s->conn.ssl ? conn_tls_error() : strerror(s->conn.err));
 		break;
 	case CONN_EV_DRAINED:
 		if (s->client && s->client->state == CL_ACTIVE) {
@@ -543,7 +650,7 @@ static void server_destroy(struct conn *conn)
 }
 
 static struct relay_spec server_spec = {
-	.inspect = { ['Z'] = true, ['S'] = true },
+	.inspect = { ['Z'] = true, ['S'] = true, ['E'] = true },
 	.count = { ['Z'] = true },
 	.max_len = PQ_MESSAGE_MAX,
 	.max_inspect_len = SERVER_CONTROL_MSG_MAX,
@@ -553,7 +660,7 @@ static struct relay_spec server_spec = {
 /* A server that has met named prepared statements also settles the
  * responses its client is owed (prepared.c). */
 static struct relay_spec server_spec_tracked = {
-	.inspect = { ['Z'] = true, ['S'] = true, ['C'] = true },
+	.inspect = { ['Z'] = true, ['S'] = true, ['C'] = true, ['E'] = true },
 	.count = { ['Z'] = true },
 	.max_len = PQ_MESSAGE_MAX,
 	.max_inspect_len = SERVER_CONTROL_MSG_MAX,

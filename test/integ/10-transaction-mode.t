@@ -2,6 +2,7 @@
 # transaction and shared between clients in between; the extended protocol
 # (pipelines, the unnamed statement, Flush, COPY, the function call) works
 # over a shared server; startup parameters and SETs follow their client;
+# server_reset_query_always drops session state after each transaction;
 # statement mode refuses transaction blocks; [users] pool_mode; a client
 # that leaves mid-transaction or mid-query leaves nothing behind; a server
 # that dies mid-query costs a transaction-mode client one error, a
@@ -283,6 +284,10 @@ is($watch->query_value('SELECT count(*) FROM copytest'), 8000, 'the COPY rows ar
 	ok((grep { /^08/ || $_ eq '57P01' } @codes), "A gets an error of class 08 or 57P01 (@codes)");
 	is($r->{status}, 'I', 'then ReadyForQuery, idle');
 	note('A saw: ' . join(' | ', map { error_text($_) } @{ $r->{errors} }));
+	{
+		is(join(',', grep { $_ ne 'ERROR' } map { $_->{S} // '' } @{ $r->{errors} }), '',
+		   'A sees severity ERROR only (a FATAL tells drivers the connection is over)');
+	}
 	is($a->query_value('SELECT 1'), 1, 'A: the same connection works for the next query');
 	ok(!$a->{eof}, 'A was never disconnected');
 	my ($type) = $b->read_msg(0.2);
@@ -290,6 +295,29 @@ is($watch->query_value('SELECT count(*) FROM copytest'), 8000, 'the COPY rows ar
 	is($b->query_value('SELECT 2'), 2, 'B keeps working');
 	$a->terminate;
 	$b->terminate;
+}
+
+# ---------------------------------------------------------------------------
+# server_reset_query_always: session state is dropped after every
+# transaction, while the tracked parameters still follow the client.
+{
+	my $ra = SluiceTest::Sluice->new(
+		pg => $pg, databases => $db, users => { app => $pw{app} },
+		settings => { pool_mode => 'transaction', default_pool_size => 1, server_reset_query_always => 1 },
+	);
+	my $default_wm = $watch->query_value('SHOW work_mem');
+	my $c = SluiceTest::Proto->connect(port => $ra->port);
+	ok($c->login(user => 'app', password => $pw{app}, database => 'app',
+		     params => { application_name => 'gamma', TimeZone => 'Asia/Kolkata' })->{ok},
+	   'reset_always: a client with its own application_name and TimeZone');
+	sql_ok($c, q{SET work_mem = '7MB'}, 'reset_always: SET work_mem');
+	{
+		is($c->query_value('SHOW work_mem'), $default_wm, 'reset_always: the next transaction has the default work_mem again');
+	}
+	is($c->query_value(q{SELECT current_setting('TimeZone') || ' ' || current_setting('application_name')}),
+	   'Asia/Kolkata gamma', 'reset_always: its TimeZone and application_name are still its own');
+	$c->terminate;
+	$ra->stop;
 }
 
 # ---------------------------------------------------------------------------

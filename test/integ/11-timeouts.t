@@ -200,6 +200,22 @@ note('server_lifetime');
 	$sl->stop;
 }
 
+{
+	# 0: every server is used for one transaction, then closed
+	my $sl = fresh(settings => { server_lifetime => 0 });
+	my $c = SluiceTest::Proto->connect(port => $sl->port);
+	my $l = $c->login(user => 'app', password => 'app_pw', database => 'app', timeout => 5);
+	ok($l->{ok}, 'server_lifetime=0: a client logs in') or diag(error_text($l->{error}));
+	my %pids;
+	for (1 .. ($l->{ok} ? 3 : 0)) {
+		my $r = $c->query('SELECT pg_backend_pid()', timeout => 10);
+		$pids{ $r->{rows}[0][0] // 'none' }++;
+	}
+	is(scalar(grep { $_ ne 'none' } keys %pids), 3, 'server_lifetime=0: three transactions, three backends');
+	$c->close;
+	$sl->stop;
+}
+
 # ---------------------------------------------------------------------------
 note('server_idle_timeout');
 {
@@ -247,8 +263,7 @@ note('min_pool_size');
 	ok(wait_for(sub { $watch->query_value("SELECT count(*) FROM pg_stat_activity WHERE pid IN ($first)") == 0 },
 		    timeout => 10), 'min_pool_size: they are closed at the end of their server_lifetime');
 	{
-		local $TODO = 'sluice bug: a pool that falls below min_pool_size is refilled only when a client needs a server';
-		ok(wait_for(sub { backends() == 2 }, timeout => 3), 'min_pool_size: and replaced by 2 new ones')
+		ok(wait_for(sub { backends() == 2 }, timeout => 2.5), 'min_pool_size: and replaced by 2 new ones')
 		    or diag(backends() . ' backends');
 	}
 	is($c->query_value('SELECT 1'), 1, 'min_pool_size: the client is served');
@@ -332,8 +347,6 @@ note('max_user_connections');
 	my $r = $x->query('SELECT 1', timeout => 10);
 	my $took = time() - $t0;
 	{
-		local $TODO = 'sluice bug: max_user_connections does not close an idle server of the user '
-		    . 'in another pool; the waiting client gets query_wait_timeout';
 		ok(!$r->{lost} && !@{ $r->{errors} }, 'max_user_connections: a second client of app is served '
 		   . 'although the limit is held by an idle server of app2')
 		    or diag($r->{lost} // error_text($r->{errors}[0]));
@@ -368,6 +381,22 @@ note('server_check_query / server_check_delay');
 		return defined $use_at;
 	}, timeout => 10), 'server_check: the use is in the PostgreSQL log');
 	ok(defined $check_at, "server_check: the check query ran on backend $p before the client's query");
+	$c->terminate;
+	$sl->stop;
+}
+
+{
+	# a server whose check fails is closed, and the client gets another
+	my $sl = fresh(settings => { server_check_query => 'select 1/0', server_check_delay => 0 });
+	my $c = $sl->proto;
+	my (%pids, $bad);
+	for (1 .. 3) {
+		my $r = $c->query('SELECT pg_backend_pid()', timeout => 10);
+		$bad++ if $r->{lost} || @{ $r->{errors} };
+		$pids{ $r->{rows}[0][0] // 'none' }++;
+	}
+	ok(!$bad, 'server_check: with a failing check query, the client is still served every time');
+	is(scalar(grep { $_ ne 'none' } keys %pids), 3, 'server_check: each failed check closed the server (three backends)');
 	$c->terminate;
 	$sl->stop;
 }

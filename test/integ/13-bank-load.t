@@ -8,7 +8,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../lib";
 use Test::More;
-use SluiceTest qw(wait_for run_c_test slurp);
+use SluiceTest qw(run_c_test slurp);
 
 my ($NCLIENTS, $SECONDS, $NACCOUNTS, $BALANCE) = (500, 20, 100, 1000);
 

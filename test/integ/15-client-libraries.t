@@ -6,7 +6,9 @@
 # on the wire: two clients with the same statement name and different texts
 # each get their own results; a client cannot use a statement another
 # client prepared; Close, re-Parse, a failed Parse and a Parse in a rolled
-# back transaction behave as in PostgreSQL.
+# back transaction behave as in PostgreSQL; a Parse that sluice answers
+# itself inside a transaction keeps the transaction and its server.
+# SQL-level PREPARE/EXECUTE is out of scope (unsupported in this mode).
 #
 # Needs Debian's /usr/bin/python3 with python3-asyncpg and python3-psycopg
 # (make deps), node, and npm to install test/integ/js's package-lock.json
@@ -22,7 +24,7 @@ use SluiceTest::Proto qw(msg error_text);
 my $PYTHON = $ENV{SLUICE_TEST_PYTHON} // '/usr/bin/python3';
 my $JSDIR = "$FindBin::Bin/js";
 my $PYDIR = "$FindBin::Bin/py";
-my $TODO_PREPARED = 'named prepared statements in transaction mode not implemented yet';
+my $TODO_PREPARED;   # named prepared statements across the pool: implemented
 my $CLIENTS = 8;
 
 my $pg = SluiceTest::Pg->new;
@@ -47,6 +49,8 @@ my $sl = SluiceTest::Sluice->new(
 	settings => { pool_mode => 'transaction', default_pool_size => 2, auth_type => 'scram-sha-256',
 		      query_wait_timeout => 60 },
 );
+# Where the clients connect. To check the scripts and the expected results
+# against PostgreSQL itself, point this (and %target1 below) at $pg.
 my %target = (host => $sl->host, port => $sl->port, user => 'app', password => 'app_pw', db => 'app');
 
 sub target_env
@@ -54,6 +58,15 @@ sub target_env
 	return { PGHOST => $target{host}, PGPORT => $target{port}, PGUSER => $target{user},
 		 PGPASSWORD => $target{password}, PGDATABASE => $target{db}, PGGSSENCMODE => 'disable',
 		 PGCONNECT_TIMEOUT => 30 };
+}
+
+# is(), marked TODO: for what sluice before named prepared statements in
+# transaction mode got wrong.
+sub is_todo
+{
+	local $TODO = $TODO_PREPARED;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	return is($_[0], $_[1], $_[2]);
 }
 
 sub logged_rows
@@ -64,7 +77,13 @@ sub logged_rows
 
 # ---------------------------------------------------------------------------
 # a. pgbench, 8 clients over a pool of 2: select-only plus a script with an
-#    explicit transaction, in each query mode.
+#    explicit transaction, in each query mode. One thread per client (-j):
+#    in prepared mode pgbench prepares each command with a blocking
+#    PQprepare (Parse + Sync) the first time a client runs it, and that
+#    blocks every client of the thread; a thread that waits there for a
+#    server while its other client holds one inside a transaction deadlocks
+#    with the other threads doing the same, over any pooler whose pool is
+#    smaller than the number of clients.
 {
 	my $script = SluiceTest::new_tempdir('pgbench') . '/txn.sql';
 	spit($script, <<'SQL', 0644);
@@ -78,15 +97,18 @@ SQL
 	for my $run ([ 'prepared', 5 ], [ 'extended', 3 ], [ 'simple', 3 ]) {
 		my ($mode, $secs) = @$run;
 		my ($out, $err, $rc) = run_cmd(
-			[ SluiceTest::Pg::bindir() . '/pgbench', '-n', '-M', $mode, '-c', $CLIENTS, '-j', 4,
+			[ SluiceTest::Pg::bindir() . '/pgbench', '-n', '-M', $mode, '-c', $CLIENTS, '-j', $CLIENTS,
 			  '-T', $secs, '-b', 'select-only', '-f', $script,
 			  '-h', $target{host}, '-p', $target{port}, '-U', $target{user}, $target{db} ],
 			env => target_env(), timeout => $secs + 30);
 		my ($done) = $out =~ /number of transactions actually processed: (\d+)/;
 		my ($failed) = $out =~ /number of failed transactions: (\d+)/;
-		local $TODO = $mode eq 'prepared' ? $TODO_PREPARED : undef;
-		is($rc, 0, "pgbench -M $mode, $CLIENTS clients for ${secs}s over a pool of 2: exit 0")
-		    or diag("stdout:\n$out\nstderr (tail):\n" . join("\n", grep { defined } (split /\n/, $err)[-5 .. -1]));
+		{
+			local $TODO = $mode eq 'prepared' ? $TODO_PREPARED : undef;
+			is($rc, 0, "pgbench -M $mode, $CLIENTS clients for ${secs}s over a pool of 2: exit 0")
+			    or diag("stdout:\n$out\nstderr (tail):\n"
+				    . join("\n", grep { defined } (split /\n/, $err)[-5 .. -1]));
+		}
 		is($failed, 0, "pgbench -M $mode: no failed transactions");
 		cmp_ok($done // 0, '>', 0, "pgbench -M $mode: transactions processed (" . ($done // 'none') . ')');
 	}
@@ -158,6 +180,12 @@ sub run_script
 	    or diag('node-postgres is required: run `npm ci` in test/integ/js with access to the npm '
 		    . 'registry, then rerun this test');
 	if ($have) {
+		my ($out, $err, $rc) = run_cmd([ 'node', '-e', 'require("pg"); console.log(process.version)' ],
+					       cwd => $JSDIR, timeout => 30);
+		$have = is($rc, 0, 'node runs and loads pg') or diag($err);
+		note("node $out");
+	}
+	if ($have) {
 		my $iter = 100;
 		local $TODO = $TODO_PREPARED;
 		run_script('node-postgres', [ 'node', "$JSDIR/named_queries.js", '--clients', $CLIENTS,
@@ -220,52 +248,52 @@ sub cycle
 
 # --- e. the same name, different texts, two clients, one server
 {
-	my ($a, $b, $c) = map { connect1() } 1 .. 3;
-	is($a->query_value('SELECT pg_backend_pid()'), $b->query_value('SELECT pg_backend_pid()'),
+	my ($ca, $cb, $cc) = map { connect1() } 1 .. 3;
+	is($ca->query_value('SELECT pg_backend_pid()'), $cb->query_value('SELECT pg_backend_pid()'),
 	   'pool of one: both clients are served by the same backend');
-	local $TODO = $TODO_PREPARED;
-	is(cycle($a, parse_m('s1', 'SELECT $1::int * 2 AS a'), sync_m()), 'ok', 'A: Parse s1 (int * 2)');
-	is(cycle($b, parse_m('s1', q{SELECT 'b:' || $1::text AS b}), sync_m()), 'ok',
-	   'B: Parse s1 with a different text on the same server');
+	is(cycle($ca, parse_m('s1', 'SELECT $1::int * 2 AS a'), sync_m()), 'ok', 'A: Parse s1 (int * 2)');
+	is_todo(cycle($cb, parse_m('s1', q{SELECT 'b:' || $1::text AS b}), sync_m()), 'ok',
+	        'B: Parse s1 with a different text on the same server');
 	my (@got_a, @got_b);
 	for my $i (1 .. 5) {
-		push @got_a, cycle($a, exec_m('s1', $i));
-		push @got_b, cycle($b, exec_m('s1', $i));
+		push @got_a, cycle($ca, exec_m('s1', $i));
+		push @got_b, cycle($cb, exec_m('s1', $i));
 	}
 	is(join(' | ', @got_a), join(' | ', map { "[a] " . 2 * $_ } 1 .. 5), 'A gets its own s1, interleaved with B');
-	is(join(' | ', @got_b), join(' | ', map { "[b] b:$_" } 1 .. 5), 'B gets its own s1, interleaved with A');
+	is_todo(join(' | ', @got_b), join(' | ', map { "[b] b:$_" } 1 .. 5),
+	        'B gets its own s1, interleaved with A');
 
 	# both pipelines queued at once: sluice serializes them on the one server
-	$a->send(join('', map { exec_m('s1', $_) } 6 .. 8));
-	$b->send(join('', map { exec_m('s1', $_) } 6 .. 8));
-	@got_a = map { outcome($a->read_results(15)) } 6 .. 8;
-	@got_b = map { outcome($b->read_results(15)) } 6 .. 8;
+	$ca->send(join('', map { exec_m('s1', $_) } 6 .. 8));
+	$cb->send(join('', map { exec_m('s1', $_) } 6 .. 8));
+	@got_a = map { outcome($ca->read_results(15)) } 6 .. 8;
+	@got_b = map { outcome($cb->read_results(15)) } 6 .. 8;
 	is(join(' | ', @got_a), '[a] 12 | [a] 14 | [a] 16', 'A: three pipelined Bind/Execute of s1, own results');
-	is(join(' | ', @got_b), '[b] b:6 | [b] b:7 | [b] b:8', 'B: three pipelined Bind/Execute of s1, own results');
+	is_todo(join(' | ', @got_b), '[b] b:6 | [b] b:7 | [b] b:8',
+	        'B: three pipelined Bind/Execute of s1, own results');
 
-	$a->send(describe_m('s1') . sync_m());
-	my $da = $a->read_results(15);
-	$b->send(describe_m('s1') . sync_m());
-	my $db = $b->read_results(15);
+	$ca->send(describe_m('s1') . sync_m());
+	my $da = $ca->read_results(15);
+	$cb->send(describe_m('s1') . sync_m());
+	my $db = $cb->read_results(15);
 	is(join(',', @{ $da->{columns} }) . ' ' . join('', grep { /[tT]/ } @{ $da->{types} }), 'a tT',
 	   "A: Describe s1 describes A's statement");
-	is(join(',', @{ $db->{columns} }) . ' ' . join('', grep { /[tT]/ } @{ $db->{types} }), 'b tT',
-	   "B: Describe s1 describes B's statement");
+	is_todo(join(',', @{ $db->{columns} }) . ' ' . join('', grep { /[tT]/ } @{ $db->{types} }), 'b tT',
+	        "B: Describe s1 describes B's statement");
 
-	is(cycle($c, exec_m('s1', 1)), 'ERROR 26000',
-	   "C, which never prepared s1, cannot use A's or B's: 26000 as in PostgreSQL");
-	is(cycle($a, exec_m('s1', 21)), '[a] 42', 'A still has its s1 after that');
-	$_->terminate for $a, $b, $c;
+	is_todo(cycle($cc, exec_m('s1', 1)), 'ERROR 26000',
+	        "C, which never prepared s1, cannot use A's or B's: 26000 as in PostgreSQL");
+	is(cycle($ca, exec_m('s1', 21)), '[a] 42', 'A still has its s1 after that');
+	$_->terminate for $ca, $cb, $cc;
 }
 
 # --- f. Close, re-Parse, duplicate Parse, failed Parse, Parse then ROLLBACK
 {
 	my ($d, $other) = map { connect1() } 1 .. 2;
-	local $TODO = $TODO_PREPARED;
 	is(cycle($other, parse_m('s2', 'SELECT 100 + $1::int AS o'), sync_m()), 'ok',
 	   "another client prepares its own s2");
-	is(cycle($d, parse_m('s2', 'SELECT 1 AS v'), sync_m()), 'ok', 'D: Parse s2 (SELECT 1)');
-	is(cycle($d, exec_m('s2')), '[v] 1', 'D: s2 gives 1');
+	is_todo(cycle($d, parse_m('s2', 'SELECT 1 AS v'), sync_m()), 'ok', 'D: Parse s2 (SELECT 1)');
+	is_todo(cycle($d, exec_m('s2')), '[v] 1', 'D: s2 gives 1');
 	is(cycle($d, parse_m('s2', 'SELECT 9 AS v'), sync_m()), 'ERROR 42P05',
 	   'D: Parse s2 again without Close: 42P05 as in PostgreSQL');
 	is(cycle($other, exec_m('s2', 5)), '[o] 105', "the other client's s2 is untouched");
@@ -273,7 +301,7 @@ sub cycle
 	my $r = $d->read_results(15);
 	is(outcome($r) . ' ' . join('', @{ $r->{types} }), 'ok 3Z', 'D: Close s2: CloseComplete');
 	is(cycle($d, exec_m('s2')), 'ERROR 26000', 'D: s2 is gone after Close');
-	is(cycle($other, exec_m('s2', 6)), '[o] 106', "the other client's s2 survives D's Close");
+	is_todo(cycle($other, exec_m('s2', 6)), '[o] 106', "the other client's s2 survives D's Close");
 	is(cycle($d, parse_m('s2', 'SELECT 2 AS v'), sync_m()), 'ok', 'D: Parse s2 again, new text');
 	is(cycle($d, exec_m('s2')), '[v] 2', "D: s2 gives the new text's result");
 	is(cycle($d, close_m('s2'), parse_m('s2', 'SELECT 3 AS v'), exec_m('s2')), '[v] 3',
@@ -292,8 +320,27 @@ sub cycle
 	is(cycle($d, parse_m('s4', 'SELECT 4 AS x'), sync_m()), 'ok', 'D: Parse s4 inside the transaction');
 	is(cycle($d, msg('Q', "ROLLBACK\0")), 'ok', 'D: ROLLBACK');
 	is(cycle($d, exec_m('s4')), '[x] 4', 'D: s4 survives the ROLLBACK, as in PostgreSQL');
-	is(cycle($other, exec_m('s4')), 'ERROR 26000', "the other client does not see D's s4");
+	is_todo(cycle($other, exec_m('s4')), 'ERROR 26000', "the other client does not see D's s4");
 	$_->terminate for $d, $other;
+}
+
+# --- a Parse that sluice answers itself inside a transaction: the client
+#     gets its transaction's status and keeps its server
+{
+	my ($x, $y) = map { connect1() } 1 .. 2;
+	is(cycle($x, parse_m('s5', 'SELECT 5 AS y'), sync_m()), 'ok', 'X: Parse s5 (the server now has it)');
+	is(cycle($y, msg('Q', "BEGIN\0")), 'ok', 'Y: BEGIN');
+	$y->send(parse_m('s5', 'SELECT 5 AS y') . sync_m());
+	my $r = $y->read_results(15);
+	is_todo(outcome($r) . ' ' . join('', @{ $r->{types} }) . ' ' . ($r->{status} // '?'), 'ok 1Z T',
+	        'Y: Parse of the same name and text inside its transaction: ParseComplete, ReadyForQuery T');
+	$x->send(msg('Q', "SELECT 'x served'\0"));
+	my ($type) = $x->read_msg(0.3);
+	ok(!defined $type && !$x->{eof}, 'X waits: Y still holds the one server inside its transaction');
+	is_todo(cycle($y, exec_m('s5')), '[y] 5', 'Y: s5 gives 5 inside the transaction');
+	is(cycle($y, msg('Q', "COMMIT\0")), 'ok', 'Y: COMMIT');
+	is(outcome($x->read_results(15)), "[?column?] x served", 'X is served once Y commits');
+	$_->terminate for $x, $y;
 }
 
 # ---------------------------------------------------------------------------

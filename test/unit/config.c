@@ -111,6 +111,13 @@ static const struct { const char *key, *want; } defaults[] = {
 	{ "max_user_connections", "0" }, { "server_check_query", "select 1" },
 	{ "server_check_delay", "30" }, { "track_extra_parameters", "" },
 	{ "max_prepared_statements", "200" },
+	{ "client_tls_sslmode", "disable" }, { "client_tls_key_file", "(null)" },
+	{ "client_tls_cert_file", "(null)" }, { "client_tls_ca_file", "(null)" },
+	{ "client_tls_protocols", "secure" }, { "client_tls_ciphers", "default" },
+	{ "client_tls13_ciphers", "default" }, { "server_tls_sslmode", "prefer" },
+	{ "server_tls_ca_file", "(null)" }, { "server_tls_key_file", "(null)" },
+	{ "server_tls_cert_file", "(null)" }, { "server_tls_protocols", "secure" },
+	{ "server_tls_ciphers", "default" }, { "server_tls13_ciphers", "default" },
 };
 
 static void test_defaults(void)
@@ -398,7 +405,7 @@ static const struct { const char *text, *warning; } warnings[] = {
 	{ "[sluice]\nserver_fast_close = 1\n", "t.ini:2: server_fast_close is not supported yet, ignored" },
 	{ "[sluice]\ntransaction_timeout = 5\n", "t.ini:2: transaction_timeout is not supported yet, ignored" },
 	{ "[pgbouncer]\n\nSO_REUSEPORT = 1\n", "t.ini:3: so_reuseport is not supported yet, ignored" },
-	{ "[sluice]\nclient_tls_sslmode = require\n", "t.ini:2: client_tls_sslmode is not supported yet, ignored" },
+	{ "[sluice]\nclient_tls_ecdhcurve = auto\n", "t.ini:2: client_tls_ecdhcurve is not supported yet, ignored" },
 	{ "[peers]\n1 = host=x\n", "t.ini:1: section [peers] is not supported yet, ignored" },
 	{ "[extra]\nx = y\n", "t.ini:1: unknown section [extra], ignored" },
 	{ "[databases]\nappdb = client_encoding=UTF8 host=x\n",

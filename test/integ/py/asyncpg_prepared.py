@@ -39,6 +39,11 @@ def conn_args():
                 timeout=30, command_timeout=60)
 
 
+def first_line(e):
+    lines = str(e).splitlines()
+    return lines[0] if lines else ''
+
+
 class Tally:
     def __init__(self):
         self.queries = 0
@@ -110,7 +115,7 @@ async def guarded(coro, what, tally):
     try:
         await coro
     except Exception as e:  # report every failure, not just the first
-        tally.errors.append(f'{what}: {type(e).__name__}: {e}')
+        tally.errors.append(f'{what}: {type(e).__name__}: {first_line(e)}')
 
 
 async def main():

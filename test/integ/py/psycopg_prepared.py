@@ -30,6 +30,11 @@ import psycopg
 LIB = 'psycopg'
 
 
+def first_line(e):
+    lines = str(e).splitlines()
+    return lines[0] if lines else ''
+
+
 class Tally:
     def __init__(self):
         self.lock = threading.Lock()
@@ -92,7 +97,7 @@ def guarded(i, n_iter, tally):
     try:
         client(i, n_iter, tally)
     except Exception as e:  # report every failure, not just the first
-        tally.error(f'client {i}: {type(e).__name__}: {e}')
+        tally.error(f'client {i}: {type(e).__name__}: {first_line(e)}')
 
 
 def main():

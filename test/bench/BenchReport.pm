@@ -1,0 +1,371 @@
+package BenchReport;
+
+# BenchReport — turns test/bench/run's measurements into the summary table
+# (medians per scenario and target, and sluice/PgBouncer ratios), the raw
+# files (results.tsv, summary.json), the markdown for doc/performance.md and
+# the gnuplot chart.
+#
+#   my $r = BenchReport->new(runs => \@runs, cfg => \%cfg, machine => \%m,
+#                            versions => \%v, date => $date, elapsed => $s);
+#   print $r->text_table;  $r->write_raw($dir);  my $md = $r->markdown;
+#   my $png = $r->chart("$dir/performance.png", $tmpdir);   # undef on failure
+#
+# A run is a hash: scenario, pair, target (pgbouncer, sluice, direct) and
+# what was measured (tps, latency_ms, cpu_us_per_tx, kib_per_client, errors,
+# error: why there is no number).
+
+use strict;
+use warnings;
+use JSON::PP ();
+use SluiceTest qw(run_cmd spit);
+
+my @TARGETS = qw(pgbouncer sluice direct);
+my %TITLE = (pgbouncer => 'PgBouncer', sluice => 'sluice', direct => 'direct');
+
+sub fmt_num
+{
+	my ($v, $fmt) = @_;
+	return 'n/a' unless defined $v;
+	return sprintf($fmt, $v) if $fmt;
+	my $a = abs($v);
+	return sprintf($a >= 100 ? '%.0f' : $a >= 10 ? '%.1f' : $a >= 1 ? '%.2f' : '%.3f', $v);
+}
+
+sub median
+{
+	my @v = sort { $a <=> $b } grep { defined } @_;
+	return undef unless @v;
+	my $m = int(@v / 2);
+	return @v % 2 ? $v[$m] : ($v[$m - 1] + $v[$m]) / 2;
+}
+
+# The rows of the table: which scenario and metric, unit, which way is
+# better, and which targets it applies to.
+sub row_specs
+{
+	my ($cfg) = @_;
+	my $n = $cfg->{clients};
+	(my $nfmt = $n) =~ s/(\d)(?=(\d{3})+$)/$1,/g;
+	my @all = @TARGETS;
+	my @pool = qw(pgbouncer sluice);
+	return (
+		{ id => 'a', scen => 'a', metric => 'tps', unit => 'tps', better => 'higher', targets => \@all,
+		  label => 'a. -S -M simple, 50 clients', chart => 'a simple', fmt => '%.0f' },
+		{ id => 'b', scen => 'b', metric => 'tps', unit => 'tps', better => 'higher', targets => \@all,
+		  label => 'b. -S -M extended, 50 clients', chart => 'b extended', fmt => '%.0f' },
+		{ id => 'c', scen => 'c', metric => 'tps', unit => 'tps', better => 'higher', targets => \@all,
+		  label => 'c. -S -M prepared, 50 clients', chart => 'c prepared', fmt => '%.0f' },
+		{ id => 'd', scen => 'd', metric => 'tps', unit => 'tps', better => 'higher', targets => \@all,
+		  label => 'd. TPC-B-like, 20 clients', chart => 'd TPC-B', fmt => '%.0f' },
+		{ id => 'e', scen => 'e', metric => 'tps', unit => 'tps', better => 'higher', targets => \@all,
+		  label => 'e. -C -S (connect per tx), 20 clients', chart => 'e connect', fmt => '%.0f' },
+		{ id => 'e_tls', scen => 'e_tls', metric => 'tps', unit => 'tps', better => 'higher',
+		  targets => \@all, label => 'e. -C -S with TLS (sslmode=require)', chart => 'e TLS',
+		  fmt => '%.0f' },
+		{ id => 'f', scen => 'f', metric => 'tps', unit => 'tps', better => 'higher', targets => \@pool,
+		  label => 'f. -S, 1,000 clients', chart => 'f 1000 cl', fmt => '%.0f' },
+		{ id => 'g', scen => 'g', metric => 'latency_ms', unit => 'ms', better => 'lower',
+		  targets => \@all, label => 'g. -S, 1 client: latency average', chart => 'g latency',
+		  fmt => '%.3f' },
+		{ id => 'g_added', scen => 'g', metric => 'latency_ms', unit => 'µs', better => 'lower',
+		  targets => \@pool, label => 'g. latency added over direct', derived => 'added',
+		  chart => 'g added',
+		  fmt => '%.1f' },
+		{ id => 'h_a', scen => 'a', metric => 'cpu_us_per_tx', unit => 'µs CPU/tx', better => 'lower',
+		  targets => \@pool, label => 'h. pooler CPU per transaction in a', chart => 'h CPU a',
+		  fmt => '%.1f' },
+		{ id => 'h_b', scen => 'b', metric => 'cpu_us_per_tx', unit => 'µs CPU/tx', better => 'lower',
+		  targets => \@pool, label => 'h. pooler CPU per transaction in b', chart => 'h CPU b',
+		  fmt => '%.1f' },
+		{ id => 'i', scen => 'i', metric => 'kib_per_client', unit => 'KiB/client', better => 'lower',
+		  targets => \@pool, label => "i. RSS per idle client ($nfmt clients)", chart => 'i memory',
+		  fmt => '%.2f' },
+		{ id => 'j', scen => 'j', metric => 'tps', unit => 'tps', better => 'higher', targets => \@pool,
+		  label => "j. $nfmt clients, SELECT 1 for $cfg->{load_secs} s", chart => "j $n cl",
+		  fmt => '%.0f' },
+		{ id => 'j_err', scen => 'j', metric => 'errors', unit => 'errors', better => 'lower',
+		  targets => \@pool, label => 'j. errors (must be 0)', derived => 'sum', fmt => '%d' },
+	);
+}
+
+sub new
+{
+	my ($class, %o) = @_;
+	my $self = bless { %o }, $class;
+	$self->summarize;
+	return $self;
+}
+
+# Medians per (row, target), with the first error of a target that has no
+# number and a mark when only some of its runs succeeded.
+sub summarize
+{
+	my ($self) = @_;
+	my @rows;
+	my @notes;
+	for my $spec (row_specs($self->{cfg})) {
+		my @runs = grep { $_->{scenario} eq $spec->{scen} } @{ $self->{runs} };
+		next unless @runs;
+		my %row = (%$spec, values => {}, cells => {});
+		for my $t (@TARGETS) {
+			if (!grep { $_ eq $t } @{ $spec->{targets} }) {
+				$row{cells}{$t} = '—';
+				next;
+			}
+			my @mine = grep { $_->{target} eq $t } @runs;
+			my @vals = map { $_->{ $spec->{metric} } } @mine;
+			my $v = ($spec->{derived} // '') eq 'sum'
+			    ? (grep({ defined } @vals) ? eval { my $s = 0; $s += $_ for grep { defined } @vals; $s } : undef)
+			    : median(@vals);
+			my ($err) = map { $_->{error} } grep { $_->{error} } @mine;
+			$row{values}{$t} = $v;
+			$row{errors}{$t} = $err;
+		}
+		if (($spec->{derived} // '') eq 'added') {
+			my $direct = median(map { $_->{latency_ms} } grep { $_->{target} eq 'direct' } @runs);
+			for my $t (@{ $spec->{targets} }) {
+				my $v = $row{values}{$t};
+				$row{values}{$t} = defined $v && defined $direct ? ($v - $direct) * 1000 : undef;
+				$row{errors}{$t} //= 'no direct measurement' unless defined $direct;
+			}
+		}
+		for my $t (@{ $spec->{targets} }) {
+			my $v = $row{values}{$t};
+			my $cell = fmt_num($v, $spec->{fmt});
+			if (my $err = $row{errors}{$t}) {
+				my $note = "$TITLE{$t}, scenario $spec->{scen}: $err";
+				my ($k) = grep { $notes[$_ - 1] eq $note } 1 .. @notes;
+				if (!$k) { push @notes, $note; $k = @notes }
+				$cell = defined $v ? "$cell [$k]" : "n/a [$k]";
+			}
+			$row{cells}{$t} = $cell;
+		}
+		my ($p, $s) = @{ $row{values} }{qw(pgbouncer sluice)};
+		$row{ratio} = defined $p && defined $s && $p > 0 ? $s / $p : undef;
+		$row{ratio_cell} = defined $row{ratio} ? sprintf('%.2f', $row{ratio}) : 'n/a';
+		my $d = $row{values}{direct};
+		if (!defined $row{ratio} && defined $s && defined $d && $d > 0) {
+			$row{ratio_direct} = $s / $d;
+			$row{ratio_cell} = sprintf('n/a (sluice/direct %.2f)', $s / $d);
+		}
+		$row{ratio_cell} = '—' if $spec->{id} eq 'j_err';
+		push @rows, \%row;
+	}
+	$self->{rows} = \@rows;
+	$self->{notes} = \@notes;
+}
+
+sub table_cells
+{
+	my ($self) = @_;
+	my @head = ('scenario', 'unit', 'better', 'PgBouncer', 'sluice', 'direct', 'sluice/PgBouncer');
+	my @body = map {
+		[ $_->{label}, $_->{unit}, $_->{better}, @{ $_->{cells} }{@TARGETS}, $_->{ratio_cell} ]
+	} @{ $self->{rows} };
+	return (\@head, \@body);
+}
+
+sub text_table
+{
+	my ($self) = @_;
+	my ($head, $body) = $self->table_cells;
+	my @w = map { length_chars($_) } @$head;
+	for my $r (@$body) {
+		for my $i (0 .. $#$r) { $w[$i] = length_chars($r->[$i]) if length_chars($r->[$i]) > $w[$i] }
+	}
+	my $line = sub {
+		my ($r) = @_;
+		return join('  ', map { my $c = $r->[$_]; my $pad = ' ' x ($w[$_] - length_chars($c));
+					$_ >= 3 ? "$pad$c" : "$c$pad" } 0 .. $#$r) . "\n";
+	};
+	my $s = $line->($head) . join('  ', map { '-' x $_ } @w) . "\n";
+	$s .= $line->($_) for @$body;
+	my $k = 0;
+	$s .= "\n" if @{ $self->{notes} };
+	$s .= '[' . ++$k . "] $_\n" for @{ $self->{notes} };
+	$s .= "\nratio = sluice median / PgBouncer median: above 1 is better where 'better' is higher,\n"
+	    . "below 1 is better where it is lower.\n";
+	return $s;
+}
+
+# characters, not bytes (µ and — are one column each)
+sub length_chars
+{
+	my ($s) = @_;
+	my $copy = $s;
+	utf8::decode($copy);
+	return length $copy;
+}
+
+sub markdown_table
+{
+	my ($self) = @_;
+	my ($head, $body) = $self->table_cells;
+	my $s = '| ' . join(' | ', @$head) . " |\n";
+	$s .= '|' . join('|', map { $_ >= 3 ? '---:' : '---' } 0 .. $#$head) . "|\n";
+	$s .= '| ' . join(' | ', map { my $c = $_; $c =~ s/\|/\\|/g; $c } @$_) . " |\n" for @$body;
+	return $s;
+}
+
+sub markdown
+{
+	my ($self) = @_;
+	my ($m, $v, $c) = @{$self}{qw(machine versions cfg)};
+	my $k = 0;
+	my $notes = join('', map { '[' . ++$k . "] $_  \n" } @{ $self->{notes} });
+	$notes = "\nNotes:\n\n$notes" if $notes;
+	my $quick = $c->{quick} ? ' (QUICK=1: short runs, fewer clients; indicative only)' : '';
+	return <<"EOT";
+# Performance: sluice against PgBouncer
+
+Measured by `make bench` (`test/bench/run`) on $self->{date}$quick, in
+${\ sprintf('%.0f', $self->{elapsed})} s. Regenerate with `make bench`; `QUICK=1 make bench` is a
+two-minute smoke run that writes to `build/bench/` only.
+
+## Machine
+
+| | |
+|---|---|
+| CPU | $m->{cpu}, $m->{cores} cores |
+| memory | $m->{memory} |
+| kernel | $m->{kernel} |
+| load average (1 min) at start, at end | $m->{load}, $m->{load_end} |
+| PostgreSQL | $v->{postgresql} |
+| PgBouncer | $v->{pgbouncer} |
+| sluice | $v->{sluice} |
+| pgbench | $v->{pgbench} |
+
+## Results
+
+Medians of $c->{pairs} run(s) per target. Each scenario ran against PgBouncer,
+sluice and PostgreSQL directly in turn, $c->{pairs} time(s) over (A B A B ...),
+$c->{duration} s per pgbench run. The ratio is sluice's median over PgBouncer's:
+above 1 is better for sluice where *better* is *higher*, below 1 where it is
+*lower*. "—": does not apply or not run: a direct connection has no pooler
+to measure; PostgreSQL forks a backend per connection, so 1,000 (f) or
+$c->{clients} (i, j) direct connections are not a reference anyone runs, and
+on a small machine they take longer to start than a run lasts.
+
+${\ $self->markdown_table }$notes
+![sluice, PgBouncer and direct PostgreSQL](performance.png)
+
+## Method
+
+- One scratch PostgreSQL for all three, tuned for benchmarking: `fsync`,
+  `synchronous_commit` and `full_page_writes` off, `max_connections = 200`,
+  `shared_buffers = 256MB`, autovacuum off; a pgbench database of scale
+  $c->{scale}.
+- PgBouncer and sluice read the same settings: `pool_mode = transaction`,
+  `default_pool_size = $c->{pool}`, no reserve pool, md5 authentication from
+  the same `userlist.txt` (plain password), md5 to PostgreSQL too (and for
+  the direct row), `max_client_conn = ${\ ($c->{clients} + 1100) }`, connection logging off,
+  `client_tls_sslmode = prefer` with a throwaway self-signed RSA-2048
+  certificate. Keys sluice does not implement yet are ignored by it with a
+  warning. PgBouncer runs as `postgres` (it refuses root), sluice as the
+  bench's user.
+- Everything runs on the one machine: pgbench, the pooler and PostgreSQL
+  share its $m->{cores} cores, so a pooler that uses less CPU leaves more for
+  PostgreSQL and pgbench. Other load on the machine shows as noise; the
+  alternation spreads it over both poolers.
+- a–g: `pgbench -n -T $c->{duration}` against the target (`-j 2`; `-j 50` for
+  `-M prepared`, whose blocking prepare would otherwise stall a thread
+  whose clients wait for the pool). `-C` opens a connection per transaction.
+  TLS rows use `sslmode=require`; the others `sslmode=disable`.
+- g, latency added: the pooler's median latency minus direct's, in µs.
+- h: the pooler process's user+system CPU time (`/proc/PID/stat` fields 14
+  and 15) over the run, divided by the transactions pgbench counted.
+- i: `test/bench/idle_conns` logs in $c->{clients} clients (md5) from
+  127.0.0.2–127.0.0.@{[ 1 + $c->{sources} ]} and holds them idle; (VmRSS with them −
+  VmRSS before) / clients, on a freshly started pooler warmed by one login.
+- j: the same tool runs `SELECT 1` back to back on each of $c->{clients}
+  connections for $c->{load_secs} s over the pool of $c->{pool}; errors are failed
+  logins, ErrorResponses, lost connections and unanswered queries.
+- Raw numbers of every run: `build/bench/results.tsv` and `summary.json`.
+EOT
+}
+
+sub write_raw
+{
+	my ($self, $dir) = @_;
+	my @cols = qw(scenario pair target tps latency_ms transactions failed cpu_us_per_tx tps_by_luck
+		      kib_per_client rss_before_kib rss_after_kib errors error);
+	my $tsv = join("\t", @cols) . "\n";
+	for my $r (@{ $self->{runs} }) {
+		$tsv .= join("\t", map { my $v = $r->{$_} // ''; $v =~ s/[\t\n]/ /g; $v } @cols) . "\n";
+	}
+	spit("$dir/results.tsv", $tsv);
+	my $json = JSON::PP->new->canonical->pretty;
+	my @rows = map {
+		my $r = $_;
+		{ id => $r->{id}, label => $r->{label}, unit => $r->{unit}, better => $r->{better},
+		  (map { ($_ => $r->{values}{$_}) } @{ $r->{targets} }),
+		  ratio => $r->{ratio}, ratio_sluice_direct => $r->{ratio_direct},
+		  errors => { map { ($_ => $r->{errors}{$_}) } grep { $r->{errors}{$_} } @TARGETS } }
+	} @{ $self->{rows} };
+	spit("$dir/summary.json", $json->encode({
+		date => $self->{date}, machine => $self->{machine}, versions => $self->{versions},
+		config => $self->{cfg}, elapsed_seconds => $self->{elapsed}, rows => \@rows,
+		runs => $self->{runs} }));
+}
+
+# Two panels: throughput of the tps scenarios (log scale), and sluice
+# relative to PgBouncer for every row (above 1: sluice better).
+sub chart
+{
+	my ($self, $png, $tmp) = @_;
+	my ($tp, $rel) = ('', '');
+	for my $r (@{ $self->{rows} }) {
+		my $label = $r->{chart} // $r->{id};
+		if ($r->{unit} eq 'tps') {
+			$tp .= qq{"$label"} . join('', map { ' ' . ($r->{values}{$_} // '?') } @TARGETS) . "\n";
+		}
+		next if $r->{id} eq 'j_err' || !defined $r->{ratio} || $r->{ratio} <= 0;
+		my $adv = $r->{better} eq 'higher' ? $r->{ratio} : 1 / $r->{ratio};
+		$rel .= qq{"} . ($r->{chart} // $r->{id}) . qq{" $adv\n};
+	}
+	return undef unless length $tp;
+	spit("$tmp/throughput.dat", $tp);
+	spit("$tmp/relative.dat", length $rel ? $rel : qq{"none" ?\n});
+	my ($terms) = run_cmd([ 'gnuplot', '-e', 'set terminal' ], timeout => 30);
+	my (undef, $terms_err) = run_cmd([ 'gnuplot', '-e', 'set terminal' ], timeout => 30);
+	my $term = ($terms . $terms_err) =~ /pngcairo/ ? 'pngcairo size 1100,900 font "sans,10"'
+		 : 'png size 1100,900';
+	my $title = "sluice vs PgBouncer vs direct PostgreSQL — $self->{machine}{cores} cores, $self->{date}";
+	$title =~ s/"/'/g;
+	my $gp = <<"EOT";
+set terminal $term
+set output '$png'
+set datafile missing '?'
+set termoption noenhanced
+set multiplot layout 2,1 title "$title"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set boxwidth 0.9
+set grid ytics
+set key outside below horizontal
+set logscale y
+set ylabel 'transactions/s (log scale)'
+set title 'Throughput (higher is better)'
+plot '$tmp/throughput.dat' using 2:xtic(1) title 'PgBouncer' lc rgb '#4c72b0', \\
+     '' using 3 title 'sluice' lc rgb '#dd8452', \\
+     '' using 4 title 'direct' lc rgb '#8c8c8c'
+unset logscale y
+set title 'sluice relative to PgBouncer (above 1: sluice better; lower-is-better rows inverted)'
+set ylabel 'advantage (×)'
+set yrange [0:*]
+set style histogram clustered gap 1
+plot '$tmp/relative.dat' using 2:xtic(1) title 'sluice / PgBouncer' lc rgb '#dd8452', \\
+     1 with lines lc rgb 'black' dt 2 notitle
+unset multiplot
+EOT
+	spit("$tmp/chart.gp", $gp);
+	my ($out, $err, $rc) = run_cmd([ 'gnuplot', "$tmp/chart.gp" ], timeout => 60);
+	if ($rc != 0 || !-s $png) {
+		print STDERR "bench: gnuplot failed, no chart:\n$out$err";
+		return undef;
+	}
+	return $png;
+}
+
+1;
