@@ -48,6 +48,7 @@ struct client {
 	char *user;
 	char *db_name;
 	char addr[64];
+	struct sockaddr_storage peer;  /* for hba rules */
 	struct varcache vars;        /* what this client believes is set */
 	struct client_auth *auth;
 	struct client_stmts *stmts;  /* named prepared statements (prepared.c) */
@@ -85,6 +86,10 @@ const char *client_state_name(enum client_state st);
 
 /* client_auth.c */
 void client_auth_start(struct client *c);
+/* SCRAM pass-through: the keys a client proved for `user` whose stored
+ * secret is `verifier`, if one has logged in since it was loaded. */
+bool client_auth_scram_keys(const char *user, const char *verifier,
+			    uint8_t client_key[32], uint8_t server_key[32]);
 void client_auth_message(struct client *c, char type, const uint8_t *body, size_t len);
 void client_auth_free(struct client *c);
 

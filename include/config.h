@@ -25,7 +25,9 @@
 #include "compiler.h"
 #include "userlist.h"
 
-enum auth_type { AUTH_TRUST = 0, AUTH_PLAIN, AUTH_MD5, AUTH_SCRAM };
+struct hba_rules;
+
+enum auth_type { AUTH_TRUST = 0, AUTH_PLAIN, AUTH_MD5, AUTH_SCRAM, AUTH_HBA, AUTH_CERT };
 enum pool_mode { POOL_SESSION = 0, POOL_TRANSACTION, POOL_STATEMENT };
 enum tls_mode { TLS_DISABLE = 0, TLS_ALLOW, TLS_PREFER, TLS_REQUIRE, TLS_VERIFY_CA, TLS_VERIFY_FULL };
 
@@ -117,6 +119,8 @@ struct config {
 	struct db_entry *fallback;   /* the "*" entry inside dbs, or NULL */
 
 	struct userlist *users;      /* loaded auth_file (empty if none) */
+	char *auth_hba_file;         /* pg_hba.conf-style rules for auth_type = hba */
+	struct hba_rules *hba;       /* loaded from it */
 };
 
 bool config_load(const char *path, struct config **out, char *err, size_t errlen) MUST_CHECK;

@@ -55,8 +55,22 @@ struct scram_server_state {
 	char client_first_bare[512];
 	char server_first[512];
 	char nonce[2 * SCRAM_NONCE_MAX + 2];   /* client nonce + server nonce */
-	char gs2_header[8];                    /* "n,," or "y,,": c= must match */
+	char gs2_header[32];                   /* "n,,", "y,," or "p=...,,": c= must match */
+	uint8_t cbind[64];                     /* tls-server-end-point data, if TLS */
+	size_t cbind_len;
+	bool plus;                             /* the client chose SCRAM-SHA-256-PLUS */
 };
+
+#define SCRAM_CBIND_TYPE "tls-server-end-point"
+
+/* scram_server_first on a TLS connection: `cbind` is the channel binding
+ * data (hash of sluice's certificate), `plus` whether the client chose
+ * SCRAM-SHA-256-PLUS. With -PLUS the client must bind
+ * ("p=tls-server-end-point"); without it, "y" is refused as a downgrade. */
+bool scram_server_first_cb(struct scram_server_state *st, const struct scram_secret *sec,
+			   const uint8_t *cbind, size_t cbind_len, bool plus,
+			   const char *client_first, size_t len,
+			   char *out, size_t outlen) MUST_CHECK;
 
 /* Client-side exchange state. Zero-filled is the initial state. */
 struct scram_client_state {

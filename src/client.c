@@ -99,6 +99,8 @@ void client_accept(int fd, const struct sockaddr *sa, socklen_t len)
 	}
 	list_init(&c->pool_node);
 	format_addr(c->addr, sizeof c->addr, sa);
+	if (len <= (socklen_t)sizeof c->peer)
+		memcpy(&c->peer, sa, len);
 	c->state = CL_STARTUP;
 	rt.nconns++;
 	client_log(c, LOG_LVL_DEBUG, "new connection");

@@ -13,12 +13,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
 #include <event2/buffer.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
 #include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "client.h"
 #include "config.h"
+#include "hba.h"
 #include "log.h"
 #include "md5auth.h"
 #include "proto.h"
@@ -31,6 +37,7 @@ enum auth_step { STEP_PASSWORD, STEP_SASL_INITIAL, STEP_SASL_RESPONSE };
 
 struct client_auth {
 	int method;               /* enum auth_type actually used */
+	bool plus;                /* SCRAM-SHA-256-PLUS chosen */
 	enum auth_step step;
 	char *secret;             /* copy of the stored secret; NULL: unknown user */
 	int kind;
@@ -38,6 +45,70 @@ struct client_auth {
 	struct scram_secret sec;
 	struct scram_server_state scram;
 };
+
+/* ---- SCRAM pass-through: keys clients proved, by user ---- */
+
+struct proven_keys {
+	char *user, *verifier;
+	uint8_t client_key[SCRAM_KEY_LEN], server_key[SCRAM_KEY_LEN];
+	struct proven_keys *next;
+};
+
+static struct proven_keys *proven;
+
+static void remember_keys(const char *user, const char *verifier, const uint8_t ck[SCRAM_KEY_LEN],
+			  const uint8_t sk[SCRAM_KEY_LEN])
+{
+	struct proven_keys *k;
+	for (k = proven; k; k = k->next)
+		if (!strcmp(k->user, user))
+			break;
+	if (!k) {
+		k = calloc(1, sizeof *k);
+		if (!k || !(k->user = strdup(user))) {
+			free(k);
+			return;
+		}
+		k->next = proven;
+		proven = k;
+	}
+	char *v = strdup(verifier);
+	if (!v)
+		return;
+	free(k->verifier);
+	k->verifier = v;
+	memcpy(k->client_key, ck, SCRAM_KEY_LEN);
+	memcpy(k->server_key, sk, SCRAM_KEY_LEN);
+}
+
+bool client_auth_scram_keys(const char *user, const char *verifier,
+			    uint8_t client_key[32], uint8_t server_key[32])
+{
+	for (struct proven_keys *k = proven; k; k = k->next) {
+		if (strcmp(k->user, user) || strcmp(k->verifier, verifier))
+			continue;
+		memcpy(client_key, k->client_key, SCRAM_KEY_LEN);
+		memcpy(server_key, k->server_key, SCRAM_KEY_LEN);
+		return true;
+	}
+	return false;
+}
+
+/* tls-server-end-point (RFC 5929): a hash of sluice's own certificate,
+ * with its signature's hash, SHA-256 when that is MD5 or SHA-1. */
+static size_t server_end_point(SSL *ssl, uint8_t out[64])
+{
+	X509 *cert = SSL_get_certificate(ssl);
+	int md_nid;
+	unsigned int len = 0;
+	if (!cert || !OBJ_find_sigid_algs(X509_get_signature_nid(cert), &md_nid, NULL))
+		return 0;
+	const EVP_MD *md = (md_nid == NID_md5 || md_nid == NID_sha1) ? EVP_sha256()
+								    : EVP_get_digestbynid(md_nid);
+	if (!md || EVP_MD_get_size(md) > 64 || X509_digest(cert, md, out, &len) != 1)
+		return 0;
+	return len;
+}
 
 static void send_auth(struct client *c, uint32_t code, const void *data, size_t len)
 {
@@ -77,15 +148,90 @@ static void start_scram(struct client *c, struct client_auth *a)
 		scram_secret_dummy(c->user, &a->sec);
 	}
 	static const char mechs[] = "SCRAM-SHA-256\0";
-	send_auth(c, PQ_AUTH_SASL, mechs, sizeof mechs);
+	static const char mechs_plus[] = "SCRAM-SHA-256-PLUS\0SCRAM-SHA-256\0";
+	if (c->conn.ssl)
+		send_auth(c, PQ_AUTH_SASL, mechs_plus, sizeof mechs_plus);
+	else
+		send_auth(c, PQ_AUTH_SASL, mechs, sizeof mechs);
+}
+
+static void host_text(const struct client *c, char *out, size_t n)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)&c->peer;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)n);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)n);
+	else
+		snprintf(out, n, "[local]");
+}
+
+/* The client certificate verified, and its common name is the user. */
+static bool cert_matches_user(const struct client *c)
+{
+	if (!c->conn.ssl || SSL_get_verify_result(c->conn.ssl) != X509_V_OK)
+		return false;
+	X509 *x = SSL_get1_peer_certificate(c->conn.ssl);
+	if (!x)
+		return false;
+	char cn[256];
+	int n = X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, cn, sizeof cn);
+	X509_free(x);
+	return n > 0 && (size_t)n < sizeof cn && strcmp(cn, c->user) == 0;
+}
+
+/* auth_type, or for hba the first matching rule; -1 when refused. */
+static int choose_method(struct client *c)
+{
+	const struct config *cfg = rt.cfg;
+	if (cfg->auth_type != AUTH_HBA)
+		return cfg->auth_type;
+	bool tls = c->conn.ssl != NULL;
+	struct hba_match m = hba_find(cfg->hba, c->peer.ss_family == AF_UNIX ? HBA_CONN_LOCAL : HBA_CONN_TCP,
+				      tls, (const struct sockaddr *)&c->peer, c->db_name, c->user);
+	char host[64];
+	host_text(c, host, sizeof host);
+	if (m.method == HBA_REJECT) {
+		client_fail(c, SQLSTATE_INVALID_AUTHORIZATION,
+			    m.line ? "pg_hba.conf rejects connection for host \"%s\", user \"%s\", database \"%s\", %s"
+				   : "no pg_hba.conf entry for host \"%s\", user \"%s\", database \"%s\", %s",
+			    host, c->user, c->db_name, tls ? "SSL encryption" : "no encryption");
+		return -1;
+	}
+	if (m.clientcert != HBA_CLIENTCERT_OFF && m.method != HBA_CERT &&
+	    !(c->conn.ssl && SSL_get_verify_result(c->conn.ssl) == X509_V_OK &&
+	      (m.clientcert != HBA_CLIENTCERT_FULL || cert_matches_user(c)))) {
+		client_fail(c, SQLSTATE_INVALID_AUTHORIZATION,
+			    "connection requires a valid client certificate");
+		return -1;
+	}
+	switch (m.method) {
+	case HBA_TRUST: return AUTH_TRUST;
+	case HBA_PASSWORD: return AUTH_PLAIN;
+	case HBA_MD5: return AUTH_MD5;
+	case HBA_SCRAM: return AUTH_SCRAM;
+	case HBA_CERT: return AUTH_CERT;
+	default: return -1;
+	}
 }
 
 void client_auth_start(struct client *c)
 {
 	const struct config *cfg = rt.cfg;
 	const struct user_entry *u = cfg->users ? userlist_find(cfg->users, c->user) : NULL;
-
-	if (cfg->auth_type == AUTH_TRUST) {
+	int method = choose_method(c);
+	if (method < 0)
+		return;
+	if (method == AUTH_CERT) {
+		if (!cert_matches_user(c)) {
+			client_fail(c, SQLSTATE_INVALID_AUTHORIZATION,
+				    "certificate authentication failed for user \"%s\"", c->user);
+			return;
+		}
+		client_login_done(c);
+		return;
+	}
+	if (method == AUTH_TRUST) {
 		if (cfg->auth_file && !u) {
 			client_fail(c, SQLSTATE_INVALID_AUTHORIZATION, "role \"%s\" does not exist", c->user);
 			return;
@@ -108,7 +254,7 @@ void client_auth_start(struct client *c)
 		}
 	}
 	bool scram_only = a->secret && a->kind == SECRET_SCRAM;
-	switch (cfg->auth_type) {
+	switch (method) {
 	case AUTH_PLAIN:
 		/* A cleartext password can be checked against any stored secret. */
 		a->method = AUTH_PLAIN;
@@ -185,12 +331,16 @@ void client_auth_message(struct client *c, char type, const uint8_t *body, size_
 			client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, "invalid SASL initial response");
 			return;
 		}
-		if (strcmp(mech, "SCRAM-SHA-256") != 0) {
+		a->plus = c->conn.ssl && !strcmp(mech, "SCRAM-SHA-256-PLUS");
+		if (strcmp(mech, "SCRAM-SHA-256") != 0 && !a->plus) {
 			client_fail(c, SQLSTATE_PROTOCOL_VIOLATION,
 				    "client selected an invalid SASL authentication mechanism");
 			return;
 		}
-		if (!scram_server_first(&a->scram, &a->sec, (const char *)data, dlen, out, sizeof out)) {
+		uint8_t cb[64];
+		size_t cblen = c->conn.ssl ? server_end_point(c->conn.ssl, cb) : 0;
+		if (!scram_server_first_cb(&a->scram, &a->sec, cblen ? cb : NULL, cblen, a->plus,
+					   (const char *)data, dlen, out, sizeof out)) {
 			client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, "malformed SCRAM message");
 			return;
 		}
@@ -200,8 +350,9 @@ void client_auth_message(struct client *c, char type, const uint8_t *body, size_
 	}
 	case STEP_SASL_RESPONSE: {
 		bool proof_ok = false;
-		if (!scram_server_final(&a->scram, &a->sec, (const char *)body, len, out, sizeof out,
-					&proof_ok)) {
+		uint8_t client_key[SCRAM_KEY_LEN];
+		if (!scram_server_final_key(&a->scram, &a->sec, (const char *)body, len, out, sizeof out,
+					    &proof_ok, client_key)) {
 			client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, "malformed SCRAM message");
 			return;
 		}
@@ -209,6 +360,9 @@ void client_auth_message(struct client *c, char type, const uint8_t *body, size_
 			auth_failed(c);
 			return;
 		}
+		if (a->kind == SECRET_SCRAM)
+			remember_keys(c->user, a->secret, client_key, a->sec.server_key);
+		OPENSSL_cleanse(client_key, sizeof client_key);
 		send_auth(c, PQ_AUTH_SASL_FINAL, out, strlen(out));
 		auth_ok(c);
 		return;

@@ -22,6 +22,7 @@
 #include <strings.h>
 
 #include "config.h"
+#include "hba.h"
 #include "config_internal.h"
 #include "log.h"
 
@@ -417,6 +418,16 @@ bool config_load(const char *path, struct config **out, char *err, size_t errlen
 		userlist_free(cfg->users);
 		cfg->users = ul;
 	}
+	if (cfg->auth_type == AUTH_HBA) {
+		if (!cfg->auth_hba_file) {
+			fail(err, errlen, "%s: auth_type = hba needs auth_hba_file", path);
+			goto out;
+		}
+		if (!hba_load(cfg->auth_hba_file, &cfg->hba, why, sizeof why)) {
+			fail(err, errlen, "%s: auth_hba_file: %s", path, why);
+			goto out;
+		}
+	}
 	ok = true;
 	*out = cfg;
 	cfg = NULL;
@@ -451,6 +462,7 @@ void config_free(struct config *cfg)
 	free(cfg->user_settings);
 	cfg_keys_free(cfg_global_keys, cfg_global_nkeys, cfg);
 	userlist_free(cfg->users);
+	hba_free(cfg->hba);
 	free(cfg->path);
 	free(cfg->dir);
 	free(cfg);

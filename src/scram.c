@@ -387,8 +387,18 @@ static bool parse_client_first(struct scram_server_state *s, const char *msg, si
 	const char *v, *bare;
 	size_t n, baren;
 
-	if (!field_next(&f, &v, &n) || n != 1 || (v[0] != 'n' && v[0] != 'y'))
+	if (!field_next(&f, &v, &n))
 		return false;
+	if (s->plus) {
+		/* -PLUS: only tls-server-end-point binding is acceptable */
+		if (n != strlen("p=" SCRAM_CBIND_TYPE) || memcmp(v, "p=" SCRAM_CBIND_TYPE, n) != 0 ||
+		    s->cbind_len == 0)
+			return false;
+	} else if (n != 1 || (v[0] != 'n' && v[0] != 'y') || (v[0] == 'y' && s->cbind_len > 0)) {
+		/* "y": the client could bind but thinks we cannot; over TLS we
+		 * offered -PLUS, so that is a downgrade */
+		return false;
+	}
 	if (!field_next(&f, &v, &n) || n != 0 || !f.more)
 		return false;
 	bare = f.p;
@@ -411,6 +421,13 @@ static bool parse_client_first(struct scram_server_state *s, const char *msg, si
 bool scram_server_first(struct scram_server_state *st, const struct scram_secret *sec,
 			const char *client_first, size_t len, char *out, size_t outlen)
 {
+	return scram_server_first_cb(st, sec, NULL, 0, false, client_first, len, out, outlen);
+}
+
+bool scram_server_first_cb(struct scram_server_state *st, const struct scram_secret *sec,
+			   const uint8_t *cbind, size_t cbind_len, bool plus,
+			   const char *client_first, size_t len, char *out, size_t outlen)
+{
 	struct scram_server_state s;
 	char snonce[SCRAM_NONCE_MAX + 1], iters[16];
 	const char *cnonce;
@@ -419,6 +436,12 @@ bool scram_server_first(struct scram_server_state *st, const struct scram_secret
 	bool ok = false;
 
 	memset(&s, 0, sizeof s);
+	if (cbind_len > sizeof s.cbind)
+		goto done;
+	if (cbind_len)
+		memcpy(s.cbind, cbind, cbind_len);
+	s.cbind_len = cbind_len;
+	s.plus = plus;
 	if (!secret_ok(sec) || !client_first || has_nul(client_first, len) ||
 	    !parse_client_first(&s, client_first, len, &cnonce, &cn) || !make_nonce(snonce))
 		goto done;
@@ -454,7 +477,8 @@ static bool server_final(const struct scram_server_state *st, const struct scram
 			 bool *proof_ok, uint8_t client_key_out[SCRAM_KEY_LEN])
 {
 	struct fields f = { msg, len, true };
-	char cbind[16], am[AUTH_MESSAGE_MAX];
+	char cbind[160], am[AUTH_MESSAGE_MAX];
+	uint8_t cbraw[sizeof st->gs2_header + sizeof st->cbind];
 	uint8_t proof[SCRAM_KEY_LEN], sig[SCRAM_KEY_LEN], client_key[SCRAM_KEY_LEN], hash[SCRAM_KEY_LEN];
 	const char *v;
 	size_t n, proof_n, wop_len;
@@ -463,8 +487,11 @@ static bool server_final(const struct scram_server_state *st, const struct scram
 
 	if (!st->nonce[0] || !secret_ok(sec) || !msg || has_nul(msg, len))
 		return false;
-	if (!base64_encode((const uint8_t *)st->gs2_header, strlen(st->gs2_header),
-			   cbind, sizeof cbind))
+	/* c= is base64(gs2-header), plus the binding data for "p=" */
+	size_t gl = strlen(st->gs2_header), cl = st->gs2_header[0] == 'p' ? st->cbind_len : 0;
+	memcpy(cbraw, st->gs2_header, gl);
+	memcpy(cbraw + gl, st->cbind, cl);
+	if (!base64_encode(cbraw, gl + cl, cbind, sizeof cbind))
 		return false;
 	if (!attr_next(&f, 'c', &v, &n) || n != strlen(cbind) || memcmp(v, cbind, n) != 0)
 		return false;

@@ -13,6 +13,7 @@
 
 #include <event2/buffer.h>
 
+#include "client.h"
 #include "config.h"
 #include "log.h"
 #include "md5auth.h"
@@ -28,6 +29,8 @@ struct server_login {
 	struct scram_client_state scram;
 	bool scram_started;
 	bool scram_verified;
+	bool scram_keys;          /* pass-through: keys a client proved */
+	uint8_t client_key[SCRAM_KEY_LEN], server_key[SCRAM_KEY_LEN];
 };
 
 static const char *server_secret(const struct server *s, int *kind)
@@ -152,8 +155,21 @@ static bool on_auth(struct server *s, const uint8_t *body, size_t len)
 		if (!found)
 			return login_fail(s, SQLSTATE_FEATURE_NOT_SUPPORTED,
 					  "server offers no SASL mechanism sluice supports");
-		if (!need_plain(s, &pw))
+		int kind = SECRET_PLAIN;
+		const char *secret = server_secret(s, &kind);
+		if (secret && kind == SECRET_SCRAM) {
+			/* SCRAM pass-through: no password, but the keys a client
+			 * proved against the same verifier log us in */
+			struct server_login *l = s->login;
+			if (!client_auth_scram_keys(s->pool->target.user, secret, l->client_key, l->server_key)) {
+				snprintf(buf, sizeof buf, "no SCRAM keys for server user \"%s\" yet: "
+					 "a client must log in with SCRAM first", s->pool->target.user);
+				return login_fail(s, SQLSTATE_INVALID_PASSWORD, buf);
+			}
+			l->scram_keys = true;
+		} else if (!need_plain(s, &pw)) {
 			return false;
+		}
 		if (!scram_client_first(&s->login->scram, buf, sizeof buf))
 			return login_fail(s, SQLSTATE_INTERNAL_ERROR, "SCRAM failed");
 		s->login->scram_started = true;
@@ -161,15 +177,25 @@ static bool on_auth(struct server *s, const uint8_t *body, size_t len)
 		send_writer(s, &w);
 		return true;
 	}
-	case PQ_AUTH_SASL_CONTINUE:
-		if (!s->login->scram_started || !need_plain(s, &pw))
-			return s->login->scram_started ? false :
-			       login_fail(s, SQLSTATE_PROTOCOL_VIOLATION, "unexpected SASL message");
-		if (!scram_client_final(&s->login->scram, pw, (const char *)data, dlen, buf, sizeof buf))
+	case PQ_AUTH_SASL_CONTINUE: {
+		struct server_login *l = s->login;
+		if (!l->scram_started)
+			return login_fail(s, SQLSTATE_PROTOCOL_VIOLATION, "unexpected SASL message");
+		bool built;
+		if (l->scram_keys) {
+			built = scram_client_final_keys(&l->scram, l->client_key, l->server_key,
+							(const char *)data, dlen, buf, sizeof buf);
+		} else {
+			if (!need_plain(s, &pw))
+				return false;
+			built = scram_client_final(&l->scram, pw, (const char *)data, dlen, buf, sizeof buf);
+		}
+		if (!built)
 			return login_fail(s, SQLSTATE_PROTOCOL_VIOLATION, "invalid SCRAM message from server");
 		proto_build_sasl_response(&w, buf, strlen(buf));
 		send_writer(s, &w);
 		return true;
+	}
 	case PQ_AUTH_SASL_FINAL:
 		if (!s->login->scram_started ||
 		    !scram_client_verify(&s->login->scram, (const char *)data, dlen))

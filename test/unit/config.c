@@ -95,7 +95,7 @@ static void write_file(const char *dir, const char *name, const char *text)
 
 static const struct { const char *key, *want; } defaults[] = {
 	{ "listen_addr", "" }, { "listen_port", "6432" }, { "unix_socket_dir", "/tmp" },
-	{ "auth_type", "md5" }, { "auth_file", "(null)" }, { "pool_mode", "session" },
+	{ "auth_type", "md5" }, { "auth_file", "(null)" }, { "auth_hba_file", "(null)" }, { "pool_mode", "session" },
 	{ "default_pool_size", "20" }, { "max_client_conn", "100" },
 	{ "max_db_connections", "0" }, { "server_reset_query", "DISCARD ALL" },
 	{ "query_wait_timeout", "120" }, { "client_login_timeout", "60" },
@@ -258,10 +258,9 @@ static const struct { const char *text, *err; } errors[] = {
 	{ "[sluice]\nmax_db_connections = -1\n", "t.ini:2: max_db_connections: -1 is out of range (0..2147483647)" },
 	{ "[sluice]\nverbose = 10\n", "t.ini:2: verbose: 10 is out of range (0..9)" },
 	{ "[sluice]\nauth_type = md4\n",
-	  "t.ini:2: auth_type: \"md4\" is not one of: trust, plain, md5, scram-sha-256" },
+	  "t.ini:2: auth_type: \"md4\" is not one of: trust, plain, md5, scram-sha-256, hba, cert" },
 	{ "[sluice]\nauth_type = pam\n", "t.ini:2: auth_type: \"pam\" is not supported yet" },
-	{ "[sluice]\nauth_type = hba\n", "t.ini:2: auth_type: \"hba\" is not supported yet" },
-	{ "[sluice]\nauth_type = cert\n", "t.ini:2: auth_type: \"cert\" is not supported yet" },
+	{ "[sluice]\nauth_type = ldap\n", "t.ini:2: auth_type: \"ldap\" is not supported yet" },
 	{ "[sluice]\nauth_type = any\n", "t.ini:2: auth_type: \"any\" is not supported yet" },
 	{ "[sluice]\npool_mode = sessions\n",
 	  "t.ini:2: pool_mode: \"sessions\" is not one of: session, transaction, statement" },
