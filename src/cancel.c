@@ -120,6 +120,12 @@ void cancel_request(uint32_t pid, uint32_t key)
 		client_log(c, LOG_LVL_DEBUG, "cancel request while no query runs: ignored");
 		return;
 	}
+	client_log(c, LOG_LVL_INFO, "forwarding cancel request to backend %u", s->backend_pid);
+	cancel_backend(s);
+}
+
+void cancel_backend(const struct server *s)
+{
 	struct cancel_conn *cc = calloc(1, sizeof *cc);
 	if (!cc)
 		return;
@@ -132,5 +138,4 @@ void cancel_request(uint32_t pid, uint32_t key)
 		return;
 	}
 	conn_timer(&cc->conn, CANCEL_CONNECT_TIMEOUT);
-	client_log(c, LOG_LVL_INFO, "forwarding cancel request to backend %u", cc->pid);
 }

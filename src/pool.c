@@ -11,6 +11,7 @@
 
 #include <event2/event.h>
 
+#include "cancel.h"
 #include "client.h"
 #include "config.h"
 #include "log.h"
@@ -337,6 +338,9 @@ void pool_server_ready(struct server *s)
 void pool_release(struct server *s, bool clean)
 {
 	if (!clean) {
+		/* a query may still run there: stop it, then close */
+		if (s->state == SV_ACTIVE)
+			cancel_backend(s);
 		server_close(s, "client left while the server was busy");
 		return;
 	}

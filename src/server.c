@@ -12,6 +12,7 @@
 
 #include <event2/buffer.h>
 
+#include "cancel.h"
 #include "client.h"
 #include "config.h"
 #include "log.h"
@@ -178,6 +179,8 @@ void server_kill(struct server *s, const char *sqlstate, const char *msg)
 {
 	struct client *c = s->client;
 	server_log(s, LOG_LVL_INFO, "closing: %s", msg);
+	if (s->state == SV_ACTIVE)
+		cancel_backend(s);   /* the query would otherwise run on */
 	if (c)
 		client_lost_server(c, s, sqlstate, msg);
 	server_close(s, msg);

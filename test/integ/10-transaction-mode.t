@@ -284,10 +284,8 @@ is($watch->query_value('SELECT count(*) FROM copytest'), 8000, 'the COPY rows ar
 	ok((grep { /^08/ || $_ eq '57P01' } @codes), "A gets an error of class 08 or 57P01 (@codes)");
 	is($r->{status}, 'I', 'then ReadyForQuery, idle');
 	note('A saw: ' . join(' | ', map { error_text($_) } @{ $r->{errors} }));
-	{
-		is(join(',', grep { $_ ne 'ERROR' } map { $_->{S} // '' } @{ $r->{errors} }), '',
-		   'A sees severity ERROR only (a FATAL tells drivers the connection is over)');
-	}
+	is(join(',', grep { $_ ne 'ERROR' } map { $_->{S} // '' } @{ $r->{errors} }), '',
+	   'A sees severity ERROR only (a FATAL tells drivers the connection is over)');
 	is($a->query_value('SELECT 1'), 1, 'A: the same connection works for the next query');
 	ok(!$a->{eof}, 'A was never disconnected');
 	my ($type) = $b->read_msg(0.2);
@@ -311,9 +309,7 @@ is($watch->query_value('SELECT count(*) FROM copytest'), 8000, 'the COPY rows ar
 		     params => { application_name => 'gamma', TimeZone => 'Asia/Kolkata' })->{ok},
 	   'reset_always: a client with its own application_name and TimeZone');
 	sql_ok($c, q{SET work_mem = '7MB'}, 'reset_always: SET work_mem');
-	{
-		is($c->query_value('SHOW work_mem'), $default_wm, 'reset_always: the next transaction has the default work_mem again');
-	}
+	is($c->query_value('SHOW work_mem'), $default_wm, 'reset_always: the next transaction has the default work_mem again');
 	is($c->query_value(q{SELECT current_setting('TimeZone') || ' ' || current_setting('application_name')}),
 	   'Asia/Kolkata gamma', 'reset_always: its TimeZone and application_name are still its own');
 	$c->terminate;

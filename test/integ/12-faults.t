@@ -155,11 +155,9 @@ sub cpu_seconds
 	ok(!$r->{ok}, 'server_login_retry=0: the client gets an error');
 	note('the client saw: ' . error_text($r->{error}));
 	cmp_ok($took, '<', 8, sprintf('server_login_retry=0: within 8 s (%.2f s)', $took));
-	{
-		cmp_ok($used, '<', 0.5, sprintf('server_login_retry=0: sluice used %.2f s of CPU during a %.1f s wait',
-					       $used, $took));
-		cmp_ok($lines, '<', 100, "server_login_retry=0: the log did not flood ($lines lines)");
-	}
+	cmp_ok($used, '<', 0.5, sprintf('server_login_retry=0: sluice used %.2f s of CPU during a %.1f s wait',
+				       $used, $took));
+	cmp_ok($lines, '<', 100, "server_login_retry=0: the log did not flood ($lines lines)");
 	$sl->stop;
 }
 
