@@ -29,6 +29,8 @@
 enum client_state {
 	CL_STARTUP,      /* reading the startup packet */
 	CL_AUTH,         /* authenticating */
+	CL_AUTH_QUERY,   /* its secret is being looked up with auth_query
+	                  * (queued on, then served by, the auth pool) */
 	CL_LOGIN_WAIT,   /* authenticated; waiting for a server to learn the
 	                  * pool's parameters (queued on the pool) */
 	CL_IDLE,         /* logged in, holds no server, nothing to send */
@@ -58,6 +60,7 @@ struct client {
 	uint8_t *startup;            /* the startup packet, kept until login ends */
 	double wait_since;
 	int negotiations;            /* SSL/GSSENC requests answered */
+	int lookup_method;           /* auth method waiting on auth_query */
 	bool counted;                /* counted in rt.nclients */
 };
 
@@ -86,10 +89,16 @@ const char *client_state_name(enum client_state st);
 
 /* client_auth.c */
 void client_auth_start(struct client *c);
+/* auth_query answered: secret NULL when the user is unknown (or the lookup
+ * failed: then `error` says why and the client is failed). */
+void client_auth_lookup_done(struct client *c, const char *secret, const char *error);
 /* SCRAM pass-through: the keys a client proved for `user` whose stored
  * secret is `verifier`, if one has logged in since it was loaded. */
 bool client_auth_scram_keys(const char *user, const char *verifier,
 			    uint8_t client_key[32], uint8_t server_key[32]);
+/* The SCRAM verifier a client of `user` last proved (from auth_file or
+ * auth_query), for logging in to PostgreSQL as that user. */
+const char *client_auth_known_secret(const char *user);
 void client_auth_message(struct client *c, char type, const uint8_t *body, size_t len);
 void client_auth_free(struct client *c);
 

@@ -120,6 +120,9 @@ struct config {
 
 	struct userlist *users;      /* loaded auth_file (empty if none) */
 	char *auth_hba_file;         /* pg_hba.conf-style rules for auth_type = hba */
+	char *auth_user;             /* looks up users missing from auth_file */
+	char *auth_query;            /* ...with this query ($1 = the user name) */
+	double auth_cache_lifetime;  /* seconds a looked-up secret is reused */
 	struct hba_rules *hba;       /* loaded from it */
 };
 

@@ -64,6 +64,7 @@ struct pool {
 	bool have_welcome;
 	int min_pool_size;
 	int reserve_size;
+	bool internal;               /* sluice's own (auth_query), never a client's */
 	struct event *retry_ev;      /* reconnect after server_login_retry */
 	double retry_at;             /* no connect attempts before this */
 	char last_error[256];        /* the last connect/login failure */
@@ -71,6 +72,10 @@ struct pool {
 };
 
 struct pool *pool_get(const char *db_name, const char *user, const struct db_entry *entry) MUST_CHECK;
+/* The pool that runs auth_query for a database, as auth_user; apart from
+ * any pool clients use. */
+struct pool *pool_get_auth(const char *db_name, const char *auth_user,
+			   const struct db_entry *entry) MUST_CHECK;
 /* Returns true when c was linked at once (server ready or being set up). */
 bool pool_acquire(struct pool *p, struct client *c);
 void pool_unqueue(struct client *c);

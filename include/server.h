@@ -30,6 +30,7 @@ enum server_state {
 	SV_IDLE,         /* ready for a client                  (idle) */
 	SV_SETUP,        /* applying a client's parameters      (used) */
 	SV_ACTIVE,       /* relaying for its client             (used) */
+	SV_AUTHQ,        /* running auth_query for a client     (used) */
 	SV_RESET,        /* running the reset query             (busy) */
 	SV_TEST,         /* running server_check_query          (busy) */
 	SV_CLOSED,       /* waiting for the reaper              (none) */
@@ -53,6 +54,8 @@ struct server {
 	double created;
 	double idle_since;
 	bool used;                   /* has served a client (server_lifetime = 0) */
+	char *authq_secret;          /* auth_query's answer, until ReadyForQuery */
+	bool authq_failed;
 };
 
 #define server_log(s, lvl, fmt, ...) \

@@ -46,7 +46,8 @@ static bool tracks_statements(const struct client *c)
 }
 
 static const char *const state_names[] = {
-	[CL_STARTUP] = "startup", [CL_AUTH] = "auth", [CL_LOGIN_WAIT] = "login_wait",
+	[CL_STARTUP] = "startup", [CL_AUTH] = "auth", [CL_AUTH_QUERY] = "auth_query",
+	[CL_LOGIN_WAIT] = "login_wait",
 	[CL_IDLE] = "idle", [CL_WAITING] = "waiting", [CL_ACTIVE] = "active",
 	[CL_CLOSED] = "closed",
 };
@@ -123,7 +124,7 @@ static void client_close(struct client *c, const char *reason, bool flush)
 	if (c->state == CL_CLOSED)
 		return;
 	client_log(c, LOG_LVL_DEBUG, "closing: %s", reason);
-	if (c->state == CL_WAITING || c->state == CL_LOGIN_WAIT)
+	if (c->state == CL_WAITING || c->state == CL_LOGIN_WAIT || c->state == CL_AUTH_QUERY)
 		pool_unqueue(c);
 	struct server *s = c->server;
 	if (s) {
@@ -188,6 +189,11 @@ static void send_ready(struct client *c, char status)
 void client_lost_server(struct client *c, struct server *s, const char *sqlstate, const char *msg)
 {
 	uint32_t outstanding = c->relay.counted - s->relay.counted;
+	if (c->state == CL_AUTH_QUERY) {
+		detach(c, s);
+		client_fail(c, sqlstate, "could not look up the user: %s", msg);
+		return;
+	}
 	if (s->state == SV_SETUP) {
 		/* Nothing of the client's reached the server yet: try another. */
 		detach(c, s);
@@ -651,6 +657,7 @@ static void client_on_read(struct client *c)
 		case CL_ACTIVE:
 			client_relay(c);
 			break;
+		case CL_AUTH_QUERY:
 		case CL_LOGIN_WAIT:
 		case CL_WAITING:
 			/* Keep reading to notice a client that gives up, but
@@ -671,6 +678,7 @@ static void client_on_timeout(struct client *c)
 	switch (c->state) {
 	case CL_STARTUP:
 	case CL_AUTH:
+	case CL_AUTH_QUERY:
 		client_fail(c, SQLSTATE_POOLER_ERROR, "client_login_timeout: login took longer than %g s",
 			    rt.cfg->client_login_timeout);
 		break;

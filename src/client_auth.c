@@ -17,6 +17,7 @@
 #include <event2/buffer.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/objects.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
@@ -27,6 +28,7 @@
 #include "hba.h"
 #include "log.h"
 #include "md5auth.h"
+#include "pool.h"
 #include "proto.h"
 #include "runtime.h"
 #include "scram.h"
@@ -81,6 +83,14 @@ static void remember_keys(const char *user, const char *verifier, const uint8_t 
 	memcpy(k->server_key, sk, SCRAM_KEY_LEN);
 }
 
+const char *client_auth_known_secret(const char *user)
+{
+	for (struct proven_keys *k = proven; k; k = k->next)
+		if (!strcmp(k->user, user))
+			return k->verifier;
+	return NULL;
+}
+
 bool client_auth_scram_keys(const char *user, const char *verifier,
 			    uint8_t client_key[32], uint8_t server_key[32])
 {
@@ -132,15 +142,40 @@ static void auth_ok(struct client *c)
 	client_login_done(c);
 }
 
+/* 16 bytes derived from the user name and a key made once per process. */
+static bool stable_salt(const char *user, uint8_t out[16])
+{
+	static uint8_t key[32];
+	static bool have_key;
+	uint8_t md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	if (!have_key) {
+		if (RAND_bytes(key, sizeof key) != 1)
+			return false;
+		have_key = true;
+	}
+	if (!HMAC(EVP_sha256(), key, sizeof key, (const unsigned char *)user, strlen(user), md, &len) ||
+	    len < 16)
+		return false;
+	memcpy(out, md, 16);
+	return true;
+}
+
 static void start_scram(struct client *c, struct client_auth *a)
 {
 	a->method = AUTH_SCRAM;
 	a->step = STEP_SASL_INITIAL;
 	bool have = false;
-	if (a->secret && a->kind == SECRET_SCRAM)
+	if (a->secret && a->kind == SECRET_SCRAM) {
 		have = scram_secret_from_verifier(a->secret, &a->sec);
-	else if (a->secret && a->kind == SECRET_PLAIN)
-		have = scram_secret_from_password(a->secret, &a->sec);
+	} else if (a->secret && a->kind == SECRET_PLAIN) {
+		/* a salt stable per user, like the dummy secret of an unknown
+		 * user: a fresh one each time would tell the two apart */
+		uint8_t salt[16];
+		have = stable_salt(c->user, salt) &&
+		       scram_secret_from_password_salt(a->secret, salt, sizeof salt,
+						       SCRAM_DEFAULT_ITERATIONS, &a->sec);
+	}
 	if (!have) {
 		/* unknown user, an md5 secret, or a broken verifier */
 		free(a->secret);
@@ -215,6 +250,84 @@ static int choose_method(struct client *c)
 	}
 }
 
+/* ---- auth_query: secrets looked up in PostgreSQL, cached a while ---- */
+
+struct looked_up {
+	char *db, *user, *secret;    /* secret "" : no such user (cached too) */
+	double expires;
+	struct looked_up *next;
+};
+
+static struct looked_up *lookups;
+
+static const char *cache_find(const char *db, const char *user)
+{
+	double now = rt_now();
+	for (struct looked_up **pp = &lookups; *pp;) {
+		struct looked_up *e = *pp;
+		if (e->expires <= now) {
+			*pp = e->next;
+			OPENSSL_cleanse(e->secret, strlen(e->secret));
+			free(e->db); free(e->user); free(e->secret); free(e);
+			continue;
+		}
+		if (!strcmp(e->db, db) && !strcmp(e->user, user))
+			return e->secret;
+		pp = &e->next;
+	}
+	return NULL;
+}
+
+static void cache_put(const char *db, const char *user, const char *secret)
+{
+	if (rt.cfg->auth_cache_lifetime <= 0)
+		return;
+	struct looked_up *e = calloc(1, sizeof *e);
+	if (!e || !(e->db = strdup(db)) || !(e->user = strdup(user)) ||
+	    !(e->secret = strdup(secret ? secret : ""))) {
+		if (e) { free(e->db); free(e->user); free(e); }
+		return;
+	}
+	e->expires = rt_now() + rt.cfg->auth_cache_lifetime;
+	e->next = lookups;
+	lookups = e;
+}
+
+static void begin_exchange(struct client *c, int method, const char *secret);
+
+/* Queue on the database's auth pool: the server it gets runs auth_query
+ * (server.c) and calls client_auth_lookup_done. */
+static void start_lookup(struct client *c, int method)
+{
+	const struct db_entry *db = config_find_db(rt.cfg, c->db_name);
+	if (!db) {
+		client_fail(c, SQLSTATE_INVALID_CATALOG_NAME, "database \"%s\" does not exist", c->db_name);
+		return;
+	}
+	struct pool *p = pool_get_auth(c->db_name, rt.cfg->auth_user, db);
+	if (!p) {
+		client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
+		return;
+	}
+	c->lookup_method = method;
+	c->pool = p;
+	c->wait_since = rt_now();
+	client_set_state(c, CL_AUTH_QUERY);
+	pool_acquire(p, c);
+}
+
+void client_auth_lookup_done(struct client *c, const char *secret, const char *error)
+{
+	c->pool = NULL;
+	if (error) {
+		client_fail(c, SQLSTATE_INVALID_AUTHORIZATION, "could not look up the user: %s", error);
+		return;
+	}
+	cache_put(c->db_name, c->user, secret);
+	client_set_state(c, CL_AUTH);
+	begin_exchange(c, c->lookup_method, secret && *secret ? secret : NULL);
+}
+
 void client_auth_start(struct client *c)
 {
 	const struct config *cfg = rt.cfg;
@@ -239,15 +352,31 @@ void client_auth_start(struct client *c)
 		client_login_done(c);
 		return;
 	}
+	if (!u && cfg->auth_user && *cfg->auth_user) {
+		const char *cached = cache_find(c->db_name, c->user);
+		if (cached) {
+			begin_exchange(c, method, *cached ? cached : NULL);
+			return;
+		}
+		start_lookup(c, method);
+		return;
+	}
+	begin_exchange(c, method, u ? u->secret : NULL);
+}
+
+/* The password exchange for `method`, against `secret` (NULL: an unknown
+ * user, who goes through the same exchange and fails the same way). */
+static void begin_exchange(struct client *c, int method, const char *secret)
+{
 	struct client_auth *a = calloc(1, sizeof *a);
 	if (!a) {
 		client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
 		return;
 	}
 	c->auth = a;
-	if (u) {
-		a->secret = strdup(u->secret);
-		a->kind = u->kind;
+	if (secret) {
+		a->secret = strdup(secret);
+		a->kind = userlist_secret_kind(secret);
 		if (!a->secret) {
 			client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
 			return;
@@ -300,6 +429,36 @@ static bool check_plain(struct client *c, const struct client_auth *a, const cha
 	return n == strlen(a->secret) && CRYPTO_memcmp(pw, a->secret, n) == 0;
 }
 
+/* PostgreSQL's answers to channel-binding choices it refuses; true when the
+ * client was failed. */
+static bool cbind_refused(struct client *c, const struct client_auth *a, const uint8_t *data, size_t n)
+{
+	if (n >= 2 && data[0] == 'p' && data[1] == '=') {
+		const char *type = (const char *)data + 2;
+		size_t tl = strnlen(type, n - 2);
+		const char *comma = memchr(type, ',', tl);
+		size_t len = comma ? (size_t)(comma - type) : tl;
+		if (len != strlen(SCRAM_CBIND_TYPE) || memcmp(type, SCRAM_CBIND_TYPE, len) != 0) {
+			client_fail(c, SQLSTATE_PROTOCOL_VIOLATION,
+				    "unsupported SCRAM channel-binding type \"%.*s\"", (int)(len > 64 ? 64 : len), type);
+			return true;
+		}
+		if (!a->plus) {
+			client_fail(c, SQLSTATE_PROTOCOL_VIOLATION,
+				    "channel binding not supported by this mechanism choice: choose SCRAM-SHA-256-PLUS");
+			return true;
+		}
+		return false;
+	}
+	if ((n >= 1 && data[0] == 'y' && c->conn.ssl) || a->plus) {
+		/* "y" over TLS: the client thinks we cannot bind, but we offered
+		 * -PLUS; -PLUS without "p=": no binding at all */
+		client_fail(c, SQLSTATE_INVALID_AUTHORIZATION, "SCRAM channel binding negotiation error");
+		return true;
+	}
+	return false;
+}
+
 void client_auth_message(struct client *c, char type, const uint8_t *body, size_t len)
 {
 	struct client_auth *a = c->auth;
@@ -339,6 +498,8 @@ void client_auth_message(struct client *c, char type, const uint8_t *body, size_
 		}
 		uint8_t cb[64];
 		size_t cblen = c->conn.ssl ? server_end_point(c->conn.ssl, cb) : 0;
+		if (cbind_refused(c, a, data, dlen))
+			return;
 		if (!scram_server_first_cb(&a->scram, &a->sec, cblen ? cb : NULL, cblen, a->plus,
 					   (const char *)data, dlen, out, sizeof out)) {
 			client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, "malformed SCRAM message");
@@ -353,6 +514,10 @@ void client_auth_message(struct client *c, char type, const uint8_t *body, size_
 		uint8_t client_key[SCRAM_KEY_LEN];
 		if (!scram_server_final_key(&a->scram, &a->sec, (const char *)body, len, out, sizeof out,
 					    &proof_ok, client_key)) {
+			if (a->plus) {
+				client_fail(c, SQLSTATE_INVALID_AUTHORIZATION, "SCRAM channel binding check failed");
+				return;
+			}
 			client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, "malformed SCRAM message");
 			return;
 		}

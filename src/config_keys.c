@@ -88,6 +88,10 @@ const struct cfg_key cfg_global_keys[] = {
 	ENUM("auth_type", G(auth_type), cfg_auth_types, "md5", true),
 	PATH("auth_file", G(auth_file), true),
 	PATH("auth_hba_file", G(auth_hba_file), true),
+	STR("auth_user", G(auth_user), "", true),
+	STR("auth_query", G(auth_query), "SELECT usename, passwd FROM pg_catalog.pg_shadow "
+	    "WHERE usename = $1 AND (valuntil IS NULL OR valuntil > pg_catalog.now())", true),
+	SECS("auth_cache_lifetime", G(auth_cache_lifetime), "60"),
 	ENUM("pool_mode", G(pool_mode), cfg_pool_modes, "session", true),
 	INT("default_pool_size", G(default_pool_size), 1, INT_MAX, "20", true),
 	INT("max_client_conn", G(max_client_conn), 1, INT_MAX, "100", true),
@@ -139,7 +143,7 @@ const struct cfg_key cfg_global_keys[] = {
 
 	/* PgBouncer keys not implemented yet: a warning, never a failure. */
 	TODO("user"), TODO("unix_socket_mode"), TODO("unix_socket_group"),
-	TODO("auth_user"), TODO("auth_query"), TODO("auth_dbname"),
+	TODO("auth_dbname"),
 TODO("auth_ident_file"), TODO("auth_ldap_options"),
 	TODO("max_db_client_connections"), TODO("max_user_client_connections"),
 	TODO("server_round_robin"),

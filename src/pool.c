@@ -70,12 +70,26 @@ static char *dup_or(const char *s, const char *fallback)
 	return strdup(s && *s ? s : fallback);
 }
 
+static struct pool *pool_find_or_create(const char *db_name, const char *user,
+					const struct db_entry *entry, bool internal);
+
 struct pool *pool_get(const char *db_name, const char *user, const struct db_entry *entry)
+{
+	return pool_find_or_create(db_name, user, entry, false);
+}
+
+struct pool *pool_get_auth(const char *db_name, const char *auth_user, const struct db_entry *entry)
+{
+	return pool_find_or_create(db_name, auth_user, entry, true);
+}
+
+static struct pool *pool_find_or_create(const char *db_name, const char *user,
+					const struct db_entry *entry, bool internal)
 {
 	struct list *n, *tmp;
 	list_for_each_safe(n, tmp, &rt.pools) {
 		struct pool *p = list_entry(n, struct pool, node);
-		if (!strcmp(p->db_name, db_name) && !strcmp(p->user, user))
+		if (p->internal == internal && !strcmp(p->db_name, db_name) && !strcmp(p->user, user))
 			return p;
 	}
 	struct pool *p = calloc(1, sizeof *p);
@@ -104,6 +118,25 @@ struct pool *pool_get(const char *db_name, const char *user, const struct db_ent
 		free(p->target.dbname); free(p->target.user); free(p->target.password);
 		free(p);
 		return NULL;
+	}
+	p->internal = internal;
+	if (internal) {
+		/* its connections log in as auth_user, whatever the entry says */
+		if (!entry->user || strcmp(entry->user, user) != 0) {
+			/* the entry's password belongs to its own user */
+			free(p->target.password);
+			p->target.password = NULL;
+		}
+		free(p->target.user);
+		p->target.user = strdup(user);
+		p->min_pool_size = 0;
+		p->reserve_size = 0;
+		if (!p->target.user) {
+			free(p->db_name); free(p->user); free(p->target.host);
+			free(p->target.dbname); free(p->target.password);
+			free(p);
+			return NULL;
+		}
 	}
 	list_append(&rt.pools, &p->node);
 	pool_launch(p);

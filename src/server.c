@@ -18,6 +18,7 @@
 #include "log.h"
 #include "pool.h"
 #include "pool_timers.h"
+#include "pq_reader.h"
 #include "prepared.h"
 #include "proto.h"
 #include "runtime.h"
@@ -34,7 +35,7 @@ static struct relay_spec server_spec, server_spec_tracked;
 
 static const char *const state_names[] = {
 	[SV_CONNECTING] = "connecting", [SV_TLS] = "tls", [SV_LOGIN] = "login", [SV_IDLE] = "idle",
-	[SV_SETUP] = "setup", [SV_ACTIVE] = "active", [SV_RESET] = "reset",
+	[SV_SETUP] = "setup", [SV_ACTIVE] = "active", [SV_AUTHQ] = "authq", [SV_RESET] = "reset",
 	[SV_TEST] = "test", [SV_CLOSED] = "closed",
 };
 
@@ -60,6 +61,7 @@ void server_set_state(struct server *s, enum server_state st)
 		break;
 	case SV_SETUP:
 	case SV_ACTIVE:
+	case SV_AUTHQ:
 		to = &p->used;
 		break;
 	case SV_CLOSED:
@@ -69,7 +71,9 @@ void server_set_state(struct server *s, enum server_state st)
 	list_del_init(&s->pool_node);
 	server_log(s, LOG_LVL_NOISE, "state %s -> %s", server_state_name(s->state),
 		   server_state_name(st));
-	if (s->state == SV_IDLE && st != SV_IDLE)
+	/* idle, reset and check timers belong to their state: leaving it
+	 * disarms them (a checked server may go straight to a client) */
+	if ((s->state == SV_IDLE || s->state == SV_RESET || s->state == SV_TEST) && st != s->state)
 		conn_timer(&s->conn, 0);
 	s->state = st;
 	if (st == SV_IDLE) {
@@ -117,9 +121,50 @@ bool server_connect(struct pool *p)
 	return true;
 }
 
+/* auth_query for client c, with its user name as the one parameter; the
+ * query text is sluice's, the server's session is sluice's own. */
+static void server_authq(struct server *s, struct client *c)
+{
+	struct pq_writer w;
+	pq_writer_init(&w);
+	pq_begin(&w, 'P');
+	pq_put_cstring(&w, "");
+	pq_put_cstring(&w, rt.cfg->auth_query);
+	pq_put_u16(&w, 0);
+	pq_end(&w);
+	pq_begin(&w, 'B');
+	pq_put_cstring(&w, "");
+	pq_put_cstring(&w, "");
+	pq_put_u16(&w, 0);
+	pq_put_u16(&w, 1);
+	pq_put_u32(&w, (uint32_t)strlen(c->user));
+	pq_put_bytes(&w, c->user, strlen(c->user));
+	pq_put_u16(&w, 0);
+	pq_end(&w);
+	pq_begin(&w, 'E');
+	pq_put_cstring(&w, "");
+	pq_put_u32(&w, 2);
+	pq_end(&w);
+	pq_begin(&w, 'S');
+	pq_end(&w);
+	if (pq_writer_ok(&w))
+		evbuffer_add(s->conn.out, w.buf, w.len);
+	pq_writer_free(&w);
+	s->authq_failed = false;
+	server_set_state(s, SV_AUTHQ);
+	conn_read_start(&s->conn);
+	conn_send(&s->conn);
+}
+
 void server_link(struct server *s, struct client *c)
 {
 	s->used = true;
+	if (c->state == CL_AUTH_QUERY) {
+		s->client = c;
+		c->server = s;
+		server_authq(s, c);
+		return;
+	}
 	s->client = c;
 	c->server = s;
 	s->relay.counted = 0;
@@ -460,6 +505,50 @@ static bool on_setup_msg(struct server *s, char type, const uint8_t *body, size_
 	}
 }
 
+static bool on_authq_msg(struct server *s, char type, const uint8_t *body, size_t len)
+{
+	struct pq_reader r = pq_reader_make(body, len);
+	switch (type) {
+	case 'D': {
+		/* name, secret: only the first row counts */
+		if (s->authq_secret || pq_get_u16(&r) < 2)
+			return true;
+		int32_t n = pq_get_i32(&r);
+		if (n > 0)
+			(void)pq_get_bytes(&r, (size_t)n);
+		int32_t m = pq_get_i32(&r);
+		const uint8_t *v = m > 0 && m < 4096 ? pq_get_bytes(&r, (size_t)m) : NULL;
+		if (v && !r.bad && !memchr(v, 0, (size_t)m))
+			s->authq_secret = strndup((const char *)v, (size_t)m);
+		return true;
+	}
+	case 'E':
+		s->authq_failed = true;
+		return true;
+	case 'Z': {
+		struct client *c = s->client;
+		char *secret = s->authq_secret;
+		s->authq_secret = NULL;
+		if (!proto_parse_ready(body, len, &s->txn_status) || s->txn_status != 'I') {
+			free(secret);
+			server_lost(s, "auth_query left the server busy");
+			return false;
+		}
+		s->client = NULL;
+		if (c)
+			c->server = NULL;
+		pool_server_ready(s);
+		if (c)
+			client_auth_lookup_done(c, s->authq_failed ? NULL : secret,
+						s->authq_failed ? "auth_query failed" : NULL);
+		free(secret);
+		return false;
+	}
+	default:
+		return true;
+	}
+}
+
 static bool on_reset_msg(struct server *s, char type, const uint8_t *body, size_t len)
 {
 	switch (type) {
@@ -561,6 +650,9 @@ static void server_on_read(struct server *s)
 	case SV_TEST:
 		(void)each_message(s, on_reset_msg);
 		break;
+	case SV_AUTHQ:
+		(void)each_message(s, on_authq_msg);
+		break;
 	case SV_IDLE:
 		/* Nothing is expected from an idle server; whatever it is (most
 		 * likely a FATAL before shutdown) makes it unusable. */
@@ -585,6 +677,8 @@ static void server_on_timeout(struct server *s)
 		timers_server_fire(s);
 		break;
 	case SV_ACTIVE:
+		if (rt.cfg->query_timeout <= 0)
+			break;   /* no query timer is armed without it */
 		snprintf(msg, sizeof msg, "query_timeout: query ran longer than %g s", rt.cfg->query_timeout);
 		server_kill(s, SQLSTATE_QUERY_CANCELED, msg);
 		break;
@@ -593,6 +687,7 @@ static void server_on_timeout(struct server *s)
 		server_close(s, "server did not answer its reset or check query in time");
 		break;
 	case SV_SETUP:
+	case SV_AUTHQ:
 	case SV_CLOSED:
 		break;
 	}
@@ -645,6 +740,7 @@ static void server_destroy(struct conn *conn)
 	if (s->client || !list_empty(&s->pool_node))
 		BUG("server S-%llu destroyed while still attached", (unsigned long long)conn->id);
 	server_login_free(s);
+	free(s->authq_secret);
 	prepared_server_free(s);
 	varcache_clear(&s->vars);
 	param_list_free(&s->login_params);

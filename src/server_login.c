@@ -41,8 +41,13 @@ static const char *server_secret(const struct server *s, int *kind)
 		return t->password;
 	}
 	const struct user_entry *u = rt.cfg->users ? userlist_find(rt.cfg->users, t->user) : NULL;
-	if (!u)
-		return NULL;
+	if (!u) {
+		/* a user known through auth_query: its verifier, for pass-through */
+		const char *v = client_auth_known_secret(t->user);
+		if (v)
+			*kind = SECRET_SCRAM;
+		return v;
+	}
 	*kind = u->kind;
 	return u->secret;
 }

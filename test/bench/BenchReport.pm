@@ -31,6 +31,8 @@ sub fmt_num
 	return sprintf($a >= 100 ? '%.0f' : $a >= 10 ? '%.1f' : $a >= 1 ? '%.2f' : '%.3f', $v);
 }
 
+sub commas { my ($n) = @_; 1 while $n =~ s/^(\d+)(\d{3})/$1,$2/; return $n }
+
 sub median
 {
 	my @v = sort { $a <=> $b } grep { defined } @_;
@@ -45,7 +47,7 @@ sub row_specs
 {
 	my ($cfg) = @_;
 	my $n = $cfg->{clients};
-	(my $nfmt = $n) =~ s/(\d)(?=(\d{3})+$)/$1,/g;
+	my $nfmt = commas($n);
 	my @all = @TARGETS;
 	my @pool = qw(pgbouncer sluice);
 	return (
@@ -91,7 +93,7 @@ sub row_specs
 sub new
 {
 	my ($class, %o) = @_;
-	my $self = bless { %o }, $class;
+	my $self = bless { user => scalar(getpwuid($<)) // $<, %o }, $class;
 	$self->summarize;
 	return $self;
 }
@@ -117,7 +119,9 @@ sub summarize
 			my $v = ($spec->{derived} // '') eq 'sum'
 			    ? (grep({ defined } @vals) ? eval { my $s = 0; $s += $_ for grep { defined } @vals; $s } : undef)
 			    : median(@vals);
-			my ($err) = map { $_->{error} } grep { $_->{error} } @mine;
+			my @bad = grep { $_->{error} } @mine;
+			my $err = !@bad ? undef : @bad == 1 ? $bad[0]{error}
+			    : scalar(@bad) . " of " . scalar(@mine) . " runs failed; the first: $bad[0]{error}";
 			$row{values}{$t} = $v;
 			$row{errors}{$t} = $err;
 		}
@@ -243,7 +247,7 @@ $c->{duration} s per pgbench run. The ratio is sluice's median over PgBouncer's:
 above 1 is better for sluice where *better* is *higher*, below 1 where it is
 *lower*. "—": does not apply or not run: a direct connection has no pooler
 to measure; PostgreSQL forks a backend per connection, so 1,000 (f) or
-$c->{clients} (i, j) direct connections are not a reference anyone runs, and
+${\ commas($c->{clients}) } (i, j) direct connections are not a reference anyone runs, and
 on a small machine they take longer to start than a run lasts.
 
 ${\ $self->markdown_table }$notes
@@ -262,7 +266,7 @@ ${\ $self->markdown_table }$notes
   `client_tls_sslmode = prefer` with a throwaway self-signed RSA-2048
   certificate. Keys sluice does not implement yet are ignored by it with a
   warning. PgBouncer runs as `postgres` (it refuses root), sluice as the
-  bench's user.
+  user running the bench ($self->{user}).
 - Everything runs on the one machine: pgbench, the pooler and PostgreSQL
   share its $m->{cores} cores, so a pooler that uses less CPU leaves more for
   PostgreSQL and pgbench. Other load on the machine shows as noise; the
@@ -274,10 +278,10 @@ ${\ $self->markdown_table }$notes
 - g, latency added: the pooler's median latency minus direct's, in µs.
 - h: the pooler process's user+system CPU time (`/proc/PID/stat` fields 14
   and 15) over the run, divided by the transactions pgbench counted.
-- i: `test/bench/idle_conns` logs in $c->{clients} clients (md5) from
+- i: `test/bench/idle_conns` logs in ${\ commas($c->{clients}) } clients (md5) from
   127.0.0.2–127.0.0.@{[ 1 + $c->{sources} ]} and holds them idle; (VmRSS with them −
   VmRSS before) / clients, on a freshly started pooler warmed by one login.
-- j: the same tool runs `SELECT 1` back to back on each of $c->{clients}
+- j: the same tool runs `SELECT 1` back to back on each of ${\ commas($c->{clients}) }
   connections for $c->{load_secs} s over the pool of $c->{pool}; errors are failed
   logins, ErrorResponses, lost connections and unanswered queries.
 - Raw numbers of every run: `build/bench/results.tsv` and `summary.json`.

@@ -412,5 +412,26 @@ regression('SCRAM + reset', sub {
 	$sl->stop;
 });
 
+# (7) A server checked with server_check_query (or reset) and handed
+# straight to a waiting client kept the check's server_connect_timeout
+# timer; it fired mid-query as a false "query_timeout" with query_timeout
+# off (found by the benchmark's 10,000-client scenario).
+regression('check timer', sub {
+	my $sl = SluiceTest::Sluice->new(
+		pg => $pg, databases => \%dbs, users => \%users, default_user => 'app',
+		settings => { auth_type => 'md5', pool_mode => 'transaction', default_pool_size => 1,
+			      server_check_delay => 0.2, server_connect_timeout => 1 },
+	);
+	my $c = $sl->proto(user => 'app', password => 'app_pw', timeout => 5);
+	is($c->query_value('SELECT 1'), '1', 'check timer: a first query warms the server');
+	# idle past server_check_delay: the next use runs the check first
+	select(undef, undef, undef, 0.5);
+	my $r = $c->query('SELECT pg_sleep(1.5), 42', timeout => 10);
+	ok(!@{ $r->{errors} } && !$r->{lost}, 'check timer: a query outliving server_connect_timeout after a check is not cut off')
+	    or diag(join(' | ', map { SluiceTest::Proto::error_text($_) } @{ $r->{errors} }));
+	$c->terminate;
+	$sl->stop;
+});
+
 SluiceTest::check_log();
 done_testing();

@@ -3,7 +3,7 @@ package SluiceTest;
 # SluiceTest — the integration-test harness: shared helpers, teardown, the
 # end-of-file log check and the runner for C libpq test programs.
 #
-#   use SluiceTest;                       # also loads ::Pg, ::Sluice, ::Proto
+#   use SluiceTest;                       # also loads ::Pg, ::Sluice, ::Proto, ::TLS
 #   my $pg = SluiceTest::Pg->new;         # initdb + start a private PostgreSQL
 #   my $sl = SluiceTest::Sluice->new(pg => $pg, ...);
 #   ...
@@ -432,5 +432,6 @@ END {
 require SluiceTest::Pg;
 require SluiceTest::Sluice;
 require SluiceTest::Proto;
+require SluiceTest::TLS;
 
 1;

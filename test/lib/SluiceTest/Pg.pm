@@ -15,6 +15,12 @@ package SluiceTest::Pg;
 #   $pg->port / host / sockdir / stop / start / restart / log_contents
 #   my $w = $pg->watch_max($sql);   # sample a count in a child process...
 #   my ($max, $samples) = $w->stop; # ...while the test drives clients
+#
+# TLS: new(ssl => $pair) (a { cert, key } pair, e.g. from
+# SluiceTest::TLS->new_ca(...)->server_cert) copies the pair into the node's
+# directory (owned by postgres, key 0600) and starts with ssl = on;
+# $pg->set_ssl(0 or 1) changes it with a reload and waits until new
+# sessions see it; $pg->reload sends SIGHUP through pg_ctl.
 
 use strict;
 use warnings;
@@ -43,6 +49,7 @@ sub new
 		password => $SUPERUSER_PASSWORD,
 		bindir   => bindir(),
 		conf     => $o{conf} // [],
+		ssl      => $o{ssl},
 		running  => 0,
 	}, $class;
 	$self->{base} = new_tempdir($self->{name}, for_postgres => 1);
@@ -97,7 +104,41 @@ sub init
 		"max_wal_size = 256MB",
 		@{ $self->{conf} }) . "\n";
 	$self->append_conf($conf);
+	$self->install_ssl($self->{ssl}) if $self->{ssl};
 	$self->write_hba;
+}
+
+# Copy a certificate and key into the node's directory (owned by postgres,
+# key 0600, as PostgreSQL insists) and point ssl_cert_file/ssl_key_file at
+# them with ssl = on. Takes effect at the next start or reload.
+sub install_ssl
+{
+	my ($self, $pair) = @_;
+	my $files = SluiceTest::TLS::copy_pair($pair, $self->{base}, 'server', owner => 'postgres');
+	$self->append_conf(join("\n", '# TLS, added by SluiceTest::Pg', 'ssl = on',
+				"ssl_cert_file = '$files->{cert}'", "ssl_key_file = '$files->{key}'", ''));
+	$self->{ssl} = $pair;
+}
+
+# pg_ctl reload (SIGHUP to the postmaster).
+sub reload
+{
+	my ($self) = @_;
+	my ($out, $err, $rc) = $self->_pg_cmd([ "$self->{bindir}/pg_ctl", '-D', $self->{data}, 'reload' ]);
+	croak "pg_ctl reload failed ($rc): $out$err" if $rc != 0;
+}
+
+# Turn ssl on or off with a reload, and wait until a new session sees it.
+sub set_ssl
+{
+	my ($self, $on) = @_;
+	croak "set_ssl(1) needs a certificate: new(ssl => ...) or install_ssl" if $on && !$self->{ssl};
+	my $want = $on ? 'on' : 'off';
+	$self->append_conf("ssl = $want\n");
+	$self->reload;
+	my $ok = wait_for(sub { ($self->psql('postgres', 'SHOW ssl', timeout => 10))[0] eq $want },
+			  timeout => 30, interval => 0.05);
+	croak "PostgreSQL did not switch to ssl = $want after a reload" unless $ok;
 }
 
 sub append_conf
