@@ -502,24 +502,38 @@ static enum relay_action on_parse(struct client *c, struct server *s, struct pq_
 	return tag_last(s, cname) ? RELAY_DROP : RELAY_FAIL;
 }
 
+/* The client's statement `cname`, or NULL (unnamed or not its own). */
+static struct cstmt *named(struct client *c, const char *cname)
+{
+	return cname && *cname && c->stmts ? cmap_find(c->stmts, cname) : NULL;
+}
+
+/* Send `type` with the server's name for `ps` in place of the client's:
+ * `before` the name, the name, then `after` (bytes left in the reader). */
+static bool send_renamed(struct server *s, struct pq_writer *w, char type,
+			 const void *before, size_t before_len, const struct pstmt *ps,
+			 const struct pq_reader *after)
+{
+	char name[32];
+	stmt_name(name, sizeof name, ps->id);
+	pq_begin(w, type);
+	pq_put_bytes(w, before, before_len);
+	pq_put_cstring(w, name);
+	pq_put_bytes(w, after->p, after->left);
+	pq_end(w);
+	put_msg(s, w);
+	return pq_writer_ok(w);
+}
+
 static enum relay_action on_bind(struct client *c, struct server *s, struct pq_reader *r,
 				 struct pq_writer *w)
 {
 	const char *portal = pq_get_cstring(r);
-	const char *cname = pq_get_cstring(r);
-	struct cstmt *e = (cname && *cname && c->stmts) ? cmap_find(c->stmts, cname) : NULL;
+	struct cstmt *e = named(c, pq_get_cstring(r));
 	if (!e)
 		return owe(s, RQ_BIND, 0) ? RELAY_FORWARD : RELAY_FAIL;
-	if (!ensure_prepared(s, e->ps, w))
+	if (!ensure_prepared(s, e->ps, w) || !send_renamed(s, w, 'B', portal, strlen(portal) + 1, e->ps, r))
 		return RELAY_FAIL;
-	char name[32];
-	stmt_name(name, sizeof name, e->ps->id);
-	pq_begin(w, 'B');
-	pq_put_cstring(w, portal);
-	pq_put_cstring(w, name);
-	pq_put_bytes(w, r->p, r->left);
-	pq_end(w);
-	put_msg(s, w);
 	return owe(s, RQ_BIND, 0) ? RELAY_DROP : RELAY_FAIL;
 }
 
@@ -527,19 +541,11 @@ static enum relay_action on_describe(struct client *c, struct server *s, struct 
 				     struct pq_writer *w)
 {
 	uint8_t what = pq_get_u8(r);
-	const char *cname = pq_get_cstring(r);
-	struct cstmt *e = (what == 'S' && cname && *cname && c->stmts) ? cmap_find(c->stmts, cname) : NULL;
+	struct cstmt *e = what == 'S' ? named(c, pq_get_cstring(r)) : NULL;
 	if (!e)
 		return owe(s, RQ_DESCRIBE, 0) ? RELAY_FORWARD : RELAY_FAIL;
-	if (!ensure_prepared(s, e->ps, w))
+	if (!ensure_prepared(s, e->ps, w) || !send_renamed(s, w, 'D', "S", 1, e->ps, r))
 		return RELAY_FAIL;
-	char name[32];
-	stmt_name(name, sizeof name, e->ps->id);
-	pq_begin(w, 'D');
-	pq_put_u8(w, 'S');
-	pq_put_cstring(w, name);
-	pq_end(w);
-	put_msg(s, w);
 	return owe(s, RQ_DESCRIBE, 0) ? RELAY_DROP : RELAY_FAIL;
 }
 
