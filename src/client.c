@@ -139,7 +139,8 @@ static void client_close(struct client *c, const char *reason, bool flush)
 		c->counted = false;
 	}
 	client_set_state(c, CL_CLOSED);
-	if (flush)
+	/* mid-handshake nothing can be sent: close at once */
+	if (flush && !c->conn.tls_handshaking)
 		conn_close_flushed(&c->conn);
 	else
 		conn_close(&c->conn);
@@ -312,7 +313,8 @@ static void client_on_startup_packet(struct client *c, const uint8_t *pkt, uint3
 	}
 	switch (st.kind) {
 	case STARTUP_SSL:
-		if (tls_accept_ctx() && !c->conn.ssl) {
+		/* unix sockets never do TLS (PostgreSQL answers N there too) */
+		if (tls_accept_ctx() && !c->conn.ssl && c->peer.ss_family != AF_UNIX) {
 			client_start_tls(c);
 			return;
 		}
@@ -337,7 +339,7 @@ static void client_on_startup_packet(struct client *c, const uint8_t *pkt, uint3
 	default:
 		break;
 	}
-	if (!c->conn.ssl && rt.cfg->client_tls_sslmode >= TLS_REQUIRE) {
+	if (!c->conn.ssl && rt.cfg->client_tls_sslmode >= TLS_REQUIRE && c->peer.ss_family != AF_UNIX) {
 		client_fail(c, SQLSTATE_INVALID_AUTHORIZATION,
 			    "TLS is required: connect with sslmode=require or stronger");
 		return;
@@ -714,6 +716,8 @@ static void client_event(struct conn *conn, enum conn_event ev)
 		client_close(c, "client closed the connection", false);
 		break;
 	case CONN_EV_ERROR:
+		if (c->conn.tls_handshaking)
+			client_log(c, LOG_LVL_WARN, "TLS handshake error: %s", conn_tls_error());
 		client_close(c, c->conn.ssl ? conn_tls_error() : "socket error", false);
 		break;
 	case CONN_EV_DRAINED:

@@ -502,6 +502,8 @@ void conn_close(struct conn *c)
 	if (c->closing)
 		return;
 	c->closing = true;
+	if (c->ssl && !c->tls_handshaking)
+		(void)SSL_shutdown(c->ssl);   /* close_notify, best effort */
 	c->reading = false;
 	if (c->rev) event_del(c->rev);
 	if (c->wev) event_del(c->wev);

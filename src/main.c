@@ -130,41 +130,41 @@ int main(int argc, char **argv)
 	log_set_level(LOG_LVL_INFO + verbose + cfg->verbose);
 	if (background && (!cfg->logfile || !*cfg->logfile)) {
 		fprintf(stderr, "sluice: -d needs a logfile in the configuration\n");
-		return 1;
+		goto fail;
 	}
 	if (!log_open(cfg->logfile, !quiet && !background))
-		return 1;
+		goto fail;
 
 	signal(SIGPIPE, SIG_IGN);
 	if (background && !daemonize()) {
 		log_error("cannot go to the background: %s", strerror(errno));
-		return 1;
+		goto fail;
 	}
 
 	if (!varcache_set_extra(cfg->track_extra_parameters)) {
 		log_error("%s: track_extra_parameters: at most %d parameter names (letters, digits, _ and .)",
 			  cfg->path, VC_EXTRA_MAX);
-		return 1;
+		goto fail;
 	}
 	if (!tls_configure(cfg, err, sizeof err)) {
 		log_error("%s: %s", cfg->path, err);
-		return 1;
+		goto fail;
 	}
 	rt.cfg = cfg;
 	list_init(&rt.pools);
 	rt.base = event_base_new();
 	if (!rt.base || !conn_reaper_init()) {
 		log_error("cannot start the event loop");
-		return 1;
+		goto fail;
 	}
 	if (!listener_start(cfg, err, sizeof err)) {
 		log_error("%s", err);
 		listener_stop();
-		return 1;
+		goto fail;
 	}
 	if (cfg->pidfile && *cfg->pidfile && !write_pidfile(cfg->pidfile)) {
 		listener_stop();
-		return 1;
+		goto fail;
 	}
 	struct event *sigterm = evsignal_new(rt.base, SIGTERM, on_stop_signal, NULL);
 	struct event *sigint = evsignal_new(rt.base, SIGINT, on_stop_signal, NULL);
@@ -185,5 +185,12 @@ int main(int argc, char **argv)
 	tls_shutdown();
 	log_info("sluice stopped");
 	log_close();
+	config_free(cfg);
 	return 0;
+
+fail:
+	tls_shutdown();
+	config_free(cfg);
+	log_close();
+	return 1;
 }
