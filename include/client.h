@@ -36,6 +36,7 @@ enum client_state {
 	CL_IDLE,         /* logged in, holds no server, nothing to send */
 	CL_WAITING,      /* has work, queued for a server */
 	CL_ACTIVE,       /* linked to a server */
+	CL_ADMIN,        /* logged in to the admin console (admin.c) */
 	CL_CLOSED,
 };
 
@@ -84,6 +85,7 @@ void client_idle_timer(struct client *c, char txn_status);
 void client_release_server(struct client *c);
 void client_on_idle_input(struct client *c);
 void client_set_state(struct client *c, enum client_state st);
+void client_close_normal(struct client *c);
 void client_wait_timeout_arm(struct client *c);
 const char *client_state_name(enum client_state st);
 

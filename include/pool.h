@@ -60,6 +60,7 @@ struct pool {
 	struct list waiting;         /* struct client, FIFO */
 	int nservers;
 	int nwaiting;
+	int nclients;                /* logged-in clients of this pool */
 	struct param_list welcome;   /* ParameterStatus of the first login */
 	bool have_welcome;
 	int min_pool_size;

@@ -15,6 +15,7 @@
 
 #include <event2/buffer.h>
 
+#include "admin.h"
 #include "cancel.h"
 #include "client.h"
 #include "config.h"
@@ -48,7 +49,7 @@ static bool tracks_statements(const struct client *c)
 static const char *const state_names[] = {
 	[CL_STARTUP] = "startup", [CL_AUTH] = "auth", [CL_AUTH_QUERY] = "auth_query",
 	[CL_LOGIN_WAIT] = "login_wait",
-	[CL_IDLE] = "idle", [CL_WAITING] = "waiting", [CL_ACTIVE] = "active",
+	[CL_IDLE] = "idle", [CL_WAITING] = "waiting", [CL_ACTIVE] = "active", [CL_ADMIN] = "admin",
 	[CL_CLOSED] = "closed",
 };
 
@@ -133,6 +134,8 @@ static void client_close(struct client *c, const char *reason, bool flush)
 		c->server = NULL;
 		pool_release(s, clean);
 	}
+	if (c->pool && c->state != CL_AUTH_QUERY && c->state != CL_ADMIN)
+		c->pool->nclients--;
 	cancel_unregister(c);
 	if (c->counted) {
 		rt.nclients--;
@@ -434,8 +437,17 @@ static void client_on_auth_input(struct client *c)
 	}
 }
 
+void client_close_normal(struct client *c)
+{
+	client_close(c, "client terminated", false);
+}
+
 void client_login_done(struct client *c)
 {
+	if (admin_is_console(c->db_name)) {
+		admin_login(c);
+		return;
+	}
 	const struct db_entry *db = config_find_db(rt.cfg, c->db_name);
 	if (!db) {
 		client_fail(c, SQLSTATE_INVALID_CATALOG_NAME, "database \"%s\" does not exist", c->db_name);
@@ -446,6 +458,7 @@ void client_login_done(struct client *c)
 		client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
 		return;
 	}
+	c->pool->nclients++;
 	if (!cancel_register(c)) {
 		client_fail(c, SQLSTATE_INTERNAL_ERROR, "could not make a cancel key");
 		return;
@@ -659,6 +672,9 @@ static void client_on_read(struct client *c)
 		case CL_ACTIVE:
 			client_relay(c);
 			break;
+		case CL_ADMIN:
+			admin_input(c);
+			break;
 		case CL_AUTH_QUERY:
 		case CL_LOGIN_WAIT:
 		case CL_WAITING:
@@ -700,6 +716,7 @@ static void client_on_timeout(struct client *c)
 			client_fail(c, SQLSTATE_IDLE_SESSION_TIMEOUT,
 				    "terminating connection due to idle-session timeout (client_idle_timeout)");
 		break;
+	case CL_ADMIN:
 	case CL_CLOSED:
 		break;
 	}

@@ -1,0 +1,460 @@
+/*
+ * admin.c — the admin console: a tokenizer, a command table with help
+ * text, and result sets built through one RowDescription/DataRow builder
+ * that takes a column-type string.
+ *
+ * Not yet: SHOW CLIENTS, SHOW STATS*, and the commands that act (PAUSE,
+ * RESUME, RELOAD, ...): they answer "not implemented yet".
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+
+#include "admin.h"
+#include "client.h"
+#include "config.h"
+#include "config_internal.h"
+#include "log.h"
+#include "pool.h"
+#include "proto.h"
+#include "runtime.h"
+#include "server.h"
+#include "sqlstate.h"
+
+#ifndef SLUICE_VERSION
+#define SLUICE_VERSION "0.1.0"
+#endif
+
+#define OID_TEXT 25
+#define OID_INT4 23
+#define ADMIN_MSG_MAX (64 * 1024)
+
+bool admin_is_console(const char *db)
+{
+	return (!strcmp(db, "sluice") || !strcmp(db, "pgbouncer")) &&
+	       !config_find_db(rt.cfg, db);
+}
+
+/* ---- result builder: column types as a string, 'T' text, 'I' int4 ---- */
+
+struct result {
+	struct pq_writer w;
+	const char *types;
+	int rows;
+};
+
+static void result_begin(struct result *r, const char *types, ...)
+{
+	va_list ap;
+	pq_writer_init(&r->w);
+	r->types = types;
+	r->rows = 0;
+	size_t n = strlen(types);
+	pq_begin(&r->w, 'T');
+	pq_put_u16(&r->w, (uint16_t)n);
+	va_start(ap, types);
+	for (size_t i = 0; i < n; i++) {
+		pq_put_cstring(&r->w, va_arg(ap, const char *));
+		pq_put_u32(&r->w, 0);
+		pq_put_u16(&r->w, 0);
+		pq_put_u32(&r->w, types[i] == 'I' ? OID_INT4 : OID_TEXT);
+		pq_put_u16(&r->w, types[i] == 'I' ? 4 : 0xffff);
+		pq_put_u32(&r->w, 0xffffffff);
+		pq_put_u16(&r->w, 0);
+	}
+	va_end(ap);
+	pq_end(&r->w);
+}
+
+/* One row: a const char * per 'T' column (NULL for SQL NULL), a long long
+ * per 'I' column. */
+static void result_row(struct result *r, ...)
+{
+	va_list ap;
+	size_t n = strlen(r->types);
+	pq_begin(&r->w, 'D');
+	pq_put_u16(&r->w, (uint16_t)n);
+	va_start(ap, r);
+	for (size_t i = 0; i < n; i++) {
+		char num[32];
+		const char *v;
+		if (r->types[i] == 'I') {
+			snprintf(num, sizeof num, "%lld", va_arg(ap, long long));
+			v = num;
+		} else {
+			v = va_arg(ap, const char *);
+		}
+		if (!v) {
+			pq_put_u32(&r->w, 0xffffffff);
+			continue;
+		}
+		pq_put_u32(&r->w, (uint32_t)strlen(v));
+		pq_put_bytes(&r->w, v, strlen(v));
+	}
+	va_end(ap);
+	pq_end(&r->w);
+	r->rows++;
+}
+
+static void result_send(struct client *c, struct result *r, const char *tag)
+{
+	pq_begin(&r->w, 'C');
+	pq_put_cstring(&r->w, tag);
+	pq_end(&r->w);
+	proto_build_ready(&r->w, 'I');
+	if (pq_writer_ok(&r->w))
+		evbuffer_add(c->conn.out, r->w.buf, r->w.len);
+	pq_writer_free(&r->w);
+	conn_send(&c->conn);
+}
+
+static void admin_error(struct client *c, const char *sqlstate, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	struct pq_writer w;
+	pq_writer_init(&w);
+	proto_build_error(&w, "ERROR", sqlstate, msg, NULL);
+	proto_build_ready(&w, 'I');
+	if (pq_writer_ok(&w))
+		evbuffer_add(c->conn.out, w.buf, w.len);
+	pq_writer_free(&w);
+	conn_send(&c->conn);
+}
+
+/* ---- SHOW ---- */
+
+static int count_list(const struct list *l)
+{
+	int n = 0;
+	for (const struct list *it = l->next; it != l; it = it->next)
+		n++;
+	return n;
+}
+
+static int count_state(const struct pool *p, enum server_state a, enum server_state b)
+{
+	int n = 0;
+	for (const struct list *it = p->busy.next; it != &p->busy; it = it->next) {
+		const struct server *s = list_entry(it, struct server, pool_node);
+		if (s->state == a || s->state == b)
+			n++;
+	}
+	return n;
+}
+
+static void show_version(struct client *c)
+{
+	struct result r;
+	result_begin(&r, "T", "version");
+	result_row(&r, "sluice " SLUICE_VERSION);
+	result_send(c, &r, "SHOW");
+}
+
+static void show_pools(struct client *c)
+{
+	struct result r;
+	result_begin(&r, "TTIIIIIIIIIIIIIT", "database", "user", "cl_active", "cl_waiting",
+		     "cl_active_cancel_req", "cl_waiting_cancel_req", "sv_active", "sv_active_cancel",
+		     "sv_being_canceled", "sv_idle", "sv_used", "sv_tested", "sv_login", "maxwait",
+		     "maxwait_us", "pool_mode");
+	double now = rt_now();
+	for (struct list *it = rt.pools.next; it != &rt.pools; it = it->next) {
+		struct pool *p = list_entry(it, struct pool, node);
+		if (p->internal)
+			continue;
+		double wait = 0;
+		if (!list_empty(&p->waiting))
+			wait = now - list_entry(list_first(&p->waiting), struct client, pool_node)->wait_since;
+		long long wait_s = (long long)wait;
+		result_row(&r, p->db_name, p->user, (long long)(p->nclients - p->nwaiting),
+			   (long long)p->nwaiting, 0LL, 0LL, (long long)count_list(&p->used), 0LL, 0LL,
+			   (long long)count_list(&p->idle), (long long)count_state(p, SV_RESET, SV_RESET),
+			   (long long)count_state(p, SV_TEST, SV_TEST),
+			   (long long)(count_state(p, SV_CONNECTING, SV_LOGIN) + count_state(p, SV_TLS, SV_TLS)),
+			   wait_s, (long long)((wait - (double)wait_s) * 1e6), config_pool_mode_name(p->mode));
+	}
+	result_send(c, &r, "SHOW");
+}
+
+static int db_servers(const char *db)
+{
+	int n = 0;
+	for (struct list *it = rt.pools.next; it != &rt.pools; it = it->next) {
+		struct pool *p = list_entry(it, struct pool, node);
+		if (!strcmp(p->db_name, db))
+			n += p->nservers;
+	}
+	return n;
+}
+
+static void show_databases(struct client *c)
+{
+	const struct config *cfg = rt.cfg;
+	struct result r;
+	result_begin(&r, "TTITTIIITIIII", "name", "host", "port", "database", "force_user", "pool_size",
+		     "min_pool_size", "reserve_pool", "pool_mode", "max_connections",
+		     "current_connections", "paused", "disabled");
+	for (size_t i = 0; i < cfg->ndbs; i++) {
+		const struct db_entry *d = &cfg->dbs[i];
+		result_row(&r, d->name, d->host, (long long)(d->port > 0 ? d->port : 5432),
+			   d->dbname ? d->dbname : d->name, d->user,
+			   (long long)config_db_pool_size(cfg, d),
+			   (long long)(d->min_pool_size >= 0 ? d->min_pool_size : cfg->min_pool_size),
+			   (long long)(d->reserve_pool >= 0 ? d->reserve_pool : cfg->reserve_pool_size),
+			   d->pool_mode >= 0 ? config_pool_mode_name(d->pool_mode) : NULL,
+			   (long long)(d->max_db_connections >= 0 ? d->max_db_connections : cfg->max_db_connections),
+			   (long long)db_servers(d->name), 0LL, 0LL);
+	}
+	result_send(c, &r, "SHOW");
+}
+
+static void show_users(struct client *c)
+{
+	const struct config *cfg = rt.cfg;
+	struct result r;
+	result_begin(&r, "TT", "name", "pool_mode");
+	for (size_t i = 0; cfg->users && i < cfg->users->n; i++) {
+		const struct user_settings *u = config_find_user(cfg, cfg->users->users[i].name);
+		result_row(&r, cfg->users->users[i].name,
+			   u && u->pool_mode >= 0 ? config_pool_mode_name(u->pool_mode) : NULL);
+	}
+	result_send(c, &r, "SHOW");
+}
+
+static void show_lists(struct client *c)
+{
+	int pools = 0, servers = 0;
+	for (struct list *it = rt.pools.next; it != &rt.pools; it = it->next) {
+		struct pool *p = list_entry(it, struct pool, node);
+		pools++;
+		servers += p->nservers;
+	}
+	struct result r;
+	result_begin(&r, "TI", "list", "items");
+	result_row(&r, "databases", (long long)rt.cfg->ndbs);
+	result_row(&r, "users", (long long)(rt.cfg->users ? rt.cfg->users->n : 0));
+	result_row(&r, "pools", (long long)pools);
+	result_row(&r, "free_clients", 0LL);
+	result_row(&r, "used_clients", (long long)rt.nclients);
+	result_row(&r, "login_clients", (long long)(rt.nconns - rt.nclients));
+	result_row(&r, "free_servers", 0LL);
+	result_row(&r, "used_servers", (long long)servers);
+	result_row(&r, "dns_names", 0LL);
+	result_row(&r, "dns_zones", 0LL);
+	result_row(&r, "dns_queries", 0LL);
+	result_row(&r, "dns_pending", 0LL);
+	result_send(c, &r, "SHOW");
+}
+
+static void format_value(const struct cfg_key *k, const void *base, char *out, size_t n)
+{
+	const char *field = (const char *)base + k->offset;
+	switch (k->type) {
+	case CFG_INT:
+	case CFG_BYTES:
+		snprintf(out, n, "%d", *(const int *)field);
+		break;
+	case CFG_BOOL:
+		snprintf(out, n, "%d", *(const int *)field ? 1 : 0);
+		break;
+	case CFG_ENUM: {
+		const char *e = cfg_enum_name(k->enums, *(const int *)field);
+		snprintf(out, n, "%s", e ? e : "");
+		break;
+	}
+	case CFG_SECONDS:
+		snprintf(out, n, "%g", *(const double *)field);
+		break;
+	case CFG_STRING:
+	case CFG_PATH: {
+		const char *s = *(const char *const *)field;
+		snprintf(out, n, "%s", s ? s : "");
+		break;
+	}
+	case CFG_UNSUPPORTED:
+		out[0] = 0;
+		break;
+	}
+}
+
+static void show_config(struct client *c)
+{
+	struct result r;
+	result_begin(&r, "TTTT", "key", "value", "default", "changeable");
+	for (size_t i = 0; i < cfg_global_nkeys; i++) {
+		const struct cfg_key *k = &cfg_global_keys[i];
+		if (k->type == CFG_UNSUPPORTED)
+			continue;
+		char value[512];
+		format_value(k, rt.cfg, value, sizeof value);
+		result_row(&r, k->name, value, k->def ? k->def : "", k->reload_ok ? "yes" : "no");
+	}
+	result_send(c, &r, "SHOW");
+}
+
+static void show_servers(struct client *c)
+{
+	struct result r;
+	result_begin(&r, "TTTTTITITTIIITTITT", "type", "user", "database", "state", "addr", "port",
+		     "local_addr", "local_port", "connect_time", "request_time", "wait", "wait_us",
+		     "close_needed", "ptr", "link", "remote_pid", "tls", "application_name");
+	for (struct list *it = rt.pools.next; it != &rt.pools; it = it->next) {
+		struct pool *p = list_entry(it, struct pool, node);
+		const struct list *lists[] = { &p->used, &p->idle, &p->busy };
+		for (size_t l = 0; l < ARRAY_SIZE(lists); l++) {
+			for (const struct list *s_it = lists[l]->next; s_it != lists[l]; s_it = s_it->next) {
+				const struct server *s = list_entry(s_it, struct server, pool_node);
+				char ptr[24], link[24];
+				snprintf(ptr, sizeof ptr, "S-%llu", (unsigned long long)s->conn.id);
+				snprintf(link, sizeof link, "C-%llu",
+					 s->client ? (unsigned long long)s->client->conn.id : 0ULL);
+				result_row(&r, "S", p->target.user, p->db_name,
+					   s->state == SV_IDLE ? "idle" : s->client ? "active" : "used",
+					   p->target.host, (long long)p->target.port, NULL, 0LL, NULL, NULL,
+					   0LL, 0LL, 0LL, ptr, s->client ? link : NULL,
+					   (long long)s->backend_pid, s->conn.ssl ? "TLS" : NULL, NULL);
+			}
+		}
+	}
+	result_send(c, &r, "SHOW");
+}
+
+struct command {
+	const char *name;
+	void (*fn)(struct client *c);
+	const char *help;
+};
+
+static const struct command show_commands[] = {
+	{ "VERSION", show_version, "sluice's version" },
+	{ "POOLS", show_pools, "pools: clients and servers by state" },
+	{ "DATABASES", show_databases, "the [databases] entries" },
+	{ "USERS", show_users, "users of auth_file" },
+	{ "LISTS", show_lists, "counts of internal lists" },
+	{ "CONFIG", show_config, "every configuration key: value, default, changeable" },
+	{ "SERVERS", show_servers, "server connections" },
+};
+
+static void show_help(struct client *c)
+{
+	struct pq_writer w;
+	pq_writer_init(&w);
+	for (size_t i = 0; i < ARRAY_SIZE(show_commands); i++) {
+		char line[128];
+		snprintf(line, sizeof line, "SHOW %s: %s", show_commands[i].name, show_commands[i].help);
+		proto_build_notice(&w, "00000", line);
+	}
+	pq_begin(&w, 'C');
+	pq_put_cstring(&w, "SHOW");
+	pq_end(&w);
+	proto_build_ready(&w, 'I');
+	if (pq_writer_ok(&w))
+		evbuffer_add(c->conn.out, w.buf, w.len);
+	pq_writer_free(&w);
+	conn_send(&c->conn);
+}
+
+/* ---- tokenizer and dispatch ---- */
+
+static void run_command(struct client *c, const char *sql)
+{
+	char buf[256], *tok[4] = { 0 }, *save = NULL;
+	int n = 0;
+	snprintf(buf, sizeof buf, "%s", sql);
+	for (char *t = strtok_r(buf, " \t\r\n;", &save); t && n < 4; t = strtok_r(NULL, " \t\r\n;", &save))
+		tok[n++] = t;
+	if (n == 0) {
+		admin_error(c, SQLSTATE_PROTOCOL_VIOLATION, "empty command");
+		return;
+	}
+	if (!strcasecmp(tok[0], "SHOW")) {
+		if (n == 1 || !strcasecmp(tok[1], "HELP")) {
+			show_help(c);
+			return;
+		}
+		for (size_t i = 0; i < ARRAY_SIZE(show_commands); i++) {
+			if (!strcasecmp(tok[1], show_commands[i].name)) {
+				if (n > 2) {
+					admin_error(c, SQLSTATE_PROTOCOL_VIOLATION, "SHOW %s takes no arguments",
+						    show_commands[i].name);
+					return;
+				}
+				show_commands[i].fn(c);
+				return;
+			}
+		}
+		admin_error(c, SQLSTATE_FEATURE_NOT_SUPPORTED, "SHOW %s is not supported (yet); try SHOW HELP",
+			    tok[1]);
+		return;
+	}
+	admin_error(c, SQLSTATE_FEATURE_NOT_SUPPORTED, "unknown command: %s; try SHOW HELP", tok[0]);
+}
+
+void admin_login(struct client *c)
+{
+	const struct config *cfg = rt.cfg;
+	if (!config_list_has(cfg->admin_users, c->user) && !config_list_has(cfg->stats_users, c->user)) {
+		client_fail(c, SQLSTATE_INVALID_AUTHORIZATION, "user \"%s\" is not allowed to use the admin console",
+			    c->user);
+		return;
+	}
+	struct pq_writer w;
+	pq_writer_init(&w);
+	proto_build_auth(&w, PQ_AUTH_OK, NULL, 0);
+	proto_build_param_status(&w, "server_version", "15.0 (sluice " SLUICE_VERSION ")");
+	proto_build_param_status(&w, "server_encoding", "UTF8");
+	proto_build_param_status(&w, "client_encoding", "UTF8");
+	proto_build_param_status(&w, "DateStyle", "ISO, MDY");
+	proto_build_param_status(&w, "integer_datetimes", "on");
+	proto_build_param_status(&w, "standard_conforming_strings", "on");
+	proto_build_backend_key(&w, 0, 0);
+	proto_build_ready(&w, 'I');
+	if (pq_writer_ok(&w))
+		evbuffer_add(c->conn.out, w.buf, w.len);
+	pq_writer_free(&w);
+	conn_timer(&c->conn, 0);
+	client_set_state(c, CL_ADMIN);
+	conn_send(&c->conn);
+}
+
+void admin_input(struct client *c)
+{
+	while (c->state == CL_ADMIN) {
+		uint8_t hdr[PQ_HEADER_LEN];
+		struct pq_header h;
+		size_t avail = evbuffer_get_length(c->conn.in);
+		if (avail < PQ_HEADER_LEN)
+			return;
+		evbuffer_copyout(c->conn.in, hdr, PQ_HEADER_LEN);
+		if (proto_frame(hdr, PQ_HEADER_LEN, ADMIN_MSG_MAX, &h) == PQ_FRAME_BAD) {
+			client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, "invalid message length");
+			return;
+		}
+		size_t total = pq_msg_total(&h);
+		if (avail < total)
+			return;
+		char *msg = malloc(total + 1);
+		if (!msg) {
+			client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
+			return;
+		}
+		evbuffer_remove(c->conn.in, msg, total);
+		msg[total] = 0;
+		if (h.type == 'Q')
+			run_command(c, msg + PQ_HEADER_LEN);
+		else if (h.type == 'X')
+			client_close_normal(c);
+		else
+			client_fail(c, SQLSTATE_FEATURE_NOT_SUPPORTED,
+				    "the admin console speaks only the simple query protocol");
+		free(msg);
+	}
+}
