@@ -15,6 +15,7 @@
  *   conn_tls_start(c, ctx, accept, host)   start TLS on the socket; the
  *                              owner gets CONN_EV_TLS_READY (or an error)
  *   conn_tls_error(c)          why the last TLS step failed
+ *   conn_frame(c, max, &hdr)   frame the next typed message in c->in
  *
  * Owners embed struct conn first and get every event through ops->event;
  * ops->destroy runs from the reaper, never inside the owner's callback.
@@ -28,6 +29,7 @@
 #include <sys/socket.h>
 #include "compiler.h"
 #include "list.h"
+#include "proto.h"
 
 struct evbuffer;
 struct event;
@@ -85,6 +87,10 @@ void conn_close_flushed(struct conn *c);
 /* Frees buffers and events; called by the owner's destroy. */
 void conn_release(struct conn *c);
 size_t conn_out_len(const struct conn *c);
+/* The next typed message in c->in (nothing is consumed): PQ_FRAME_COMPLETE
+ * when all pq_msg_total(hdr) bytes are there, PQ_FRAME_BAD when its length
+ * is below 4 or above max, else not yet. */
+enum pq_frame conn_frame(const struct conn *c, uint32_t max, struct pq_header *hdr);
 size_t conn_in_len(const struct conn *c);
 /* True when c->out is above the high watermark; arms CONN_EV_DRAINED. */
 bool conn_out_full(struct conn *c);

@@ -428,19 +428,15 @@ void admin_login(struct client *c)
 void admin_input(struct client *c)
 {
 	while (c->state == CL_ADMIN) {
-		uint8_t hdr[PQ_HEADER_LEN];
 		struct pq_header h;
-		size_t avail = evbuffer_get_length(c->conn.in);
-		if (avail < PQ_HEADER_LEN)
-			return;
-		evbuffer_copyout(c->conn.in, hdr, PQ_HEADER_LEN);
-		if (proto_frame(hdr, PQ_HEADER_LEN, ADMIN_MSG_MAX, &h) == PQ_FRAME_BAD) {
+		enum pq_frame f = conn_frame(&c->conn, ADMIN_MSG_MAX, &h);
+		if (f == PQ_FRAME_BAD) {
 			client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, "invalid message length");
 			return;
 		}
-		size_t total = pq_msg_total(&h);
-		if (avail < total)
+		if (f != PQ_FRAME_COMPLETE)
 			return;
+		size_t total = pq_msg_total(&h);
 		char *msg = malloc(total + 1);
 		if (!msg) {
 			client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");

@@ -408,19 +408,15 @@ static void client_on_startup(struct client *c)
 static void client_on_auth_input(struct client *c)
 {
 	while (c->state == CL_AUTH) {
-		uint8_t hdr[PQ_HEADER_LEN];
 		struct pq_header h;
-		size_t avail = evbuffer_get_length(c->conn.in);
-		if (avail < PQ_HEADER_LEN)
-			return;
-		evbuffer_copyout(c->conn.in, hdr, PQ_HEADER_LEN);
-		if (proto_frame(hdr, PQ_HEADER_LEN, CLIENT_AUTH_MSG_MAX, &h) == PQ_FRAME_BAD) {
+		enum pq_frame f = conn_frame(&c->conn, CLIENT_AUTH_MSG_MAX, &h);
+		if (f == PQ_FRAME_BAD) {
 			client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, "invalid message length during authentication");
 			return;
 		}
-		size_t total = pq_msg_total(&h);
-		if (avail < total)
+		if (f != PQ_FRAME_COMPLETE)
 			return;
+		size_t total = pq_msg_total(&h);
 		const uint8_t *msg = evbuffer_pullup(c->conn.in, (ev_ssize_t)total);
 		if (h.type == 'X') {
 			client_close(c, "client ended login", false);

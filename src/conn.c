@@ -548,6 +548,19 @@ size_t conn_out_len(const struct conn *c)
 	return c->out ? evbuffer_get_length(c->out) : 0;
 }
 
+enum pq_frame conn_frame(const struct conn *c, uint32_t max, struct pq_header *hdr)
+{
+	uint8_t buf[PQ_HEADER_LEN];
+	size_t avail = evbuffer_get_length(c->in);
+	if (avail < PQ_HEADER_LEN)
+		return PQ_FRAME_NEED_MORE;
+	evbuffer_copyout(c->in, buf, PQ_HEADER_LEN);
+	enum pq_frame f = proto_frame(buf, PQ_HEADER_LEN, max, hdr);
+	if (f == PQ_FRAME_BAD)
+		return f;
+	return avail >= pq_msg_total(hdr) ? PQ_FRAME_COMPLETE : PQ_FRAME_HEADER;
+}
+
 size_t conn_in_len(const struct conn *c)
 {
 	return c->in ? evbuffer_get_length(c->in) : 0;

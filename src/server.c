@@ -429,19 +429,15 @@ void server_relay(struct server *s)
 static bool each_message(struct server *s, bool (*fn)(struct server *, char, const uint8_t *, size_t))
 {
 	for (;;) {
-		uint8_t hdr[PQ_HEADER_LEN];
 		struct pq_header h;
-		size_t avail = evbuffer_get_length(s->conn.in);
-		if (avail < PQ_HEADER_LEN)
-			return true;
-		evbuffer_copyout(s->conn.in, hdr, PQ_HEADER_LEN);
-		if (proto_frame(hdr, PQ_HEADER_LEN, SERVER_CONTROL_MSG_MAX, &h) == PQ_FRAME_BAD) {
+		enum pq_frame f = conn_frame(&s->conn, SERVER_CONTROL_MSG_MAX, &h);
+		if (f == PQ_FRAME_BAD) {
 			server_lost(s, "invalid message length from server");
 			return false;
 		}
-		size_t total = pq_msg_total(&h);
-		if (avail < total)
+		if (f != PQ_FRAME_COMPLETE)
 			return true;
+		size_t total = pq_msg_total(&h);
 		/* Take the message out before acting on it: the handler may hand
 		 * the server on, and what is left in its input must be only what
 		 * came after. Control messages are small and rare: copy them. */
