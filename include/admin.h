@@ -14,11 +14,23 @@
 #define SLUICE_ADMIN_H
 
 #include <stdbool.h>
+#include "compiler.h"
 
 struct client;
 
 bool admin_is_console(const char *db);
 void admin_login(struct client *c);
 void admin_input(struct client *c);
+/* Finish the commands waiting for connections to close (from
+ * lifecycle_kick); forget a console that is closing. */
+void admin_progress(void);
+void admin_forget(struct client *c);
+
+/* For admin*.c: answer one command. */
+void admin_reply(struct client *c, const char *tag);
+void admin_error(struct client *c, const char *sqlstate, const char *fmt, ...) PRINTF(3, 4);
+/* admin_cmd.c: run tok[0] if it is an acting command (false: not one). */
+bool admin_cmd_run(struct client *c, char **tok, int n, const char *sql);
+void admin_cmd_help(void (*line)(void *arg, const char *text), void *arg);
 
 #endif

@@ -46,6 +46,7 @@ struct client {
 	struct conn conn;            /* first */
 	enum client_state state;
 	struct list pool_node;       /* pool's waiting queue */
+	struct list all_node;        /* rt.clients */
 	struct pool *pool;
 	struct server *server;
 	char *user;
@@ -60,9 +61,12 @@ struct client {
 	struct client *cancel_next;  /* cancel.c hash chain */
 	uint8_t *startup;            /* the startup packet, kept until login ends */
 	double wait_since;
+	double connect_time;         /* wall clock, for SHOW CLIENTS */
+	double request_time;         /* wall clock of the last request */
 	int negotiations;            /* SSL/GSSENC requests answered */
 	int lookup_method;           /* auth method waiting on auth_query */
 	bool counted;                /* counted in rt.nclients */
+	bool console_waiting;        /* admin: a command waits (PAUSE, WAIT_CLOSE) */
 };
 
 #define client_log(c, lvl, fmt, ...) \
@@ -86,6 +90,8 @@ void client_release_server(struct client *c);
 void client_on_idle_input(struct client *c);
 void client_set_state(struct client *c, enum client_state st);
 void client_close_normal(struct client *c);
+/* KILL: fail every client of database db with msg. */
+void client_kill_db(const char *db, const char *msg);
 void client_wait_timeout_arm(struct client *c);
 const char *client_state_name(enum client_state st);
 

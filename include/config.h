@@ -64,6 +64,7 @@ struct config {
 	char *listen_addr;           /* comma list; "*" = all IPv4+IPv6; "" = none */
 	int listen_port;             /* 6432 */
 	char *unix_socket_dir;       /* "/tmp"; "" disables */
+	int so_reuseport;            /* bool: several processes share the port */
 	int auth_type;               /* enum auth_type, default md5 */
 	char *auth_file;             /* resolved path or NULL */
 	int pool_mode;               /* enum pool_mode, default session */

@@ -46,6 +46,8 @@ struct param_list {
 	size_t n;
 };
 
+struct gate;
+
 struct pool {
 	struct list node;            /* in rt.pools */
 	char *db_name;               /* as clients name it */
@@ -53,6 +55,8 @@ struct pool {
 	struct pool_target target;
 	int size;
 	int mode;                    /* enum pool_mode */
+	int next_mode;               /* after a reload: taken once no client uses the pool */
+	struct gate *gate;           /* its database's pause state; NULL if internal */
 	int max_db_connections;
 	struct list idle;            /* struct server, SV_IDLE */
 	struct list used;            /* linked to a client */
@@ -88,6 +92,23 @@ void pool_login_failed(struct pool *p, const char *sqlstate, const char *msg);
 void pool_launch(struct pool *p);
 /* Is the pool unable to reach its server right now? */
 bool pool_is_failing(const struct pool *p);
+/* Paused (PAUSE, KILL) or shutting down: no server for anyone. */
+bool pool_held(const struct pool *p);
+/* Take the running configuration's settings for this pool (reload, SET). */
+void pool_reconfigure(struct pool *p);
+
+/* pool_ops.c: acting on every pool of a database (db NULL: of all). */
+int pool_db_servers(const char *db, bool close_needed_only);
+void pool_db_close_idle(const char *db, const char *why);
+void pool_db_reconnect(const char *db);
+void pool_db_kill_servers(const char *db, const char *why);
+void pool_db_wake(const char *db);
+void pool_reconfigure_all(void);
+/* Close p's servers as they come free (idle ones now). */
+void pool_mark_reconnect(struct pool *p);
+/* Close idle servers above p's size. */
+void pool_trim(struct pool *p);
+
 void pool_capture_welcome(struct pool *p, const struct param_list *params);
 bool pool_resolve(struct pool_target *t, char *err, size_t errlen) MUST_CHECK;
 

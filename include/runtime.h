@@ -3,8 +3,8 @@
  * configuration, the registry of pools and the connection reaper.
  *
  * Everything else is owned by a module (pools by pool.c, clients by
- * client.c, ...). The configuration is a value: reload (later) swaps the
- * pointer.
+ * client.c, ...). The configuration is a value: reload swaps the pointer
+ * (lifecycle.c).
  */
 #ifndef SLUICE_RUNTIME_H
 #define SLUICE_RUNTIME_H
@@ -17,20 +17,34 @@ struct event_base;
 struct event;
 struct config;
 
+/* How the process is stopping (lifecycle.c). */
+enum rt_shutdown {
+	RT_RUNNING,
+	RT_WAIT_SERVERS,   /* SIGINT, SHUTDOWN WAIT_FOR_SERVERS: no new work;
+	                    * exit once every server is free */
+	RT_WAIT_CLIENTS,   /* SHUTDOWN WAIT_FOR_CLIENTS: not listening;
+	                    * exit once the last client has left */
+};
+
 struct runtime {
 	struct event_base *base;
 	struct config *cfg;
 	struct list pools;           /* struct pool, by pool.c */
+	struct list clients;         /* every struct client, by client.c */
 	struct list dead;            /* struct conn waiting to be freed */
 	struct event *reaper;
 	uint64_t next_conn_id;
 	int nclients;                /* logged in or logging in */
 	int nconns;                  /* all client sockets, for the hard cap */
+	enum rt_shutdown shutdown;
+	int cli_verbose;             /* -v given on the command line */
 };
 
 extern struct runtime rt;
 
 /* Monotonic time in seconds. */
 double rt_now(void);
+/* Wall-clock time in seconds since the epoch (for display). */
+double rt_wallclock(void);
 
 #endif

@@ -54,6 +54,7 @@ struct server {
 	double created;
 	double idle_since;
 	bool used;                   /* has served a client (server_lifetime = 0) */
+	bool close_needed;           /* RECONNECT or a new target: close when free */
 	char *authq_secret;          /* auth_query's answer, until ReadyForQuery */
 	bool authq_failed;
 };

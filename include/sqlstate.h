@@ -24,5 +24,10 @@
 /* Pooler-side failures (no server in time, login timeout): PgBouncer
  * reports these as protocol_violation, and tools match on it. */
 #define SQLSTATE_POOLER_ERROR             "08P01"
+#define SQLSTATE_OBJECT_NOT_IN_PREREQUISITE_STATE "55000"
+#define SQLSTATE_SYNTAX_ERROR             "42601"
+#define SQLSTATE_INSUFFICIENT_PRIVILEGE   "42501"
+#define SQLSTATE_UNDEFINED_OBJECT         "42704"
+#define SQLSTATE_INVALID_PARAMETER_VALUE  "22023"
 
 #endif

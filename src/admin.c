@@ -3,14 +3,18 @@
  * text, and result sets built through one RowDescription/DataRow builder
  * that takes a column-type string.
  *
- * Not yet: SHOW CLIENTS, SHOW STATS*, and the commands that act (PAUSE,
- * RESUME, RELOAD, ...): they answer "not implemented yet".
+ * The commands that act (PAUSE, RELOAD, ...) live in admin_cmd.c.
  */
+#include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <openssl/ssl.h>
 
 #include <event2/buffer.h>
 
@@ -18,6 +22,7 @@
 #include "client.h"
 #include "config.h"
 #include "config_internal.h"
+#include "gate.h"
 #include "log.h"
 #include "pool.h"
 #include "proto.h"
@@ -112,9 +117,23 @@ static void result_send(struct client *c, struct result *r, const char *tag)
 	conn_send(&c->conn);
 }
 
-static void admin_error(struct client *c, const char *sqlstate, const char *fmt, ...)
+void admin_reply(struct client *c, const char *tag)
 {
-	char msg[256];
+	struct pq_writer w;
+	pq_writer_init(&w);
+	pq_begin(&w, 'C');
+	pq_put_cstring(&w, tag);
+	pq_end(&w);
+	proto_build_ready(&w, 'I');
+	if (pq_writer_ok(&w))
+		evbuffer_add(c->conn.out, w.buf, w.len);
+	pq_writer_free(&w);
+	conn_send(&c->conn);
+}
+
+void admin_error(struct client *c, const char *sqlstate, const char *fmt, ...)
+{
+	char msg[1280];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
@@ -195,6 +214,17 @@ static int db_servers(const char *db)
 	return n;
 }
 
+static bool db_paused(const char *db)
+{
+	return gate_paused_all() || (strcmp(db, "*") && gate_holds(gate_get(db)));
+}
+
+static bool db_disabled(const char *db)
+{
+	const struct gate *g = strcmp(db, "*") ? gate_get(db) : NULL;
+	return g && g->disabled;
+}
+
 static void show_databases(struct client *c)
 {
 	const struct config *cfg = rt.cfg;
@@ -211,7 +241,8 @@ static void show_databases(struct client *c)
 			   (long long)(d->reserve_pool >= 0 ? d->reserve_pool : cfg->reserve_pool_size),
 			   d->pool_mode >= 0 ? config_pool_mode_name(d->pool_mode) : NULL,
 			   (long long)(d->max_db_connections >= 0 ? d->max_db_connections : cfg->max_db_connections),
-			   (long long)db_servers(d->name), 0LL, 0LL);
+			   (long long)db_servers(d->name), (long long)db_paused(d->name),
+			   (long long)db_disabled(d->name));
 	}
 	result_send(c, &r, "SHOW");
 }
@@ -300,31 +331,127 @@ static void show_config(struct client *c)
 	result_send(c, &r, "SHOW");
 }
 
+/* Addresses and times as PgBouncer prints them. */
+static void split_addr(const struct sockaddr_storage *ss, char *host, size_t n, long long *port)
+{
+	*port = 0;
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+		inet_ntop(AF_INET, &in->sin_addr, host, (socklen_t)n);
+		*port = ntohs(in->sin_port);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, (socklen_t)n);
+		*port = ntohs(in6->sin6_port);
+	} else {
+		snprintf(host, n, "unix");
+		*port = rt.cfg->listen_port;
+	}
+}
+
+static void local_addr(int fd, char *host, size_t n, long long *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	memset(&ss, 0, sizeof ss);
+	if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+		ss.ss_family = AF_UNIX;
+	split_addr(&ss, host, n, port);
+}
+
+static void format_wall(double wall, char *out, size_t n)
+{
+	time_t t = (time_t)wall;
+	struct tm tm;
+	localtime_r(&t, &tm);
+	strftime(out, n, "%Y-%m-%d %H:%M:%S %Z", &tm);
+}
+
+static void tls_desc(const struct conn *conn, char *out, size_t n)
+{
+	out[0] = 0;
+	if (conn->ssl)
+		snprintf(out, n, "%s/%s", SSL_get_version(conn->ssl), SSL_get_cipher_name(conn->ssl));
+}
+
+#define ADDR_COLUMNS "type", "user", "database", "state", "addr", "port", "local_addr", \
+	"local_port", "connect_time", "request_time", "wait", "wait_us", "close_needed", "ptr", \
+	"link", "remote_pid", "tls", "application_name"
+#define ADDR_TYPES "TTTTTITITTIIITTITT"
+
 static void show_servers(struct client *c)
 {
 	struct result r;
-	result_begin(&r, "TTTTTITITTIIITTITT", "type", "user", "database", "state", "addr", "port",
-		     "local_addr", "local_port", "connect_time", "request_time", "wait", "wait_us",
-		     "close_needed", "ptr", "link", "remote_pid", "tls", "application_name");
+	result_begin(&r, ADDR_TYPES, ADDR_COLUMNS);
+	double now = rt_now(), wall = rt_wallclock();
 	for (struct list *it = rt.pools.next; it != &rt.pools; it = it->next) {
 		struct pool *p = list_entry(it, struct pool, node);
 		const struct list *lists[] = { &p->used, &p->idle, &p->busy };
 		for (size_t l = 0; l < ARRAY_SIZE(lists); l++) {
 			for (const struct list *s_it = lists[l]->next; s_it != lists[l]; s_it = s_it->next) {
 				const struct server *s = list_entry(s_it, struct server, pool_node);
-				char ptr[24], link[24];
+				char ptr[24], link[24], laddr[64], connected[64], tls[128];
+				long long lport;
 				snprintf(ptr, sizeof ptr, "S-%llu", (unsigned long long)s->conn.id);
 				snprintf(link, sizeof link, "C-%llu",
 					 s->client ? (unsigned long long)s->client->conn.id : 0ULL);
-				result_row(&r, "S", p->target.user, p->db_name,
-					   s->state == SV_IDLE ? "idle" : s->client ? "active" : "used",
-					   p->target.host, (long long)p->target.port, NULL, 0LL, NULL, NULL,
-					   0LL, 0LL, 0LL, ptr, s->client ? link : NULL,
-					   (long long)s->backend_pid, s->conn.ssl ? "TLS" : NULL, NULL);
+				local_addr(s->conn.fd, laddr, sizeof laddr, &lport);
+				format_wall(wall - (now - s->created), connected, sizeof connected);
+				tls_desc(&s->conn, tls, sizeof tls);
+				const char *state = s->state == SV_IDLE ? "idle" : s->client ? "active"
+					: server_logging_in(s) ? "login" : "used";
+				result_row(&r, "S", p->target.user, p->db_name, state, p->target.host,
+					   (long long)p->target.port, laddr, lport, connected, connected,
+					   0LL, 0LL, (long long)s->close_needed, ptr, s->client ? link : NULL,
+					   (long long)s->backend_pid, tls, NULL);
 			}
 		}
 	}
 	result_send(c, &r, "SHOW");
+}
+
+static const char *client_show_state(const struct client *c)
+{
+	switch (c->state) {
+	case CL_WAITING:
+	case CL_LOGIN_WAIT:
+		return "waiting";
+	case CL_IDLE:
+	case CL_ACTIVE:
+	case CL_ADMIN:
+		return "active";
+	default:
+		return "login";
+	}
+}
+
+static void show_clients(struct client *self)
+{
+	struct result r;
+	result_begin(&r, ADDR_TYPES, ADDR_COLUMNS);
+	double now = rt_now();
+	int app_idx = varcache_index("application_name");
+	for (struct list *it = rt.clients.next; it != &rt.clients; it = it->next) {
+		const struct client *c = list_entry(it, struct client, all_node);
+		if (c->state == CL_CLOSED)
+			continue;
+		char host[64], laddr[64], connected[64], requested[64], ptr[24], link[24], tls[128];
+		long long port, lport;
+		split_addr(&c->peer, host, sizeof host, &port);
+		local_addr(c->conn.fd, laddr, sizeof laddr, &lport);
+		format_wall(c->connect_time, connected, sizeof connected);
+		format_wall(c->request_time, requested, sizeof requested);
+		snprintf(ptr, sizeof ptr, "C-%llu", (unsigned long long)c->conn.id);
+		snprintf(link, sizeof link, "S-%llu", c->server ? (unsigned long long)c->server->conn.id : 0ULL);
+		tls_desc(&c->conn, tls, sizeof tls);
+		double wait = c->state == CL_WAITING || c->state == CL_LOGIN_WAIT ? now - c->wait_since : 0;
+		long long wait_s = (long long)wait;
+		const char *app = app_idx >= 0 ? varcache_get(&c->vars, app_idx) : NULL;
+		result_row(&r, "C", c->user, c->db_name, client_show_state(c), host, port, laddr, lport,
+			   connected, requested, wait_s, (long long)((wait - (double)wait_s) * 1e6), 0LL,
+			   ptr, c->server ? link : NULL, 0LL, tls, app ? app : "");
+	}
+	result_send(self, &r, "SHOW");
 }
 
 struct command {
@@ -341,7 +468,13 @@ static const struct command show_commands[] = {
 	{ "LISTS", show_lists, "counts of internal lists" },
 	{ "CONFIG", show_config, "every configuration key: value, default, changeable" },
 	{ "SERVERS", show_servers, "server connections" },
+	{ "CLIENTS", show_clients, "client connections" },
 };
+
+static void help_line(void *arg, const char *text)
+{
+	proto_build_notice(arg, "00000", text);
+}
 
 static void show_help(struct client *c)
 {
@@ -350,8 +483,9 @@ static void show_help(struct client *c)
 	for (size_t i = 0; i < ARRAY_SIZE(show_commands); i++) {
 		char line[128];
 		snprintf(line, sizeof line, "SHOW %s: %s", show_commands[i].name, show_commands[i].help);
-		proto_build_notice(&w, "00000", line);
+		help_line(&w, line);
 	}
+	admin_cmd_help(help_line, &w);
 	pq_begin(&w, 'C');
 	pq_put_cstring(&w, "SHOW");
 	pq_end(&w);
@@ -395,7 +529,9 @@ static void run_command(struct client *c, const char *sql)
 			    tok[1]);
 		return;
 	}
-	admin_error(c, SQLSTATE_FEATURE_NOT_SUPPORTED, "unknown command: %s; try SHOW HELP", tok[0]);
+	if (admin_cmd_run(c, tok, n, sql))
+		return;
+	admin_error(c, SQLSTATE_SYNTAX_ERROR, "unknown command: %s; try SHOW HELP", tok[0]);
 }
 
 void admin_login(struct client *c)
@@ -427,7 +563,7 @@ void admin_login(struct client *c)
 
 void admin_input(struct client *c)
 {
-	while (c->state == CL_ADMIN) {
+	while (c->state == CL_ADMIN && !c->console_waiting) {
 		struct pq_header h;
 		enum pq_frame f = conn_frame(&c->conn, ADMIN_MSG_MAX, &h);
 		if (f == PQ_FRAME_BAD) {

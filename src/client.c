@@ -19,6 +19,8 @@
 #include "cancel.h"
 #include "client.h"
 #include "config.h"
+#include "gate.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "pool.h"
 #include "prepared.h"
@@ -100,6 +102,8 @@ void client_accept(int fd, const struct sockaddr *sa, socklen_t len)
 		return;
 	}
 	list_init(&c->pool_node);
+	list_append(&rt.clients, &c->all_node);
+	c->connect_time = c->request_time = rt_wallclock();
 	format_addr(c->addr, sizeof c->addr, sa);
 	if (len <= (socklen_t)sizeof c->peer)
 		memcpy(&c->peer, sa, len);
@@ -134,14 +138,18 @@ static void client_close(struct client *c, const char *reason, bool flush)
 		c->server = NULL;
 		pool_release(s, clean);
 	}
-	if (c->pool && c->state != CL_AUTH_QUERY && c->state != CL_ADMIN)
-		c->pool->nclients--;
+	if (c->pool && c->state != CL_AUTH_QUERY && c->state != CL_ADMIN &&
+	    --c->pool->nclients == 0)
+		c->pool->mode = c->pool->next_mode;   /* a reload changed it */
 	cancel_unregister(c);
 	if (c->counted) {
 		rt.nclients--;
 		c->counted = false;
 	}
+	if (c->state == CL_ADMIN)
+		admin_forget(c);
 	client_set_state(c, CL_CLOSED);
+	lifecycle_kick();
 	/* mid-handshake nothing can be sent: close at once */
 	if (flush && !c->conn.tls_handshaking)
 		conn_close_flushed(&c->conn);
@@ -438,6 +446,16 @@ void client_close_normal(struct client *c)
 	client_close(c, "client terminated", false);
 }
 
+void client_kill_db(const char *db, const char *msg)
+{
+	struct list *it, *tmp;
+	list_for_each_safe(it, tmp, &rt.clients) {
+		struct client *c = list_entry(it, struct client, all_node);
+		if (c->state != CL_CLOSED && c->state != CL_ADMIN && c->db_name && !strcmp(c->db_name, db))
+			client_fail(c, SQLSTATE_ADMIN_SHUTDOWN, "%s", msg);
+	}
+}
+
 void client_login_done(struct client *c)
 {
 	if (admin_is_console(c->db_name)) {
@@ -447,6 +465,12 @@ void client_login_done(struct client *c)
 	const struct db_entry *db = config_find_db(rt.cfg, c->db_name);
 	if (!db) {
 		client_fail(c, SQLSTATE_INVALID_CATALOG_NAME, "database \"%s\" does not exist", c->db_name);
+		return;
+	}
+	const struct gate *g = gate_get(c->db_name);
+	if (g && g->disabled) {
+		client_fail(c, SQLSTATE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+			    "database \"%s\" is not currently accepting connections", c->db_name);
 		return;
 	}
 	c->pool = pool_get(c->db_name, c->user, db);
@@ -578,6 +602,7 @@ void client_on_idle_input(struct client *c)
 		return;
 	}
 	client_set_state(c, CL_WAITING);
+	c->request_time = rt_wallclock();
 	client_wait_timeout_arm(c);
 	pool_acquire(c->pool, c);
 }
@@ -758,6 +783,7 @@ static void client_destroy(struct conn *conn)
 	if (c->server || !list_empty(&c->pool_node))
 		BUG("client C-%llu destroyed while still attached", (unsigned long long)conn->id);
 	rt.nconns--;
+	list_del_init(&c->all_node);
 	client_auth_free(c);
 	prepared_client_free(c);
 	varcache_clear(&c->vars);

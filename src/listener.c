@@ -25,6 +25,7 @@
 static struct evconnlistener *listeners[MAX_LISTENERS];
 static int nlisteners;
 static char unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+static struct stat unix_stat;   /* the socket file we made, to remove only it */
 
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		      int len, void *arg)
@@ -70,7 +71,7 @@ static bool add_listener(int fd, const char *what, char *err, size_t errlen)
 	return true;
 }
 
-static bool listen_tcp(const char *host, int port, char *err, size_t errlen)
+static bool listen_tcp(const char *host, int port, bool reuseport, char *err, size_t errlen)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE }, *res, *ai;
 	char portstr[16];
@@ -87,6 +88,12 @@ static bool listen_tcp(const char *host, int port, char *err, size_t errlen)
 			continue;
 		int one = 1;
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+		if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) {
+			snprintf(err, errlen, "so_reuseport: %s", strerror(errno));
+			close(fd);
+			freeaddrinfo(res);
+			return false;
+		}
 		if (ai->ai_family == AF_INET6)
 			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
 		char what[NI_MAXHOST + 16];
@@ -113,7 +120,7 @@ static bool listen_tcp(const char *host, int port, char *err, size_t errlen)
 	return true;
 }
 
-static bool listen_unix(const char *dir, int port, char *err, size_t errlen)
+static bool listen_unix(const char *dir, int port, bool take_over, char *err, size_t errlen)
 {
 	struct sockaddr_un un = { .sun_family = AF_UNIX };
 	int n = snprintf(un.sun_path, sizeof un.sun_path, "%s/.s.PGSQL.%d", dir, port);
@@ -126,8 +133,9 @@ static bool listen_unix(const char *dir, int port, char *err, size_t errlen)
 		snprintf(err, errlen, "unix socket: %s", strerror(errno));
 		return false;
 	}
-	/* A stale socket file from a crashed run: remove it if nobody answers. */
-	if (connect(fd, (struct sockaddr *)&un, sizeof un) == 0 || errno == EAGAIN) {
+	/* A stale socket file from a crashed run: remove it if nobody answers.
+	 * With so_reuseport, a live one belongs to the sluice we replace. */
+	if (!take_over && (connect(fd, (struct sockaddr *)&un, sizeof un) == 0 || errno == EAGAIN)) {
 		snprintf(err, errlen, "unix socket %s is in use by another process", un.sun_path);
 		close(fd);
 		return false;
@@ -144,6 +152,8 @@ static bool listen_unix(const char *dir, int port, char *err, size_t errlen)
 	}
 	chmod(un.sun_path, 0777);
 	memcpy(unix_path, un.sun_path, sizeof unix_path);
+	if (stat(unix_path, &unix_stat) != 0)
+		memset(&unix_stat, 0, sizeof unix_stat);
 	return add_listener(fd, un.sun_path, err, errlen);
 }
 
@@ -154,7 +164,7 @@ bool listener_start(const struct config *cfg, char *err, size_t errlen)
 		if (!list)
 			return false;
 		for (char *tok = strtok_r(list, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
-			if (!listen_tcp(tok, cfg->listen_port, err, errlen)) {
+			if (!listen_tcp(tok, cfg->listen_port, cfg->so_reuseport, err, errlen)) {
 				free(list);
 				return false;
 			}
@@ -162,7 +172,7 @@ bool listener_start(const struct config *cfg, char *err, size_t errlen)
 		free(list);
 	}
 	if (cfg->unix_socket_dir && *cfg->unix_socket_dir &&
-	    !listen_unix(cfg->unix_socket_dir, cfg->listen_port, err, errlen))
+	    !listen_unix(cfg->unix_socket_dir, cfg->listen_port, cfg->so_reuseport, err, errlen))
 		return false;
 	if (nlisteners == 0) {
 		snprintf(err, errlen, "nothing to listen on: set listen_addr or unix_socket_dir");
@@ -171,12 +181,33 @@ bool listener_start(const struct config *cfg, char *err, size_t errlen)
 	return true;
 }
 
+/* Connections the kernel already completed wait in the backlog: take
+ * them before closing, or closing the socket would reset them. */
+static void accept_backlog(struct evconnlistener *l)
+{
+	int lfd = evconnlistener_get_fd(l);
+	for (;;) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof ss;
+		int fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return;
+		client_accept(fd, (struct sockaddr *)&ss, len);
+	}
+}
+
 void listener_stop(void)
 {
-	for (int i = 0; i < nlisteners; i++)
+	for (int i = 0; i < nlisteners; i++) {
+		accept_backlog(listeners[i]);
 		evconnlistener_free(listeners[i]);
+	}
 	nlisteners = 0;
-	if (unix_path[0])
+	/* remove the socket file only if it is still ours (a process that
+	 * took the port over with so_reuseport has made its own) */
+	struct stat st;
+	if (unix_path[0] && stat(unix_path, &st) == 0 && st.st_ino == unix_stat.st_ino &&
+	    st.st_dev == unix_stat.st_dev)
 		unlink(unix_path);
 	unix_path[0] = 0;
 }

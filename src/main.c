@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "conn.h"
+#include "lifecycle.h"
 #include "listener.h"
 #include "log.h"
 #include "runtime.h"
@@ -41,22 +42,21 @@ static void usage(FILE *f)
 		"CONFIG_FILE is an ini file: [sluice] (or [pgbouncer]) and [databases].\n");
 }
 
+/* SIGTERM: stop at once. SIGINT: safe shutdown, as SHUTDOWN
+ * WAIT_FOR_SERVERS: refuse new connections, let transactions in flight
+ * end, then exit. */
 static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 {
-	log_info("got signal %d, shutting down", (int)sig);
-	event_base_loopbreak(rt.base);
+	log_info("got %s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	lifecycle_shutdown(sig == SIGINT ? RT_WAIT_SERVERS : RT_RUNNING);
 }
 
-/* SIGHUP: TLS keys and certificates are read again (connections already
- * open keep theirs). The rest of the configuration is not reloaded yet. */
+/* SIGHUP: RELOAD. */
 static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
-	char err[512];
-	if (tls_configure(rt.cfg, err, sizeof err))
-		log_info("SIGHUP: TLS certificates and keys reloaded");
-	else
-		log_error("SIGHUP: keeping the TLS configuration in use: %s", err);
-	log_warn("SIGHUP: other configuration changes need a restart for now");
+	char err[1024];
+	log_info("got SIGHUP: reloading %s", rt.cfg->path);
+	(void)lifecycle_reload(err, sizeof err);
 }
 
 static bool write_pidfile(const char *path)
@@ -127,6 +127,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sluice: %s\n", err);
 		return 1;
 	}
+	rt.cli_verbose = verbose;
 	log_set_level(LOG_LVL_INFO + verbose + cfg->verbose);
 	if (background && (!cfg->logfile || !*cfg->logfile)) {
 		fprintf(stderr, "sluice: -d needs a logfile in the configuration\n");
@@ -152,8 +153,9 @@ int main(int argc, char **argv)
 	}
 	rt.cfg = cfg;
 	list_init(&rt.pools);
+	list_init(&rt.clients);
 	rt.base = event_base_new();
-	if (!rt.base || !conn_reaper_init()) {
+	if (!rt.base || !conn_reaper_init() || !lifecycle_init()) {
 		log_error("cannot start the event loop");
 		goto fail;
 	}
@@ -177,15 +179,16 @@ int main(int argc, char **argv)
 	event_base_dispatch(rt.base);
 
 	listener_stop();
-	if (cfg->pidfile && *cfg->pidfile)
-		unlink(cfg->pidfile);
+	if (rt.cfg->pidfile && *rt.cfg->pidfile)
+		unlink(rt.cfg->pidfile);
 	event_free(sigterm);
 	event_free(sigint);
 	event_free(sighup);
+	lifecycle_free();
 	tls_shutdown();
 	log_info("sluice stopped");
 	log_close();
-	config_free(cfg);
+	config_free(rt.cfg);
 	return 0;
 
 fail:

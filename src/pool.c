@@ -12,6 +12,8 @@
 #include <event2/event.h>
 
 #include "cancel.h"
+#include "gate.h"
+#include "lifecycle.h"
 #include "client.h"
 #include "config.h"
 #include "log.h"
@@ -83,6 +85,61 @@ struct pool *pool_get_auth(const char *db_name, const char *auth_user, const str
 	return pool_find_or_create(db_name, auth_user, entry, true);
 }
 
+static void target_free(struct pool_target *t)
+{
+	free(t->host);
+	free(t->dbname);
+	free(t->user);
+	free(t->password);
+	memset(t, 0, sizeof *t);
+}
+
+/* Where the servers of pool (db_name, user) log in, per entry. An internal
+ * (auth_query) pool logs in as its user, auth_user, whatever the entry
+ * says. */
+static bool target_from_entry(struct pool_target *t, const struct db_entry *entry,
+			      const char *db_name, const char *user, bool internal)
+{
+	memset(t, 0, sizeof *t);
+	t->host = dup_or(entry->host, DEFAULT_SOCKET_DIR);
+	t->port = entry->port > 0 ? entry->port : 5432;
+	t->dbname = dup_or(entry->dbname, db_name);
+	t->user = internal ? strdup(user) : dup_or(entry->user, user);
+	/* the entry's password belongs to its own user */
+	bool own_password = entry->password && (!internal || (entry->user && !strcmp(entry->user, user)));
+	t->password = own_password ? strdup(entry->password) : NULL;
+	if (!t->host || !t->dbname || !t->user || (own_password && !t->password)) {
+		target_free(t);
+		return false;
+	}
+	return true;
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+static bool target_same(const struct pool_target *a, const struct pool_target *b)
+{
+	return a->port == b->port && str_eq(a->host, b->host) && str_eq(a->dbname, b->dbname) &&
+	       str_eq(a->user, b->user) && str_eq(a->password, b->password);
+}
+
+/* Sizes and limits: the entry's, else the global ones. */
+static void settings_from_entry(struct pool *p, const struct db_entry *entry)
+{
+	p->size = config_db_pool_size(rt.cfg, entry);
+	p->max_db_connections = entry->max_db_connections >= 0 ? entry->max_db_connections
+							       : rt.cfg->max_db_connections;
+	p->min_pool_size = entry->min_pool_size >= 0 ? entry->min_pool_size : rt.cfg->min_pool_size;
+	p->reserve_size = entry->reserve_pool >= 0 ? entry->reserve_pool : rt.cfg->reserve_pool_size;
+	if (p->internal) {
+		p->min_pool_size = 0;
+		p->reserve_size = 0;
+	}
+}
+
 static struct pool *pool_find_or_create(const char *db_name, const char *user,
 					const struct db_entry *entry, bool internal)
 {
@@ -99,50 +156,54 @@ static struct pool *pool_find_or_create(const char *db_name, const char *user,
 	list_init(&p->used);
 	list_init(&p->busy);
 	list_init(&p->waiting);
+	p->internal = internal;
 	p->db_name = strdup(db_name);
 	p->user = strdup(user);
-	p->target.host = dup_or(entry->host, DEFAULT_SOCKET_DIR);
-	p->target.port = entry->port > 0 ? entry->port : 5432;
-	p->target.dbname = dup_or(entry->dbname, db_name);
-	p->target.user = dup_or(entry->user, user);
-	p->target.password = entry->password ? strdup(entry->password) : NULL;
-	p->size = config_db_pool_size(rt.cfg, entry);
-	p->mode = config_pool_mode_for(rt.cfg, entry, user);
-	p->max_db_connections = entry->max_db_connections >= 0 ? entry->max_db_connections
-							       : rt.cfg->max_db_connections;
-	p->min_pool_size = entry->min_pool_size >= 0 ? entry->min_pool_size : rt.cfg->min_pool_size;
-	p->reserve_size = entry->reserve_pool >= 0 ? entry->reserve_pool : rt.cfg->reserve_pool_size;
-	if (!p->db_name || !p->user || !p->target.host || !p->target.dbname || !p->target.user ||
-	    (entry->password && !p->target.password)) {
-		free(p->db_name); free(p->user); free(p->target.host);
-		free(p->target.dbname); free(p->target.user); free(p->target.password);
+	p->gate = internal ? NULL : gate_get(db_name);
+	if (!p->db_name || !p->user || (!internal && !p->gate) ||
+	    !target_from_entry(&p->target, entry, db_name, user, internal)) {
+		free(p->db_name);
+		free(p->user);
 		free(p);
 		return NULL;
 	}
-	p->internal = internal;
-	if (internal) {
-		/* its connections log in as auth_user, whatever the entry says */
-		if (!entry->user || strcmp(entry->user, user) != 0) {
-			/* the entry's password belongs to its own user */
-			free(p->target.password);
-			p->target.password = NULL;
-		}
-		free(p->target.user);
-		p->target.user = strdup(user);
-		p->min_pool_size = 0;
-		p->reserve_size = 0;
-		if (!p->target.user) {
-			free(p->db_name); free(p->user); free(p->target.host);
-			free(p->target.dbname); free(p->target.password);
-			free(p);
-			return NULL;
-		}
-	}
+	p->mode = p->next_mode = config_pool_mode_for(rt.cfg, entry, user);
+	settings_from_entry(p, entry);
 	list_append(&rt.pools, &p->node);
 	pool_launch(p);
 	log_debug("pool %s/%s created: server %s@%s:%d/%s, size %d", p->db_name, p->user,
 		  p->target.user, p->target.host, p->target.port, p->target.dbname, p->size);
 	return p;
+}
+
+/* The configuration changed (RELOAD, SET): take the new sizes and limits;
+ * a new server address or login closes the servers made for the old one
+ * as they come free. Its pool mode changes once no client uses the pool. */
+void pool_reconfigure(struct pool *p)
+{
+	const struct db_entry *entry = config_find_db(rt.cfg, p->db_name);
+	if (!entry)
+		return;   /* removed: its clients go on; new logins are refused */
+	settings_from_entry(p, entry);
+	p->next_mode = config_pool_mode_for(rt.cfg, entry, p->user);
+	if (p->nclients == 0)
+		p->mode = p->next_mode;
+	struct pool_target t;
+	if (!target_from_entry(&t, entry, p->db_name, p->user, p->internal))
+		return;
+	if (target_same(&t, &p->target)) {
+		target_free(&t);
+	} else {
+		log_info("pool %s/%s: server now %s@%s:%d/%s; reconnecting", p->db_name, p->user,
+			 t.user, t.host, t.port, t.dbname);
+		target_free(&p->target);
+		p->target = t;
+		p->last_error[0] = 0;
+		p->retry_at = 0;
+		pool_mark_reconnect(p);
+	}
+	pool_trim(p);
+	pool_launch(p);
 }
 
 bool pool_resolve(struct pool_target *t, char *err, size_t errlen)
@@ -264,8 +325,15 @@ static void retry_cb(evutil_socket_t fd, short what, void *arg)
 	pool_launch(arg);
 }
 
+bool pool_held(const struct pool *p)
+{
+	return rt.shutdown == RT_WAIT_SERVERS || (!p->internal && gate_holds(p->gate));
+}
+
 void pool_launch(struct pool *p)
 {
+	if (pool_held(p))
+		return;   /* RESUME launches again */
 	if (rt_now() < p->retry_at)
 		return;   /* retry_cb calls again when the pause is over */
 	int max_user = config_max_user_connections(rt.cfg, p->target.user);
@@ -290,6 +358,8 @@ bool pool_acquire(struct pool *p, struct client *c)
 {
 	list_append(&p->waiting, &c->pool_node);
 	p->nwaiting++;
+	if (pool_held(p))
+		return false;   /* paused: wait for RESUME */
 	/* Idle servers are kept most recently used first. One idle too long
 	 * is checked first; the client waits for whichever is ready. */
 	while (!list_empty(&p->idle)) {
@@ -352,6 +422,15 @@ void pool_server_ready(struct server *s)
 		pool_launch(p);
 		return;
 	}
+	if (s->close_needed || pool_held(p)) {
+		server_close(s, s->close_needed ? "reconnect requested" : "database paused");
+		pool_launch(p);
+		return;
+	}
+	if (p->nservers > p->size + p->reserve_size && list_empty(&p->waiting)) {
+		server_close(s, "pool_size lowered");
+		return;
+	}
 	struct list *first = list_first(&p->waiting);
 	if (!first) {
 		if (other_pool_starved(p)) {
@@ -399,6 +478,7 @@ void pool_server_gone(struct server *s)
 		return;
 	p->nservers--;
 	list_del_init(&s->pool_node);
+	lifecycle_kick();   /* a PAUSE, WAIT_CLOSE or shutdown may be done now */
 	/* A server that never logged in tells us the database is failing:
 	 * do not reconnect in a loop; pool_login_failed decides. */
 	if (!server_logging_in(s)) {

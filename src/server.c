@@ -336,6 +336,10 @@ static enum relay_action server_inspect(void *owner, char type, const uint8_t *b
 		if (rt.cfg->query_timeout > 0)
 			conn_timer(&s->conn, c->relay.counted == s->relay.counted ? 0 : rt.cfg->query_timeout);
 		if (s->pool->mode == POOL_SESSION) {
+			/* shutting down: a session ends at its transaction's end */
+			if (rt.shutdown == RT_WAIT_SERVERS && s->txn_status == 'I' &&
+			    c->relay.counted == s->relay.counted && !c->relay.unsynced)
+				return RELAY_FORWARD_STOP;
 			if (c->relay.counted == s->relay.counted)
 				client_idle_timer(c, s->txn_status);
 			return RELAY_FORWARD;

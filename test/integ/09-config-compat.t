@@ -115,7 +115,7 @@ server_idle_timeout = 600
 ;;;
 
 stats_period = 60
-so_reuseport = 0
+tcp_keepalive = 1
 EOF
 	$lines[ (grep { $lines[$_] =~ /^app = / } 0 .. $#lines)[0] ] = $o{db_line} if defined $o{db_line};
 	for my $key (keys %{ $o{replace} // {} }) {
@@ -193,7 +193,7 @@ sub pidfile_pid
 	$c->terminate if $r->{ok};
 
 	my $text = $sl->stderr_contents . $sl->log_contents;
-	for my $key (qw(stats_period so_reuseport)) {
+	for my $key (qw(stats_period tcp_keepalive)) {
 		like($text, qr/\Q$ini\E:$line->{$key}:[^\n]*\b$key\b/,
 		     "pgbouncer.ini: the warning about unsupported $key names file and line ($line->{$key})");
 	}

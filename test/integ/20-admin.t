@@ -42,7 +42,7 @@ PY
 	return $rc == 0 ? [ split /\n/, $out ] : [ "error: $err" ];
 }
 
-for my $cmd ('SHOW VERSION', 'SHOW POOLS', 'SHOW DATABASES', 'SHOW SERVERS', 'SHOW LISTS',
+for my $cmd ('SHOW VERSION', 'SHOW POOLS', 'SHOW DATABASES', 'SHOW SERVERS', 'SHOW CLIENTS', 'SHOW LISTS',
 	     'SHOW CONFIG', 'SHOW USERS') {
 	my $want = columns($pgb, 'pgbouncer', 'admin', 'admin_pw', $cmd);
 	my $got = columns($sl, 'pgbouncer', 'admin', 'admin_pw', $cmd);

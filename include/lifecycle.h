@@ -1,0 +1,32 @@
+/*
+ * lifecycle.h — the process as a whole: reload the configuration, stop
+ * (at once, once servers are free, or once clients have left), and the
+ * deferred check that finishes whatever was waiting for connections to go.
+ *
+ * INTERFACE ROUTINES
+ *   lifecycle_init()            after the event base exists
+ *   lifecycle_kick()            something closed: re-check, from the loop,
+ *                               the gates, waiting console commands and
+ *                               a pending shutdown (cheap; call freely)
+ *   lifecycle_reload(err, n)    re-read the config file; false: the
+ *                               running configuration stays, err says why
+ *   lifecycle_apply()           the running config changed in place (SET)
+ *   lifecycle_shutdown(mode)    RT_RUNNING means at once
+ *   lifecycle_free()
+ */
+#ifndef SLUICE_LIFECYCLE_H
+#define SLUICE_LIFECYCLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "compiler.h"
+#include "runtime.h"
+
+bool lifecycle_init(void) MUST_CHECK;
+void lifecycle_kick(void);
+bool lifecycle_reload(char *err, size_t errlen);
+void lifecycle_apply(void);
+void lifecycle_shutdown(enum rt_shutdown mode);
+void lifecycle_free(void);
+
+#endif

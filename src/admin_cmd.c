@@ -1,0 +1,416 @@
+/*
+ * admin_cmd.c — the console commands that act: PAUSE, RESUME, RECONNECT,
+ * KILL, DISABLE, ENABLE, RELOAD, SHUTDOWN, WAIT_CLOSE, SET. Those that
+ * wait (PAUSE, WAIT_CLOSE) park the console until admin_progress() finds
+ * their condition met; the console reads no further command meanwhile.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "admin.h"
+#include "client.h"
+#include "config.h"
+#include "config_internal.h"
+#include "gate.h"
+#include "lifecycle.h"
+#include "log.h"
+#include "pool.h"
+#include "runtime.h"
+#include "sqlstate.h"
+
+enum wait_kind { WAIT_PAUSE, WAIT_CLOSE };
+
+struct admin_wait {
+	struct list node;
+	struct client *console;
+	enum wait_kind kind;
+	char *db;                    /* NULL: every database */
+};
+
+static struct list waits = { &waits, &waits };
+
+static void wait_end(struct admin_wait *w)
+{
+	list_del_init(&w->node);
+	w->console->console_waiting = false;
+	free(w->db);
+	free(w);
+}
+
+static bool wait_start(struct client *c, enum wait_kind kind, const char *db)
+{
+	struct admin_wait *w = calloc(1, sizeof *w);
+	if (!w || (db && !(w->db = strdup(db)))) {
+		free(w);
+		return false;
+	}
+	w->console = c;
+	w->kind = kind;
+	list_append(&waits, &w->node);
+	c->console_waiting = true;
+	lifecycle_kick();
+	return true;
+}
+
+static bool wait_done(const struct admin_wait *w)
+{
+	if (w->kind == WAIT_CLOSE)
+		return pool_db_servers(w->db, true) == 0;
+	if (w->db) {
+		const struct gate *g = gate_get(w->db);
+		return !g || g->state == GATE_CLOSED;
+	}
+	for (const struct gate *g = gate_next(NULL); g; g = gate_next((struct gate *)g))
+		if (g->state == GATE_DRAINING)
+			return false;
+	return true;
+}
+
+void admin_progress(void)
+{
+	struct list *it, *tmp;
+	list_for_each_safe(it, tmp, &waits) {
+		struct admin_wait *w = list_entry(it, struct admin_wait, node);
+		if (!wait_done(w))
+			continue;
+		struct client *c = w->console;
+		const char *tag = w->kind == WAIT_PAUSE ? "PAUSE" : "WAIT_CLOSE";
+		wait_end(w);
+		admin_reply(c, tag);
+		admin_input(c);   /* commands that came meanwhile */
+	}
+}
+
+/* A RESUME ends the PAUSEs still waiting for what it resumed. */
+static void cancel_pauses(const char *db)
+{
+	struct list *it, *tmp;
+	list_for_each_safe(it, tmp, &waits) {
+		struct admin_wait *w = list_entry(it, struct admin_wait, node);
+		if (w->kind != WAIT_PAUSE || (db && (!w->db || strcmp(w->db, db) != 0)))
+			continue;
+		struct client *c = w->console;
+		wait_end(w);
+		admin_error(c, SQLSTATE_QUERY_CANCELED, "PAUSE was cancelled by a RESUME");
+		admin_input(c);
+	}
+}
+
+void admin_forget(struct client *c)
+{
+	struct list *it, *tmp;
+	list_for_each_safe(it, tmp, &waits) {
+		struct admin_wait *w = list_entry(it, struct admin_wait, node);
+		if (w->console == c)
+			wait_end(w);
+	}
+}
+
+/* ---- commands ---- */
+
+/* A database the console may name: configured, or with pools (the `*`
+ * fallback makes those on demand). */
+static bool known_db(const char *db)
+{
+	for (size_t i = 0; i < rt.cfg->ndbs; i++)
+		if (!strcmp(rt.cfg->dbs[i].name, db) && strcmp(db, "*") != 0)
+			return true;
+	for (struct list *it = rt.pools.next; it != &rt.pools; it = it->next) {
+		const struct pool *p = list_entry(it, struct pool, node);
+		if (!p->internal && !strcmp(p->db_name, db))
+			return true;
+	}
+	return false;
+}
+
+static struct gate *db_gate(struct client *c, const char *db)
+{
+	if (!known_db(db)) {
+		admin_error(c, SQLSTATE_INVALID_CATALOG_NAME, "no such database: %s", db);
+		return NULL;
+	}
+	struct gate *g = gate_get(db);
+	if (!g)
+		admin_error(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
+	return g;
+}
+
+static void cmd_pause(struct client *c, const char *db)
+{
+	if (!db) {
+		if (gate_paused_all()) {
+			admin_error(c, SQLSTATE_OBJECT_NOT_IN_PREREQUISITE_STATE, "already paused");
+			return;
+		}
+		log_info("console: PAUSE (every database)");
+		gate_pause(NULL);
+		pool_db_close_idle(NULL, "paused");
+	} else {
+		struct gate *g = db_gate(c, db);
+		if (!g)
+			return;
+		if (gate_holds(g)) {
+			admin_error(c, SQLSTATE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+				    "database %s is already paused", db);
+			return;
+		}
+		log_info("console: PAUSE %s", db);
+		gate_pause(g);
+		pool_db_close_idle(db, "paused");
+	}
+	if (!wait_start(c, WAIT_PAUSE, db))
+		admin_error(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
+}
+
+static void cmd_resume(struct client *c, const char *db)
+{
+	if (!db) {
+		bool any = gate_paused_all();
+		for (const struct gate *g = gate_next(NULL); g; g = gate_next((struct gate *)g))
+			any |= g->state != GATE_OPEN;
+		if (!any) {
+			admin_error(c, SQLSTATE_OBJECT_NOT_IN_PREREQUISITE_STATE, "not paused");
+			return;
+		}
+		log_info("console: RESUME (every database)");
+		gate_resume(NULL);
+	} else {
+		struct gate *g = db_gate(c, db);
+		if (!g)
+			return;
+		if (gate_paused_all()) {
+			admin_error(c, SQLSTATE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+				    "every database is paused: RESUME without a name resumes them");
+			return;
+		}
+		if (g->state == GATE_OPEN) {
+			admin_error(c, SQLSTATE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+				    "database %s is not paused", db);
+			return;
+		}
+		log_info("console: RESUME %s", db);
+		gate_resume(g);
+	}
+	cancel_pauses(db);
+	pool_db_wake(db);
+	admin_reply(c, "RESUME");
+}
+
+static void cmd_reconnect(struct client *c, const char *db)
+{
+	if (db && !db_gate(c, db))
+		return;
+	log_info("console: RECONNECT %s", db ? db : "(every database)");
+	pool_db_reconnect(db);
+	admin_reply(c, "RECONNECT");
+}
+
+static void cmd_wait_close(struct client *c, const char *db)
+{
+	if (db && !db_gate(c, db))
+		return;
+	if (!wait_start(c, WAIT_CLOSE, db))
+		admin_error(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
+}
+
+static void cmd_kill(struct client *c, const char *db)
+{
+	struct gate *g = db_gate(c, db);
+	if (!g)
+		return;
+	log_info("console: KILL %s", db);
+	gate_pause(g);
+	char msg[256];
+	snprintf(msg, sizeof msg, "database \"%s\" was killed from the admin console", db);
+	client_kill_db(db, msg);
+	pool_db_kill_servers(db, "database killed");
+	admin_reply(c, "KILL");
+}
+
+static void cmd_disable(struct client *c, const char *db, bool disable)
+{
+	struct gate *g = db_gate(c, db);
+	if (!g)
+		return;
+	log_info("console: %s %s", disable ? "DISABLE" : "ENABLE", db);
+	g->disabled = disable;
+	admin_reply(c, disable ? "DISABLE" : "ENABLE");
+}
+
+static void cmd_reload(struct client *c)
+{
+	char err[1024];
+	log_info("console: RELOAD");
+	if (!lifecycle_reload(err, sizeof err)) {
+		admin_error(c, SQLSTATE_INVALID_PARAMETER_VALUE,
+			    "reload failed, the running configuration stays: %s", err);
+		return;
+	}
+	admin_reply(c, "RELOAD");
+}
+
+static void cmd_shutdown(struct client *c, const char *how)
+{
+	if (!how) {
+		log_info("console: SHUTDOWN");
+		lifecycle_shutdown(RT_RUNNING);
+		return;
+	}
+	if (!strcasecmp(how, "WAIT_FOR_SERVERS")) {
+		log_info("console: SHUTDOWN WAIT_FOR_SERVERS");
+		admin_reply(c, "SHUTDOWN");
+		lifecycle_shutdown(RT_WAIT_SERVERS);
+	} else if (!strcasecmp(how, "WAIT_FOR_CLIENTS")) {
+		log_info("console: SHUTDOWN WAIT_FOR_CLIENTS");
+		admin_reply(c, "SHUTDOWN");
+		lifecycle_shutdown(RT_WAIT_CLIENTS);
+	} else {
+		admin_error(c, SQLSTATE_SYNTAX_ERROR,
+			    "SHUTDOWN takes no argument, WAIT_FOR_SERVERS or WAIT_FOR_CLIENTS, not %s", how);
+	}
+}
+
+/* Keys SET may not change: those a restart changes, and those read from
+ * files or turned into other state at load (edit the file, then RELOAD). */
+static bool settable(const struct cfg_key *k)
+{
+	return k->reload_ok && k->type != CFG_PATH && k->type != CFG_UNSUPPORTED &&
+	       strcmp(k->name, "auth_type") != 0 && strncmp(k->name, "client_tls", 10) != 0 &&
+	       strncmp(k->name, "server_tls", 10) != 0;
+}
+
+/* SET key = value, the value bare or in single quotes ('' for a quote). */
+static void cmd_set(struct client *c, const char *sql)
+{
+	const char *p = sql;
+	while (isspace((unsigned char)*p))
+		p++;
+	p += 3;   /* SET */
+	while (isspace((unsigned char)*p))
+		p++;
+	char key[64];
+	size_t n = 0;
+	while ((isalnum((unsigned char)*p) || *p == '_') && n < sizeof key - 1)
+		key[n++] = *p++;
+	key[n] = 0;
+	while (isspace((unsigned char)*p))
+		p++;
+	if (!n || (*p != '=' && strncasecmp(p, "TO", 2) != 0)) {
+		admin_error(c, SQLSTATE_SYNTAX_ERROR, "usage: SET key = value");
+		return;
+	}
+	p += *p == '=' ? 1 : 2;
+	while (isspace((unsigned char)*p))
+		p++;
+	char value[1024];
+	n = 0;
+	if (*p == '\'') {
+		for (p++; *p && n < sizeof value - 1; p++) {
+			if (*p == '\'' && p[1] == '\'')
+				p++;
+			else if (*p == '\'')
+				break;
+			value[n++] = *p;
+		}
+		if (*p != '\'') {
+			admin_error(c, SQLSTATE_SYNTAX_ERROR, "unterminated quoted value");
+			return;
+		}
+		p++;
+	} else {
+		while (*p && *p != ';' && !isspace((unsigned char)*p) && n < sizeof value - 1)
+			value[n++] = *p++;
+	}
+	value[n] = 0;
+	while (isspace((unsigned char)*p) || *p == ';')
+		p++;
+	if (*p) {
+		admin_error(c, SQLSTATE_SYNTAX_ERROR, "unexpected text after the value: %s", p);
+		return;
+	}
+	const struct cfg_key *k = cfg_key_find(cfg_global_keys, cfg_global_nkeys, key);
+	if (!k) {
+		admin_error(c, SQLSTATE_UNDEFINED_OBJECT, "unknown configuration key: %s", key);
+		return;
+	}
+	if (!settable(k)) {
+		admin_error(c, SQLSTATE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+			    "%s cannot be changed with SET: %s", k->name,
+			    k->reload_ok ? "edit the configuration file, then RELOAD"
+					 : "it needs a restart");
+		return;
+	}
+	char why[256];
+	if (!cfg_key_set(k, rt.cfg, value, rt.cfg->dir, why, sizeof why)) {
+		admin_error(c, SQLSTATE_INVALID_PARAMETER_VALUE, "%s: %s", k->name, why);
+		return;
+	}
+	log_info("console: SET %s = %s", k->name, value);
+	lifecycle_apply();
+	admin_reply(c, "SET");
+}
+
+/* One shape for every command: its one argument (or NULL) and the text. */
+static void do_pause(struct client *c, const char *arg, const char *sql) { cmd_pause(c, arg); }
+static void do_resume(struct client *c, const char *arg, const char *sql) { cmd_resume(c, arg); }
+static void do_reconnect(struct client *c, const char *arg, const char *sql) { cmd_reconnect(c, arg); }
+static void do_wait_close(struct client *c, const char *arg, const char *sql) { cmd_wait_close(c, arg); }
+static void do_kill(struct client *c, const char *arg, const char *sql) { cmd_kill(c, arg); }
+static void do_disable(struct client *c, const char *arg, const char *sql) { cmd_disable(c, arg, true); }
+static void do_enable(struct client *c, const char *arg, const char *sql) { cmd_disable(c, arg, false); }
+static void do_reload(struct client *c, const char *arg, const char *sql) { cmd_reload(c); }
+static void do_shutdown(struct client *c, const char *arg, const char *sql) { cmd_shutdown(c, arg); }
+static void do_set(struct client *c, const char *arg, const char *sql) { cmd_set(c, sql); }
+
+static const struct {
+	const char *name;
+	int min_args, max_args;      /* database names (SET parses its own) */
+	void (*fn)(struct client *c, const char *arg, const char *sql);
+	const char *help;
+} commands[] = {
+	{ "PAUSE", 0, 1, do_pause, "PAUSE [db]: close servers as they come free; hold new work" },
+	{ "RESUME", 0, 1, do_resume, "RESUME [db]: end a PAUSE or KILL" },
+	{ "RECONNECT", 0, 1, do_reconnect, "RECONNECT [db]: replace servers as they come free" },
+	{ "WAIT_CLOSE", 0, 1, do_wait_close, "WAIT_CLOSE [db]: wait until RECONNECT/RELOAD closed them" },
+	{ "KILL", 1, 1, do_kill, "KILL db: drop its clients and servers; pause it" },
+	{ "DISABLE", 1, 1, do_disable, "DISABLE db: refuse new logins to it" },
+	{ "ENABLE", 1, 1, do_enable, "ENABLE db: accept logins again" },
+	{ "RELOAD", 0, 0, do_reload, "RELOAD: read the configuration file again" },
+	{ "SHUTDOWN", 0, 1, do_shutdown, "SHUTDOWN [WAIT_FOR_SERVERS | WAIT_FOR_CLIENTS]: stop" },
+	{ "SET", 0, 99, do_set, "SET key = value: change a setting until the next RELOAD" },
+};
+
+void admin_cmd_help(void (*line)(void *arg, const char *text), void *arg)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		line(arg, commands[i].help);
+}
+
+bool admin_cmd_run(struct client *c, char **tok, int n, const char *sql)
+{
+	size_t i;
+	for (i = 0; i < ARRAY_SIZE(commands); i++)
+		if (!strcasecmp(tok[0], commands[i].name))
+			break;
+	if (i == ARRAY_SIZE(commands))
+		return false;
+	if (!config_list_has(rt.cfg->admin_users, c->user)) {
+		admin_error(c, SQLSTATE_INSUFFICIENT_PRIVILEGE,
+			    "%s needs an admin user (admin_users); stats_users may only SHOW", commands[i].name);
+		return true;
+	}
+	if (n - 1 < commands[i].min_args || n - 1 > commands[i].max_args) {
+		if (commands[i].min_args == commands[i].max_args)
+			admin_error(c, SQLSTATE_SYNTAX_ERROR, "%s takes %s", commands[i].name,
+				    commands[i].min_args ? "a database name" : "no argument");
+		else
+			admin_error(c, SQLSTATE_SYNTAX_ERROR, "%s takes at most one argument",
+				    commands[i].name);
+		return true;
+	}
+	commands[i].fn(c, n > 1 ? tok[1] : NULL, sql);
+	return true;
+}

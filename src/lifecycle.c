@@ -1,0 +1,153 @@
+/*
+ * lifecycle.c — reload, the three ways to stop, and the deferred check
+ * that completes what waits for connections to close.
+ */
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "admin.h"
+#include "client.h"
+#include "config.h"
+#include "gate.h"
+#include "lifecycle.h"
+#include "listener.h"
+#include "log.h"
+#include "pool.h"
+#include "runtime.h"
+#include "server.h"
+#include "sqlstate.h"
+#include "tls.h"
+
+static struct event *kick_ev;
+
+static void finish_shutdown(void)
+{
+	struct list *it, *tmp;
+	list_for_each_safe(it, tmp, &rt.clients) {
+		struct client *c = list_entry(it, struct client, all_node);
+		if (c->state != CL_CLOSED)
+			client_fail(c, SQLSTATE_ADMIN_SHUTDOWN, "sluice is shutting down");
+	}
+	event_base_loopbreak(rt.base);
+}
+
+static int clients_left(void)
+{
+	int n = 0;
+	for (struct list *it = rt.clients.next; it != &rt.clients; it = it->next) {
+		const struct client *c = list_entry(it, struct client, all_node);
+		n += c->state != CL_CLOSED && c->state != CL_ADMIN;
+	}
+	return n;
+}
+
+static void check_shutdown(void)
+{
+	if (rt.shutdown == RT_WAIT_SERVERS && pool_db_servers(NULL, false) == 0) {
+		log_info("shutdown: every server connection is free; exiting");
+		finish_shutdown();
+	} else if (rt.shutdown == RT_WAIT_CLIENTS && clients_left() == 0) {
+		log_info("shutdown: the last client has left; exiting");
+		finish_shutdown();
+	}
+}
+
+static void kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	gate_update();
+	admin_progress();
+	check_shutdown();
+}
+
+bool lifecycle_init(void)
+{
+	kick_ev = event_new(rt.base, -1, 0, kick_cb, NULL);
+	return kick_ev != NULL;
+}
+
+void lifecycle_kick(void)
+{
+	if (kick_ev && !event_pending(kick_ev, EV_TIMEOUT, NULL))
+		event_active(kick_ev, EV_TIMEOUT, 0);
+}
+
+void lifecycle_free(void)
+{
+	if (kick_ev)
+		event_free(kick_ev);
+	kick_ev = NULL;
+	gate_free_all();
+}
+
+/* Session pooling: a client between transactions gives its server up now
+ * (the server closes); one inside a transaction does at its end. */
+static void release_idle_sessions(void)
+{
+	struct list *it, *tmp;
+	list_for_each_safe(it, tmp, &rt.clients) {
+		struct client *c = list_entry(it, struct client, all_node);
+		struct server *s = c->server;
+		if (c->state == CL_ACTIVE && s && s->state == SV_ACTIVE && s->txn_status == 'I' &&
+		    c->relay.counted == s->relay.counted && !c->relay.unsynced &&
+		    c->relay.pending == 0 && s->relay.pending == 0 && conn_in_len(&c->conn) == 0)
+			client_release_server(c);
+	}
+}
+
+void lifecycle_shutdown(enum rt_shutdown mode)
+{
+	if (mode == RT_RUNNING) {
+		log_info("shutting down now");
+		event_base_loopbreak(rt.base);
+		return;
+	}
+	if (rt.shutdown == RT_WAIT_SERVERS || rt.shutdown == mode) {
+		lifecycle_kick();
+		return;
+	}
+	listener_stop();
+	rt.shutdown = mode;
+	if (mode == RT_WAIT_SERVERS) {
+		log_info("shutting down once every server connection is free (new connections refused)");
+		pool_db_close_idle(NULL, "shutting down");
+		release_idle_sessions();
+	} else {
+		log_info("shutting down once every client has left (new connections refused)");
+	}
+	lifecycle_kick();
+}
+
+/* Settings read once and kept outside struct config. */
+static void apply_settings(void)
+{
+	log_set_level(LOG_LVL_INFO + rt.cli_verbose + rt.cfg->verbose);
+	pool_reconfigure_all();
+	lifecycle_kick();
+}
+
+void lifecycle_apply(void)
+{
+	apply_settings();
+}
+
+bool lifecycle_reload(char *err, size_t errlen)
+{
+	struct config *next = NULL;
+	if (!config_load(rt.cfg->path, &next, err, errlen))
+		goto refuse;
+	if (!config_reload_check(rt.cfg, next, err, errlen))
+		goto refuse;
+	if (!tls_configure(next, err, errlen))
+		goto refuse;
+	struct config *old = rt.cfg;
+	rt.cfg = next;
+	apply_settings();
+	config_free(old);
+	log_info("configuration reloaded from %s", rt.cfg->path);
+	return true;
+refuse:
+	config_free(next);
+	log_error("reload refused, the running configuration stays: %s", err);
+	return false;
+}
