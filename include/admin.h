@@ -29,6 +29,8 @@ void admin_forget(struct client *c);
 /* For admin*.c: answer one command. */
 void admin_reply(struct client *c, const char *tag);
 void admin_error(struct client *c, const char *sqlstate, const char *fmt, ...) PRINTF(3, 4);
+void admin_error_detail(struct client *c, const char *sqlstate, const char *detail,
+			const char *fmt, ...) PRINTF(4, 5);
 /* admin_cmd.c: run tok[0] if it is an acting command (false: not one). */
 bool admin_cmd_run(struct client *c, char **tok, int n, const char *sql);
 void admin_cmd_help(void (*line)(void *arg, const char *text), void *arg);

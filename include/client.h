@@ -37,6 +37,8 @@ enum client_state {
 	CL_WAITING,      /* has work, queued for a server */
 	CL_ACTIVE,       /* linked to a server */
 	CL_ADMIN,        /* logged in to the admin console (admin.c) */
+	CL_HELD,         /* its next transaction waits for the gate (client_hold.c);
+	                  * session pooling: still linked to its server */
 	CL_CLOSED,
 };
 
@@ -47,6 +49,11 @@ struct client {
 	enum client_state state;
 	struct list pool_node;       /* pool's waiting queue */
 	struct list all_node;        /* rt.clients */
+	struct list hold_node;       /* its gate's held list, while CL_HELD */
+	double held_since;           /* rt_now() when held */
+	double xact_start;           /* rt_now() when its current transaction began */
+	char last_query[101];        /* the first 100 bytes of its last query, for reports */
+	bool bypass;                 /* gate_bypass_*: never held, own session server */
 	struct pool *pool;
 	struct server *server;
 	char *user;
@@ -94,6 +101,17 @@ void client_close_normal(struct client *c);
 void client_kill_db(const char *db, const char *msg);
 void client_wait_timeout_arm(struct client *c);
 const char *client_state_name(enum client_state st);
+
+/* client_hold.c: the gate's side of a client */
+/* Between transactions: nothing owed either way, the server idle ('I'). */
+bool client_at_boundary(const struct client *c);
+/* Inside a transaction (or a query) on a server. */
+bool client_in_flight(const struct client *c);
+void client_hold(struct client *c);
+/* The gate opened: go on with what was held. */
+void client_release_hold(struct client *c);
+/* Answer the held work (up to its sync point) with an error instead. */
+void client_reject_held(struct client *c, const char *sqlstate, const char *msg);
 
 /* client_auth.c */
 void client_auth_start(struct client *c);

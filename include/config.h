@@ -29,6 +29,8 @@ struct hba_rules;
 
 enum auth_type { AUTH_TRUST = 0, AUTH_PLAIN, AUTH_MD5, AUTH_SCRAM, AUTH_HBA, AUTH_CERT };
 enum pool_mode { POOL_SESSION = 0, POOL_TRANSACTION, POOL_STATEMENT };
+enum gate_policy { GATE_POLICY_REOPEN = 0, GATE_POLICY_CANCEL };
+enum gate_reset { GATE_RESET_DISCARD = 0, GATE_RESET_RECONNECT, GATE_RESET_NONE };
 enum tls_mode { TLS_DISABLE = 0, TLS_ALLOW, TLS_PREFER, TLS_REQUIRE, TLS_VERIFY_CA, TLS_VERIFY_FULL };
 
 /* One [users] entry: `name = pool_mode=transaction max_user_connections=5`.
@@ -111,6 +113,16 @@ struct config {
 	char *server_tls_ca_file, *server_tls_key_file, *server_tls_cert_file;
 	char *server_tls_protocols;
 	char *server_tls_ciphers, *server_tls13_ciphers;
+
+	/* the migration gate (gate.c; seconds) */
+	double gate_drain_timeout;   /* 30: PAUSE's default drain deadline */
+	int gate_drain_policy;       /* enum gate_policy: at the deadline, reopen or cancel */
+	char *gate_bypass_users;     /* comma list: never held, own server */
+	char *gate_bypass_application_names; /* comma list: the same by application_name */
+	int gate_auto;               /* bool: a bypass login closes its database's gate */
+	int gate_resume_reset;       /* enum gate_reset: refresh servers at RESUME */
+	double gate_hold_timeout;    /* 60: longest a client is held; 0 = no limit */
+	double gate_max_pause;       /* 300: a gate closed this long reopens; 0 = never */
 
 	struct user_settings *user_settings; /* [users] entries */
 	size_t nuser_settings;

@@ -72,6 +72,8 @@ extern const size_t cfg_user_nkeys;
 extern const struct cfg_enum cfg_auth_types[];
 extern const struct cfg_enum cfg_pool_modes[];
 extern const struct cfg_enum cfg_tls_modes[];
+extern const struct cfg_enum cfg_gate_policies[];
+extern const struct cfg_enum cfg_gate_resets[];
 
 const struct cfg_key *cfg_key_find(const struct cfg_key *tab, size_t n, const char *name);
 bool cfg_keys_init(const struct cfg_key *tab, size_t n, void *base,

@@ -1,46 +1,91 @@
 /*
- * gate.h — what the admin has decided for each database: paused or not,
- * disabled or not. A paused database hands no server to its clients and
- * closes its servers as they come free (PgBouncer's PAUSE); the migration
- * gate builds on the same state.
+ * gate.h — the migration gate, one per database: `open`, `draining`
+ * (PAUSE: transactions in flight run to their end, new ones are held) or
+ * `closed` (nothing of the database's clients runs; bypass clients do).
  *
  * INTERFACE ROUTINES
- *   gate_get(db)          the database's gate, made on first use (NULL: OOM)
- *   gate_holds(g)         may no client of g's database get a server now?
- *   gate_pause(g)         g == NULL: every database, now and later
- *   gate_resume(g)        g == NULL: every database and the global pause
- *   gate_paused_all()     is the global pause on?
- *   gate_free_all()       at exit
+ *   gate_get(db)              the database's gate, made on first use (NULL: OOM)
+ *   gate_holds_client(c)      must c's next transaction wait?
+ *   gate_pause(g, timeout)    open -> draining; a new window. g NULL: every
+ *                             database, now and later
+ *   gate_resume(g)            -> open: refresh servers (gate_resume_reset),
+ *                             release held clients. g NULL: every gate
+ *   gate_kill(g)              KILL: closed at once, clients and servers dropped
+ *   gate_update()             a transaction ended somewhere: draining gates
+ *                             with nothing in flight become closed
+ *   gate_hold(g, c) / gate_unhold(c, refused)   keep track of a held client
+ *   gate_bypass_login(c) / gate_bypass_logout(c)   bypass sessions (auto gate)
+ *   gate_in_flight(g)         clients of g's database inside a transaction
+ *   gate_next(prev)           iterate (SHOW GATES)
+ *   gate_free_all()           at exit
  *
- * A gate is `open`, `draining` (paused, servers still open) or `closed`
- * (paused, none left); gate_update() moves draining to closed.
+ * Each PAUSE starts a window with a number; a window ends at RESUME, at
+ * gate_max_pause, or when the drain deadline passes (policy `reopen`:
+ * then g->failed_window names it and g->failure says what still ran).
  */
 #ifndef SLUICE_GATE_H
 #define SLUICE_GATE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include "list.h"
 
+struct client;
+struct event;
+
 enum gate_state { GATE_OPEN, GATE_DRAINING, GATE_CLOSED };
+
+/* Figures of one window, for SHOW GATES and the metrics. */
+struct gate_window {
+	uint64_t number;
+	double started, closed, ended;   /* rt_now(); 0 = not yet */
+	double longest_hold;             /* seconds, one client */
+	int held;                        /* clients held in the window */
+	int errors;                      /* hold timeouts, a failed drain */
+	char schema_before[64], schema_after[64];
+};
 
 struct gate {
 	struct list node;            /* in the registry (gate.c) */
 	char *db_name;
 	enum gate_state state;
 	bool disabled;               /* DISABLE db: new logins refused */
-	double since;                /* when state last changed */
+	bool auto_window;            /* opened by a bypass login (gate_auto) */
+	bool cancelling;             /* drain deadline passed, policy cancel */
+	double since;                /* rt_now() of the last state change */
+	double deadline;             /* draining: the drain deadline; 0 = none */
+	struct list held;            /* struct client, by hold_node */
+	int nheld;
+	int nbypass;                 /* bypass sessions logged in */
+	struct gate_window cur, last;
+	uint64_t failed_window;      /* the last window whose drain failed */
+	char failure[1024];          /* ...and what still ran */
+	struct event *timer;
 };
 
 struct gate *gate_get(const char *db_name);
-/* Paused by its own PAUSE, or by a PAUSE of everything. */
-bool gate_holds(const struct gate *g);
+bool gate_holds_client(const struct client *c);
 bool gate_paused_all(void);
-void gate_pause(struct gate *g);
+/* timeout 0: gate_drain_timeout; < 0: no deadline. False: already paused. */
+bool gate_pause(struct gate *g, double timeout);
 void gate_resume(struct gate *g);
-/* Draining gates whose database has no server left become closed. */
+void gate_kill(struct gate *g);
 void gate_update(void);
+void gate_hold(struct gate *g, struct client *c);
+/* refused: its held work got an error (gate_hold_timeout, a failed drain) */
+void gate_unhold(struct client *c, bool refused);
+void gate_bypass_login(struct client *c);
+void gate_bypass_logout(struct client *c);
+int gate_in_flight(const struct gate *g);
+/* A transaction ended: if a gate drains, it may be closed now. */
+extern int gate_ndraining;
+void gate_kick(void);
+static inline void gate_note_boundary(void)
+{
+	if (gate_ndraining > 0)
+		gate_kick();
+}
 const char *gate_state_name(enum gate_state st);
-/* Visit every gate (SHOW, RESUME of everything). */
 struct gate *gate_next(struct gate *prev);
 void gate_free_all(void);
 

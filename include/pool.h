@@ -70,6 +70,7 @@ struct pool {
 	int min_pool_size;
 	int reserve_size;
 	bool internal;               /* sluice's own (auth_query), never a client's */
+	bool bypass;                 /* gate bypass sessions: session mode, never held */
 	struct event *retry_ev;      /* reconnect after server_login_retry */
 	double retry_at;             /* no connect attempts before this */
 	char last_error[256];        /* the last connect/login failure */
@@ -81,6 +82,9 @@ struct pool *pool_get(const char *db_name, const char *user, const struct db_ent
  * any pool clients use. */
 struct pool *pool_get_auth(const char *db_name, const char *auth_user,
 			   const struct db_entry *entry) MUST_CHECK;
+/* The pool of gate bypass sessions of (db, user). */
+struct pool *pool_get_bypass(const char *db_name, const char *user,
+			     const struct db_entry *entry) MUST_CHECK;
 /* Returns true when c was linked at once (server ready or being set up). */
 bool pool_acquire(struct pool *p, struct client *c);
 void pool_unqueue(struct client *c);
@@ -92,7 +96,7 @@ void pool_login_failed(struct pool *p, const char *sqlstate, const char *msg);
 void pool_launch(struct pool *p);
 /* Is the pool unable to reach its server right now? */
 bool pool_is_failing(const struct pool *p);
-/* Paused (PAUSE, KILL) or shutting down: no server for anyone. */
+/* Shutting down (SIGINT): no server for anyone. */
 bool pool_held(const struct pool *p);
 /* Take the running configuration's settings for this pool (reload, SET). */
 void pool_reconfigure(struct pool *p);
@@ -102,7 +106,6 @@ int pool_db_servers(const char *db, bool close_needed_only);
 void pool_db_close_idle(const char *db, const char *why);
 void pool_db_reconnect(const char *db);
 void pool_db_kill_servers(const char *db, const char *why);
-void pool_db_wake(const char *db);
 void pool_reconfigure_all(void);
 /* Close p's servers as they come free (idle ones now). */
 void pool_mark_reconnect(struct pool *p);

@@ -42,16 +42,22 @@ typedef enum relay_action (*relay_inspect_fn)(void *owner, char type,
  * whole message has been passed or dropped. */
 typedef enum relay_action (*relay_observe_fn)(void *owner, char type);
 typedef void (*relay_after_fn)(void *owner, char type);
+/* Optional: sees the start of a message of a `peek` type (header
+ * included, `avail` bytes of it in src) before it moves; copies, never
+ * consumes. */
+typedef void (*relay_peek_fn)(void *owner, char type, struct evbuffer *src, size_t avail);
 
 struct relay_spec {
 	bool inspect[256];        /* message types shown to `fn` */
 	bool count[256];          /* types counted in relay.counted (sync points) */
 	bool unsync[256];         /* types that open work a later sync point ends */
+	bool peek_types[256];     /* types shown to `peek` */
 	uint32_t max_len;         /* longest message accepted */
 	uint32_t max_inspect_len; /* longest message that may be pulled up */
 	relay_inspect_fn fn;
 	relay_observe_fn observe;
 	relay_after_fn after;
+	relay_peek_fn peek;
 };
 
 /* Per direction: bytes of the message in passage still to come. */

@@ -68,6 +68,8 @@ bool server_connect(struct pool *p);
 void server_link(struct server *s, struct client *c);
 void server_reset(struct server *s);
 void server_test(struct server *s);
+/* DISCARD ALL on an idle server, then back to the pool (gate RESUME). */
+void server_discard(struct server *s);
 void server_kill(struct server *s, const char *sqlstate, const char *msg);
 void server_set_state(struct server *s, enum server_state st);
 void server_close(struct server *s, const char *why);

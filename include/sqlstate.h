@@ -29,5 +29,6 @@
 #define SQLSTATE_INSUFFICIENT_PRIVILEGE   "42501"
 #define SQLSTATE_UNDEFINED_OBJECT         "42704"
 #define SQLSTATE_INVALID_PARAMETER_VALUE  "22023"
+#define SQLSTATE_LOCK_NOT_AVAILABLE       "55P03"   /* gate_hold_timeout, a failed drain */
 
 #endif

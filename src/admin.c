@@ -131,6 +131,18 @@ void admin_reply(struct client *c, const char *tag)
 	conn_send(&c->conn);
 }
 
+static void send_error(struct client *c, const char *sqlstate, const char *msg, const char *detail)
+{
+	struct pq_writer w;
+	pq_writer_init(&w);
+	proto_build_error(&w, "ERROR", sqlstate, msg, detail);
+	proto_build_ready(&w, 'I');
+	if (pq_writer_ok(&w))
+		evbuffer_add(c->conn.out, w.buf, w.len);
+	pq_writer_free(&w);
+	conn_send(&c->conn);
+}
+
 void admin_error(struct client *c, const char *sqlstate, const char *fmt, ...)
 {
 	char msg[1280];
@@ -138,14 +150,17 @@ void admin_error(struct client *c, const char *sqlstate, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	struct pq_writer w;
-	pq_writer_init(&w);
-	proto_build_error(&w, "ERROR", sqlstate, msg, NULL);
-	proto_build_ready(&w, 'I');
-	if (pq_writer_ok(&w))
-		evbuffer_add(c->conn.out, w.buf, w.len);
-	pq_writer_free(&w);
-	conn_send(&c->conn);
+	send_error(c, sqlstate, msg, NULL);
+}
+
+void admin_error_detail(struct client *c, const char *sqlstate, const char *detail, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	send_error(c, sqlstate, msg, detail && *detail ? detail : NULL);
 }
 
 /* ---- SHOW ---- */
@@ -216,7 +231,8 @@ static int db_servers(const char *db)
 
 static bool db_paused(const char *db)
 {
-	return gate_paused_all() || (strcmp(db, "*") && gate_holds(gate_get(db)));
+	const struct gate *g = strcmp(db, "*") ? gate_get(db) : NULL;
+	return gate_paused_all() || (g && g->state != GATE_OPEN);
 }
 
 static bool db_disabled(const char *db)
@@ -415,6 +431,7 @@ static const char *client_show_state(const struct client *c)
 	switch (c->state) {
 	case CL_WAITING:
 	case CL_LOGIN_WAIT:
+	case CL_HELD:
 		return "waiting";
 	case CL_IDLE:
 	case CL_ACTIVE:
@@ -444,7 +461,8 @@ static void show_clients(struct client *self)
 		snprintf(ptr, sizeof ptr, "C-%llu", (unsigned long long)c->conn.id);
 		snprintf(link, sizeof link, "S-%llu", c->server ? (unsigned long long)c->server->conn.id : 0ULL);
 		tls_desc(&c->conn, tls, sizeof tls);
-		double wait = c->state == CL_WAITING || c->state == CL_LOGIN_WAIT ? now - c->wait_since : 0;
+		double wait = c->state == CL_WAITING || c->state == CL_LOGIN_WAIT ? now - c->wait_since
+			    : c->state == CL_HELD ? now - c->held_since : 0;
 		long long wait_s = (long long)wait;
 		const char *app = app_idx >= 0 ? varcache_get(&c->vars, app_idx) : NULL;
 		result_row(&r, "C", c->user, c->db_name, client_show_state(c), host, port, laddr, lport,
@@ -452,6 +470,38 @@ static void show_clients(struct client *self)
 			   ptr, c->server ? link : NULL, 0LL, tls, app ? app : "");
 	}
 	result_send(self, &r, "SHOW");
+}
+
+static void seconds_text(double from, double to, char *out, size_t n)
+{
+	if (from > 0 && to >= from)
+		snprintf(out, n, "%.3f", to - from);
+	else
+		out[0] = 0;
+}
+
+/* sluice's own: the migration gate of each database (doc/migrations.md). */
+static void show_gates(struct client *c)
+{
+	struct result r;
+	result_begin(&r, "TTTIIIIITTTIITT", "database", "state", "since", "window", "held",
+		     "in_flight", "bypass", "last_window", "last_drain_s", "last_closed_s",
+		     "last_longest_hold_s", "last_held", "last_errors", "schema_before", "schema_after");
+	double now = rt_now(), wall = rt_wallclock();
+	for (struct gate *g = gate_next(NULL); g; g = gate_next(g)) {
+		char since[64], drain[32], closed[32], hold[32];
+		format_wall(wall - (now - g->since), since, sizeof since);
+		const struct gate_window *w = &g->last;
+		seconds_text(w->started, w->closed, drain, sizeof drain);
+		seconds_text(w->closed, w->ended, closed, sizeof closed);
+		snprintf(hold, sizeof hold, "%.3f", w->longest_hold);
+		result_row(&r, g->db_name, gate_state_name(g->state), since,
+			   (long long)(g->state == GATE_OPEN ? 0 : g->cur.number), (long long)g->nheld,
+			   (long long)gate_in_flight(g), (long long)g->nbypass, (long long)w->number,
+			   drain, closed, w->number ? hold : "", (long long)w->held, (long long)w->errors,
+			   w->schema_before, w->schema_after);
+	}
+	result_send(c, &r, "SHOW");
 }
 
 struct command {
@@ -469,6 +519,7 @@ static const struct command show_commands[] = {
 	{ "CONFIG", show_config, "every configuration key: value, default, changeable" },
 	{ "SERVERS", show_servers, "server connections" },
 	{ "CLIENTS", show_clients, "client connections" },
+	{ "GATES", show_gates, "the migration gate of each database" },
 };
 
 static void help_line(void *arg, const char *text)
@@ -500,10 +551,10 @@ static void show_help(struct client *c)
 
 static void run_command(struct client *c, const char *sql)
 {
-	char buf[256], *tok[4] = { 0 }, *save = NULL;
+	char buf[256], *tok[6] = { 0 }, *save = NULL;
 	int n = 0;
 	snprintf(buf, sizeof buf, "%s", sql);
-	for (char *t = strtok_r(buf, " \t\r\n;", &save); t && n < 4; t = strtok_r(NULL, " \t\r\n;", &save))
+	for (char *t = strtok_r(buf, " \t\r\n;", &save); t && n < 6; t = strtok_r(NULL, " \t\r\n;", &save))
 		tok[n++] = t;
 	if (n == 0) {
 		admin_error(c, SQLSTATE_PROTOCOL_VIOLATION, "empty command");

@@ -5,6 +5,7 @@
  * their condition met; the console reads no further command meanwhile.
  */
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@ struct admin_wait {
 	struct client *console;
 	enum wait_kind kind;
 	char *db;                    /* NULL: every database */
+	uint64_t window;             /* PAUSE db: the window it waits to close */
 };
 
 static struct list waits = { &waits, &waits };
@@ -40,7 +42,7 @@ static void wait_end(struct admin_wait *w)
 	free(w);
 }
 
-static bool wait_start(struct client *c, enum wait_kind kind, const char *db)
+static bool wait_start(struct client *c, enum wait_kind kind, const char *db, uint64_t window)
 {
 	struct admin_wait *w = calloc(1, sizeof *w);
 	if (!w || (db && !(w->db = strdup(db)))) {
@@ -49,24 +51,36 @@ static bool wait_start(struct client *c, enum wait_kind kind, const char *db)
 	}
 	w->console = c;
 	w->kind = kind;
+	w->window = window;
 	list_append(&waits, &w->node);
 	c->console_waiting = true;
 	lifecycle_kick();
 	return true;
 }
 
-static bool wait_done(const struct admin_wait *w)
+enum wait_result { W_WAITING, W_DONE, W_CANCELLED, W_FAILED };
+
+static enum wait_result wait_check(const struct admin_wait *w, const struct gate **failed)
 {
 	if (w->kind == WAIT_CLOSE)
-		return pool_db_servers(w->db, true) == 0;
+		return pool_db_servers(w->db, true) == 0 ? W_DONE : W_WAITING;
 	if (w->db) {
 		const struct gate *g = gate_get(w->db);
-		return !g || g->state == GATE_CLOSED;
+		if (!g)
+			return W_CANCELLED;
+		if (g->cur.number == w->window && g->state == GATE_CLOSED)
+			return W_DONE;
+		if (g->cur.number == w->window && g->state == GATE_DRAINING)
+			return W_WAITING;
+		*failed = g;
+		return g->failed_window == w->window ? W_FAILED : W_CANCELLED;
 	}
+	if (!gate_paused_all())
+		return W_CANCELLED;
 	for (const struct gate *g = gate_next(NULL); g; g = gate_next((struct gate *)g))
 		if (g->state == GATE_DRAINING)
-			return false;
-	return true;
+			return W_WAITING;
+	return W_DONE;
 }
 
 void admin_progress(void)
@@ -74,28 +88,23 @@ void admin_progress(void)
 	struct list *it, *tmp;
 	list_for_each_safe(it, tmp, &waits) {
 		struct admin_wait *w = list_entry(it, struct admin_wait, node);
-		if (!wait_done(w))
+		const struct gate *g = NULL;
+		enum wait_result r = wait_check(w, &g);
+		if (r == W_WAITING)
 			continue;
 		struct client *c = w->console;
-		const char *tag = w->kind == WAIT_PAUSE ? "PAUSE" : "WAIT_CLOSE";
+		enum wait_kind kind = w->kind;
+		uint64_t window = w->window;
 		wait_end(w);
-		admin_reply(c, tag);
+		if (r == W_DONE)
+			admin_reply(c, kind == WAIT_PAUSE ? "PAUSE" : "WAIT_CLOSE");
+		else if (r == W_FAILED)
+			admin_error_detail(c, SQLSTATE_LOCK_NOT_AVAILABLE, g->failure,
+					   "PAUSE %s: the drain deadline passed; the gate reopened (window %llu)",
+					   g->db_name, (unsigned long long)window);
+		else
+			admin_error(c, SQLSTATE_QUERY_CANCELED, "PAUSE was cancelled: the gate reopened");
 		admin_input(c);   /* commands that came meanwhile */
-	}
-}
-
-/* A RESUME ends the PAUSEs still waiting for what it resumed. */
-static void cancel_pauses(const char *db)
-{
-	struct list *it, *tmp;
-	list_for_each_safe(it, tmp, &waits) {
-		struct admin_wait *w = list_entry(it, struct admin_wait, node);
-		if (w->kind != WAIT_PAUSE || (db && (!w->db || strcmp(w->db, db) != 0)))
-			continue;
-		struct client *c = w->console;
-		wait_end(w);
-		admin_error(c, SQLSTATE_QUERY_CANCELED, "PAUSE was cancelled by a RESUME");
-		admin_input(c);
 	}
 }
 
@@ -138,35 +147,60 @@ static struct gate *db_gate(struct client *c, const char *db)
 	return g;
 }
 
-static void cmd_pause(struct client *c, const char *db)
+/* "TIMEOUT n" / "WINDOW n" after the database name. */
+static bool option_number(struct client *c, char **tok, int n, const char *name, double *out)
 {
+	if (n < 3)
+		return true;
+	char *end = NULL;
+	double v = n == 4 ? strtod(tok[3], &end) : -1;
+	if (n != 4 || strcasecmp(tok[2], name) != 0 || !end || *end || v < 0) {
+		admin_error(c, SQLSTATE_SYNTAX_ERROR, "usage: %s db [%s n]", tok[0], name);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+static void cmd_pause(struct client *c, char **tok, int n)
+{
+	const char *db = n > 1 ? tok[1] : NULL;
+	double timeout = 0;
+	if (!option_number(c, tok, n, "TIMEOUT", &timeout))
+		return;
 	if (!db) {
-		if (gate_paused_all()) {
+		if (!gate_pause(NULL, -1)) {
 			admin_error(c, SQLSTATE_OBJECT_NOT_IN_PREREQUISITE_STATE, "already paused");
 			return;
 		}
 		log_info("console: PAUSE (every database)");
-		gate_pause(NULL);
-		pool_db_close_idle(NULL, "paused");
+		if (!wait_start(c, WAIT_PAUSE, NULL, 0))
+			admin_error(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
+		return;
+	}
+	struct gate *g = db_gate(c, db);
+	if (!g)
+		return;
+	if (g->state != GATE_OPEN) {
+		/* a second PAUSE of the window in progress waits for it too */
+		log_info("console: PAUSE %s joins window %llu", db, (unsigned long long)g->cur.number);
 	} else {
-		struct gate *g = db_gate(c, db);
-		if (!g)
-			return;
-		if (gate_holds(g)) {
-			admin_error(c, SQLSTATE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-				    "database %s is already paused", db);
+		log_info("console: PAUSE %s%s", db, n > 2 ? " (with TIMEOUT)" : "");
+		if (!gate_pause(g, n > 2 ? (timeout > 0 ? timeout : -1) : 0)) {
+			admin_error(c, SQLSTATE_OBJECT_NOT_IN_PREREQUISITE_STATE, "database %s is already paused", db);
 			return;
 		}
-		log_info("console: PAUSE %s", db);
-		gate_pause(g);
-		pool_db_close_idle(db, "paused");
 	}
-	if (!wait_start(c, WAIT_PAUSE, db))
+	if (!wait_start(c, WAIT_PAUSE, db, g->cur.number))
 		admin_error(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
 }
 
-static void cmd_resume(struct client *c, const char *db)
+static void cmd_resume(struct client *c, char **tok, int n)
 {
+	const char *db = n > 1 ? tok[1] : NULL;
+	double window = 0;
+	if (!option_number(c, tok, n, "WINDOW", &window))
+		return;
 	if (!db) {
 		bool any = gate_paused_all();
 		for (const struct gate *g = gate_next(NULL); g; g = gate_next((struct gate *)g))
@@ -177,25 +211,29 @@ static void cmd_resume(struct client *c, const char *db)
 		}
 		log_info("console: RESUME (every database)");
 		gate_resume(NULL);
-	} else {
-		struct gate *g = db_gate(c, db);
-		if (!g)
-			return;
-		if (gate_paused_all()) {
-			admin_error(c, SQLSTATE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-				    "every database is paused: RESUME without a name resumes them");
-			return;
-		}
-		if (g->state == GATE_OPEN) {
-			admin_error(c, SQLSTATE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-				    "database %s is not paused", db);
-			return;
-		}
-		log_info("console: RESUME %s", db);
-		gate_resume(g);
+		admin_reply(c, "RESUME");
+		return;
 	}
-	cancel_pauses(db);
-	pool_db_wake(db);
+	struct gate *g = db_gate(c, db);
+	if (!g)
+		return;
+	if (gate_paused_all()) {
+		admin_error(c, SQLSTATE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+			    "every database is paused: RESUME without a name resumes them");
+		return;
+	}
+	if (g->state == GATE_OPEN) {
+		admin_error(c, SQLSTATE_OBJECT_NOT_IN_PREREQUISITE_STATE, "database %s is not paused", db);
+		return;
+	}
+	if (n > 2 && (uint64_t)window != g->cur.number) {
+		admin_error(c, SQLSTATE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+			    "window %llu of database %s is over (the current one is %llu)",
+			    (unsigned long long)window, db, (unsigned long long)g->cur.number);
+		return;
+	}
+	log_info("console: RESUME %s (window %llu)", db, (unsigned long long)g->cur.number);
+	gate_resume(g);
 	admin_reply(c, "RESUME");
 }
 
@@ -212,7 +250,7 @@ static void cmd_wait_close(struct client *c, const char *db)
 {
 	if (db && !db_gate(c, db))
 		return;
-	if (!wait_start(c, WAIT_CLOSE, db))
+	if (!wait_start(c, WAIT_CLOSE, db, 0))
 		admin_error(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
 }
 
@@ -222,7 +260,7 @@ static void cmd_kill(struct client *c, const char *db)
 	if (!g)
 		return;
 	log_info("console: KILL %s", db);
-	gate_pause(g);
+	gate_kill(g);
 	char msg[256];
 	snprintf(msg, sizeof msg, "database \"%s\" was killed from the admin console", db);
 	client_kill_db(db, msg);
@@ -353,26 +391,27 @@ static void cmd_set(struct client *c, const char *sql)
 	admin_reply(c, "SET");
 }
 
-/* One shape for every command: its one argument (or NULL) and the text. */
-static void do_pause(struct client *c, const char *arg, const char *sql) { cmd_pause(c, arg); }
-static void do_resume(struct client *c, const char *arg, const char *sql) { cmd_resume(c, arg); }
-static void do_reconnect(struct client *c, const char *arg, const char *sql) { cmd_reconnect(c, arg); }
-static void do_wait_close(struct client *c, const char *arg, const char *sql) { cmd_wait_close(c, arg); }
-static void do_kill(struct client *c, const char *arg, const char *sql) { cmd_kill(c, arg); }
-static void do_disable(struct client *c, const char *arg, const char *sql) { cmd_disable(c, arg, true); }
-static void do_enable(struct client *c, const char *arg, const char *sql) { cmd_disable(c, arg, false); }
-static void do_reload(struct client *c, const char *arg, const char *sql) { cmd_reload(c); }
-static void do_shutdown(struct client *c, const char *arg, const char *sql) { cmd_shutdown(c, arg); }
-static void do_set(struct client *c, const char *arg, const char *sql) { cmd_set(c, sql); }
+/* One shape for every command: the tokens and the whole text. */
+static void do_pause(struct client *c, char **tok, int n, const char *sql) { cmd_pause(c, tok, n); }
+static void do_resume(struct client *c, char **tok, int n, const char *sql) { cmd_resume(c, tok, n); }
+
+static void do_reconnect(struct client *c, char **tok, int n, const char *sql) { cmd_reconnect(c, n > 1 ? tok[1] : NULL); }
+static void do_wait_close(struct client *c, char **tok, int n, const char *sql) { cmd_wait_close(c, n > 1 ? tok[1] : NULL); }
+static void do_kill(struct client *c, char **tok, int n, const char *sql) { cmd_kill(c, n > 1 ? tok[1] : NULL); }
+static void do_disable(struct client *c, char **tok, int n, const char *sql) { cmd_disable(c, n > 1 ? tok[1] : NULL, true); }
+static void do_enable(struct client *c, char **tok, int n, const char *sql) { cmd_disable(c, n > 1 ? tok[1] : NULL, false); }
+static void do_reload(struct client *c, char **tok, int n, const char *sql) { cmd_reload(c); }
+static void do_shutdown(struct client *c, char **tok, int n, const char *sql) { cmd_shutdown(c, n > 1 ? tok[1] : NULL); }
+static void do_set(struct client *c, char **tok, int n, const char *sql) { cmd_set(c, sql); }
 
 static const struct {
 	const char *name;
 	int min_args, max_args;      /* database names (SET parses its own) */
-	void (*fn)(struct client *c, const char *arg, const char *sql);
+	void (*fn)(struct client *c, char **tok, int n, const char *sql);
 	const char *help;
 } commands[] = {
-	{ "PAUSE", 0, 1, do_pause, "PAUSE [db]: close servers as they come free; hold new work" },
-	{ "RESUME", 0, 1, do_resume, "RESUME [db]: end a PAUSE or KILL" },
+	{ "PAUSE", 0, 3, do_pause, "PAUSE [db [TIMEOUT s]]: hold new transactions once those in flight end" },
+	{ "RESUME", 0, 3, do_resume, "RESUME [db [WINDOW n]]: end a PAUSE or KILL" },
 	{ "RECONNECT", 0, 1, do_reconnect, "RECONNECT [db]: replace servers as they come free" },
 	{ "WAIT_CLOSE", 0, 1, do_wait_close, "WAIT_CLOSE [db]: wait until RECONNECT/RELOAD closed them" },
 	{ "KILL", 1, 1, do_kill, "KILL db: drop its clients and servers; pause it" },
@@ -411,6 +450,6 @@ bool admin_cmd_run(struct client *c, char **tok, int n, const char *sql)
 				    commands[i].name);
 		return true;
 	}
-	commands[i].fn(c, n > 1 ? tok[1] : NULL, sql);
+	commands[i].fn(c, tok, n, sql);
 	return true;
 }

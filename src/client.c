@@ -52,6 +52,7 @@ static const char *const state_names[] = {
 	[CL_STARTUP] = "startup", [CL_AUTH] = "auth", [CL_AUTH_QUERY] = "auth_query",
 	[CL_LOGIN_WAIT] = "login_wait",
 	[CL_IDLE] = "idle", [CL_WAITING] = "waiting", [CL_ACTIVE] = "active", [CL_ADMIN] = "admin",
+	[CL_HELD] = "held",
 	[CL_CLOSED] = "closed",
 };
 
@@ -102,6 +103,7 @@ void client_accept(int fd, const struct sockaddr *sa, socklen_t len)
 		return;
 	}
 	list_init(&c->pool_node);
+	list_init(&c->hold_node);
 	list_append(&rt.clients, &c->all_node);
 	c->connect_time = c->request_time = rt_wallclock();
 	format_addr(c->addr, sizeof c->addr, sa);
@@ -131,6 +133,8 @@ static void client_close(struct client *c, const char *reason, bool flush)
 	client_log(c, LOG_LVL_DEBUG, "closing: %s", reason);
 	if (c->state == CL_WAITING || c->state == CL_LOGIN_WAIT || c->state == CL_AUTH_QUERY)
 		pool_unqueue(c);
+	if (c->state == CL_HELD)
+		gate_unhold(c, false);
 	struct server *s = c->server;
 	if (s) {
 		bool clean = server_clean_for_reuse(c, s);
@@ -138,6 +142,7 @@ static void client_close(struct client *c, const char *reason, bool flush)
 		c->server = NULL;
 		pool_release(s, clean);
 	}
+	bool bypass_session = c->bypass && c->pool && c->state != CL_AUTH_QUERY && c->state != CL_ADMIN;
 	if (c->pool && c->state != CL_AUTH_QUERY && c->state != CL_ADMIN &&
 	    --c->pool->nclients == 0)
 		c->pool->mode = c->pool->next_mode;   /* a reload changed it */
@@ -149,6 +154,8 @@ static void client_close(struct client *c, const char *reason, bool flush)
 	if (c->state == CL_ADMIN)
 		admin_forget(c);
 	client_set_state(c, CL_CLOSED);
+	if (bypass_session)
+		gate_bypass_logout(c);
 	lifecycle_kick();
 	/* mid-handshake nothing can be sent: close at once */
 	if (flush && !c->conn.tls_handshaking)
@@ -473,7 +480,11 @@ void client_login_done(struct client *c)
 			    "database \"%s\" is not currently accepting connections", c->db_name);
 		return;
 	}
-	c->pool = pool_get(c->db_name, c->user, db);
+	int app = varcache_index("application_name");
+	c->bypass = config_list_has(rt.cfg->gate_bypass_users, c->user) ||
+		    (app >= 0 && varcache_get(&c->vars, app) &&
+		     config_list_has(rt.cfg->gate_bypass_application_names, varcache_get(&c->vars, app)));
+	c->pool = c->bypass ? pool_get_bypass(c->db_name, c->user, db) : pool_get(c->db_name, c->user, db);
 	if (!c->pool) {
 		client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
 		return;
@@ -485,7 +496,9 @@ void client_login_done(struct client *c)
 	}
 	free(c->startup);
 	c->startup = NULL;
-	client_log(c, LOG_LVL_INFO, "login ok");
+	client_log(c, LOG_LVL_INFO, "login ok%s", c->bypass ? " (gate bypass)" : "");
+	if (c->bypass)
+		gate_bypass_login(c);
 	if (c->pool->have_welcome) {
 		client_welcome(c);
 		return;
@@ -601,6 +614,10 @@ void client_on_idle_input(struct client *c)
 		client_close(c, "client terminated", false);
 		return;
 	}
+	if (gate_holds_client(c)) {
+		client_hold(c);
+		return;
+	}
 	client_set_state(c, CL_WAITING);
 	c->request_time = rt_wallclock();
 	client_wait_timeout_arm(c);
@@ -628,6 +645,17 @@ void client_relay(struct client *c)
 	struct server *s = c->server;
 	if (!s || s->state != SV_ACTIVE)
 		return;
+	if (conn_in_len(&c->conn) > 0 && client_at_boundary(c)) {
+		/* the client starts its next transaction */
+		if (gate_holds_client(c)) {
+			if (c->pool->mode == POOL_SESSION)
+				client_hold(c);
+			else
+				client_release_server(c);   /* and is held there */
+			return;
+		}
+		c->xact_start = rt_now();
+	}
 	struct relay_spec *spec = tracks_statements(c) ? &client_spec_tracked : &client_spec;
 	spec->max_len = (uint32_t)rt.cfg->max_packet_size;
 	uint32_t before = c->relay.counted;
@@ -696,6 +724,15 @@ static void client_on_read(struct client *c)
 		case CL_ADMIN:
 			admin_input(c);
 			break;
+		case CL_HELD:
+			if (evbuffer_get_length(c->conn.in) > 0 &&
+			    *evbuffer_pullup(c->conn.in, 1) == 'X') {
+				client_close(c, "client terminated while held", false);
+				return;
+			}
+			if (conn_in_len(&c->conn) > CONN_HIGH_WATER)
+				conn_read_stop(&c->conn);
+			return;
 		case CL_AUTH_QUERY:
 		case CL_LOGIN_WAIT:
 		case CL_WAITING:
@@ -737,6 +774,13 @@ static void client_on_timeout(struct client *c)
 			client_fail(c, SQLSTATE_IDLE_SESSION_TIMEOUT,
 				    "terminating connection due to idle-session timeout (client_idle_timeout)");
 		break;
+	case CL_HELD: {
+		char msg[256];
+		snprintf(msg, sizeof msg, "database \"%s\" is paused for a migration: held longer than "
+			 "gate_hold_timeout (%g s)", c->db_name, rt.cfg->gate_hold_timeout);
+		client_reject_held(c, SQLSTATE_LOCK_NOT_AVAILABLE, msg);
+		break;
+	}
 	case CL_ADMIN:
 	case CL_CLOSED:
 		break;
@@ -794,8 +838,31 @@ static void client_destroy(struct conn *conn)
 	free(c);
 }
 
+/* The start of each query, for the gate's report of what still runs. */
+static void client_peek(void *owner, char type, struct evbuffer *src, size_t avail)
+{
+	struct client *c = owner;
+	uint8_t buf[PQ_HEADER_LEN + 64 + sizeof c->last_query];
+	size_t n = avail < sizeof buf - 1 ? avail : sizeof buf - 1;
+	if (n <= PQ_HEADER_LEN)
+		return;
+	evbuffer_copyout(src, buf, n);
+	buf[n] = 0;
+	const char *q = (const char *)buf + PQ_HEADER_LEN;
+	if (type == 'P') {
+		/* statement name, then the query */
+		size_t name = strnlen(q, n - PQ_HEADER_LEN);
+		if (PQ_HEADER_LEN + name + 1 >= n)
+			return;
+		q += name + 1;
+	}
+	snprintf(c->last_query, sizeof c->last_query, "%s", q);
+}
+
 static struct relay_spec client_spec = {
 	.inspect = { ['X'] = true },
+	.peek_types = { ['Q'] = true, ['P'] = true },
+	.peek = client_peek,
 	.count = { ['Q'] = true, ['S'] = true, ['F'] = true },
 	.unsync = { ['P'] = true, ['B'] = true, ['E'] = true, ['D'] = true,
 			    ['C'] = true, ['H'] = true },
@@ -808,6 +875,8 @@ static struct relay_spec client_spec = {
  * the parameters, so the limit is the message limit. */
 static struct relay_spec client_spec_tracked = {
 	.inspect = { ['X'] = true, ['P'] = true, ['B'] = true, ['D'] = true, ['C'] = true },
+	.peek_types = { ['Q'] = true, ['P'] = true },
+	.peek = client_peek,
 	.count = { ['Q'] = true, ['S'] = true, ['F'] = true },
 	.unsync = { ['P'] = true, ['B'] = true, ['E'] = true, ['D'] = true,
 		    ['C'] = true, ['H'] = true },

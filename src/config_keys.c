@@ -45,6 +45,19 @@ const struct cfg_enum cfg_tls_modes[] = {
 	{ NULL, 0, false },
 };
 
+const struct cfg_enum cfg_gate_policies[] = {
+	{ "reopen", GATE_POLICY_REOPEN, false },
+	{ "cancel", GATE_POLICY_CANCEL, false },
+	{ NULL, 0, false },
+};
+
+const struct cfg_enum cfg_gate_resets[] = {
+	{ "discard", GATE_RESET_DISCARD, false },
+	{ "reconnect", GATE_RESET_RECONNECT, false },
+	{ "none", GATE_RESET_NONE, false },
+	{ NULL, 0, false },
+};
+
 const struct cfg_enum cfg_pool_modes[] = {
 	{ "session", POOL_SESSION, false },
 	{ "transaction", POOL_TRANSACTION, false },
@@ -141,6 +154,16 @@ const struct cfg_key cfg_global_keys[] = {
 	STR("server_tls_protocols", G(server_tls_protocols), "secure", true),
 	STR("server_tls_ciphers", G(server_tls_ciphers), "default", true),
 	STR("server_tls13_ciphers", G(server_tls13_ciphers), "default", true),
+
+	/* the migration gate (sluice's own) */
+	SECS("gate_drain_timeout", G(gate_drain_timeout), "30"),
+	ENUM("gate_drain_policy", G(gate_drain_policy), cfg_gate_policies, "reopen", true),
+	STR("gate_bypass_users", G(gate_bypass_users), "", true),
+	STR("gate_bypass_application_names", G(gate_bypass_application_names), "", true),
+	BOOL("gate_auto", G(gate_auto), "0", true),
+	ENUM("gate_resume_reset", G(gate_resume_reset), cfg_gate_resets, "discard", true),
+	SECS("gate_hold_timeout", G(gate_hold_timeout), "60"),
+	SECS("gate_max_pause", G(gate_max_pause), "300"),
 
 	/* PgBouncer keys not implemented yet: a warning, never a failure. */
 	TODO("user"), TODO("unix_socket_mode"), TODO("unix_socket_group"),

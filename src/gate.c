@@ -1,16 +1,30 @@
 /*
- * gate.c — per-database pause and disable state, and the global pause.
+ * gate.c — the migration gate of each database: windows, draining with a
+ * deadline, held clients, bypass sessions, refresh at resume.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+
+#include "cancel.h"
+#include "client.h"
+#include "config.h"
 #include "gate.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "pool.h"
 #include "runtime.h"
+#include "server.h"
+#include "sqlstate.h"
+
+#define CANCEL_GRACE 5.0   /* policy cancel: seconds for cancelled transactions to end */
 
 static struct list gates = { &gates, &gates };
 static bool paused_all;
+static uint64_t last_window;
+int gate_ndraining;
 
 static const char *const state_names[] = {
 	[GATE_OPEN] = "open", [GATE_DRAINING] = "draining", [GATE_CLOSED] = "closed",
@@ -20,6 +34,9 @@ const char *gate_state_name(enum gate_state st)
 {
 	return st <= GATE_CLOSED ? state_names[st] : "?";
 }
+
+static void timer_cb(evutil_socket_t fd, short what, void *arg);
+static bool pause_one(struct gate *g, double timeout);
 
 struct gate *gate_get(const char *db_name)
 {
@@ -33,9 +50,18 @@ struct gate *gate_get(const char *db_name)
 		free(g);
 		return NULL;
 	}
-	g->state = paused_all ? GATE_DRAINING : GATE_OPEN;
+	g->timer = evtimer_new(rt.base, timer_cb, g);
+	if (!g->timer) {
+		free(g->db_name);
+		free(g);
+		return NULL;
+	}
+	list_init(&g->held);
+	g->state = GATE_OPEN;
 	g->since = rt_now();
 	list_append(&gates, &g->node);
+	if (paused_all)
+		pause_one(g, -1);   /* PAUSE of everything covers it too */
 	return g;
 }
 
@@ -45,57 +71,343 @@ struct gate *gate_next(struct gate *prev)
 	return it == &gates ? NULL : list_entry(it, struct gate, node);
 }
 
-bool gate_holds(const struct gate *g)
-{
-	return paused_all || (g && g->state != GATE_OPEN);
-}
-
 bool gate_paused_all(void)
 {
 	return paused_all;
+}
+
+bool gate_holds_client(const struct client *c)
+{
+	const struct gate *g = c->pool ? c->pool->gate : NULL;
+	if (!g)
+		return false;   /* sluice's own pools */
+	if (c->bypass)      /* an auto window lets the migrator in once drained */
+		return g->auto_window && g->state == GATE_DRAINING;
+	return paused_all || g->state != GATE_OPEN;
 }
 
 static void set_state(struct gate *g, enum gate_state st)
 {
 	if (g->state == st)
 		return;
-	log_info("database %s: gate %s -> %s", g->db_name, gate_state_name(g->state),
-		 gate_state_name(st));
+	log_info("database %s: gate %s -> %s (window %llu)", g->db_name, gate_state_name(g->state),
+		 gate_state_name(st), (unsigned long long)g->cur.number);
+	gate_ndraining += (st == GATE_DRAINING) - (g->state == GATE_DRAINING);
 	g->state = st;
 	g->since = rt_now();
 }
 
-void gate_pause(struct gate *g)
+void gate_kick(void)
 {
-	if (g) {
-		if (g->state == GATE_OPEN)
-			set_state(g, GATE_DRAINING);
-		gate_update();
-		return;
+	lifecycle_kick();
+}
+
+/* The next moment the gate must act: its drain deadline while draining,
+ * else the end of gate_max_pause. */
+static void arm_timer(struct gate *g)
+{
+	double at = 0;
+	if (g->state == GATE_DRAINING && g->deadline > 0)
+		at = g->deadline;
+	if (g->state != GATE_OPEN && rt.cfg->gate_max_pause > 0) {
+		double end = g->cur.started + rt.cfg->gate_max_pause;
+		if (at == 0 || end < at)
+			at = end;
 	}
+	evtimer_del(g->timer);
+	if (at <= 0)
+		return;
+	double in = at - rt_now();
+	if (in < 0.001)
+		in = 0.001;
+	struct timeval tv = { (time_t)in, (suseconds_t)((in - (double)(time_t)in) * 1e6) };
+	evtimer_add(g->timer, &tv);
+}
+
+int gate_in_flight(const struct gate *g)
+{
+	int n = 0;
+	for (struct list *it = rt.clients.next; it != &rt.clients; it = it->next) {
+		const struct client *c = list_entry(it, struct client, all_node);
+		n += c->pool && c->pool->gate == g && !c->bypass && client_in_flight(c);
+	}
+	return n;
+}
+
+/* Transaction-pooled clients queued for a server have not started: they
+ * wait for the gate instead. */
+static void hold_queued(struct gate *g)
+{
+	for (struct list *it = rt.pools.next; it != &rt.pools; it = it->next) {
+		struct pool *p = list_entry(it, struct pool, node);
+		if (p->gate != g || p->bypass)
+			continue;
+		struct list *c_it, *tmp;
+		list_for_each_safe(c_it, tmp, &p->waiting) {
+			struct client *c = list_entry(c_it, struct client, pool_node);
+			if (c->state != CL_WAITING)
+				continue;   /* logging in: login does not need the gate */
+			pool_unqueue(c);
+			client_hold(c);
+		}
+	}
+}
+
+static bool pause_one(struct gate *g, double timeout)
+{
+	if (g->state != GATE_OPEN)
+		return false;
+	memset(&g->cur, 0, sizeof g->cur);
+	g->cur.number = ++last_window;
+	g->cur.started = rt_now();
+	g->cancelling = false;
+	if (timeout == 0)
+		timeout = rt.cfg->gate_drain_timeout;
+	g->deadline = timeout > 0 ? g->cur.started + timeout : 0;
+	set_state(g, GATE_DRAINING);
+	hold_queued(g);
+	arm_timer(g);
+	gate_kick();
+	return true;
+}
+
+bool gate_pause(struct gate *g, double timeout)
+{
+	if (g)
+		return pause_one(g, timeout);
+	if (paused_all)
+		return false;
 	paused_all = true;
 	for (g = gate_next(NULL); g; g = gate_next(g))
-		if (g->state == GATE_OPEN)
-			set_state(g, GATE_DRAINING);
-	gate_update();
+		pause_one(g, timeout);
+	return true;
+}
+
+/* gate_resume_reset: what a schema change may have left on the servers
+ * the held clients will use. Session-pooled servers keep their client's
+ * session; bypass sessions are the migrator's. */
+static void refresh_servers(struct gate *g)
+{
+	int how = rt.cfg->gate_resume_reset;
+	if (how == GATE_RESET_NONE)
+		return;
+	for (struct list *it = rt.pools.next; it != &rt.pools; it = it->next) {
+		struct pool *p = list_entry(it, struct pool, node);
+		if (p->gate != g || p->bypass || p->mode == POOL_SESSION)
+			continue;
+		if (how == GATE_RESET_RECONNECT) {
+			pool_mark_reconnect(p);
+			continue;
+		}
+		while (!list_empty(&p->idle))
+			server_discard(list_entry(list_first(&p->idle), struct server, pool_node));
+		/* servers busy now (connecting, testing) are new or reset anyway */
+	}
+}
+
+static void resume_one(struct gate *g, bool refresh)
+{
+	if (g->state == GATE_OPEN)
+		return;
+	g->cur.ended = rt_now();
+	g->last = g->cur;
+	g->deadline = 0;
+	g->cancelling = false;
+	g->auto_window = false;
+	set_state(g, GATE_OPEN);
+	evtimer_del(g->timer);
+	if (refresh)
+		refresh_servers(g);
+	while (!list_empty(&g->held))
+		client_release_hold(list_entry(list_first(&g->held), struct client, hold_node));
+	for (struct list *it = rt.pools.next; it != &rt.pools; it = it->next) {
+		struct pool *p = list_entry(it, struct pool, node);
+		if (p->gate == g)
+			pool_launch(p);
+	}
+	gate_kick();
 }
 
 void gate_resume(struct gate *g)
 {
 	if (g) {
-		set_state(g, GATE_OPEN);
+		if (!paused_all)
+			resume_one(g, true);
 		return;
 	}
 	paused_all = false;
 	for (g = gate_next(NULL); g; g = gate_next(g))
-		set_state(g, GATE_OPEN);
+		resume_one(g, true);
+}
+
+void gate_kill(struct gate *g)
+{
+	if (g->state == GATE_OPEN) {
+		pause_one(g, 0);
+		g->deadline = 0;
+	}
+	set_state(g, GATE_CLOSED);
+	if (!g->cur.closed)
+		g->cur.closed = rt_now();
+	arm_timer(g);
+}
+
+void gate_hold(struct gate *g, struct client *c)
+{
+	list_append(&g->held, &c->hold_node);
+	g->nheld++;
+	g->cur.held++;
+	c->held_since = rt_now();
+}
+
+void gate_unhold(struct client *c, bool refused)
+{
+	struct gate *g = c->pool->gate;
+	if (list_empty(&c->hold_node))
+		return;
+	if (refused)
+		g->cur.errors++;
+	list_del_init(&c->hold_node);
+	g->nheld--;
+	double held = rt_now() - c->held_since;
+	if (held > g->cur.longest_hold)
+		g->cur.longest_hold = held;
+	if (g->state == GATE_OPEN && held > g->last.longest_hold)
+		g->last.longest_hold = held;   /* released by the RESUME just done */
+}
+
+void gate_bypass_login(struct client *c)
+{
+	struct gate *g = c->pool->gate;
+	g->nbypass++;
+	if (rt.cfg->gate_auto && g->state == GATE_OPEN && !paused_all) {
+		log_info("database %s: bypass client %s logged in: gate_auto closes the gate",
+			 g->db_name, c->user);
+		pause_one(g, 0);
+		g->auto_window = true;
+	}
+}
+
+void gate_bypass_logout(struct client *c)
+{
+	struct gate *g = c->pool->gate;
+	if (--g->nbypass == 0 && g->auto_window) {
+		log_info("database %s: the last bypass client left: gate_auto reopens the gate",
+			 g->db_name);
+		resume_one(g, true);
+	}
+}
+
+/* What still runs, one line per client: for the console and the log. */
+static void describe_in_flight(const struct gate *g, char *out, size_t n)
+{
+	size_t len = 0;
+	double now = rt_now();
+	out[0] = 0;
+	for (struct list *it = rt.clients.next; it != &rt.clients; it = it->next) {
+		const struct client *c = list_entry(it, struct client, all_node);
+		if (!c->pool || c->pool->gate != g || c->bypass || !client_in_flight(c))
+			continue;
+		const struct server *s = c->server;
+		int w = snprintf(out + len, n - len, "%sC-%llu %s@%s db %s user %s: transaction %.1f s, %s, query: %s",
+				 len ? "\n" : "", (unsigned long long)c->conn.id, c->user, c->addr,
+				 c->db_name, c->user, now - c->xact_start,
+				 s->txn_status == 'I' ? "active" : s->txn_status == 'E' ? "idle in failed transaction"
+				 : c->relay.counted != s->relay.counted ? "active in transaction" : "idle in transaction",
+				 c->last_query[0] ? c->last_query : "?");
+		if (w < 0 || (size_t)w >= n - len)
+			break;
+		len += (size_t)w;
+	}
+}
+
+static void reject_held_bypass(struct gate *g, const char *msg)
+{
+	struct list *it, *tmp;
+	list_for_each_safe(it, tmp, &g->held) {
+		struct client *c = list_entry(it, struct client, hold_node);
+		if (c->bypass)
+			client_reject_held(c, SQLSTATE_LOCK_NOT_AVAILABLE, msg);
+	}
+}
+
+static void drain_expired(struct gate *g)
+{
+	if (rt.cfg->gate_drain_policy == GATE_POLICY_CANCEL && !g->cancelling) {
+		log_warn("database %s: drain deadline passed; cancelling what still runs", g->db_name);
+		g->cancelling = true;
+		for (struct list *it = rt.clients.next; it != &rt.clients; it = it->next) {
+			struct client *c = list_entry(it, struct client, all_node);
+			if (c->pool && c->pool->gate == g && !c->bypass && client_in_flight(c))
+				cancel_backend(c->server);
+		}
+		g->deadline = rt_now() + CANCEL_GRACE;
+		arm_timer(g);
+		return;
+	}
+	if (g->cancelling) {
+		/* cancelled but still inside a transaction: end them */
+		struct list *it, *tmp;
+		list_for_each_safe(it, tmp, &rt.clients) {
+			struct client *c = list_entry(it, struct client, all_node);
+			if (c->pool && c->pool->gate == g && !c->bypass && client_in_flight(c))
+				server_kill(c->server, SQLSTATE_ADMIN_SHUTDOWN,
+					    "terminating the transaction: the database is paused for a migration");
+		}
+		g->deadline = 0;
+		gate_update();
+		arm_timer(g);
+		return;
+	}
+	describe_in_flight(g, g->failure, sizeof g->failure);
+	g->failed_window = g->cur.number;
+	g->cur.errors++;
+	log_warn("database %s: drain deadline passed; gate reopened (window %llu). Still running:\n%s",
+		 g->db_name, (unsigned long long)g->cur.number, g->failure);
+	char msg[1280];
+	snprintf(msg, sizeof msg, "database \"%s\" could not be drained before the deadline; still running:\n%s",
+		 g->db_name, g->failure);
+	reject_held_bypass(g, msg);
+	resume_one(g, false);
+}
+
+static void timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct gate *g = arg;
+	double now = rt_now();
+	if (g->state == GATE_OPEN)
+		return;
+	if (rt.cfg->gate_max_pause > 0 && now >= g->cur.started + rt.cfg->gate_max_pause) {
+		log_warn("database %s: gate closed longer than gate_max_pause (%g s): reopening",
+			 g->db_name, rt.cfg->gate_max_pause);
+		g->cur.errors++;
+		resume_one(g, true);
+		return;
+	}
+	if (g->state == GATE_DRAINING && g->deadline > 0 && now >= g->deadline) {
+		drain_expired(g);
+		return;
+	}
+	arm_timer(g);
 }
 
 void gate_update(void)
 {
-	for (struct gate *g = gate_next(NULL); g; g = gate_next(g))
-		if (g->state == GATE_DRAINING && pool_db_servers(g->db_name, false) == 0)
-			set_state(g, GATE_CLOSED);
+	for (struct gate *g = gate_next(NULL); g; g = gate_next(g)) {
+		if (g->state != GATE_DRAINING || gate_in_flight(g) > 0)
+			continue;
+		g->cur.closed = rt_now();
+		g->deadline = 0;
+		set_state(g, GATE_CLOSED);
+		arm_timer(g);
+		/* an auto window: the migrator may go on now */
+		struct list *it, *tmp;
+		list_for_each_safe(it, tmp, &g->held) {
+			struct client *c = list_entry(it, struct client, hold_node);
+			if (c->bypass)
+				client_release_hold(c);
+		}
+	}
 }
 
 void gate_free_all(void)
@@ -104,8 +416,10 @@ void gate_free_all(void)
 	list_for_each_safe(it, tmp, &gates) {
 		struct gate *g = list_entry(it, struct gate, node);
 		list_del_init(&g->node);
+		event_free(g->timer);
 		free(g->db_name);
 		free(g);
 	}
 	paused_all = false;
+	gate_ndraining = 0;
 }

@@ -73,16 +73,21 @@ static char *dup_or(const char *s, const char *fallback)
 }
 
 static struct pool *pool_find_or_create(const char *db_name, const char *user,
-					const struct db_entry *entry, bool internal);
+					const struct db_entry *entry, bool internal, bool bypass);
 
 struct pool *pool_get(const char *db_name, const char *user, const struct db_entry *entry)
 {
-	return pool_find_or_create(db_name, user, entry, false);
+	return pool_find_or_create(db_name, user, entry, false, false);
 }
 
 struct pool *pool_get_auth(const char *db_name, const char *auth_user, const struct db_entry *entry)
 {
-	return pool_find_or_create(db_name, auth_user, entry, true);
+	return pool_find_or_create(db_name, auth_user, entry, true, false);
+}
+
+struct pool *pool_get_bypass(const char *db_name, const char *user, const struct db_entry *entry)
+{
+	return pool_find_or_create(db_name, user, entry, false, true);
 }
 
 static void target_free(struct pool_target *t)
@@ -140,13 +145,21 @@ static void settings_from_entry(struct pool *p, const struct db_entry *entry)
 	}
 }
 
+/* A gate bypass session keeps its server for the whole session: migration
+ * tools rely on session state (advisory locks). */
+static int pool_mode_of(const struct pool *p, const struct db_entry *entry)
+{
+	return p->bypass ? POOL_SESSION : config_pool_mode_for(rt.cfg, entry, p->user);
+}
+
 static struct pool *pool_find_or_create(const char *db_name, const char *user,
-					const struct db_entry *entry, bool internal)
+					const struct db_entry *entry, bool internal, bool bypass)
 {
 	struct list *n, *tmp;
 	list_for_each_safe(n, tmp, &rt.pools) {
 		struct pool *p = list_entry(n, struct pool, node);
-		if (p->internal == internal && !strcmp(p->db_name, db_name) && !strcmp(p->user, user))
+		if (p->internal == internal && p->bypass == bypass && !strcmp(p->db_name, db_name) &&
+		    !strcmp(p->user, user))
 			return p;
 	}
 	struct pool *p = calloc(1, sizeof *p);
@@ -157,6 +170,7 @@ static struct pool *pool_find_or_create(const char *db_name, const char *user,
 	list_init(&p->busy);
 	list_init(&p->waiting);
 	p->internal = internal;
+	p->bypass = bypass;
 	p->db_name = strdup(db_name);
 	p->user = strdup(user);
 	p->gate = internal ? NULL : gate_get(db_name);
@@ -167,7 +181,7 @@ static struct pool *pool_find_or_create(const char *db_name, const char *user,
 		free(p);
 		return NULL;
 	}
-	p->mode = p->next_mode = config_pool_mode_for(rt.cfg, entry, user);
+	p->mode = p->next_mode = pool_mode_of(p, entry);
 	settings_from_entry(p, entry);
 	list_append(&rt.pools, &p->node);
 	pool_launch(p);
@@ -185,7 +199,7 @@ void pool_reconfigure(struct pool *p)
 	if (!entry)
 		return;   /* removed: its clients go on; new logins are refused */
 	settings_from_entry(p, entry);
-	p->next_mode = config_pool_mode_for(rt.cfg, entry, p->user);
+	p->next_mode = pool_mode_of(p, entry);
 	if (p->nclients == 0)
 		p->mode = p->next_mode;
 	struct pool_target t;
@@ -327,13 +341,13 @@ static void retry_cb(evutil_socket_t fd, short what, void *arg)
 
 bool pool_held(const struct pool *p)
 {
-	return rt.shutdown == RT_WAIT_SERVERS || (!p->internal && gate_holds(p->gate));
+	return rt.shutdown == RT_WAIT_SERVERS;
 }
 
 void pool_launch(struct pool *p)
 {
 	if (pool_held(p))
-		return;   /* RESUME launches again */
+		return;   /* shutting down */
 	if (rt_now() < p->retry_at)
 		return;   /* retry_cb calls again when the pause is over */
 	int max_user = config_max_user_connections(rt.cfg, p->target.user);
@@ -359,7 +373,7 @@ bool pool_acquire(struct pool *p, struct client *c)
 	list_append(&p->waiting, &c->pool_node);
 	p->nwaiting++;
 	if (pool_held(p))
-		return false;   /* paused: wait for RESUME */
+		return false;   /* shutting down: no new work */
 	/* Idle servers are kept most recently used first. One idle too long
 	 * is checked first; the client waits for whichever is ready. */
 	while (!list_empty(&p->idle)) {
@@ -423,7 +437,7 @@ void pool_server_ready(struct server *s)
 		return;
 	}
 	if (s->close_needed || pool_held(p)) {
-		server_close(s, s->close_needed ? "reconnect requested" : "database paused");
+		server_close(s, s->close_needed ? "reconnect requested" : "shutting down");
 		pool_launch(p);
 		return;
 	}

@@ -82,22 +82,6 @@ void pool_db_kill_servers(const char *db, const char *why)
 	}
 }
 
-void pool_db_wake(const char *db)
-{
-	struct list *it, *tmp;
-	struct pool *p;
-	for_each_pool_of(p, db, it, tmp) {
-		/* clients queued while paused: idle servers first, then new ones */
-		while (!list_empty(&p->waiting) && !list_empty(&p->idle)) {
-			struct server *s = list_entry(list_first(&p->idle), struct server, pool_node);
-			struct client *c = list_entry(list_first(&p->waiting), struct client, pool_node);
-			pool_unqueue(c);
-			server_link(s, c);
-		}
-		pool_launch(p);
-	}
-}
-
 void pool_trim(struct pool *p)
 {
 	while (p->nservers > p->size + p->reserve_size && !list_empty(&p->idle))

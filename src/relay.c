@@ -48,6 +48,8 @@ enum relay_result relay_run(struct relay *r, struct evbuffer *src, struct evbuff
 			return RELAY_BAD_LENGTH;
 		size_t total = pq_msg_total(&h);
 		uint8_t type = (uint8_t)h.type;
+		if (spec->peek && spec->peek_types[type])
+			spec->peek(owner, h.type, src, avail < total ? avail : total);
 		if (!spec->inspect[type]) {
 			enum relay_action act = spec->observe ? spec->observe(owner, h.type) : RELAY_FORWARD;
 			note_type(r, spec, type);

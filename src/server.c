@@ -15,6 +15,7 @@
 #include "cancel.h"
 #include "client.h"
 #include "config.h"
+#include "gate.h"
 #include "log.h"
 #include "pool.h"
 #include "pool_timers.h"
@@ -215,6 +216,11 @@ void server_reset(struct server *s)
 	run_control_query(s, q, SV_RESET);
 }
 
+void server_discard(struct server *s)
+{
+	run_control_query(s, "DISCARD ALL", SV_RESET);
+}
+
 void server_test(struct server *s)
 {
 	run_control_query(s, rt.cfg->server_check_query, SV_TEST);
@@ -340,8 +346,11 @@ static enum relay_action server_inspect(void *owner, char type, const uint8_t *b
 			if (rt.shutdown == RT_WAIT_SERVERS && s->txn_status == 'I' &&
 			    c->relay.counted == s->relay.counted && !c->relay.unsynced)
 				return RELAY_FORWARD_STOP;
-			if (c->relay.counted == s->relay.counted)
+			if (c->relay.counted == s->relay.counted) {
 				client_idle_timer(c, s->txn_status);
+				if (s->txn_status == 'I')
+					gate_note_boundary();
+			}
 			return RELAY_FORWARD;
 		}
 		if (s->pool->mode == POOL_STATEMENT && s->txn_status != 'I')
@@ -390,8 +399,14 @@ static void server_transaction_end(struct server *s)
 			    "transaction blocks not allowed in statement pooling mode");
 		return;
 	}
-	if (!client_done_with_server(s, c))
-		return;   /* the client already sent more: keep going */
+	gate_note_boundary();
+	if (!client_done_with_server(s, c)) {
+		/* the client already sent more: keep going, unless its next
+		 * transaction must wait for the gate */
+		if (client_at_boundary(c) && gate_holds_client(c))
+			client_release_server(c);
+		return;
+	}
 	client_release_server(c);
 }
 

@@ -85,7 +85,7 @@ my $adm = console();
 	is_deeply($p->{tags}, ['PAUSE'], 'PAUSE returns once the transaction ended') or diag explain $p;
 	my ($db) = grep { $_->{name} eq 'app' } @{ show($adm, 'DATABASES') };
 	is($db->{paused}, 1, 'SHOW DATABASES: paused = 1');
-	is($db->{current_connections}, 0, '... and its server connections are closed');
+	ok($db->{current_connections} >= 1, '... its server connections stay open, idle (the gate holds work, not servers)');
 	is($b->read_results(0.3)->{lost}, 'timed out', 'the waiting query still waits after PAUSE');
 	is_deeply($adm->query('RESUME app')->{tags}, ['RESUME'], 'RESUME app');
 	is($b->read_results(10)->{rows}[0][0], 42, 'the waiting query runs after RESUME, without error');

@@ -120,6 +120,9 @@ static const struct { const char *key, *want; } defaults[] = {
 	{ "server_tls_ca_file", "(null)" }, { "server_tls_key_file", "(null)" },
 	{ "server_tls_cert_file", "(null)" }, { "server_tls_protocols", "secure" },
 	{ "server_tls_ciphers", "default" }, { "server_tls13_ciphers", "default" },
+	{ "so_reuseport", "off" }, { "gate_drain_timeout", "30" }, { "gate_drain_policy", "reopen" },
+	{ "gate_bypass_users", "" }, { "gate_bypass_application_names", "" }, { "gate_auto", "off" },
+	{ "gate_resume_reset", "discard" }, { "gate_hold_timeout", "60" }, { "gate_max_pause", "300" },
 };
 
 static void test_defaults(void)
@@ -405,7 +408,7 @@ static const struct { const char *text, *warning; } warnings[] = {
 	{ "[sluice]\nfrobnicate = 1\n", "t.ini:2: unknown key \"frobnicate\", ignored" },
 	{ "[sluice]\nserver_fast_close = 1\n", "t.ini:2: server_fast_close is not supported yet, ignored" },
 	{ "[sluice]\ntransaction_timeout = 5\n", "t.ini:2: transaction_timeout is not supported yet, ignored" },
-	{ "[pgbouncer]\n\nSO_REUSEPORT = 1\n", "t.ini:3: so_reuseport is not supported yet, ignored" },
+	{ "[pgbouncer]\n\nTCP_KEEPALIVE = 1\n", "t.ini:3: tcp_keepalive is not supported yet, ignored" },
 	{ "[sluice]\nclient_tls_ecdhcurve = auto\n", "t.ini:2: client_tls_ecdhcurve is not supported yet, ignored" },
 	{ "[peers]\n1 = host=x\n", "t.ini:1: section [peers] is not supported yet, ignored" },
 	{ "[extra]\nx = y\n", "t.ini:1: unknown section [extra], ignored" },
@@ -670,7 +673,11 @@ static void test_reload_check(void)
 		  "t.ini: pidfile: cannot be changed by a reload, restart sluice" },
 		{ "[sluice]\nlisten_port = 7000\nserver_lifetime = 1\nmin_pool_size = 1\n"
 		  "server_reset_query_always = 1\nmax_prepared_statements = 0\n"
-		  "track_extra_parameters = search_path\n[users]\na = pool_mode=statement\n", true, "" },
+		  "gate_drain_policy = cancel\n[users]\na = pool_mode=statement\n", true, "" },
+		{ "[sluice]\nlisten_port = 7000\ntrack_extra_parameters = search_path\n", false,
+		  "t.ini: track_extra_parameters: cannot be changed by a reload, restart sluice" },
+		{ "[sluice]\nlisten_port = 7000\nso_reuseport = 1\n", false,
+		  "t.ini: so_reuseport: cannot be changed by a reload, restart sluice" },
 	};
 	struct config *old, *next;
 	char err[512];
