@@ -37,6 +37,11 @@ enum server_state {
 };
 
 struct server_login;   /* auth exchange state, server_login.c */
+struct server;
+/* The answer of server_read_value (NULL: the query failed). Return true
+ * to keep s (then pass it on, e.g. to server_discard), false to give it
+ * back to its pool. */
+typedef bool (*server_value_fn)(void *arg, struct server *s, const char *value);
 
 struct server {
 	struct conn conn;            /* first: conn <-> server */
@@ -56,6 +61,10 @@ struct server {
 	bool used;                   /* has served a client (server_lifetime = 0) */
 	bool close_needed;           /* RECONNECT or a new target: close when free */
 	char *authq_secret;          /* auth_query's answer, until ReadyForQuery */
+	server_value_fn value_done;  /* server_read_value: who wants the answer */
+	void *value_arg;
+	char value[64];              /* ...first column of the first row so far */
+	bool value_failed;           /* ...or the query failed */
 	bool authq_failed;
 };
 
@@ -70,6 +79,9 @@ void server_reset(struct server *s);
 void server_test(struct server *s);
 /* DISCARD ALL on an idle server, then back to the pool (gate RESUME). */
 void server_discard(struct server *s);
+/* Run q on an idle server and hand the first column of its first row to
+ * done (the gate's schema version). */
+void server_read_value(struct server *s, const char *q, server_value_fn done, void *arg);
 void server_kill(struct server *s, const char *sqlstate, const char *msg);
 void server_set_state(struct server *s, enum server_state st);
 void server_close(struct server *s, const char *why);

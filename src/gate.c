@@ -21,6 +21,24 @@
 
 #define CANCEL_GRACE 5.0   /* policy cancel: seconds for cancelled transactions to end */
 
+/*
+ * The schema version, from whichever migration tool's table exists:
+ * Alembic's alembic_version, Flyway's flyway_schema_history, Rails'
+ * schema_migrations. One statement that works whatever exists: each
+ * table is read through query_to_xml only when to_regclass finds it.
+ */
+#define VERSION_FROM(tool, sql, table) \
+	"(SELECT '" tool " ' || (xpath('/row/v/text()', query_to_xml('" sql "', false, true, '')))[1]::text " \
+	"WHERE to_regclass('" table "') IS NOT NULL)"
+static const char schema_version_query[] =
+	"SELECT coalesce("
+	VERSION_FROM("alembic", "SELECT string_agg(version_num, '','') AS v FROM alembic_version",
+		     "alembic_version") ", "
+	VERSION_FROM("flyway", "SELECT version AS v FROM flyway_schema_history WHERE success "
+		     "ORDER BY installed_rank DESC LIMIT 1", "flyway_schema_history") ", "
+	VERSION_FROM("rails", "SELECT max(version) AS v FROM schema_migrations", "schema_migrations")
+	", '')";
+
 static struct list gates = { &gates, &gates };
 static bool paused_all;
 static uint64_t last_window;
@@ -205,6 +223,43 @@ static void refresh_servers(struct gate *g)
 	}
 }
 
+/* An idle server of the database's client pools, to ask something. */
+static struct server *idle_server(const struct gate *g)
+{
+	for (struct list *it = rt.pools.next; it != &rt.pools; it = it->next) {
+		struct pool *p = list_entry(it, struct pool, node);
+		if (p->gate == g && !p->bypass && !list_empty(&p->idle))
+			return list_entry(list_first(&p->idle), struct server, pool_node);
+	}
+	return NULL;
+}
+
+static bool got_version_before(void *arg, struct server *s, const char *value)
+{
+	struct gate *g = arg;
+	log_info("database %s: schema version before window %llu: %s", g->db_name,
+		 (unsigned long long)g->cur.number, !value ? "(query failed)" : *value ? value : "(no migration table)");
+	if (value && g->state != GATE_OPEN)
+		snprintf(g->cur.schema_before, sizeof g->cur.schema_before, "%s", value);
+	return false;
+}
+
+static bool got_version_after(void *arg, struct server *s, const char *value)
+{
+	struct gate *g = arg;
+	log_info("database %s: schema version after window %llu: %s", g->db_name,
+		 (unsigned long long)g->last.number, !value ? "(query failed)" : *value ? value : "(no migration table)");
+	if (value)
+		snprintf(g->last.schema_after, sizeof g->last.schema_after, "%s", value);
+	if (rt.cfg->gate_resume_reset == GATE_RESET_DISCARD && s->pool->mode != POOL_SESSION) {
+		server_discard(s);
+		return true;
+	}
+	if (rt.cfg->gate_resume_reset == GATE_RESET_RECONNECT && s->pool->mode != POOL_SESSION)
+		s->close_needed = true;
+	return false;
+}
+
 static void resume_one(struct gate *g, bool refresh)
 {
 	if (g->state == GATE_OPEN)
@@ -216,8 +271,14 @@ static void resume_one(struct gate *g, bool refresh)
 	g->auto_window = false;
 	set_state(g, GATE_OPEN);
 	evtimer_del(g->timer);
-	if (refresh)
+	if (refresh) {
+		/* one idle server reads the new schema version first, then is
+		 * refreshed like the others */
+		struct server *s = idle_server(g);
+		if (s)
+			server_read_value(s, schema_version_query, got_version_after, g);
 		refresh_servers(g);
+	}
 	while (!list_empty(&g->held))
 		client_release_hold(list_entry(list_first(&g->held), struct client, hold_node));
 	for (struct list *it = rt.pools.next; it != &rt.pools; it = it->next) {
@@ -399,6 +460,9 @@ void gate_update(void)
 		g->cur.closed = rt_now();
 		g->deadline = 0;
 		set_state(g, GATE_CLOSED);
+		struct server *s = idle_server(g);
+		if (s)
+			server_read_value(s, schema_version_query, got_version_before, g);
 		arm_timer(g);
 		/* an auto window: the migrator may go on now */
 		struct list *it, *tmp;

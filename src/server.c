@@ -221,6 +221,25 @@ void server_discard(struct server *s)
 	run_control_query(s, "DISCARD ALL", SV_RESET);
 }
 
+void server_read_value(struct server *s, const char *q, server_value_fn done, void *arg)
+{
+	s->value_done = done;
+	s->value_arg = arg;
+	s->value[0] = 0;
+	s->value_failed = false;
+	run_control_query(s, q, SV_TEST);
+}
+
+/* The control query's answer is complete (or failed): tell who asked. */
+static bool value_answered(struct server *s, bool ok)
+{
+	server_value_fn done = s->value_done;
+	if (!done)
+		return false;
+	s->value_done = NULL;
+	return done(s->value_arg, s, ok ? s->value : NULL);
+}
+
 void server_test(struct server *s)
 {
 	run_control_query(s, rt.cfg->server_check_query, SV_TEST);
@@ -576,7 +595,24 @@ static bool on_reset_msg(struct server *s, char type, const uint8_t *body, size_
 			(void)varcache_set(&s->vars, name, value);
 		return true;
 	}
+	case 'D': {
+		/* server_read_value: the first column of the first row */
+		struct pq_reader r = pq_reader_make(body, len);
+		if (!s->value_done || s->value[0] || pq_get_u16(&r) < 1)
+			return true;
+		int32_t n = pq_get_i32(&r);
+		const uint8_t *v = n > 0 && (size_t)n < sizeof s->value ? pq_get_bytes(&r, (size_t)n) : NULL;
+		if (v && !r.bad && !memchr(v, 0, (size_t)n)) {
+			memcpy(s->value, v, (size_t)n);
+			s->value[n] = 0;
+		}
+		return true;
+	}
 	case 'E':
+		if (s->value_done) {
+			s->value_failed = true;   /* the server is fine; ReadyForQuery follows */
+			return true;
+		}
 		server_close(s, s->state == SV_TEST ? "server_check_query failed"
 						    : "server_reset_query failed");
 		return false;
@@ -585,6 +621,8 @@ static bool on_reset_msg(struct server *s, char type, const uint8_t *body, size_
 			server_close(s, "server not idle after reset");
 			return false;
 		}
+		if (value_answered(s, !s->value_failed))
+			return true;   /* taken on by who asked */
 		pool_server_ready(s);
 		return true;
 	default:

@@ -257,6 +257,26 @@ PY
 	}
 }
 
+# ---- the schema version before and after a window ----
+{
+	$pg->safe_psql('app', "CREATE TABLE alembic_version (version_num varchar(32) primary key);"
+		       . "INSERT INTO alembic_version VALUES ('0041abc'); ALTER TABLE alembic_version OWNER TO migrator;"
+		       . 'GRANT SELECT ON alembic_version TO app');
+	my $b = app();
+	$b->query('SELECT 1');   # an idle server to read the version with
+	is_deeply($adm->query('PAUSE app')->{tags}, ['PAUSE'], 'schema: PAUSE');
+	my $m = migrator();
+	is($m->query("UPDATE alembic_version SET version_num = '0042def'")->{status}, 'I', 'the migration moves alembic_version');
+	$m->terminate;
+	$adm->query('RESUME app');
+	my $g;
+	ok(SluiceTest::wait_for(sub { $g = gate_row($adm); $g->{schema_after} ne '' }, timeout => 5),
+	   'SHOW GATES gets the version after the window');
+	is($g->{schema_before}, 'alembic 0041abc', 'schema_before: read when the gate closed');
+	is($g->{schema_after}, 'alembic 0042def', 'schema_after: read at RESUME');
+	$b->terminate;
+}
+
 $adm->terminate;
 SluiceTest::check_log($sl);
 done_testing();
