@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include "conn.h"
 #include "list.h"
+#include "log.h"
 #include "relay.h"
 #include "varcache.h"
 
@@ -74,12 +75,18 @@ struct client {
 	int lookup_method;           /* auth method waiting on auth_query */
 	bool counted;                /* counted in rt.nclients */
 	bool console_waiting;        /* admin: a command waits (PAUSE, WAIT_CLOSE) */
+	double connected_at;         /* rt_now() when accepted (age in log lines) */
 };
 
+/* Who a client's log lines are about: C-id, database, user, address. */
+static inline struct log_who client_who(const struct client *c)
+{
+	return (struct log_who){ 'C', (unsigned long long)c->conn.id, c->db_name, c->user, c->addr, 0 };
+}
+
 #define client_log(c, lvl, fmt, ...) \
-	log_at(lvl, "C-%llu %s/%s@%s " fmt, (unsigned long long)(c)->conn.id, \
-	       (c)->db_name ? (c)->db_name : "(nodb)", (c)->user ? (c)->user : "(nouser)", \
-	       (c)->addr, ##__VA_ARGS__)
+	do { if (log_on(lvl)) { struct log_who who_ = client_who(c); \
+		log_write_at((lvl), &who_, NULL, fmt, ##__VA_ARGS__); } } while (0)
 
 void client_accept(int fd, const struct sockaddr *sa, socklen_t len);
 void client_fail(struct client *c, const char *sqlstate, const char *fmt, ...) PRINTF(3, 4);
@@ -99,6 +106,10 @@ void client_set_state(struct client *c, enum client_state st);
 void client_close_normal(struct client *c);
 /* KILL: fail every client of database db with msg. */
 void client_kill_db(const char *db, const char *msg);
+/* The lines log_connections and log_pooler_errors ask for (client.c
+ * writes them itself for its own logins and errors; admin.c calls them). */
+void client_log_login(struct client *c);
+void client_log_error(struct client *c, const char *sqlstate, const char *msg);
 void client_wait_timeout_arm(struct client *c);
 const char *client_state_name(enum client_state st);
 

@@ -85,6 +85,15 @@ struct config {
 	int max_packet_size;         /* bytes, 1 GiB; longest accepted message */
 	int verbose;                 /* extra debug levels from the file */
 
+	/* logging (applied by log_configure) */
+	int log_connections;         /* bool, 1: a line per successful login */
+	int log_disconnections;      /* bool, 1: a line per close, with the reason */
+	int log_pooler_errors;       /* bool, 1: a line per error sluice sends a client */
+	int log_format;              /* enum log_format: text (default) or logfmt */
+	int use_syslog;              /* bool, 0: also send lines to syslog(3) ("syslog") */
+	char *syslog_ident;          /* "sluice" */
+	int syslog_facility;         /* enum log_facility, daemon */
+
 	/* pooling, timeouts and recycling (seconds; 0 = off unless noted) */
 	int server_reset_query_always; /* bool, 0: reset only in session mode */
 	double server_lifetime;      /* 3600: close a server this old when released */

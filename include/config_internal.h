@@ -74,6 +74,8 @@ extern const struct cfg_enum cfg_pool_modes[];
 extern const struct cfg_enum cfg_tls_modes[];
 extern const struct cfg_enum cfg_gate_policies[];
 extern const struct cfg_enum cfg_gate_resets[];
+extern const struct cfg_enum cfg_log_formats[];
+extern const struct cfg_enum cfg_syslog_facilities[];
 
 const struct cfg_key *cfg_key_find(const struct cfg_key *tab, size_t n, const char *name);
 bool cfg_keys_init(const struct cfg_key *tab, size_t n, void *base,

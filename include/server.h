@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include "conn.h"
 #include "list.h"
+#include "log.h"
 #include "pool.h"
 #include "relay.h"
 #include "varcache.h"
@@ -68,10 +69,16 @@ struct server {
 	bool authq_failed;
 };
 
+/* Who a server's log lines are about: S-id, database, user, host:port. */
+static inline struct log_who server_who(const struct server *s)
+{
+	return (struct log_who){ 'S', (unsigned long long)s->conn.id, s->pool->db_name,
+				 s->pool->target.user, s->pool->target.host, s->pool->target.port };
+}
+
 #define server_log(s, lvl, fmt, ...) \
-	log_at(lvl, "S-%llu %s/%s@%s:%d " fmt, (unsigned long long)(s)->conn.id, \
-	       (s)->pool->db_name, (s)->pool->target.user, \
-	       (s)->pool->target.host, (s)->pool->target.port, ##__VA_ARGS__)
+	do { if (log_on(lvl)) { struct log_who who_ = server_who(s); \
+		log_write_at((lvl), &who_, NULL, fmt, ##__VA_ARGS__); } } while (0)
 
 bool server_connect(struct pool *p);
 void server_link(struct server *s, struct client *c);

@@ -137,6 +137,7 @@ static void send_error(struct client *c, const char *sqlstate, const char *msg, 
 	pq_writer_init(&w);
 	proto_build_error(&w, "ERROR", sqlstate, msg, detail);
 	proto_build_ready(&w, 'I');
+	client_log_error(c, sqlstate, msg);
 	if (pq_writer_ok(&w))
 		evbuffer_add(c->conn.out, w.buf, w.len);
 	pq_writer_free(&w);
@@ -607,6 +608,7 @@ void admin_login(struct client *c)
 	if (pq_writer_ok(&w))
 		evbuffer_add(c->conn.out, w.buf, w.len);
 	pq_writer_free(&w);
+	client_log_login(c);
 	conn_timer(&c->conn, 0);
 	client_set_state(c, CL_ADMIN);
 	conn_send(&c->conn);

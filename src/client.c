@@ -110,10 +110,51 @@ void client_accept(int fd, const struct sockaddr *sa, socklen_t len)
 	if (len <= (socklen_t)sizeof c->peer)
 		memcpy(&c->peer, sa, len);
 	c->state = CL_STARTUP;
+	c->connected_at = rt_now();
 	rt.nconns++;
 	client_log(c, LOG_LVL_DEBUG, "new connection");
 	conn_read_start(&c->conn);
 	conn_timer(&c->conn, cfg->client_login_timeout);
+}
+
+/* ---- log lines of the connection's life (log_connections,
+ * log_disconnections, log_pooler_errors): at LOG when on, else DEBUG ---- */
+
+static void log_client_event(struct client *c, bool on, int lvl_on, const char *event,
+			     const char *reason, const struct log_kv *kv, size_t nkv, const char *msg)
+{
+	int lvl = on ? lvl_on : LOG_LVL_DEBUG;
+	if (!log_on(lvl))
+		return;
+	struct log_who who = client_who(c);
+	struct log_event ev = { event, reason, kv, nkv };
+	log_write_at(lvl, &who, &ev, "%s", msg);
+}
+
+void client_log_login(struct client *c)
+{
+	const struct log_kv kv[] = {
+		{ "tls", c->conn.ssl ? SSL_get_version(c->conn.ssl) : "no" },
+		{ "gate_bypass", c->bypass ? "yes" : NULL },
+	};
+	log_client_event(c, rt.cfg->log_connections, LOG_LVL_INFO, "login", NULL,
+			 kv, ARRAY_SIZE(kv), "login ok");
+}
+
+void client_log_error(struct client *c, const char *sqlstate, const char *msg)
+{
+	const struct log_kv kv[] = { { "sqlstate", sqlstate } };
+	log_client_event(c, rt.cfg->log_pooler_errors, LOG_LVL_WARN, "pooler_error", msg,
+			 kv, ARRAY_SIZE(kv), "pooler error");
+}
+
+static void log_disconnect(struct client *c, const char *reason)
+{
+	char age[32];
+	snprintf(age, sizeof age, "%.3fs", rt_now() - c->connected_at);
+	const struct log_kv kv[] = { { "age", age } };
+	log_client_event(c, rt.cfg->log_disconnections, LOG_LVL_INFO, "disconnect", reason,
+			 kv, ARRAY_SIZE(kv), "closing");
 }
 
 /* ---- the one exit path ---- */
@@ -130,7 +171,7 @@ static void client_close(struct client *c, const char *reason, bool flush)
 {
 	if (c->state == CL_CLOSED)
 		return;
-	client_log(c, LOG_LVL_DEBUG, "closing: %s", reason);
+	log_disconnect(c, reason);
 	if (c->state == CL_WAITING || c->state == CL_LOGIN_WAIT || c->state == CL_AUTH_QUERY)
 		pool_unqueue(c);
 	if (c->state == CL_HELD)
@@ -164,7 +205,7 @@ static void client_close(struct client *c, const char *reason, bool flush)
 		conn_close(&c->conn);
 }
 
-void client_send_error(struct client *c, const char *severity, const char *sqlstate, const char *msg)
+static void add_error(struct client *c, const char *severity, const char *sqlstate, const char *msg)
 {
 	struct pq_writer w;
 	pq_writer_init(&w);
@@ -172,6 +213,12 @@ void client_send_error(struct client *c, const char *severity, const char *sqlst
 	if (pq_writer_ok(&w))
 		evbuffer_add(c->conn.out, w.buf, w.len);
 	pq_writer_free(&w);
+}
+
+void client_send_error(struct client *c, const char *severity, const char *sqlstate, const char *msg)
+{
+	client_log_error(c, sqlstate, msg);
+	add_error(c, severity, sqlstate, msg);
 	conn_send(&c->conn);
 }
 
@@ -184,7 +231,6 @@ void client_fail(struct client *c, const char *sqlstate, const char *fmt, ...)
 	va_end(ap);
 	if (c->state == CL_CLOSED)
 		return;
-	client_log(c, LOG_LVL_INFO, "closing because: %s (%s)", msg, sqlstate);
 	client_send_error(c, "FATAL", sqlstate, msg);
 	client_close(c, msg, true);
 }
@@ -239,8 +285,9 @@ void client_lost_server(struct client *c, struct server *s, const char *sqlstate
 	 * point gets its error and ReadyForQuery. */
 	detach(c, s);
 	client_log(c, LOG_LVL_INFO, "server lost with %u sync points unanswered", outstanding);
+	client_log_error(c, sqlstate, msg);   /* once, however many it gets */
 	for (uint32_t i = 0; i < outstanding; i++) {
-		client_send_error(c, "ERROR", sqlstate, msg);
+		add_error(c, "ERROR", sqlstate, msg);
 		send_ready(c, 'I');
 	}
 	conn_send(&c->conn);
@@ -496,7 +543,7 @@ void client_login_done(struct client *c)
 	}
 	free(c->startup);
 	c->startup = NULL;
-	client_log(c, LOG_LVL_INFO, "login ok%s", c->bypass ? " (gate bypass)" : "");
+	client_log(c, LOG_LVL_DEBUG, "authenticated%s", c->bypass ? " (gate bypass)" : "");
 	if (c->bypass)
 		gate_bypass_login(c);
 	if (c->pool->have_welcome) {
@@ -536,6 +583,7 @@ void client_welcome(struct client *c)
 	}
 	evbuffer_add(c->conn.out, w.buf, w.len);
 	pq_writer_free(&w);
+	client_log_login(c);
 	conn_timer(&c->conn, 0);
 	if (c->server) {
 		client_set_state(c, CL_ACTIVE);

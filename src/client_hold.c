@@ -81,7 +81,7 @@ void client_reject_held(struct client *c, const char *sqlstate, const char *msg)
 		if (sync_point(h.type))
 			break;
 	}
-	client_log(c, LOG_LVL_INFO, "held work refused: %s", msg);
+	client_log_error(c, sqlstate, msg);   /* held work refused */
 	struct pq_writer w;
 	pq_writer_init(&w);
 	proto_build_error(&w, "ERROR", sqlstate, msg, NULL);

@@ -21,6 +21,7 @@
 
 #include "config.h"
 #include "config_internal.h"
+#include "log.h"
 
 const struct cfg_enum cfg_auth_types[] = {
 	{ "trust", AUTH_TRUST, false },
@@ -55,6 +56,23 @@ const struct cfg_enum cfg_gate_resets[] = {
 	{ "discard", GATE_RESET_DISCARD, false },
 	{ "reconnect", GATE_RESET_RECONNECT, false },
 	{ "none", GATE_RESET_NONE, false },
+	{ NULL, 0, false },
+};
+
+const struct cfg_enum cfg_log_formats[] = {
+	{ "text", LOG_FORMAT_TEXT, false },
+	{ "logfmt", LOG_FORMAT_LOGFMT, false },
+	{ NULL, 0, false },
+};
+
+/* PgBouncer's list of syslog facilities */
+const struct cfg_enum cfg_syslog_facilities[] = {
+	{ "auth", LOG_FAC_AUTH, false }, { "authpriv", LOG_FAC_AUTHPRIV, false },
+	{ "daemon", LOG_FAC_DAEMON, false }, { "user", LOG_FAC_USER, false },
+	{ "local0", LOG_FAC_LOCAL0, false }, { "local1", LOG_FAC_LOCAL1, false },
+	{ "local2", LOG_FAC_LOCAL2, false }, { "local3", LOG_FAC_LOCAL3, false },
+	{ "local4", LOG_FAC_LOCAL4, false }, { "local5", LOG_FAC_LOCAL5, false },
+	{ "local6", LOG_FAC_LOCAL6, false }, { "local7", LOG_FAC_LOCAL7, false },
 	{ NULL, 0, false },
 };
 
@@ -120,7 +138,16 @@ const struct cfg_key cfg_global_keys[] = {
 	STR("stats_users", G(stats_users), "", true),
 	STR("ignore_startup_parameters", G(ignore_startup_parameters), "", true),
 	BYTES("max_packet_size", G(max_packet_size), 1024, INT_MAX, "1GB"),
+
+	/* logging (log.c applies them; client.c and server.c read log_*) */
 	INT("verbose", G(verbose), 0, 9, "0", true),
+	BOOL("log_connections", G(log_connections), "1", true),
+	BOOL("log_disconnections", G(log_disconnections), "1", true),
+	BOOL("log_pooler_errors", G(log_pooler_errors), "1", true),
+	ENUM("log_format", G(log_format), cfg_log_formats, "text", true),
+	BOOL("syslog", G(use_syslog), "0", true),
+	STR("syslog_ident", G(syslog_ident), "sluice", true),
+	ENUM("syslog_facility", G(syslog_facility), cfg_syslog_facilities, "daemon", true),
 
 	/* pooling, timeouts and recycling: PgBouncer's names, defaults and units */
 	BOOL("server_reset_query_always", G(server_reset_query_always), "0", true),
@@ -173,9 +200,7 @@ TODO("auth_ident_file"), TODO("auth_ldap_options"),
 	TODO("server_round_robin"),
 	TODO("application_name_add_host"), TODO("disable_pqexec"), TODO("peer_id"),
 	TODO("conffile"), TODO("service_name"), TODO("job_name"),
-	TODO("stats_period"), TODO("syslog"), TODO("syslog_ident"), TODO("syslog_facility"),
-	TODO("log_connections"), TODO("log_disconnections"), TODO("log_pooler_errors"),
-	TODO("log_stats"), TODO("server_fast_close"),
+	TODO("stats_period"), TODO("log_stats"), TODO("server_fast_close"),
 	TODO("query_wait_notify"), TODO("cancel_wait_timeout"),
 	TODO("transaction_timeout"), TODO("suspend_timeout"),
 	TODO("autodb_idle_timeout"), TODO("dns_max_ttl"), TODO("dns_nxdomain_ttl"),

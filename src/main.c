@@ -123,18 +123,23 @@ int main(int argc, char **argv)
 
 	char err[1024];
 	struct config *cfg = NULL;
+	log_hold();   /* warnings while loading reach the log file too */
 	if (!config_load(argv[optind], &cfg, err, sizeof err)) {
+		log_release();
 		fprintf(stderr, "sluice: %s\n", err);
 		return 1;
 	}
 	rt.cli_verbose = verbose;
-	log_set_level(LOG_LVL_INFO + verbose + cfg->verbose);
 	if (background && (!cfg->logfile || !*cfg->logfile)) {
+		log_release();
 		fprintf(stderr, "sluice: -d needs a logfile in the configuration\n");
 		goto fail;
 	}
-	if (!log_open(cfg->logfile, !quiet && !background))
+	if (!log_configure(cfg, verbose, !quiet && !background, err, sizeof err)) {
+		log_release();
+		fprintf(stderr, "sluice: %s\n", err);
 		goto fail;
+	}
 
 	signal(SIGPIPE, SIG_IGN);
 	if (background && !daemonize()) {

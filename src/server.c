@@ -248,7 +248,6 @@ void server_test(struct server *s)
 void server_kill(struct server *s, const char *sqlstate, const char *msg)
 {
 	struct client *c = s->client;
-	server_log(s, LOG_LVL_INFO, "closing: %s", msg);
 	if (s->state == SV_ACTIVE)
 		cancel_backend(s);   /* the query would otherwise run on */
 	if (c)
@@ -256,11 +255,25 @@ void server_kill(struct server *s, const char *sqlstate, const char *msg)
 	server_close(s, msg);
 }
 
+/* log_disconnections: one line per server connection closed, with why */
+static void log_disconnect(const struct server *s, const char *why)
+{
+	int lvl = rt.cfg->log_disconnections ? LOG_LVL_INFO : LOG_LVL_DEBUG;
+	if (!log_on(lvl))
+		return;
+	char age[32];
+	snprintf(age, sizeof age, "%.3fs", rt_now() - s->created);
+	const struct log_kv kv[] = { { "age", age } };
+	struct log_event ev = { "server_disconnect", why, kv, ARRAY_SIZE(kv) };
+	struct log_who who = server_who(s);
+	log_write_at(lvl, &who, &ev, "closing");
+}
+
 void server_close(struct server *s, const char *why)
 {
 	if (s->state == SV_CLOSED)
 		return;
-	server_log(s, LOG_LVL_DEBUG, "closing: %s", why);
+	log_disconnect(s, why);
 	if (s->client) {
 		s->client->server = NULL;
 		s->client = NULL;

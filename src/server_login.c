@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <event2/buffer.h>
+#include <openssl/ssl.h>
 
 #include "client.h"
 #include "config.h"
@@ -84,6 +85,23 @@ void server_login_free(struct server *s)
 		free(s->login);
 	}
 	s->login = NULL;
+}
+
+/* log_connections: one line per server connection logged in */
+static void log_login(const struct server *s)
+{
+	int lvl = rt.cfg->log_connections ? LOG_LVL_INFO : LOG_LVL_DEBUG;
+	if (!log_on(lvl))
+		return;
+	char pid[16];
+	snprintf(pid, sizeof pid, "%u", s->backend_pid);
+	const struct log_kv kv[] = {
+		{ "backend_pid", pid },
+		{ "tls", s->conn.ssl ? SSL_get_version(s->conn.ssl) : "no" },
+	};
+	struct log_event ev = { "server_login", NULL, kv, ARRAY_SIZE(kv) };
+	struct log_who who = server_who(s);
+	log_write_at(lvl, &who, &ev, "new server connection");
 }
 
 static bool login_fail(struct server *s, const char *sqlstate, const char *msg)
@@ -244,7 +262,7 @@ bool server_login_message(struct server *s, char type, const uint8_t *body, size
 			return login_fail(s, SQLSTATE_PROTOCOL_VIOLATION, "invalid ReadyForQuery from server");
 		server_login_free(s);
 		conn_timer(&s->conn, 0);
-		server_log(s, LOG_LVL_DEBUG, "logged in, backend pid %u", s->backend_pid);
+		log_login(s);
 		if (!s->pool->have_welcome)
 			pool_capture_welcome(s->pool, &s->login_params);
 		param_list_free(&s->login_params);
