@@ -6,11 +6,12 @@
  *   log_hold()                 keep lines in memory until log_configure
  *                              (config warnings read before the log file
  *                              is known then reach it too)
- *   log_configure(cfg, v, to_stderr, err, l)   apply a configuration's
- *                              logging keys (level, log_format, logfile,
- *                              syslog*) plus the command line's -v count and
- *                              stderr choice; again on reload; then write
- *                              what was held
+ *   log_cmdline(v, to_stderr)  the command line's part, once: -v count,
+ *                              and whether lines go to stderr
+ *   log_configure(cfg, err, l) apply a configuration's logging keys
+ *                              (verbose, log_format, logfile, syslog*): at
+ *                              start, and again at every reload; then
+ *                              write what was held
  *   log_release()              write held lines to stderr and stop holding
  *                              (start-up failed before log_configure)
  *   log_close()
@@ -81,8 +82,10 @@ struct log_event {
 extern int log_level_current;
 
 void log_hold(void);
-bool log_configure(const struct config *cfg, int extra_verbose, bool to_stderr,
-		   char *err, size_t errlen) MUST_CHECK;
+void log_cmdline(int extra_verbose, bool to_stderr);
+/* false when the log file cannot be opened (err says why): the rest is
+ * applied all the same, the file in use stays, held lines stay held. */
+bool log_configure(const struct config *cfg, char *err, size_t errlen) MUST_CHECK;
 void log_release(void);
 void log_close(void);
 void log_set_level(int level);

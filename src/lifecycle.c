@@ -121,7 +121,9 @@ void lifecycle_shutdown(enum rt_shutdown mode)
 /* Settings read once and kept outside struct config. */
 static void apply_settings(void)
 {
-	log_set_level(LOG_LVL_INFO + rt.cli_verbose + rt.cfg->verbose);
+	char err[512];
+	if (!log_configure(rt.cfg, err, sizeof err))
+		log_error("%s; logging goes on where it went", err);
 	pool_reconfigure_all();
 	lifecycle_kick();
 }

@@ -26,6 +26,8 @@ int log_level_current = LOG_LVL_INFO;
 
 static FILE *log_file;
 static bool log_stderr = true;
+static bool cmdline_stderr = true;
+static int cmdline_verbose;
 static int log_fmt = LOG_FORMAT_TEXT;
 static bool syslog_open;
 static char syslog_ident[64];   /* openlog() keeps the pointer */
@@ -393,30 +395,39 @@ static void configure_syslog(const struct config *cfg)
 	syslog_open = true;
 }
 
-bool log_configure(const struct config *cfg, int extra_verbose, bool to_stderr,
-		   char *err, size_t errlen)
+void log_cmdline(int extra_verbose, bool to_stderr)
 {
-	FILE *f = NULL;
+	cmdline_verbose = extra_verbose;
+	cmdline_stderr = to_stderr;
+}
 
+bool log_configure(const struct config *cfg, char *err, size_t errlen)
+{
+	bool ok = true;
+
+	log_stderr = cmdline_stderr;
+	log_fmt = cfg->log_format == LOG_FORMAT_LOGFMT ? LOG_FORMAT_LOGFMT : LOG_FORMAT_TEXT;
+	log_set_level(LOG_LVL_INFO + cmdline_verbose + cfg->verbose);
+	configure_syslog(cfg);
 	/* the file is opened anew every time, so a rotated log is let go */
 	if (cfg->logfile && *cfg->logfile) {
-		f = fopen(cfg->logfile, "a");
-		if (!f) {
+		FILE *f = fopen(cfg->logfile, "a");
+		if (f) {
+			setvbuf(f, NULL, _IOLBF, 0);
+			if (log_file)
+				fclose(log_file);
+			log_file = f;
+		} else {
 			snprintf(err, errlen, "cannot open log file %s: %s", cfg->logfile, strerror(errno));
-			return false;
+			ok = false;
 		}
-		setvbuf(f, NULL, _IOLBF, 0);
-	}
-	if (log_file)
+	} else if (log_file) {
 		fclose(log_file);
-	log_file = f;
-	log_stderr = to_stderr;
-	log_fmt = cfg->log_format == LOG_FORMAT_LOGFMT ? LOG_FORMAT_LOGFMT : LOG_FORMAT_TEXT;
-	log_set_level(LOG_LVL_INFO + extra_verbose + cfg->verbose);
-	configure_syslog(cfg);
-	if (holding)
+		log_file = NULL;
+	}
+	if (ok && holding)
 		flush_held();
-	return true;
+	return ok;
 }
 
 void log_close(void)
@@ -428,7 +439,8 @@ void log_close(void)
 	if (syslog_open)
 		closelog();
 	syslog_open = false;
-	log_stderr = true;
+	log_stderr = cmdline_stderr = true;
+	cmdline_verbose = 0;
 	log_fmt = LOG_FORMAT_TEXT;
 }
 

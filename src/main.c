@@ -135,7 +135,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sluice: -d needs a logfile in the configuration\n");
 		goto fail;
 	}
-	if (!log_configure(cfg, verbose, !quiet && !background, err, sizeof err)) {
+	log_cmdline(verbose, !quiet && !background);
+	if (!log_configure(cfg, err, sizeof err)) {
 		log_release();
 		fprintf(stderr, "sluice: %s\n", err);
 		goto fail;

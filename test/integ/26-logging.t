@@ -216,6 +216,25 @@ sub parse_logfmt
 }
 
 # ---------------------------------------------------------------------------
+# a reload applies the logging keys (log_configure runs again)
+{
+	my $sl = sluice();
+	$sl->{settings}{log_format} = 'logfmt';
+	$sl->{settings}{log_connections} = 0;
+	$sl->{settings}{log_disconnections} = 1;
+	$sl->reload;
+	log_has($sl, qr/^ts=\S+ level=info pid=\d+ msg="configuration reloaded from /m,
+		'reload: log_format = logfmt applies at once');
+	my $c = $sl->proto(user => 'app', password => 'app_pw', db => 'app');
+	my $port = $c->sock->sockport;
+	$c->terminate;
+	log_has($sl, qr/^ts=\S+ level=info pid=\d+ event=disconnect conn=C-\d+ client=127\.0\.0\.1:$port db=app user=app msg=closing reason="client terminated" age=\S+$/m,
+		'reload: a client closing after it is logged in logfmt');
+	unlike($sl->log_contents, qr/event=login/, 'reload: log_connections = 0 applies');
+	$sl->stop;
+}
+
+# ---------------------------------------------------------------------------
 # syslog keys
 {
 	my $dir = new_tempdir('syslog');

@@ -27,6 +27,12 @@ static struct config *parse(const char *extra)
 	return cfg;
 }
 
+static bool configure(const struct config *cfg, int verbose, char *err, size_t errlen)
+{
+	log_cmdline(verbose, false);
+	return log_configure(cfg, err, errlen);
+}
+
 /* Apply `extra` settings, run fn, return the log file's new lines (malloc'd). */
 static char *logged(const char *extra, void (*fn)(void))
 {
@@ -34,7 +40,7 @@ static char *logged(const char *extra, void (*fn)(void))
 	char err[512], *text;
 	size_t len;
 	unlink(path);
-	if (!log_configure(cfg, 0, false, err, sizeof err))
+	if (!configure(cfg, 0, err, sizeof err))
 		BUG("log_configure: %s", err);
 	fn();
 	log_close();
@@ -118,7 +124,7 @@ static void test_hold(void)
 	log_warn("/etc/t.ini:3: unknown key \"frobnicate\", ignored");
 	log_debug("held debug");
 	ok(access(path, F_OK) != 0, "hold: nothing written before log_configure");
-	ok(log_configure(cfg, 0, false, err, sizeof err), "hold: log_configure");
+	ok(configure(cfg, 0, err, sizeof err), "hold: log_configure");
 	log_info("after");
 	log_close();
 	config_free(cfg);
@@ -137,7 +143,7 @@ static void test_hold(void)
 	log_debug("debug held");
 	log_noise("noise held");
 	log_set_level(LOG_LVL_INFO);
-	ok(log_configure(cfg, 0, false, err, sizeof err), "hold: verbose = 1");
+	ok(configure(cfg, 0, err, sizeof err), "hold: verbose = 1");
 	is_int(log_level_current, LOG_LVL_DEBUG, "verbose = 1 is the debug level");
 	log_close();
 	config_free(cfg);
@@ -147,7 +153,7 @@ static void test_hold(void)
 	free(t);
 
 	cfg = parse("verbose = 1\n");
-	ok(log_configure(cfg, 2, false, err, sizeof err), "command-line -v adds to verbose");
+	ok(configure(cfg, 2, err, sizeof err), "command-line -v adds to verbose");
 	is_int(log_level_current, LOG_LVL_NOISE, "  1 + 2 caps at noise");
 	log_close();
 	log_set_level(LOG_LVL_INFO);
@@ -181,19 +187,40 @@ static void test_keys(void)
 	is_int(cfg->log_connections + cfg->log_disconnections + cfg->log_pooler_errors, 0,
 	       "  log_connections/log_disconnections/log_pooler_errors off");
 	/* no syslog daemon is needed: syslog(3) drops what it cannot send */
-	ok(log_configure(cfg, 0, false, err, sizeof err), "log_configure with syslog on");
+	ok(configure(cfg, 0, err, sizeof err), "log_configure with syslog on");
 	log_info("a line for syslog");
-	ok(log_configure(cfg, 0, false, err, sizeof err), "log_configure again (a reload)");
+	ok(configure(cfg, 0, err, sizeof err), "log_configure again (a reload)");
 	log_close();
 	config_free(cfg);
 
 	text = "[sluice]\nauth_type = trust\nlogfile = /nonexistent/dir/sluice.log\n";
 	if (!config_parse_text(text, strlen(text), "/etc/t.ini", &cfg, err, sizeof err))
 		BUG("%s", err);
-	ok(!log_configure(cfg, 0, false, err, sizeof err), "an unopenable logfile fails log_configure");
+	ok(!configure(cfg, 0, err, sizeof err), "an unopenable logfile fails log_configure");
 	is_str(err, "cannot open log file /nonexistent/dir/sluice.log: No such file or directory", "  saying why");
 	log_close();
 	config_free(cfg);
+
+	/* a reload naming a file that cannot be opened: the old file stays,
+	 * the other keys apply */
+	struct config *good = parse("");
+	unlink(path);
+	ok(configure(good, 0, err, sizeof err), "reload: first a log file that opens");
+	text = "[sluice]\nauth_type = trust\nlogfile = /nonexistent/dir/sluice.log\nlog_format = logfmt\n";
+	if (!config_parse_text(text, strlen(text), "/etc/t.ini", &cfg, err, sizeof err))
+		BUG("%s", err);
+	ok(!configure(cfg, 0, err, sizeof err), "reload: then one that does not");
+	log_info("still here");
+	log_close();
+	config_free(cfg);
+	config_free(good);
+	char *t;
+	size_t len;
+	if (!file_read_all(path, &t, &len, err, sizeof err))
+		t = strdup("");
+	ok(matches(t, "^ts=[^ ]+ level=info pid=[0-9]+ msg=\"still here\"$"),
+	   "reload: lines go on to the old file, in the new format");
+	free(t);
 }
 
 int main(void)
