@@ -113,6 +113,7 @@ static const struct { const char *key, *want; } defaults[] = {
 	{ "max_user_connections", "0" }, { "server_check_query", "select 1" },
 	{ "server_check_delay", "30" }, { "track_extra_parameters", "" },
 	{ "max_prepared_statements", "200" },
+	{ "stats_period", "60" }, { "metrics_listen", "" },
 	{ "client_tls_sslmode", "disable" }, { "client_tls_key_file", "(null)" },
 	{ "client_tls_cert_file", "(null)" }, { "client_tls_ca_file", "(null)" },
 	{ "client_tls_protocols", "secure" }, { "client_tls_ciphers", "default" },
