@@ -673,8 +673,10 @@ static void test_reload_check(void)
 		{ "[sluice]\nlisten_port = 7000\npidfile = p\n", false,
 		  "t.ini: pidfile: cannot be changed by a reload, restart sluice" },
 		{ "[sluice]\nlisten_port = 7000\nserver_lifetime = 1\nmin_pool_size = 1\n"
-		  "server_reset_query_always = 1\nmax_prepared_statements = 0\n"
+		  "server_reset_query_always = 1\nmax_prepared_statements = 0\nstats_period = 5\n"
 		  "gate_drain_policy = cancel\n[users]\na = pool_mode=statement\n", true, "" },
+		{ "[sluice]\nlisten_port = 7000\nmetrics_listen = 127.0.0.1:9127\n", false,
+		  "t.ini: metrics_listen: cannot be changed by a reload, restart sluice" },
 		{ "[sluice]\nlisten_port = 7000\ntrack_extra_parameters = search_path\n", false,
 		  "t.ini: track_extra_parameters: cannot be changed by a reload, restart sluice" },
 		{ "[sluice]\nlisten_port = 7000\nso_reuseport = 1\n", false,
