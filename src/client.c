@@ -859,7 +859,8 @@ static void client_peek(void *owner, char type, struct evbuffer *src, size_t ava
 			return;
 		q += name + 1;
 	}
-	snprintf(c->last_query, sizeof c->last_query, "%s", q);
+	/* cut to the field on purpose: only the start is reported */
+	snprintf(c->last_query, sizeof c->last_query, "%.*s", (int)(sizeof c->last_query - 1), q);
 }
 
 static struct relay_spec client_spec = {
