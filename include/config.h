@@ -113,6 +113,9 @@ struct config {
 	char *track_extra_parameters; /* comma list, added to the tracked set */
 	int max_prepared_statements; /* 200: per client; 0 = no tracking */
 
+	int stats_period;            /* 60: seconds between SHOW STATS_AVERAGES updates */
+	char *metrics_listen;        /* "": off; else host:port of /metrics and /health */
+
 	/* TLS toward clients and toward PostgreSQL (PgBouncer's keys) */
 	int client_tls_sslmode;      /* enum tls_mode, disable */
 	char *client_tls_key_file, *client_tls_cert_file, *client_tls_ca_file;

@@ -11,6 +11,8 @@
  *   pool_server_ready(s)              s finished login or reset: hand it on
  *   pool_server_gone(s)               s is closing: forget it, maybe replace
  *   pool_login_failed(p, sqlstate, msg)  fail the clients waiting for p
+ *   pool_get_counts(p, &counts)       clients and servers by state (SHOW
+ *                                     POOLS, /metrics)
  *
  * A server's state is also the list it sits on (idle / used / busy); only
  * server_set_state() moves it.
@@ -28,6 +30,7 @@ struct client;
 struct server;
 struct db_entry;
 struct event;
+struct stats_db;
 
 /* Where and as whom this pool's servers log in. */
 struct pool_target {
@@ -75,6 +78,19 @@ struct pool {
 	double retry_at;             /* no connect attempts before this */
 	char last_error[256];        /* the last connect/login failure */
 	char last_sqlstate[6];
+	struct stats_db *stats;      /* the database's counters (stats.c) */
+};
+
+/* A pool's clients and servers by state, with SHOW POOLS's meanings. */
+struct pool_counts {
+	int cl_active;               /* logged in, not waiting for a server */
+	int cl_waiting;              /* queued for a server */
+	int sv_active;               /* linked to a client */
+	int sv_idle;
+	int sv_used;                 /* running the reset query */
+	int sv_tested;               /* running server_check_query */
+	int sv_login;                /* connecting or logging in */
+	double maxwait;              /* seconds the oldest waiting client has waited */
 };
 
 struct pool *pool_get(const char *db_name, const char *user, const struct db_entry *entry) MUST_CHECK;
@@ -113,6 +129,7 @@ void pool_mark_reconnect(struct pool *p);
 void pool_trim(struct pool *p);
 
 void pool_capture_welcome(struct pool *p, const struct param_list *params);
+void pool_get_counts(const struct pool *p, struct pool_counts *out);
 bool pool_resolve(struct pool_target *t, char *err, size_t errlen) MUST_CHECK;
 
 void param_list_add(struct param_list *pl, const char *name, const char *value);

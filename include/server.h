@@ -22,6 +22,7 @@
 #include "log.h"
 #include "pool.h"
 #include "relay.h"
+#include "stats.h"
 #include "varcache.h"
 
 enum server_state {
@@ -55,6 +56,7 @@ struct server {
 	struct server_login *login;
 	struct server_stmts *stmts;  /* prepared here, and responses owed (prepared.c) */
 	struct relay relay;          /* server -> client */
+	struct stats_clock clock;    /* its client's query and transaction (stats.c) */
 	uint32_t backend_pid, backend_key;
 	char txn_status;             /* last ReadyForQuery status */
 	double created;

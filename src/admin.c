@@ -6,6 +6,7 @@
  * The commands that act (PAUSE, RELOAD, ...) live in admin_cmd.c.
  */
 #include <arpa/inet.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@
 #include "runtime.h"
 #include "server.h"
 #include "sqlstate.h"
+#include "stats.h"
 
 #ifndef SLUICE_VERSION
 #define SLUICE_VERSION "0.1.0"
@@ -36,6 +38,7 @@
 
 #define OID_TEXT 25
 #define OID_INT4 23
+#define OID_NUMERIC 1700
 #define ADMIN_MSG_MAX (64 * 1024)
 
 bool admin_is_console(const char *db)
@@ -44,13 +47,19 @@ bool admin_is_console(const char *db)
 	       !config_find_db(rt.cfg, db);
 }
 
-/* ---- result builder: column types as a string, 'T' text, 'I' int4 ---- */
+/* ---- result builder: column types as a string, 'T' text, 'I' int4,
+ * 'N' numeric (PgBouncer's type for its 64-bit counters) ---- */
 
 struct result {
 	struct pq_writer w;
 	const char *types;
 	int rows;
 };
+
+static uint32_t type_oid(char t)
+{
+	return t == 'I' ? OID_INT4 : t == 'N' ? OID_NUMERIC : OID_TEXT;
+}
 
 static void result_begin(struct result *r, const char *types, ...)
 {
@@ -66,7 +75,7 @@ static void result_begin(struct result *r, const char *types, ...)
 		pq_put_cstring(&r->w, va_arg(ap, const char *));
 		pq_put_u32(&r->w, 0);
 		pq_put_u16(&r->w, 0);
-		pq_put_u32(&r->w, types[i] == 'I' ? OID_INT4 : OID_TEXT);
+		pq_put_u32(&r->w, type_oid(types[i]));
 		pq_put_u16(&r->w, types[i] == 'I' ? 4 : 0xffff);
 		pq_put_u32(&r->w, 0xffffffff);
 		pq_put_u16(&r->w, 0);
@@ -76,7 +85,7 @@ static void result_begin(struct result *r, const char *types, ...)
 }
 
 /* One row: a const char * per 'T' column (NULL for SQL NULL), a long long
- * per 'I' column. */
+ * per 'I' column, a uint64_t per 'N' column. */
 static void result_row(struct result *r, ...)
 {
 	va_list ap;
@@ -89,6 +98,9 @@ static void result_row(struct result *r, ...)
 		const char *v;
 		if (r->types[i] == 'I') {
 			snprintf(num, sizeof num, "%lld", va_arg(ap, long long));
+			v = num;
+		} else if (r->types[i] == 'N') {
+			snprintf(num, sizeof num, "%" PRIu64, va_arg(ap, uint64_t));
 			v = num;
 		} else {
 			v = va_arg(ap, const char *);
@@ -166,25 +178,6 @@ void admin_error_detail(struct client *c, const char *sqlstate, const char *deta
 
 /* ---- SHOW ---- */
 
-static int count_list(const struct list *l)
-{
-	int n = 0;
-	for (const struct list *it = l->next; it != l; it = it->next)
-		n++;
-	return n;
-}
-
-static int count_state(const struct pool *p, enum server_state a, enum server_state b)
-{
-	int n = 0;
-	for (const struct list *it = p->busy.next; it != &p->busy; it = it->next) {
-		const struct server *s = list_entry(it, struct server, pool_node);
-		if (s->state == a || s->state == b)
-			n++;
-	}
-	return n;
-}
-
 static void show_version(struct client *c)
 {
 	struct result r;
@@ -200,21 +193,18 @@ static void show_pools(struct client *c)
 		     "cl_active_cancel_req", "cl_waiting_cancel_req", "sv_active", "sv_active_cancel",
 		     "sv_being_canceled", "sv_idle", "sv_used", "sv_tested", "sv_login", "maxwait",
 		     "maxwait_us", "pool_mode");
-	double now = rt_now();
 	for (struct list *it = rt.pools.next; it != &rt.pools; it = it->next) {
 		struct pool *p = list_entry(it, struct pool, node);
 		if (p->internal)
 			continue;
-		double wait = 0;
-		if (!list_empty(&p->waiting))
-			wait = now - list_entry(list_first(&p->waiting), struct client, pool_node)->wait_since;
-		long long wait_s = (long long)wait;
-		result_row(&r, p->db_name, p->user, (long long)(p->nclients - p->nwaiting),
-			   (long long)p->nwaiting, 0LL, 0LL, (long long)count_list(&p->used), 0LL, 0LL,
-			   (long long)count_list(&p->idle), (long long)count_state(p, SV_RESET, SV_RESET),
-			   (long long)count_state(p, SV_TEST, SV_TEST),
-			   (long long)(count_state(p, SV_CONNECTING, SV_LOGIN) + count_state(p, SV_TLS, SV_TLS)),
-			   wait_s, (long long)((wait - (double)wait_s) * 1e6), config_pool_mode_name(p->mode));
+		struct pool_counts n;
+		pool_get_counts(p, &n);
+		long long wait_s = (long long)n.maxwait;
+		result_row(&r, p->db_name, p->user, (long long)n.cl_active, (long long)n.cl_waiting,
+			   0LL, 0LL, (long long)n.sv_active, 0LL, 0LL, (long long)n.sv_idle,
+			   (long long)n.sv_used, (long long)n.sv_tested, (long long)n.sv_login,
+			   wait_s, (long long)((n.maxwait - (double)wait_s) * 1e6),
+			   config_pool_mode_name(p->mode));
 	}
 	result_send(c, &r, "SHOW");
 }
@@ -505,6 +495,47 @@ static void show_gates(struct client *c)
 	result_send(c, &r, "SHOW");
 }
 
+/* ---- SHOW STATS, STATS_TOTALS, STATS_AVERAGES: one row per database ---- */
+
+static void show_stats(struct client *c)
+{
+	struct result r;
+	result_begin(&r, "TNNNNNNNNNNNNNN", "database", "total_xact_count", "total_query_count",
+		     "total_received", "total_sent", "total_xact_time", "total_query_time",
+		     "total_wait_time", "avg_xact_count", "avg_query_count", "avg_recv", "avg_sent",
+		     "avg_xact_time", "avg_query_time", "avg_wait_time");
+	for (const struct stats_db *d = stats_db_next(NULL); d; d = stats_db_next(d)) {
+		const struct stats_counters *t = &d->total, *a = &d->avg;
+		result_row(&r, d->name, t->xact_count, t->query_count, t->recv_bytes, t->sent_bytes,
+			   t->xact_us, t->query_us, t->wait_us, a->xact_count, a->query_count,
+			   a->recv_bytes, a->sent_bytes, a->xact_us, a->query_us, a->wait_us);
+	}
+	result_send(c, &r, "SHOW");
+}
+
+static void show_counters(struct client *c, bool averages)
+{
+	struct result r;
+	result_begin(&r, "TNNNNNNN", "database", "xact_count", "query_count", "bytes_received",
+		     "bytes_sent", "xact_time", "query_time", "wait_time");
+	for (const struct stats_db *d = stats_db_next(NULL); d; d = stats_db_next(d)) {
+		const struct stats_counters *v = averages ? &d->avg : &d->total;
+		result_row(&r, d->name, v->xact_count, v->query_count, v->recv_bytes, v->sent_bytes,
+			   v->xact_us, v->query_us, v->wait_us);
+	}
+	result_send(c, &r, "SHOW");
+}
+
+static void show_stats_totals(struct client *c)
+{
+	show_counters(c, false);
+}
+
+static void show_stats_averages(struct client *c)
+{
+	show_counters(c, true);
+}
+
 struct command {
 	const char *name;
 	void (*fn)(struct client *c);
@@ -520,6 +551,9 @@ static const struct command show_commands[] = {
 	{ "CONFIG", show_config, "every configuration key: value, default, changeable" },
 	{ "SERVERS", show_servers, "server connections" },
 	{ "CLIENTS", show_clients, "client connections" },
+	{ "STATS", show_stats, "per database: totals since start and averages of the last stats_period" },
+	{ "STATS_TOTALS", show_stats_totals, "per database: totals since start" },
+	{ "STATS_AVERAGES", show_stats_averages, "per database: averages of the last stats_period" },
 	{ "GATES", show_gates, "the migration gate of each database" },
 };
 

@@ -28,6 +28,7 @@
 #include "runtime.h"
 #include "server.h"
 #include "sqlstate.h"
+#include "stats.h"
 #include "tls.h"
 
 #define CLIENT_AUTH_MSG_MAX 8192   /* longest message accepted before login */
@@ -710,6 +711,8 @@ void client_relay(struct client *c)
 	size_t in_before = conn_in_len(&c->conn);
 	enum relay_result r = relay_run(&c->relay, c->conn.in, s->conn.out, spec, c,
 					CONN_HIGH_WATER);
+	if (conn_in_len(&c->conn) != in_before)
+		stats_client_bytes(&s->clock, s->pool->stats, in_before - conn_in_len(&c->conn));
 	if (conn_out_len(&c->conn) > 0)
 		conn_send(&c->conn);   /* answers sluice gave itself */
 	if (conn_in_len(&c->conn) != in_before && idle_timers_on())

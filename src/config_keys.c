@@ -166,6 +166,10 @@ const struct cfg_key cfg_global_keys[] = {
 	STR("track_extra_parameters", G(track_extra_parameters), "", false),
 	INT("max_prepared_statements", G(max_prepared_statements), 0, INT_MAX, "200", true),
 
+	/* statistics (PgBouncer's stats_period) and sluice's HTTP metrics */
+	INT("stats_period", G(stats_period), 1, INT_MAX, "60", true),
+	STR("metrics_listen", G(metrics_listen), "", false),
+
 	/* TLS: PgBouncer's keys and defaults; files are re-read on SIGHUP */
 	ENUM("client_tls_sslmode", G(client_tls_sslmode), cfg_tls_modes, "disable", true),
 	PATH("client_tls_key_file", G(client_tls_key_file), true),
@@ -200,7 +204,7 @@ TODO("auth_ident_file"), TODO("auth_ldap_options"),
 	TODO("server_round_robin"),
 	TODO("application_name_add_host"), TODO("disable_pqexec"), TODO("peer_id"),
 	TODO("conffile"), TODO("service_name"), TODO("job_name"),
-	TODO("stats_period"), TODO("log_stats"), TODO("server_fast_close"),
+	TODO("log_stats"), TODO("server_fast_close"),
 	TODO("query_wait_notify"), TODO("cancel_wait_timeout"),
 	TODO("transaction_timeout"), TODO("suspend_timeout"),
 	TODO("autodb_idle_timeout"), TODO("dns_max_ttl"), TODO("dns_nxdomain_ttl"),

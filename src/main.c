@@ -19,7 +19,9 @@
 #include "lifecycle.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
 #include "runtime.h"
+#include "stats.h"
 #include "tls.h"
 #include "varcache.h"
 
@@ -170,7 +172,21 @@ int main(int argc, char **argv)
 		listener_stop();
 		goto fail;
 	}
+	if (!stats_start()) {
+		log_error("cannot start the stats timer");
+		listener_stop();
+		goto fail;
+	}
+	struct metrics *metrics = NULL;
+	if (!metrics_start(cfg, &metrics, err, sizeof err)) {
+		log_error("%s", err);
+		stats_stop();
+		listener_stop();
+		goto fail;
+	}
 	if (cfg->pidfile && *cfg->pidfile && !write_pidfile(cfg->pidfile)) {
+		metrics_free(metrics);
+		stats_stop();
 		listener_stop();
 		goto fail;
 	}
@@ -185,6 +201,8 @@ int main(int argc, char **argv)
 	event_base_dispatch(rt.base);
 
 	listener_stop();
+	metrics_free(metrics);
+	stats_stop();
 	if (rt.cfg->pidfile && *rt.cfg->pidfile)
 		unlink(rt.cfg->pidfile);
 	event_free(sigterm);

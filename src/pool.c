@@ -22,6 +22,7 @@
 #include "runtime.h"
 #include "server.h"
 #include "sqlstate.h"
+#include "stats.h"
 
 #define DEFAULT_SOCKET_DIR "/var/run/postgresql"
 
@@ -174,7 +175,8 @@ static struct pool *pool_find_or_create(const char *db_name, const char *user,
 	p->db_name = strdup(db_name);
 	p->user = strdup(user);
 	p->gate = internal ? NULL : gate_get(db_name);
-	if (!p->db_name || !p->user || (!internal && !p->gate) ||
+	p->stats = stats_db_get(db_name);
+	if (!p->db_name || !p->user || (!internal && !p->gate) || !p->stats ||
 	    !target_from_entry(&p->target, entry, db_name, user, internal)) {
 		free(p->db_name);
 		free(p->user);
@@ -543,4 +545,27 @@ void pool_capture_welcome(struct pool *p, const struct param_list *params)
 	for (size_t i = 0; i < params->n; i++)
 		param_list_add(&p->welcome, params->names[i], params->values[i]);
 	p->have_welcome = true;
+}
+
+void pool_get_counts(const struct pool *p, struct pool_counts *out)
+{
+	memset(out, 0, sizeof *out);
+	out->cl_waiting = p->nwaiting;
+	out->cl_active = p->nclients - p->nwaiting;
+	for (const struct list *it = p->used.next; it != &p->used; it = it->next)
+		out->sv_active++;
+	for (const struct list *it = p->idle.next; it != &p->idle; it = it->next)
+		out->sv_idle++;
+	for (const struct list *it = p->busy.next; it != &p->busy; it = it->next) {
+		const struct server *s = list_entry(it, struct server, pool_node);
+		if (s->state == SV_RESET)
+			out->sv_used++;
+		else if (s->state == SV_TEST)
+			out->sv_tested++;
+		else if (server_logging_in(s))
+			out->sv_login++;
+	}
+	if (!list_empty(&p->waiting))
+		out->maxwait = rt_now() - list_entry(list_first(&p->waiting), struct client,
+						     pool_node)->wait_since;
 }

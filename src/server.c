@@ -25,6 +25,7 @@
 #include "runtime.h"
 #include "server.h"
 #include "sqlstate.h"
+#include "stats.h"
 #include "tls.h"
 
 #define SERVER_CONTROL_MSG_MAX (1024 * 1024)  /* longest message read whole */
@@ -166,6 +167,9 @@ void server_link(struct server *s, struct client *c)
 		server_authq(s, c);
 		return;
 	}
+	if (c->state == CL_WAITING || c->state == CL_LOGIN_WAIT)
+		stats_wait(s->pool->stats, rt_now() - c->wait_since);
+	s->clock = (struct stats_clock){ 0 };
 	s->client = c;
 	c->server = s;
 	s->relay.counted = 0;
@@ -371,6 +375,8 @@ static enum relay_action server_inspect(void *owner, char type, const uint8_t *b
 			return RELAY_FAIL;
 		if (!c)
 			return RELAY_FORWARD;
+		stats_ready(&s->clock, s->pool->stats, s->txn_status,
+			    c->relay.counted != s->relay.counted || c->relay.unsynced);
 		if (rt.cfg->query_timeout > 0)
 			conn_timer(&s->conn, c->relay.counted == s->relay.counted ? 0 : rt.cfg->query_timeout);
 		if (s->pool->mode == POOL_SESSION) {
@@ -449,8 +455,10 @@ void server_relay(struct server *s)
 		return;
 	const struct relay_spec *spec = s->stmts ? &server_spec_tracked : &server_spec;
 	for (;;) {
+		size_t in_before = conn_in_len(&s->conn);
 		enum relay_result r = relay_run(&s->relay, s->conn.in, c->conn.out, spec, s,
 						CONN_HIGH_WATER);
+		stats_server_bytes(s->pool->stats, in_before - conn_in_len(&s->conn));
 		conn_send(&c->conn);
 		switch (r) {
 		case RELAY_BAD_LENGTH:

@@ -115,6 +115,7 @@ static const struct { const char *key, *want; } defaults[] = {
 	{ "max_user_connections", "0" }, { "server_check_query", "select 1" },
 	{ "server_check_delay", "30" }, { "track_extra_parameters", "" },
 	{ "max_prepared_statements", "200" },
+	{ "stats_period", "60" }, { "metrics_listen", "" },
 	{ "client_tls_sslmode", "disable" }, { "client_tls_key_file", "(null)" },
 	{ "client_tls_cert_file", "(null)" }, { "client_tls_ca_file", "(null)" },
 	{ "client_tls_protocols", "secure" }, { "client_tls_ciphers", "default" },
@@ -674,8 +675,10 @@ static void test_reload_check(void)
 		{ "[sluice]\nlisten_port = 7000\npidfile = p\n", false,
 		  "t.ini: pidfile: cannot be changed by a reload, restart sluice" },
 		{ "[sluice]\nlisten_port = 7000\nserver_lifetime = 1\nmin_pool_size = 1\n"
-		  "server_reset_query_always = 1\nmax_prepared_statements = 0\n"
+		  "server_reset_query_always = 1\nmax_prepared_statements = 0\nstats_period = 5\n"
 		  "gate_drain_policy = cancel\n[users]\na = pool_mode=statement\n", true, "" },
+		{ "[sluice]\nlisten_port = 7000\nmetrics_listen = 127.0.0.1:9127\n", false,
+		  "t.ini: metrics_listen: cannot be changed by a reload, restart sluice" },
 		{ "[sluice]\nlisten_port = 7000\ntrack_extra_parameters = search_path\n", false,
 		  "t.ini: track_extra_parameters: cannot be changed by a reload, restart sluice" },
 		{ "[sluice]\nlisten_port = 7000\nso_reuseport = 1\n", false,
