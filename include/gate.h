@@ -59,6 +59,8 @@ struct gate {
 	int nbypass;                 /* bypass sessions logged in */
 	struct gate_window cur, last;
 	uint64_t failed_window;      /* the last window whose drain failed */
+	uint64_t windows_total;      /* windows so far (metrics) */
+	uint64_t errors_total;       /* errors in all windows (metrics) */
 	char failure[1024];          /* ...and what still ran */
 	struct event *timer;
 };

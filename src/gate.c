@@ -115,6 +115,12 @@ static void set_state(struct gate *g, enum gate_state st)
 	g->since = rt_now();
 }
 
+static void count_error(struct gate *g)
+{
+	g->cur.errors++;
+	g->errors_total++;
+}
+
 void gate_kick(void)
 {
 	lifecycle_kick();
@@ -177,6 +183,7 @@ static bool pause_one(struct gate *g, double timeout)
 		return false;
 	memset(&g->cur, 0, sizeof g->cur);
 	g->cur.number = ++last_window;
+	g->windows_total++;
 	g->cur.started = rt_now();
 	g->cancelling = false;
 	if (timeout == 0)
@@ -327,7 +334,7 @@ void gate_unhold(struct client *c, bool refused)
 	if (list_empty(&c->hold_node))
 		return;
 	if (refused)
-		g->cur.errors++;
+		count_error(g);
 	list_del_init(&c->hold_node);
 	g->nheld--;
 	double held = rt_now() - c->held_since;
@@ -422,7 +429,7 @@ static void drain_expired(struct gate *g)
 	}
 	describe_in_flight(g, g->failure, sizeof g->failure);
 	g->failed_window = g->cur.number;
-	g->cur.errors++;
+	count_error(g);
 	log_warn("database %s: drain deadline passed; gate reopened (window %llu). Still running:\n%s",
 		 g->db_name, (unsigned long long)g->cur.number, g->failure);
 	char msg[1280];
@@ -441,7 +448,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 	if (rt.cfg->gate_max_pause > 0 && now >= g->cur.started + rt.cfg->gate_max_pause) {
 		log_warn("database %s: gate closed longer than gate_max_pause (%g s): reopening",
 			 g->db_name, rt.cfg->gate_max_pause);
-		g->cur.errors++;
+		count_error(g);
 		resume_one(g, true);
 		return;
 	}

@@ -17,6 +17,7 @@
 #include <event2/http.h>
 
 #include "config.h"
+#include "gate.h"
 #include "log.h"
 #include "metrics.h"
 #include "pool.h"
@@ -258,10 +259,61 @@ static void render_process(struct evbuffer *b)
 	}
 }
 
+/* The migration gate of each database that has one (doc/migrations.md). */
+static void render_gates(struct evbuffer *b)
+{
+	static const struct {
+		const char *name, *type, *help;
+	} fams[] = {
+		{ "sluice_gate_state", "gauge", "1 for the gate's current state (open, draining, closed)." },
+		{ "sluice_gate_held_clients", "gauge", "Clients held by the gate now." },
+		{ "sluice_gate_in_flight_transactions", "gauge", "Clients inside a transaction now (bypass not counted)." },
+		{ "sluice_gate_bypass_clients", "gauge", "Gate bypass sessions logged in now." },
+		{ "sluice_gate_windows_total", "counter", "PAUSE windows opened." },
+		{ "sluice_gate_errors_total", "counter", "Hold timeouts, failed drains and gate_max_pause reopenings." },
+		{ "sluice_gate_last_drain_seconds", "gauge", "Last finished window: seconds from PAUSE until closed." },
+		{ "sluice_gate_last_closed_seconds", "gauge", "Last finished window: seconds the gate stayed closed." },
+		{ "sluice_gate_last_longest_hold_seconds", "gauge", "Last finished window: longest hold of one client." },
+		{ "sluice_gate_last_held_clients", "gauge", "Last finished window: clients held." },
+	};
+	if (!gate_next(NULL))
+		return;
+	for (size_t f = 0; f < ARRAY_SIZE(fams); f++) {
+		family(b, fams[f].name, fams[f].type, fams[f].help);
+		for (struct gate *g = gate_next(NULL); g; g = gate_next(g)) {
+			const struct gate_window *w = &g->last;
+			double v;
+			switch (f) {
+			case 0:
+				for (int st = GATE_OPEN; st <= GATE_CLOSED; st++) {
+					evbuffer_add_printf(b, "%s{", fams[f].name);
+					label(b, "database", g->db_name, true);
+					label(b, "state", gate_state_name((enum gate_state)st), false);
+					evbuffer_add_printf(b, "} %d\n", g->state == (enum gate_state)st);
+				}
+				continue;
+			case 1: v = g->nheld; break;
+			case 2: v = gate_in_flight(g); break;
+			case 3: v = g->nbypass; break;
+			case 4: v = (double)g->windows_total; break;
+			case 5: v = (double)g->errors_total; break;
+			case 6: v = w->closed > 0 ? w->closed - w->started : 0; break;
+			case 7: v = w->closed > 0 && w->ended > 0 ? w->ended - w->closed : 0; break;
+			case 8: v = w->longest_hold; break;
+			default: v = w->held; break;
+			}
+			evbuffer_add_printf(b, "%s{", fams[f].name);
+			label(b, "database", g->db_name, true);
+			evbuffer_add_printf(b, "} %.6g\n", v);
+		}
+	}
+}
+
 void metrics_render(struct evbuffer *b)
 {
 	render_pools(b);
 	render_databases(b);
+	render_gates(b);
 	render_process(b);
 }
 

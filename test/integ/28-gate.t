@@ -9,6 +9,7 @@ use FindBin;
 use lib "$FindBin::Bin/../lib";
 use Test::More;
 use Time::HiRes qw(time sleep);
+use HTTP::Tiny;
 use SluiceTest qw(run_cmd);
 
 my $pg = SluiceTest::Pg->new;
@@ -17,13 +18,14 @@ $pg->create_role('migrator', 'mig_pw');
 $pg->create_db('app', 'app');
 $pg->safe_psql('app', 'CREATE TABLE t (id int primary key, v int); INSERT INTO t VALUES (1, 10);'
 	       . 'GRANT ALL ON t TO app, migrator; ALTER TABLE t OWNER TO migrator');
-my $conn = sub { $pg->connstr('app', user => $_[0], password => $_[1]) };
+my $mport = SluiceTest::free_port();
 my $sl = SluiceTest::Sluice->new(
 	pg => $pg,
 	databases => { app => $pg->connstr('app'), appsess => $pg->connstr('app') . ' pool_mode=session' },
 	users => { app => 'app_pw', admin => 'admin_pw', migrator => 'mig_pw' },
 	settings => { auth_type => 'plain', admin_users => 'admin', pool_mode => 'transaction',
-		      default_pool_size => 2, gate_bypass_users => 'migrator', query_wait_timeout => 1 },
+		      default_pool_size => 2, gate_bypass_users => 'migrator', query_wait_timeout => 1,
+		      metrics_listen => "127.0.0.1:$mport" },
 	default_user => 'app',
 );
 
@@ -275,6 +277,26 @@ PY
 	is($g->{schema_before}, 'alembic 0041abc', 'schema_before: read when the gate closed');
 	is($g->{schema_after}, 'alembic 0042def', 'schema_after: read at RESUME');
 	$b->terminate;
+}
+
+# ---- the same figures as metrics ----
+{
+	my $r = HTTP::Tiny->new(timeout => 10)->get("http://127.0.0.1:$mport/metrics");
+	is($r->{status}, 200, 'GET /metrics');
+	my %m;
+	for (split /\n/, $r->{content}) {
+		$m{$1} = $2 if /^(sluice_gate_\S+) (\S+)$/;
+	}
+	my $g = gate_row($adm);
+	is($m{'sluice_gate_state{database="app",state="open"}'}, 1, 'sluice_gate_state: app is open');
+	is($m{'sluice_gate_state{database="app",state="closed"}'}, 0, '... not closed');
+	is($m{'sluice_gate_held_clients{database="app"}'}, 0, 'sluice_gate_held_clients');
+	my $windows = () = $sl->log_contents =~ /database app: gate open -> draining/g;
+	is($m{'sluice_gate_windows_total{database="app"}'}, $windows, "sluice_gate_windows_total counts the $windows windows of app");
+	cmp_ok($m{'sluice_gate_errors_total{database="app"}'}, '>=', 3,
+	       'sluice_gate_errors_total: the failed drain, the hold timeout, gate_max_pause');
+	is($m{'sluice_gate_last_held_clients{database="app"}'}, $g->{last_held}, 'sluice_gate_last_held_clients as SHOW GATES');
+	like($r->{content}, qr/^# TYPE sluice_gate_windows_total counter$/m, 'TYPE lines');
 }
 
 $adm->terminate;
