@@ -66,14 +66,21 @@ static void drain(PGconn *conn)
 /* Poll pg_stat_activity on a direct connection until the marked query runs. */
 static bool wait_query_running(const char *direct, double timeout)
 {
+	double deadline = now() + timeout;
 	PGconn *d = PQconnectdb(direct);
 	bool seen = false;
+	/* a loaded machine may refuse a connection for a moment: retry */
+	while (PQstatus(d) != CONNECTION_OK && now() < deadline) {
+		diag("direct connection failed (retrying): %s", PQerrorMessage(d));
+		PQfinish(d);
+		struct timespec ts = { 0, 100 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+		d = PQconnectdb(direct);
+	}
 	if (PQstatus(d) != CONNECTION_OK) {
-		diag("direct connection failed: %s", PQerrorMessage(d));
 		PQfinish(d);
 		return false;
 	}
-	double deadline = now() + timeout;
 	while (!seen && now() < deadline) {
 		PGresult *r = PQexec(d, "SELECT count(*) FROM pg_stat_activity "
 				     "WHERE state = 'active' AND query LIKE 'SELECT pg_sleep(30) " MARKER "%'");
