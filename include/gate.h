@@ -52,6 +52,7 @@ struct gate {
 	bool disabled;               /* DISABLE db: new logins refused */
 	bool auto_window;            /* opened by a bypass login (gate_auto) */
 	bool cancelling;             /* drain deadline passed, policy cancel */
+	bool reading_version;        /* drained: reading the schema version, then closed */
 	double since;                /* rt_now() of the last state change */
 	double deadline;             /* draining: the drain deadline; 0 = none */
 	struct list held;            /* struct client, by hold_node */

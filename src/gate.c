@@ -131,7 +131,7 @@ void gate_kick(void)
 static void arm_timer(struct gate *g)
 {
 	double at = 0;
-	if (g->state == GATE_DRAINING && g->deadline > 0)
+	if (g->state == GATE_DRAINING && g->deadline > 0 && !g->reading_version)
 		at = g->deadline;
 	if (g->state != GATE_OPEN && rt.cfg->gate_max_pause > 0) {
 		double end = g->cur.started + rt.cfg->gate_max_pause;
@@ -241,13 +241,23 @@ static struct server *idle_server(const struct gate *g)
 	return NULL;
 }
 
+static void close_gate(struct gate *g);
+
+/* The version before the window is read once nothing is in flight and
+ * before the gate counts as closed: PAUSE returns, and an auto window's
+ * migrator goes on, only after it. */
 static bool got_version_before(void *arg, struct server *s, const char *value)
 {
 	struct gate *g = arg;
 	log_info("database %s: schema version before window %llu: %s", g->db_name,
 		 (unsigned long long)g->cur.number, !value ? "(query failed)" : *value ? value : "(no migration table)");
-	if (value && g->state != GATE_OPEN)
+	if (!g->reading_version)
+		return false;   /* the window ended meanwhile */
+	g->reading_version = false;
+	if (value)
 		snprintf(g->cur.schema_before, sizeof g->cur.schema_before, "%s", value);
+	if (g->state == GATE_DRAINING)
+		close_gate(g);
 	return false;
 }
 
@@ -256,8 +266,9 @@ static bool got_version_after(void *arg, struct server *s, const char *value)
 	struct gate *g = arg;
 	log_info("database %s: schema version after window %llu: %s", g->db_name,
 		 (unsigned long long)g->last.number, !value ? "(query failed)" : *value ? value : "(no migration table)");
-	if (value)
-		snprintf(g->last.schema_after, sizeof g->last.schema_after, "%s", value);
+	if (!value)
+		return false;   /* failed, or the server is closing */
+	snprintf(g->last.schema_after, sizeof g->last.schema_after, "%s", value);
 	if (rt.cfg->gate_resume_reset == GATE_RESET_DISCARD && s->pool->mode != POOL_SESSION) {
 		server_discard(s);
 		return true;
@@ -273,6 +284,7 @@ static void resume_one(struct gate *g, bool refresh)
 		return;
 	g->cur.ended = rt_now();
 	g->last = g->cur;
+	g->reading_version = false;
 	g->deadline = 0;
 	g->cancelling = false;
 	g->auto_window = false;
@@ -452,32 +464,41 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 		resume_one(g, true);
 		return;
 	}
-	if (g->state == GATE_DRAINING && g->deadline > 0 && now >= g->deadline) {
+	if (g->state == GATE_DRAINING && g->deadline > 0 && now >= g->deadline && !g->reading_version) {
 		drain_expired(g);
 		return;
 	}
 	arm_timer(g);
 }
 
+static void close_gate(struct gate *g)
+{
+	g->cur.closed = rt_now();
+	g->deadline = 0;
+	set_state(g, GATE_CLOSED);
+	arm_timer(g);
+	/* an auto window: the migrator may go on now */
+	struct list *it, *tmp;
+	list_for_each_safe(it, tmp, &g->held) {
+		struct client *c = list_entry(it, struct client, hold_node);
+		if (c->bypass)
+			client_release_hold(c);
+	}
+	gate_kick();   /* PAUSE returns */
+}
+
 void gate_update(void)
 {
 	for (struct gate *g = gate_next(NULL); g; g = gate_next(g)) {
-		if (g->state != GATE_DRAINING || gate_in_flight(g) > 0)
+		if (g->state != GATE_DRAINING || g->reading_version || gate_in_flight(g) > 0)
 			continue;
-		g->cur.closed = rt_now();
-		g->deadline = 0;
-		set_state(g, GATE_CLOSED);
 		struct server *s = idle_server(g);
-		if (s)
+		if (s) {
+			g->reading_version = true;
 			server_read_value(s, schema_version_query, got_version_before, g);
-		arm_timer(g);
-		/* an auto window: the migrator may go on now */
-		struct list *it, *tmp;
-		list_for_each_safe(it, tmp, &g->held) {
-			struct client *c = list_entry(it, struct client, hold_node);
-			if (c->bypass)
-				client_release_hold(c);
+			continue;
 		}
+		close_gate(g);
 	}
 }
 

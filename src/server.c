@@ -278,6 +278,7 @@ void server_close(struct server *s, const char *why)
 	if (s->state == SV_CLOSED)
 		return;
 	log_disconnect(s, why);
+	(void)value_answered(s, false);   /* whoever waits for an answer gets none */
 	if (s->client) {
 		s->client->server = NULL;
 		s->client = NULL;
