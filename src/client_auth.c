@@ -48,6 +48,47 @@ struct client_auth {
 	struct scram_server_state scram;
 };
 
+/* ---- SCRAM secrets derived from plain-text passwords, by user ----
+ * PBKDF2 takes milliseconds; an unknown user's dummy secret takes none.
+ * Deriving once per (user, password) keeps the two alike after a user's
+ * first login (and spares the CPU). */
+
+struct derived_secret {
+	char *user, *password;
+	struct scram_secret sec;
+	struct derived_secret *next;
+};
+
+static struct derived_secret *derived;
+
+static bool stable_salt(const char *user, uint8_t out[16]);
+
+static bool plain_scram_secret(const char *user, const char *password, struct scram_secret *out)
+{
+	for (struct derived_secret *d = derived; d; d = d->next) {
+		if (!strcmp(d->user, user) && !strcmp(d->password, password)) {
+			*out = d->sec;
+			return true;
+		}
+	}
+	/* a salt stable per user, like the dummy secret of an unknown user:
+	 * a fresh one each time would tell the two apart */
+	uint8_t salt[16];
+	if (!stable_salt(user, salt) ||
+	    !scram_secret_from_password_salt(password, salt, sizeof salt, SCRAM_DEFAULT_ITERATIONS, out))
+		return false;
+	struct derived_secret *d = calloc(1, sizeof *d);
+	if (d && (d->user = strdup(user)) && (d->password = strdup(password))) {
+		d->sec = *out;
+		d->next = derived;
+		derived = d;
+	} else if (d) {
+		free(d->user);
+		free(d);
+	}
+	return true;
+}
+
 /* ---- SCRAM pass-through: keys clients proved, by user ---- */
 
 struct proven_keys {
@@ -169,12 +210,7 @@ static void start_scram(struct client *c, struct client_auth *a)
 	if (a->secret && a->kind == SECRET_SCRAM) {
 		have = scram_secret_from_verifier(a->secret, &a->sec);
 	} else if (a->secret && a->kind == SECRET_PLAIN) {
-		/* a salt stable per user, like the dummy secret of an unknown
-		 * user: a fresh one each time would tell the two apart */
-		uint8_t salt[16];
-		have = stable_salt(c->user, salt) &&
-		       scram_secret_from_password_salt(a->secret, salt, sizeof salt,
-						       SCRAM_DEFAULT_ITERATIONS, &a->sec);
+		have = plain_scram_secret(c->user, a->secret, &a->sec);
 	}
 	if (!have) {
 		/* unknown user, an md5 secret, or a broken verifier */
