@@ -88,6 +88,11 @@ static void release_idle_sessions(void)
 	list_for_each_safe(it, tmp, &rt.clients) {
 		struct client *c = list_entry(it, struct client, all_node);
 		struct server *s = c->server;
+		if (c->state == CL_HELD && s) {
+			/* held by the gate between transactions: its session ends */
+			client_fail(c, SQLSTATE_ADMIN_SHUTDOWN, "sluice is shutting down");
+			continue;
+		}
 		if (c->state == CL_ACTIVE && s && s->state == SV_ACTIVE && s->txn_status == 'I' &&
 		    c->relay.counted == s->relay.counted && !c->relay.unsynced &&
 		    c->relay.pending == 0 && s->relay.pending == 0 && conn_in_len(&c->conn) == 0)
