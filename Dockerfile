@@ -3,26 +3,27 @@
 #
 #   docker build -t sluice .
 #   docker run -p 6432:6432 -v $PWD/my.ini:/etc/sluice/sluice.ini:ro sluice
+#   docker run --rm --entrypoint sluicectl sluice -h HOST status
 
 FROM debian:12 AS build
 RUN apt-get update \
- && apt-get install -y --no-install-recommends build-essential pkg-config libevent-dev libssl-dev \
+ && apt-get install -y --no-install-recommends build-essential pkg-config libevent-dev libssl-dev libpq-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Makefile ./
 COPY include ./include
 COPY src ./src
 COPY test/lib ./test/lib
-RUN make sluice
+RUN make sluice sluicectl
 
 FROM debian:12-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libevent-2.1-7 libevent-core-2.1-7 libevent-extra-2.1-7 libssl3 ca-certificates \
+ && apt-get install -y --no-install-recommends libevent-2.1-7 libevent-core-2.1-7 libevent-extra-2.1-7 libssl3 libpq5 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --no-create-home --shell /usr/sbin/nologin sluice \
  && mkdir -p /etc/sluice /run/sluice \
  && chown sluice /run/sluice
-COPY --from=build /src/sluice /usr/local/bin/sluice
+COPY --from=build /src/sluice /src/sluicectl /usr/local/bin/
 COPY etc/sluice.ini etc/userlist.txt /etc/sluice/
 USER sluice
 EXPOSE 6432

@@ -1,6 +1,6 @@
 # sluice — build, test, run.
 #
-#   make            build ./sluice
+#   make            build ./sluice and ./sluicectl
 #   make run        install what is missing, build, start a scratch PostgreSQL
 #                   and sluice in front of it, print the DATABASE_URL
 #   make check      install what is missing, build, run every test with prove
@@ -31,6 +31,7 @@ endif
 CFLAGS  += $(CFLAGS_BASE) $(CFLAGS_OPT)
 LIBS    = -levent_core -levent_extra -lssl -lcrypto
 PQLIBS  = -lpq
+PQINCLUDE ?= $(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 
 SRCS    := $(wildcard src/*.c)
 LIBSRCS := $(filter-out src/main.c,$(SRCS))
@@ -44,10 +45,11 @@ CTL_SRCS := $(wildcard src/ctl/*.c)
 
 PROVE_ARGS ?=
 export SLUICE_BIN = $(abspath $(OUT)/sluice)
+export SLUICECTL_BIN = $(abspath $(OUT)/sluicectl)
 export SLUICE_TEST_BIN = $(abspath $(BUILD)/test/bin)
 
 .PHONY: all deps run check test asan fuzz bench clean
-all: $(OUT)/sluice $(UNIT_T) $(TBIN) $(FUZZ_REPLAY)
+all: $(OUT)/sluice $(OUT)/sluicectl $(UNIT_T) $(TBIN) $(FUZZ_REPLAY)
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) | $(BUILD)/obj
 	$(CC) $(CFLAGS) -c -o $@ $<
@@ -57,6 +59,9 @@ $(LIBA): $(OBJS)
 	rm -f $@ && ar rcs $@ $^
 $(OUT)/sluice: $(BUILD)/obj/main.o $(LIBA)
 	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LIBS)
+# sluicectl: a libpq client of the admin console; nothing of the pooler linked in
+$(OUT)/sluicectl: $(CTL_SRCS) $(wildcard src/ctl/*.h) include/sqlstate.h
+	$(CC) $(CFLAGS) -I$(PQINCLUDE) $(LDFLAGS_SAN) -o $@ $(CTL_SRCS) $(PQLIBS)
 
 $(BUILD)/test/unit/%.t: test/unit/%.c $(LIBA) test/lib/tap.h | $(BUILD)/test/unit
 	$(CC) $(CFLAGS) $(LDFLAGS_SAN) -o $@ $< $(LIBA) $(LIBS)
@@ -110,4 +115,4 @@ bench: deps
 	test/bench/run
 
 clean:
-	rm -rf build sluice
+	rm -rf build sluice sluicectl
