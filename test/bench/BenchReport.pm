@@ -211,6 +211,49 @@ sub markdown_table
 	return $s;
 }
 
+# The project's targets (issue "Performance"), each judged from this run.
+sub targets_table
+{
+	my ($self) = @_;
+	my %r = map { ($_->{id} => $_) } @{ $self->{rows} };
+	my $ratio = sub { my $x = $r{ $_[0] }; $x ? $x->{ratio} : undef };
+	my $val = sub { my $x = $r{ $_[0] }; $x ? $x->{values}{ $_[1] } : undef };
+	my @t;
+	my $add = sub {
+		my ($what, $want, $got, $met) = @_;
+		push @t, [ $what, $want, $got // 'n/a', !defined $met ? 'n/a' : $met ? 'met' : 'not met' ];
+	};
+	for my $h (qw(h_a h_b)) {
+		my $q = $ratio->($h);
+		$add->("pooler CPU per transaction ($h)", '≤ 0.70× PgBouncer',
+		       defined $q ? sprintf('%.2f×', $q) : undef, defined $q ? $q <= 0.70 : undef);
+	}
+	my $qa = $ratio->('a');
+	$add->('throughput, a', '≥ 1.10× PgBouncer', defined $qa ? sprintf('%.2f×', $qa) : undef,
+	       defined $qa ? $qa >= 1.10 : undef);
+	for my $id (qw(b d e e_tls f j)) {
+		my $q = $ratio->($id);
+		$add->("throughput, $id", '≥ 1.00× PgBouncer', defined $q ? sprintf('%.2f×', $q) : undef,
+		       defined $q ? $q >= 1.0 : undef);
+	}
+	my ($cs, $cd) = ($val->('c', 'sluice'), $val->('c', 'direct'));
+	my $qc = defined $cs && defined $cd && $cd > 0 ? $cs / $cd : undef;
+	$add->('throughput, c (prepared)', 'within 10 % of direct', defined $qc ? sprintf('%.2f× direct', $qc) : undef,
+	       defined $qc ? $qc >= 0.90 : undef);
+	my ($gp, $gs) = ($val->('g_added', 'pgbouncer'), $val->('g_added', 'sluice'));
+	$add->('latency added at 1 client (g)', '≤ PgBouncer\'s',
+	       defined $gs && defined $gp ? sprintf('%.1f µs vs %.1f µs', $gs, $gp) : undef,
+	       defined $gs && defined $gp ? $gs <= $gp : undef);
+	my $i = $val->('i', 'sluice');
+	$add->('RSS per idle client (i)', '≤ 1 KiB', defined $i ? sprintf('%.2f KiB', $i) : undef,
+	       defined $i ? $i <= 1.0 : undef);
+	my $e = $val->('j_err', 'sluice');
+	$add->('errors in j', '0', $e, defined $e ? $e == 0 : undef);
+	my $md = "| target | wanted | this run | |\n|---|---|---|---|\n";
+	$md .= '| ' . join(' | ', @$_) . " |\n" for @t;
+	return $md;
+}
+
 sub markdown
 {
 	my ($self) = @_;
@@ -253,6 +296,13 @@ on a small machine they take longer to start than a run lasts.
 ${\ $self->markdown_table }$notes
 ![sluice, PgBouncer and direct PostgreSQL](performance.png)
 
+## Targets
+
+The project's targets, judged from this run alone (throughput on this
+shared 2-core machine moves 15-60 % between runs; CPU per transaction is
+the steadier figure):
+
+${\ $self->targets_table }
 ## Method
 
 - One scratch PostgreSQL for all three, tuned for benchmarking: `fsync`,
