@@ -53,7 +53,6 @@ struct client {
 	struct list hold_node;       /* its gate's held list, while CL_HELD */
 	double held_since;           /* rt_now() when held */
 	double xact_start;           /* rt_now() when its current transaction began */
-	char last_query[101];        /* the first 100 bytes of its last query, for reports */
 	bool bypass;                 /* gate_bypass_*: never held, own session server */
 	struct pool *pool;
 	struct server *server;

@@ -63,6 +63,9 @@ struct server {
 	double idle_since;
 	bool used;                   /* has served a client (server_lifetime = 0) */
 	bool close_needed;           /* RECONNECT or a new target: close when free */
+	char last_query[101];        /* the first 100 bytes of the last query its client
+	                              * sent (the gate's report); kept here, not per
+	                              * client, since only linked clients send any */
 	char *authq_secret;          /* auth_query's answer, until ReadyForQuery */
 	server_value_fn value_done;  /* server_read_value: who wants the answer */
 	void *value_arg;

@@ -893,9 +893,10 @@ static void client_destroy(struct conn *conn)
 static void client_peek(void *owner, char type, struct evbuffer *src, size_t avail)
 {
 	struct client *c = owner;
-	uint8_t buf[PQ_HEADER_LEN + 64 + sizeof c->last_query];
+	struct server *s = c->server;
+	uint8_t buf[PQ_HEADER_LEN + 64 + sizeof s->last_query];
 	size_t n = avail < sizeof buf - 1 ? avail : sizeof buf - 1;
-	if (n <= PQ_HEADER_LEN)
+	if (!s || n <= PQ_HEADER_LEN)
 		return;
 	evbuffer_copyout(src, buf, n);
 	buf[n] = 0;
@@ -908,9 +909,9 @@ static void client_peek(void *owner, char type, struct evbuffer *src, size_t ava
 		q += name + 1;
 	}
 	/* cut to fit, on purpose (snprintf here trips -Wformat-truncation at -O1) */
-	size_t len = strnlen(q, sizeof c->last_query - 1);
-	memcpy(c->last_query, q, len);
-	c->last_query[len] = 0;
+	size_t len = strnlen(q, sizeof s->last_query - 1);
+	memcpy(s->last_query, q, len);
+	s->last_query[len] = 0;
 }
 
 static struct relay_spec client_spec = {

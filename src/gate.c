@@ -394,7 +394,7 @@ static void describe_in_flight(const struct gate *g, char *out, size_t n)
 				 c->db_name, c->user, now - c->xact_start,
 				 s->txn_status == 'I' ? "active" : s->txn_status == 'E' ? "idle in failed transaction"
 				 : c->relay.counted != s->relay.counted ? "active in transaction" : "idle in transaction",
-				 c->last_query[0] ? c->last_query : "?");
+				 s->last_query[0] ? s->last_query : "?");
 		if (w < 0 || (size_t)w >= n - len)
 			break;
 		len += (size_t)w;

@@ -161,6 +161,7 @@ static void server_authq(struct server *s, struct client *c)
 void server_link(struct server *s, struct client *c)
 {
 	s->used = true;
+	s->last_query[0] = 0;   /* the previous client's */
 	if (c->state == CL_AUTH_QUERY) {
 		s->client = c;
 		c->server = s;
