@@ -117,16 +117,22 @@ static void result_row(struct result *r, ...)
 	r->rows++;
 }
 
+/* Queue what w holds (nothing if building it failed), free it, send. */
+static void send_writer(struct client *c, struct pq_writer *w)
+{
+	if (pq_writer_ok(w))
+		evbuffer_add(c->conn.out, w->buf, w->len);
+	pq_writer_free(w);
+	conn_send(&c->conn);
+}
+
 static void result_send(struct client *c, struct result *r, const char *tag)
 {
 	pq_begin(&r->w, 'C');
 	pq_put_cstring(&r->w, tag);
 	pq_end(&r->w);
 	proto_build_ready(&r->w, 'I');
-	if (pq_writer_ok(&r->w))
-		evbuffer_add(c->conn.out, r->w.buf, r->w.len);
-	pq_writer_free(&r->w);
-	conn_send(&c->conn);
+	send_writer(c, &r->w);
 }
 
 void admin_reply(struct client *c, const char *tag)
@@ -137,10 +143,7 @@ void admin_reply(struct client *c, const char *tag)
 	pq_put_cstring(&w, tag);
 	pq_end(&w);
 	proto_build_ready(&w, 'I');
-	if (pq_writer_ok(&w))
-		evbuffer_add(c->conn.out, w.buf, w.len);
-	pq_writer_free(&w);
-	conn_send(&c->conn);
+	send_writer(c, &w);
 }
 
 static void send_error(struct client *c, const char *sqlstate, const char *msg, const char *detail)
@@ -150,10 +153,7 @@ static void send_error(struct client *c, const char *sqlstate, const char *msg, 
 	proto_build_error(&w, "ERROR", sqlstate, msg, detail);
 	proto_build_ready(&w, 'I');
 	client_log_error(c, sqlstate, msg);
-	if (pq_writer_ok(&w))
-		evbuffer_add(c->conn.out, w.buf, w.len);
-	pq_writer_free(&w);
-	conn_send(&c->conn);
+	send_writer(c, &w);
 }
 
 void admin_error(struct client *c, const char *sqlstate, const char *fmt, ...)
@@ -576,10 +576,7 @@ static void show_help(struct client *c)
 	pq_put_cstring(&w, "SHOW");
 	pq_end(&w);
 	proto_build_ready(&w, 'I');
-	if (pq_writer_ok(&w))
-		evbuffer_add(c->conn.out, w.buf, w.len);
-	pq_writer_free(&w);
-	conn_send(&c->conn);
+	send_writer(c, &w);
 }
 
 /* ---- tokenizer and dispatch ---- */
