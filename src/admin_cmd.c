@@ -162,8 +162,18 @@ static bool option_number(struct client *c, char **tok, int n, const char *name,
 	return true;
 }
 
-static void cmd_pause(struct client *c, char **tok, int n)
+/* A command as typed: its tokens, its first argument (or NULL), the text. */
+struct cmd_call {
+	char **tok;
+	int n;
+	const char *arg;
+	const char *sql;
+};
+
+static void cmd_pause(struct client *c, const struct cmd_call *a)
 {
+	char **tok = a->tok;
+	int n = a->n;
 	const char *db = n > 1 ? tok[1] : NULL;
 	double timeout = 0;
 	if (!option_number(c, tok, n, "TIMEOUT", &timeout))
@@ -195,8 +205,10 @@ static void cmd_pause(struct client *c, char **tok, int n)
 		admin_error(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
 }
 
-static void cmd_resume(struct client *c, char **tok, int n)
+static void cmd_resume(struct client *c, const struct cmd_call *a)
 {
+	char **tok = a->tok;
+	int n = a->n;
 	const char *db = n > 1 ? tok[1] : NULL;
 	double window = 0;
 	if (!option_number(c, tok, n, "WINDOW", &window))
@@ -237,8 +249,9 @@ static void cmd_resume(struct client *c, char **tok, int n)
 	admin_reply(c, "RESUME");
 }
 
-static void cmd_reconnect(struct client *c, const char *db)
+static void cmd_reconnect(struct client *c, const struct cmd_call *a)
 {
+	const char *db = a->arg;
 	if (db && !db_gate(c, db))
 		return;
 	log_info("console: RECONNECT %s", db ? db : "(every database)");
@@ -246,16 +259,18 @@ static void cmd_reconnect(struct client *c, const char *db)
 	admin_reply(c, "RECONNECT");
 }
 
-static void cmd_wait_close(struct client *c, const char *db)
+static void cmd_wait_close(struct client *c, const struct cmd_call *a)
 {
+	const char *db = a->arg;
 	if (db && !db_gate(c, db))
 		return;
 	if (!wait_start(c, WAIT_CLOSE, db, 0))
 		admin_error(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
 }
 
-static void cmd_kill(struct client *c, const char *db)
+static void cmd_kill(struct client *c, const struct cmd_call *a)
 {
+	const char *db = a->arg;
 	struct gate *g = db_gate(c, db);
 	if (!g)
 		return;
@@ -268,7 +283,7 @@ static void cmd_kill(struct client *c, const char *db)
 	admin_reply(c, "KILL");
 }
 
-static void cmd_disable(struct client *c, const char *db, bool disable)
+static void set_disabled(struct client *c, const char *db, bool disable)
 {
 	struct gate *g = db_gate(c, db);
 	if (!g)
@@ -278,7 +293,17 @@ static void cmd_disable(struct client *c, const char *db, bool disable)
 	admin_reply(c, disable ? "DISABLE" : "ENABLE");
 }
 
-static void cmd_reload(struct client *c)
+static void cmd_disable(struct client *c, const struct cmd_call *a)
+{
+	set_disabled(c, a->arg, true);
+}
+
+static void cmd_enable(struct client *c, const struct cmd_call *a)
+{
+	set_disabled(c, a->arg, false);
+}
+
+static void cmd_reload(struct client *c, const struct cmd_call *a)
 {
 	char err[1024];
 	log_info("console: RELOAD");
@@ -290,8 +315,9 @@ static void cmd_reload(struct client *c)
 	admin_reply(c, "RELOAD");
 }
 
-static void cmd_shutdown(struct client *c, const char *how)
+static void cmd_shutdown(struct client *c, const struct cmd_call *a)
 {
+	const char *how = a->arg;
 	if (!how) {
 		log_info("console: SHUTDOWN");
 		lifecycle_shutdown(RT_RUNNING);
@@ -321,9 +347,9 @@ static bool settable(const struct cfg_key *k)
 }
 
 /* SET key = value, the value bare or in single quotes ('' for a quote). */
-static void cmd_set(struct client *c, const char *sql)
+static void cmd_set(struct client *c, const struct cmd_call *a)
 {
-	const char *p = sql;
+	const char *p = a->sql;
 	while (isspace((unsigned char)*p))
 		p++;
 	p += 3;   /* SET */
@@ -391,35 +417,24 @@ static void cmd_set(struct client *c, const char *sql)
 	admin_reply(c, "SET");
 }
 
-/* One shape for every command: the tokens and the whole text. */
-static void do_pause(struct client *c, char **tok, int n, const char *sql) { cmd_pause(c, tok, n); }
-static void do_resume(struct client *c, char **tok, int n, const char *sql) { cmd_resume(c, tok, n); }
 
-static void do_reconnect(struct client *c, char **tok, int n, const char *sql) { cmd_reconnect(c, n > 1 ? tok[1] : NULL); }
-static void do_wait_close(struct client *c, char **tok, int n, const char *sql) { cmd_wait_close(c, n > 1 ? tok[1] : NULL); }
-static void do_kill(struct client *c, char **tok, int n, const char *sql) { cmd_kill(c, n > 1 ? tok[1] : NULL); }
-static void do_disable(struct client *c, char **tok, int n, const char *sql) { cmd_disable(c, n > 1 ? tok[1] : NULL, true); }
-static void do_enable(struct client *c, char **tok, int n, const char *sql) { cmd_disable(c, n > 1 ? tok[1] : NULL, false); }
-static void do_reload(struct client *c, char **tok, int n, const char *sql) { cmd_reload(c); }
-static void do_shutdown(struct client *c, char **tok, int n, const char *sql) { cmd_shutdown(c, n > 1 ? tok[1] : NULL); }
-static void do_set(struct client *c, char **tok, int n, const char *sql) { cmd_set(c, sql); }
 
 static const struct {
 	const char *name;
 	int min_args, max_args;      /* database names (SET parses its own) */
-	void (*fn)(struct client *c, char **tok, int n, const char *sql);
+	void (*fn)(struct client *c, const struct cmd_call *a);
 	const char *help;
 } commands[] = {
-	{ "PAUSE", 0, 3, do_pause, "PAUSE [db [TIMEOUT s]]: hold new transactions once those in flight end" },
-	{ "RESUME", 0, 3, do_resume, "RESUME [db [WINDOW n]]: end a PAUSE or KILL" },
-	{ "RECONNECT", 0, 1, do_reconnect, "RECONNECT [db]: replace servers as they come free" },
-	{ "WAIT_CLOSE", 0, 1, do_wait_close, "WAIT_CLOSE [db]: wait until RECONNECT/RELOAD closed them" },
-	{ "KILL", 1, 1, do_kill, "KILL db: drop its clients and servers; pause it" },
-	{ "DISABLE", 1, 1, do_disable, "DISABLE db: refuse new logins to it" },
-	{ "ENABLE", 1, 1, do_enable, "ENABLE db: accept logins again" },
-	{ "RELOAD", 0, 0, do_reload, "RELOAD: read the configuration file again" },
-	{ "SHUTDOWN", 0, 1, do_shutdown, "SHUTDOWN [WAIT_FOR_SERVERS | WAIT_FOR_CLIENTS]: stop" },
-	{ "SET", 0, 99, do_set, "SET key = value: change a setting until the next RELOAD" },
+	{ "PAUSE", 0, 3, cmd_pause, "PAUSE [db [TIMEOUT s]]: hold new transactions once those in flight end" },
+	{ "RESUME", 0, 3, cmd_resume, "RESUME [db [WINDOW n]]: end a PAUSE or KILL" },
+	{ "RECONNECT", 0, 1, cmd_reconnect, "RECONNECT [db]: replace servers as they come free" },
+	{ "WAIT_CLOSE", 0, 1, cmd_wait_close, "WAIT_CLOSE [db]: wait until RECONNECT/RELOAD closed them" },
+	{ "KILL", 1, 1, cmd_kill, "KILL db: drop its clients and servers; pause it" },
+	{ "DISABLE", 1, 1, cmd_disable, "DISABLE db: refuse new logins to it" },
+	{ "ENABLE", 1, 1, cmd_enable, "ENABLE db: accept logins again" },
+	{ "RELOAD", 0, 0, cmd_reload, "RELOAD: read the configuration file again" },
+	{ "SHUTDOWN", 0, 1, cmd_shutdown, "SHUTDOWN [WAIT_FOR_SERVERS | WAIT_FOR_CLIENTS]: stop" },
+	{ "SET", 0, 99, cmd_set, "SET key = value: change a setting until the next RELOAD" },
 };
 
 void admin_cmd_help(void (*line)(void *arg, const char *text), void *arg)
@@ -450,6 +465,7 @@ bool admin_cmd_run(struct client *c, char **tok, int n, const char *sql)
 				    commands[i].name);
 		return true;
 	}
-	commands[i].fn(c, tok, n, sql);
+	const struct cmd_call call = { tok, n, n > 1 ? tok[1] : NULL, sql };
+	commands[i].fn(c, &call);
 	return true;
 }

@@ -260,51 +260,61 @@ static void render_process(struct evbuffer *b)
 }
 
 /* The migration gate of each database that has one (doc/migrations.md). */
+static double gate_held(const struct gate *g) { return g->nheld; }
+static double gate_flight(const struct gate *g) { return gate_in_flight(g); }
+static double gate_bypass(const struct gate *g) { return g->nbypass; }
+static double gate_windows(const struct gate *g) { return (double)g->windows_total; }
+static double gate_errors(const struct gate *g) { return (double)g->errors_total; }
+static double gate_last_drain(const struct gate *g)
+{
+	return g->last.closed > 0 ? g->last.closed - g->last.started : 0;
+}
+static double gate_last_closed(const struct gate *g)
+{
+	return g->last.closed > 0 && g->last.ended > 0 ? g->last.ended - g->last.closed : 0;
+}
+static double gate_last_hold(const struct gate *g) { return g->last.longest_hold; }
+static double gate_last_held(const struct gate *g) { return g->last.held; }
+
+static const struct {
+	const char *name, *type, *help;
+	double (*value)(const struct gate *g);
+} gate_families[] = {
+	{ "sluice_gate_held_clients", "gauge", "Clients held by the gate now.", gate_held },
+	{ "sluice_gate_in_flight_transactions", "gauge",
+	  "Clients inside a transaction now (bypass not counted).", gate_flight },
+	{ "sluice_gate_bypass_clients", "gauge", "Gate bypass sessions logged in now.", gate_bypass },
+	{ "sluice_gate_windows_total", "counter", "PAUSE windows opened.", gate_windows },
+	{ "sluice_gate_errors_total", "counter",
+	  "Hold timeouts, failed drains and gate_max_pause reopenings.", gate_errors },
+	{ "sluice_gate_last_drain_seconds", "gauge",
+	  "Last finished window: seconds from PAUSE until closed.", gate_last_drain },
+	{ "sluice_gate_last_closed_seconds", "gauge",
+	  "Last finished window: seconds the gate stayed closed.", gate_last_closed },
+	{ "sluice_gate_last_longest_hold_seconds", "gauge",
+	  "Last finished window: longest hold of one client.", gate_last_hold },
+	{ "sluice_gate_last_held_clients", "gauge", "Last finished window: clients held.", gate_last_held },
+};
+
 static void render_gates(struct evbuffer *b)
 {
-	static const struct {
-		const char *name, *type, *help;
-	} fams[] = {
-		{ "sluice_gate_state", "gauge", "1 for the gate's current state (open, draining, closed)." },
-		{ "sluice_gate_held_clients", "gauge", "Clients held by the gate now." },
-		{ "sluice_gate_in_flight_transactions", "gauge", "Clients inside a transaction now (bypass not counted)." },
-		{ "sluice_gate_bypass_clients", "gauge", "Gate bypass sessions logged in now." },
-		{ "sluice_gate_windows_total", "counter", "PAUSE windows opened." },
-		{ "sluice_gate_errors_total", "counter", "Hold timeouts, failed drains and gate_max_pause reopenings." },
-		{ "sluice_gate_last_drain_seconds", "gauge", "Last finished window: seconds from PAUSE until closed." },
-		{ "sluice_gate_last_closed_seconds", "gauge", "Last finished window: seconds the gate stayed closed." },
-		{ "sluice_gate_last_longest_hold_seconds", "gauge", "Last finished window: longest hold of one client." },
-		{ "sluice_gate_last_held_clients", "gauge", "Last finished window: clients held." },
-	};
 	if (!gate_next(NULL))
 		return;
-	for (size_t f = 0; f < ARRAY_SIZE(fams); f++) {
-		family(b, fams[f].name, fams[f].type, fams[f].help);
-		for (struct gate *g = gate_next(NULL); g; g = gate_next(g)) {
-			const struct gate_window *w = &g->last;
-			double v;
-			switch (f) {
-			case 0:
-				for (int st = GATE_OPEN; st <= GATE_CLOSED; st++) {
-					evbuffer_add_printf(b, "%s{", fams[f].name);
-					label(b, "database", g->db_name, true);
-					label(b, "state", gate_state_name((enum gate_state)st), false);
-					evbuffer_add_printf(b, "} %d\n", g->state == (enum gate_state)st);
-				}
-				continue;
-			case 1: v = g->nheld; break;
-			case 2: v = gate_in_flight(g); break;
-			case 3: v = g->nbypass; break;
-			case 4: v = (double)g->windows_total; break;
-			case 5: v = (double)g->errors_total; break;
-			case 6: v = w->closed > 0 ? w->closed - w->started : 0; break;
-			case 7: v = w->closed > 0 && w->ended > 0 ? w->ended - w->closed : 0; break;
-			case 8: v = w->longest_hold; break;
-			default: v = w->held; break;
-			}
-			evbuffer_add_printf(b, "%s{", fams[f].name);
+	family(b, "sluice_gate_state", "gauge", "1 for the gate's current state (open, draining, closed).");
+	for (struct gate *g = gate_next(NULL); g; g = gate_next(g)) {
+		for (int st = GATE_OPEN; st <= GATE_CLOSED; st++) {
+			evbuffer_add_printf(b, "sluice_gate_state{");
 			label(b, "database", g->db_name, true);
-			evbuffer_add_printf(b, "} %.6g\n", v);
+			label(b, "state", gate_state_name((enum gate_state)st), false);
+			evbuffer_add_printf(b, "} %d\n", g->state == (enum gate_state)st);
+		}
+	}
+	for (size_t f = 0; f < ARRAY_SIZE(gate_families); f++) {
+		family(b, gate_families[f].name, gate_families[f].type, gate_families[f].help);
+		for (struct gate *g = gate_next(NULL); g; g = gate_next(g)) {
+			evbuffer_add_printf(b, "%s{", gate_families[f].name);
+			label(b, "database", g->db_name, true);
+			evbuffer_add_printf(b, "} %.6g\n", gate_families[f].value(g));
 		}
 	}
 }
