@@ -69,7 +69,7 @@ struct client {
 	uint8_t *startup;            /* the startup packet, kept until login ends */
 	double wait_since;
 	double connect_time;         /* wall clock, for SHOW CLIENTS */
-	double request_time;         /* wall clock of the last request */
+	double request_at;           /* rt_now() of the last request (SHOW CLIENTS) */
 	int negotiations;            /* SSL/GSSENC requests answered */
 	int lookup_method;           /* auth method waiting on auth_query */
 	bool counted;                /* counted in rt.nclients */

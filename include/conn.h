@@ -10,6 +10,9 @@
  *   conn_send(c)               write c->out now; what is left waits for
  *                              writability (no write event unless needed)
  *   conn_timer(c, seconds)     arm the one timer (<= 0 disarms)
+ *   conn_timer_by(c, seconds)  make sure the timer fires within `seconds`:
+ *                              one already due sooner is left alone (the
+ *                              owner copes with firing early)
  *   conn_close(c)              stop everything now; destroy later
  *   conn_close_flushed(c)      close once c->out is written (bounded wait)
  *   conn_tls_start(c, ctx, accept, host)   start TLS on the socket; the
@@ -69,10 +72,14 @@ struct conn {
 	bool close_when_flushed;
 	bool want_drained;   /* owner wants CONN_EV_DRAINED */
 	bool write_failed;   /* a write error waits to be reported from the loop */
+	bool timer_on;       /* tev is armed, due at timer_at */
+	bool wev_on;         /* wev is added */
+	bool read_big;       /* the last read was large: read straight into c->in */
 	struct ssl_st *ssl;  /* TLS on this socket, once started */
 	bool tls_handshaking;
 	bool tls_write_wants_read; /* SSL_write waits for the socket to be readable */
 	int tls_retry_len;   /* an SSL_write to retry with exactly this length */
+	double timer_at;     /* rt_now() when tev fires, while timer_on */
 };
 
 bool conn_init(struct conn *c, int fd, const struct conn_ops *ops) MUST_CHECK;
@@ -82,6 +89,7 @@ void conn_read_start(struct conn *c);
 void conn_read_stop(struct conn *c);
 void conn_send(struct conn *c);
 void conn_timer(struct conn *c, double seconds);
+void conn_timer_by(struct conn *c, double seconds);
 void conn_close(struct conn *c);
 void conn_close_flushed(struct conn *c);
 /* Frees buffers and events; called by the owner's destroy. */

@@ -1,13 +1,23 @@
 /*
  * relay.h — forward messages from one buffer to another by length.
  *
- * Message bodies are moved between evbuffers without copying; a message
- * that arrives in pieces is streamed through as its pieces arrive. Only
- * message types marked in the inspect table are pulled up whole and shown
- * to the owner, who decides what happens to each.
+ * Headers are read where they lie in the source buffer. Consecutive
+ * messages that pass are moved together, once, when something else must
+ * happen (a drop, the end of the input): usually one evbuffer move of
+ * whole chains, no copy, for everything one read brought. A message that
+ * arrives in pieces is streamed through as its pieces arrive. Only message
+ * types marked in the inspect table are made contiguous and shown to the
+ * owner, who decides what happens to each.
+ *
+ * The rule for hooks: messages passed so far may still sit in `src`. A
+ * hook that writes to `dst` itself calls relay_flush() first, so that
+ * what it writes comes after them (relay_run checks, and stops with a BUG
+ * when a hook broke the order).
  *
  * INTERFACE ROUTINES
  *   relay_run(r, src, dst, spec, owner)   move what can be moved now
+ *   relay_flush(r)                        from a hook of r's relay_run:
+ *                                         move what was passed so far
  */
 #ifndef SLUICE_RELAY_H
 #define SLUICE_RELAY_H
@@ -42,10 +52,10 @@ typedef enum relay_action (*relay_inspect_fn)(void *owner, char type,
  * whole message has been passed or dropped. */
 typedef enum relay_action (*relay_observe_fn)(void *owner, char type);
 typedef void (*relay_after_fn)(void *owner, char type);
-/* Optional: sees the start of a message of a `peek` type (header
- * included, `avail` bytes of it in src) before it moves; copies, never
- * consumes. */
-typedef void (*relay_peek_fn)(void *owner, char type, struct evbuffer *src, size_t avail);
+/* Optional: sees the start of a message of a `peek` type before it
+ * moves: `n` contiguous bytes of it, header included (at least the
+ * header, at most the whole message). */
+typedef void (*relay_peek_fn)(void *owner, char type, const uint8_t *msg, size_t n);
 
 struct relay_spec {
 	bool inspect[256];        /* message types shown to `fn` */
@@ -71,5 +81,8 @@ struct relay {
 
 enum relay_result relay_run(struct relay *r, struct evbuffer *src, struct evbuffer *dst,
 			    const struct relay_spec *spec, void *owner, size_t dst_high);
+/* Within a hook of relay_run(r, ...): move the messages passed so far to
+ * dst now. Anywhere else (or for a relay not running) it does nothing. */
+void relay_flush(struct relay *r);
 
 #endif

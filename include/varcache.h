@@ -11,6 +11,7 @@
  *                                   `want` has a value `have` lacks;
  *                                   false when nothing differs
  *   varcache_clear(vc)
+ *   varcache_values()               how many distinct values are held
  *   varcache_set_extra(list)        track_extra_parameters: more names to
  *                                   keep in step (at most VC_EXTRA_MAX)
  */
@@ -30,7 +31,7 @@ enum varcache_param {
 #define VC_COUNT (VC_BUILTIN + VC_EXTRA_MAX)
 
 struct varcache {
-	char *val[VC_COUNT];
+	const char *val[VC_COUNT];   /* interned (shared, counted): equal means identical */
 };
 
 /* Set the extra tracked names from a comma list; false if there are more
@@ -45,5 +46,6 @@ static inline const char *varcache_get(const struct varcache *vc, int idx) { ret
 bool varcache_apply_sql(const struct varcache *want, const struct varcache *have, struct pq_writer *w);
 void varcache_copy(struct varcache *dst, const struct varcache *src);
 void varcache_clear(struct varcache *vc);
+size_t varcache_values(void);
 
 #endif

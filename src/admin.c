@@ -437,7 +437,7 @@ static void show_clients(struct client *self)
 {
 	struct result r;
 	result_begin(&r, ADDR_TYPES, ADDR_COLUMNS);
-	double now = rt_now();
+	double now = rt_now(), wall = rt_wallclock();
 	int app_idx = varcache_index("application_name");
 	for (struct list *it = rt.clients.next; it != &rt.clients; it = it->next) {
 		const struct client *c = list_entry(it, struct client, all_node);
@@ -448,7 +448,7 @@ static void show_clients(struct client *self)
 		split_addr(&c->peer, host, sizeof host, &port);
 		local_addr(c->conn.fd, laddr, sizeof laddr, &lport);
 		format_wall(c->connect_time, connected, sizeof connected);
-		format_wall(c->request_time, requested, sizeof requested);
+		format_wall(wall - (now - c->request_at), requested, sizeof requested);
 		snprintf(ptr, sizeof ptr, "C-%llu", (unsigned long long)c->conn.id);
 		snprintf(link, sizeof link, "S-%llu", c->server ? (unsigned long long)c->server->conn.id : 0ULL);
 		tls_desc(&c->conn, tls, sizeof tls);

@@ -106,7 +106,8 @@ void client_accept(int fd, const struct sockaddr *sa, socklen_t len)
 	list_init(&c->pool_node);
 	list_init(&c->hold_node);
 	list_append(&rt.clients, &c->all_node);
-	c->connect_time = c->request_time = rt_wallclock();
+	c->connect_time = rt_wallclock();
+	c->request_at = rt_now();
 	format_addr(c->addr, sizeof c->addr, sa);
 	if (len <= (socklen_t)sizeof c->peer)
 		memcpy(&c->peer, sa, len);
@@ -668,9 +669,10 @@ void client_on_idle_input(struct client *c)
 		return;
 	}
 	client_set_state(c, CL_WAITING);
-	c->request_time = rt_wallclock();
-	client_wait_timeout_arm(c);
+	c->wait_since = c->request_at = rt_now();
 	pool_acquire(c->pool, c);
+	if (c->state == CL_WAITING)
+		arm_wait_timer(c);   /* no server at once: query_wait_timeout runs */
 }
 
 void client_server_ready(struct client *c)
@@ -694,7 +696,8 @@ void client_relay(struct client *c)
 	struct server *s = c->server;
 	if (!s || s->state != SV_ACTIVE)
 		return;
-	if (conn_in_len(&c->conn) > 0 && client_at_boundary(c)) {
+	size_t in_before = conn_in_len(&c->conn);
+	if (in_before > 0 && client_at_boundary(c)) {
 		/* the client starts its next transaction */
 		if (gate_holds_client(c)) {
 			if (c->pool->mode == POOL_SESSION)
@@ -708,15 +711,16 @@ void client_relay(struct client *c)
 	struct relay_spec *spec = tracks_statements(c) ? &client_spec_tracked : &client_spec;
 	spec->max_len = (uint32_t)rt.cfg->max_packet_size;
 	uint32_t before = c->relay.counted;
-	size_t in_before = conn_in_len(&c->conn);
 	enum relay_result r = relay_run(&c->relay, c->conn.in, s->conn.out, spec, c,
 					CONN_HIGH_WATER);
-	if (conn_in_len(&c->conn) != in_before)
-		stats_client_bytes(&s->clock, s->pool->stats, in_before - conn_in_len(&c->conn));
+	size_t in_after = conn_in_len(&c->conn);
+	if (in_after != in_before) {
+		stats_client_bytes(&s->clock, s->pool->stats, in_before - in_after);
+		if (idle_timers_on())
+			conn_timer(&c->conn, 0);   /* the client is not idle */
+	}
 	if (conn_out_len(&c->conn) > 0)
 		conn_send(&c->conn);   /* answers sluice gave itself */
-	if (conn_in_len(&c->conn) != in_before && idle_timers_on())
-		conn_timer(&c->conn, 0);   /* the client is not idle */
 	if (rt.cfg->query_timeout > 0 && before == s->relay.counted && c->relay.counted != before)
 		conn_timer(&s->conn, rt.cfg->query_timeout);   /* a query starts */
 	conn_send(&s->conn);
@@ -890,7 +894,7 @@ static void client_destroy(struct conn *conn)
 }
 
 /* The start of each query, for the gate's report of what still runs. */
-static void client_peek(void *owner, char type, struct evbuffer *src, size_t avail)
+static void client_peek(void *owner, char type, const uint8_t *msg, size_t avail)
 {
 	struct client *c = owner;
 	struct server *s = c->server;
@@ -898,7 +902,7 @@ static void client_peek(void *owner, char type, struct evbuffer *src, size_t ava
 	size_t n = avail < sizeof buf - 1 ? avail : sizeof buf - 1;
 	if (!s || n <= PQ_HEADER_LEN)
 		return;
-	evbuffer_copyout(src, buf, n);
+	memcpy(buf, msg, n);
 	buf[n] = 0;
 	const char *q = (const char *)buf + PQ_HEADER_LEN;
 	if (type == 'P') {

@@ -31,12 +31,15 @@
 #include "runtime.h"
 
 #define CONN_READ_SIZE (32 * 1024)
+#define CONN_READ_SMALL 900            /* a chain of this fits malloc's 1 KiB class */
 #define TLS_READ_BUDGET (256 * 1024)   /* per callback, then yield */
 #define TLS_WRITE_CHUNK (16 * 1024)
 
 static char tls_err[256];
 
 static void write_now(struct conn *c, bool from_loop);
+static void want_write(struct conn *c, bool on);
+static void plain_read(struct conn *c, evutil_socket_t fd);
 static void tls_read(struct conn *c);
 static void tls_step(struct conn *c);
 #define CONN_FLUSH_TIMEOUT 5.0   /* longest wait to flush before closing */
@@ -71,8 +74,20 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
 		tls_read(c);
 		return;
 	}
+	plain_read(c, fd);
+}
+
+/* Reads that bring one small message (most of them) go into a small
+ * chain, which malloc serves from its fast per-size cache; whatever does
+ * not fit lands in `spill` and is copied after it. After such an overflow
+ * the next reads reserve CONN_READ_SIZE in the buffer itself (no copy),
+ * until a read is small again. */
+static void plain_read(struct conn *c, evutil_socket_t fd)
+{
+	static uint8_t spill[CONN_READ_SIZE];
 	struct evbuffer_iovec v[2];
-	int nv = evbuffer_reserve_space(c->in, CONN_READ_SIZE, v, 2);
+	int nv = evbuffer_reserve_space(c->in, c->read_big ? CONN_READ_SIZE : CONN_READ_SMALL, v,
+					c->read_big ? 2 : 1);
 	if (nv <= 0) {
 		c->err = ENOMEM;
 		dispatch(c, CONN_EV_ERROR);
@@ -83,7 +98,13 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
 		iov[i].iov_base = v[i].iov_base;
 		iov[i].iov_len = v[i].iov_len;
 	}
-	ssize_t n = readv(fd, iov, nv);
+	int niov = nv;
+	if (!c->read_big) {
+		iov[1].iov_base = spill;
+		iov[1].iov_len = sizeof spill;
+		niov = 2;
+	}
+	ssize_t n = readv(fd, iov, niov);
 	if (n < 0) {
 		evbuffer_commit_space(c->in, v, 0);
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
@@ -104,6 +125,12 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
 		left -= take;
 	}
 	evbuffer_commit_space(c->in, v, nv);
+	if (left > 0 && evbuffer_add(c->in, spill, left) != 0) {
+		c->err = ENOMEM;
+		dispatch(c, CONN_EV_ERROR);
+		return;
+	}
+	c->read_big = (size_t)n > CONN_READ_SMALL;
 	dispatch(c, CONN_EV_READ);
 }
 
@@ -122,8 +149,6 @@ static void finish_connect(struct conn *c)
 	dispatch(c, CONN_EV_CONNECTED);
 }
 
-/* Write what the kernel takes. `from_loop`: called by the write event, so
- * events may be dispatched directly; otherwise they are deferred. */
 /* One step of writing: > 0 bytes written, 0 would block, < 0 failed. */
 static int write_some(struct conn *c)
 {
@@ -166,18 +191,35 @@ static int write_some(struct conn *c)
 	}
 }
 
+/* Write interest on or off; no event call when it is already so. */
+static void want_write(struct conn *c, bool on)
+{
+	if (on == c->wev_on)
+		return;
+	c->wev_on = on;
+	if (on)
+		event_add(c->wev, NULL);
+	else
+		event_del(c->wev);
+}
+
+/* Write what the kernel takes. `from_loop`: called by the write event, so
+ * events may be dispatched directly; otherwise they are deferred. */
 static void write_now(struct conn *c, bool from_loop)
 {
-	while (evbuffer_get_length(c->out) > 0) {
+	size_t left = evbuffer_get_length(c->out);
+	while (left > 0) {
 		int n = write_some(c);
-		if (n > 0)
+		if (n > 0) {
+			left = evbuffer_get_length(c->out);
 			continue;
+		}
 		if (n == 0) {
 			if (c->tls_write_wants_read)
 				return;   /* the read event resumes the write */
 			break;
 		}
-		event_del(c->wev);
+		want_write(c, false);
 		if (c->close_when_flushed) {
 			conn_close(c);
 			return;
@@ -191,27 +233,27 @@ static void write_now(struct conn *c, bool from_loop)
 		}
 		return;
 	}
-	if (evbuffer_get_length(c->out) > 0) {
-		event_add(c->wev, NULL);
+	if (left > 0) {
+		want_write(c, true);
 		return;
 	}
 	if (c->close_when_flushed) {
-		event_del(c->wev);
+		want_write(c, false);
 		conn_close(c);
 		return;
 	}
 	if (c->want_drained) {
 		if (from_loop) {
-			event_del(c->wev);
+			want_write(c, false);
 			c->want_drained = false;
 			dispatch(c, CONN_EV_DRAINED);
 		} else {
 			/* let the loop tell the owner, via the write event */
-			event_add(c->wev, NULL);
+			want_write(c, true);
 		}
 		return;
 	}
-	event_del(c->wev);
+	want_write(c, false);
 }
 
 static void write_cb(evutil_socket_t fd, short what, void *arg)
@@ -222,7 +264,7 @@ static void write_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (c->connecting) {
-		event_del(c->wev);
+		want_write(c, false);
 		finish_connect(c);
 		return;
 	}
@@ -236,6 +278,7 @@ static void write_cb(evutil_socket_t fd, short what, void *arg)
 static void timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
+	c->timer_on = false;
 	if (c->close_when_flushed) {
 		conn_close(c);
 		return;
@@ -295,7 +338,7 @@ bool conn_connect(struct conn *c, const struct sockaddr *sa, socklen_t len,
 		/* Completed at once (unix sockets often do): report it from the
 		 * loop, never from inside the caller. */
 		c->connecting = true;
-		event_add(c->wev, NULL);
+		want_write(c, true);
 		return true;
 	}
 	if (errno != EINPROGRESS) {
@@ -303,7 +346,7 @@ bool conn_connect(struct conn *c, const struct sockaddr *sa, socklen_t len,
 		return false;
 	}
 	c->connecting = true;
-	event_add(c->wev, NULL);
+	want_write(c, true);
 	return true;
 }
 
@@ -336,13 +379,16 @@ void conn_send(struct conn *c)
 	write_now(c, false);
 }
 
+/* Disarming an unarmed timer costs nothing: most transactions pass
+ * through states whose timers are off. */
 void conn_timer(struct conn *c, double seconds)
 {
 	if (c->closing)
 		return;
 	if (seconds <= 0) {
-		if (c->tev)
+		if (c->timer_on)
 			event_del(c->tev);
+		c->timer_on = false;
 		return;
 	}
 	if (!c->tev) {
@@ -354,6 +400,15 @@ void conn_timer(struct conn *c, double seconds)
 	tv.tv_sec = (time_t)seconds;
 	tv.tv_usec = (suseconds_t)((seconds - (double)tv.tv_sec) * 1e6);
 	evtimer_add(c->tev, &tv);
+	c->timer_on = true;
+	c->timer_at = rt_now() + seconds;
+}
+
+void conn_timer_by(struct conn *c, double seconds)
+{
+	if (seconds > 0 && c->timer_on && c->timer_at <= rt_now() + seconds)
+		return;
+	conn_timer(c, seconds);
 }
 
 /* ---- TLS ---- */
@@ -382,7 +437,7 @@ static void tls_read(struct conn *c)
 		if (e == SSL_ERROR_WANT_READ)
 			break;
 		if (e == SSL_ERROR_WANT_WRITE) {
-			event_add(c->wev, NULL);
+			want_write(c, true);
 			break;
 		}
 		if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)) {
@@ -411,7 +466,7 @@ static void tls_step(struct conn *c)
 	int r = SSL_do_handshake(c->ssl);
 	if (r == 1) {
 		c->tls_handshaking = false;
-		event_del(c->wev);
+		want_write(c, false);
 		if (!c->reading)
 			event_del(c->rev);
 		dispatch(c, CONN_EV_TLS_READY);
@@ -419,11 +474,11 @@ static void tls_step(struct conn *c)
 	}
 	switch (SSL_get_error(c->ssl, r)) {
 	case SSL_ERROR_WANT_READ:
-		event_del(c->wev);
+		want_write(c, false);
 		event_add(c->rev, NULL);
 		return;
 	case SSL_ERROR_WANT_WRITE:
-		event_add(c->wev, NULL);
+		want_write(c, true);
 		return;
 	default: {
 		unsigned long e = ERR_get_error();
@@ -471,7 +526,7 @@ bool conn_tls_start(struct conn *c, struct ssl_ctx_st *ctx, bool accept, const c
 	if (accept)
 		event_add(c->rev, NULL);
 	else
-		event_add(c->wev, NULL);
+		want_write(c, true);
 	return true;
 }
 
@@ -505,8 +560,10 @@ void conn_close(struct conn *c)
 	if (c->ssl && !c->tls_handshaking)
 		(void)SSL_shutdown(c->ssl);   /* close_notify, best effort */
 	c->reading = false;
+	c->timer_on = false;
 	if (c->rev) event_del(c->rev);
 	if (c->wev) event_del(c->wev);
+	c->wev_on = false;
 	if (c->tev) event_del(c->tev);
 	list_append(&rt.dead, &c->dead_node);
 	event_active(rt.reaper, 0, 0);

@@ -48,7 +48,9 @@ void timers_server_idle(struct server *s)
 		delay = min_positive(delay, s->idle_since + cfg->server_idle_timeout - now);
 	if (delay != 0 && delay < 0.001)
 		delay = 0.001;
-	conn_timer(&s->conn, delay);
+	/* armed in an earlier idle period and due sooner: it fires early,
+	 * and timers_server_fire arms it again for what is left */
+	conn_timer_by(&s->conn, delay);
 }
 
 void timers_server_fire(struct server *s)

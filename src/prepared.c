@@ -353,6 +353,8 @@ static void send_answer(struct client *c, uint8_t kind)
 {
 	/* ParseComplete '1' or CloseComplete '3': a header and no body */
 	char msg[5] = { kind == RQ_ANSWER_PARSE ? '1' : '3', 0, 0, 0, 4 };
+	if (c->server)
+		relay_flush(&c->server->relay);   /* after the responses passed before it */
 	evbuffer_add(c->conn.out, msg, sizeof msg);
 }
 
@@ -411,6 +413,8 @@ static void stmt_name(char *buf, size_t n, uint64_t id)
 
 static void put_msg(struct server *s, struct pq_writer *w)
 {
+	if (s->client)
+		relay_flush(&s->client->relay);   /* after the messages passed before it */
 	if (pq_writer_ok(w))
 		evbuffer_add(s->conn.out, w->buf, w->len);
 	pq_writer_reset(w);

@@ -1,10 +1,80 @@
 /*
  * relay.c — forward by length; pull up only what must be understood.
+ *
+ * One call of relay_run walks the messages in src. Those that pass are
+ * not moved one by one: `run` counts the bytes at the front of src that
+ * have passed, and they move to dst together when something else must
+ * happen first (a message dropped, a hook writing to dst) or when the
+ * walk ends. Headers are read in place from src's first chain.
  */
 #include <event2/buffer.h>
 
+#include "log.h"
 #include "proto.h"
 #include "relay.h"
+
+/* One running relay_run; hooks may start another (a stack of them). */
+struct run {
+	struct relay *r;
+	struct evbuffer *src, *dst;
+	size_t src_len, dst_len;   /* their lengths, kept here as they change */
+	size_t run;                /* bytes at src's front passed, not yet moved */
+	bool flushed;              /* a hook called relay_flush: dst may have grown */
+	const uint8_t *chain;      /* src's first chain, when `chain_len` > 0 */
+	size_t chain_len;
+	struct run *prev;
+};
+
+static struct run *running;
+
+static void flush(struct run *x)
+{
+	if (x->run == 0)
+		return;
+	evbuffer_remove_buffer(x->src, x->dst, x->run);
+	x->src_len -= x->run;
+	x->dst_len += x->run;
+	x->run = 0;
+	x->chain_len = 0;
+}
+
+void relay_flush(struct relay *r)
+{
+	for (struct run *x = running; x; x = x->prev) {
+		if (x->r == r) {
+			flush(x);
+			x->flushed = true;
+			return;
+		}
+	}
+}
+
+/* Where src's first chain lies (nothing when src is empty). */
+static void look(struct run *x)
+{
+	struct evbuffer_iovec v;
+	x->chain_len = 0;
+	if (evbuffer_peek(x->src, -1, NULL, &v, 1) >= 1) {
+		x->chain = v.iov_base;
+		x->chain_len = v.iov_len;
+	}
+}
+
+/* `n` contiguous bytes at offset `run` of src (the caller knows they are
+ * there): read in place from the first chain, or made contiguous at the
+ * front after moving what has passed. NULL only when memory ran out. */
+static const uint8_t *view(struct run *x, size_t n)
+{
+	if (x->chain_len == 0)
+		look(x);
+	if (x->run + n > x->chain_len) {
+		flush(x);
+		if (!evbuffer_pullup(x->src, (ev_ssize_t)n))
+			return NULL;
+		look(x);
+	}
+	return x->chain + x->run;
+}
 
 static void note_type(struct relay *r, const struct relay_spec *spec, uint8_t type)
 {
@@ -16,81 +86,129 @@ static void note_type(struct relay *r, const struct relay_spec *spec, uint8_t ty
 	}
 }
 
-enum relay_result relay_run(struct relay *r, struct evbuffer *src, struct evbuffer *dst,
-			    const struct relay_spec *spec, void *owner, size_t dst_high)
+/* A hook ran. It may have flushed, and then written to dst; writing
+ * without flushing first breaks the order (checked where it is cheap:
+ * around `fn`, which sees few messages). */
+static void after_hook(struct run *x, size_t run_before, bool check)
 {
+	if (x->flushed || check) {
+		x->flushed = false;
+		size_t dst_len = evbuffer_get_length(x->dst);
+		if (x->run == run_before && run_before > 0 && dst_len != x->dst_len)
+			BUG("a relay hook wrote to its destination without relay_flush()");
+		x->dst_len = dst_len;
+		x->chain_len = 0;
+	}
+}
+
+static void run_after(struct run *x, const struct relay_spec *spec, void *owner, char type)
+{
+	size_t run_before = x->run;
+	spec->after(owner, type);
+	after_hook(x, run_before, false);
+}
+
+/* Pass (or drop) `n` bytes at offset `run` of src. */
+static void take(struct run *x, size_t n, bool drop)
+{
+	if (!drop) {
+		x->run += n;
+		return;
+	}
+	flush(x);
+	evbuffer_drain(x->src, n);
+	x->src_len -= n;
+	x->chain_len = 0;
+}
+
+static enum relay_result walk(struct run *x, const struct relay_spec *spec, void *owner,
+			      size_t dst_high)
+{
+	struct relay *r = x->r;
 	for (;;) {
-		size_t avail = evbuffer_get_length(src);
+		size_t avail = x->src_len - x->run;
 		if (r->pending > 0) {
 			if (avail == 0)
 				return RELAY_IDLE;
 			size_t n = avail < r->pending ? avail : r->pending;
-			if (r->dropping)
-				evbuffer_drain(src, n);
-			else
-				evbuffer_remove_buffer(src, dst, n);
+			take(x, n, r->dropping);
 			r->pending -= (uint32_t)n;
 			if (r->pending > 0)
 				return RELAY_IDLE;
 			if (spec->after)
-				spec->after(owner, r->cur_type);
+				run_after(x, spec, owner, r->cur_type);
 			continue;
 		}
-		if (evbuffer_get_length(dst) > dst_high)
+		if (x->dst_len + x->run > dst_high)
 			return RELAY_BACKPRESSURE;
-		uint8_t hbuf[PQ_HEADER_LEN];
-		struct pq_header h;
 		if (avail < PQ_HEADER_LEN)
 			return RELAY_IDLE;
-		evbuffer_copyout(src, hbuf, PQ_HEADER_LEN);
-		enum pq_frame f = proto_frame(hbuf, PQ_HEADER_LEN, spec->max_len, &h);
-		if (f == PQ_FRAME_BAD)
+		const uint8_t *hp = view(x, PQ_HEADER_LEN);
+		if (!hp)
+			return RELAY_FAILED;
+		struct pq_header h;
+		if (proto_frame(hp, PQ_HEADER_LEN, spec->max_len, &h) == PQ_FRAME_BAD)
 			return RELAY_BAD_LENGTH;
 		size_t total = pq_msg_total(&h);
 		uint8_t type = (uint8_t)h.type;
-		if (spec->peek && spec->peek_types[type])
-			spec->peek(owner, h.type, src, avail < total ? avail : total);
+		if (spec->peek && spec->peek_types[type]) {
+			/* as much of it as lies in the same chain */
+			size_t in_chain = x->chain_len - x->run;
+			spec->peek(owner, h.type, hp, in_chain < total ? in_chain : total);
+		}
 		if (!spec->inspect[type]) {
 			enum relay_action act = spec->observe ? spec->observe(owner, h.type) : RELAY_FORWARD;
 			note_type(r, spec, type);
 			size_t n = avail < total ? avail : total;
 			r->dropping = act == RELAY_DROP;
 			r->cur_type = h.type;
-			if (r->dropping)
-				evbuffer_drain(src, n);
-			else
-				evbuffer_remove_buffer(src, dst, n);
+			take(x, n, r->dropping);
 			r->pending = (uint32_t)(total - n);
 			if (r->pending == 0 && spec->after)
-				spec->after(owner, h.type);
+				run_after(x, spec, owner, h.type);
 			continue;
 		}
 		if (h.len > spec->max_inspect_len)
 			return RELAY_BAD_LENGTH;
 		if (avail < total)
 			return RELAY_IDLE;
-		const uint8_t *msg = evbuffer_pullup(src, (ev_ssize_t)total);
+		const uint8_t *msg = view(x, total);
 		if (!msg)
 			return RELAY_FAILED;
 		enum relay_action act = spec->observe ? spec->observe(owner, h.type) : RELAY_FORWARD;
 		note_type(r, spec, type);
-		if (act == RELAY_FORWARD)
+		if (act == RELAY_FORWARD) {
+			size_t run_before = x->run;
 			act = spec->fn(owner, h.type, msg + PQ_HEADER_LEN, pq_body_len(&h));
+			after_hook(x, run_before, true);
+		}
 		switch (act) {
 		case RELAY_FORWARD:
 		case RELAY_FORWARD_STOP:
-			evbuffer_remove_buffer(src, dst, total);
+			take(x, total, false);
 			break;
 		case RELAY_DROP:
 		case RELAY_DROP_STOP:
-			evbuffer_drain(src, total);
+			take(x, total, true);
 			break;
 		case RELAY_FAIL:
 			return RELAY_FAILED;
 		}
 		if (spec->after)
-			spec->after(owner, h.type);
+			run_after(x, spec, owner, h.type);
 		if (act == RELAY_FORWARD_STOP || act == RELAY_DROP_STOP)
 			return RELAY_STOPPED;
 	}
+}
+
+enum relay_result relay_run(struct relay *r, struct evbuffer *src, struct evbuffer *dst,
+			    const struct relay_spec *spec, void *owner, size_t dst_high)
+{
+	struct run x = { .r = r, .src = src, .dst = dst, .prev = running,
+			 .src_len = evbuffer_get_length(src), .dst_len = evbuffer_get_length(dst) };
+	running = &x;
+	enum relay_result res = walk(&x, spec, owner, dst_high);
+	flush(&x);
+	running = x.prev;
+	return res;
 }

@@ -73,9 +73,16 @@ void server_set_state(struct server *s, enum server_state st)
 	list_del_init(&s->pool_node);
 	server_log(s, LOG_LVL_NOISE, "state %s -> %s", server_state_name(s->state),
 		   server_state_name(st));
-	/* idle, reset and check timers belong to their state: leaving it
-	 * disarms them (a checked server may go straight to a client) */
-	if ((s->state == SV_IDLE || s->state == SV_RESET || s->state == SV_TEST) && st != s->state)
+	/* Reset and check timers belong to their state: leaving it disarms
+	 * them (a checked server may go straight to a client). The idle
+	 * timer (lifetime, idle timeout) may stay armed while a client uses
+	 * the server, so that a transaction costs no timer changes: firing
+	 * then is ignored, and the next idle period arms it again. Not with
+	 * query_timeout, whose timer an active server needs. */
+	bool keep_idle_timer = s->state == SV_IDLE && (st == SV_ACTIVE || st == SV_SETUP) &&
+			       rt.cfg->query_timeout <= 0;
+	if ((s->state == SV_IDLE || s->state == SV_RESET || s->state == SV_TEST) && st != s->state &&
+	    !keep_idle_timer)
 		conn_timer(&s->conn, 0);
 	s->state = st;
 	if (st == SV_IDLE) {
@@ -352,6 +359,7 @@ static enum relay_action soften_fatal(struct server *s, struct client *c,
 	pq_writer_init(&w);
 	proto_build_error(&w, "ERROR", f.sqlstate, f.message, f.detail);
 	bool ok = pq_writer_ok(&w);
+	relay_flush(&s->relay);   /* after what the relay passed before it */
 	if (ok)
 		evbuffer_add(c->conn.out, w.buf, w.len);
 	pq_writer_free(&w);
@@ -752,12 +760,22 @@ static void server_on_timeout(struct server *s)
 	case SV_IDLE:
 		timers_server_fire(s);
 		break;
-	case SV_ACTIVE:
-		if (rt.cfg->query_timeout <= 0)
-			break;   /* no query timer is armed without it */
+	case SV_ACTIVE: {
+		/* The idle timer may still be armed from before the client came
+		 * (a RELOAD may have set query_timeout since): only a query that
+		 * has run its time is cancelled. */
+		double limit = rt.cfg->query_timeout;
+		double ran = s->clock.query_start > 0 ? rt_now() - s->clock.query_start : 0;
+		if (limit <= 0 || s->clock.query_start <= 0)
+			break;
+		if (ran < limit - 0.001) {
+			conn_timer(&s->conn, limit - ran);
+			break;
+		}
 		snprintf(msg, sizeof msg, "query_timeout: query ran longer than %g s", rt.cfg->query_timeout);
 		server_kill(s, SQLSTATE_QUERY_CANCELED, msg);
 		break;
+	}
 	case SV_RESET:
 	case SV_TEST:
 		server_close(s, "server did not answer its reset or check query in time");

@@ -43,6 +43,24 @@ int main(void)
 	(void)varcache_set(&b, "application_name", "it's a \\ test");
 	ok(sql_of(&a, &b) == NULL, "no SET once the server matches");
 
+	/* interned values: one copy, shared, counted */
+	int tz = varcache_index("TimeZone");
+	ok(varcache_get(&a, tz) == varcache_get(&b, tz), "equal values are one shared copy");
+	(void)varcache_set(&b, "TimeZone", "Europe/Paris");
+	ok(varcache_get(&a, tz) != varcache_get(&b, tz), "a changed value gets its own copy");
+	s = sql_of(&a, &b);
+	is_str(s, "SET TimeZone = E'UTC';", "and differs again");
+	free(s);
+	size_t held = varcache_values();
+	struct varcache c = { 0 };
+	varcache_copy(&c, &b);
+	is_int((int)varcache_values(), (int)held, "a copy adds references, not values");
+	varcache_clear(&c);
+	varcache_clear(&b);
+	is_int((int)varcache_values(), 2, "cleared: only a's two values are left");
+	(void)varcache_set(&b, "TimeZone", "UTC");
+	(void)varcache_set(&b, "application_name", "it's a \\ test");
+
 	ok(varcache_set_extra("default_transaction_read_only, search_path"), "extra names accepted");
 	ok(varcache_set(&a, "search_path", "public"), "an extra name is tracked");
 	s = sql_of(&a, &b);

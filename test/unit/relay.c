@@ -1,0 +1,263 @@
+/*
+ * relay.t — relay_run: what reaches dst and in what order, whatever the
+ * pieces the input arrives in; inspect, observe, after and peek hooks;
+ * hooks that write to dst (relay_flush); bad lengths and backpressure.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "proto.h"
+#include "relay.h"
+#include "tap.h"
+
+/* Append one message: type, length, body. */
+static size_t put(uint8_t *out, char type, const char *body)
+{
+	size_t n = strlen(body);
+	out[0] = (uint8_t)type;
+	out[1] = (uint8_t)((n + 4) >> 24);
+	out[2] = (uint8_t)((n + 4) >> 16);
+	out[3] = (uint8_t)((n + 4) >> 8);
+	out[4] = (uint8_t)(n + 4);
+	memcpy(out + 5, body, n);
+	return n + 5;
+}
+
+struct owner {
+	struct relay r;
+	struct evbuffer *dst;
+	char seen[64];        /* types in the order hooks saw them */
+	int nseen;
+	char after[64];
+	int nafter;
+	char peeked[64];      /* text after the header of the last peeked message */
+	char drop_type;       /* observe drops this type */
+	char answer_type;     /* inspect drops this type and writes "!" to dst */
+	char stop_type;       /* inspect: FORWARD_STOP */
+	char bad_writer;      /* inspect: write to dst without relay_flush */
+};
+
+static enum relay_action inspect(void *arg, char type, const uint8_t *body, size_t len)
+{
+	struct owner *o = arg;
+	o->seen[o->nseen++] = type;
+	if (type == o->stop_type)
+		return RELAY_FORWARD_STOP;
+	if (type == o->answer_type) {
+		relay_flush(&o->r);
+		evbuffer_add(o->dst, "!", 1);
+		return RELAY_DROP;
+	}
+	(void)body;
+	(void)len;
+	return RELAY_FORWARD;
+}
+
+static enum relay_action observe(void *arg, char type)
+{
+	struct owner *o = arg;
+	return type == o->drop_type ? RELAY_DROP : RELAY_FORWARD;
+}
+
+static void after(void *arg, char type)
+{
+	struct owner *o = arg;
+	o->after[o->nafter++] = type;
+}
+
+static void peek(void *arg, char type, const uint8_t *msg, size_t n)
+{
+	struct owner *o = arg;
+	size_t body = n - PQ_HEADER_LEN;
+	if (body >= sizeof o->peeked)
+		body = sizeof o->peeked - 1;
+	memcpy(o->peeked, msg + PQ_HEADER_LEN, body);
+	o->peeked[body] = 0;
+	(void)type;
+}
+
+static struct relay_spec spec = {
+	.inspect = { ['Z'] = true, ['E'] = true },
+	.count = { ['Z'] = true },
+	.unsync = { ['P'] = true },
+	.peek_types = { ['Q'] = true },
+	.max_len = 1000,
+	.max_inspect_len = 100,
+	.fn = inspect,
+	.observe = observe,
+	.after = after,
+	.peek = peek,
+};
+
+static char *contents(struct evbuffer *b, size_t *len)
+{
+	*len = evbuffer_get_length(b);
+	char *s = malloc(*len + 1);
+	evbuffer_copyout(b, s, *len);
+	s[*len] = 0;
+	return s;
+}
+
+/* Feed `in` in two pieces split at `cut` (the second piece after the
+ * first was relayed) and return what reached dst. */
+static char *relay_split(struct owner *o, const uint8_t *in, size_t len, size_t cut,
+			 size_t *out_len, enum relay_result *last)
+{
+	struct evbuffer *src = evbuffer_new();
+	o->dst = evbuffer_new();
+	evbuffer_add(src, in, cut);
+	*last = relay_run(&o->r, src, o->dst, &spec, o, 1 << 20);
+	evbuffer_add(src, in + cut, len - cut);
+	*last = relay_run(&o->r, src, o->dst, &spec, o, 1 << 20);
+	char *s = contents(o->dst, out_len);
+	ok(evbuffer_get_length(src) == 0 || *last == RELAY_STOPPED, "cut %zu: the input is used up", cut);
+	evbuffer_free(src);
+	evbuffer_free(o->dst);
+	return s;
+}
+
+static void test_order_at_every_cut(void)
+{
+	uint8_t in[512];
+	size_t len = 0;
+	len += put(in + len, 'T', "row description");
+	len += put(in + len, 'D', "a data row");
+	len += put(in + len, 'X', "dropped by observe, streamed in pieces");
+	len += put(in + len, 'C', "SELECT 1");
+	len += put(in + len, 'E', "answered by sluice");
+	len += put(in + len, 'Z', "I");
+
+	uint8_t want[512];
+	size_t wlen = 0;
+	wlen += put(want + wlen, 'T', "row description");
+	wlen += put(want + wlen, 'D', "a data row");
+	wlen += put(want + wlen, 'C', "SELECT 1");
+	want[wlen++] = '!';
+	wlen += put(want + wlen, 'Z', "I");
+
+	int good = 0, afters = 0, counts = 0;
+	for (size_t cut = 0; cut <= len; cut++) {
+		struct owner o = { .drop_type = 'X', .answer_type = 'E' };
+		size_t olen;
+		enum relay_result res;
+		char *got = relay_split(&o, in, len, cut, &olen, &res);
+		good += olen == wlen && !memcmp(got, want, wlen) && res == RELAY_IDLE;
+		afters += o.nafter == 6 && !memcmp(o.after, "TDXCEZ", 6);
+		counts += o.r.counted == 1 && !o.r.unsynced && o.r.pending == 0;
+		free(got);
+	}
+	is_int(good, (int)len + 1, "every cut: passed messages in order, the dropped one gone, "
+	       "the hook's answer in its place");
+	is_int(afters, (int)len + 1, "every cut: `after` once per message, in order");
+	is_int(counts, (int)len + 1, "every cut: one counted type, nothing pending");
+}
+
+static void test_stop_leaves_the_rest(void)
+{
+	uint8_t in[128];
+	size_t len = 0;
+	len += put(in + len, 'D', "row");
+	len += put(in + len, 'Z', "I");
+	size_t first = len;
+	len += put(in + len, 'D', "next transaction");
+	struct owner o = { .stop_type = 'Z' };
+	struct evbuffer *src = evbuffer_new();
+	o.dst = evbuffer_new();
+	evbuffer_add(src, in, len);
+	enum relay_result res = relay_run(&o.r, src, o.dst, &spec, &o, 1 << 20);
+	is_int(res, RELAY_STOPPED, "FORWARD_STOP stops");
+	is_int((int)evbuffer_get_length(o.dst), (int)first, "what came up to and with the stop passed");
+	is_int((int)evbuffer_get_length(src), (int)(len - first), "what came after it waits in src");
+	evbuffer_free(src);
+	evbuffer_free(o.dst);
+}
+
+static void test_peek(void)
+{
+	uint8_t in[128];
+	size_t len = 0;
+	len += put(in + len, 'D', "before");
+	len += put(in + len, 'Q', "SELECT 42");
+	struct owner o = { 0 };
+	struct evbuffer *src = evbuffer_new();
+	o.dst = evbuffer_new();
+	evbuffer_add(src, in, len);
+	(void)relay_run(&o.r, src, o.dst, &spec, &o, 1 << 20);
+	is_str(o.peeked, "SELECT 42", "peek sees a message behind another in the same buffer");
+	evbuffer_free(src);
+	evbuffer_free(o.dst);
+}
+
+static void test_bad_and_backpressure(void)
+{
+	uint8_t in[2048];
+	struct owner o = { 0 };
+	struct evbuffer *src = evbuffer_new();
+	o.dst = evbuffer_new();
+
+	size_t len = put(in, 'D', "ok");
+	in[len] = 'D';
+	memcpy(in + len + 1, "\0\0\0\3", 4);   /* a length below 4 */
+	evbuffer_add(src, in, len + 5);
+	is_int(relay_run(&o.r, src, o.dst, &spec, &o, 1 << 20), RELAY_BAD_LENGTH, "a length below 4 is refused");
+	is_int((int)evbuffer_get_length(o.dst), (int)len, "... after the good message before it passed");
+
+	evbuffer_drain(src, evbuffer_get_length(src));
+	evbuffer_drain(o.dst, evbuffer_get_length(o.dst));
+	memset(&o.r, 0, sizeof o.r);
+	char big[200];
+	memset(big, 'x', sizeof big - 1);
+	big[sizeof big - 1] = 0;
+	len = put(in, 'E', big);
+	evbuffer_add(src, in, len);
+	is_int(relay_run(&o.r, src, o.dst, &spec, &o, 1 << 20), RELAY_BAD_LENGTH,
+	       "an inspected message over max_inspect_len is refused");
+
+	evbuffer_drain(src, evbuffer_get_length(src));
+	memset(&o.r, 0, sizeof o.r);
+	len = 0;
+	for (int i = 0; i < 10; i++)
+		len += put(in + len, 'D', "0123456789");
+	evbuffer_add(src, in, len);
+	is_int(relay_run(&o.r, src, o.dst, &spec, &o, 30), RELAY_BACKPRESSURE, "backpressure above dst_high");
+	ok(evbuffer_get_length(o.dst) > 0 && evbuffer_get_length(o.dst) <= 45,
+	   "only about dst_high passed (%zu bytes)", evbuffer_get_length(o.dst));
+	evbuffer_free(src);
+	evbuffer_free(o.dst);
+}
+
+/* A message longer than what has arrived streams through as it comes. */
+static void test_streaming(void)
+{
+	char body[900];
+	memset(body, 'y', sizeof body - 1);
+	body[sizeof body - 1] = 0;
+	uint8_t in[1024];
+	size_t len = put(in, 'D', body);
+	struct owner o = { 0 };
+	struct evbuffer *src = evbuffer_new();
+	o.dst = evbuffer_new();
+	evbuffer_add(src, in, 100);
+	(void)relay_run(&o.r, src, o.dst, &spec, &o, 1 << 20);
+	is_int((int)evbuffer_get_length(o.dst), 100, "the first piece passed at once");
+	is_int((int)o.r.pending, (int)(len - 100), "the rest is pending");
+	is_int(o.nafter, 0, "`after` waits for the end of the message");
+	evbuffer_add(src, in + 100, len - 100);
+	(void)relay_run(&o.r, src, o.dst, &spec, &o, 1 << 20);
+	is_int((int)evbuffer_get_length(o.dst), (int)len, "the rest followed");
+	is_int(o.nafter, 1, "`after` ran once it had all passed");
+	evbuffer_free(src);
+	evbuffer_free(o.dst);
+}
+
+int main(void)
+{
+	test_order_at_every_cut();
+	test_stop_leaves_the_rest();
+	test_peek();
+	test_bad_and_backpressure();
+	test_streaming();
+	return done_testing();
+}
