@@ -87,6 +87,12 @@ sub row_specs
 		  fmt => '%.0f' },
 		{ id => 'j_err', scen => 'j', metric => 'errors', unit => 'errors', better => 'lower',
 		  targets => \@pool, label => 'j. errors (must be 0)', derived => 'sum', fmt => '%d' },
+		{ id => 'k_a', scen => 'k_a', metric => 'instructions_per_tx', unit => 'instructions/tx',
+		  better => 'lower', targets => \@pool, label => 'k. user-space instructions per transaction in a',
+		  chart => 'k instr a', fmt => '%.0f' },
+		{ id => 'k_b', scen => 'k_b', metric => 'instructions_per_tx', unit => 'instructions/tx',
+		  better => 'lower', targets => \@pool, label => 'k. user-space instructions per transaction in b',
+		  chart => 'k instr b', fmt => '%.0f' },
 	);
 }
 
@@ -314,7 +320,8 @@ ${\ $self->targets_table }
   the same `userlist.txt` (plain password), md5 to PostgreSQL too (and for
   the direct row), `max_client_conn = ${\ ($c->{clients} + 1100) }`, connection logging off,
   `client_tls_sslmode = prefer` with a throwaway self-signed RSA-2048
-  certificate. Keys sluice does not implement yet are ignored by it with a
+  certificate, `server_tls_sslmode = disable` (PgBouncer 1.18's default;
+  sluice's is `prefer`, and PostgreSQL here offers TLS). Keys sluice does not implement yet are ignored by it with a
   warning. PgBouncer runs as `postgres` (it refuses root), sluice as the
   user running the bench ($self->{user}).
 - Everything runs on the one machine: pgbench, the pooler and PostgreSQL
@@ -334,8 +341,28 @@ ${\ $self->targets_table }
 - j: the same tool runs `SELECT 1` back to back on each of ${\ commas($c->{clients}) }
   connections for $c->{load_secs} s over the pool of $c->{pool}; errors are failed
   logins, ErrorResponses, lost connections and unanswered queries.
+- k: the pooler runs under valgrind's callgrind while 10 pgbench clients
+  run a's (or b's) transactions, once with 1 and once with $self->{k_txn}
+  transactions each; (instructions of the second − of the first) /
+  transactions between them. User space only (the kernel's share is not
+  counted), and the same on a busy machine as on an idle one.
 - Raw numbers of every run: `build/bench/results.tsv` and `summary.json`.
+${\ $self->history }
 EOT
+}
+
+# The hand-kept record of what each optimisation bought (figures from the
+# runs of the day), carried into every regenerated report.
+sub history
+{
+	my ($self) = @_;
+	my $file = $self->{history_file};
+	return '' unless $file && -r $file;
+	open my $fh, '<', $file or return '';   # bytes, like the rest of the report
+	local $/;
+	my $text = <$fh>;
+	close $fh;
+	return $text;
 }
 
 sub write_raw
