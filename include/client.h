@@ -109,7 +109,8 @@ void client_kill_db(const char *db, const char *msg);
  * writes them itself for its own logins and errors; admin.c calls them). */
 void client_log_login(struct client *c);
 void client_log_error(struct client *c, const char *sqlstate, const char *msg);
-void client_wait_timeout_arm(struct client *c);
+/* pool.c: c waited query_wait_timeout in the queue (already left it). */
+void client_wait_expired(struct client *c);
 const char *client_state_name(enum client_state st);
 
 /* client_hold.c: the gate's side of a client */

@@ -75,6 +75,8 @@ struct pool {
 	bool internal;               /* sluice's own (auth_query), never a client's */
 	bool bypass;                 /* gate bypass sessions: session mode, never held */
 	struct event *retry_ev;      /* reconnect after server_login_retry */
+	struct event *wait_ev;       /* the oldest waiting client's next moment:
+	                              * reserve_pool_timeout, query_wait_timeout */
 	double retry_at;             /* no connect attempts before this */
 	char last_error[256];        /* the last connect/login failure */
 	char last_sqlstate[6];

@@ -40,6 +40,7 @@ static void client_destroy(struct conn *conn);
 static const struct conn_ops client_ops = { client_event, client_destroy };
 
 static enum relay_action client_inspect(void *owner, char type, const uint8_t *body, size_t len);
+static void wait_for_setup(struct client *c);
 static struct relay_spec client_spec, client_spec_tracked;
 
 /* Transaction and statement pooling carry named prepared statements
@@ -555,8 +556,9 @@ void client_login_done(struct client *c)
 	/* The pool has never logged in: the client's greeting needs what the
 	 * server says about itself, so wait for a server first. */
 	client_set_state(c, CL_LOGIN_WAIT);
-	client_wait_timeout_arm(c);
+	c->wait_since = rt_now();
 	pool_acquire(c->pool, c);
+	wait_for_setup(c);
 }
 
 void client_welcome(struct client *c)
@@ -614,44 +616,39 @@ static bool idle_timers_on(void)
 	return rt.cfg->client_idle_timeout > 0 || rt.cfg->idle_transaction_timeout > 0;
 }
 
-/* A waiting client's timer fires at the reserve pool's moment (if there is
- * a reserve) and at query_wait_timeout. */
+/* A client whose server is being set up (SET of its parameters) waits
+ * on its own timer, at query_wait_timeout; clients in the pool's queue
+ * wait on the pool's (pool.c). */
 static void arm_wait_timer(struct client *c)
 {
-	double waited = rt_now() - c->wait_since;
-	double until = rt.cfg->query_wait_timeout - waited;
-	double reserve = rt.cfg->reserve_pool_timeout - waited;
-	bool reserve_on = c->pool->reserve_size > 0 && rt.cfg->reserve_pool_timeout > 0 && reserve > 0;
-	if (reserve_on && (until <= 0 || reserve < until))
-		until = reserve;
-	if (rt.cfg->query_wait_timeout <= 0 && !reserve_on)
-		until = 0;
-	else if (until <= 0)
-		until = 0.001;
-	conn_timer(&c->conn, until);
+	double limit = rt.cfg->query_wait_timeout;
+	double until = limit - (rt_now() - c->wait_since);
+	conn_timer(&c->conn, limit <= 0 ? 0 : until > 0.001 ? until : 0.001);
 }
 
-void client_wait_timeout_arm(struct client *c)
+/* After pool_acquire: linked but not yet ready means a setup runs. */
+static void wait_for_setup(struct client *c)
 {
-	c->wait_since = rt_now();
-	arm_wait_timer(c);
+	if ((c->state == CL_WAITING || c->state == CL_LOGIN_WAIT) && c->server)
+		arm_wait_timer(c);
 }
 
-static void client_on_wait_timer(struct client *c)
+void client_wait_expired(struct client *c)
 {
 	double limit = rt.cfg->query_wait_timeout;
-	if (limit <= 0 || rt_now() - c->wait_since < limit) {
-		/* the reserve pool's moment: it may open more servers now */
-		pool_launch(c->pool);
-		if (c->state == CL_WAITING || c->state == CL_LOGIN_WAIT)
-			arm_wait_timer(c);
-		return;
-	}
 	if (pool_is_failing(c->pool))
 		client_fail(c, c->pool->last_sqlstate, "%s (no server for %g s)", c->pool->last_error, limit);
 	else
 		client_fail(c, SQLSTATE_POOLER_ERROR,
 			    "query_wait_timeout: no server connection became free within %g s", limit);
+}
+
+static void client_on_wait_timer(struct client *c)
+{
+	if (rt.cfg->query_wait_timeout > 0 && rt_now() - c->wait_since >= rt.cfg->query_wait_timeout - 0.001)
+		client_wait_expired(c);
+	else if (c->server)
+		arm_wait_timer(c);
 }
 
 void client_on_idle_input(struct client *c)
@@ -671,8 +668,7 @@ void client_on_idle_input(struct client *c)
 	client_set_state(c, CL_WAITING);
 	c->wait_since = c->request_at = rt_now();
 	pool_acquire(c->pool, c);
-	if (c->state == CL_WAITING)
-		arm_wait_timer(c);   /* no server at once: query_wait_timeout runs */
+	wait_for_setup(c);
 }
 
 void client_server_ready(struct client *c)

@@ -26,6 +26,8 @@
 
 #define DEFAULT_SOCKET_DIR "/var/run/postgresql"
 
+static void wait_cb(evutil_socket_t fd, short what, void *arg);
+
 void param_list_add(struct param_list *pl, const char *name, const char *value)
 {
 	for (size_t i = 0; i < pl->n; i++) {
@@ -170,14 +172,17 @@ static struct pool *pool_find_or_create(const char *db_name, const char *user,
 	list_init(&p->used);
 	list_init(&p->busy);
 	list_init(&p->waiting);
+	p->wait_ev = evtimer_new(rt.base, wait_cb, p);
 	p->internal = internal;
 	p->bypass = bypass;
 	p->db_name = strdup(db_name);
 	p->user = strdup(user);
 	p->gate = internal ? NULL : gate_get(db_name);
 	p->stats = stats_db_get(db_name);
-	if (!p->db_name || !p->user || (!internal && !p->gate) || !p->stats ||
+	if (!p->db_name || !p->user || (!internal && !p->gate) || !p->stats || !p->wait_ev ||
 	    !target_from_entry(&p->target, entry, db_name, user, internal)) {
+		if (p->wait_ev)
+			event_free(p->wait_ev);
 		free(p->db_name);
 		free(p->user);
 		free(p);
@@ -370,6 +375,54 @@ void pool_launch(struct pool *p)
 	}
 }
 
+/* ---- waiting: one timer per pool ----
+ *
+ * The waiting list is in arrival order, so its head is always the client
+ * whose query_wait_timeout (and the reserve pool's moment) comes first.
+ * One timer per pool, armed for the head: a transaction that waits costs
+ * no timer work. When it fires it handles every client whose moment has
+ * come and arms itself for the new head. */
+
+static double wait_moment(const struct pool *p, const struct client *head, double now)
+{
+	double waited = now - head->wait_since;
+	double until = rt.cfg->query_wait_timeout > 0 ? rt.cfg->query_wait_timeout - waited : 0;
+	double reserve = rt.cfg->reserve_pool_timeout - waited;
+	bool reserve_on = p->reserve_size > 0 && rt.cfg->reserve_pool_timeout > 0 && reserve > 0;
+	if (reserve_on && (until <= 0 || reserve < until))
+		until = reserve;
+	if (rt.cfg->query_wait_timeout <= 0 && !reserve_on)
+		return 0;   /* nothing to wait for */
+	return until > 0.001 ? until : 0.001;
+}
+
+static void arm_wait(struct pool *p)
+{
+	if (list_empty(&p->waiting) || !p->wait_ev || evtimer_pending(p->wait_ev, NULL))
+		return;
+	const struct client *head = list_entry(list_first(&p->waiting), struct client, pool_node);
+	double until = wait_moment(p, head, rt_now());
+	if (until <= 0)
+		return;
+	struct timeval tv = { (time_t)until, (suseconds_t)((until - (double)(time_t)until) * 1e6) };
+	evtimer_add(p->wait_ev, &tv);
+}
+
+static void wait_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pool *p = arg;
+	double limit = rt.cfg->query_wait_timeout, now = rt_now();
+	while (limit > 0 && !list_empty(&p->waiting)) {
+		struct client *c = list_entry(list_first(&p->waiting), struct client, pool_node);
+		if (now - c->wait_since < limit)
+			break;
+		pool_unqueue(c);
+		client_wait_expired(c);
+	}
+	pool_launch(p);   /* the reserve pool's moment may have come */
+	arm_wait(p);
+}
+
 bool pool_acquire(struct pool *p, struct client *c)
 {
 	list_append(&p->waiting, &c->pool_node);
@@ -393,6 +446,8 @@ bool pool_acquire(struct pool *p, struct client *c)
 		return true;
 	}
 	pool_launch(p);
+	if (c->state == CL_WAITING || c->state == CL_LOGIN_WAIT)
+		arm_wait(p);
 	return false;
 }
 
