@@ -73,6 +73,26 @@ sub split_messages
 	cmp_ok($took, '<', 10, sprintf('query_wait_timeout: B answered within 10 s (%.2f s)', $took));
 	$b->close;
 
+	# Waiters that came at different moments each get their own full
+	# wait: C, queued 1 s after B, is not refused at B's moment.
+	my ($qb, $qc) = ($sl->proto, $sl->proto);
+	my $tb = time();
+	$qb->send(msg('Q', "SELECT 1\0"));
+	select(undef, undef, undef, 1.0);
+	my $tc = time();
+	$qc->send(msg('Q', "SELECT 1\0"));
+	my $rb = $qb->read_results(15);
+	my $b_at = time();
+	my $rc = $qc->read_results(15);
+	my $c_at = time();
+	like($rb->{errors}[0] && $rb->{errors}[0]{M}, qr/^query_wait_timeout/, 'two waiters: the first is refused');
+	like($rc->{errors}[0] && $rc->{errors}[0]{M}, qr/^query_wait_timeout/, 'two waiters: so is the second');
+	cmp_ok($c_at - $tc, '>=', 0.9, sprintf('two waiters: the second waited its own timeout (%.2f s, '
+	       . 'the first %.2f s)', $c_at - $tc, $b_at - $tb));
+	cmp_ok($c_at - $tc, '<', 10, 'two waiters: ... and was not forgotten');
+	$qb->close;
+	$qc->close;
+
 	is($a->query_value('SELECT pg_backend_pid()'), $apid, 'query_wait_timeout: A still holds its server');
 	$a->terminate;
 	my $c = $sl->proto;
