@@ -226,7 +226,7 @@ struct server_stmts {
 	struct list lru;           /* most recently used first */
 	size_t n;
 	struct rq_entry *q;        /* ring */
-	size_t qcap, qhead, qlen;
+	size_t qcap, qhead, qlen;  /* qcap: a power of two (indexes wrap by mask) */
 };
 
 static void rq_pop(struct server_stmts *ss);
@@ -319,9 +319,11 @@ static struct rq_entry *rq_head(struct server_stmts *ss)
 
 static void rq_pop(struct server_stmts *ss)
 {
-	free(ss->q[ss->qhead].cname);
-	ss->q[ss->qhead].cname = NULL;
-	ss->qhead = (ss->qhead + 1) % ss->qcap;
+	if (ss->q[ss->qhead].cname) {
+		free(ss->q[ss->qhead].cname);
+		ss->q[ss->qhead].cname = NULL;
+	}
+	ss->qhead = (ss->qhead + 1) & (ss->qcap - 1);
 	ss->qlen--;
 }
 
@@ -333,13 +335,13 @@ static bool rq_push(struct server_stmts *ss, enum rq_kind kind, uint64_t id)
 		if (!nq)
 			return false;
 		for (size_t i = 0; i < ss->qlen; i++)
-			nq[i] = ss->q[(ss->qhead + i) % ss->qcap];
+			nq[i] = ss->q[(ss->qhead + i) & (ss->qcap - 1)];
 		free(ss->q);
 		ss->q = nq;
 		ss->qcap = ncap;
 		ss->qhead = 0;
 	}
-	ss->q[(ss->qhead + ss->qlen) % ss->qcap] = (struct rq_entry){ (uint8_t)kind, id, NULL };
+	ss->q[(ss->qhead + ss->qlen) & (ss->qcap - 1)] = (struct rq_entry){ (uint8_t)kind, id, NULL };
 	ss->qlen++;
 	return true;
 }
@@ -389,7 +391,7 @@ static bool tag_last(struct server *s, const char *cname)
 	struct server_stmts *ss = s->stmts;
 	if (!ss || !ss->qlen)
 		return true;   /* answered at once: nothing can undo it */
-	struct rq_entry *e = &ss->q[(ss->qhead + ss->qlen - 1) % ss->qcap];
+	struct rq_entry *e = &ss->q[(ss->qhead + ss->qlen - 1) & (ss->qcap - 1)];
 	return (e->cname = strdup(cname)) != NULL;
 }
 
@@ -502,7 +504,7 @@ static enum relay_action on_parse(struct client *c, struct server *s, struct pq_
 	/* ensure_prepared queued its own Parse; this one is the client's:
 	 * turn the entry into one whose ParseComplete the client gets. */
 	ss = s->stmts;
-	ss->q[(ss->qhead + ss->qlen - 1) % ss->qcap].kind = RQ_PARSE;
+	ss->q[(ss->qhead + ss->qlen - 1) & (ss->qcap - 1)].kind = RQ_PARSE;
 	return tag_last(s, cname) ? RELAY_DROP : RELAY_FAIL;
 }
 
