@@ -60,7 +60,7 @@ struct conn {
 	uint64_t id;
 	const struct conn_ops *ops;
 	struct evbuffer *in, *out;
-	struct event *rev, *wev, *tev;
+	struct event *rev, *wev, *tev;   /* wev and tev are made on first need */
 	struct list dead_node;
 	int err;
 	bool reading;        /* read interest is on */

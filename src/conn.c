@@ -2,7 +2,9 @@
  * conn.c — sockets, buffers and events shared by clients and servers.
  *
  * Writes go to the socket at once; a write event is armed only when the
- * kernel did not take everything. Reads fill the input buffer directly with
+ * kernel did not take everything, and it is made then, on first need: most
+ * clients never fill their socket buffer, and an idle connection should
+ * cost as little as it can. Reads fill the input buffer directly with
  * readv() into reserved space, up to CONN_READ_SIZE per call.
  *
  * Events reach the owner only from the event loop, never from inside a
@@ -37,6 +39,7 @@
 static char tls_err[256];
 
 static void write_now(struct conn *c, bool from_loop);
+static void write_cb(evutil_socket_t fd, short what, void *arg);
 static void tls_read(struct conn *c);
 static void tls_step(struct conn *c);
 #define CONN_FLUSH_TIMEOUT 5.0   /* longest wait to flush before closing */
@@ -122,8 +125,27 @@ static void finish_connect(struct conn *c)
 	dispatch(c, CONN_EV_CONNECTED);
 }
 
-/* Write what the kernel takes. `from_loop`: called by the write event, so
- * events may be dispatched directly; otherwise they are deferred. */
+/* Wait for writability: the write event is made here the first time it
+ * is needed, then kept. False only when it cannot be made (no memory). */
+static bool write_wait(struct conn *c)
+{
+	if (!c->wev) {
+		c->wev = event_new(rt.base, c->fd, EV_WRITE | EV_PERSIST, write_cb, c);
+		if (!c->wev) {
+			c->err = ENOMEM;
+			return false;
+		}
+	}
+	event_add(c->wev, NULL);
+	return true;
+}
+
+static void write_unwait(struct conn *c)
+{
+	if (c->wev)
+		event_del(c->wev);
+}
+
 /* One step of writing: > 0 bytes written, 0 would block, < 0 failed. */
 static int write_some(struct conn *c)
 {
@@ -166,6 +188,25 @@ static int write_some(struct conn *c)
 	}
 }
 
+/* Writing failed (c->err says why): report it, from the loop. */
+static void write_failed(struct conn *c, bool from_loop)
+{
+	write_unwait(c);
+	if (c->close_when_flushed) {
+		conn_close(c);
+		return;
+	}
+	evbuffer_drain(c->out, evbuffer_get_length(c->out));
+	if (from_loop) {
+		dispatch(c, CONN_EV_ERROR);
+	} else {
+		c->write_failed = true;
+		event_active(c->rev, EV_READ, 0);
+	}
+}
+
+/* Write what the kernel takes. `from_loop`: called by the write event, so
+ * events may be dispatched directly; otherwise they are deferred. */
 static void write_now(struct conn *c, bool from_loop)
 {
 	while (evbuffer_get_length(c->out) > 0) {
@@ -177,41 +218,30 @@ static void write_now(struct conn *c, bool from_loop)
 				return;   /* the read event resumes the write */
 			break;
 		}
-		event_del(c->wev);
-		if (c->close_when_flushed) {
-			conn_close(c);
-			return;
-		}
-		evbuffer_drain(c->out, evbuffer_get_length(c->out));
-		if (from_loop) {
-			dispatch(c, CONN_EV_ERROR);
-		} else {
-			c->write_failed = true;
-			event_active(c->rev, EV_READ, 0);
-		}
+		write_failed(c, from_loop);
 		return;
 	}
 	if (evbuffer_get_length(c->out) > 0) {
-		event_add(c->wev, NULL);
+		if (!write_wait(c))
+			write_failed(c, from_loop);
 		return;
 	}
 	if (c->close_when_flushed) {
-		event_del(c->wev);
+		write_unwait(c);
 		conn_close(c);
 		return;
 	}
 	if (c->want_drained) {
 		if (from_loop) {
-			event_del(c->wev);
+			write_unwait(c);
 			c->want_drained = false;
 			dispatch(c, CONN_EV_DRAINED);
-		} else {
-			/* let the loop tell the owner, via the write event */
-			event_add(c->wev, NULL);
+		} else if (!write_wait(c)) {   /* the loop tells the owner */
+			write_failed(c, from_loop);
 		}
 		return;
 	}
-	event_del(c->wev);
+	write_unwait(c);
 }
 
 static void write_cb(evutil_socket_t fd, short what, void *arg)
@@ -256,8 +286,7 @@ static bool setup(struct conn *c, int fd, const struct conn_ops *ops)
 	c->in = evbuffer_new();
 	c->out = evbuffer_new();
 	c->rev = event_new(rt.base, fd, EV_READ | EV_PERSIST, read_cb, c);
-	c->wev = event_new(rt.base, fd, EV_WRITE | EV_PERSIST, write_cb, c);
-	return c->in && c->out && c->rev && c->wev;
+	return c->in && c->out && c->rev;   /* c->wev: see write_wait() */
 }
 
 static void set_nodelay(int fd)
@@ -295,16 +324,14 @@ bool conn_connect(struct conn *c, const struct sockaddr *sa, socklen_t len,
 		/* Completed at once (unix sockets often do): report it from the
 		 * loop, never from inside the caller. */
 		c->connecting = true;
-		event_add(c->wev, NULL);
-		return true;
+		return write_wait(c);
 	}
 	if (errno != EINPROGRESS) {
 		c->err = errno;
 		return false;
 	}
 	c->connecting = true;
-	event_add(c->wev, NULL);
-	return true;
+	return write_wait(c);
 }
 
 void conn_read_start(struct conn *c)
@@ -382,7 +409,7 @@ static void tls_read(struct conn *c)
 		if (e == SSL_ERROR_WANT_READ)
 			break;
 		if (e == SSL_ERROR_WANT_WRITE) {
-			event_add(c->wev, NULL);
+			failed = !write_wait(c);
 			break;
 		}
 		if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)) {
@@ -411,7 +438,7 @@ static void tls_step(struct conn *c)
 	int r = SSL_do_handshake(c->ssl);
 	if (r == 1) {
 		c->tls_handshaking = false;
-		event_del(c->wev);
+		write_unwait(c);
 		if (!c->reading)
 			event_del(c->rev);
 		dispatch(c, CONN_EV_TLS_READY);
@@ -419,11 +446,12 @@ static void tls_step(struct conn *c)
 	}
 	switch (SSL_get_error(c->ssl, r)) {
 	case SSL_ERROR_WANT_READ:
-		event_del(c->wev);
+		write_unwait(c);
 		event_add(c->rev, NULL);
 		return;
 	case SSL_ERROR_WANT_WRITE:
-		event_add(c->wev, NULL);
+		if (!write_wait(c))
+			dispatch(c, CONN_EV_ERROR);
 		return;
 	default: {
 		unsigned long e = ERR_get_error();
@@ -468,11 +496,11 @@ bool conn_tls_start(struct conn *c, struct ssl_ctx_st *ctx, bool accept, const c
 	}
 	c->tls_handshaking = true;
 	/* the loop drives every step: nothing is reported from here */
-	if (accept)
+	if (accept) {
 		event_add(c->rev, NULL);
-	else
-		event_add(c->wev, NULL);
-	return true;
+		return true;
+	}
+	return write_wait(c);
 }
 
 const char *conn_tls_error(void)
