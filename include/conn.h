@@ -60,9 +60,11 @@ struct conn {
 	uint64_t id;
 	const struct conn_ops *ops;
 	struct evbuffer *in, *out;
-	struct event *rev, *wev, *tev;   /* wev and tev are made on first need */
+	struct event *rev, *wev;   /* wev is made on first need */
 	struct list dead_node;
 	int err;
+	uint32_t timer_slot; /* place in conn.c's timer heap + 1; 0: no timer */
+	double timer_at;     /* rt_now() when the timer fires, while armed */
 	bool reading;        /* read interest is on */
 	bool connecting;
 	bool closing;
