@@ -56,8 +56,8 @@ struct client {
 	bool bypass;                 /* gate_bypass_*: never held, own session server */
 	struct pool *pool;
 	struct server *server;
-	char *user;
-	char *db_name;
+	const char *user;            /* strpool strings */
+	const char *db_name;
 	char addr[64];
 	struct sockaddr_storage peer;  /* for hba rules */
 	struct varcache vars;        /* what this client believes is set */

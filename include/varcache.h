@@ -29,8 +29,9 @@ enum varcache_param {
 #define VC_EXTRA_MAX 8
 #define VC_COUNT (VC_BUILTIN + VC_EXTRA_MAX)
 
+/* Values are strpool strings: clients mostly hold the same ones. */
 struct varcache {
-	char *val[VC_COUNT];
+	const char *val[VC_COUNT];
 };
 
 /* Set the extra tracked names from a comma list; false if there are more

@@ -29,6 +29,7 @@
 #include "server.h"
 #include "sqlstate.h"
 #include "stats.h"
+#include "strpool.h"
 #include "tls.h"
 
 #define CLIENT_AUTH_MSG_MAX 8192   /* longest message accepted before login */
@@ -410,8 +411,8 @@ static void client_on_startup_packet(struct client *c, const uint8_t *pkt, uint3
 			    "TLS is required: connect with sslmode=require or stronger");
 		return;
 	}
-	c->user = strdup(st.user);
-	c->db_name = strdup(st.database);
+	c->user = strpool_get(st.user);
+	c->db_name = strpool_get(st.database);
 	if (!c->user || !c->db_name) {
 		client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
 		return;
@@ -883,8 +884,8 @@ static void client_destroy(struct conn *conn)
 	prepared_client_free(c);
 	varcache_clear(&c->vars);
 	free(c->startup);
-	free(c->user);
-	free(c->db_name);
+	strpool_put(c->user);
+	strpool_put(c->db_name);
 	conn_release(&c->conn);
 	free(c);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "strpool.h"
 #include "varcache.h"
 
 static const char *names[VC_COUNT] = {
@@ -69,10 +70,10 @@ bool varcache_set(struct varcache *vc, const char *name, const char *value)
 		return false;
 	if (vc->val[i] && !strcmp(vc->val[i], value))
 		return true;
-	char *copy = strdup(value);
+	const char *copy = strpool_get(value);
 	if (!copy)
 		return true;   /* keep the old value; a later SET corrects it */
-	free(vc->val[i]);
+	strpool_put(vc->val[i]);
 	vc->val[i] = copy;
 	return true;
 }
@@ -122,7 +123,7 @@ void varcache_copy(struct varcache *dst, const struct varcache *src)
 void varcache_clear(struct varcache *vc)
 {
 	for (int i = 0; i < VC_COUNT; i++) {
-		free(vc->val[i]);
+		strpool_put(vc->val[i]);
 		vc->val[i] = NULL;
 	}
 }
