@@ -20,6 +20,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include "conn.h"
 #include "list.h"
@@ -45,21 +46,32 @@ enum client_state {
 
 struct client_auth;   /* client_auth.c */
 
+/* A client's address: an IPv4 or IPv6 one whole; of a unix socket's only
+ * the family, which is all sluice looks at. Kept as an address and
+ * formatted when shown (client_addr), not kept as text too. */
+union client_peer {
+	struct sockaddr sa;
+	struct sockaddr_in in;
+	struct sockaddr_in6 in6;
+};
+
+#define CLIENT_ADDR_LEN 64   /* client_addr(): "[v6 address]:port" fits */
+
+/* Every idle client costs this struct (malloc rounds it up to 16 bytes):
+ * mind the padding when adding a field. */
 struct client {
 	struct conn conn;            /* first */
 	enum client_state state;
+	union client_peer peer;      /* for hba rules, SHOW CLIENTS and log lines */
 	struct list pool_node;       /* pool's waiting queue */
 	struct list all_node;        /* rt.clients */
 	struct list hold_node;       /* its gate's held list, while CL_HELD */
 	double held_since;           /* rt_now() when held */
 	double xact_start;           /* rt_now() when its current transaction began */
-	bool bypass;                 /* gate_bypass_*: never held, own session server */
 	struct pool *pool;
 	struct server *server;
-	char *user;
-	char *db_name;
-	char addr[64];
-	struct sockaddr_storage peer;  /* for hba rules */
+	const char *user;            /* strpool strings */
+	const char *db_name;
 	struct varcache vars;        /* what this client believes is set */
 	struct client_auth *auth;
 	struct client_stmts *stmts;  /* named prepared statements (prepared.c) */
@@ -72,19 +84,26 @@ struct client {
 	double request_at;           /* rt_now() of the last request (SHOW CLIENTS) */
 	int negotiations;            /* SSL/GSSENC requests answered */
 	int lookup_method;           /* auth method waiting on auth_query */
+	bool bypass;                 /* gate_bypass_*: never held, own session server */
 	bool counted;                /* counted in rt.nclients */
 	bool console_waiting;        /* admin: a command waits (PAUSE, WAIT_CLOSE) */
 	double connected_at;         /* rt_now() when accepted (age in log lines) */
 };
 
-/* Who a client's log lines are about: C-id, database, user, address. */
-static inline struct log_who client_who(const struct client *c)
+/* "10.0.0.5:53122", "[::1]:53122" or "unix" */
+void client_addr(const struct client *c, char *out, size_t n);
+
+/* Who a client's log lines are about: C-id, database, user, address
+ * (written into addr, CLIENT_ADDR_LEN bytes). */
+static inline struct log_who client_who(const struct client *c, char *addr)
 {
-	return (struct log_who){ 'C', (unsigned long long)c->conn.id, c->db_name, c->user, c->addr, 0 };
+	client_addr(c, addr, CLIENT_ADDR_LEN);
+	return (struct log_who){ 'C', (unsigned long long)c->conn.id, c->db_name, c->user, addr, 0 };
 }
 
 #define client_log(c, lvl, fmt, ...) \
-	do { if (log_on(lvl)) { struct log_who who_ = client_who(c); \
+	do { if (log_on(lvl)) { char addr_[CLIENT_ADDR_LEN]; \
+		struct log_who who_ = client_who(c, addr_); \
 		log_write_at((lvl), &who_, NULL, fmt, ##__VA_ARGS__); } } while (0)
 
 void client_accept(int fd, const struct sockaddr *sa, socklen_t len);

@@ -63,23 +63,23 @@ struct conn {
 	uint64_t id;
 	const struct conn_ops *ops;
 	struct evbuffer *in, *out;
-	struct event *rev, *wev, *tev;
+	struct event *rev, *wev;   /* wev is made on first need */
 	struct list dead_node;
 	int err;
+	uint32_t timer_slot; /* place in conn.c's timer heap + 1; 0: no timer */
+	double timer_at;     /* rt_now() when the timer fires, while armed */
 	bool reading;        /* read interest is on */
 	bool connecting;
 	bool closing;
 	bool close_when_flushed;
 	bool want_drained;   /* owner wants CONN_EV_DRAINED */
 	bool write_failed;   /* a write error waits to be reported from the loop */
-	bool timer_on;       /* tev is armed, due at timer_at */
 	bool wev_on;         /* wev is added */
 	bool read_big;       /* the last read was large: read straight into c->in */
 	struct ssl_st *ssl;  /* TLS on this socket, once started */
 	bool tls_handshaking;
 	bool tls_write_wants_read; /* SSL_write waits for the socket to be readable */
 	int tls_retry_len;   /* an SSL_write to retry with exactly this length */
-	double timer_at;     /* rt_now() when tev fires, while timer_on */
 };
 
 bool conn_init(struct conn *c, int fd, const struct conn_ops *ops) MUST_CHECK;

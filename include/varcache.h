@@ -11,7 +11,6 @@
  *                                   `want` has a value `have` lacks;
  *                                   false when nothing differs
  *   varcache_clear(vc)
- *   varcache_values()               how many distinct values are held
  *   varcache_set_extra(list)        track_extra_parameters: more names to
  *                                   keep in step (at most VC_EXTRA_MAX)
  */
@@ -30,8 +29,9 @@ enum varcache_param {
 #define VC_EXTRA_MAX 8
 #define VC_COUNT (VC_BUILTIN + VC_EXTRA_MAX)
 
+/* Values are strpool strings: clients mostly hold the same ones. */
 struct varcache {
-	const char *val[VC_COUNT];   /* interned (shared, counted): equal means identical */
+	const char *val[VC_COUNT];
 };
 
 /* Set the extra tracked names from a comma list; false if there are more
@@ -46,6 +46,5 @@ static inline const char *varcache_get(const struct varcache *vc, int idx) { ret
 bool varcache_apply_sql(const struct varcache *want, const struct varcache *have, struct pq_writer *w);
 void varcache_copy(struct varcache *dst, const struct varcache *src);
 void varcache_clear(struct varcache *vc);
-size_t varcache_values(void);
 
 #endif

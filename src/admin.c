@@ -339,15 +339,15 @@ static void show_config(struct client *c)
 }
 
 /* Addresses and times as PgBouncer prints them. */
-static void split_addr(const struct sockaddr_storage *ss, char *host, size_t n, long long *port)
+static void split_addr(const struct sockaddr *sa, char *host, size_t n, long long *port)
 {
 	*port = 0;
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
 		inet_ntop(AF_INET, &in->sin_addr, host, (socklen_t)n);
 		*port = ntohs(in->sin_port);
-	} else if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
 		inet_ntop(AF_INET6, &in6->sin6_addr, host, (socklen_t)n);
 		*port = ntohs(in6->sin6_port);
 	} else {
@@ -363,7 +363,7 @@ static void local_addr(int fd, char *host, size_t n, long long *port)
 	memset(&ss, 0, sizeof ss);
 	if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
 		ss.ss_family = AF_UNIX;
-	split_addr(&ss, host, n, port);
+	split_addr((const struct sockaddr *)&ss, host, n, port);
 }
 
 static void format_wall(double wall, char *out, size_t n)
@@ -445,7 +445,7 @@ static void show_clients(struct client *self)
 			continue;
 		char host[64], laddr[64], connected[64], requested[64], ptr[24], link[24], tls[128];
 		long long port, lport;
-		split_addr(&c->peer, host, sizeof host, &port);
+		split_addr(&c->peer.sa, host, sizeof host, &port);
 		local_addr(c->conn.fd, laddr, sizeof laddr, &lport);
 		format_wall(c->connect_time, connected, sizeof connected);
 		format_wall(wall - (now - c->request_at), requested, sizeof requested);

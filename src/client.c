@@ -29,6 +29,7 @@
 #include "server.h"
 #include "sqlstate.h"
 #include "stats.h"
+#include "strpool.h"
 #include "tls.h"
 
 #define CLIENT_AUTH_MSG_MAX 8192   /* longest message accepted before login */
@@ -70,17 +71,15 @@ void client_set_state(struct client *c, enum client_state st)
 	c->state = st;
 }
 
-static void format_addr(char *out, size_t n, const struct sockaddr *sa)
+void client_addr(const struct client *c, char *out, size_t n)
 {
 	char host[INET6_ADDRSTRLEN] = "?";
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-		inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
-		snprintf(out, n, "%s:%u", host, ntohs(in->sin_port));
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-		snprintf(out, n, "[%s]:%u", host, ntohs(in6->sin6_port));
+	if (c->peer.sa.sa_family == AF_INET) {
+		inet_ntop(AF_INET, &c->peer.in.sin_addr, host, sizeof host);
+		snprintf(out, n, "%s:%u", host, ntohs(c->peer.in.sin_port));
+	} else if (c->peer.sa.sa_family == AF_INET6) {
+		inet_ntop(AF_INET6, &c->peer.in6.sin6_addr, host, sizeof host);
+		snprintf(out, n, "[%s]:%u", host, ntohs(c->peer.in6.sin6_port));
 	} else {
 		snprintf(out, n, "unix");
 	}
@@ -109,9 +108,10 @@ void client_accept(int fd, const struct sockaddr *sa, socklen_t len)
 	list_append(&rt.clients, &c->all_node);
 	c->connect_time = rt_wallclock();
 	c->request_at = rt_now();
-	format_addr(c->addr, sizeof c->addr, sa);
 	if (len <= (socklen_t)sizeof c->peer)
 		memcpy(&c->peer, sa, len);
+	else
+		c->peer.sa.sa_family = sa->sa_family;   /* unix: the path is not kept */
 	c->state = CL_STARTUP;
 	c->connected_at = rt_now();
 	rt.nconns++;
@@ -129,7 +129,8 @@ static void log_client_event(struct client *c, bool on, int lvl_on, const char *
 	int lvl = on ? lvl_on : LOG_LVL_DEBUG;
 	if (!log_on(lvl))
 		return;
-	struct log_who who = client_who(c);
+	char addr[CLIENT_ADDR_LEN];
+	struct log_who who = client_who(c, addr);
 	struct log_event ev = { event, reason, kv, nkv };
 	log_write_at(lvl, &who, &ev, "%s", msg);
 }
@@ -382,7 +383,7 @@ static void client_on_startup_packet(struct client *c, const uint8_t *pkt, uint3
 	switch (st.kind) {
 	case STARTUP_SSL:
 		/* unix sockets never do TLS (PostgreSQL answers N there too) */
-		if (tls_accept_ctx() && !c->conn.ssl && c->peer.ss_family != AF_UNIX) {
+		if (tls_accept_ctx() && !c->conn.ssl && c->peer.sa.sa_family != AF_UNIX) {
 			client_start_tls(c);
 			return;
 		}
@@ -407,13 +408,13 @@ static void client_on_startup_packet(struct client *c, const uint8_t *pkt, uint3
 	default:
 		break;
 	}
-	if (!c->conn.ssl && rt.cfg->client_tls_sslmode >= TLS_REQUIRE && c->peer.ss_family != AF_UNIX) {
+	if (!c->conn.ssl && rt.cfg->client_tls_sslmode >= TLS_REQUIRE && c->peer.sa.sa_family != AF_UNIX) {
 		client_fail(c, SQLSTATE_INVALID_AUTHORIZATION,
 			    "TLS is required: connect with sslmode=require or stronger");
 		return;
 	}
-	c->user = strdup(st.user);
-	c->db_name = strdup(st.database);
+	c->user = strpool_get(st.user);
+	c->db_name = strpool_get(st.database);
 	if (!c->user || !c->db_name) {
 		client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
 		return;
@@ -883,8 +884,8 @@ static void client_destroy(struct conn *conn)
 	prepared_client_free(c);
 	varcache_clear(&c->vars);
 	free(c->startup);
-	free(c->user);
-	free(c->db_name);
+	strpool_put(c->user);
+	strpool_put(c->db_name);
 	conn_release(&c->conn);
 	free(c);
 }

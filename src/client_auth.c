@@ -228,7 +228,7 @@ static void start_scram(struct client *c, struct client_auth *a)
 
 static void host_text(const struct client *c, char *out, size_t n)
 {
-	const struct sockaddr *sa = (const struct sockaddr *)&c->peer;
+	const struct sockaddr *sa = &c->peer.sa;
 	if (sa->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)n);
 	else if (sa->sa_family == AF_INET6)
@@ -258,8 +258,8 @@ static int choose_method(struct client *c)
 	if (cfg->auth_type != AUTH_HBA)
 		return cfg->auth_type;
 	bool tls = c->conn.ssl != NULL;
-	struct hba_match m = hba_find(cfg->hba, c->peer.ss_family == AF_UNIX ? HBA_CONN_LOCAL : HBA_CONN_TCP,
-				      tls, (const struct sockaddr *)&c->peer, c->db_name, c->user);
+	struct hba_match m = hba_find(cfg->hba, c->peer.sa.sa_family == AF_UNIX ? HBA_CONN_LOCAL : HBA_CONN_TCP,
+				      tls, &c->peer.sa, c->db_name, c->user);
 	char host[64];
 	host_text(c, host, sizeof host);
 	if (m.method == HBA_REJECT) {

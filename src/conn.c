@@ -2,8 +2,14 @@
  * conn.c — sockets, buffers and events shared by clients and servers.
  *
  * Writes go to the socket at once; a write event is armed only when the
- * kernel did not take everything. Reads fill the input buffer directly with
+ * kernel did not take everything, and it is made then, on first need: most
+ * clients never fill their socket buffer, and an idle connection should
+ * cost as little as it can. Reads fill the input buffer directly with
  * readv() into reserved space, up to CONN_READ_SIZE per call.
+ *
+ * Timers (conn_timer) are deadlines in one min-heap with one libevent
+ * timer for the earliest, not a struct event per connection: a connection
+ * with a timer costs a heap slot, one without costs nothing.
  *
  * Events reach the owner only from the event loop, never from inside a
  * call the owner made (conn_send): a write error or a drained buffer found
@@ -38,8 +44,8 @@
 static char tls_err[256];
 
 static void write_now(struct conn *c, bool from_loop);
-static void want_write(struct conn *c, bool on);
 static void plain_read(struct conn *c, evutil_socket_t fd);
+static void write_cb(evutil_socket_t fd, short what, void *arg);
 static void tls_read(struct conn *c);
 static void tls_step(struct conn *c);
 #define CONN_FLUSH_TIMEOUT 5.0   /* longest wait to flush before closing */
@@ -149,6 +155,32 @@ static void finish_connect(struct conn *c)
 	dispatch(c, CONN_EV_CONNECTED);
 }
 
+/* Wait for writability: the write event is made here the first time it
+ * is needed, then kept. False only when it cannot be made (no memory). */
+static bool write_wait(struct conn *c)
+{
+	if (c->wev_on)
+		return true;
+	if (!c->wev) {
+		c->wev = event_new(rt.base, c->fd, EV_WRITE | EV_PERSIST, write_cb, c);
+		if (!c->wev) {
+			c->err = ENOMEM;
+			return false;
+		}
+	}
+	event_add(c->wev, NULL);
+	c->wev_on = true;
+	return true;
+}
+
+/* No event call when write interest is off already (most writes). */
+static void write_unwait(struct conn *c)
+{
+	if (c->wev_on)
+		event_del(c->wev);
+	c->wev_on = false;
+}
+
 /* One step of writing: > 0 bytes written, 0 would block, < 0 failed. */
 static int write_some(struct conn *c)
 {
@@ -191,16 +223,21 @@ static int write_some(struct conn *c)
 	}
 }
 
-/* Write interest on or off; no event call when it is already so. */
-static void want_write(struct conn *c, bool on)
+/* Writing failed (c->err says why): report it, from the loop. */
+static void write_failed(struct conn *c, bool from_loop)
 {
-	if (on == c->wev_on)
+	write_unwait(c);
+	if (c->close_when_flushed) {
+		conn_close(c);
 		return;
-	c->wev_on = on;
-	if (on)
-		event_add(c->wev, NULL);
-	else
-		event_del(c->wev);
+	}
+	evbuffer_drain(c->out, evbuffer_get_length(c->out));
+	if (from_loop) {
+		dispatch(c, CONN_EV_ERROR);
+	} else {
+		c->write_failed = true;
+		event_active(c->rev, EV_READ, 0);
+	}
 }
 
 /* Write what the kernel takes. `from_loop`: called by the write event, so
@@ -219,41 +256,30 @@ static void write_now(struct conn *c, bool from_loop)
 				return;   /* the read event resumes the write */
 			break;
 		}
-		want_write(c, false);
-		if (c->close_when_flushed) {
-			conn_close(c);
-			return;
-		}
-		evbuffer_drain(c->out, evbuffer_get_length(c->out));
-		if (from_loop) {
-			dispatch(c, CONN_EV_ERROR);
-		} else {
-			c->write_failed = true;
-			event_active(c->rev, EV_READ, 0);
-		}
+		write_failed(c, from_loop);
 		return;
 	}
 	if (left > 0) {
-		want_write(c, true);
+		if (!write_wait(c))
+			write_failed(c, from_loop);
 		return;
 	}
 	if (c->close_when_flushed) {
-		want_write(c, false);
+		write_unwait(c);
 		conn_close(c);
 		return;
 	}
 	if (c->want_drained) {
 		if (from_loop) {
-			want_write(c, false);
+			write_unwait(c);
 			c->want_drained = false;
 			dispatch(c, CONN_EV_DRAINED);
-		} else {
-			/* let the loop tell the owner, via the write event */
-			want_write(c, true);
+		} else if (!write_wait(c)) {   /* the loop tells the owner */
+			write_failed(c, from_loop);
 		}
 		return;
 	}
-	want_write(c, false);
+	write_unwait(c);
 }
 
 static void write_cb(evutil_socket_t fd, short what, void *arg)
@@ -264,7 +290,7 @@ static void write_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (c->connecting) {
-		want_write(c, false);
+		write_unwait(c);
 		finish_connect(c);
 		return;
 	}
@@ -275,10 +301,9 @@ static void write_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-static void timer_cb(evutil_socket_t fd, short what, void *arg)
+/* c's deadline passed (it is out of the timer heap already). */
+static void timer_fired(struct conn *c)
 {
-	struct conn *c = arg;
-	c->timer_on = false;
 	if (c->close_when_flushed) {
 		conn_close(c);
 		return;
@@ -299,8 +324,7 @@ static bool setup(struct conn *c, int fd, const struct conn_ops *ops)
 	c->in = evbuffer_new();
 	c->out = evbuffer_new();
 	c->rev = event_new(rt.base, fd, EV_READ | EV_PERSIST, read_cb, c);
-	c->wev = event_new(rt.base, fd, EV_WRITE | EV_PERSIST, write_cb, c);
-	return c->in && c->out && c->rev && c->wev;
+	return c->in && c->out && c->rev;   /* c->wev: see write_wait() */
 }
 
 static void set_nodelay(int fd)
@@ -338,16 +362,14 @@ bool conn_connect(struct conn *c, const struct sockaddr *sa, socklen_t len,
 		/* Completed at once (unix sockets often do): report it from the
 		 * loop, never from inside the caller. */
 		c->connecting = true;
-		want_write(c, true);
-		return true;
+		return write_wait(c);
 	}
 	if (errno != EINPROGRESS) {
 		c->err = errno;
 		return false;
 	}
 	c->connecting = true;
-	want_write(c, true);
-	return true;
+	return write_wait(c);
 }
 
 void conn_read_start(struct conn *c)
@@ -379,34 +401,141 @@ void conn_send(struct conn *c)
 	write_now(c, false);
 }
 
-/* Disarming an unarmed timer costs nothing: most transactions pass
- * through states whose timers are off. */
+/* ---- timers: a binary min-heap of connections on timer_at ---- */
+
+static struct {
+	struct conn **v;     /* v[0] has the earliest deadline */
+	uint32_t n, cap;
+	struct event *ev;    /* wakes the loop for v[0] */
+	double ev_at;        /* the deadline ev is set for; 0 when not set */
+} timers;
+
+static void heap_place(struct conn *c, uint32_t i)
+{
+	timers.v[i] = c;
+	c->timer_slot = i + 1;
+}
+
+static void heap_up(uint32_t i)
+{
+	struct conn *c = timers.v[i];
+	while (i > 0) {
+		uint32_t parent = (i - 1) / 2;
+		if (timers.v[parent]->timer_at <= c->timer_at)
+			break;
+		heap_place(timers.v[parent], i);
+		i = parent;
+	}
+	heap_place(c, i);
+}
+
+static void heap_down(uint32_t i)
+{
+	struct conn *c = timers.v[i];
+	for (;;) {
+		uint32_t child = 2 * i + 1;
+		if (child >= timers.n)
+			break;
+		if (child + 1 < timers.n && timers.v[child + 1]->timer_at < timers.v[child]->timer_at)
+			child++;
+		if (c->timer_at <= timers.v[child]->timer_at)
+			break;
+		heap_place(timers.v[child], i);
+		i = child;
+	}
+	heap_place(c, i);
+}
+
+static void timer_remove(struct conn *c)
+{
+	if (!c->timer_slot)
+		return;
+	uint32_t i = c->timer_slot - 1;
+	c->timer_slot = 0;
+	struct conn *last = timers.v[--timers.n];
+	if (last == c)
+		return;
+	heap_place(last, i);
+	heap_up(i);
+	heap_down(last->timer_slot - 1);
+}
+
+/* Set ev for the earliest deadline unless it is set for that or sooner:
+ * a wakeup that comes early (its connection's timer was stopped or moved
+ * on) finds nothing due and sets ev again, so arming and stopping a
+ * timer, as every transaction may, rarely touches libevent. */
+static void timers_arm(void)
+{
+	if (timers.n == 0)
+		return;
+	double at = timers.v[0]->timer_at;
+	if (timers.ev_at > 0 && timers.ev_at <= at)
+		return;
+	double d = at - rt_now();
+	if (d < 0)
+		d = 0;
+	struct timeval tv;
+	tv.tv_sec = (time_t)d;
+	tv.tv_usec = (suseconds_t)((d - (double)tv.tv_sec) * 1e6);
+	evtimer_add(timers.ev, &tv);
+	timers.ev_at = at;
+}
+
+static void timers_cb(evutil_socket_t fd, short what, void *arg)
+{
+	timers.ev_at = 0;
+	double now = rt_now();
+	/* a fired timer may stop or arm others: take v[0] afresh each time */
+	while (timers.n > 0 && timers.v[0]->timer_at <= now) {
+		struct conn *c = timers.v[0];
+		timer_remove(c);
+		timer_fired(c);
+	}
+	timers_arm();
+}
+
 void conn_timer(struct conn *c, double seconds)
 {
 	if (c->closing)
 		return;
 	if (seconds <= 0) {
-		if (c->timer_on)
-			event_del(c->tev);
-		c->timer_on = false;
+		timer_remove(c);
 		return;
 	}
-	if (!c->tev) {
-		c->tev = evtimer_new(rt.base, timer_cb, c);
-		if (!c->tev)
+	if (!timers.ev) {
+		timers.ev = evtimer_new(rt.base, timers_cb, NULL);
+		if (!timers.ev)
 			return;
 	}
-	struct timeval tv;
-	tv.tv_sec = (time_t)seconds;
-	tv.tv_usec = (suseconds_t)((seconds - (double)tv.tv_sec) * 1e6);
-	evtimer_add(c->tev, &tv);
-	c->timer_on = true;
+	double old = c->timer_at;
 	c->timer_at = rt_now() + seconds;
+	if (c->timer_slot) {
+		uint32_t i = c->timer_slot - 1;
+		if (c->timer_at < old)
+			heap_up(i);
+		else
+			heap_down(i);
+	} else {
+		if (timers.n == timers.cap) {
+			/* grows, never shrinks: no malloc once the heap has seen
+			 * its largest number of armed timers */
+			uint32_t cap = timers.cap ? 2 * timers.cap : 256;
+			struct conn **v = realloc(timers.v, cap * sizeof *v);
+			if (!v)
+				return;
+			timers.v = v;
+			timers.cap = cap;
+		}
+		timers.n++;
+		heap_place(c, timers.n - 1);
+		heap_up(timers.n - 1);
+	}
+	timers_arm();
 }
 
 void conn_timer_by(struct conn *c, double seconds)
 {
-	if (seconds > 0 && c->timer_on && c->timer_at <= rt_now() + seconds)
+	if (seconds > 0 && c->timer_slot && c->timer_at <= rt_now() + seconds)
 		return;
 	conn_timer(c, seconds);
 }
@@ -437,7 +566,7 @@ static void tls_read(struct conn *c)
 		if (e == SSL_ERROR_WANT_READ)
 			break;
 		if (e == SSL_ERROR_WANT_WRITE) {
-			want_write(c, true);
+			failed = !write_wait(c);
 			break;
 		}
 		if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)) {
@@ -466,7 +595,7 @@ static void tls_step(struct conn *c)
 	int r = SSL_do_handshake(c->ssl);
 	if (r == 1) {
 		c->tls_handshaking = false;
-		want_write(c, false);
+		write_unwait(c);
 		if (!c->reading)
 			event_del(c->rev);
 		dispatch(c, CONN_EV_TLS_READY);
@@ -474,11 +603,12 @@ static void tls_step(struct conn *c)
 	}
 	switch (SSL_get_error(c->ssl, r)) {
 	case SSL_ERROR_WANT_READ:
-		want_write(c, false);
+		write_unwait(c);
 		event_add(c->rev, NULL);
 		return;
 	case SSL_ERROR_WANT_WRITE:
-		want_write(c, true);
+		if (!write_wait(c))
+			dispatch(c, CONN_EV_ERROR);
 		return;
 	default: {
 		unsigned long e = ERR_get_error();
@@ -523,11 +653,11 @@ bool conn_tls_start(struct conn *c, struct ssl_ctx_st *ctx, bool accept, const c
 	}
 	c->tls_handshaking = true;
 	/* the loop drives every step: nothing is reported from here */
-	if (accept)
+	if (accept) {
 		event_add(c->rev, NULL);
-	else
-		want_write(c, true);
-	return true;
+		return true;
+	}
+	return write_wait(c);
 }
 
 const char *conn_tls_error(void)
@@ -560,11 +690,9 @@ void conn_close(struct conn *c)
 	if (c->ssl && !c->tls_handshaking)
 		(void)SSL_shutdown(c->ssl);   /* close_notify, best effort */
 	c->reading = false;
-	c->timer_on = false;
 	if (c->rev) event_del(c->rev);
-	if (c->wev) event_del(c->wev);
-	c->wev_on = false;
-	if (c->tev) event_del(c->tev);
+	write_unwait(c);
+	timer_remove(c);
 	list_append(&rt.dead, &c->dead_node);
 	event_active(rt.reaper, 0, 0);
 }
@@ -591,11 +719,11 @@ void conn_release(struct conn *c)
 	}
 	if (c->rev) event_free(c->rev);
 	if (c->wev) event_free(c->wev);
-	if (c->tev) event_free(c->tev);
+	timer_remove(c);
 	if (c->in) evbuffer_free(c->in);
 	if (c->out) evbuffer_free(c->out);
 	if (c->fd >= 0) close(c->fd);
-	c->rev = c->wev = c->tev = NULL;
+	c->rev = c->wev = NULL;
 	c->in = c->out = NULL;
 	c->fd = -1;
 }

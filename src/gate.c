@@ -389,8 +389,10 @@ static void describe_in_flight(const struct gate *g, char *out, size_t n)
 		if (!c->pool || c->pool->gate != g || c->bypass || !client_in_flight(c))
 			continue;
 		const struct server *s = c->server;
+		char addr[CLIENT_ADDR_LEN];
+		client_addr(c, addr, sizeof addr);
 		int w = snprintf(out + len, n - len, "%sC-%llu %s@%s db %s user %s: transaction %.1f s, %s, query: %s",
-				 len ? "\n" : "", (unsigned long long)c->conn.id, c->user, c->addr,
+				 len ? "\n" : "", (unsigned long long)c->conn.id, c->user, addr,
 				 c->db_name, c->user, now - c->xact_start,
 				 s->txn_status == 'I' ? "active" : s->txn_status == 'E' ? "idle in failed transaction"
 				 : c->relay.counted != s->relay.counted ? "active in transaction" : "idle in transaction",

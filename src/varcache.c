@@ -2,109 +2,15 @@
  * varcache.c — tracked session parameters (those PostgreSQL reports with
  * ParameterStatus), and the SET that brings a server in line with a client.
  *
- * Values are interned: every client and server holding "UTF8" or the same
- * application_name shares one copy, counted. Equal values are then the same
- * pointer, so matching a server to a client (every transaction, in
- * transaction pooling) compares pointers, and an idle client costs a
- * pointer per parameter.
+ * Values are strpool strings, so matching a server to a client (every
+ * transaction, in transaction pooling) compares pointers.
  */
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "compiler.h"
+#include "strpool.h"
 #include "varcache.h"
-
-struct value {
-	struct value *next;
-	uint64_t hash;
-	unsigned refs;
-	char s[];
-};
-
-static struct {
-	struct value **b;
-	size_t nb, n;
-} values;
-
-static uint64_t hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;
-	for (; *s; s++) {
-		h ^= (uint8_t)*s;
-		h *= 1099511628211ull;
-	}
-	return h;
-}
-
-static bool values_grow(void)
-{
-	size_t nb = values.nb ? values.nb * 2 : 64;
-	struct value **b = calloc(nb, sizeof *b);
-	if (!b)
-		return false;
-	for (size_t i = 0; i < values.nb; i++) {
-		for (struct value *v = values.b[i], *next; v; v = next) {
-			next = v->next;
-			v->next = b[v->hash & (nb - 1)];
-			b[v->hash & (nb - 1)] = v;
-		}
-	}
-	free(values.b);
-	values.b = b;
-	values.nb = nb;
-	return true;
-}
-
-/* The shared copy of `s`, one more reference to it; NULL without memory. */
-static const char *intern(const char *s)
-{
-	uint64_t h = hash_str(s);
-	if (values.nb) {
-		for (struct value *v = values.b[h & (values.nb - 1)]; v; v = v->next) {
-			if (v->hash == h && !strcmp(v->s, s)) {
-				v->refs++;
-				return v->s;
-			}
-		}
-	}
-	if (values.n >= values.nb && !values_grow())
-		return NULL;
-	size_t len = strlen(s);
-	struct value *v = malloc(sizeof *v + len + 1);
-	if (!v)
-		return NULL;
-	memcpy(v->s, s, len + 1);
-	v->hash = h;
-	v->refs = 1;
-	v->next = values.b[h & (values.nb - 1)];
-	values.b[h & (values.nb - 1)] = v;
-	values.n++;
-	return v->s;
-}
-
-static void release(const char *s)
-{
-	if (!s)
-		return;
-	struct value *v = container_of(s, struct value, s);
-	if (--v->refs > 0)
-		return;
-	for (struct value **pp = &values.b[v->hash & (values.nb - 1)]; *pp; pp = &(*pp)->next) {
-		if (*pp == v) {
-			*pp = v->next;
-			break;
-		}
-	}
-	values.n--;
-	free(v);
-}
-
-size_t varcache_values(void)
-{
-	return values.n;
-}
 
 static const char *names[VC_COUNT] = {
 	[VC_CLIENT_ENCODING] = "client_encoding",
@@ -167,10 +73,10 @@ bool varcache_set(struct varcache *vc, const char *name, const char *value)
 		return false;
 	if (vc->val[i] && !strcmp(vc->val[i], value))
 		return true;
-	const char *copy = intern(value);
+	const char *copy = strpool_get(value);
 	if (!copy)
 		return true;   /* keep the old value; a later SET corrects it */
-	release(vc->val[i]);
+	strpool_put(vc->val[i]);
 	vc->val[i] = copy;
 	return true;
 }
@@ -192,7 +98,7 @@ bool varcache_apply_sql(const struct varcache *want, const struct varcache *have
 	bool any = false;
 	for (int i = 0; i < VC_COUNT && names[i]; i++) {
 		const char *v = want->val[i];
-		if (!v || v == have->val[i])   /* interned: equal is identical */
+		if (!v || v == have->val[i])   /* strpool strings: equal is identical */
 			continue;
 		if (!any)
 			pq_begin(w, 'Q');
@@ -220,7 +126,7 @@ void varcache_copy(struct varcache *dst, const struct varcache *src)
 void varcache_clear(struct varcache *vc)
 {
 	for (int i = 0; i < VC_COUNT; i++) {
-		release(vc->val[i]);
+		strpool_put(vc->val[i]);
 		vc->val[i] = NULL;
 	}
 }

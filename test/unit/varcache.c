@@ -43,7 +43,7 @@ int main(void)
 	(void)varcache_set(&b, "application_name", "it's a \\ test");
 	ok(sql_of(&a, &b) == NULL, "no SET once the server matches");
 
-	/* interned values: one copy, shared, counted */
+	/* values are strpool strings: one copy, shared */
 	int tz = varcache_index("TimeZone");
 	ok(varcache_get(&a, tz) == varcache_get(&b, tz), "equal values are one shared copy");
 	(void)varcache_set(&b, "TimeZone", "Europe/Paris");
@@ -51,13 +51,12 @@ int main(void)
 	s = sql_of(&a, &b);
 	is_str(s, "SET TimeZone = E'UTC';", "and differs again");
 	free(s);
-	size_t held = varcache_values();
 	struct varcache c = { 0 };
 	varcache_copy(&c, &b);
-	is_int((int)varcache_values(), (int)held, "a copy adds references, not values");
+	ok(varcache_get(&c, tz) == varcache_get(&b, tz), "a copy shares the values too");
 	varcache_clear(&c);
 	varcache_clear(&b);
-	is_int((int)varcache_values(), 2, "cleared: only a's two values are left");
+	ok(varcache_get(&a, tz) && !strcmp(varcache_get(&a, tz), "UTC"), "clearing others leaves a's values");
 	(void)varcache_set(&b, "TimeZone", "UTC");
 	(void)varcache_set(&b, "application_name", "it's a \\ test");
 
