@@ -314,7 +314,8 @@ ${\ $self->targets_table }
 - One scratch PostgreSQL for all three, tuned for benchmarking: `fsync`,
   `synchronous_commit` and `full_page_writes` off, `max_connections = 200`,
   `shared_buffers = 256MB`, autovacuum off; a pgbench database of scale
-  $c->{scale}.
+  $c->{scale}, warmed up by a `pgbench -S` run directly before the
+  first measurement.
 - PgBouncer and sluice read the same settings: `pool_mode = transaction`,
   `default_pool_size = $c->{pool}`, no reserve pool, md5 authentication from
   the same `userlist.txt` (plain password), md5 to PostgreSQL too (and for
