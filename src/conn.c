@@ -37,7 +37,7 @@
 #include "runtime.h"
 
 #define CONN_READ_SIZE (32 * 1024)
-#define CONN_READ_SMALL 900            /* a chain of this fits malloc's 1 KiB class */
+#define CONN_READ_SMALL 900            /* copied into a chain of malloc's 1 KiB class */
 #define TLS_READ_BUDGET (256 * 1024)   /* per callback, then yield */
 #define TLS_WRITE_CHUNK (16 * 1024)
 
@@ -83,55 +83,55 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
 	plain_read(c, fd);
 }
 
-/* Reads that bring one small message (most of them) go into a small
- * chain, which malloc serves from its fast per-size cache; whatever does
- * not fit lands in `spill` and is copied after it. After such an overflow
- * the next reads reserve CONN_READ_SIZE in the buffer itself (no copy),
- * until a read is small again. */
+/* Most reads bring one small message: recv() into `spill` (recv is a
+ * cheaper way into the kernel than readv here), then a copy of the few
+ * bytes into c->in, in a chain malloc serves from its fast cache. A read
+ * that fills more than CONN_READ_SMALL switches to reading straight into
+ * reserved space in c->in (no copy) until a read is small again. */
 static void plain_read(struct conn *c, evutil_socket_t fd)
 {
 	static uint8_t spill[CONN_READ_SIZE];
 	struct evbuffer_iovec v[2];
-	int nv = evbuffer_reserve_space(c->in, c->read_big ? CONN_READ_SIZE : CONN_READ_SMALL, v,
-					c->read_big ? 2 : 1);
-	if (nv <= 0) {
-		c->err = ENOMEM;
-		dispatch(c, CONN_EV_ERROR);
-		return;
-	}
-	struct iovec iov[2];
-	for (int i = 0; i < nv; i++) {
-		iov[i].iov_base = v[i].iov_base;
-		iov[i].iov_len = v[i].iov_len;
-	}
-	int niov = nv;
-	if (!c->read_big) {
-		iov[1].iov_base = spill;
-		iov[1].iov_len = sizeof spill;
-		niov = 2;
-	}
-	ssize_t n = readv(fd, iov, niov);
-	if (n < 0) {
-		evbuffer_commit_space(c->in, v, 0);
-		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+	int nv = 0;
+	ssize_t n;
+	if (c->read_big) {
+		nv = evbuffer_reserve_space(c->in, CONN_READ_SIZE, v, 2);
+		if (nv <= 0) {
+			c->err = ENOMEM;
+			dispatch(c, CONN_EV_ERROR);
 			return;
-		c->err = errno;
-		dispatch(c, CONN_EV_ERROR);
+		}
+		struct iovec iov[2];
+		for (int i = 0; i < nv; i++) {
+			iov[i].iov_base = v[i].iov_base;
+			iov[i].iov_len = v[i].iov_len;
+		}
+		n = readv(fd, iov, nv);
+	} else {
+		n = recv(fd, spill, sizeof spill, 0);
+	}
+	if (n <= 0) {
+		if (nv)
+			evbuffer_commit_space(c->in, v, 0);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return;
+		if (n < 0) {
+			c->err = errno;
+			dispatch(c, CONN_EV_ERROR);
+		} else {
+			dispatch(c, CONN_EV_EOF);
+		}
 		return;
 	}
-	if (n == 0) {
-		evbuffer_commit_space(c->in, v, 0);
-		dispatch(c, CONN_EV_EOF);
-		return;
-	}
-	size_t left = (size_t)n;
-	for (int i = 0; i < nv; i++) {
-		size_t take = left < v[i].iov_len ? left : v[i].iov_len;
-		v[i].iov_len = take;
-		left -= take;
-	}
-	evbuffer_commit_space(c->in, v, nv);
-	if (left > 0 && evbuffer_add(c->in, spill, left) != 0) {
+	if (nv) {
+		size_t left = (size_t)n;
+		for (int i = 0; i < nv; i++) {
+			size_t take = left < v[i].iov_len ? left : v[i].iov_len;
+			v[i].iov_len = take;
+			left -= take;
+		}
+		evbuffer_commit_space(c->in, v, nv);
+	} else if (evbuffer_add(c->in, spill, (size_t)n) != 0) {
 		c->err = ENOMEM;
 		dispatch(c, CONN_EV_ERROR);
 		return;
@@ -185,9 +185,20 @@ static void write_unwait(struct conn *c)
 static int write_some(struct conn *c)
 {
 	if (!c->ssl) {
-		int n = evbuffer_write(c->out, c->fd);
+		/* one chain (the usual reply): send(), a cheaper way into the
+		 * kernel than writev; several: writev them all at once */
+		struct evbuffer_iovec v;
+		ssize_t n;
+		if (evbuffer_peek(c->out, -1, NULL, &v, 1) == 1 &&
+		    v.iov_len == evbuffer_get_length(c->out)) {
+			n = send(c->fd, v.iov_base, v.iov_len, MSG_NOSIGNAL);
+			if (n > 0)
+				evbuffer_drain(c->out, (size_t)n);
+		} else {
+			n = evbuffer_write(c->out, c->fd);
+		}
 		if (n > 0)
-			return n;
+			return (int)n;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 			return 0;
 		c->err = n < 0 ? errno : EPIPE;

@@ -121,7 +121,12 @@ static SSL_CTX *build_accept(const struct config *cfg, char *err, size_t errlen)
 	    !set_ciphers(ctx, "client_tls_ciphers", cfg->client_tls_ciphers, cfg->client_tls13_ciphers, err, errlen) ||
 	    !load_pair(ctx, cfg->client_tls_cert_file, cfg->client_tls_key_file, err, errlen))
 		goto fail;
+	/* No resumption, as in PostgreSQL: no cache, and no tickets (TLS 1.2's,
+	 * or the two TLS 1.3 sends after every handshake), which libpq would
+	 * only discard. */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+	SSL_CTX_set_num_tickets(ctx, 0);
 	if (cfg->client_tls_sslmode >= TLS_VERIFY_CA) {
 		if (!cfg->client_tls_ca_file) {
 			snprintf(err, errlen, "client_tls_sslmode = %s needs client_tls_ca_file",

@@ -230,6 +230,14 @@ my $sl_prefer = new_sluice(client_tls_sslmode => 'prefer', %tls_a);
 	like($out, qr/client_login_timeout/, '... then gets the login timeout error over TLS');
 	cmp_ok($took, '<', 8, '... and is cut off (within 8 s)');
 	isnt($rc, -1, '... by sluice closing the connection');
+
+	# No session tickets, as PostgreSQL: libpq never resumes a session,
+	# so each would cost the server work and the client bytes for nothing.
+	($out, $err, $rc) = SluiceTest::run_cmd(
+		[ SluiceTest::TLS::openssl_bin(), 's_client', '-starttls', 'postgres', '-ign_eof',
+		  '-connect', '127.0.0.1:' . $sl->port ], timeout => 8);
+	like($out, qr/Protocol\s*:\s*TLSv1\.3|TLSv1\.3/, 'tickets: the handshake was TLS 1.3');
+	unlike($out, qr/New Session Ticket/, 'tickets: sluice sends no session ticket');
 }
 
 # ---- cancel requests with TLS ----
