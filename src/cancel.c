@@ -16,6 +16,7 @@
 
 #include "cancel.h"
 #include "client.h"
+#include "csprng.h"
 #include "log.h"
 #include "pool.h"
 #include "proto.h"
@@ -44,7 +45,7 @@ bool cancel_register(struct client *c)
 {
 	for (int tries = 0; tries < 16; tries++) {
 		uint32_t v[2];
-		if (RAND_bytes((unsigned char *)v, sizeof v) != 1)
+		if (!csprng_bytes(v, sizeof v))
 			return false;
 		v[0] &= 0x7fffffff;   /* a positive pid, as clients expect */
 		if (v[0] == 0 || find(v[0]))

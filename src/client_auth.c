@@ -25,6 +25,7 @@
 
 #include "client.h"
 #include "config.h"
+#include "csprng.h"
 #include "hba.h"
 #include "log.h"
 #include "md5auth.h"
@@ -431,7 +432,7 @@ static void begin_exchange(struct client *c, int method, const char *secret)
 			break;
 		a->method = AUTH_MD5;
 		a->step = STEP_PASSWORD;
-		if (RAND_bytes(a->salt, sizeof a->salt) != 1) {
+		if (!csprng_bytes(a->salt, sizeof a->salt)) {
 			client_fail(c, SQLSTATE_INTERNAL_ERROR, "could not generate a salt");
 			return;
 		}

@@ -16,15 +16,19 @@ static bool md5_hex2(const void *a, size_t an, const void *b, size_t bn,
 		     char out[MD5AUTH_LEN + 1])
 {
 	static const char hex[] = "0123456789abcdef";
+	/* Fetched and made once: OpenSSL 3 looks MD5 up anew on every
+	 * EVP_md5() init, which cost more than the hash itself. */
+	static EVP_MD *md5;
+	static EVP_MD_CTX *ctx;
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	bool ok;
-
-	ok = ctx && EVP_DigestInit_ex(ctx, EVP_md5(), NULL) == 1 &&
-	     EVP_DigestUpdate(ctx, a, an) == 1 && EVP_DigestUpdate(ctx, b, bn) == 1 &&
-	     EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == MD5_HEX_LEN / 2;
-	EVP_MD_CTX_free(ctx);
+	if (!md5 && !(md5 = EVP_MD_fetch(NULL, "MD5", NULL)))
+		return false;
+	if (!ctx && !(ctx = EVP_MD_CTX_new()))
+		return false;
+	bool ok = EVP_DigestInit_ex2(ctx, md5, NULL) == 1 &&
+		  EVP_DigestUpdate(ctx, a, an) == 1 && EVP_DigestUpdate(ctx, b, bn) == 1 &&
+		  EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == MD5_HEX_LEN / 2;
 	if (!ok)
 		return false;
 	memcpy(out, "md5", 3);

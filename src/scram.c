@@ -23,6 +23,7 @@
 #include <openssl/rand.h>
 
 #include "base64.h"
+#include "csprng.h"
 #include "log.h"
 #include "scram.h"
 
@@ -235,7 +236,7 @@ static bool make_nonce(char out[SCRAM_NONCE_MAX + 1])
 		memcpy(out, test_nonce, sizeof test_nonce);
 		return true;
 	}
-	ok = RAND_bytes(raw, sizeof raw) == 1 &&
+	ok = csprng_bytes(raw, sizeof raw) &&
 	     base64_encode(raw, sizeof raw, out, SCRAM_NONCE_MAX + 1);
 	OPENSSL_cleanse(raw, sizeof raw);
 	return ok;

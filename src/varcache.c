@@ -5,6 +5,7 @@
  * Values are strpool strings, so matching a server to a client (every
  * transaction, in transaction pooling) compares pointers.
  */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -55,8 +56,11 @@ bool varcache_set_extra(const char *list)
 
 int varcache_index(const char *name)
 {
+	/* the first letter rejects most names before strcasecmp (a login's
+	 * greeting looks every reported parameter up) */
+	int first = tolower((unsigned char)name[0]);
 	for (int i = 0; i < VC_COUNT && names[i]; i++)
-		if (!strcasecmp(names[i], name))
+		if (tolower((unsigned char)names[i][0]) == first && !strcasecmp(names[i], name))
 			return i;
 	return -1;
 }
