@@ -7,7 +7,7 @@
 
 FROM debian:12 AS build
 RUN apt-get update \
- && apt-get install -y --no-install-recommends build-essential pkg-config libevent-dev libssl-dev libpq-dev \
+ && apt-get install -y --no-install-recommends build-essential pkg-config libevent-dev libssl-dev libpq-dev liburing-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Makefile ./
@@ -18,7 +18,7 @@ RUN make sluice sluicectl
 
 FROM debian:12-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libevent-2.1-7 libevent-core-2.1-7 libevent-extra-2.1-7 libssl3 libpq5 ca-certificates \
+ && apt-get install -y --no-install-recommends libevent-2.1-7 libevent-core-2.1-7 libevent-extra-2.1-7 liburing2 libssl3 libpq5 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --no-create-home --shell /usr/sbin/nologin sluice \
  && mkdir -p /etc/sluice /run/sluice \

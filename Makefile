@@ -29,7 +29,7 @@ else
 CFLAGS_OPT ?= -O2
 endif
 CFLAGS  += $(CFLAGS_BASE) $(CFLAGS_OPT)
-LIBS    = -levent_core -levent_extra -lssl -lcrypto
+LIBS    = -levent_core -levent_extra -lssl -lcrypto -luring
 PQLIBS  = -lpq
 PQINCLUDE ?= $(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 
@@ -71,7 +71,7 @@ $(BUILD)/test/fuzz/%_replay.t: test/fuzz/%.c test/fuzz/replay_main.c $(LIBA) | $
 	$(CC) $(CFLAGS) $(LDFLAGS_SAN) -DFUZZ_NAME='"$*"' -o $@ $< test/fuzz/replay_main.c $(LIBA) $(LIBS)
 
 # Debian packages the build, the tests and the benchmarks use.
-DEB_PKGS = build-essential pkg-config libevent-dev libssl-dev libpq-dev \
+DEB_PKGS = build-essential pkg-config libevent-dev libssl-dev libpq-dev liburing-dev \
            postgresql-15 postgresql-client-15 pgbouncer clang perl openssl \
            python3-asyncpg python3-psycopg nodejs $(if $(shell command -v npm),,npm)
 deps:

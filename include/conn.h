@@ -9,6 +9,9 @@
  *   conn_read_start/stop(c)    read interest
  *   conn_send(c)               write c->out now; what is left waits for
  *                              writability (no write event unless needed)
+ *   conn_send_soon(c)          write c->out when this loop pass ends, with
+ *                              the pass's other writes in one system call
+ *                              (the relay's way; see conn_loop)
  *   conn_timer(c, seconds)     arm the one timer (<= 0 disarms)
  *   conn_timer_by(c, seconds)  make sure the timer fires within `seconds`:
  *                              one already due sooner is left alone (the
@@ -19,6 +22,9 @@
  *                              owner gets CONN_EV_TLS_READY (or an error)
  *   conn_tls_error(c)          why the last TLS step failed
  *   conn_frame(c, max, &hdr)   frame the next typed message in c->in
+ *   conn_loop()                run the event loop until it is broken; each
+ *                              pass's plain-socket reads, then its soon
+ *                              writes, go to the kernel as batches
  *
  * Owners embed struct conn first and get every event through ops->event;
  * ops->destroy runs from the reaper, never inside the owner's callback.
@@ -76,6 +82,10 @@ struct conn {
 	bool write_failed;   /* a write error waits to be reported from the loop */
 	bool wev_on;         /* wev is added */
 	bool read_big;       /* the last read was large: read straight into c->in */
+	bool in_unseen;      /* a batch read bytes while reading was off: report
+	                      * them when it is on again */
+	uint32_t rq_slot;    /* place in this pass's read batch + 1; 0: none */
+	uint32_t wq_slot;    /* place in this pass's write batch + 1; 0: none */
 	struct ssl_st *ssl;  /* TLS on this socket, once started */
 	bool tls_handshaking;
 	bool tls_write_wants_read; /* SSL_write waits for the socket to be readable */
@@ -88,6 +98,8 @@ bool conn_connect(struct conn *c, const struct sockaddr *sa, socklen_t len,
 void conn_read_start(struct conn *c);
 void conn_read_stop(struct conn *c);
 void conn_send(struct conn *c);
+void conn_send_soon(struct conn *c);
+void conn_loop(void);
 void conn_timer(struct conn *c, double seconds);
 void conn_timer_by(struct conn *c, double seconds);
 void conn_close(struct conn *c);

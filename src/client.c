@@ -717,10 +717,10 @@ void client_relay(struct client *c)
 			conn_timer(&c->conn, 0);   /* the client is not idle */
 	}
 	if (conn_out_len(&c->conn) > 0)
-		conn_send(&c->conn);   /* answers sluice gave itself */
+		conn_send_soon(&c->conn);   /* answers sluice gave itself */
 	if (rt.cfg->query_timeout > 0 && before == s->relay.counted && c->relay.counted != before)
 		conn_timer(&s->conn, rt.cfg->query_timeout);   /* a query starts */
-	conn_send(&s->conn);
+	conn_send_soon(&s->conn);
 	switch (r) {
 	case RELAY_BAD_LENGTH:
 		client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, "invalid message length");

@@ -15,6 +15,15 @@
  * call the owner made (conn_send): a write error or a drained buffer found
  * there is handed to the loop with event_active(), so no owner sees its
  * object change state in the middle of its own code.
+ *
+ * Batches (conn_loop): a pass of the loop usually finds many sockets
+ * ready, and on a VM a system call costs more than the work it does here.
+ * So while conn_loop runs, a plain socket found readable is only noted;
+ * when libevent has run the pass's callbacks, every noted socket is read
+ * in one batch (iobatch.c: one io_uring_enter), the owners get their
+ * reads, and then everything they wrote with conn_send_soon goes out in
+ * one more batch. TLS sockets, large reads and large writes take the
+ * direct way, where a batch saves nothing.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +42,7 @@
 #include <openssl/x509v3.h>
 
 #include "conn.h"
+#include "iobatch.h"
 #include "log.h"
 #include "runtime.h"
 
@@ -40,11 +50,23 @@
 #define CONN_READ_SMALL 900            /* copied into a chain of malloc's 1 KiB class */
 #define TLS_READ_BUDGET (256 * 1024)   /* per callback, then yield */
 #define TLS_WRITE_CHUNK (16 * 1024)
+#define BATCH_READ_SIZE 4096           /* per socket in a read batch */
+
+/* The sockets a loop pass noted, by place; conn_close blanks its entry. */
+struct connq {
+	struct conn **v;
+	uint32_t n, cap;
+};
+static struct connq rq, wq;
+static bool batching;   /* conn_loop runs: reads and soon-writes are batched */
 
 static char tls_err[256];
 
 static void write_now(struct conn *c, bool from_loop);
+static void write_settled(struct conn *c, bool from_loop);
 static void plain_read(struct conn *c, evutil_socket_t fd);
+static bool connq_note(struct connq *q, struct conn *c, uint32_t *slot);
+static void connq_forget(struct connq *q, uint32_t *slot);
 static void write_cb(evutil_socket_t fd, short what, void *arg);
 static void tls_read(struct conn *c);
 static void tls_step(struct conn *c);
@@ -80,7 +102,46 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
 		tls_read(c);
 		return;
 	}
+	if (c->in_unseen) {   /* from conn_read_start: bytes a batch read */
+		c->in_unseen = false;
+		dispatch(c, CONN_EV_READ);
+		return;
+	}
+	if (batching && !c->read_big && connq_note(&rq, c, &c->rq_slot))
+		return;   /* read with the pass's batch */
 	plain_read(c, fd);
+}
+
+/* What a read of `res` bytes into `buf` (or -errno) means for c. Bytes
+ * read while reading was off (a batch read them, then an owner stopped
+ * reading) are kept and reported when reading is on again; an end of
+ * file or error found then is left for that next read to find again. */
+static void read_done(struct conn *c, const uint8_t *buf, ssize_t res)
+{
+	if (c->closing || res == -EAGAIN || res == -EWOULDBLOCK || res == -EINTR)
+		return;
+	if (res <= 0) {
+		if (!c->reading)
+			return;
+		if (res < 0) {
+			c->err = (int)-res;
+			dispatch(c, CONN_EV_ERROR);
+		} else {
+			dispatch(c, CONN_EV_EOF);
+		}
+		return;
+	}
+	if (evbuffer_add(c->in, buf, (size_t)res) != 0) {
+		c->err = ENOMEM;
+		dispatch(c, CONN_EV_ERROR);
+		return;
+	}
+	c->read_big = (size_t)res > CONN_READ_SMALL;
+	if (!c->reading) {
+		c->in_unseen = true;
+		return;
+	}
+	dispatch(c, CONN_EV_READ);
 }
 
 /* Most reads bring one small message: recv() into `spill` (recv is a
@@ -91,28 +152,26 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
 static void plain_read(struct conn *c, evutil_socket_t fd)
 {
 	static uint8_t spill[CONN_READ_SIZE];
-	struct evbuffer_iovec v[2];
-	int nv = 0;
-	ssize_t n;
-	if (c->read_big) {
-		nv = evbuffer_reserve_space(c->in, CONN_READ_SIZE, v, 2);
-		if (nv <= 0) {
-			c->err = ENOMEM;
-			dispatch(c, CONN_EV_ERROR);
-			return;
-		}
-		struct iovec iov[2];
-		for (int i = 0; i < nv; i++) {
-			iov[i].iov_base = v[i].iov_base;
-			iov[i].iov_len = v[i].iov_len;
-		}
-		n = readv(fd, iov, nv);
-	} else {
-		n = recv(fd, spill, sizeof spill, 0);
+	if (!c->read_big) {
+		ssize_t n = recv(fd, spill, sizeof spill, 0);
+		read_done(c, spill, n < 0 ? -errno : n);
+		return;
 	}
+	struct evbuffer_iovec v[2];
+	int nv = evbuffer_reserve_space(c->in, CONN_READ_SIZE, v, 2);
+	if (nv <= 0) {
+		c->err = ENOMEM;
+		dispatch(c, CONN_EV_ERROR);
+		return;
+	}
+	struct iovec iov[2];
+	for (int i = 0; i < nv; i++) {
+		iov[i].iov_base = v[i].iov_base;
+		iov[i].iov_len = v[i].iov_len;
+	}
+	ssize_t n = readv(fd, iov, nv);
 	if (n <= 0) {
-		if (nv)
-			evbuffer_commit_space(c->in, v, 0);
+		evbuffer_commit_space(c->in, v, 0);
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 			return;
 		if (n < 0) {
@@ -123,19 +182,13 @@ static void plain_read(struct conn *c, evutil_socket_t fd)
 		}
 		return;
 	}
-	if (nv) {
-		size_t left = (size_t)n;
-		for (int i = 0; i < nv; i++) {
-			size_t take = left < v[i].iov_len ? left : v[i].iov_len;
-			v[i].iov_len = take;
-			left -= take;
-		}
-		evbuffer_commit_space(c->in, v, nv);
-	} else if (evbuffer_add(c->in, spill, (size_t)n) != 0) {
-		c->err = ENOMEM;
-		dispatch(c, CONN_EV_ERROR);
-		return;
+	size_t left = (size_t)n;
+	for (int i = 0; i < nv; i++) {
+		size_t take = left < v[i].iov_len ? left : v[i].iov_len;
+		v[i].iov_len = take;
+		left -= take;
 	}
+	evbuffer_commit_space(c->in, v, nv);
 	c->read_big = (size_t)n > CONN_READ_SMALL;
 	dispatch(c, CONN_EV_READ);
 }
@@ -275,6 +328,13 @@ static void write_now(struct conn *c, bool from_loop)
 			write_failed(c, from_loop);
 		return;
 	}
+	write_settled(c, from_loop);
+}
+
+/* c->out is empty: close if that was awaited, tell an owner waiting for
+ * the drain, or drop write interest. */
+static void write_settled(struct conn *c, bool from_loop)
+{
 	if (c->close_when_flushed) {
 		write_unwait(c);
 		conn_close(c);
@@ -389,8 +449,9 @@ void conn_read_start(struct conn *c)
 		return;
 	c->reading = true;
 	event_add(c->rev, NULL);
-	/* records OpenSSL already decrypted do not wake the socket */
-	if (c->ssl && !c->tls_handshaking && SSL_pending(c->ssl) > 0)
+	/* records OpenSSL already decrypted do not wake the socket, nor do
+	 * bytes a batch read while reading was off */
+	if ((c->ssl && !c->tls_handshaking && SSL_pending(c->ssl) > 0) || c->in_unseen)
 		event_active(c->rev, EV_READ, 0);
 }
 
@@ -410,6 +471,167 @@ void conn_send(struct conn *c)
 	if (evbuffer_get_length(c->out) == 0)
 		return;
 	write_now(c, false);
+}
+
+void conn_send_soon(struct conn *c)
+{
+	if (c->closing || c->connecting)
+		return;
+	size_t len = evbuffer_get_length(c->out);
+	if (len == 0)
+		return;
+	/* a large output gains nothing from sharing a system call */
+	if (batching && !c->ssl && len <= CONN_LOW_WATER && connq_note(&wq, c, &c->wq_slot))
+		return;
+	write_now(c, false);
+}
+
+/* ---- batches (conn_loop) ---- */
+
+static bool connq_note(struct connq *q, struct conn *c, uint32_t *slot)
+{
+	if (*slot)
+		return true;
+	if (q->n == q->cap) {
+		/* grows, never shrinks, like the timer heap */
+		uint32_t cap = q->cap ? 2 * q->cap : 256;
+		struct conn **v = realloc(q->v, cap * sizeof *v);
+		if (!v)
+			return false;   /* the caller goes the direct way */
+		q->v = v;
+		q->cap = cap;
+	}
+	q->v[q->n++] = c;
+	*slot = q->n;
+	return true;
+}
+
+static void connq_forget(struct connq *q, uint32_t *slot)
+{
+	if (!*slot)
+		return;
+	q->v[*slot - 1] = NULL;
+	*slot = 0;
+}
+
+/* Read every socket the pass noted, IOBATCH_MAX at a time, then hand each
+ * its bytes. An owner may close or stop another noted connection while
+ * its bytes are handed out; read_done copes with both. */
+static void batch_reads(void)
+{
+	static uint8_t bufs[IOBATCH_MAX][BATCH_READ_SIZE];
+	static struct iobatch_op ops[IOBATCH_MAX];
+	struct conn *who[IOBATCH_MAX];
+	uint32_t i = 0;
+	while (i < rq.n) {
+		int n = 0;
+		for (; i < rq.n && n < IOBATCH_MAX; i++) {
+			struct conn *c = rq.v[i];
+			if (!c)
+				continue;
+			connq_forget(&rq, &c->rq_slot);
+			if (c->closing || !c->reading || c->ssl)
+				continue;
+			ops[n].fd = c->fd;
+			ops[n].write = false;
+			ops[n].niov = 1;
+			ops[n].iov[0].iov_base = bufs[n];
+			ops[n].iov[0].iov_len = BATCH_READ_SIZE;
+			who[n++] = c;
+		}
+		iobatch_run(ops, n);
+		for (int k = 0; k < n; k++)
+			read_done(who[k], bufs[k], ops[k].res);
+	}
+	rq.n = 0;
+}
+
+static void write_done(struct conn *c, ssize_t res)
+{
+	if (c->closing)
+		return;
+	if (res > 0) {
+		evbuffer_drain(c->out, (size_t)res);
+		if (evbuffer_get_length(c->out) == 0)
+			write_settled(c, false);
+		else
+			write_now(c, false);   /* the rest, or a wait for room */
+		return;
+	}
+	if (res == 0 || res == -EAGAIN || res == -EWOULDBLOCK || res == -EINTR) {
+		if (!write_wait(c))
+			write_failed(c, false);
+		return;
+	}
+	c->err = (int)-res;
+	write_failed(c, false);
+}
+
+/* Write what the pass's owners left with conn_send_soon. */
+static void batch_writes(void)
+{
+	static struct iobatch_op ops[IOBATCH_MAX];
+	struct conn *who[IOBATCH_MAX];
+	uint32_t i = 0;
+	while (i < wq.n) {
+		int n = 0;
+		for (; i < wq.n && n < IOBATCH_MAX; i++) {
+			struct conn *c = wq.v[i];
+			if (!c)
+				continue;
+			connq_forget(&wq, &c->wq_slot);
+			if (c->closing || c->connecting || evbuffer_get_length(c->out) == 0)
+				continue;
+			if (c->ssl) {   /* started TLS after the note */
+				write_now(c, false);
+				continue;
+			}
+			struct evbuffer_iovec v[IOBATCH_IOV];
+			int nv = evbuffer_peek(c->out, -1, NULL, v, IOBATCH_IOV);
+			if (nv > IOBATCH_IOV)
+				nv = IOBATCH_IOV;
+			for (int k = 0; k < nv; k++) {
+				ops[n].iov[k].iov_base = v[k].iov_base;
+				ops[n].iov[k].iov_len = v[k].iov_len;
+			}
+			ops[n].fd = c->fd;
+			ops[n].write = true;
+			ops[n].niov = nv;
+			who[n++] = c;
+		}
+		iobatch_run(ops, n);
+		for (int k = 0; k < n; k++)
+			write_done(who[k], ops[k].res);
+	}
+	wq.n = 0;
+}
+
+/* Bytes left by conn_send_soon on a connection being closed go out now,
+ * as conn_send would have sent them (best effort, as there). */
+static void flush_noted(struct conn *c)
+{
+	connq_forget(&wq, &c->wq_slot);
+	while (!c->ssl && evbuffer_get_length(c->out) > 0 && write_some(c) > 0)
+		;
+}
+
+void conn_loop(void)
+{
+	char why[160];
+	if (iobatch_start(why, sizeof why))
+		log_info("socket reads and writes go to the kernel in batches (io_uring)");
+	else
+		log_info("socket reads and writes: one system call each (%s)", why);
+	batching = true;
+	for (;;) {
+		int r = event_base_loop(rt.base, EVLOOP_ONCE);
+		batch_reads();
+		batch_writes();
+		if (r != 0 || event_base_got_break(rt.base) || event_base_got_exit(rt.base))
+			break;
+	}
+	batching = false;
+	iobatch_stop();
 }
 
 /* ---- timers: a binary min-heap of connections on timer_at ---- */
@@ -697,6 +919,9 @@ void conn_close(struct conn *c)
 {
 	if (c->closing)
 		return;
+	if (c->wq_slot)
+		flush_noted(c);
+	connq_forget(&rq, &c->rq_slot);
 	c->closing = true;
 	if (c->ssl && !c->tls_handshaking)
 		(void)SSL_shutdown(c->ssl);   /* close_notify, best effort */
@@ -712,6 +937,7 @@ void conn_close_flushed(struct conn *c)
 {
 	if (c->closing)
 		return;
+	connq_forget(&wq, &c->wq_slot);   /* written here, with the rest */
 	conn_read_stop(c);
 	if (c->connecting || c->fd < 0 || evbuffer_get_length(c->out) == 0) {
 		conn_close(c);
@@ -724,6 +950,8 @@ void conn_close_flushed(struct conn *c)
 
 void conn_release(struct conn *c)
 {
+	connq_forget(&rq, &c->rq_slot);
+	connq_forget(&wq, &c->wq_slot);
 	if (c->ssl) {
 		SSL_free(c->ssl);
 		c->ssl = NULL;

@@ -198,7 +198,7 @@ int main(int argc, char **argv)
 	evsignal_add(sighup, NULL);
 
 	log_info("sluice " SLUICE_VERSION " started (pid %d, %s)", (int)getpid(), cfg->path);
-	event_base_dispatch(rt.base);
+	conn_loop();
 
 	listener_stop();
 	metrics_free(metrics);

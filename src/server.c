@@ -469,7 +469,7 @@ void server_relay(struct server *s)
 		enum relay_result r = relay_run(&s->relay, s->conn.in, c->conn.out, spec, s,
 						CONN_HIGH_WATER);
 		stats_server_bytes(s->pool->stats, in_before - conn_in_len(&s->conn));
-		conn_send(&c->conn);
+		conn_send_soon(&c->conn);
 		switch (r) {
 		case RELAY_BAD_LENGTH:
 		case RELAY_FAILED:
