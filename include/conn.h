@@ -4,7 +4,8 @@
  * watermarks, and deferred closing.
  *
  * INTERFACE ROUTINES
- *   conn_init(c, fd, ops)      take a connected socket (non-blocking)
+ *   conn_init(c, fd, ops)      take a connected socket, made non-blocking by
+ *                              its maker (accept4 with SOCK_NONBLOCK)
  *   conn_connect(c, sa, len, ops)  start a non-blocking connect
  *   conn_read_start/stop(c)    read interest
  *   conn_send(c)               write c->out now; what is left waits for
@@ -49,6 +50,9 @@ struct ssl_ctx_st;
 #define CONN_HIGH_WATER (256 * 1024)   /* peer output above this: stop reading */
 #define CONN_LOW_WATER  (64 * 1024)    /* ...until it drains below this */
 
+#define CONN_NOTE_READ  1   /* read the socket */
+#define CONN_NOTE_WRITE 2   /* write c->out (conn_send_soon) */
+
 enum conn_event {
 	CONN_EV_READ,        /* new bytes in c->in */
 	CONN_EV_EOF,         /* peer closed */
@@ -66,6 +70,7 @@ struct conn_ops {
 
 struct conn {
 	int fd;
+	uint32_t batch_slot; /* place in this pass's batch + 1; 0: not in it */
 	uint64_t id;
 	const struct conn_ops *ops;
 	struct evbuffer *in, *out;
@@ -82,13 +87,12 @@ struct conn {
 	bool write_failed;   /* a write error waits to be reported from the loop */
 	bool wev_on;         /* wev is added */
 	bool read_big;       /* the last read was large: read straight into c->in */
-	bool in_unseen;      /* a batch read bytes while reading was off: report
-	                      * them when it is on again */
-	uint32_t rq_slot;    /* place in this pass's read batch + 1; 0: none */
-	uint32_t wq_slot;    /* place in this pass's write batch + 1; 0: none */
 	struct ssl_st *ssl;  /* TLS on this socket, once started */
 	bool tls_handshaking;
 	bool tls_write_wants_read; /* SSL_write waits for the socket to be readable */
+	bool in_unseen;      /* a batch read bytes while reading was off: report
+	                      * them when it is on again */
+	uint8_t noted;       /* what this pass's batch does for it: CONN_NOTE_* */
 	int tls_retry_len;   /* an SSL_write to retry with exactly this length */
 };
 

@@ -597,7 +597,7 @@ void client_welcome(struct client *c)
 		client_idle_timer(c, 'I');
 	}
 	conn_read_start(&c->conn);
-	conn_send(&c->conn);
+	conn_send_soon(&c->conn);
 }
 
 /* ---- work ---- */

@@ -170,7 +170,7 @@ static void send_auth(struct client *c, uint32_t code, const void *data, size_t 
 	if (pq_writer_ok(&w))
 		evbuffer_add(c->conn.out, w.buf, w.len);
 	pq_writer_free(&w);
-	conn_send(&c->conn);
+	conn_send_soon(&c->conn);
 }
 
 static void auth_failed(struct client *c)

@@ -52,12 +52,13 @@
 #define TLS_WRITE_CHUNK (16 * 1024)
 #define BATCH_READ_SIZE 4096           /* per socket in a read batch */
 
-/* The sockets a loop pass noted, by place; conn_close blanks its entry. */
-struct connq {
+/* The connections a loop pass noted for its batches, in order; each
+ * knows its place (batch_slot) and what it was noted for (noted), so
+ * conn_close takes it out at once. */
+static struct {
 	struct conn **v;
 	uint32_t n, cap;
-};
-static struct connq rq, wq;
+} batch;
 static bool batching;   /* conn_loop runs: reads and soon-writes are batched */
 
 static char tls_err[256];
@@ -65,8 +66,8 @@ static char tls_err[256];
 static void write_now(struct conn *c, bool from_loop);
 static void write_settled(struct conn *c, bool from_loop);
 static void plain_read(struct conn *c, evutil_socket_t fd);
-static bool connq_note(struct connq *q, struct conn *c, uint32_t *slot);
-static void connq_forget(struct connq *q, uint32_t *slot);
+static bool note(struct conn *c, uint8_t what);
+static void unnote(struct conn *c, uint8_t what);
 static void write_cb(evutil_socket_t fd, short what, void *arg);
 static void tls_read(struct conn *c);
 static void tls_step(struct conn *c);
@@ -107,7 +108,7 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
 		dispatch(c, CONN_EV_READ);
 		return;
 	}
-	if (batching && !c->read_big && connq_note(&rq, c, &c->rq_slot))
+	if (batching && !c->read_big && note(c, CONN_NOTE_READ))
 		return;   /* read with the pass's batch */
 	plain_read(c, fd);
 }
@@ -389,9 +390,10 @@ static bool setup(struct conn *c, int fd, const struct conn_ops *ops)
 	c->fd = fd;
 	c->ops = ops;
 	c->id = ++rt.next_conn_id;
-	int fl = fcntl(fd, F_GETFL);
-	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-		return false;
+#ifdef SLUICE_DEBUG
+	if (!(fcntl(fd, F_GETFL) & O_NONBLOCK))
+		BUG("conn: socket %d is blocking", fd);
+#endif
 	c->in = evbuffer_new();
 	c->out = evbuffer_new();
 	c->rev = event_new(rt.base, fd, EV_READ | EV_PERSIST, read_cb, c);
@@ -415,7 +417,7 @@ bool conn_init(struct conn *c, int fd, const struct conn_ops *ops)
 bool conn_connect(struct conn *c, const struct sockaddr *sa, socklen_t len,
 		  const struct conn_ops *ops)
 {
-	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		memset(c, 0, sizeof *c);
 		list_init(&c->dead_node);
@@ -481,37 +483,39 @@ void conn_send_soon(struct conn *c)
 	if (len == 0)
 		return;
 	/* a large output gains nothing from sharing a system call */
-	if (batching && !c->ssl && len <= CONN_LOW_WATER && connq_note(&wq, c, &c->wq_slot))
+	if (batching && !c->ssl && len <= CONN_LOW_WATER && note(c, CONN_NOTE_WRITE))
 		return;
 	write_now(c, false);
 }
 
 /* ---- batches (conn_loop) ---- */
 
-static bool connq_note(struct connq *q, struct conn *c, uint32_t *slot)
+static bool note(struct conn *c, uint8_t what)
 {
-	if (*slot)
-		return true;
-	if (q->n == q->cap) {
-		/* grows, never shrinks, like the timer heap */
-		uint32_t cap = q->cap ? 2 * q->cap : 256;
-		struct conn **v = realloc(q->v, cap * sizeof *v);
-		if (!v)
-			return false;   /* the caller goes the direct way */
-		q->v = v;
-		q->cap = cap;
+	if (!c->batch_slot) {
+		if (batch.n == batch.cap) {
+			/* grows, never shrinks, like the timer heap */
+			uint32_t cap = batch.cap ? 2 * batch.cap : 256;
+			struct conn **v = realloc(batch.v, cap * sizeof *v);
+			if (!v)
+				return false;   /* the caller goes the direct way */
+			batch.v = v;
+			batch.cap = cap;
+		}
+		batch.v[batch.n++] = c;
+		c->batch_slot = batch.n;
 	}
-	q->v[q->n++] = c;
-	*slot = q->n;
+	c->noted |= what;
 	return true;
 }
 
-static void connq_forget(struct connq *q, uint32_t *slot)
+static void unnote(struct conn *c, uint8_t what)
 {
-	if (!*slot)
+	c->noted &= (uint8_t)~what;
+	if (c->noted || !c->batch_slot)
 		return;
-	q->v[*slot - 1] = NULL;
-	*slot = 0;
+	batch.v[c->batch_slot - 1] = NULL;
+	c->batch_slot = 0;
 }
 
 /* Read every socket the pass noted, IOBATCH_MAX at a time, then hand each
@@ -522,14 +526,14 @@ static void batch_reads(void)
 	static uint8_t bufs[IOBATCH_MAX][BATCH_READ_SIZE];
 	static struct iobatch_op ops[IOBATCH_MAX];
 	struct conn *who[IOBATCH_MAX];
-	uint32_t i = 0;
-	while (i < rq.n) {
+	uint32_t i = 0, end = batch.n;   /* entries added meanwhile only write */
+	while (i < end) {
 		int n = 0;
-		for (; i < rq.n && n < IOBATCH_MAX; i++) {
-			struct conn *c = rq.v[i];
-			if (!c)
+		for (; i < end && n < IOBATCH_MAX; i++) {
+			struct conn *c = batch.v[i];
+			if (!c || !(c->noted & CONN_NOTE_READ))
 				continue;
-			connq_forget(&rq, &c->rq_slot);
+			unnote(c, CONN_NOTE_READ);
 			if (c->closing || !c->reading || c->ssl)
 				continue;
 			ops[n].fd = c->fd;
@@ -543,7 +547,6 @@ static void batch_reads(void)
 		for (int k = 0; k < n; k++)
 			read_done(who[k], bufs[k], ops[k].res);
 	}
-	rq.n = 0;
 }
 
 static void write_done(struct conn *c, ssize_t res)
@@ -567,19 +570,23 @@ static void write_done(struct conn *c, ssize_t res)
 	write_failed(c, false);
 }
 
-/* Write what the pass's owners left with conn_send_soon. */
+/* Write what the pass's owners left with conn_send_soon; then the batch
+ * is empty (nothing notes a read while it runs). */
 static void batch_writes(void)
 {
 	static struct iobatch_op ops[IOBATCH_MAX];
 	struct conn *who[IOBATCH_MAX];
 	uint32_t i = 0;
-	while (i < wq.n) {
+	while (i < batch.n) {
 		int n = 0;
-		for (; i < wq.n && n < IOBATCH_MAX; i++) {
-			struct conn *c = wq.v[i];
+		for (; i < batch.n && n < IOBATCH_MAX; i++) {
+			struct conn *c = batch.v[i];
 			if (!c)
 				continue;
-			connq_forget(&wq, &c->wq_slot);
+			if (c->noted != CONN_NOTE_WRITE)
+				BUG("conn %llu: noted %u after the read batch",
+				    (unsigned long long)c->id, c->noted);
+			unnote(c, CONN_NOTE_WRITE);
 			if (c->closing || c->connecting || evbuffer_get_length(c->out) == 0)
 				continue;
 			if (c->ssl) {   /* started TLS after the note */
@@ -603,14 +610,14 @@ static void batch_writes(void)
 		for (int k = 0; k < n; k++)
 			write_done(who[k], ops[k].res);
 	}
-	wq.n = 0;
+	batch.n = 0;
 }
 
 /* Bytes left by conn_send_soon on a connection being closed go out now,
  * as conn_send would have sent them (best effort, as there). */
 static void flush_noted(struct conn *c)
 {
-	connq_forget(&wq, &c->wq_slot);
+	unnote(c, CONN_NOTE_WRITE);
 	while (!c->ssl && evbuffer_get_length(c->out) > 0 && write_some(c) > 0)
 		;
 }
@@ -919,9 +926,9 @@ void conn_close(struct conn *c)
 {
 	if (c->closing)
 		return;
-	if (c->wq_slot)
+	if (c->noted & CONN_NOTE_WRITE)
 		flush_noted(c);
-	connq_forget(&rq, &c->rq_slot);
+	unnote(c, CONN_NOTE_READ);
 	c->closing = true;
 	if (c->ssl && !c->tls_handshaking)
 		(void)SSL_shutdown(c->ssl);   /* close_notify, best effort */
@@ -937,7 +944,7 @@ void conn_close_flushed(struct conn *c)
 {
 	if (c->closing)
 		return;
-	connq_forget(&wq, &c->wq_slot);   /* written here, with the rest */
+	unnote(c, CONN_NOTE_WRITE);   /* written here, with the rest */
 	conn_read_stop(c);
 	if (c->connecting || c->fd < 0 || evbuffer_get_length(c->out) == 0) {
 		conn_close(c);
@@ -950,8 +957,7 @@ void conn_close_flushed(struct conn *c)
 
 void conn_release(struct conn *c)
 {
-	connq_forget(&rq, &c->rq_slot);
-	connq_forget(&wq, &c->wq_slot);
+	unnote(c, CONN_NOTE_READ | CONN_NOTE_WRITE);
 	if (c->ssl) {
 		SSL_free(c->ssl);
 		c->ssl = NULL;

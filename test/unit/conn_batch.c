@@ -8,6 +8,7 @@
  * io_uring (when this kernel allows it) and with plain calls.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +118,8 @@ static bool make(int i, enum role role)
 	memset(&tc[i], 0, sizeof tc[i]);
 	tc[i].role = role;
 	peer[i] = sv[1];
+	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) != 0)   /* conn_init's rule */
+		return false;
 	if (!conn_init(&tc[i].conn, sv[0], &ops))
 		return false;
 	conn_read_start(&tc[i].conn);

@@ -62,7 +62,7 @@ int main(void)
 	rt.base = event_base_new();
 	ok(rt.base && conn_reaper_init(), "event base and reaper");
 	int sv[2];
-	ok(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, "socketpair");
+	ok(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0, "socketpair");
 	bool inited = true;
 	for (int i = 0; i < NCONN; i++)
 		inited &= conn_init(&tc[i].conn, dup(sv[0]), &ops);
