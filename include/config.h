@@ -67,6 +67,7 @@ struct config {
 	int listen_port;             /* 6432 */
 	char *unix_socket_dir;       /* "/tmp"; "" disables */
 	int so_reuseport;            /* bool: several processes share the port */
+	int tcp_defer_accept;        /* bool: TCP listeners wake when the first bytes come */
 	int auth_type;               /* enum auth_type, default md5 */
 	char *auth_file;             /* resolved path or NULL */
 	int pool_mode;               /* enum pool_mode, default session */

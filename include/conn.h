@@ -8,6 +8,9 @@
  *                              its maker (accept4 with SOCK_NONBLOCK)
  *   conn_connect(c, sa, len, ops)  start a non-blocking connect
  *   conn_read_start/stop(c)    read interest
+ *   conn_read_soon(c)          read in this pass's batch without waiting for
+ *                              the socket to say it is readable (bytes that
+ *                              are probably there: a new client's startup)
  *   conn_send(c)               write c->out now; what is left waits for
  *                              writability (no write event unless needed)
  *   conn_send_soon(c)          write c->out when this loop pass ends, with
@@ -100,6 +103,7 @@ bool conn_init(struct conn *c, int fd, const struct conn_ops *ops) MUST_CHECK;
 bool conn_connect(struct conn *c, const struct sockaddr *sa, socklen_t len,
 		  const struct conn_ops *ops) MUST_CHECK;
 void conn_read_start(struct conn *c);
+void conn_read_soon(struct conn *c);
 void conn_read_stop(struct conn *c);
 void conn_send(struct conn *c);
 void conn_send_soon(struct conn *c);

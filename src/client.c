@@ -117,6 +117,7 @@ void client_accept(int fd, const struct sockaddr *sa, socklen_t len)
 	rt.nconns++;
 	client_log(c, LOG_LVL_DEBUG, "new connection");
 	conn_read_start(&c->conn);
+	conn_read_soon(&c->conn);   /* its first bytes are there (tcp_defer_accept) or soon */
 	conn_timer(&c->conn, cfg->client_login_timeout);
 }
 

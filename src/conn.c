@@ -457,6 +457,12 @@ void conn_read_start(struct conn *c)
 		event_active(c->rev, EV_READ, 0);
 }
 
+void conn_read_soon(struct conn *c)
+{
+	if (batching && c->reading && !c->closing && !c->ssl && !c->read_big)
+		(void)note(c, CONN_NOTE_READ);   /* no room: the read event does it */
+}
+
 void conn_read_stop(struct conn *c)
 {
 	if (!c->reading)

@@ -4,6 +4,8 @@
  */
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,7 +73,13 @@ static bool add_listener(int fd, const char *what, char *err, size_t errlen)
 	return true;
 }
 
-static bool listen_tcp(const char *host, int port, bool reuseport, char *err, size_t errlen)
+/* Wake for a TCP connection only once its first bytes (the startup
+ * packet or SSLRequest) have come, as PgBouncer's tcp_defer_accept does;
+ * a client that connects and says nothing is not accepted before then. */
+#define DEFER_ACCEPT_SECS 45
+
+static bool listen_tcp(const char *host, int port, bool reuseport, bool defer_accept,
+		       char *err, size_t errlen)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE }, *res, *ai;
 	char portstr[16];
@@ -96,6 +104,9 @@ static bool listen_tcp(const char *host, int port, bool reuseport, char *err, si
 		}
 		if (ai->ai_family == AF_INET6)
 			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+		int secs = DEFER_ACCEPT_SECS;
+		if (defer_accept && setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs) < 0)
+			log_warn("tcp_defer_accept: %s", strerror(errno));
 		char what[NI_MAXHOST + 16];
 		char hbuf[NI_MAXHOST] = "?";
 		getnameinfo(ai->ai_addr, ai->ai_addrlen, hbuf, sizeof hbuf, NULL, 0, NI_NUMERICHOST);
@@ -164,7 +175,8 @@ bool listener_start(const struct config *cfg, char *err, size_t errlen)
 		if (!list)
 			return false;
 		for (char *tok = strtok_r(list, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
-			if (!listen_tcp(tok, cfg->listen_port, cfg->so_reuseport, err, errlen)) {
+			if (!listen_tcp(tok, cfg->listen_port, cfg->so_reuseport, cfg->tcp_defer_accept,
+					err, errlen)) {
 				free(list);
 				return false;
 			}

@@ -105,7 +105,8 @@ sub split_messages
 # client_login_timeout.
 my $sl = SluiceTest::Sluice->new(
 	pg => $pg, databases => \%dbs, users => \%users, default_user => 'app',
-	settings => { default_pool_size => 1, query_wait_timeout => 30, client_login_timeout => 1 },
+	settings => { default_pool_size => 1, query_wait_timeout => 30, client_login_timeout => 1,
+		      tcp_defer_accept => 0 },   # the silent socket below must be accepted
 );
 
 # --- FIFO: B, C, D queue in that order behind A; when A leaves they are
@@ -137,6 +138,35 @@ my $sl = SluiceTest::Sluice->new(
 	is($watch->query_value('SELECT count(DISTINCT backend) FROM fifo'), '1',
 	   'FIFO: all were handed the same server (pool size 1)');
 	is($watch->query_value('SELECT min(backend) FROM fifo'), $apid, "FIFO: ... the one A had");
+}
+
+# --- tcp_defer_accept (on by default, as in PgBouncer on Linux): a TCP
+# connection that has sent nothing is not accepted yet, so it is no login
+# client; once it sends its startup packet it is served at once. Off, as
+# on the main instance: it is accepted and counted at once.
+for my $defer (1, 0) {
+	my $d = SluiceTest::Sluice->new(
+		pg => $pg, databases => \%dbs, users => \%users, default_user => 'app',
+		settings => { admin_users => 'app', ($defer ? () : (tcp_defer_accept => 0)) },
+	);
+	my $console = $d->proto(dbname => 'pgbouncer');
+	my $login_clients = sub {
+		my $r = $console->query('SHOW LISTS');
+		my ($row) = grep { $_->[0] eq 'login_clients' } @{ $r->{rows} };
+		return $row ? $row->[1] : -1;
+	};
+	my $silent = SluiceTest::Proto->connect(port => $d->port);
+	my $want = $defer ? 0 : 1;
+	my $seen = wait_for(sub { $login_clients->() == 1 }, timeout => 1, interval => 0.05) ? 1 : 0;
+	is($seen, $want, "tcp_defer_accept=$defer: a silent TCP connection "
+	   . ($defer ? 'is not a login client yet' : 'is a login client at once'));
+	my $r = $silent->login(user => 'app', password => 'app_pw', database => 'app');
+	ok($r->{ok}, "tcp_defer_accept=$defer: it logs in once it speaks")
+	    or diag(error_text($r->{error}));
+	is($silent->query_value('SELECT 7'), '7', "tcp_defer_accept=$defer: and is served");
+	$silent->terminate;
+	$console->terminate;
+	$d->stop;
 }
 
 # --- client_login_timeout: silent and half-sent logins are closed; a

@@ -123,7 +123,7 @@ static const struct { const char *key, *want; } defaults[] = {
 	{ "server_tls_ca_file", "(null)" }, { "server_tls_key_file", "(null)" },
 	{ "server_tls_cert_file", "(null)" }, { "server_tls_protocols", "secure" },
 	{ "server_tls_ciphers", "default" }, { "server_tls13_ciphers", "default" },
-	{ "so_reuseport", "off" }, { "gate_drain_timeout", "30" }, { "gate_drain_policy", "reopen" },
+	{ "so_reuseport", "off" }, { "tcp_defer_accept", "on" }, { "gate_drain_timeout", "30" }, { "gate_drain_policy", "reopen" },
 	{ "gate_bypass_users", "" }, { "gate_bypass_application_names", "" }, { "gate_auto", "off" },
 	{ "gate_resume_reset", "discard" }, { "gate_hold_timeout", "60" }, { "gate_max_pause", "300" },
 };
