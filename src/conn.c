@@ -589,11 +589,13 @@ static void batch_writes(void)
 			struct conn *c = batch.v[i];
 			if (!c)
 				continue;
-			if (c->noted != CONN_NOTE_WRITE)
+			uint8_t was = c->noted;
+			unnote(c, was);   /* all of it: the batch ends empty */
+			if (was != CONN_NOTE_WRITE)
 				BUG("conn %llu: noted %u after the read batch",
-				    (unsigned long long)c->id, c->noted);
-			unnote(c, CONN_NOTE_WRITE);
-			if (c->closing || c->connecting || evbuffer_get_length(c->out) == 0)
+				    (unsigned long long)c->id, was);
+			if (!(was & CONN_NOTE_WRITE) || c->closing || c->connecting ||
+			    evbuffer_get_length(c->out) == 0)
 				continue;
 			if (c->ssl) {   /* started TLS after the note */
 				write_now(c, false);
