@@ -60,6 +60,7 @@ static struct {
 	uint32_t n, cap;
 } batch;
 static bool batching;   /* conn_loop runs: reads and soon-writes are batched */
+static bool in_batch;   /* batch_reads/batch_writes run: no more reads may be noted */
 
 static char tls_err[256];
 
@@ -459,7 +460,10 @@ void conn_read_start(struct conn *c)
 
 void conn_read_soon(struct conn *c)
 {
-	if (batching && c->reading && !c->closing && !c->ssl && !c->read_big)
+	/* From inside the batch (an owner accepting while it handles a read,
+	 * as listener_stop's sweep of the backlog does), the read event,
+	 * which conn_read_start turned on, brings the bytes next pass. */
+	if (batching && !in_batch && c->reading && !c->closing && !c->ssl && !c->read_big)
 		(void)note(c, CONN_NOTE_READ);   /* no room: the read event does it */
 }
 
@@ -640,8 +644,10 @@ void conn_loop(void)
 	batching = true;
 	for (;;) {
 		int r = event_base_loop(rt.base, EVLOOP_ONCE);
+		in_batch = true;
 		batch_reads();
 		batch_writes();
+		in_batch = false;
 		if (r != 0 || event_base_got_break(rt.base) || event_base_got_exit(rt.base))
 			break;
 	}

@@ -175,7 +175,11 @@ bool listener_start(const struct config *cfg, char *err, size_t errlen)
 		if (!list)
 			return false;
 		for (char *tok = strtok_r(list, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
-			if (!listen_tcp(tok, cfg->listen_port, cfg->so_reuseport, cfg->tcp_defer_accept,
+			/* not with so_reuseport: when this process hands the port
+			 * over and closes its listener, the kernel resets the
+			 * connections it was still holding back for it */
+			bool defer = cfg->tcp_defer_accept && !cfg->so_reuseport;
+			if (!listen_tcp(tok, cfg->listen_port, cfg->so_reuseport, defer,
 					err, errlen)) {
 				free(list);
 				return false;

@@ -143,11 +143,15 @@ my $sl = SluiceTest::Sluice->new(
 # --- tcp_defer_accept (on by default, as in PgBouncer on Linux): a TCP
 # connection that has sent nothing is not accepted yet, so it is no login
 # client; once it sends its startup packet it is served at once. Off, as
-# on the main instance: it is accepted and counted at once.
-for my $defer (1, 0) {
+# on the main instance, or with so_reuseport (a handover closes the old
+# listener, and the kernel would reset what it still held back for it):
+# accepted and counted at once.
+for my $case ([ 'on', 1, {} ], [ 'off', 0, { tcp_defer_accept => 0 } ],
+	      [ 'on with so_reuseport', 0, { so_reuseport => 1 } ]) {
+	my ($name, $defer, $set) = @$case;
 	my $d = SluiceTest::Sluice->new(
 		pg => $pg, databases => \%dbs, users => \%users, default_user => 'app',
-		settings => { admin_users => 'app', ($defer ? () : (tcp_defer_accept => 0)) },
+		settings => { admin_users => 'app', %$set },
 	);
 	my $console = $d->proto(dbname => 'pgbouncer');
 	my $login_clients = sub {
@@ -158,12 +162,12 @@ for my $defer (1, 0) {
 	my $silent = SluiceTest::Proto->connect(port => $d->port);
 	my $want = $defer ? 0 : 1;
 	my $seen = wait_for(sub { $login_clients->() == 1 }, timeout => 1, interval => 0.05) ? 1 : 0;
-	is($seen, $want, "tcp_defer_accept=$defer: a silent TCP connection "
+	is($seen, $want, "tcp_defer_accept $name: a silent TCP connection "
 	   . ($defer ? 'is not a login client yet' : 'is a login client at once'));
 	my $r = $silent->login(user => 'app', password => 'app_pw', database => 'app');
-	ok($r->{ok}, "tcp_defer_accept=$defer: it logs in once it speaks")
+	ok($r->{ok}, "tcp_defer_accept $name: it logs in once it speaks")
 	    or diag(error_text($r->{error}));
-	is($silent->query_value('SELECT 7'), '7', "tcp_defer_accept=$defer: and is served");
+	is($silent->query_value('SELECT 7'), '7', "tcp_defer_accept $name: and is served");
 	$silent->terminate;
 	$console->terminate;
 	$d->stop;

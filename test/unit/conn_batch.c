@@ -4,8 +4,11 @@
  * owners leave with conn_send_soon reaches each peer, whole and in order;
  * bytes a batch read for a connection whose reading an owner stopped
  * meanwhile are reported once reading is on again, not lost; a connection
- * closed right after conn_send_soon still sends those bytes first. Run with
- * io_uring (when this kernel allows it) and with plain calls.
+ * closed right after conn_send_soon still sends those bytes first; a
+ * connection an owner accepts while the batch hands out reads (as
+ * listener_stop's sweep of the backlog does) and asks to read soon gets
+ * its bytes on the next pass. Run with io_uring (when this kernel allows
+ * it) and with plain calls.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,7 +28,7 @@
 
 #define NECHO 150   /* more than one batch of IOBATCH_MAX */
 
-enum role { ECHO, PAIR, BYE, GUARD };
+enum role { ECHO, PAIR, BYE, GUARD, ACCEPT, LATE };
 
 struct tconn {
 	struct conn conn;   /* first */
@@ -36,8 +39,10 @@ struct tconn {
 	bool stopped_other;
 };
 
-static struct tconn tc[NECHO + 4];
-static int peer[NECHO + 4];
+#define NCONN (NECHO + 6)   /* + pair, pair, bye, guard, accept, late */
+static struct tconn tc[NCONN];
+static int peer[NCONN];
+static int late_fd = -1;   /* the socket ACCEPT takes in */
 static int echoed, reads_total, guard_fired;
 static size_t echo_want;
 static char nbuf[160];
@@ -53,6 +58,7 @@ static void take(struct tconn *t)
 }
 
 static struct tconn *pair_waiting;
+static const struct conn_ops ops;   /* below */
 
 static void on_event(struct conn *c, enum conn_event ev)
 {
@@ -98,6 +104,22 @@ static void on_event(struct conn *c, enum conn_event ev)
 		conn_send_soon(c);
 		conn_close(c);
 		break;
+	case ACCEPT: {
+		take(t);
+		struct tconn *l = &tc[NECHO + 5];
+		memset(l, 0, sizeof *l);
+		l->role = LATE;
+		if (conn_init(&l->conn, late_fd, &ops)) {
+			conn_read_start(&l->conn);
+			conn_read_soon(&l->conn);
+		}
+		late_fd = -1;
+		break;
+	}
+	case LATE:
+		take(t);
+		event_base_loopbreak(rt.base);
+		break;
 	case GUARD:
 		break;
 	}
@@ -136,8 +158,9 @@ static void guard(int i)
 static void run(const char *mode)
 {
 	bool made = true;
-	for (int i = 0; i < NECHO + 4; i++)
-		made &= make(i, i < NECHO ? ECHO : i == NECHO + 3 ? GUARD : i == NECHO + 2 ? BYE : PAIR);
+	for (int i = 0; i < NECHO + 5; i++)
+		made &= make(i, i < NECHO ? ECHO : i == NECHO + 4 ? ACCEPT : i == NECHO + 3 ? GUARD
+			     : i == NECHO + 2 ? BYE : PAIR);
 	ok(made, "%s: connections", mode);
 
 	/* echo: every connection readable in the same pass */
@@ -189,7 +212,20 @@ static void run(const char *mode)
 	r = recv(peer[NECHO + 2], g, sizeof g, 0);
 	is_int(r, 0, NAME("%s: then the end of file", mode));
 
-	for (int i = 0; i < NECHO + 4; i++) {
+	/* accepted while the batch hands out reads, asked to read soon */
+	int sv[2];
+	made = socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0 && fcntl(sv[0], F_SETFL, O_NONBLOCK) == 0;
+	late_fd = sv[0];
+	peer[NECHO + 5] = sv[1];
+	(void)send(sv[1], "late", 4, 0);
+	(void)send(peer[NECHO + 4], "accept", 6, 0);
+	guard(NECHO + 3);
+	conn_loop();
+	is_int(guard_fired, 0, NAME("%s: the one accepted inside the batch was read", mode));
+	is_str(tc[NECHO + 5].got, "late", NAME("%s: its bytes", mode));
+	ok(made && tc[NECHO + 4].seen == 6, "%s: the accepting one read first", mode);
+
+	for (int i = 0; i < NCONN; i++) {
 		conn_close(&tc[i].conn);
 		close(peer[i]);
 	}
