@@ -120,13 +120,13 @@ void iobatch_run(struct iobatch_op *ops, int n)
 {
 	if (n > IOBATCH_MAX)
 		BUG("iobatch_run: %d operations, at most %d", n, IOBATCH_MAX);
+	if (n <= 0)
+		return;
 	if (!ring_on || n == 1) {
 		for (int i = 0; i < n; i++)
 			run_plain(&ops[i]);
 		return;
 	}
-	if (n <= 0)
-		return;
 	for (int i = 0; i < n; i++) {
 		struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
 		if (!sqe)
