@@ -173,15 +173,9 @@ static void plain_read(struct conn *c, evutil_socket_t fd)
 	}
 	ssize_t n = readv(fd, iov, nv);
 	if (n <= 0) {
+		ssize_t res = n < 0 ? -errno : 0;
 		evbuffer_commit_space(c->in, v, 0);
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-			return;
-		if (n < 0) {
-			c->err = errno;
-			dispatch(c, CONN_EV_ERROR);
-		} else {
-			dispatch(c, CONN_EV_EOF);
-		}
+		read_done(c, NULL, res);   /* nothing read: EAGAIN, end of file or error */
 		return;
 	}
 	size_t left = (size_t)n;
@@ -593,13 +587,11 @@ static void batch_writes(void)
 			struct conn *c = batch.v[i];
 			if (!c)
 				continue;
-			uint8_t was = c->noted;
-			unnote(c, was);   /* all of it: the batch ends empty */
-			if (was != CONN_NOTE_WRITE)
+			if (c->noted != CONN_NOTE_WRITE)
 				BUG("conn %llu: noted %u after the read batch",
-				    (unsigned long long)c->id, was);
-			if (!(was & CONN_NOTE_WRITE) || c->closing || c->connecting ||
-			    evbuffer_get_length(c->out) == 0)
+				    (unsigned long long)c->id, c->noted);
+			unnote(c, CONN_NOTE_WRITE);
+			if (c->closing || c->connecting || evbuffer_get_length(c->out) == 0)
 				continue;
 			if (c->ssl) {   /* started TLS after the note */
 				write_now(c, false);

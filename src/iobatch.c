@@ -62,6 +62,15 @@ void iobatch_stop(void)
 	ring_on = false;
 }
 
+/* The message header of a write of several iovecs. */
+static struct msghdr *op_msg(struct iobatch_op *op)
+{
+	memset(&op->msg, 0, sizeof op->msg);
+	op->msg.msg_iov = op->iov;
+	op->msg.msg_iovlen = (size_t)op->niov;
+	return &op->msg;
+}
+
 static void run_plain(struct iobatch_op *op)
 {
 	ssize_t n;
@@ -69,12 +78,8 @@ static void run_plain(struct iobatch_op *op)
 		n = recv(op->fd, op->iov[0].iov_base, op->iov[0].iov_len, MSG_DONTWAIT);
 	else if (op->niov == 1)
 		n = send(op->fd, op->iov[0].iov_base, op->iov[0].iov_len, MSG_DONTWAIT | MSG_NOSIGNAL);
-	else {
-		memset(&op->msg, 0, sizeof op->msg);
-		op->msg.msg_iov = op->iov;
-		op->msg.msg_iovlen = (size_t)op->niov;
-		n = sendmsg(op->fd, &op->msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-	}
+	else
+		n = sendmsg(op->fd, op_msg(op), MSG_DONTWAIT | MSG_NOSIGNAL);
 	op->res = n < 0 ? -errno : n;
 }
 
@@ -86,10 +91,7 @@ static void prep(struct io_uring_sqe *sqe, struct iobatch_op *op, int i)
 		io_uring_prep_send(sqe, op->fd, op->iov[0].iov_base, op->iov[0].iov_len,
 				   MSG_DONTWAIT | MSG_NOSIGNAL);
 	} else {
-		memset(&op->msg, 0, sizeof op->msg);
-		op->msg.msg_iov = op->iov;
-		op->msg.msg_iovlen = (size_t)op->niov;
-		io_uring_prep_sendmsg(sqe, op->fd, &op->msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+		io_uring_prep_sendmsg(sqe, op->fd, op_msg(op), MSG_DONTWAIT | MSG_NOSIGNAL);
 	}
 	io_uring_sqe_set_data64(sqe, (uint64_t)i);
 }
