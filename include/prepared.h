@@ -14,11 +14,27 @@
  * answers are slotted in where PostgreSQL would have sent them, and the
  * replies to sluice's own requests are dropped.
  *
+ * What PostgreSQL says a statement takes and returns (its Describe) is
+ * kept per registry entry, per server and per client name. A client that
+ * holds no server gets a Parse of a statement the pool knows, a Describe
+ * of one whose description is known, a Close, Flush and Sync answered by
+ * sluice alone. A client's Bind of a statement it was told the shape of
+ * goes to a server only where the statement has the same shape; elsewhere
+ * it gets 0A000 "cached plan must not change result type", as from
+ * PostgreSQL, and nothing of the new shape.
+ *
  * INTERFACE ROUTINES
  *   prepared_client_message(c, type, body, len)   client side: rewrite
+ *                                       (RELAY_WAIT: the message waits for
+ *                                       the server's Describe of it)
  *   prepared_client_observe(c, type)    client side: note other requests
+ *   prepared_client_idle(c, max_len)    a client without a server: answer
+ *                                       what needs none
  *   prepared_server_observe(s, type)    server side: drop replies to ours
+ *   prepared_server_message(s, type, body, len)   server side: descriptions
+ *                                       and errors of statements
  *   prepared_server_after(s, type)      server side: settle the queue
+ *   prepared_server_take_resume(s)      the client's waiting message may go
  *   prepared_server_discarded(s)        the server dropped its statements
  *   prepared_server_idle(s)             nothing owed: may be released
  *   prepared_client_free / prepared_server_free
@@ -39,8 +55,20 @@ struct server_stmts;
 enum relay_action prepared_client_message(struct client *c, char type,
 					  const uint8_t *body, size_t len);
 enum relay_action prepared_client_observe(struct client *c, char type);
+
+enum prepared_idle {
+	PREPARED_IDLE_ANSWERED,   /* all input answered (or none was there) */
+	PREPARED_IDLE_MORE,       /* a message sluice may answer is still arriving */
+	PREPARED_IDLE_SERVER,     /* the next message needs a server */
+	PREPARED_IDLE_FAIL,       /* out of memory */
+};
+enum prepared_idle prepared_client_idle(struct client *c, uint32_t max_len);
+
 enum relay_action prepared_server_observe(struct server *s, char type);
+enum relay_action prepared_server_message(struct server *s, char type,
+					  const uint8_t *body, size_t len);
 void prepared_server_after(struct server *s, char type);
+bool prepared_server_take_resume(struct server *s);
 void prepared_server_discarded(struct server *s);
 bool prepared_server_idle(const struct server *s);
 void prepared_client_free(struct client *c);

@@ -108,6 +108,14 @@ bool proto_parse_password(const uint8_t *body, size_t len, const char **pw) MUST
 /* Builders (proto_build.c): each appends one whole message. */
 void proto_build_error(struct pq_writer *w, const char *severity, const char *sqlstate,
 		       const char *message, const char *detail);
+/* The same with PostgreSQL's F, L and R fields: for an error sluice gives
+ * in PostgreSQL's place, which drivers recognise by where it came from
+ * (asyncpg's InvalidCachedStatementError by its routine). */
+struct pq_error_origin {
+	const char *file, *line, *routine;
+};
+void proto_build_error_at(struct pq_writer *w, const char *severity, const char *sqlstate,
+			  const char *message, const char *detail, const struct pq_error_origin *at);
 void proto_build_notice(struct pq_writer *w, const char *sqlstate, const char *message);
 void proto_build_param_status(struct pq_writer *w, const char *name, const char *value);
 void proto_build_backend_key(struct pq_writer *w, uint32_t pid, uint32_t key);

@@ -18,6 +18,8 @@
  *   relay_run(r, src, dst, spec, owner)   move what can be moved now
  *   relay_flush(r)                        from a hook of r's relay_run:
  *                                         move what was passed so far
+ *   relay_peek_next(r, buf, n)            from `fn`: the bytes after the
+ *                                         message shown
  */
 #ifndef SLUICE_RELAY_H
 #define SLUICE_RELAY_H
@@ -33,12 +35,14 @@ enum relay_action {
 	RELAY_DROP,          /* consume it, send nothing */
 	RELAY_FORWARD_STOP,  /* pass it on, then stop relaying for now */
 	RELAY_DROP_STOP,     /* consume it, then stop */
+	RELAY_WAIT,          /* leave it (and all after it) in src for now */
 	RELAY_FAIL,          /* the message is unacceptable */
 };
 
 enum relay_result {
 	RELAY_IDLE,          /* everything available was moved */
 	RELAY_STOPPED,       /* the owner asked to stop; input may remain */
+	RELAY_WAITING,       /* the owner left a message to be shown again later */
 	RELAY_BACKPRESSURE,  /* dst is above its high watermark */
 	RELAY_BAD_LENGTH,    /* a length field was out of bounds */
 	RELAY_FAILED,        /* the owner refused a message */
@@ -57,8 +61,17 @@ typedef void (*relay_after_fn)(void *owner, char type);
  * header, at most the whole message). */
 typedef void (*relay_peek_fn)(void *owner, char type, const uint8_t *msg, size_t n);
 
+/* Optional, for `scan_types` (types not inspected, so streamed): each
+ * piece of such a message's body as it passes, then `scan_end` once the
+ * whole was seen, before its last piece passes: RELAY_FORWARD lets it
+ * pass; anything else ends the run RELAY_FAILED with the rest unsent, so
+ * the peer never gets the message whole. Neither writes to dst. */
+typedef void (*relay_scan_fn)(void *owner, char type, const uint8_t *p, size_t n);
+typedef enum relay_action (*relay_scan_end_fn)(void *owner, char type);
+
 struct relay_spec {
 	bool inspect[256];        /* message types shown to `fn` */
+	bool scan_types[256];     /* types shown piece by piece to `scan` */
 	bool count[256];          /* types counted in relay.counted (sync points) */
 	bool unsync[256];         /* types that open work a later sync point ends */
 	bool peek_types[256];     /* types shown to `peek` */
@@ -68,12 +81,15 @@ struct relay_spec {
 	relay_observe_fn observe;
 	relay_after_fn after;
 	relay_peek_fn peek;
+	relay_scan_fn scan;
+	relay_scan_end_fn scan_end;
 };
 
 /* Per direction: bytes of the message in passage still to come. */
 struct relay {
 	uint32_t pending;
 	bool dropping;            /* the pending bytes are dropped, not passed */
+	bool scanning;            /* the message in passage goes to spec->scan */
 	char cur_type;            /* type of the message in passage */
 	uint32_t counted;         /* messages of spec->count types passed */
 	bool unsynced;            /* an unsync type passed after the last count type */
@@ -84,5 +100,9 @@ enum relay_result relay_run(struct relay *r, struct evbuffer *src, struct evbuff
 /* Within a hook of relay_run(r, ...): move the messages passed so far to
  * dst now. Anywhere else (or for a relay not running) it does nothing. */
 void relay_flush(struct relay *r);
+/* Within `fn` of relay_run(r, ...): copy up to n bytes of what follows the
+ * message shown (the next message's start, as far as it has arrived) into
+ * buf; the count copied. 0 anywhere else. */
+size_t relay_peek_next(struct relay *r, uint8_t *buf, size_t n);
 
 #endif

@@ -656,6 +656,18 @@ static void client_on_wait_timer(struct client *c)
 void client_on_idle_input(struct client *c)
 {
 	uint8_t hdr[PQ_HEADER_LEN];
+	if (tracks_statements(c)) {
+		/* a server is taken only when there is work for it */
+		enum prepared_idle res = prepared_client_idle(c, (uint32_t)rt.cfg->max_packet_size);
+		if (conn_out_len(&c->conn) > 0)
+			conn_send_soon(&c->conn);
+		if (res == PREPARED_IDLE_FAIL) {
+			client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
+			return;
+		}
+		if (res != PREPARED_IDLE_SERVER)
+			return;
+	}
 	if (evbuffer_get_length(c->conn.in) < PQ_HEADER_LEN)
 		return;
 	evbuffer_copyout(c->conn.in, hdr, PQ_HEADER_LEN);
@@ -708,36 +720,54 @@ void client_relay(struct client *c)
 	}
 	struct relay_spec *spec = tracks_statements(c) ? &client_spec_tracked : &client_spec;
 	spec->max_len = (uint32_t)rt.cfg->max_packet_size;
-	uint32_t before = c->relay.counted;
-	enum relay_result r = relay_run(&c->relay, c->conn.in, s->conn.out, spec, c,
-					CONN_HIGH_WATER);
-	size_t in_after = conn_in_len(&c->conn);
-	if (in_after != in_before) {
-		stats_client_bytes(&s->clock, s->pool->stats, in_before - in_after);
-		if (idle_timers_on())
-			conn_timer(&c->conn, 0);   /* the client is not idle */
+	for (;;) {
+		uint32_t before = c->relay.counted;
+		enum relay_result r = relay_run(&c->relay, c->conn.in, s->conn.out, spec, c,
+						CONN_HIGH_WATER);
+		size_t in_after = conn_in_len(&c->conn);
+		if (in_after != in_before) {
+			stats_client_bytes(&s->clock, s->pool->stats, in_before - in_after);
+			if (idle_timers_on())
+				conn_timer(&c->conn, 0);   /* the client is not idle */
+			in_before = in_after;
+		}
+		if (conn_out_len(&c->conn) > 0)
+			conn_send_soon(&c->conn);   /* answers sluice gave itself */
+		if (rt.cfg->query_timeout > 0 && before == s->relay.counted && c->relay.counted != before)
+			conn_timer(&s->conn, rt.cfg->query_timeout);   /* a query starts */
+		conn_send_soon(&s->conn);
+		switch (r) {
+		case RELAY_BAD_LENGTH:
+			client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, "invalid message length");
+			return;
+		case RELAY_FAILED:
+			client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, "invalid message from client");
+			return;
+		case RELAY_STOPPED:   /* Terminate */
+			client_close(c, "client terminated", false);
+			return;
+		case RELAY_WAITING:
+			/* a Bind waits for the server's Describe of its statement
+			 * (prepared.c), which resumes this relay */
+			if (conn_in_len(&c->conn) > CONN_HIGH_WATER)
+				conn_read_stop(&c->conn);
+			return;
+		case RELAY_BACKPRESSURE:
+		case RELAY_IDLE:
+			break;
+		}
+		if (c->server != s || s->state != SV_ACTIVE)
+			return;
+		if (conn_out_full(&s->conn)) {
+			conn_read_stop(&c->conn);   /* resumed on the server's DRAINED */
+			return;
+		}
+		/* Stopped at the mark, and the write took the server's output
+		 * below it: nothing else wakes this relay for bytes already in
+		 * (the client may have sent all it will), so move the rest now. */
+		if (r == RELAY_IDLE)
+			return;
 	}
-	if (conn_out_len(&c->conn) > 0)
-		conn_send_soon(&c->conn);   /* answers sluice gave itself */
-	if (rt.cfg->query_timeout > 0 && before == s->relay.counted && c->relay.counted != before)
-		conn_timer(&s->conn, rt.cfg->query_timeout);   /* a query starts */
-	conn_send_soon(&s->conn);
-	switch (r) {
-	case RELAY_BAD_LENGTH:
-		client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, "invalid message length");
-		return;
-	case RELAY_FAILED:
-		client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, "invalid message from client");
-		return;
-	case RELAY_STOPPED:   /* Terminate */
-		client_close(c, "client terminated", false);
-		return;
-	case RELAY_BACKPRESSURE:
-	case RELAY_IDLE:
-		break;
-	}
-	if (c->server && conn_out_full(&c->server->conn))
-		conn_read_stop(&c->conn);
 }
 
 static enum relay_action client_inspect(void *owner, char type, const uint8_t *body, size_t len)

@@ -2,11 +2,21 @@
  * prepared.c — named prepared statements across the pool. See prepared.h.
  *
  * Three structures:
- *   the registry     statement text+types -> (id, refcount), shared
- *   client_stmts     a client's names -> registry entries
- *   server_stmts     the ids a server has prepared (LRU, bounded by
- *                    max_prepared_statements) and the queue of responses
- *                    its client is owed
+ *   the registry     (pool, statement text+types) -> (id, what PostgreSQL
+ *                    last said it takes and returns), shared by the pool's
+ *                    clients and servers
+ *   client_stmts     a client's names -> registry entries, and what the
+ *                    client was told each one takes and returns
+ *   server_stmts     the statements a server has prepared (LRU, bounded by
+ *                    max_prepared_statements), what it said of each, and
+ *                    the queue of responses its client is owed
+ *
+ * The rule that keeps clients from reading bytes of another shape than
+ * they were told: whenever sluice prepares a statement on a server, it
+ * describes it there too; a client's Bind of a statement it was told the
+ * shape of goes on only once that server's shape is known and the same.
+ * When it differs, the Bind fails as PostgreSQL's own does when a cached
+ * plan's result type changed (0A000), and the client prepares again.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,16 +34,25 @@
 #include "proto.h"
 #include "runtime.h"
 #include "server.h"
+#include "sqlstate.h"
+#include "stmtshape.h"
 
 #define NAME_PREFIX "sluice_"
+/* A name no statement ever has (ids start at 1): a Bind of it fails on
+ * the server, which then skips to the next Sync as for any error. */
+#define NO_SUCH_NAME NAME_PREFIX "0"
+#define MSG_CACHED_PLAN "cached plan must not change result type"
 
 /* ---- the shared registry ---- */
 
 struct pstmt {
 	uint64_t id, hash;
+	const struct pool *pool;  /* whose statement (compared, never followed) */
 	uint8_t *rest;            /* Parse body after the name */
 	size_t rest_len;
-	unsigned refs;
+	unsigned refs;            /* client names and servers that hold it */
+	bool ok;                  /* PostgreSQL has accepted its Parse */
+	struct shape *params, *rows;   /* the last Describe of it PostgreSQL answered */
 	struct pstmt *next;
 };
 
@@ -43,15 +62,19 @@ static struct {
 	uint64_t next_id;
 } reg;
 
-static uint64_t hash_bytes(const void *p, size_t n)
+static uint64_t hash_bytes(const void *p, size_t n, uint64_t h)
 {
 	const uint8_t *b = p;
-	uint64_t h = 1469598103934665603ull;
 	for (size_t i = 0; i < n; i++) {
 		h ^= b[i];
 		h *= 1099511628211ull;
 	}
 	return h;
+}
+
+static uint64_t reg_hash(const struct pool *pool, const uint8_t *rest, size_t len)
+{
+	return hash_bytes(rest, len, hash_bytes(&pool, sizeof pool, 1469598103934665603ull));
 }
 
 static bool reg_grow(void)
@@ -73,20 +96,28 @@ static bool reg_grow(void)
 	return true;
 }
 
-static struct pstmt *reg_get(const uint8_t *rest, size_t len)
+static struct pstmt *reg_find(const struct pool *pool, const uint8_t *rest, size_t len, uint64_t h)
 {
-	uint64_t h = hash_bytes(rest, len);
-	if (reg.nb) {
-		for (struct pstmt *p = reg.b[h & (reg.nb - 1)]; p; p = p->next) {
-			if (p->hash == h && p->rest_len == len && !memcmp(p->rest, rest, len)) {
-				p->refs++;
-				return p;
-			}
-		}
+	if (!reg.nb)
+		return NULL;
+	for (struct pstmt *p = reg.b[h & (reg.nb - 1)]; p; p = p->next)
+		if (p->hash == h && p->pool == pool && p->rest_len == len && !memcmp(p->rest, rest, len))
+			return p;
+	return NULL;
+}
+
+/* The entry for (pool, rest), with one more reference; NULL when out of memory. */
+static struct pstmt *reg_get(const struct pool *pool, const uint8_t *rest, size_t len)
+{
+	uint64_t h = reg_hash(pool, rest, len);
+	struct pstmt *p = reg_find(pool, rest, len, h);
+	if (p) {
+		p->refs++;
+		return p;
 	}
 	if (reg.n >= reg.nb && !reg_grow())
 		return NULL;
-	struct pstmt *p = calloc(1, sizeof *p);
+	p = calloc(1, sizeof *p);
 	if (!p)
 		return NULL;
 	p->rest = malloc(len ? len : 1);
@@ -96,6 +127,7 @@ static struct pstmt *reg_get(const uint8_t *rest, size_t len)
 	}
 	memcpy(p->rest, rest, len);
 	p->rest_len = len;
+	p->pool = pool;
 	p->hash = h;
 	p->id = ++reg.next_id;
 	p->refs = 1;
@@ -107,6 +139,8 @@ static struct pstmt *reg_get(const uint8_t *rest, size_t len)
 
 static void reg_put(struct pstmt *p)
 {
+	if (p->refs == 0)
+		BUG("prepared statement %llu released more often than held", (unsigned long long)p->id);
 	if (--p->refs > 0)
 		return;
 	for (struct pstmt **pp = &reg.b[p->hash & (reg.nb - 1)]; *pp; pp = &(*pp)->next) {
@@ -116,8 +150,17 @@ static void reg_put(struct pstmt *p)
 		}
 	}
 	reg.n--;
+	shape_put(p->params);
+	shape_put(p->rows);
 	free(p->rest);
 	free(p);
+}
+
+static void set_shape(struct shape **slot, struct shape *sh)
+{
+	struct shape *old = *slot;
+	*slot = shape_hold(sh);
+	shape_put(old);
 }
 
 size_t prepared_registry_size(void)
@@ -130,16 +173,18 @@ size_t prepared_registry_size(void)
 struct cstmt {
 	char *name;
 	struct pstmt *ps;
+	struct shape *told_params, *told_rows;   /* what Describe told the client */
 	struct cstmt *next;
 };
 
 struct client_stmts {
 	struct cstmt *b[64];
+	char *bound;   /* the statement its last Bind to the unnamed portal named */
 };
 
 static struct cstmt **cslot(struct client_stmts *cs, const char *name)
 {
-	return &cs->b[hash_bytes(name, strlen(name)) & 63];
+	return &cs->b[hash_bytes(name, strlen(name), 1469598103934665603ull) & 63];
 }
 
 static struct cstmt *cmap_find(struct client_stmts *cs, const char *name)
@@ -150,18 +195,28 @@ static struct cstmt *cmap_find(struct client_stmts *cs, const char *name)
 	return NULL;
 }
 
-static bool cmap_add(struct client_stmts *cs, const char *name, struct pstmt *ps)
+/* Takes over the caller's reference to ps. */
+static struct cstmt *cmap_add(struct client_stmts *cs, const char *name, struct pstmt *ps)
 {
 	struct cstmt *e = calloc(1, sizeof *e);
 	if (!e || !(e->name = strdup(name))) {
 		free(e);
-		return false;
+		return NULL;
 	}
 	e->ps = ps;
 	struct cstmt **slot = cslot(cs, name);
 	e->next = *slot;
 	*slot = e;
-	return true;
+	return e;
+}
+
+static void cstmt_free(struct cstmt *e)
+{
+	reg_put(e->ps);
+	shape_put(e->told_params);
+	shape_put(e->told_rows);
+	free(e->name);
+	free(e);
 }
 
 static void cmap_del(struct client_stmts *cs, const char *name)
@@ -170,12 +225,17 @@ static void cmap_del(struct client_stmts *cs, const char *name)
 		struct cstmt *e = *pp;
 		if (!strcmp(e->name, name)) {
 			*pp = e->next;
-			reg_put(e->ps);
-			free(e->name);
-			free(e);
+			cstmt_free(e);
 			return;
 		}
 	}
+}
+
+static struct client_stmts *cstmts(struct client *c)
+{
+	if (!c->stmts)
+		c->stmts = calloc(1, sizeof *c->stmts);
+	return c->stmts;
 }
 
 void prepared_client_free(struct client *c)
@@ -186,11 +246,10 @@ void prepared_client_free(struct client *c)
 	for (size_t i = 0; i < ARRAY_SIZE(cs->b); i++) {
 		for (struct cstmt *e = cs->b[i], *next; e; e = next) {
 			next = e->next;
-			reg_put(e->ps);
-			free(e->name);
-			free(e);
+			cstmt_free(e);
 		}
 	}
+	free(cs->bound);
 	free(cs);
 	c->stmts = NULL;
 }
@@ -202,7 +261,11 @@ enum rq_kind {
 	RQ_PARSE_DUP,      /* client re-Parsed a name it has: the server refuses */
 	RQ_BIND, RQ_CLOSE, RQ_DESCRIBE, RQ_EXECUTE,
 	RQ_SYNC, RQ_QUERY, RQ_FUNC,
+	RQ_DESCRIBE_STMT,  /* client's Describe of its statement `cname` */
+	RQ_DESCRIBE_PORTAL,/* client's Describe of the unnamed portal bound to `cname` */
+	RQ_BIND_MISMATCH,  /* a Bind sluice made fail: its error becomes 0A000 */
 	RQ_OWN_PARSE,      /* sluice's Parse: its ParseComplete is dropped */
+	RQ_OWN_DESCRIBE,   /* sluice's Describe of what it prepared: kept, dropped */
 	RQ_OWN_CLOSE,      /* sluice's Close: its CloseComplete is dropped */
 	RQ_ANSWER_PARSE,   /* sluice owes the client a ParseComplete */
 	RQ_ANSWER_CLOSE,   /* sluice owes the client a CloseComplete */
@@ -211,12 +274,16 @@ enum rq_kind {
 struct rq_entry {
 	uint8_t kind;
 	uint64_t id;
-	char *cname;       /* RQ_PARSE / RQ_ANSWER_PARSE: the client's name, to
-	                    * forget if PostgreSQL fails or skips the Parse */
+	char *cname;       /* the client's name: RQ_PARSE / RQ_ANSWER_PARSE (to
+	                    * forget if PostgreSQL fails or skips the Parse),
+	                    * RQ_DESCRIBE_* (to note what the client was told) */
 };
 
 struct sstmt {
-	uint64_t id;
+	struct pstmt *ps;              /* holds a reference */
+	struct shape *params, *rows;   /* what this server said; NULL until it did */
+	bool described;                /* its Describe was answered (shapes NULL: unreadable) */
+	bool stale;                    /* its plan's result type changed: prepare again */
 	struct list lru;
 	struct sstmt *next;
 };
@@ -227,6 +294,10 @@ struct server_stmts {
 	size_t n;
 	struct rq_entry *q;        /* ring */
 	size_t qcap, qhead, qlen;  /* qcap: a power of two (indexes wrap by mask) */
+	struct shape *got_params;  /* a Describe's ParameterDescription, until its rows */
+	bool skipping;             /* after an error: the server ignores all to the next Sync */
+	bool client_waits;         /* the client's next message waits for a Describe */
+	bool resume;               /* ...which has come: relay the client again */
 };
 
 static void rq_pop(struct server_stmts *ss);
@@ -243,37 +314,46 @@ static struct server_stmts *sstmts(struct server *s)
 
 static struct sstmt *sset_find(struct server_stmts *ss, uint64_t id)
 {
-	for (struct sstmt *e = ss->b[id & 63]; e; e = e->next)
-		if (e->id == id)
+	for (struct sstmt *e = ss ? ss->b[id & 63] : NULL; e; e = e->next)
+		if (e->ps->id == id)
 			return e;
 	return NULL;
+}
+
+static void sstmt_free(struct sstmt *e)
+{
+	list_del_init(&e->lru);
+	shape_put(e->params);
+	shape_put(e->rows);
+	reg_put(e->ps);
+	free(e);
 }
 
 static void sset_del(struct server_stmts *ss, uint64_t id)
 {
 	for (struct sstmt **pp = &ss->b[id & 63]; *pp; pp = &(*pp)->next) {
 		struct sstmt *e = *pp;
-		if (e->id == id) {
+		if (e->ps->id == id) {
 			*pp = e->next;
-			list_del_init(&e->lru);
-			free(e);
+			sstmt_free(e);
 			ss->n--;
 			return;
 		}
 	}
 }
 
-static bool sset_add(struct server_stmts *ss, uint64_t id)
+static struct sstmt *sset_add(struct server_stmts *ss, struct pstmt *ps)
 {
 	struct sstmt *e = calloc(1, sizeof *e);
 	if (!e)
-		return false;
-	e->id = id;
-	e->next = ss->b[id & 63];
-	ss->b[id & 63] = e;
+		return NULL;
+	e->ps = ps;
+	ps->refs++;
+	e->next = ss->b[ps->id & 63];
+	ss->b[ps->id & 63] = e;
 	list_prepend(&ss->lru, &e->lru);
 	ss->n++;
-	return true;
+	return e;
 }
 
 static void sset_clear(struct server_stmts *ss)
@@ -281,7 +361,7 @@ static void sset_clear(struct server_stmts *ss)
 	for (size_t i = 0; i < ARRAY_SIZE(ss->b); i++) {
 		for (struct sstmt *e = ss->b[i], *next; e; e = next) {
 			next = e->next;
-			free(e);
+			sstmt_free(e);
 		}
 		ss->b[i] = NULL;
 	}
@@ -296,6 +376,7 @@ void prepared_server_free(struct server *s)
 	while (s->stmts->qlen)
 		rq_pop(s->stmts);
 	sset_clear(s->stmts);
+	shape_put(s->stmts->got_params);
 	free(s->stmts->q);
 	free(s->stmts);
 	s->stmts = NULL;
@@ -310,6 +391,14 @@ void prepared_server_discarded(struct server *s)
 bool prepared_server_idle(const struct server *s)
 {
 	return !s->stmts || s->stmts->qlen == 0;
+}
+
+bool prepared_server_take_resume(struct server *s)
+{
+	if (!s->stmts || !s->stmts->resume)
+		return false;
+	s->stmts->resume = false;
+	return true;
 }
 
 static struct rq_entry *rq_head(struct server_stmts *ss)
@@ -327,7 +416,8 @@ static void rq_pop(struct server_stmts *ss)
 	ss->qlen--;
 }
 
-static bool rq_push(struct server_stmts *ss, enum rq_kind kind, uint64_t id)
+/* Queue a response owed; `cname`, when given, is copied into the entry. */
+static bool rq_push(struct server_stmts *ss, enum rq_kind kind, uint64_t id, const char *cname)
 {
 	if (ss->qlen == ss->qcap) {
 		size_t ncap = ss->qcap ? ss->qcap * 2 : 32;
@@ -341,7 +431,10 @@ static bool rq_push(struct server_stmts *ss, enum rq_kind kind, uint64_t id)
 		ss->qcap = ncap;
 		ss->qhead = 0;
 	}
-	ss->q[(ss->qhead + ss->qlen) & (ss->qcap - 1)] = (struct rq_entry){ (uint8_t)kind, id, NULL };
+	char *copy = NULL;
+	if (cname && !(copy = strdup(cname)))
+		return false;
+	ss->q[(ss->qhead + ss->qlen) & (ss->qcap - 1)] = (struct rq_entry){ (uint8_t)kind, id, copy };
 	ss->qlen++;
 	return true;
 }
@@ -372,7 +465,9 @@ static void flush_answers(struct server *s)
 	}
 }
 
-static bool owe(struct server *s, enum rq_kind kind, uint64_t id)
+/* Note a response owed to the client for what it just sent; sluice's own
+ * answers go out at once when nothing is owed before them. */
+static bool owe(struct server *s, enum rq_kind kind, uint64_t id, const char *cname)
 {
 	struct server_stmts *ss = sstmts(s);
 	if (!ss)
@@ -381,18 +476,7 @@ static bool owe(struct server *s, enum rq_kind kind, uint64_t id)
 		send_answer(s->client, (uint8_t)kind);
 		return true;
 	}
-	return rq_push(ss, kind, id);
-}
-
-/* The client's name rides along with its Parse until PostgreSQL has
- * answered it (or sluice has, after everything before it succeeded). */
-static bool tag_last(struct server *s, const char *cname)
-{
-	struct server_stmts *ss = s->stmts;
-	if (!ss || !ss->qlen)
-		return true;   /* answered at once: nothing can undo it */
-	struct rq_entry *e = &ss->q[(ss->qhead + ss->qlen - 1) & (ss->qcap - 1)];
-	return (e->cname = strdup(cname)) != NULL;
+	return rq_push(ss, kind, id, cname);
 }
 
 /* PostgreSQL failed or skipped the client's Parse: the name is not there. */
@@ -422,40 +506,76 @@ static void put_msg(struct server *s, struct pq_writer *w)
 	pq_writer_reset(w);
 }
 
-/* Make sure the server has `ps`, preparing it (and evicting the least
- * recently used statement past max_prepared_statements) if not. */
-static bool ensure_prepared(struct server *s, struct pstmt *ps, struct pq_writer *w)
+static void put_stmt_msg(struct server *s, struct pq_writer *w, char type, char what, uint64_t id)
 {
-	struct server_stmts *ss = sstmts(s);
-	if (!ss)
-		return false;
-	struct sstmt *e = sset_find(ss, ps->id);
-	if (e) {
-		list_del_init(&e->lru);
-		list_prepend(&ss->lru, &e->lru);
-		return true;
-	}
 	char name[32];
+	stmt_name(name, sizeof name, id);
+	pq_begin(w, type);
+	pq_put_u8(w, (uint8_t)what);
+	pq_put_cstring(w, name);
+	pq_end(w);
+	put_msg(s, w);
+}
+
+static void put_flush(struct server *s, struct pq_writer *w)
+{
+	pq_begin(w, 'H');
+	pq_end(w);
+	put_msg(s, w);
+}
+
+/* Make room under max_prepared_statements: close the least recently used. */
+static bool make_room(struct server *s, struct server_stmts *ss, struct pq_writer *w)
+{
 	int cap = rt.cfg->max_prepared_statements;
 	while (cap > 0 && ss->n >= (size_t)cap) {
 		struct sstmt *victim = list_entry(ss->lru.prev, struct sstmt, lru);
-		stmt_name(name, sizeof name, victim->id);
-		pq_begin(w, 'C');
-		pq_put_u8(w, 'S');
-		pq_put_cstring(w, name);
-		pq_end(w);
-		put_msg(s, w);
-		if (!rq_push(ss, RQ_OWN_CLOSE, victim->id))
+		uint64_t id = victim->ps->id;
+		put_stmt_msg(s, w, 'C', 'S', id);
+		if (!rq_push(ss, RQ_OWN_CLOSE, id, NULL))
 			return false;
-		sset_del(ss, victim->id);
+		sset_del(ss, id);
 	}
+	return true;
+}
+
+/* Make sure the server has `ps`, preparing it if not (as the client's
+ * Parse under `cname`, or as sluice's own when `cname` is NULL), and
+ * describing it there, so that what it takes and returns is known. */
+static struct sstmt *ensure_prepared(struct server *s, struct pstmt *ps, struct pq_writer *w,
+				     const char *cname)
+{
+	struct server_stmts *ss = sstmts(s);
+	if (!ss)
+		return NULL;
+	struct sstmt *e = sset_find(ss, ps->id);
+	if (e && !e->stale) {
+		list_del_init(&e->lru);
+		list_prepend(&ss->lru, &e->lru);
+		return e;
+	}
+	if (e) {
+		/* PostgreSQL's plan of it went stale: close it, prepare anew */
+		put_stmt_msg(s, w, 'C', 'S', ps->id);
+		if (!rq_push(ss, RQ_OWN_CLOSE, ps->id, NULL))
+			return NULL;
+		sset_del(ss, ps->id);
+	}
+	if (!make_room(s, ss, w))
+		return NULL;
+	char name[32];
 	stmt_name(name, sizeof name, ps->id);
 	pq_begin(w, 'P');
 	pq_put_cstring(w, name);
 	pq_put_bytes(w, ps->rest, ps->rest_len);
 	pq_end(w);
 	put_msg(s, w);
-	return rq_push(ss, RQ_OWN_PARSE, ps->id) && sset_add(ss, ps->id);
+	if (!rq_push(ss, cname ? RQ_PARSE : RQ_OWN_PARSE, ps->id, cname))
+		return NULL;
+	put_stmt_msg(s, w, 'D', 'S', ps->id);
+	if (!rq_push(ss, RQ_OWN_DESCRIBE, ps->id, NULL))
+		return NULL;
+	return sset_add(ss, ps);
 }
 
 static enum relay_action on_parse(struct client *c, struct server *s, struct pq_reader *r,
@@ -463,14 +583,16 @@ static enum relay_action on_parse(struct client *c, struct server *s, struct pq_
 {
 	const char *cname = pq_get_cstring(r);
 	if (!cname || !*cname)
-		return owe(s, RQ_PARSE, 0) ? RELAY_FORWARD : RELAY_FAIL;
-	struct client_stmts *cs = c->stmts;
-	struct cstmt *existing = cs ? cmap_find(cs, cname) : NULL;
+		return owe(s, RQ_PARSE, 0, NULL) ? RELAY_FORWARD : RELAY_FAIL;
+	struct client_stmts *cs = cstmts(c);
+	if (!cs)
+		return RELAY_FAIL;
+	struct cstmt *existing = cmap_find(cs, cname);
 	char name[32];
 	if (existing) {
 		/* PostgreSQL refuses a name in use; let it, so its error and
 		 * skip-to-Sync rules apply exactly. */
-		if (!ensure_prepared(s, existing->ps, w))
+		if (!ensure_prepared(s, existing->ps, w, NULL))
 			return RELAY_FAIL;
 		stmt_name(name, sizeof name, existing->ps->id);
 		pq_begin(w, 'P');
@@ -478,34 +600,22 @@ static enum relay_action on_parse(struct client *c, struct server *s, struct pq_
 		pq_put_bytes(w, r->p, r->left);
 		pq_end(w);
 		put_msg(s, w);
-		return owe(s, RQ_PARSE_DUP, 0) ? RELAY_DROP : RELAY_FAIL;
+		return owe(s, RQ_PARSE_DUP, 0, NULL) ? RELAY_DROP : RELAY_FAIL;
 	}
-	if (!cs && !(cs = c->stmts = calloc(1, sizeof *cs)))
-		return RELAY_FAIL;
-	struct pstmt *ps = reg_get(r->p, r->left);
+	struct pstmt *ps = reg_get(c->pool, r->p, r->left);
 	if (!ps)
 		return RELAY_FAIL;
 	if (!cmap_add(cs, cname, ps)) {
 		reg_put(ps);
 		return RELAY_FAIL;
 	}
-	struct server_stmts *ss = sstmts(s);
-	struct sstmt *have = ss ? sset_find(ss, ps->id) : NULL;
-	if (have) {
+	struct sstmt *have = sset_find(s->stmts, ps->id);
+	if (have && !have->stale) {
 		list_del_init(&have->lru);
-		list_prepend(&ss->lru, &have->lru);
-		bool queued = ss->qlen > 0;
-		if (!owe(s, RQ_ANSWER_PARSE, ps->id))
-			return RELAY_FAIL;
-		return (!queued || tag_last(s, cname)) ? RELAY_DROP : RELAY_FAIL;
+		list_prepend(&s->stmts->lru, &have->lru);
+		return owe(s, RQ_ANSWER_PARSE, ps->id, cname) ? RELAY_DROP : RELAY_FAIL;
 	}
-	if (!ensure_prepared(s, ps, w))
-		return RELAY_FAIL;
-	/* ensure_prepared queued its own Parse; this one is the client's:
-	 * turn the entry into one whose ParseComplete the client gets. */
-	ss = s->stmts;
-	ss->q[(ss->qhead + ss->qlen - 1) & (ss->qcap - 1)].kind = RQ_PARSE;
-	return tag_last(s, cname) ? RELAY_DROP : RELAY_FAIL;
+	return ensure_prepared(s, ps, w, cname) ? RELAY_DROP : RELAY_FAIL;
 }
 
 /* The client's statement `cname`, or NULL (unnamed or not its own). */
@@ -531,28 +641,110 @@ static bool send_renamed(struct server *s, struct pq_writer *w, char type,
 	return pq_writer_ok(w);
 }
 
+static void note_bound(struct client *c, const char *portal, const char *cname)
+{
+	struct client_stmts *cs = c->stmts;
+	if (!cs || *portal)
+		return;
+	free(cs->bound);
+	cs->bound = cname ? strdup(cname) : NULL;   /* no copy: no note, no harm */
+}
+
+enum next_step { NEXT_DESCRIBES, NEXT_OTHER, NEXT_UNKNOWN };
+
+/* Does the client describe the portal it binds right after the Bind (as
+ * libpq and psycopg do for every execution)? Then it learns the result's
+ * shape before any row of it. */
+static enum next_step next_describes(struct client *c, const char *portal)
+{
+	uint8_t buf[PQ_HEADER_LEN + 1 + 64];
+	size_t plen = strlen(portal) + 1;
+	size_t want = PQ_HEADER_LEN + 1 + plen;
+	if (want > sizeof buf)
+		return NEXT_OTHER;
+	size_t got = relay_peek_next(&c->relay, buf, want);
+	if (got == 0)
+		return NEXT_UNKNOWN;
+	if (buf[0] != 'D')
+		return NEXT_OTHER;
+	if (got < want)
+		return NEXT_UNKNOWN;
+	uint32_t len = (uint32_t)buf[1] << 24 | (uint32_t)buf[2] << 16 | (uint32_t)buf[3] << 8 | buf[4];
+	return len == 4 + 1 + plen && buf[5] == 'P' && !memcmp(buf + 6, portal, plen)
+	       ? NEXT_DESCRIBES : NEXT_OTHER;
+}
+
+/* What the client was told of e agrees with what the server says. */
+static bool told_matches(const struct cstmt *e, const struct sstmt *have)
+{
+	return (!e->told_params || shape_same(e->told_params, have->params)) &&
+	       (!e->told_rows || shape_same(e->told_rows, have->rows));
+}
+
 static enum relay_action on_bind(struct client *c, struct server *s, struct pq_reader *r,
 				 struct pq_writer *w)
 {
 	const char *portal = pq_get_cstring(r);
-	struct cstmt *e = named(c, pq_get_cstring(r));
-	if (!e)
-		return owe(s, RQ_BIND, 0) ? RELAY_FORWARD : RELAY_FAIL;
-	if (!ensure_prepared(s, e->ps, w) || !send_renamed(s, w, 'B', portal, strlen(portal) + 1, e->ps, r))
+	const char *cname = pq_get_cstring(r);
+	struct cstmt *e = named(c, cname);
+	if (!portal)
 		return RELAY_FAIL;
-	return owe(s, RQ_BIND, 0) ? RELAY_DROP : RELAY_FAIL;
+	if (!e) {
+		note_bound(c, portal, NULL);
+		return owe(s, RQ_BIND, 0, NULL) ? RELAY_FORWARD : RELAY_FAIL;
+	}
+	struct sstmt *have = ensure_prepared(s, e->ps, w, NULL);
+	if (!have)
+		return RELAY_FAIL;
+	if (e->told_params || e->told_rows) {
+		if (!have->described) {
+			/* Described there, not answered yet: the Bind waits for it. */
+			put_flush(s, w);
+			s->stmts->client_waits = true;
+			return RELAY_WAIT;
+		}
+		enum next_step next = NEXT_OTHER;
+		if (!told_matches(e, have) &&
+		    (!e->told_params || shape_same(e->told_params, have->params)) &&
+		    (next = next_describes(c, portal)) == NEXT_UNKNOWN)
+			return RELAY_WAIT;   /* shown again when more has come */
+		if (!told_matches(e, have) && next != NEXT_DESCRIBES) {
+			client_log(c, LOG_LVL_INFO, "statement \"%s\" changed shape since the client "
+				   "described it: its Bind gets 0A000", cname);
+			pq_begin(w, 'B');
+			pq_put_cstring(w, portal);
+			pq_put_cstring(w, NO_SUCH_NAME);
+			pq_put_u16(w, 0);
+			pq_put_u16(w, 0);
+			pq_put_u16(w, 0);
+			pq_end(w);
+			put_msg(s, w);
+			note_bound(c, portal, NULL);
+			return owe(s, RQ_BIND_MISMATCH, 0, NULL) ? RELAY_DROP : RELAY_FAIL;
+		}
+	}
+	if (!send_renamed(s, w, 'B', portal, strlen(portal) + 1, e->ps, r))
+		return RELAY_FAIL;
+	note_bound(c, portal, cname);
+	return owe(s, RQ_BIND, e->ps->id, NULL) ? RELAY_DROP : RELAY_FAIL;
 }
 
 static enum relay_action on_describe(struct client *c, struct server *s, struct pq_reader *r,
 				     struct pq_writer *w)
 {
 	uint8_t what = pq_get_u8(r);
-	struct cstmt *e = what == 'S' ? named(c, pq_get_cstring(r)) : NULL;
+	const char *name = pq_get_cstring(r);
+	if (what == 'P' && name && !*name && c->stmts && c->stmts->bound) {
+		struct cstmt *e = named(c, c->stmts->bound);
+		if (e)
+			return owe(s, RQ_DESCRIBE_PORTAL, e->ps->id, e->name) ? RELAY_FORWARD : RELAY_FAIL;
+	}
+	struct cstmt *e = what == 'S' ? named(c, name) : NULL;
 	if (!e)
-		return owe(s, RQ_DESCRIBE, 0) ? RELAY_FORWARD : RELAY_FAIL;
-	if (!ensure_prepared(s, e->ps, w) || !send_renamed(s, w, 'D', "S", 1, e->ps, r))
+		return owe(s, RQ_DESCRIBE, 0, NULL) ? RELAY_FORWARD : RELAY_FAIL;
+	if (!ensure_prepared(s, e->ps, w, NULL) || !send_renamed(s, w, 'D', "S", 1, e->ps, r))
 		return RELAY_FAIL;
-	return owe(s, RQ_DESCRIBE, 0) ? RELAY_DROP : RELAY_FAIL;
+	return owe(s, RQ_DESCRIBE_STMT, e->ps->id, e->name) ? RELAY_DROP : RELAY_FAIL;
 }
 
 static enum relay_action on_close(struct client *c, struct server *s, struct pq_reader *r)
@@ -560,18 +752,20 @@ static enum relay_action on_close(struct client *c, struct server *s, struct pq_
 	uint8_t what = pq_get_u8(r);
 	const char *cname = pq_get_cstring(r);
 	if (what != 'S' || !cname || !*cname)
-		return owe(s, RQ_CLOSE, 0) ? RELAY_FORWARD : RELAY_FAIL;
+		return owe(s, RQ_CLOSE, 0, NULL) ? RELAY_FORWARD : RELAY_FAIL;
 	/* The server keeps the statement for others; the client's name goes.
 	 * Closing a name that does not exist is not an error. */
 	if (c->stmts)
 		cmap_del(c->stmts, cname);
-	return owe(s, RQ_ANSWER_CLOSE, 0) ? RELAY_DROP : RELAY_FAIL;
+	return owe(s, RQ_ANSWER_CLOSE, 0, NULL) ? RELAY_DROP : RELAY_FAIL;
 }
 
 enum relay_action prepared_client_message(struct client *c, char type,
 					  const uint8_t *body, size_t len)
 {
 	struct server *s = c->server;
+	if (s->stmts && s->stmts->skipping)
+		return RELAY_FORWARD;   /* the server ignores it: nothing is owed */
 	struct pq_reader r = pq_reader_make(body, len);
 	struct pq_writer w;
 	enum relay_action act;
@@ -592,15 +786,108 @@ enum relay_action prepared_client_message(struct client *c, char type,
 enum relay_action prepared_client_observe(struct client *c, char type)
 {
 	struct server *s = c->server;
+	struct server_stmts *ss = s->stmts;
+	if (ss && ss->skipping) {
+		if (type != 'S')
+			return RELAY_FORWARD;
+		ss->skipping = false;   /* the server answers this Sync */
+	}
 	bool ok = true;
 	switch (type) {
-	case 'E': ok = owe(s, RQ_EXECUTE, 0); break;
-	case 'S': ok = owe(s, RQ_SYNC, 0); break;
-	case 'Q': ok = owe(s, RQ_QUERY, 0); break;
-	case 'F': ok = owe(s, RQ_FUNC, 0); break;
+	case 'E': ok = owe(s, RQ_EXECUTE, 0, NULL); break;
+	case 'S': ok = owe(s, RQ_SYNC, 0, NULL); break;
+	case 'Q': ok = owe(s, RQ_QUERY, 0, NULL); break;
+	case 'F': ok = owe(s, RQ_FUNC, 0, NULL); break;
 	default: break;
 	}
 	return ok ? RELAY_FORWARD : RELAY_FAIL;
+}
+
+/* ---- answers without a server ---- */
+
+static bool add_msg(struct client *c, char type, const uint8_t *body, size_t len)
+{
+	uint8_t hdr[PQ_HEADER_LEN] = { (uint8_t)type, (uint8_t)((len + 4) >> 24), (uint8_t)((len + 4) >> 16),
+				       (uint8_t)((len + 4) >> 8), (uint8_t)(len + 4) };
+	return evbuffer_add(c->conn.out, hdr, sizeof hdr) == 0 &&
+	       (len == 0 || evbuffer_add(c->conn.out, body, len) == 0);
+}
+
+/* Answer one whole message alone if sluice can: a Parse of a statement
+ * the pool knows PostgreSQL accepts, a Describe of one whose description
+ * is known, a Close of a statement, Flush and Sync. */
+static enum prepared_idle answer_one(struct client *c, char type, const uint8_t *body, size_t len)
+{
+	struct pq_reader r = pq_reader_make(body, len);
+	switch (type) {
+	case 'P': {
+		const char *cname = pq_get_cstring(&r);
+		if (!cname || !*cname || (c->stmts && cmap_find(c->stmts, cname)))
+			return PREPARED_IDLE_SERVER;
+		struct pstmt *ps = reg_find(c->pool, r.p, r.left, reg_hash(c->pool, r.p, r.left));
+		if (!ps || !ps->ok || !cstmts(c))
+			return PREPARED_IDLE_SERVER;
+		ps->refs++;
+		if (!cmap_add(c->stmts, cname, ps)) {
+			reg_put(ps);
+			return PREPARED_IDLE_FAIL;
+		}
+		return add_msg(c, '1', NULL, 0) ? PREPARED_IDLE_ANSWERED : PREPARED_IDLE_FAIL;
+	}
+	case 'D': {
+		uint8_t what = pq_get_u8(&r);
+		struct cstmt *e = what == 'S' ? named(c, pq_get_cstring(&r)) : NULL;
+		if (!e || !e->ps->params || !e->ps->rows)
+			return PREPARED_IDLE_SERVER;
+		set_shape(&e->told_params, e->ps->params);
+		set_shape(&e->told_rows, e->ps->rows);
+		return add_msg(c, 't', e->ps->params->body, e->ps->params->len) &&
+		       add_msg(c, e->ps->rows->kind, e->ps->rows->body, e->ps->rows->len)
+		       ? PREPARED_IDLE_ANSWERED : PREPARED_IDLE_FAIL;
+	}
+	case 'C': {
+		uint8_t what = pq_get_u8(&r);
+		const char *cname = pq_get_cstring(&r);
+		if (what != 'S' || !cname || !*cname)
+			return PREPARED_IDLE_SERVER;
+		if (c->stmts)
+			cmap_del(c->stmts, cname);
+		return add_msg(c, '3', NULL, 0) ? PREPARED_IDLE_ANSWERED : PREPARED_IDLE_FAIL;
+	}
+	case 'H':
+		return PREPARED_IDLE_ANSWERED;
+	case 'S': {
+		uint8_t idle = 'I';
+		return add_msg(c, 'Z', &idle, 1) ? PREPARED_IDLE_ANSWERED : PREPARED_IDLE_FAIL;
+	}
+	default:
+		return PREPARED_IDLE_SERVER;
+	}
+}
+
+enum prepared_idle prepared_client_idle(struct client *c, uint32_t max_len)
+{
+	for (;;) {
+		uint8_t hdr[PQ_HEADER_LEN];
+		size_t avail = evbuffer_get_length(c->conn.in);
+		if (avail < PQ_HEADER_LEN)
+			return avail ? PREPARED_IDLE_MORE : PREPARED_IDLE_ANSWERED;
+		evbuffer_copyout(c->conn.in, hdr, PQ_HEADER_LEN);
+		char type = (char)hdr[0];
+		uint32_t mlen = (uint32_t)hdr[1] << 24 | (uint32_t)hdr[2] << 16 | (uint32_t)hdr[3] << 8 | hdr[4];
+		if (mlen < 4 || mlen > max_len || !strchr("PDCHS", type) || type == 0)
+			return PREPARED_IDLE_SERVER;   /* the relay judges it */
+		size_t total = (size_t)mlen + 1;
+		if (avail < total)
+			return PREPARED_IDLE_MORE;
+		const uint8_t *msg = evbuffer_pullup(c->conn.in, (ev_ssize_t)total);
+		if (!msg)
+			return PREPARED_IDLE_FAIL;
+		enum prepared_idle res = answer_one(c, type, msg + PQ_HEADER_LEN, mlen - 4);
+		if (res != PREPARED_IDLE_ANSWERED)
+			return res;
+		evbuffer_drain(c->conn.in, total);
+	}
 }
 
 /* ---- the server side ---- */
@@ -613,16 +900,131 @@ enum relay_action prepared_server_observe(struct server *s, char type)
 	return RELAY_FORWARD;
 }
 
+/* The client's name in `e` still means statement e->id. */
+static struct cstmt *entry_stmt(struct server *s, const struct rq_entry *e)
+{
+	struct client *c = s->client;
+	struct cstmt *cs = c && c->stmts && e->cname ? cmap_find(c->stmts, e->cname) : NULL;
+	return cs && cs->ps->id == e->id ? cs : NULL;
+}
+
+/* A Describe's answer: ParameterDescription (of a statement), then
+ * RowDescription or NoData. Note who learnt what. */
+static enum relay_action on_description(struct server *s, struct rq_entry *h, char type,
+				       const uint8_t *body, size_t len)
+{
+	struct server_stmts *ss = s->stmts;
+	bool own = h->kind == RQ_OWN_DESCRIBE;
+	if (type == 't') {
+		if (h->kind != RQ_DESCRIBE_PORTAL) {
+			shape_put(ss->got_params);
+			ss->got_params = shape_get('t', body, len);
+		}
+		return own ? RELAY_DROP : RELAY_FORWARD;
+	}
+	struct shape *rows = shape_get(type, body, len);
+	struct shape *params = ss->got_params;
+	ss->got_params = NULL;
+	struct sstmt *have = sset_find(ss, h->id);
+	if (h->kind == RQ_DESCRIBE_PORTAL) {
+		struct cstmt *cs = entry_stmt(s, h);
+		if (cs)
+			set_shape(&cs->told_rows, rows);
+	} else {
+		if (have)
+			have->described = true;
+		if (have && rows && params) {
+			set_shape(&have->params, params);
+			set_shape(&have->rows, rows);
+			set_shape(&have->ps->params, params);   /* for answers without a server */
+			set_shape(&have->ps->rows, rows);
+		}
+		struct cstmt *cs = h->kind == RQ_DESCRIBE_STMT ? entry_stmt(s, h) : NULL;
+		if (cs && rows && params) {
+			set_shape(&cs->told_params, params);
+			set_shape(&cs->told_rows, rows);
+		}
+	}
+	shape_put(rows);
+	shape_put(params);
+	return own ? RELAY_DROP : RELAY_FORWARD;
+}
+
+/* sluice made the Bind fail: the client gets PostgreSQL's error for a
+ * statement whose result type changed, in place of the server's. */
+static enum relay_action mismatch_error(struct server *s)
+{
+	struct client *c = s->client;
+	if (!c)
+		return RELAY_DROP;
+	struct pq_writer w;
+	pq_writer_init(&w);
+	/* as PostgreSQL 15 says it, where it says it */
+	static const struct pq_error_origin at = { "plancache.c", "722", "RevalidateCachedQuery" };
+	proto_build_error_at(&w, "ERROR", SQLSTATE_FEATURE_NOT_SUPPORTED, MSG_CACHED_PLAN, NULL, &at);
+	bool ok = pq_writer_ok(&w);
+	relay_flush(&s->relay);
+	if (ok)
+		evbuffer_add(c->conn.out, w.buf, w.len);
+	pq_writer_free(&w);
+	return ok ? RELAY_DROP : RELAY_FAIL;
+}
+
+enum relay_action prepared_server_message(struct server *s, char type, const uint8_t *body, size_t len)
+{
+	struct rq_entry *h = rq_head(s->stmts);
+	if (!h)
+		return RELAY_FORWARD;
+	switch (type) {
+	case 't':
+	case 'T':
+	case 'n':
+		if (h->kind == RQ_OWN_DESCRIBE || h->kind == RQ_DESCRIBE_STMT || h->kind == RQ_DESCRIBE_PORTAL)
+			return on_description(s, h, type, body, len);
+		return RELAY_FORWARD;
+	case 'E': {
+		if (h->kind == RQ_BIND_MISMATCH)
+			return mismatch_error(s);
+		struct pq_error_fields f;
+		if (h->kind == RQ_BIND && h->id && proto_parse_error(body, len, &f) &&
+		    !strcmp(f.sqlstate, SQLSTATE_FEATURE_NOT_SUPPORTED)) {
+			/* PostgreSQL's own: the statement's result type changed
+			 * under its plan. Prepare it again here, and describe it
+			 * anew before a client is told from memory. */
+			struct sstmt *have = sset_find(s->stmts, h->id);
+			if (have) {
+				have->stale = true;
+				set_shape(&have->ps->params, NULL);
+				set_shape(&have->ps->rows, NULL);
+			}
+		}
+		return RELAY_FORWARD;
+	}
+	default:
+		return RELAY_FORWARD;
+	}
+}
+
 static bool completes(uint8_t kind, char type)
 {
 	switch (kind) {
 	case RQ_PARSE: case RQ_PARSE_DUP: case RQ_OWN_PARSE: return type == '1';
 	case RQ_BIND: return type == '2';
 	case RQ_CLOSE: case RQ_OWN_CLOSE: return type == '3';
-	case RQ_DESCRIBE: return type == 'T' || type == 'n';
+	case RQ_DESCRIBE: case RQ_DESCRIBE_STMT: case RQ_DESCRIBE_PORTAL: case RQ_OWN_DESCRIBE:
+		return type == 'T' || type == 'n';
 	case RQ_EXECUTE: return type == 'C' || type == 'I' || type == 's';
 	case RQ_SYNC: case RQ_QUERY: case RQ_FUNC: return type == 'Z';
 	default: return false;
+	}
+}
+
+/* The client waited for a Describe that has come (or never will). */
+static void wake_client(struct server_stmts *ss)
+{
+	if (ss->client_waits) {
+		ss->client_waits = false;
+		ss->resume = true;
 	}
 }
 
@@ -643,9 +1045,22 @@ void prepared_server_after(struct server *s, char type)
 				forget_name(s, h);
 			rq_pop(ss);
 		}
+		/* no Sync sent yet: what the client sends up to its Sync is
+		 * ignored by the server and owes nothing */
+		ss->skipping = h == NULL;
+		shape_put(ss->got_params);
+		ss->got_params = NULL;
+		wake_client(ss);
 		return;
 	}
 	if (completes(h->kind, type)) {
+		if ((h->kind == RQ_PARSE || h->kind == RQ_OWN_PARSE) && h->id) {
+			struct sstmt *have = sset_find(ss, h->id);
+			if (have)
+				have->ps->ok = true;
+		}
+		if (h->kind == RQ_OWN_DESCRIBE)
+			wake_client(ss);
 		rq_pop(ss);
 		flush_answers(s);
 	}

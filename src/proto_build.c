@@ -4,8 +4,8 @@
  */
 #include "proto.h"
 
-void proto_build_error(struct pq_writer *w, const char *severity, const char *sqlstate,
-		       const char *message, const char *detail)
+void proto_build_error_at(struct pq_writer *w, const char *severity, const char *sqlstate,
+			  const char *message, const char *detail, const struct pq_error_origin *at)
 {
 	pq_begin(w, 'E');
 	pq_put_u8(w, 'S');
@@ -20,8 +20,22 @@ void proto_build_error(struct pq_writer *w, const char *severity, const char *sq
 		pq_put_u8(w, 'D');
 		pq_put_cstring(w, detail);
 	}
+	if (at) {
+		pq_put_u8(w, 'F');
+		pq_put_cstring(w, at->file);
+		pq_put_u8(w, 'L');
+		pq_put_cstring(w, at->line);
+		pq_put_u8(w, 'R');
+		pq_put_cstring(w, at->routine);
+	}
 	pq_put_u8(w, 0);
 	pq_end(w);
+}
+
+void proto_build_error(struct pq_writer *w, const char *severity, const char *sqlstate,
+		       const char *message, const char *detail)
+{
+	proto_build_error_at(w, severity, sqlstate, message, detail, NULL);
 }
 
 void proto_build_notice(struct pq_writer *w, const char *sqlstate, const char *message)

@@ -22,6 +22,7 @@ struct run {
 	bool flushed;              /* a hook called relay_flush: dst may have grown */
 	const uint8_t *chain;      /* src's first chain, when `chain_len` > 0 */
 	size_t chain_len;
+	size_t shown;              /* length of the message `fn` is shown (at `run`) */
 	struct run *prev;
 };
 
@@ -49,6 +50,25 @@ void relay_flush(struct relay *r)
 	}
 }
 
+size_t relay_peek_next(struct relay *r, uint8_t *buf, size_t n)
+{
+	for (struct run *x = running; x; x = x->prev) {
+		if (x->r != r || !x->shown)
+			continue;
+		size_t at = x->run + x->shown;   /* the shown message lies at `run` */
+		if (at >= x->src_len)
+			return 0;
+		if (n > x->src_len - at)
+			n = x->src_len - at;
+		struct evbuffer_ptr p;
+		if (evbuffer_ptr_set(x->src, &p, at, EVBUFFER_PTR_SET) != 0)
+			return 0;
+		ev_ssize_t got = evbuffer_copyout_from(x->src, &p, buf, n);
+		return got > 0 ? (size_t)got : 0;
+	}
+	return 0;
+}
+
 /* Where src's first chain lies (nothing when src is empty). */
 static void look(struct run *x)
 {
@@ -74,6 +94,36 @@ static const uint8_t *view(struct run *x, size_t n)
 		look(x);
 	}
 	return x->chain + x->run;
+}
+
+/* Show bytes [skip, n) from `run` in src to spec->scan, chain by chain. */
+static void scan_feed(struct run *x, const struct relay_spec *spec, void *owner, char type,
+		      size_t skip, size_t n)
+{
+	struct evbuffer_ptr p;
+	if (n <= skip || evbuffer_ptr_set(x->src, &p, x->run + skip, EVBUFFER_PTR_SET) != 0)
+		return;
+	size_t left = n - skip;
+	while (left > 0) {
+		struct evbuffer_iovec v[8];
+		int nv = evbuffer_peek(x->src, (ev_ssize_t)left, &p, v, 8);
+		if (nv <= 0)
+			return;
+		for (int i = 0; i < nv && i < 8 && left > 0; i++) {
+			size_t k = v[i].iov_len < left ? v[i].iov_len : left;
+			spec->scan(owner, type, v[i].iov_base, k);
+			left -= k;
+			if (evbuffer_ptr_set(x->src, &p, k, EVBUFFER_PTR_ADD) != 0)
+				return;
+		}
+	}
+}
+
+/* The scanned message is whole: pass it (RELAY_FORWARD) or not. */
+static enum relay_action scan_end(struct relay *r, const struct relay_spec *spec, void *owner)
+{
+	r->scanning = false;
+	return spec->scan_end(owner, r->cur_type) == RELAY_FORWARD ? RELAY_FORWARD : RELAY_FAIL;
 }
 
 static void note_type(struct relay *r, const struct relay_spec *spec, uint8_t type)
@@ -130,6 +180,13 @@ static enum relay_result walk(struct run *x, const struct relay_spec *spec, void
 			if (avail == 0)
 				return RELAY_IDLE;
 			size_t n = avail < r->pending ? avail : r->pending;
+			if (r->scanning) {
+				scan_feed(x, spec, owner, r->cur_type, 0, n);
+				/* the last piece passes only once the whole was judged:
+				 * a peer never gets a refused message whole */
+				if (n == r->pending && scan_end(r, spec, owner) != RELAY_FORWARD)
+					return RELAY_FAILED;
+			}
 			take(x, n, r->dropping);
 			r->pending -= (uint32_t)n;
 			if (r->pending > 0)
@@ -163,6 +220,12 @@ static enum relay_result walk(struct run *x, const struct relay_spec *spec, void
 			size_t n = avail < total ? avail : total;
 			r->dropping = act == RELAY_DROP;
 			r->cur_type = h.type;
+			r->scanning = !r->dropping && spec->scan && spec->scan_types[type];
+			if (r->scanning) {
+				scan_feed(x, spec, owner, h.type, PQ_HEADER_LEN, n);
+				if (n == total && scan_end(r, spec, owner) != RELAY_FORWARD)
+					return RELAY_FAILED;
+			}
 			take(x, n, r->dropping);
 			r->pending = (uint32_t)(total - n);
 			if (r->pending == 0 && spec->after)
@@ -180,7 +243,9 @@ static enum relay_result walk(struct run *x, const struct relay_spec *spec, void
 		note_type(r, spec, type);
 		if (act == RELAY_FORWARD) {
 			size_t run_before = x->run;
+			x->shown = total;
 			act = spec->fn(owner, h.type, msg + PQ_HEADER_LEN, pq_body_len(&h));
+			x->shown = 0;
 			after_hook(x, run_before, true);
 		}
 		switch (act) {
@@ -192,6 +257,8 @@ static enum relay_result walk(struct run *x, const struct relay_spec *spec, void
 		case RELAY_DROP_STOP:
 			take(x, total, true);
 			break;
+		case RELAY_WAIT:
+			return RELAY_WAITING;
 		case RELAY_FAIL:
 			return RELAY_FAILED;
 		}

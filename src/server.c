@@ -421,8 +421,16 @@ static enum relay_action server_inspect(void *owner, char type, const uint8_t *b
 	case 'C':
 		note_command_tag(s, body, len);
 		return RELAY_FORWARD;
-	case 'E':
+	case 'E': {
+		enum relay_action act = s->stmts ? prepared_server_message(s, type, body, len) : RELAY_FORWARD;
+		if (act != RELAY_FORWARD)
+			return act;
 		return c && s->pool->mode != POOL_SESSION ? soften_fatal(s, c, body, len) : RELAY_FORWARD;
+	}
+	case 't':
+	case 'T':
+	case 'n':
+		return prepared_server_message(s, type, body, len);
 	default:
 		return RELAY_FORWARD;
 	}
@@ -480,7 +488,15 @@ void server_relay(struct server *s)
 			return;
 		case RELAY_IDLE:
 		case RELAY_BACKPRESSURE:
+		case RELAY_WAITING:
 			break;
+		}
+		if (prepared_server_take_resume(s)) {
+			/* the client's Bind waited for this server's Describe */
+			conn_read_start(&c->conn);
+			client_relay(c);
+			if (s->client != c || s->state != SV_ACTIVE)
+				return;
 		}
 		if (conn_out_full(&c->conn)) {
 			conn_read_stop(&s->conn);   /* resumed on the client's DRAINED */
@@ -853,7 +869,8 @@ static struct relay_spec server_spec = {
 /* A server that has met named prepared statements also settles the
  * responses its client is owed (prepared.c). */
 static struct relay_spec server_spec_tracked = {
-	.inspect = { ['Z'] = true, ['S'] = true, ['C'] = true, ['E'] = true },
+	.inspect = { ['Z'] = true, ['S'] = true, ['C'] = true, ['E'] = true,
+		     ['t'] = true, ['T'] = true, ['n'] = true },
 	.count = { ['Z'] = true },
 	.max_len = PQ_MESSAGE_MAX,
 	.max_inspect_len = SERVER_CONTROL_MSG_MAX,

@@ -37,6 +37,13 @@ struct owner {
 	char answer_type;     /* inspect drops this type and writes "!" to dst */
 	char stop_type;       /* inspect: FORWARD_STOP */
 	char bad_writer;      /* inspect: write to dst without relay_flush */
+	char wait_type;       /* inspect: RELAY_WAIT while `waits` > 0 */
+	int waits;
+	char next[16];        /* relay_peek_next from inspect of `wait_type` */
+	size_t nnext;
+	char scanned[256];    /* what scan saw of the current scanned message */
+	size_t nscanned;
+	int scan_calls, scan_ends;
 };
 
 static enum relay_action inspect(void *arg, char type, const uint8_t *body, size_t len)
@@ -45,6 +52,13 @@ static enum relay_action inspect(void *arg, char type, const uint8_t *body, size
 	o->seen[o->nseen++] = type;
 	if (type == o->stop_type)
 		return RELAY_FORWARD_STOP;
+	if (type == o->wait_type) {
+		o->nnext = relay_peek_next(&o->r, (uint8_t *)o->next, sizeof o->next);
+		if (o->waits > 0) {
+			o->waits--;
+			return RELAY_WAIT;
+		}
+	}
 	if (type == o->answer_type) {
 		relay_flush(&o->r);
 		evbuffer_add(o->dst, "!", 1);
@@ -78,6 +92,29 @@ static void peek(void *arg, char type, const uint8_t *msg, size_t n)
 	(void)type;
 }
 
+static void scan(void *arg, char type, const uint8_t *p, size_t n)
+{
+	struct owner *o = arg;
+	if (o->nscanned + n < sizeof o->scanned) {
+		memcpy(o->scanned + o->nscanned, p, n);
+		o->nscanned += n;
+		o->scanned[o->nscanned] = 0;
+	}
+	o->scan_calls++;
+	(void)type;
+}
+
+/* refuses a message whose body says BAD */
+static enum relay_action scan_end(void *arg, char type)
+{
+	struct owner *o = arg;
+	o->scan_ends++;
+	bool bad = strstr(o->scanned, "BAD") != NULL;
+	o->nscanned = 0;
+	(void)type;
+	return bad ? RELAY_FAIL : RELAY_FORWARD;
+}
+
 static struct relay_spec spec = {
 	.inspect = { ['Z'] = true, ['E'] = true },
 	.count = { ['Z'] = true },
@@ -89,6 +126,9 @@ static struct relay_spec spec = {
 	.observe = observe,
 	.after = after,
 	.peek = peek,
+	.scan_types = { ['Q'] = true },
+	.scan = scan,
+	.scan_end = scan_end,
 };
 
 static char *contents(struct evbuffer *b, size_t *len)
@@ -170,6 +210,92 @@ static void test_stop_leaves_the_rest(void)
 	is_int(res, RELAY_STOPPED, "FORWARD_STOP stops");
 	is_int((int)evbuffer_get_length(o.dst), (int)first, "what came up to and with the stop passed");
 	is_int((int)evbuffer_get_length(src), (int)(len - first), "what came after it waits in src");
+	evbuffer_free(src);
+	evbuffer_free(o.dst);
+}
+
+/* RELAY_WAIT leaves the message and all after it in src, and shows it
+ * again on the next run; relay_peek_next sees what follows it. */
+static void test_wait_and_peek_next(void)
+{
+	uint8_t in[128];
+	size_t len = 0;
+	len += put(in + len, 'D', "before");
+	size_t first = len;
+	len += put(in + len, 'E', "x");
+	size_t second = len;
+	len += put(in + len, 'Q', "after");
+	struct owner o = { .wait_type = 'E', .waits = 1 };
+	struct evbuffer *src = evbuffer_new();
+	o.dst = evbuffer_new();
+	evbuffer_add(src, in, second);   /* the message after E has not come */
+	enum relay_result res = relay_run(&o.r, src, o.dst, &spec, &o, 1 << 20);
+	is_int(res, RELAY_WAITING, "RELAY_WAIT: the run ends waiting");
+	is_int((int)o.nnext, 0, "relay_peek_next: nothing after the message yet");
+	is_int((int)evbuffer_get_length(o.dst), (int)first, "what came before it passed");
+	is_int((int)evbuffer_get_length(src), (int)(second - first), "the waiting message stays in src");
+	is_int(o.nafter, 1, "no after hook for the waiting message");
+	evbuffer_add(src, in + second, len - second);
+	res = relay_run(&o.r, src, o.dst, &spec, &o, 1 << 20);
+	is_int(res, RELAY_IDLE, "shown again, it passes");
+	is_int((int)o.nnext, 10, "relay_peek_next: the whole next message, header first");
+	is_mem(o.next, o.nnext, in + second, len - second, "... byte for byte");
+	is_int((int)evbuffer_get_length(o.dst), (int)len, "everything reached dst, in order");
+	is_int(o.nseen, 2, "the waiting message was shown twice");
+	uint8_t buf[4];
+	is_int((int)relay_peek_next(&o.r, buf, sizeof buf), 0, "relay_peek_next outside a run: 0");
+	evbuffer_free(src);
+	evbuffer_free(o.dst);
+}
+
+/* A scanned message is shown piece by piece; its last piece passes only
+ * once scan_end let it, so a refused one never reaches dst whole. */
+static void test_scan(void)
+{
+	uint8_t in[256];
+	for (int bad = 0; bad <= 1; bad++) {
+		for (size_t cut1 = 1; cut1 < 30; cut1 += 7) {
+			size_t len = 0;
+			len += put(in + len, 'D', "x");
+			size_t first = len;
+			len += put(in + len, 'Q', bad ? "SELECT 1; BAD thing here;" : "SELECT 1; fine thing here");
+			size_t cuts[3] = { first + cut1, first + cut1 + 9, len };
+			for (int k = 0; k < 3; k++)
+				cuts[k] = cuts[k] < len ? cuts[k] : len;
+			struct owner o = { 0 };
+			struct evbuffer *src = evbuffer_new();
+			o.dst = evbuffer_new();
+			size_t fed = 0;
+			enum relay_result res = RELAY_IDLE;
+			for (int k = 0; k < 3; k++) {
+				evbuffer_add(src, in + fed, cuts[k] - fed);
+				fed = cuts[k];
+				res = relay_run(&o.r, src, o.dst, &spec, &o, 1 << 20);
+				if (res == RELAY_FAILED)
+					break;
+			}
+			if (bad) {
+				is_int(res, RELAY_FAILED, "a refused scanned message fails the run");
+				ok(evbuffer_get_length(o.dst) < len, "cut %zu: its last piece never passed", cut1);
+			} else {
+				is_int(res, RELAY_IDLE, "an accepted scanned message passes");
+				ok(evbuffer_get_length(o.dst) == len, "cut %zu: all of it reached dst", cut1);
+				is_int(o.scan_ends, 1, "scan_end once per message");
+				ok(o.scan_calls >= (cut1 + 9 < len - first ? 2 : 1), "shown in pieces as they came (%d)",
+				   o.scan_calls);
+			}
+			evbuffer_free(src);
+			evbuffer_free(o.dst);
+		}
+	}
+	/* whole at once: one piece, then the verdict */
+	size_t len = put(in, 'Q', "BAD");
+	struct owner o = { 0 };
+	struct evbuffer *src = evbuffer_new();
+	o.dst = evbuffer_new();
+	evbuffer_add(src, in, len);
+	is_int(relay_run(&o.r, src, o.dst, &spec, &o, 1 << 20), RELAY_FAILED, "refused whole: the run fails");
+	is_int((int)evbuffer_get_length(o.dst), 0, "... and nothing of it passed");
 	evbuffer_free(src);
 	evbuffer_free(o.dst);
 }
@@ -257,6 +383,8 @@ int main(void)
 	test_order_at_every_cut();
 	test_stop_leaves_the_rest();
 	test_peek();
+	test_wait_and_peek_next();
+	test_scan();
 	test_bad_and_backpressure();
 	test_streaming();
 	return done_testing();
