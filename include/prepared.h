@@ -37,6 +37,7 @@
  *   prepared_server_take_resume(s)      the client's waiting message may go
  *   prepared_server_discarded(s)        the server dropped its statements
  *   prepared_server_idle(s)             nothing owed: may be released
+ *   prepared_client_forget_names(c)     its statements were deallocated
  *   prepared_client_free / prepared_server_free
  */
 #ifndef SLUICE_PREPARED_H
@@ -72,6 +73,8 @@ bool prepared_server_take_resume(struct server *s);
 void prepared_server_discarded(struct server *s);
 bool prepared_server_idle(const struct server *s);
 void prepared_client_free(struct client *c);
+/* DISCARD ALL / DEALLOCATE ALL: the client's names are gone. */
+void prepared_client_forget_names(struct client *c);
 void prepared_server_free(struct server *s);
 
 /* For tests and SHOW: statements in the shared registry. */

@@ -4,9 +4,9 @@
  * Three structures:
  *   the registry     (pool, statement text+types) -> (id, what PostgreSQL
  *                    last said it takes and returns), shared by the pool's
- *                    clients and servers
+ *                    clients and servers (stmtreg.c)
  *   client_stmts     a client's names -> registry entries, and what the
- *                    client was told each one takes and returns
+ *                    client was told each one takes and returns (stmtreg.c)
  *   server_stmts     the statements a server has prepared (LRU, bounded by
  *                    max_prepared_statements), what it said of each, and
  *                    the queue of responses its client is owed
@@ -35,6 +35,7 @@
 #include "runtime.h"
 #include "server.h"
 #include "sqlstate.h"
+#include "stmtreg.h"
 #include "stmtshape.h"
 
 #define NAME_PREFIX "sluice_"
@@ -42,217 +43,6 @@
  * the server, which then skips to the next Sync as for any error. */
 #define NO_SUCH_NAME NAME_PREFIX "0"
 #define MSG_CACHED_PLAN "cached plan must not change result type"
-
-/* ---- the shared registry ---- */
-
-struct pstmt {
-	uint64_t id, hash;
-	const struct pool *pool;  /* whose statement (compared, never followed) */
-	uint8_t *rest;            /* Parse body after the name */
-	size_t rest_len;
-	unsigned refs;            /* client names and servers that hold it */
-	bool ok;                  /* PostgreSQL has accepted its Parse */
-	struct shape *params, *rows;   /* the last Describe of it PostgreSQL answered */
-	struct pstmt *next;
-};
-
-static struct {
-	struct pstmt **b;
-	size_t nb, n;
-	uint64_t next_id;
-} reg;
-
-static uint64_t hash_bytes(const void *p, size_t n, uint64_t h)
-{
-	const uint8_t *b = p;
-	for (size_t i = 0; i < n; i++) {
-		h ^= b[i];
-		h *= 1099511628211ull;
-	}
-	return h;
-}
-
-static uint64_t reg_hash(const struct pool *pool, const uint8_t *rest, size_t len)
-{
-	return hash_bytes(rest, len, hash_bytes(&pool, sizeof pool, 1469598103934665603ull));
-}
-
-static bool reg_grow(void)
-{
-	size_t nb = reg.nb ? reg.nb * 2 : 256;
-	struct pstmt **b = calloc(nb, sizeof *b);
-	if (!b)
-		return false;
-	for (size_t i = 0; i < reg.nb; i++) {
-		for (struct pstmt *p = reg.b[i], *next; p; p = next) {
-			next = p->next;
-			p->next = b[p->hash & (nb - 1)];
-			b[p->hash & (nb - 1)] = p;
-		}
-	}
-	free(reg.b);
-	reg.b = b;
-	reg.nb = nb;
-	return true;
-}
-
-static struct pstmt *reg_find(const struct pool *pool, const uint8_t *rest, size_t len, uint64_t h)
-{
-	if (!reg.nb)
-		return NULL;
-	for (struct pstmt *p = reg.b[h & (reg.nb - 1)]; p; p = p->next)
-		if (p->hash == h && p->pool == pool && p->rest_len == len && !memcmp(p->rest, rest, len))
-			return p;
-	return NULL;
-}
-
-/* The entry for (pool, rest), with one more reference; NULL when out of memory. */
-static struct pstmt *reg_get(const struct pool *pool, const uint8_t *rest, size_t len)
-{
-	uint64_t h = reg_hash(pool, rest, len);
-	struct pstmt *p = reg_find(pool, rest, len, h);
-	if (p) {
-		p->refs++;
-		return p;
-	}
-	if (reg.n >= reg.nb && !reg_grow())
-		return NULL;
-	p = calloc(1, sizeof *p);
-	if (!p)
-		return NULL;
-	p->rest = malloc(len ? len : 1);
-	if (!p->rest) {
-		free(p);
-		return NULL;
-	}
-	memcpy(p->rest, rest, len);
-	p->rest_len = len;
-	p->pool = pool;
-	p->hash = h;
-	p->id = ++reg.next_id;
-	p->refs = 1;
-	p->next = reg.b[h & (reg.nb - 1)];
-	reg.b[h & (reg.nb - 1)] = p;
-	reg.n++;
-	return p;
-}
-
-static void reg_put(struct pstmt *p)
-{
-	if (p->refs == 0)
-		BUG("prepared statement %llu released more often than held", (unsigned long long)p->id);
-	if (--p->refs > 0)
-		return;
-	for (struct pstmt **pp = &reg.b[p->hash & (reg.nb - 1)]; *pp; pp = &(*pp)->next) {
-		if (*pp == p) {
-			*pp = p->next;
-			break;
-		}
-	}
-	reg.n--;
-	shape_put(p->params);
-	shape_put(p->rows);
-	free(p->rest);
-	free(p);
-}
-
-static void set_shape(struct shape **slot, struct shape *sh)
-{
-	struct shape *old = *slot;
-	*slot = shape_hold(sh);
-	shape_put(old);
-}
-
-size_t prepared_registry_size(void)
-{
-	return reg.n;
-}
-
-/* ---- a client's names ---- */
-
-struct cstmt {
-	char *name;
-	struct pstmt *ps;
-	struct shape *told_params, *told_rows;   /* what Describe told the client */
-	struct cstmt *next;
-};
-
-struct client_stmts {
-	struct cstmt *b[64];
-	char *bound;   /* the statement its last Bind to the unnamed portal named */
-};
-
-static struct cstmt **cslot(struct client_stmts *cs, const char *name)
-{
-	return &cs->b[hash_bytes(name, strlen(name), 1469598103934665603ull) & 63];
-}
-
-static struct cstmt *cmap_find(struct client_stmts *cs, const char *name)
-{
-	for (struct cstmt *e = *cslot(cs, name); e; e = e->next)
-		if (!strcmp(e->name, name))
-			return e;
-	return NULL;
-}
-
-/* Takes over the caller's reference to ps. */
-static struct cstmt *cmap_add(struct client_stmts *cs, const char *name, struct pstmt *ps)
-{
-	struct cstmt *e = calloc(1, sizeof *e);
-	if (!e || !(e->name = strdup(name))) {
-		free(e);
-		return NULL;
-	}
-	e->ps = ps;
-	struct cstmt **slot = cslot(cs, name);
-	e->next = *slot;
-	*slot = e;
-	return e;
-}
-
-static void cstmt_free(struct cstmt *e)
-{
-	reg_put(e->ps);
-	shape_put(e->told_params);
-	shape_put(e->told_rows);
-	free(e->name);
-	free(e);
-}
-
-static void cmap_del(struct client_stmts *cs, const char *name)
-{
-	for (struct cstmt **pp = cslot(cs, name); *pp; pp = &(*pp)->next) {
-		struct cstmt *e = *pp;
-		if (!strcmp(e->name, name)) {
-			*pp = e->next;
-			cstmt_free(e);
-			return;
-		}
-	}
-}
-
-static struct client_stmts *cstmts(struct client *c)
-{
-	if (!c->stmts)
-		c->stmts = calloc(1, sizeof *c->stmts);
-	return c->stmts;
-}
-
-void prepared_client_free(struct client *c)
-{
-	struct client_stmts *cs = c->stmts;
-	if (!cs)
-		return;
-	for (size_t i = 0; i < ARRAY_SIZE(cs->b); i++) {
-		for (struct cstmt *e = cs->b[i], *next; e; e = next) {
-			next = e->next;
-			cstmt_free(e);
-		}
-	}
-	free(cs->bound);
-	free(cs);
-	c->stmts = NULL;
-}
 
 /* ---- a server's statements and the responses it owes ---- */
 
@@ -325,7 +115,7 @@ static void sstmt_free(struct sstmt *e)
 	list_del_init(&e->lru);
 	shape_put(e->params);
 	shape_put(e->rows);
-	reg_put(e->ps);
+	stmtreg_put(e->ps);
 	free(e);
 }
 
@@ -348,7 +138,7 @@ static struct sstmt *sset_add(struct server_stmts *ss, struct pstmt *ps)
 	if (!e)
 		return NULL;
 	e->ps = ps;
-	ps->refs++;
+	stmtreg_hold(ps);
 	e->next = ss->b[ps->id & 63];
 	ss->b[ps->id & 63] = e;
 	list_prepend(&ss->lru, &e->lru);
@@ -485,9 +275,9 @@ static void forget_name(struct server *s, const struct rq_entry *e)
 	struct client *c = s->client;
 	if (!e->cname || !c || !c->stmts)
 		return;
-	struct cstmt *cs = cmap_find(c->stmts, e->cname);
+	struct cstmt *cs = stmtreg_name_find(c->stmts, e->cname);
 	if (cs && cs->ps->id == e->id)
-		cmap_del(c->stmts, e->cname);
+		stmtreg_name_del(c->stmts, e->cname);
 }
 
 /* ---- the client side ---- */
@@ -584,10 +374,10 @@ static enum relay_action on_parse(struct client *c, struct server *s, struct pq_
 	const char *cname = pq_get_cstring(r);
 	if (!cname || !*cname)
 		return owe(s, RQ_PARSE, 0, NULL) ? RELAY_FORWARD : RELAY_FAIL;
-	struct client_stmts *cs = cstmts(c);
+	struct client_stmts *cs = stmtreg_names(c);
 	if (!cs)
 		return RELAY_FAIL;
-	struct cstmt *existing = cmap_find(cs, cname);
+	struct cstmt *existing = stmtreg_name_find(cs, cname);
 	char name[32];
 	if (existing) {
 		/* PostgreSQL refuses a name in use; let it, so its error and
@@ -602,11 +392,11 @@ static enum relay_action on_parse(struct client *c, struct server *s, struct pq_
 		put_msg(s, w);
 		return owe(s, RQ_PARSE_DUP, 0, NULL) ? RELAY_DROP : RELAY_FAIL;
 	}
-	struct pstmt *ps = reg_get(c->pool, r->p, r->left);
+	struct pstmt *ps = stmtreg_get(c->pool, r->p, r->left);
 	if (!ps)
 		return RELAY_FAIL;
-	if (!cmap_add(cs, cname, ps)) {
-		reg_put(ps);
+	if (!stmtreg_name_add(cs, cname, ps)) {
+		stmtreg_put(ps);
 		return RELAY_FAIL;
 	}
 	struct sstmt *have = sset_find(s->stmts, ps->id);
@@ -616,12 +406,6 @@ static enum relay_action on_parse(struct client *c, struct server *s, struct pq_
 		return owe(s, RQ_ANSWER_PARSE, ps->id, cname) ? RELAY_DROP : RELAY_FAIL;
 	}
 	return ensure_prepared(s, ps, w, cname) ? RELAY_DROP : RELAY_FAIL;
-}
-
-/* The client's statement `cname`, or NULL (unnamed or not its own). */
-static struct cstmt *named(struct client *c, const char *cname)
-{
-	return cname && *cname && c->stmts ? cmap_find(c->stmts, cname) : NULL;
 }
 
 /* Send `type` with the server's name for `ps` in place of the client's:
@@ -686,7 +470,7 @@ static enum relay_action on_bind(struct client *c, struct server *s, struct pq_r
 {
 	const char *portal = pq_get_cstring(r);
 	const char *cname = pq_get_cstring(r);
-	struct cstmt *e = named(c, cname);
+	struct cstmt *e = stmtreg_named(c, cname);
 	if (!portal)
 		return RELAY_FAIL;
 	if (!e) {
@@ -735,11 +519,11 @@ static enum relay_action on_describe(struct client *c, struct server *s, struct 
 	uint8_t what = pq_get_u8(r);
 	const char *name = pq_get_cstring(r);
 	if (what == 'P' && name && !*name && c->stmts && c->stmts->bound) {
-		struct cstmt *e = named(c, c->stmts->bound);
+		struct cstmt *e = stmtreg_named(c, c->stmts->bound);
 		if (e)
 			return owe(s, RQ_DESCRIBE_PORTAL, e->ps->id, e->name) ? RELAY_FORWARD : RELAY_FAIL;
 	}
-	struct cstmt *e = what == 'S' ? named(c, name) : NULL;
+	struct cstmt *e = what == 'S' ? stmtreg_named(c, name) : NULL;
 	if (!e)
 		return owe(s, RQ_DESCRIBE, 0, NULL) ? RELAY_FORWARD : RELAY_FAIL;
 	if (!ensure_prepared(s, e->ps, w, NULL) || !send_renamed(s, w, 'D', "S", 1, e->ps, r))
@@ -756,7 +540,7 @@ static enum relay_action on_close(struct client *c, struct server *s, struct pq_
 	/* The server keeps the statement for others; the client's name goes.
 	 * Closing a name that does not exist is not an error. */
 	if (c->stmts)
-		cmap_del(c->stmts, cname);
+		stmtreg_name_del(c->stmts, cname);
 	return owe(s, RQ_ANSWER_CLOSE, 0, NULL) ? RELAY_DROP : RELAY_FAIL;
 }
 
@@ -803,93 +587,6 @@ enum relay_action prepared_client_observe(struct client *c, char type)
 	return ok ? RELAY_FORWARD : RELAY_FAIL;
 }
 
-/* ---- answers without a server ---- */
-
-static bool add_msg(struct client *c, char type, const uint8_t *body, size_t len)
-{
-	uint8_t hdr[PQ_HEADER_LEN] = { (uint8_t)type, (uint8_t)((len + 4) >> 24), (uint8_t)((len + 4) >> 16),
-				       (uint8_t)((len + 4) >> 8), (uint8_t)(len + 4) };
-	return evbuffer_add(c->conn.out, hdr, sizeof hdr) == 0 &&
-	       (len == 0 || evbuffer_add(c->conn.out, body, len) == 0);
-}
-
-/* Answer one whole message alone if sluice can: a Parse of a statement
- * the pool knows PostgreSQL accepts, a Describe of one whose description
- * is known, a Close of a statement, Flush and Sync. */
-static enum prepared_idle answer_one(struct client *c, char type, const uint8_t *body, size_t len)
-{
-	struct pq_reader r = pq_reader_make(body, len);
-	switch (type) {
-	case 'P': {
-		const char *cname = pq_get_cstring(&r);
-		if (!cname || !*cname || (c->stmts && cmap_find(c->stmts, cname)))
-			return PREPARED_IDLE_SERVER;
-		struct pstmt *ps = reg_find(c->pool, r.p, r.left, reg_hash(c->pool, r.p, r.left));
-		if (!ps || !ps->ok || !cstmts(c))
-			return PREPARED_IDLE_SERVER;
-		ps->refs++;
-		if (!cmap_add(c->stmts, cname, ps)) {
-			reg_put(ps);
-			return PREPARED_IDLE_FAIL;
-		}
-		return add_msg(c, '1', NULL, 0) ? PREPARED_IDLE_ANSWERED : PREPARED_IDLE_FAIL;
-	}
-	case 'D': {
-		uint8_t what = pq_get_u8(&r);
-		struct cstmt *e = what == 'S' ? named(c, pq_get_cstring(&r)) : NULL;
-		if (!e || !e->ps->params || !e->ps->rows)
-			return PREPARED_IDLE_SERVER;
-		set_shape(&e->told_params, e->ps->params);
-		set_shape(&e->told_rows, e->ps->rows);
-		return add_msg(c, 't', e->ps->params->body, e->ps->params->len) &&
-		       add_msg(c, e->ps->rows->kind, e->ps->rows->body, e->ps->rows->len)
-		       ? PREPARED_IDLE_ANSWERED : PREPARED_IDLE_FAIL;
-	}
-	case 'C': {
-		uint8_t what = pq_get_u8(&r);
-		const char *cname = pq_get_cstring(&r);
-		if (what != 'S' || !cname || !*cname)
-			return PREPARED_IDLE_SERVER;
-		if (c->stmts)
-			cmap_del(c->stmts, cname);
-		return add_msg(c, '3', NULL, 0) ? PREPARED_IDLE_ANSWERED : PREPARED_IDLE_FAIL;
-	}
-	case 'H':
-		return PREPARED_IDLE_ANSWERED;
-	case 'S': {
-		uint8_t idle = 'I';
-		return add_msg(c, 'Z', &idle, 1) ? PREPARED_IDLE_ANSWERED : PREPARED_IDLE_FAIL;
-	}
-	default:
-		return PREPARED_IDLE_SERVER;
-	}
-}
-
-enum prepared_idle prepared_client_idle(struct client *c, uint32_t max_len)
-{
-	for (;;) {
-		uint8_t hdr[PQ_HEADER_LEN];
-		size_t avail = evbuffer_get_length(c->conn.in);
-		if (avail < PQ_HEADER_LEN)
-			return avail ? PREPARED_IDLE_MORE : PREPARED_IDLE_ANSWERED;
-		evbuffer_copyout(c->conn.in, hdr, PQ_HEADER_LEN);
-		char type = (char)hdr[0];
-		uint32_t mlen = (uint32_t)hdr[1] << 24 | (uint32_t)hdr[2] << 16 | (uint32_t)hdr[3] << 8 | hdr[4];
-		if (mlen < 4 || mlen > max_len || !strchr("PDCHS", type) || type == 0)
-			return PREPARED_IDLE_SERVER;   /* the relay judges it */
-		size_t total = (size_t)mlen + 1;
-		if (avail < total)
-			return PREPARED_IDLE_MORE;
-		const uint8_t *msg = evbuffer_pullup(c->conn.in, (ev_ssize_t)total);
-		if (!msg)
-			return PREPARED_IDLE_FAIL;
-		enum prepared_idle res = answer_one(c, type, msg + PQ_HEADER_LEN, mlen - 4);
-		if (res != PREPARED_IDLE_ANSWERED)
-			return res;
-		evbuffer_drain(c->conn.in, total);
-	}
-}
-
 /* ---- the server side ---- */
 
 enum relay_action prepared_server_observe(struct server *s, char type)
@@ -904,7 +601,7 @@ enum relay_action prepared_server_observe(struct server *s, char type)
 static struct cstmt *entry_stmt(struct server *s, const struct rq_entry *e)
 {
 	struct client *c = s->client;
-	struct cstmt *cs = c && c->stmts && e->cname ? cmap_find(c->stmts, e->cname) : NULL;
+	struct cstmt *cs = c && c->stmts && e->cname ? stmtreg_name_find(c->stmts, e->cname) : NULL;
 	return cs && cs->ps->id == e->id ? cs : NULL;
 }
 
@@ -929,20 +626,20 @@ static enum relay_action on_description(struct server *s, struct rq_entry *h, ch
 	if (h->kind == RQ_DESCRIBE_PORTAL) {
 		struct cstmt *cs = entry_stmt(s, h);
 		if (cs)
-			set_shape(&cs->told_rows, rows);
+			stmtreg_set_shape(&cs->told_rows, rows);
 	} else {
 		if (have)
 			have->described = true;
 		if (have && rows && params) {
-			set_shape(&have->params, params);
-			set_shape(&have->rows, rows);
-			set_shape(&have->ps->params, params);   /* for answers without a server */
-			set_shape(&have->ps->rows, rows);
+			stmtreg_set_shape(&have->params, params);
+			stmtreg_set_shape(&have->rows, rows);
+			stmtreg_set_shape(&have->ps->params, params);   /* for answers without a server */
+			stmtreg_set_shape(&have->ps->rows, rows);
 		}
 		struct cstmt *cs = h->kind == RQ_DESCRIBE_STMT ? entry_stmt(s, h) : NULL;
 		if (cs && rows && params) {
-			set_shape(&cs->told_params, params);
-			set_shape(&cs->told_rows, rows);
+			stmtreg_set_shape(&cs->told_params, params);
+			stmtreg_set_shape(&cs->told_rows, rows);
 		}
 	}
 	shape_put(rows);
@@ -994,8 +691,8 @@ enum relay_action prepared_server_message(struct server *s, char type, const uin
 			struct sstmt *have = sset_find(s->stmts, h->id);
 			if (have) {
 				have->stale = true;
-				set_shape(&have->ps->params, NULL);
-				set_shape(&have->ps->rows, NULL);
+				stmtreg_set_shape(&have->ps->params, NULL);
+				stmtreg_set_shape(&have->ps->rows, NULL);
 			}
 		}
 		return RELAY_FORWARD;

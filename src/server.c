@@ -340,7 +340,7 @@ static void note_command_tag(struct server *s, const uint8_t *body, size_t len)
 	    (len == sizeof "DEALLOCATE ALL" && !memcmp(body, "DEALLOCATE ALL", len))) {
 		prepared_server_discarded(s);
 		if (s->client)
-			prepared_client_free(s->client);
+			prepared_client_forget_names(s->client);
 	}
 }
 

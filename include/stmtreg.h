@@ -1,0 +1,73 @@
+/*
+ * stmtreg.h — the statement registry behind prepared.c: the statements of
+ * each pool, and each client's names for them. For prepared.c and its
+ * parts (prepared_idle.c) only.
+ *
+ * A registry entry is one statement text with its parameter types, per
+ * pool (database and user: the same text can mean another thing in
+ * another database), with sluice's id for it ("sluice_<id>" on servers)
+ * and PostgreSQL's last description of it. It is held by the client names
+ * that refer to it and by the servers that have it prepared, and goes
+ * when the last lets go.
+ *
+ * INTERFACE ROUTINES
+ *   stmtreg_find(pool, rest, len)   the entry, or NULL (no reference taken)
+ *   stmtreg_get(pool, rest, len)    the entry, made if new, one reference more
+ *   stmtreg_hold(ps) / stmtreg_put(ps)  take / drop a reference
+ *   stmtreg_names(c)                c's names (made on first need)
+ *   stmtreg_name_find/add/del       one of c's names
+ *   stmtreg_named(c, cname)         c's statement by name, or NULL
+ *   stmtreg_set_shape(&slot, sh)    point a shape slot at sh (references kept right)
+ */
+#ifndef SLUICE_STMTREG_H
+#define SLUICE_STMTREG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct client;
+struct pool;
+struct shape;
+struct sqlscan;
+
+struct pstmt {
+	uint64_t id, hash;
+	const struct pool *pool;  /* whose statement (compared, never followed) */
+	uint8_t *rest;            /* Parse body after the name */
+	size_t rest_len;
+	unsigned refs;            /* client names and servers that hold it */
+	bool ok;                  /* PostgreSQL has accepted its Parse */
+	struct shape *params, *rows;   /* the last Describe of it PostgreSQL answered */
+	struct pstmt *next;
+};
+
+struct cstmt {
+	char *name;
+	struct pstmt *ps;
+	struct shape *told_params, *told_rows;   /* what Describe told the client */
+	struct cstmt *next;
+};
+
+struct client_stmts {
+	struct cstmt *b[64];
+	char *bound;   /* the statement its last Bind to the unnamed portal named */
+	struct sqlscan *scan;   /* SQL text in passage (prepared.c), made on first need */
+};
+
+struct pstmt *stmtreg_find(const struct pool *pool, const uint8_t *rest, size_t len);
+struct pstmt *stmtreg_get(const struct pool *pool, const uint8_t *rest, size_t len);
+void stmtreg_hold(struct pstmt *ps);
+void stmtreg_put(struct pstmt *ps);
+
+struct client_stmts *stmtreg_names(struct client *c);
+struct cstmt *stmtreg_name_find(struct client_stmts *cs, const char *name);
+/* Takes over the caller's reference to ps; NULL when out of memory. */
+struct cstmt *stmtreg_name_add(struct client_stmts *cs, const char *name, struct pstmt *ps);
+void stmtreg_name_del(struct client_stmts *cs, const char *name);
+/* c's statement `cname`, or NULL (unnamed, or not one of c's). */
+struct cstmt *stmtreg_named(struct client *c, const char *cname);
+
+void stmtreg_set_shape(struct shape **slot, struct shape *sh);
+
+#endif
