@@ -3,12 +3,20 @@
  * client's CancelRequest to the server connection it holds.
  *
  * INTERFACE ROUTINES
+ *   cancel_init(settled)   who is told when a server's last cancel in
+ *                          flight is taken (the pool; set once, main.c)
  *   cancel_register(c)     give c a fresh random (pid, key) and index it
  *   cancel_unregister(c)
  *   cancel_request(pid, key)  look up the client; if it holds a server,
  *                          send PostgreSQL a CancelRequest for that backend
  *   cancel_backend(s)      send PostgreSQL a CancelRequest for s's backend
- *                          (before sluice drops a server mid-query)
+ *                          (also before sluice drops a server mid-query)
+ *   cancel_forget(s)       s is being freed: its cancels still in flight
+ *                          no longer point at it
+ *
+ * A cancel is in flight from cancel_backend until PostgreSQL closes the
+ * connection that carried it (it has signalled the backend by then), or
+ * that connection fails or times out; s->cancels counts them.
  */
 #ifndef SLUICE_CANCEL_H
 #define SLUICE_CANCEL_H
@@ -17,11 +25,16 @@
 #include <stdint.h>
 
 struct client;
+struct server;
 
+/* s->cancels fell to zero: whatever waited for it may go on. */
+typedef void (*cancel_settled_fn)(struct server *s);
+
+void cancel_init(cancel_settled_fn settled);
 bool cancel_register(struct client *c);
 void cancel_unregister(struct client *c);
 void cancel_request(uint32_t pid, uint32_t key);
-struct server;
-void cancel_backend(const struct server *s);
+void cancel_backend(struct server *s);
+void cancel_forget(struct server *s);
 
 #endif

@@ -7,7 +7,10 @@
  *   pool_acquire(p, c)                link c to an idle server, or queue it
  *                                     (and open a server if the limits allow)
  *   pool_unqueue(c)                   take a waiting client off the queue
- *   pool_release(s, clean)            the client let go of s; reuse or close
+ *   pool_release(s, how)              the client let go of s; reuse or close
+ *                                     (once no cancel for s is in flight)
+ *   pool_cancel_settled(s)            the last cancel in flight for s is
+ *                                     taken (cancel.c's callback)
  *   pool_server_ready(s)              s finished login or reset: hand it on
  *   pool_server_gone(s)               s is closing: forget it, maybe replace
  *   pool_login_failed(p, sqlstate, msg)  fail the clients waiting for p
@@ -91,6 +94,7 @@ struct pool_counts {
 	int sv_idle;
 	int sv_used;                 /* running the reset query */
 	int sv_tested;               /* running server_check_query */
+	int sv_being_canceled;       /* let go of, waiting for a cancel to be taken */
 	int sv_login;                /* connecting or logging in */
 	double maxwait;              /* seconds the oldest waiting client has waited */
 };
@@ -106,7 +110,14 @@ struct pool *pool_get_bypass(const char *db_name, const char *user,
 /* Returns true when c was linked at once (server ready or being set up). */
 bool pool_acquire(struct pool *p, struct client *c);
 void pool_unqueue(struct client *c);
-void pool_release(struct server *s, bool clean);
+/* How a client lets go of its server. */
+enum pool_release {
+	POOL_RELEASE_CLOSE,   /* something may still run there: cancel it, close */
+	POOL_RELEASE_RESET,   /* reuse, after server_reset_query where it applies */
+	POOL_RELEASE_KEEP,    /* reuse as it is */
+};
+void pool_release(struct server *s, enum pool_release how);
+void pool_cancel_settled(struct server *s);
 void pool_server_ready(struct server *s);
 void pool_server_gone(struct server *s);
 void pool_login_failed(struct pool *p, const char *sqlstate, const char *msg);

@@ -35,6 +35,9 @@ enum server_state {
 	SV_AUTHQ,        /* running auth_query for a client     (used) */
 	SV_RESET,        /* running the reset query             (busy) */
 	SV_TEST,         /* running server_check_query          (busy) */
+	SV_CANCEL_WAIT,  /* its client let go of it while a cancel
+	                  * is in flight: no one's until PostgreSQL
+	                  * has taken it (pool_release)        (busy) */
 	SV_CLOSED,       /* waiting for the reaper              (none) */
 };
 
@@ -63,6 +66,8 @@ struct server {
 	double idle_since;
 	bool used;                   /* has served a client (server_lifetime = 0) */
 	bool close_needed;           /* RECONNECT or a new target: close when free */
+	int cancels;                 /* cancel requests for it in flight (cancel.c) */
+	bool reset_after_cancel;     /* SV_CANCEL_WAIT: then POOL_RELEASE_RESET, else _KEEP */
 	char last_query[101];        /* the first 100 bytes of the last query its client
 	                              * sent (the gate's report); kept here, not per
 	                              * client, since only linked clients send any */

@@ -201,7 +201,8 @@ static void show_pools(struct client *c)
 		pool_get_counts(p, &n);
 		long long wait_s = (long long)n.maxwait;
 		result_row(&r, p->db_name, p->user, (long long)n.cl_active, (long long)n.cl_waiting,
-			   0LL, 0LL, (long long)n.sv_active, 0LL, 0LL, (long long)n.sv_idle,
+			   0LL, 0LL, (long long)n.sv_active, 0LL, (long long)n.sv_being_canceled,
+			   (long long)n.sv_idle,
 			   (long long)n.sv_used, (long long)n.sv_tested, (long long)n.sv_login,
 			   wait_s, (long long)((n.maxwait - (double)wait_s) * 1e6),
 			   config_pool_mode_name(p->mode));
@@ -406,7 +407,8 @@ static void show_servers(struct client *c)
 				format_wall(wall - (now - s->created), connected, sizeof connected);
 				tls_desc(&s->conn, tls, sizeof tls);
 				const char *state = s->state == SV_IDLE ? "idle" : s->client ? "active"
-					: server_logging_in(s) ? "login" : "used";
+					: server_logging_in(s) ? "login"
+					: s->state == SV_CANCEL_WAIT ? "being_canceled" : "used";
 				result_row(&r, "S", p->target.user, p->db_name, state, p->target.host,
 					   (long long)p->target.port, laddr, lport, connected, connected,
 					   0LL, 0LL, (long long)s->close_needed, ptr, s->client ? link : NULL,

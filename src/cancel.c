@@ -6,6 +6,13 @@
  * with the real backend's key, to the server connection the client holds
  * at that moment; one naming anything else is dropped silently, as
  * PostgreSQL does.
+ *
+ * PostgreSQL signals the backend from the process that reads the
+ * CancelRequest, which then closes the connection; until then the signal
+ * may still come, and hit whatever the backend runs by then. So each
+ * server counts the cancels sent for it that PostgreSQL has not closed yet
+ * (s->cancels), and the pool hands on no server whose count is above zero:
+ * it is told through the settled callback when the count falls to zero.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -25,8 +32,15 @@
 
 #define CANCEL_BUCKETS 4096
 #define CANCEL_CONNECT_TIMEOUT 5.0
+#define CANCEL_ANSWER_TIMEOUT 5.0   /* for PostgreSQL to close it once sent */
 
 static struct client *buckets[CANCEL_BUCKETS];
+static cancel_settled_fn settled_fn;
+
+void cancel_init(cancel_settled_fn settled)
+{
+	settled_fn = settled;
+}
 
 static struct client **bucket_of(uint32_t pid)
 {
@@ -74,11 +88,33 @@ void cancel_unregister(struct client *c)
 	c->cancel_next = NULL;
 }
 
-/* A short-lived connection that carries one CancelRequest to PostgreSQL. */
+/* A short-lived connection that carries one CancelRequest to PostgreSQL
+ * and stays open until PostgreSQL closes it. */
 struct cancel_conn {
 	struct conn conn;
+	struct list node;        /* in `pending` */
+	struct server *server;   /* whose count it is in; NULL once settled or
+	                          * once the server is gone (cancel_forget) */
 	uint32_t pid, key;
 };
+
+/* Every cancel connection whose server still counts it. */
+static struct list pending = { &pending, &pending };
+
+/* PostgreSQL took the cancel, or it failed: its server no longer waits for
+ * it. The callback may hand the server on at once. */
+static void settle(struct cancel_conn *cc)
+{
+	struct server *s = cc->server;
+	list_del_init(&cc->node);
+	if (!s)
+		return;
+	cc->server = NULL;
+	if (--s->cancels < 0)
+		BUG("server S-%llu: cancels in flight below zero", (unsigned long long)s->conn.id);
+	if (s->cancels == 0 && settled_fn)
+		settled_fn(s);
+}
 
 static void cancel_event(struct conn *conn, enum conn_event ev)
 {
@@ -88,14 +124,39 @@ static void cancel_event(struct conn *conn, enum conn_event ev)
 		struct pq_writer w;
 		pq_writer_init(&w);
 		proto_build_cancel(&w, cc->pid, cc->key);
-		if (pq_writer_ok(&w))
+		bool ok = pq_writer_ok(&w);
+		if (ok)
 			evbuffer_add(conn->out, w.buf, w.len);
 		pq_writer_free(&w);
-		conn_close_flushed(conn);
+		if (!ok) {
+			settle(cc);
+			conn_close(conn);
+			break;
+		}
+		conn_send(conn);
+		/* PostgreSQL closes it once it has signalled the backend */
+		conn_read_start(conn);
+		conn_timer(conn, CANCEL_ANSWER_TIMEOUT);
 		break;
 	}
+	case CONN_EV_READ:
+		/* PostgreSQL answers a CancelRequest with nothing: ignore it */
+		evbuffer_drain(conn->in, conn_in_len(conn));
+		break;
+	case CONN_EV_EOF:
+		log_noise("cancel request to backend %u taken", cc->pid);
+		settle(cc);
+		conn_close(conn);
+		break;
+	case CONN_EV_TIMEOUT:
+		log_warn("cancel request to backend %u: no answer within %g s", cc->pid,
+			 conn->connecting ? CANCEL_CONNECT_TIMEOUT : CANCEL_ANSWER_TIMEOUT);
+		settle(cc);
+		conn_close(conn);
+		break;
 	default:
 		log_debug("cancel request to backend %u could not be sent", cc->pid);
+		settle(cc);
 		conn_close(conn);
 		break;
 	}
@@ -103,8 +164,10 @@ static void cancel_event(struct conn *conn, enum conn_event ev)
 
 static void cancel_destroy(struct conn *conn)
 {
+	struct cancel_conn *cc = (struct cancel_conn *)conn;
+	settle(cc);   /* settled already, unless closed from outside */
 	conn_release(conn);
-	free(conn);
+	free(cc);
 }
 
 static const struct conn_ops cancel_ops = { cancel_event, cancel_destroy };
@@ -125,11 +188,12 @@ void cancel_request(uint32_t pid, uint32_t key)
 	cancel_backend(s);
 }
 
-void cancel_backend(const struct server *s)
+void cancel_backend(struct server *s)
 {
 	struct cancel_conn *cc = calloc(1, sizeof *cc);
 	if (!cc)
 		return;
+	list_init(&cc->node);
 	cc->pid = s->backend_pid;
 	cc->key = s->backend_key;
 	const struct pool_target *t = &s->pool->target;
@@ -138,5 +202,26 @@ void cancel_backend(const struct server *s)
 		free(cc);
 		return;
 	}
+	cc->server = s;
+	s->cancels++;
+	list_append(&pending, &cc->node);
 	conn_timer(&cc->conn, CANCEL_CONNECT_TIMEOUT);
+}
+
+void cancel_forget(struct server *s)
+{
+	if (s->cancels == 0)
+		return;
+	struct list *it, *tmp;
+	list_for_each_safe(it, tmp, &pending) {
+		struct cancel_conn *cc = list_entry(it, struct cancel_conn, node);
+		if (cc->server != s)
+			continue;
+		list_del_init(&cc->node);
+		cc->server = NULL;
+		s->cancels--;
+	}
+	if (s->cancels != 0)
+		BUG("server S-%llu: %d cancels in flight not found", (unsigned long long)s->conn.id,
+		    s->cancels);
 }

@@ -186,7 +186,7 @@ static void client_close(struct client *c, const char *reason, bool flush)
 		bool clean = server_clean_for_reuse(c, s);
 		s->client = NULL;
 		c->server = NULL;
-		pool_release(s, clean);
+		pool_release(s, clean ? POOL_RELEASE_RESET : POOL_RELEASE_CLOSE);
 	}
 	bool bypass_session = c->bypass && c->pool && c->state != CL_AUTH_QUERY && c->state != CL_ADMIN;
 	if (c->pool && c->state != CL_AUTH_QUERY && c->state != CL_ADMIN &&
@@ -312,10 +312,7 @@ void client_release_server(struct client *c)
 	detach(c, s);
 	client_set_state(c, CL_IDLE);
 	client_idle_timer(c, 'I');
-	if (rt.cfg->server_reset_query_always)
-		server_reset(s);
-	else
-		pool_server_ready(s);
+	pool_release(s, rt.cfg->server_reset_query_always ? POOL_RELEASE_RESET : POOL_RELEASE_KEEP);
 	if (c->state == CL_IDLE && conn_in_len(&c->conn) > 0)
 		client_on_idle_input(c);
 }

@@ -226,7 +226,14 @@ static void refresh_servers(struct gate *g)
 		}
 		while (!list_empty(&p->idle))
 			server_discard(list_entry(list_first(&p->idle), struct server, pool_node));
-		/* servers busy now (connecting, testing) are new or reset anyway */
+		/* servers busy now (connecting, testing) are new or reset anyway;
+		 * one waiting for a cancel to be taken would miss the DISCARD:
+		 * it closes when free instead */
+		for (struct list *it2 = p->busy.next; it2 != &p->busy; it2 = it2->next) {
+			struct server *s = list_entry(it2, struct server, pool_node);
+			if (s->state == SV_CANCEL_WAIT)
+				s->close_needed = true;
+		}
 	}
 }
 

@@ -74,9 +74,12 @@ static bool add_listener(int fd, const char *what, char *err, size_t errlen)
 }
 
 /* Wake for a TCP connection only once its first bytes (the startup
- * packet or SSLRequest) have come, as PgBouncer's tcp_defer_accept does;
- * a client that connects and says nothing is not accepted before then. */
-#define DEFER_ACCEPT_SECS 45
+ * packet or SSLRequest) have come, as PgBouncer's tcp_defer_accept does.
+ * One second, PgBouncer's value: a client that connects and says nothing
+ * is accepted anyway once Linux retransmits the SYN-ACK (about 1 to 3 s),
+ * and client_login_timeout applies to it from then on. A longer defer
+ * would keep silent connections open, unseen, beyond that timeout. */
+#define DEFER_ACCEPT_SECS 1
 
 static bool listen_tcp(const char *host, int port, bool reuseport, bool defer_accept,
 		       char *err, size_t errlen)

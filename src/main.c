@@ -14,12 +14,14 @@
 
 #include <event2/event.h>
 
+#include "cancel.h"
 #include "config.h"
 #include "conn.h"
 #include "lifecycle.h"
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
+#include "pool.h"
 #include "runtime.h"
 #include "stats.h"
 #include "tls.h"
@@ -162,6 +164,7 @@ int main(int argc, char **argv)
 	rt.cfg = cfg;
 	list_init(&rt.pools);
 	list_init(&rt.clients);
+	cancel_init(pool_cancel_settled);   /* servers wait for their cancels */
 	rt.base = event_base_new();
 	if (!rt.base || !conn_reaper_init() || !lifecycle_init()) {
 		log_error("cannot start the event loop");

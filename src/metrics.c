@@ -118,6 +118,7 @@ static const struct pool_state server_states[] = {
 	{ "used", offsetof(struct pool_counts, sv_used) },
 	{ "tested", offsetof(struct pool_counts, sv_tested) },
 	{ "login", offsetof(struct pool_counts, sv_login) },
+	{ "being_canceled", offsetof(struct pool_counts, sv_being_canceled) },
 };
 
 static void pool_family(struct evbuffer *b, const char *name, const char *help,

@@ -518,16 +518,41 @@ void pool_server_ready(struct server *s)
 	server_link(s, c);
 }
 
-void pool_release(struct server *s, bool clean)
+static void release_onward(struct server *s, bool reset)
 {
-	if (!clean) {
+	if (reset)
+		server_reset(s);
+	else
+		pool_server_ready(s);
+}
+
+void pool_release(struct server *s, enum pool_release how)
+{
+	if (how == POOL_RELEASE_CLOSE) {
 		/* a query may still run there: stop it, then close */
 		if (s->state == SV_ACTIVE)
 			cancel_backend(s);
 		server_close(s, "client left while the server was busy");
 		return;
 	}
-	server_reset(s);
+	if (s->cancels > 0) {
+		/* PostgreSQL may not have taken a cancel sent for the client's
+		 * query yet, and would cancel whatever runs there next: the
+		 * reset query, a check, or another client's SET or query.
+		 * PgBouncer (1.19 on) waits the same way. */
+		s->reset_after_cancel = how == POOL_RELEASE_RESET;
+		server_set_state(s, SV_CANCEL_WAIT);
+		return;
+	}
+	release_onward(s, how == POOL_RELEASE_RESET);
+}
+
+void pool_cancel_settled(struct server *s)
+{
+	if (s->state != SV_CANCEL_WAIT)
+		return;   /* still with its client, or closing */
+	server_log(s, LOG_LVL_DEBUG, "the cancel sent for it is taken: back to the pool");
+	release_onward(s, s->reset_after_cancel);
 }
 
 /* Other pools of the same database may have been waiting for a slot. */
@@ -617,6 +642,8 @@ void pool_get_counts(const struct pool *p, struct pool_counts *out)
 			out->sv_used++;
 		else if (s->state == SV_TEST)
 			out->sv_tested++;
+		else if (s->state == SV_CANCEL_WAIT)
+			out->sv_being_canceled++;
 		else if (server_logging_in(s))
 			out->sv_login++;
 	}

@@ -3,6 +3,7 @@
  * server_login.c), serve a client, reset, go back to the pool.
  *
  *   SV_CONNECTING -> (SV_TLS ->) SV_LOGIN -> SV_IDLE <-> (SV_SETUP ->) SV_ACTIVE -> SV_RESET -> SV_IDLE
+ *   SV_ACTIVE -> SV_CANCEL_WAIT -> (SV_RESET or on) while a cancel is in flight (pool_release)
  *                                               any -> SV_CLOSED
  */
 #include <errno.h>
@@ -38,7 +39,7 @@ static struct relay_spec server_spec, server_spec_tracked;
 static const char *const state_names[] = {
 	[SV_CONNECTING] = "connecting", [SV_TLS] = "tls", [SV_LOGIN] = "login", [SV_IDLE] = "idle",
 	[SV_SETUP] = "setup", [SV_ACTIVE] = "active", [SV_AUTHQ] = "authq", [SV_RESET] = "reset",
-	[SV_TEST] = "test", [SV_CLOSED] = "closed",
+	[SV_TEST] = "test", [SV_CANCEL_WAIT] = "cancel_wait", [SV_CLOSED] = "closed",
 };
 
 const char *server_state_name(enum server_state st)
@@ -56,6 +57,7 @@ void server_set_state(struct server *s, enum server_state st)
 	case SV_LOGIN:
 	case SV_RESET:
 	case SV_TEST:
+	case SV_CANCEL_WAIT:
 		to = &p->busy;
 		break;
 	case SV_IDLE:
@@ -94,6 +96,12 @@ void server_set_state(struct server *s, enum server_state st)
 		timers_server_idle(s);
 	} else if (to) {
 		list_append(to, &s->pool_node);
+	}
+	if (st == SV_CANCEL_WAIT) {
+		/* no timer of its own (the cancel connection's bounds the
+		 * wait); reading on, as when idle */
+		conn_timer(&s->conn, 0);
+		conn_read_start(&s->conn);
 	}
 	if (st == SV_RESET || st == SV_TEST)
 		conn_timer(&s->conn, rt.cfg->server_connect_timeout);
@@ -754,6 +762,7 @@ static void server_on_read(struct server *s)
 		(void)each_message(s, on_authq_msg);
 		break;
 	case SV_IDLE:
+	case SV_CANCEL_WAIT:
 		/* Nothing is expected from an idle server; whatever it is (most
 		 * likely a FATAL before shutdown) makes it unusable. */
 		server_close(s, "unexpected data from idle server");
@@ -798,6 +807,7 @@ static void server_on_timeout(struct server *s)
 		break;
 	case SV_SETUP:
 	case SV_AUTHQ:
+	case SV_CANCEL_WAIT:   /* disarmed on entry */
 	case SV_CLOSED:
 		break;
 	}
@@ -849,6 +859,7 @@ static void server_destroy(struct conn *conn)
 	struct server *s = (struct server *)conn;
 	if (s->client || !list_empty(&s->pool_node))
 		BUG("server S-%llu destroyed while still attached", (unsigned long long)conn->id);
+	cancel_forget(s);
 	server_login_free(s);
 	free(s->authq_secret);
 	prepared_server_free(s);
