@@ -305,8 +305,10 @@ static inline void open_dq(struct sqlscan_lane *L, bool uni)
 {
 	L->lex = L_DQ;
 	L->sq_kind = uni;
-	L->tok_len = 0;
-	L->uraw_len = 0;
+	if (uni)   /* a U& name may still wait for its UESCAPE: keep it */
+		L->uraw_len = 0;
+	else
+		L->tok_len = 0;
 }
 
 /* In a client-only encoding: the byte as the lexer should see it, a later
@@ -785,42 +787,6 @@ void sqlscan_init(struct sqlscan *s, const char *prefix)
 void sqlscan_set_encoding(struct sqlscan *s, enum sqlscan_enc enc)
 {
 	s->enc = (uint8_t)enc;
-}
-
-/* PostgreSQL's clean_encoding_name(): alphanumerics, lower case. */
-static void clean_name(const char *in, char *out, size_t size)
-{
-	size_t o = 0;
-	for (; in && *in && o + 1 < size; in++) {
-		unsigned c = (unsigned char)*in;
-		if ((c >= '0' && c <= '9') || (c | 0x20) - 'a' < 26)
-			out[o++] = (char)fold(c);
-	}
-	out[o] = 0;
-}
-
-enum sqlscan_enc sqlscan_encoding(const char *client_encoding, const char *server_encoding)
-{
-	static const struct { const char *name; enum sqlscan_enc enc; } names[] = {
-		{ "sjis", SQLSCAN_ENC_SJIS }, { "shiftjis", SQLSCAN_ENC_SJIS },
-		{ "mskanji", SQLSCAN_ENC_SJIS }, { "win932", SQLSCAN_ENC_SJIS },
-		{ "windows932", SQLSCAN_ENC_SJIS }, { "shiftjis2004", SQLSCAN_ENC_SJIS },
-		{ "big5", SQLSCAN_ENC_BIG5 }, { "win950", SQLSCAN_ENC_BIG5 },
-		{ "windows950", SQLSCAN_ENC_BIG5 }, { "gbk", SQLSCAN_ENC_BIG5 },
-		{ "win936", SQLSCAN_ENC_BIG5 }, { "windows936", SQLSCAN_ENC_BIG5 },
-		{ "uhc", SQLSCAN_ENC_BIG5 }, { "win949", SQLSCAN_ENC_BIG5 },
-		{ "windows949", SQLSCAN_ENC_BIG5 }, { "gb18030", SQLSCAN_ENC_GB18030 },
-		{ "johab", SQLSCAN_ENC_JOHAB },
-	};
-	char c[64], sv[64];
-	clean_name(client_encoding, c, sizeof c);
-	clean_name(server_encoding, sv, sizeof sv);
-	if (!strcmp(sv, "sqlascii"))   /* no conversion: the lexer sees the bytes */
-		return SQLSCAN_ENC_ASCII_SAFE;
-	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
-		if (!strcmp(c, names[i].name))
-			return names[i].enc;
-	return SQLSCAN_ENC_ASCII_SAFE;
 }
 
 unsigned sqlscan_text(const char *prefix, const char *p, size_t n)
