@@ -47,7 +47,8 @@
 #define SQLSCAN_DROPS_ALL       0x08u  /* DEALLOCATE [PREPARE] ALL, DISCARD ALL */
 #define SQLSCAN_UNSURE          0x10u  /* text that cannot be scanned within the
 					  fixed state (a $tag$ over
-					  SQLSCAN_TAG_MAX bytes): refuse it */
+					  SQLSCAN_TAG_MAX bytes): refuse it;
+					  comes alone, no other bit is set */
 /* What a pooler must refuse. */
 #define SQLSCAN_REFUSE (SQLSCAN_PREPARE_OWN | SQLSCAN_EXECUTE_OWN | \
 			SQLSCAN_DEALLOCATE_OWN | SQLSCAN_UNSURE)

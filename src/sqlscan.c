@@ -759,6 +759,10 @@ unsigned sqlscan_finish(struct sqlscan *s)
 		 * (a string, a comment) makes PostgreSQL refuse the text */
 		feed_lanes(s, (const unsigned char *)"\n;", 2);
 		s->ended = 2;
+		/* the text is refused whole: what else was found before the
+		 * scan stopped depends on how it was cut, so say nothing */
+		if (s->found & SQLSCAN_UNSURE)
+			s->found = SQLSCAN_UNSURE;
 	}
 	return s->found;
 }

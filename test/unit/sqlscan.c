@@ -329,6 +329,8 @@ static void test_bounds(void)
 	is_int(sqlscan_text("sluice_", sql, strlen(sql)), U, "65-byte tag is unsure");
 	snprintf(sql, sizeof sql, "SELECT $%.65s$ ; DEALLOCATE sluice_2; $%.64s$", tag, tag);
 	is_int(sqlscan_text("sluice_", sql, strlen(sql)), U, "unsure stops the scan");
+	snprintf(sql, sizeof sql, "DEALLOCATE sluice_1; SELECT 'a\\'; DISCARD ALL; SELECT $%.65s$", tag);
+	is_int(sqlscan_text("sluice_", sql, strlen(sql)), U, "unsure comes alone");
 	snprintf(sql, sizeof sql, "SELECT $%.100s; DEALLOCATE sluice_2", tag);
 	is_int(sqlscan_text("sluice_", sql, strlen(sql)), D, "100-byte $identifier is no tag");
 
