@@ -28,10 +28,12 @@
  * for ordinary SELECT/INSERT text. State is fixed-size; no recursion.
  */
 #include <stdbool.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "compiler.h"
 #include "sqlscan.h"
+#include "sqlscan_internal.h"
 
 enum lex {
 	L_NORMAL, L_IDENT, L_NUM, L_NUM_FRAC, L_NUM_E, L_NUM_EPLUS, L_NUM_EMINUS,
@@ -108,6 +110,19 @@ static inline void uraw_add(struct sqlscan_lane *L, unsigned c)
 	if (L->uraw_len < sizeof L->uraw)
 		L->uraw[L->uraw_len] = (char)c;
 	L->uraw_len = SAT16(L->uraw_len);
+}
+
+#define IDCONT(k) ((1u << (k)) & ((1u << C_ID) | (1u << C_DIGIT) | (1u << C_DOLLAR)))
+
+/* A run of identifier bytes: keep the first ones folded, count them all.
+ * Local length: stores through char * would make the compiler reload. */
+static inline void ident_run(struct sqlscan_lane *L, const unsigned char *src, size_t m)
+{
+	size_t len = L->tok_len;
+	for (size_t k = 0; k < m && len + k < sizeof L->tok; k++)
+		L->tok[len + k] = (char)fold(src[k]);
+	len += m;
+	L->tok_len = len < UINT16_MAX ? (uint16_t)len : UINT16_MAX;
 }
 
 /* Keep what fits of a run of m bytes; the length counts them all. */
@@ -286,6 +301,13 @@ static void gram(struct sqlscan *s, struct sqlscan_lane *L, enum tok t)
 	}
 }
 
+/* An identifier: in G_BODY only "execute" (7 bytes) matters. */
+static inline void ident_end(struct sqlscan *s, struct sqlscan_lane *L)
+{
+	if (L->gram != G_BODY || L->tok_len == 7)
+		gram(s, L, T_IDENT);
+}
+
 /* A token that can be nothing the grammar looks for. */
 static inline void other(struct sqlscan *s, struct sqlscan_lane *L)
 {
@@ -311,42 +333,6 @@ static inline void open_dq(struct sqlscan_lane *L, bool uni)
 		L->tok_len = 0;
 }
 
-/* In a client-only encoding: the byte as the lexer should see it, a later
- * byte of a multibyte character becoming a generic high byte. */
-static unsigned mb_step(const struct sqlscan *s, struct sqlscan_lane *L, unsigned raw)
-{
-	if (L->mb_left) {
-		if (L->mb_gb) {   /* GB18030: a digit second byte means 4 bytes */
-			L->mb_gb = 0;
-			L->mb_left = raw >= '0' && raw <= '9' ? 2 : 0;
-		} else {
-			L->mb_left--;
-		}
-		return 0x80;
-	}
-	if (raw < 0x80)
-		return raw;
-	switch ((enum sqlscan_enc)s->enc) {
-	case SQLSCAN_ENC_SJIS:
-		if (raw < 0xa1 || raw > 0xdf)   /* 0xa1-0xdf: one-byte kana */
-			L->mb_left = 1;
-		break;
-	case SQLSCAN_ENC_BIG5:
-		L->mb_left = 1;
-		break;
-	case SQLSCAN_ENC_GB18030:
-		L->mb_left = 1;
-		L->mb_gb = 1;
-		break;
-	case SQLSCAN_ENC_JOHAB:
-		L->mb_left = raw == 0x8f ? 2 : 1;
-		break;
-	case SQLSCAN_ENC_ASCII_SAFE:
-		break;
-	}
-	return raw;
-}
-
 /* Run lane li over n bytes. Returns where lane 0 forked lane 1, or n. */
 static size_t lane_feed(struct sqlscan *s, int li, const unsigned char *p, size_t n)
 {
@@ -355,17 +341,33 @@ static size_t lane_feed(struct sqlscan *s, int li, const unsigned char *p, size_
 	size_t fork_at = n;
 	for (size_t i = 0; i < n; i++) {
 		unsigned raw = p[i];
-		unsigned c = fast ? raw : mb_step(s, L, raw);
+		unsigned c = fast ? raw : sqlscan_mb_step(s, L, raw);
 		unsigned k = cls[c];
 again:
 		switch ((enum lex)L->lex) {
 		case L_NORMAL:
 			switch ((enum cls)k) {
 			case C_SPACE: case C_NL:
+				if (fast)
+					while (i + 1 < n && (p[i + 1] == ' ' || p[i + 1] == '\n'))
+						i++;
 				break;
 			case C_ID:
-				L->lex = L_IDENT;
 				L->tok_len = 0;
+				if (fast) {   /* the common case without leaving L_NORMAL */
+					size_t j = i + 1;
+					while (j < n && IDCONT(cls[p[j]]))
+						j++;
+					ident_run(L, p + i, j - i);
+					i = j - 1;
+					if (j < n && (L->tok_len != 1 || (cls[p[j]] != C_SQ && cls[p[j]] != C_AMP))) {
+						ident_end(s, L);
+						break;
+					}
+				}
+				L->lex = L_IDENT;   /* may go on in the next piece */
+				if (fast)
+					break;
 				goto again;
 			case C_DIGIT:
 				other(s, L);
@@ -397,11 +399,14 @@ again:
 			break;
 		case L_IDENT:
 			if (k == C_ID || k == C_DIGIT || k == C_DOLLAR) {
-				tok_add(L, fold(c));
-				if (fast) {
-					while (i + 1 < n && (cls[p[i + 1]] == C_ID || cls[p[i + 1]] == C_DIGIT ||
-							     cls[p[i + 1]] == C_DOLLAR))
-						tok_add(L, fold(p[++i]));
+				if (fast) {   /* the whole run at once */
+					size_t j = i + 1;
+					while (j < n && IDCONT(cls[p[j]]))
+						j++;
+					ident_run(L, p + i, j - i);
+					i = j - 1;
+				} else {
+					tok_add(L, fold(c));
 				}
 				break;
 			}
@@ -416,7 +421,7 @@ again:
 					break;
 				}
 			}
-			gram(s, L, T_IDENT);
+			ident_end(s, L);
 			L->lex = L_NORMAL;
 			goto again;
 		case L_NUM:
@@ -772,7 +777,7 @@ void sqlscan_reset(struct sqlscan *s)
 	char prefix[sizeof s->prefix];
 	uint8_t plen = s->prefix_len, enc = s->enc;
 	memcpy(prefix, s->prefix, sizeof prefix);
-	memset(s, 0, sizeof *s);
+	memset(s, 0, offsetof(struct sqlscan, lane[1]));   /* lane 1 is copied whole at a fork */
 	memcpy(s->prefix, prefix, sizeof prefix);
 	s->prefix_len = plen;
 	s->enc = enc;
@@ -780,7 +785,7 @@ void sqlscan_reset(struct sqlscan *s)
 
 void sqlscan_init(struct sqlscan *s, const char *prefix)
 {
-	memset(s, 0, sizeof *s);
+	memset(s, 0, offsetof(struct sqlscan, lane[1]));
 	size_t len = prefix ? strlen(prefix) : 0;
 	if (len > SQLSCAN_PREFIX_MAX)
 		len = SQLSCAN_PREFIX_MAX;

@@ -1,12 +1,14 @@
 /*
- * sqlscan_enc.c — which sqlscan_enc a pair of PostgreSQL encoding names
- * needs: the client-only encodings whose later bytes can look like ASCII,
- * under every alias PostgreSQL's encnames.c accepts for them.
+ * sqlscan_enc.c — the client-only encodings for the SQL scanner: which
+ * sqlscan_enc a pair of PostgreSQL encoding names needs (every alias
+ * encnames.c accepts), and how their bytes group into characters (the
+ * mblen functions of PostgreSQL's wchar.c).
  */
 #include <string.h>
 
 #include "compiler.h"
 #include "sqlscan.h"
+#include "sqlscan_internal.h"
 
 /* PostgreSQL's clean_encoding_name(): alphanumerics, lower case. */
 static void clean_name(const char *in, char *out, size_t size)
@@ -42,4 +44,40 @@ enum sqlscan_enc sqlscan_encoding(const char *client_encoding, const char *serve
 		if (!strcmp(c, names[i].name))
 			return names[i].enc;
 	return SQLSCAN_ENC_ASCII_SAFE;
+}
+
+/* In a client-only encoding: the byte as the lexer should see it, a later
+ * byte of a multibyte character becoming a generic high byte. */
+unsigned sqlscan_mb_step(const struct sqlscan *s, struct sqlscan_lane *L, unsigned raw)
+{
+	if (L->mb_left) {
+		if (L->mb_gb) {   /* GB18030: a digit second byte means 4 bytes */
+			L->mb_gb = 0;
+			L->mb_left = raw >= '0' && raw <= '9' ? 2 : 0;
+		} else {
+			L->mb_left--;
+		}
+		return 0x80;
+	}
+	if (raw < 0x80)
+		return raw;
+	switch ((enum sqlscan_enc)s->enc) {
+	case SQLSCAN_ENC_SJIS:
+		if (raw < 0xa1 || raw > 0xdf)   /* 0xa1-0xdf: one-byte kana */
+			L->mb_left = 1;
+		break;
+	case SQLSCAN_ENC_BIG5:
+		L->mb_left = 1;
+		break;
+	case SQLSCAN_ENC_GB18030:
+		L->mb_left = 1;
+		L->mb_gb = 1;
+		break;
+	case SQLSCAN_ENC_JOHAB:
+		L->mb_left = raw == 0x8f ? 2 : 1;
+		break;
+	case SQLSCAN_ENC_ASCII_SAFE:
+		break;
+	}
+	return raw;
 }
