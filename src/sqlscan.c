@@ -789,7 +789,8 @@ void sqlscan_init(struct sqlscan *s, const char *prefix)
 	size_t len = prefix ? strlen(prefix) : 0;
 	if (len > SQLSCAN_PREFIX_MAX)
 		len = SQLSCAN_PREFIX_MAX;
-	memcpy(s->prefix, prefix, len);
+	if (len)
+		memcpy(s->prefix, prefix, len);
 	s->prefix_len = (uint8_t)len;
 }
 
