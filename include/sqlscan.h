@@ -59,7 +59,7 @@
 /*
  * How bytes group into characters before PostgreSQL lexes them. The
  * client-only encodings have multibyte characters whose later bytes can be
- * ASCII ('\\', ';', letters); PostgreSQL converts them to the server
+ * ASCII ('\\', '|', letters); PostgreSQL converts them to the server
  * encoding first, so those bytes are no delimiters. Every other encoding
  * (UTF8, LATIN*, EUC_*, ...) is SQLSCAN_ENC_ASCII_SAFE.
  */
@@ -89,7 +89,7 @@ struct sqlscan {
 	char prefix[SQLSCAN_PREFIX_MAX + 1];
 	uint8_t prefix_len, enc;
 	uint8_t forked;          /* lane[1] runs: a backslash met a '...' string */
-	uint8_t ended;           /* NUL seen, UNSURE, or finished */
+	uint8_t ended;           /* 1: a NUL ended the text; 2: finished */
 	unsigned found;          /* SQLSCAN_* bits */
 	struct sqlscan_lane lane[2];
 };
