@@ -1,0 +1,83 @@
+/*
+ * sqlscan_enc.c — the client-only encodings for the SQL scanner: which
+ * sqlscan_enc a pair of PostgreSQL encoding names needs (every alias
+ * encnames.c accepts), and how their bytes group into characters (the
+ * mblen functions of PostgreSQL's wchar.c).
+ */
+#include <string.h>
+
+#include "compiler.h"
+#include "sqlscan.h"
+#include "sqlscan_internal.h"
+
+/* PostgreSQL's clean_encoding_name(): alphanumerics, lower case. */
+static void clean_name(const char *in, char *out, size_t size)
+{
+	size_t o = 0;
+	for (; in && *in && o + 1 < size; in++) {
+		unsigned c = (unsigned char)*in;
+		if ((c >= '0' && c <= '9') || (c | 0x20) - 'a' < 26)
+			out[o++] = (char)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
+	}
+	out[o] = 0;
+}
+
+enum sqlscan_enc sqlscan_encoding(const char *client_encoding, const char *server_encoding)
+{
+	static const struct { const char *name; enum sqlscan_enc enc; } names[] = {
+		{ "sjis", SQLSCAN_ENC_SJIS }, { "shiftjis", SQLSCAN_ENC_SJIS },
+		{ "mskanji", SQLSCAN_ENC_SJIS }, { "win932", SQLSCAN_ENC_SJIS },
+		{ "windows932", SQLSCAN_ENC_SJIS }, { "shiftjis2004", SQLSCAN_ENC_SJIS },
+		{ "big5", SQLSCAN_ENC_BIG5 }, { "win950", SQLSCAN_ENC_BIG5 },
+		{ "windows950", SQLSCAN_ENC_BIG5 }, { "gbk", SQLSCAN_ENC_BIG5 },
+		{ "win936", SQLSCAN_ENC_BIG5 }, { "windows936", SQLSCAN_ENC_BIG5 },
+		{ "uhc", SQLSCAN_ENC_BIG5 }, { "win949", SQLSCAN_ENC_BIG5 },
+		{ "windows949", SQLSCAN_ENC_BIG5 }, { "gb18030", SQLSCAN_ENC_GB18030 },
+		{ "johab", SQLSCAN_ENC_JOHAB },
+	};
+	char c[64], sv[64];
+	clean_name(client_encoding, c, sizeof c);
+	clean_name(server_encoding, sv, sizeof sv);
+	if (!strcmp(sv, "sqlascii"))   /* no conversion: the lexer sees the bytes */
+		return SQLSCAN_ENC_ASCII_SAFE;
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if (!strcmp(c, names[i].name))
+			return names[i].enc;
+	return SQLSCAN_ENC_ASCII_SAFE;
+}
+
+/* In a client-only encoding: the byte as the lexer should see it, a later
+ * byte of a multibyte character becoming a generic high byte. */
+unsigned sqlscan_mb_step(const struct sqlscan *s, struct sqlscan_lane *L, unsigned raw)
+{
+	if (L->mb_left) {
+		if (L->mb_gb) {   /* GB18030: a digit second byte means 4 bytes */
+			L->mb_gb = 0;
+			L->mb_left = raw >= '0' && raw <= '9' ? 2 : 0;
+		} else {
+			L->mb_left--;
+		}
+		return 0x80;
+	}
+	if (raw < 0x80)
+		return raw;
+	switch ((enum sqlscan_enc)s->enc) {
+	case SQLSCAN_ENC_SJIS:
+		if (raw < 0xa1 || raw > 0xdf)   /* 0xa1-0xdf: one-byte kana */
+			L->mb_left = 1;
+		break;
+	case SQLSCAN_ENC_BIG5:
+		L->mb_left = 1;
+		break;
+	case SQLSCAN_ENC_GB18030:
+		L->mb_left = 1;
+		L->mb_gb = 1;
+		break;
+	case SQLSCAN_ENC_JOHAB:
+		L->mb_left = raw == 0x8f ? 2 : 1;
+		break;
+	case SQLSCAN_ENC_ASCII_SAFE:
+		break;
+	}
+	return raw;
+}

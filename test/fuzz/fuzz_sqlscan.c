@@ -1,0 +1,63 @@
+/*
+ * fuzz_sqlscan — the SQL scanner on arbitrary text. Byte 0 picks the
+ * client encoding, byte 1 where to split; the rest is the SQL. Besides
+ * crashes and over-reads (each piece is an exact-size copy), it checks
+ * the scanner's promise: the text fed whole, in two pieces, in three, and
+ * one byte at a time gives the same bits.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sqlscan.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void feed_exact(struct sqlscan *s, const uint8_t *p, size_t n)
+{
+	char *copy = malloc(n ? n : 1);
+	if (!copy)
+		abort();
+	memcpy(copy, p, n);
+	sqlscan_feed(s, copy, n);
+	free(copy);
+}
+
+static unsigned scan(enum sqlscan_enc enc, const uint8_t *p, size_t n, size_t a, size_t b, int bytewise)
+{
+	struct sqlscan s;
+	sqlscan_init(&s, "sluice_");
+	sqlscan_set_encoding(&s, enc);
+	if (bytewise) {
+		for (size_t i = 0; i < n; i++)
+			feed_exact(&s, p + i, 1);
+	} else {
+		feed_exact(&s, p, a);
+		feed_exact(&s, p + a, b - a);
+		feed_exact(&s, p + b, n - b);
+	}
+	return sqlscan_finish(&s);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size < 2)
+		return 0;
+	enum sqlscan_enc enc = (enum sqlscan_enc)(data[0] % 5);
+	const uint8_t *p = data + 2;
+	size_t n = size - 2;
+	size_t a = n * data[1] / 255, b = a + (n - a) / 2;
+
+	unsigned whole = scan(enc, p, n, n, n, 0);
+	if (whole & ~(unsigned)(SQLSCAN_REFUSE | SQLSCAN_DROPS_ALL))
+		abort();
+	if (scan(enc, p, n, a, a, 0) != whole)
+		abort();
+	if (scan(enc, p, n, a, b, 0) != whole)
+		abort();
+	if (n <= 2048 && scan(enc, p, n, 0, 0, 1) != whole)
+		abort();
+	if (enc == SQLSCAN_ENC_ASCII_SAFE && sqlscan_text("sluice_", (const char *)p, n) != whole)
+		abort();
+	return 0;
+}
