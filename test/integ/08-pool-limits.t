@@ -143,7 +143,7 @@ my $sl = SluiceTest::Sluice->new(
 # --- tcp_defer_accept (on by default, as in PgBouncer on Linux): a TCP
 # connection that has sent nothing is not accepted yet, so it is no login
 # client (for the first second: then the kernel accepts it anyway, and
-# client_login_timeout applies, see 32-silent-login.t, so the look below
+# client_login_timeout applies, see 39-silent-login.t, so the look below
 # is half a second); once it sends its startup packet it is served at once. Off, as
 # on the main instance, or with so_reuseport (a handover closes the old
 # listener, and the kernel would reset what it still held back for it):
