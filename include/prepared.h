@@ -28,6 +28,10 @@
  *                                       (RELAY_WAIT: the message waits for
  *                                       the server's Describe of it)
  *   prepared_client_observe(c, type)    client side: note other requests
+ *   prepared_client_scan(c, p, n) / prepared_client_scan_end(c)
+ *                                       a Query's text: refused if it names
+ *                                       sluice's statements
+ *   prepared_parse_allowed(c, query)    the same for a Parse's text
  *   prepared_client_idle(c, max_len)    a client without a server: answer
  *                                       what needs none
  *   prepared_server_observe(s, type)    server side: drop replies to ours
@@ -46,6 +50,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "compiler.h"
 #include "relay.h"
 
 struct client;
@@ -56,6 +61,13 @@ struct server_stmts;
 enum relay_action prepared_client_message(struct client *c, char type,
 					  const uint8_t *body, size_t len);
 enum relay_action prepared_client_observe(struct client *c, char type);
+
+/* prepared_sql.c: SQL naming sluice's statements is refused (the client
+ * is failed). A Query is shown piece by piece, then judged; a Parse's
+ * query text whole. */
+void prepared_client_scan(struct client *c, const uint8_t *p, size_t n);
+enum relay_action prepared_client_scan_end(struct client *c);
+bool prepared_parse_allowed(struct client *c, const char *query) MUST_CHECK;
 
 enum prepared_idle {
 	PREPARED_IDLE_ANSWERED,   /* all input answered (or none was there) */

@@ -26,6 +26,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* sluice's names for statements on servers: STMT_NAME_PREFIX "<id>" */
+#define STMT_NAME_PREFIX "sluice_"
+
 struct client;
 struct pool;
 struct shape;
@@ -52,7 +55,9 @@ struct cstmt {
 struct client_stmts {
 	struct cstmt *b[64];
 	char *bound;   /* the statement its last Bind to the unnamed portal named */
-	struct sqlscan *scan;   /* SQL text in passage (prepared.c), made on first need */
+	struct sqlscan *scan;   /* a Query in passage (prepared_sql.c), made on first need */
+	const char *scan_for;   /* the client_encoding scan's encoding was chosen for */
+	bool scan_lost;         /* no memory for `scan`: the Query is refused */
 };
 
 struct pstmt *stmtreg_find(const struct pool *pool, const uint8_t *rest, size_t len);

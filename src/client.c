@@ -779,6 +779,16 @@ static enum relay_action client_observe(void *owner, char type)
 	return prepared_client_observe(owner, type);
 }
 
+static void client_scan(void *owner, char type, const uint8_t *p, size_t n)
+{
+	prepared_client_scan(owner, p, n);
+}
+
+static enum relay_action client_scan_end(void *owner, char type)
+{
+	return prepared_client_scan_end(owner);
+}
+
 /* ---- events ---- */
 
 /* Bytes may arrive together with the message that changes the state (a
@@ -968,4 +978,8 @@ static struct relay_spec client_spec_tracked = {
 	.max_inspect_len = PQ_MESSAGE_MAX,
 	.fn = client_inspect,
 	.observe = client_observe,
+	/* SQL naming sluice's statements is refused (prepared_sql.c) */
+	.scan_types = { ['Q'] = true },
+	.scan = client_scan,
+	.scan_end = client_scan_end,
 };

@@ -38,7 +38,7 @@
 #include "stmtreg.h"
 #include "stmtshape.h"
 
-#define NAME_PREFIX "sluice_"
+#define NAME_PREFIX STMT_NAME_PREFIX
 /* A name no statement ever has (ids start at 1): a Bind of it fails on
  * the server, which then skips to the next Sync as for any error. */
 #define NO_SUCH_NAME NAME_PREFIX "0"
@@ -548,6 +548,13 @@ enum relay_action prepared_client_message(struct client *c, char type,
 					  const uint8_t *body, size_t len)
 {
 	struct server *s = c->server;
+	if (type == 'P') {
+		struct pq_reader q = pq_reader_make(body, len);
+		(void)pq_get_cstring(&q);
+		const char *text = pq_get_cstring(&q);
+		if (text && !prepared_parse_allowed(c, text))
+			return RELAY_FAIL;
+	}
 	if (s->stmts && s->stmts->skipping)
 		return RELAY_FORWARD;   /* the server ignores it: nothing is owed */
 	struct pq_reader r = pq_reader_make(body, len);

@@ -1,0 +1,113 @@
+# A client cannot reach the statements sluice prepared for other clients
+# on a shared server (issue 13, point 5). Over a transaction pool of one
+# server, a victim prepares a statement; an attacker of the same role reads
+# sluice's names from pg_prepared_statements and tries to replace, run or
+# remove them with SQL-level DEALLOCATE / PREPARE / EXECUTE: plain, quoted,
+# Unicode-escaped, behind comments, in the third statement of a string,
+# inside EXPLAIN and CREATE TABLE AS, through a Parse, and behind 2 MB of
+# padding (a Query streamed to the server before its end was seen). Each
+# is refused with 42501 and the attacker's session ends; the victim's
+# statement still returns its own row. SQL that names nothing of sluice's
+# (a client's own PREPARE, DEALLOCATE ALL, DISCARD ALL, DISCARD PLANS) still
+# runs, and sluice's record of what the server has stays true through it.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use Test::More;
+use SluiceTest;
+use SluiceTest::Proto qw(msg);
+
+my $pg = SluiceTest::Pg->new;
+$pg->create_role('app', 'app_pw');
+$pg->create_db('app', 'app');
+
+my $sl = SluiceTest::Sluice->new(
+	pg => $pg,
+	databases => { app => $pg->connstr('app') . ' pool_size=1' },
+	users => { app => 'app_pw' },
+	settings => { auth_type => 'plain', pool_mode => 'transaction', query_wait_timeout => 30 },
+	default_user => 'app', default_password => 'app_pw',
+);
+
+sub client { $sl->proto(user => 'app', password => 'app_pw', dbname => 'app') }
+
+# Parse (once) and execute a named statement; its one value, or the error.
+sub run_named
+{
+	my ($c, $name, $text, $parse) = @_;
+	my $out = '';
+	$out .= msg('P', "$name\0$text\0" . pack('n', 0)) if $parse;
+	$out .= msg('B', "\0$name\0" . pack('nnn', 0, 0, 0)) . msg('E', "\0" . pack('N', 0)) . msg('S');
+	$c->send($out);
+	my $r = $c->read_results(10);
+	return $r->{lost} ? "lost: $r->{lost}" : @{ $r->{errors} } ? 'error: ' . $r->{errors}[0]{C}
+	    : $r->{rows}[0][0];
+}
+
+my $victim = client();
+is(run_named($victim, 'mine', q{SELECT 'victim'::text}, 1), 'victim', 'the victim prepares and runs its statement');
+
+my $spy = client();
+my $names = $spy->query(q{SELECT name FROM pg_prepared_statements WHERE name LIKE 'sluice\_%' ORDER BY name});
+my $target = $names->{rows}[0][0] // '';
+like($target, qr/^sluice_\d+$/, "a client of the same role reads sluice's name: $target");
+$spy->terminate;
+
+(my $num = $target) =~ s/^sluice_//;
+my $u_escaped = 'U&"\0073luice_' . $num . '"';
+my $padding = '/* ' . ('x' x (2 * 1024 * 1024)) . ' */ ';
+my @attacks = (
+	[ 'DEALLOCATE then PREPARE', "DEALLOCATE $target; PREPARE $target AS SELECT 'PWNED'::text" ],
+	[ 'quoted name', qq{DEALLOCATE "$target"} ],
+	[ 'upper case', 'DEALLOCATE ' . uc($target) ],
+	[ 'Unicode escape', "DEALLOCATE PREPARE $u_escaped" ],
+	[ 'comments between tokens', "/* hi */ DEALLOCATE -- x\n $target" ],
+	[ 'third statement of a string', "SELECT 1; SELECT 'a;b'; EXECUTE $target" ],
+	[ 'EXPLAIN EXECUTE', "EXPLAIN EXECUTE $target" ],
+	[ 'CREATE TABLE AS EXECUTE', "CREATE TEMP TABLE t AS EXECUTE $target" ],
+	[ 'PREPARE alone', "PREPARE $target AS SELECT 'PWNED'::text" ],
+	[ 'after 2 MB of padding (streamed)', "SELECT 1; $padding DEALLOCATE $target" ],
+);
+for my $a (@attacks) {
+	my ($what, $sql) = @$a;
+	my $c = client();
+	my $r = $c->query($sql, timeout => 20);
+	my $e = $r->{errors}[0] // {};
+	is($e->{C}, '42501', "$what: refused with 42501") or diag(explain($r));
+	like($e->{M} // '', qr/sluice's\s+own/, "$what: the message says why");
+	my ($eof) = $c->wait_eof(10);
+	ok($eof, "$what: the session ends");
+	is(run_named($victim, 'mine', '', 0), 'victim', "$what: the victim's statement returns its own row");
+}
+
+# ... and through the extended protocol: a Parse of the same SQL
+{
+	my $c = client();
+	$c->send(msg('P', "\0DEALLOCATE $target\0" . pack('n', 0)) . msg('S'));
+	my $r = $c->read_results(10);
+	is($r->{errors}[0]{C}, '42501', 'Parse of DEALLOCATE: refused with 42501');
+	is(run_named($victim, 'mine', '', 0), 'victim', "Parse: the victim's statement returns its own row");
+}
+
+# What names nothing of sluice's runs, and sluice's record stays true.
+{
+	my $c = client();
+	my $r = $c->query(q{PREPARE own_q AS SELECT 'own'::text; EXECUTE own_q; DEALLOCATE own_q});
+	is_deeply([ $r->{rows}[0][0], scalar @{ $r->{errors} } ], [ 'own', 0 ],
+		  "a client's own PREPARE, EXECUTE, DEALLOCATE in one string run");
+	is($c->query('DISCARD PLANS')->{errors}[0], undef, 'DISCARD PLANS runs');
+	is(run_named($victim, 'mine', '', 0), 'victim', '... and the victim goes on (statements kept)');
+	is_deeply($c->query('DEALLOCATE ALL')->{tags}, ['DEALLOCATE ALL'], 'DEALLOCATE ALL runs');
+	is(run_named($victim, 'mine', '', 0), 'victim', '... and the victim goes on (sluice prepares again)');
+	$c->send(msg('P', "\0DISCARD ALL\0" . pack('n', 0)) . msg('B', "\0\0" . pack('nnn', 0, 0, 0))
+		 . msg('E', "\0" . pack('N', 0)) . msg('S'));
+	$r = $c->read_results(10);
+	is_deeply($r->{tags}, ['DISCARD ALL'], 'DISCARD ALL through the extended protocol runs');
+	is(run_named($victim, 'mine', '', 0), 'victim', '... and the victim goes on');
+	$c->terminate;
+}
+$victim->terminate;
+
+SluiceTest::check_log($sl);
+done_testing();
