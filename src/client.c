@@ -655,7 +655,10 @@ void client_on_idle_input(struct client *c)
 	uint8_t hdr[PQ_HEADER_LEN];
 	if (tracks_statements(c)) {
 		/* a server is taken only when there is work for it */
+		size_t in_before = conn_in_len(&c->conn);
 		enum prepared_idle res = prepared_client_idle(c, (uint32_t)rt.cfg->max_packet_size);
+		if (conn_in_len(&c->conn) != in_before)
+			client_idle_timer(c, 'I');   /* it spoke: idle from now */
 		if (conn_out_len(&c->conn) > 0)
 			conn_send_soon(&c->conn);
 		if (res == PREPARED_IDLE_FAIL) {
