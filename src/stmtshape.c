@@ -79,7 +79,7 @@ struct shape *shape_get(char kind, const uint8_t *body, size_t len)
 	uint64_t h = hash_body(kind, body, len);
 	if (tab.nb) {
 		for (struct shape *s = tab.b[h & (tab.nb - 1)]; s; s = s->next) {
-			if (s->hash == h && s->kind == kind && s->len == len && !memcmp(s->body, body, len)) {
+			if (s->hash == h && s->kind == kind && s->len == len && (!len || !memcmp(s->body, body, len))) {
 				s->refs++;
 				return s;
 			}
@@ -94,7 +94,8 @@ struct shape *shape_get(char kind, const uint8_t *body, size_t len)
 	s->kind = kind;
 	s->len = (uint32_t)len;
 	s->hash = h;
-	memcpy(s->body, body, len);
+	if (len)
+		memcpy(s->body, body, len);   /* NoData has no body (and may come as NULL) */
 	s->next = tab.b[h & (tab.nb - 1)];
 	tab.b[h & (tab.nb - 1)] = s;
 	tab.n++;
