@@ -18,7 +18,7 @@ use FindBin;
 use lib "$FindBin::Bin/../lib";
 use Test::More;
 use SluiceTest qw(run_cmd new_tempdir);
-use SluiceTest::Clients qw(big_text_md5);
+use SluiceTest::Clients qw(items_table);
 
 my $JAR = $ENV{SLUICE_TEST_PGJDBC_JAR} // '/usr/share/java/postgresql.jar';
 my ($THREADS, $ROUNDS) = (8, 5);
@@ -39,7 +39,7 @@ my $classes = new_tempdir('pgjdbc');
 # sluice refuses unknown startup parameters unless told to ignore them,
 # which is what every PgBouncer + JDBC setup configures.
 my $t = SluiceTest::Clients->setup(pool => 3, settings => { ignore_startup_parameters => 'extra_float_digits' }, sql => [
-	'CREATE TABLE items (id int PRIMARY KEY, t text, n numeric, ts timestamptz, j jsonb, b bytea)',
+	items_table(),
 	'CREATE TABLE tt (id int PRIMARY KEY, val int)',
 	'INSERT INTO tt SELECT g, g FROM generate_series(1, 5) g' ]);
 
@@ -52,35 +52,10 @@ $t->run_script('pgjdbc', [ 'java', '-cp', "$classes:$JAR", 'PgjdbcLoad', '--type
 	       timeout => 45, checked => 100,
 	       what => 'pgjdbc: a type change under a statement cached on 4 connections');
 
-# What PostgreSQL holds, read directly.
-my ($n, $sum, $nulls, @big) = (0, 0, 0);
-for my $w (0 .. $THREADS - 1) {
-	for my $k (0 .. $ROUNDS - 1) {
-		my $base = $w * 100000 + $k * 1000;
-		push @big, $base;
-		for my $id ($base .. $base + 50) {
-			$n++;
-			$sum += $id;
-			$nulls++ if $id % 10 == 9 && $id != $base;
-		}
-	}
-}
-is($t->app_sql('SELECT count(*), sum(id), count(*) FILTER (WHERE t IS NULL), '
-	       . 'count(*) FILTER (WHERE length(t) = 1000000) FROM items'),
-   join('|', $n, $sum, $nulls, scalar @big),
-   'items: every batched and large row stored once (count, sum of ids, NULL rows, large rows)');
-{
-	my %want = map { $_ => big_text_md5($_) } @big;
-	my %got = map { split /\|/ } split /\n/,
-	    $t->app_sql('SELECT id, md5(t) FROM items WHERE length(t) = 1000000');
-	my @bad = grep { ($got{$_} // '') ne $want{$_} } sort { $a <=> $b } keys %want;
-	is(scalar @bad, 0, 'items: every 1,000,000-character text is byte for byte the one sent')
-	    or diag('wrong or missing: ' . join(' ', @bad[0 .. ($#bad > 9 ? 9 : $#bad)]));
-}
-is($t->app_sql(q{SELECT count(*) FROM items WHERE octet_length(b) = 4096 AND b = (SELECT string_agg(set_byte('\x00'::bytea, 0, (g + id) % 256), '' ORDER BY g) FROM generate_series(0, 4095) g)}),
-   scalar @big, 'items: every 4 KB bytea holds every byte value in the order sent');
-is($t->app_sql(q{SELECT count(*) FROM items WHERE j->>'s' = 'ü€😀' AND ts = '2024-02-29 12:34:56.789+00'::timestamptz + id * interval '1 second' AND n = ('-' || id || '98765432109876543210.01234567890123456789')::numeric}),
-   scalar @big, 'items: numeric, jsonb and timestamptz of the large rows as sent');
+# What PostgreSQL holds, read directly: per thread and round 51 rows (one
+# large).
+$t->check_items(workers => $THREADS, rounds => $ROUNDS, rows => 51,
+		what => 'every batched and large row stored once', typed => [ 'numeric', 'jsonb', 'timestamptz' ]);
 is($t->app_sql(q{SELECT string_agg(id || '=' || val, ' ' ORDER BY id) || ' ' || pg_typeof(min(val)) FROM tt}),
    '1=v1 2=v2 3=v3 4=v4 5=v5 text', 'tt: the type change happened (val is text v1..v5)');
 

@@ -23,86 +23,19 @@
 //   5. a sql.begin that throws, and a check that its row is gone;
 //   6. aggregates.
 // Every query is bounded (query_timeout) and so is the run (--deadline).
-// Prints "postgres.js: OK ... checked=N" and exits 0, or "postgres.js:
-// FAILED ..." and exits 1 (2 on a hang).
+// The rows, how they are compared, the tally and the summary line come
+// from clientdata.js (shared with pg_pool_load.js). Prints "postgres.js:
+// OK ... checked=N" and exits 0, or "postgres.js: FAILED ..." and exits 1
+// (2 on a hang).
 
 import postgres from 'postgres';
+import clientdata from './clientdata.js';
+
+const {
+  arg, bigRow, smallRow, diff, tally, check, startDeadline, finish,
+} = clientdata;
 
 const LIB = 'postgres.js';
-const PATTERN = 'sluice \u2713 \u00fcn\u00ef \u{1F600} \u65e5\u672c xy';
-const BIG_CHARS = 1000000;
-const TS0 = Date.parse('2024-02-29T12:34:56.789Z');
-
-function arg(name, dflt) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
-}
-
-function bigText(id) {
-  if ([...PATTERN].length !== 20) throw new Error('pattern is not 20 characters');
-  return String(id).padStart(19, '0') + ':' + PATTERN.repeat((BIG_CHARS - 20) / 20);
-}
-
-function bigBytes(id) {
-  const b = Buffer.alloc(4096);
-  for (let x = 0; x < 4096; x++) b[x] = (x + id) % 256;
-  return b;
-}
-
-// rows as the driver returns them: numeric as a string, timestamptz as a
-// Date, jsonb parsed, bytea as a Buffer
-function bigRow(id) {
-  return {
-    id, t: bigText(id), n: `-${id || ''}98765432109876543210.01234567890123456789`, ts: new Date(TS0 + id * 1000),
-    j: { id, s: '\u00fc\u20ac\u{1F600}', a: [1, 2.5, null, true], o: { k: 'v' } }, b: bigBytes(id),
-  };
-}
-
-function smallRow(id) {
-  if (id % 10 === 9) return { id, t: null, n: null, ts: null, j: null, b: null };
-  return {
-    id, t: `small ${id} \u00fcn\u00ef \u{1F600}`, n: `${id}.125`, ts: new Date(TS0 + id * 1000),
-    j: { id, s: '\u00fc\u20ac' }, b: Buffer.from([id % 256, 0, 255, 39, 92]),
-  };
-}
-
-function show(v) {
-  if (v === null || v === undefined) return String(v);
-  if (Buffer.isBuffer(v)) return `Buffer(len=${v.length})`;
-  if (v instanceof Date) return v.toISOString();
-  if (typeof v === 'string' && v.length > 40) return `string(len=${v.length}, ${JSON.stringify(v.slice(0, 20))}...)`;
-  return JSON.stringify(v);
-}
-
-// jsonb does not keep key order: compare with keys sorted
-function canon(v) {
-  if (Array.isArray(v)) return v.map(canon);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon(v[k])]));
-  return v;
-}
-
-function same(g, w) {
-  if (w === null) return g === null;
-  if (Buffer.isBuffer(w)) return Buffer.isBuffer(g) && g.equals(w);
-  if (w instanceof Date) return g instanceof Date && g.getTime() === w.getTime();
-  if (typeof w === 'object') return JSON.stringify(canon(g)) === JSON.stringify(canon(w));
-  return g === w;
-}
-
-function diff(got, want) {
-  if (!got) return `no row, want id ${want.id}`;
-  const out = [];
-  for (const k of Object.keys(want)) {
-    if (!same(got[k], want[k])) out.push(`${k}: got ${show(got[k])}, want ${show(want[k])}`);
-  }
-  return out.join('; ');
-}
-
-const tally = { checked: 0, errors: [], step: {} };
-function check(what, d) {
-  tally.checked++;
-  if (d) tally.errors.push(`${what}: ${d}`);
-}
 
 function insert(q, r) {
   return q`INSERT INTO items (id, t, n, ts, j, b) VALUES (${r.id}, ${r.t}, ${r.n}, ${r.ts}, ${r.j}, ${r.b})`;
@@ -191,25 +124,13 @@ async function main() {
     host: process.env.PGHOST, port: Number(process.env.PGPORT), database: process.env.PGDATABASE,
     username: process.env.PGUSER, password: process.env.PGPASSWORD,
   });
-  const timer = setTimeout(() => {
-    console.log(`${LIB}: FAILED: hang: still running after ${deadline}s (${tally.checked} checked, `
-      + `${tally.errors.length} errors)`);
-    for (const [w, s] of Object.entries(tally.step)) if (s !== 'done') console.log(`  worker ${w} at ${s}`);
-    for (const e of tally.errors.slice(0, 10)) console.log(`  ${e}`);
-    process.exit(2);
-  }, deadline * 1000);
+  const timer = startDeadline(LIB, deadline);
   const ws = [];
   for (let w = 0; w < workers; w++) ws.push(worker(sql, w, iterations));
   await Promise.all(ws);
   await sql.end({ timeout: 5 });
   clearTimeout(timer);
-  if (tally.errors.length) {
-    console.log(`${LIB}: FAILED: ${tally.errors.length} errors after ${tally.checked} checked results`);
-    for (const e of tally.errors.slice(0, 15)) console.log(`  ${e}`);
-    process.exit(tally.errors.some((e) => /timeout/i.test(e)) ? 2 : 1);
-  }
-  console.log(`${LIB}: OK max=${max} workers=${workers} iterations=${iterations} `
-    + `seconds=${((Date.now() - t0) / 1000).toFixed(1)} checked=${tally.checked}`);
+  finish(LIB, `max=${max} workers=${workers} iterations=${iterations}`, t0);
 }
 
 main().catch((e) => {

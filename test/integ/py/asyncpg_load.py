@@ -21,7 +21,8 @@ Connection c, for each of --iterations rounds k (ids c * 100000 + k * 1000
      value, read back inside and after it;
   4. aggregates of the round's rows.
 Then, once per connection, copy_records_to_table of 200 rows (one large)
-and a read back of them.
+and a read back of them. The rows, and how they are compared, come from
+clientdata.py (shared with psycopg_load.py).
 
 Every await is bounded (asyncio.wait_for); --deadline bounds the whole
 run. Prints "asyncpg: OK ... checked=N" and exits 0, or "asyncpg:
@@ -30,7 +31,6 @@ FAILED ..." and exits 1 (2 on a hang).
 
 import argparse
 import asyncio
-import datetime
 import decimal
 import json
 import os
@@ -39,38 +39,10 @@ import time
 
 import asyncpg
 
+from clientdata import COLS, Tally, big_row, diff, small_row
+
 LIB = 'asyncpg'
-PATTERN = 'sluice \u2713 \u00fcn\u00ef \U0001F600 \u65e5\u672c xy'
-BIG_CHARS = 1000000
-UTC = datetime.timezone.utc
-TS0 = datetime.datetime(2024, 2, 29, 12, 34, 56, 789000, tzinfo=UTC)
-COLS = ('id', 't', 'n', 'ts', 'j', 'b')
 STEP = 30   # seconds any single await may take
-
-
-def big_text(i):
-    s = '%019d:' % i + PATTERN * ((BIG_CHARS - 20) // 20)
-    assert len(s) == BIG_CHARS
-    return s
-
-
-def big_bytes(i):
-    return bytes((x + i) % 256 for x in range(4096))
-
-
-def big_row(i):
-    return (i, big_text(i), decimal.Decimal(f'-{i}98765432109876543210.01234567890123456789'),
-            TS0 + datetime.timedelta(seconds=i),
-            {'id': i, 's': '\u00fc\u20ac\U0001F600', 'a': [1, 2.5, None, True], 'o': {'k': 'v'}},
-            big_bytes(i))
-
-
-def small_row(i):
-    if i % 10 == 9:
-        return (i, None, None, None, None, None)
-    return (i, f'small {i} \u00fcn\u00ef \U0001F600', decimal.Decimal(i) / decimal.Decimal(8),
-            TS0 + datetime.timedelta(seconds=i), {'id': i, 's': '\u00fc\u20ac'},
-            bytes([i % 256, 0, 255, 39, 92]))
 
 
 def wire(row):
@@ -80,35 +52,6 @@ def wire(row):
 
 def from_record(r):
     return tuple(json.loads(v) if k == 'j' and v is not None else v for k, v in zip(COLS, r))
-
-
-def short(v):
-    if isinstance(v, (str, bytes)) and len(v) > 40:
-        return f'{type(v).__name__}(len={len(v)}, {v[:20]!r}...)'
-    return repr(v)
-
-
-def diff(got, want):
-    if got is None or len(got) != len(want):
-        return f'got {short(got)}, want a row of {len(want)}'
-    out = []
-    for name, g, w in zip(COLS, got, want):
-        if g != w or type(g) is not type(w):
-            out.append(f'{name}: got {short(g)}, want {short(w)}')
-    return '; '.join(out)
-
-
-class Tally:
-    def __init__(self):
-        self.checked = 0
-        self.errors = []
-        self.step = {}
-
-    def check(self, what, got, want, differ=None):
-        self.checked += 1
-        d = differ(got, want) if differ else ('' if got == want else f'got {short(got)}, want {short(want)}')
-        if d:
-            self.errors.append(f'{what}: {d}')
 
 
 def exact_sum(xs):
