@@ -28,8 +28,7 @@
  *                                       (RELAY_WAIT: the message waits for
  *                                       the server's Describe of it)
  *   prepared_client_observe(c, type)    client side: note other requests
- *   prepared_client_scan(c, p, n) / prepared_client_scan_end(c)
- *                                       a Query's text: refused if it names
+ *   prepared_client_scan(c, p, n, last) a Query's text: refused if it names
  *                                       sluice's statements
  *   prepared_parse_allowed(c, query)    the same for a Parse's text
  *   prepared_client_idle(c, max_len)    a client without a server: answer
@@ -39,6 +38,7 @@
  *                                       and errors of statements
  *   prepared_server_after(s, type)      server side: settle the queue
  *   prepared_server_take_resume(s)      the client's waiting message may go
+ *   prepared_server_describing(s)       descriptions owed: read them
  *   prepared_server_discarded(s)        the server dropped its statements
  *   prepared_server_idle(s)             nothing owed: may be released
  *   prepared_client_forget_names(c)     its statements were deallocated
@@ -63,10 +63,9 @@ enum relay_action prepared_client_message(struct client *c, char type,
 enum relay_action prepared_client_observe(struct client *c, char type);
 
 /* prepared_sql.c: SQL naming sluice's statements is refused (the client
- * is failed). A Query is shown piece by piece, then judged; a Parse's
- * query text whole. */
-void prepared_client_scan(struct client *c, const uint8_t *p, size_t n);
-enum relay_action prepared_client_scan_end(struct client *c);
+ * is failed). A Query is shown piece by piece (`last` ends it: the verdict
+ * is the answer to it), a Parse's query text whole. */
+enum relay_action prepared_client_scan(struct client *c, const uint8_t *p, size_t n, bool last);
 bool prepared_parse_allowed(struct client *c, const char *query) MUST_CHECK;
 
 enum prepared_idle {
@@ -82,6 +81,8 @@ enum relay_action prepared_server_message(struct server *s, char type,
 					  const uint8_t *body, size_t len);
 void prepared_server_after(struct server *s, char type);
 bool prepared_server_take_resume(struct server *s);
+/* Descriptions of statements are owed: their answers must be read. */
+bool prepared_server_describing(const struct server *s);
 void prepared_server_discarded(struct server *s);
 bool prepared_server_idle(const struct server *s);
 void prepared_client_free(struct client *c);

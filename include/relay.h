@@ -62,12 +62,15 @@ typedef void (*relay_after_fn)(void *owner, char type);
 typedef void (*relay_peek_fn)(void *owner, char type, const uint8_t *msg, size_t n);
 
 /* Optional, for `scan_types` (types not inspected, so streamed): each
- * piece of such a message's body as it passes, then `scan_end` once the
- * whole was seen, before its last piece passes: RELAY_FORWARD lets it
- * pass; anything else ends the run RELAY_FAILED with the rest unsent, so
- * the peer never gets the message whole. Neither writes to dst. */
-typedef void (*relay_scan_fn)(void *owner, char type, const uint8_t *p, size_t n);
-typedef enum relay_action (*relay_scan_end_fn)(void *owner, char type);
+ * piece of such a message's body as it passes; `last` marks the piece that
+ * ends it (first and last: the body whole, in one piece; an empty body
+ * comes as one empty last piece). It answers RELAY_FORWARD to let a piece
+ * pass (the last piece's answer comes before it passes: the verdict on
+ * the whole); anything else ends the run RELAY_FAILED with the rest
+ * unsent, so the peer never gets the message whole. It never writes to
+ * dst. */
+typedef enum relay_action (*relay_scan_fn)(void *owner, char type, const uint8_t *p, size_t n,
+					   bool last);
 
 struct relay_spec {
 	bool inspect[256];        /* message types shown to `fn` */
@@ -82,7 +85,6 @@ struct relay_spec {
 	relay_after_fn after;
 	relay_peek_fn peek;
 	relay_scan_fn scan;
-	relay_scan_end_fn scan_end;
 };
 
 /* Per direction: bytes of the message in passage still to come. */

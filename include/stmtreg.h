@@ -55,9 +55,8 @@ struct cstmt {
 struct client_stmts {
 	struct cstmt *b[64];
 	char *bound;   /* the statement its last Bind to the unnamed portal named */
-	struct sqlscan *scan;   /* a Query in passage (prepared_sql.c), made on first need */
-	const char *scan_for;   /* the client_encoding scan's encoding was chosen for */
-	bool scan_lost;         /* no memory for `scan`: the Query is refused */
+	struct sqlscan *scan;   /* a Query streamed in pieces (prepared_sql.c), made on first need */
+	bool scan_streaming;    /* ...one is in passage */
 };
 
 struct pstmt *stmtreg_find(const struct pool *pool, const uint8_t *rest, size_t len);

@@ -782,14 +782,9 @@ static enum relay_action client_observe(void *owner, char type)
 	return prepared_client_observe(owner, type);
 }
 
-static void client_scan(void *owner, char type, const uint8_t *p, size_t n)
+static enum relay_action client_scan(void *owner, char type, const uint8_t *p, size_t n, bool last)
 {
-	prepared_client_scan(owner, p, n);
-}
-
-static enum relay_action client_scan_end(void *owner, char type)
-{
-	return prepared_client_scan_end(owner);
+	return prepared_client_scan(owner, p, n, last);
 }
 
 /* ---- events ---- */
@@ -984,5 +979,4 @@ static struct relay_spec client_spec_tracked = {
 	/* SQL naming sluice's statements is refused (prepared_sql.c) */
 	.scan_types = { ['Q'] = true },
 	.scan = client_scan,
-	.scan_end = client_scan_end,
 };

@@ -85,6 +85,7 @@ struct server_stmts {
 	struct rq_entry *q;        /* ring */
 	size_t qcap, qhead, qlen;  /* qcap: a power of two (indexes wrap by mask) */
 	struct shape *got_params;  /* a Describe's ParameterDescription, until its rows */
+	unsigned describing;       /* RQ_DESCRIBE_STMT/_PORTAL and RQ_OWN_DESCRIBE owed */
 	bool skipping;             /* after an error: the server ignores all to the next Sync */
 	bool client_waits;         /* the client's next message waits for a Describe */
 	bool resume;               /* ...which has come: relay the client again */
@@ -183,6 +184,11 @@ bool prepared_server_idle(const struct server *s)
 	return !s->stmts || s->stmts->qlen == 0;
 }
 
+bool prepared_server_describing(const struct server *s)
+{
+	return s->stmts && s->stmts->describing > 0;
+}
+
 bool prepared_server_take_resume(struct server *s)
 {
 	if (!s->stmts || !s->stmts->resume)
@@ -196,8 +202,16 @@ static struct rq_entry *rq_head(struct server_stmts *ss)
 	return ss && ss->qlen ? &ss->q[ss->qhead] : NULL;
 }
 
+/* Answers of these kinds are read (RowDescription, ParameterDescription). */
+static bool is_describe(uint8_t kind)
+{
+	return kind == RQ_DESCRIBE_STMT || kind == RQ_DESCRIBE_PORTAL || kind == RQ_OWN_DESCRIBE;
+}
+
 static void rq_pop(struct server_stmts *ss)
 {
+	if (is_describe(ss->q[ss->qhead].kind))
+		ss->describing--;
 	if (ss->q[ss->qhead].cname) {
 		free(ss->q[ss->qhead].cname);
 		ss->q[ss->qhead].cname = NULL;
@@ -226,6 +240,8 @@ static bool rq_push(struct server_stmts *ss, enum rq_kind kind, uint64_t id, con
 		return false;
 	ss->q[(ss->qhead + ss->qlen) & (ss->qcap - 1)] = (struct rq_entry){ (uint8_t)kind, id, copy };
 	ss->qlen++;
+	if (is_describe((uint8_t)kind))
+		ss->describing++;
 	return true;
 }
 

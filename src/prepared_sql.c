@@ -14,6 +14,7 @@
  * SQL that PostgreSQL builds at run time (DO blocks, functions) is out of
  * any scanner's sight (doc/sql-scan.md).
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,16 +26,72 @@
 #include "stmtreg.h"
 #include "varcache.h"
 
-/* The encoding the client's text is in, as far as lexing cares. */
+/* The encoding the client's text is in, as far as lexing cares (asked
+ * only when a text is lexed: rarely). */
 static enum sqlscan_enc client_enc(const struct client *c)
 {
+	const char *client = varcache_get(&c->vars, VC_CLIENT_ENCODING);
 	const char *server = NULL;
 	const struct param_list *pl = &c->pool->welcome;
 	for (size_t i = 0; i < pl->n; i++)
 		if (!strcmp(pl->names[i], "server_encoding"))
 			server = pl->values[i];
-	const char *client = varcache_get(&c->vars, VC_CLIENT_ENCODING);
 	return sqlscan_encoding(client ? client : "", server ? server : "");
+}
+
+/* Could the text name a statement to refuse? Only where PREPARE, EXECUTE
+ * or DEALLOCATE stands in it, and keywords are never quoted or escaped: a
+ * case-blind look for the three words, eight bytes at a time for the
+ * letters that anchor them (p, x, d), costs a few instructions a word
+ * where lexing costs many a byte. (A trail byte of a client-only encoding
+ * may spell one falsely: then the scanner decides.) */
+#define BYTES(c) (0x0101010101010101ull * (uint8_t)(c))
+/* 0x80 in each byte of v that is zero, and nothing else */
+#define ZERO_BYTES(v) (~((((v) & BYTES(0x7f)) + BYTES(0x7f)) | (v)) & BYTES(0x80))
+
+static bool word_at(const uint8_t *p, size_t n, size_t at, const char *word, size_t len)
+{
+	if (at + len > n)
+		return false;
+	for (size_t j = 0; j < len; j++)
+		if ((p[at + j] | 0x20) != (uint8_t)word[j])
+			return false;
+	return true;
+}
+
+static bool keyword_at(const uint8_t *p, size_t n, size_t i)
+{
+	switch (p[i] | 0x20) {
+	case 'p': return word_at(p, n, i, "prepare", 7);
+	case 'x': return i > 0 && word_at(p, n, i - 1, "execute", 7);
+	case 'd': return word_at(p, n, i, "deallocate", 10);
+	default: return false;
+	}
+}
+
+static bool mentions_keyword(const uint8_t *p, size_t n)
+{
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+		memcpy(&w, p + i, 8);
+		w |= BYTES(0x20);
+		uint64_t hits = ZERO_BYTES(w ^ BYTES('p')) | ZERO_BYTES(w ^ BYTES('x')) |
+				ZERO_BYTES(w ^ BYTES('d'));
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		for (; hits; hits &= hits - 1)
+			if (keyword_at(p, n, i + (size_t)__builtin_ctzll(hits) / 8))
+				return true;
+#else
+		for (size_t k = i; hits && k < i + 8; k++)
+			if (keyword_at(p, n, k))
+				return true;
+#endif
+	}
+	for (; i < n; i++)
+		if (keyword_at(p, n, i))
+			return true;
+	return false;
 }
 
 /* What the scan found: pass it, or end the client's session. */
@@ -56,47 +113,44 @@ static bool judge(struct client *c, unsigned found)
 	return false;
 }
 
-void prepared_client_scan(struct client *c, const uint8_t *p, size_t n)
+/* A whole text, at once. */
+static bool text_allowed(struct client *c, const uint8_t *p, size_t n)
 {
-	struct client_stmts *cs = stmtreg_names(c);
-	if (!cs)
-		return;   /* scan_end refuses */
-	if (!cs->scan) {
-		if (!(cs->scan = malloc(sizeof *cs->scan))) {
-			cs->scan_lost = true;   /* scan_end refuses */
-			return;
-		}
-		sqlscan_init(cs->scan, STMT_NAME_PREFIX);
-		cs->scan_for = NULL;
-		sqlscan_set_encoding(cs->scan, client_enc(c));
-	}
-	const char *enc = varcache_get(&c->vars, VC_CLIENT_ENCODING);
-	if (enc != cs->scan_for) {   /* strpool strings: the same value, the same pointer */
-		cs->scan_for = enc;
-		sqlscan_set_encoding(cs->scan, client_enc(c));
-	}
-	sqlscan_feed(cs->scan, (const char *)p, n);
+	if (!mentions_keyword(p, n))
+		return true;
+	struct sqlscan s;
+	sqlscan_init(&s, STMT_NAME_PREFIX);
+	sqlscan_set_encoding(&s, client_enc(c));
+	sqlscan_feed(&s, (const char *)p, n);
+	return judge(c, sqlscan_finish(&s));
 }
 
-enum relay_action prepared_client_scan_end(struct client *c)
+enum relay_action prepared_client_scan(struct client *c, const uint8_t *p, size_t n, bool last)
 {
 	struct client_stmts *cs = c->stmts;
-	if (!cs || cs->scan_lost) {
-		client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
-		return RELAY_FAIL;
+	if (last && !(cs && cs->scan_streaming))   /* the whole body in one piece */
+		return text_allowed(c, p, n) ? RELAY_FORWARD : RELAY_FAIL;
+	/* streamed: every piece through the scanner, kept per client */
+	if (!cs && !(cs = stmtreg_names(c)))
+		goto no_memory;
+	if (!cs->scan && !(cs->scan = malloc(sizeof *cs->scan)))
+		goto no_memory;
+	if (!cs->scan_streaming) {
+		sqlscan_init(cs->scan, STMT_NAME_PREFIX);
+		sqlscan_set_encoding(cs->scan, client_enc(c));
+		cs->scan_streaming = true;
 	}
-	if (!cs->scan)
-		return RELAY_FORWARD;   /* an empty body: nothing to find (PostgreSQL refuses it) */
-	unsigned found = sqlscan_finish(cs->scan);
-	sqlscan_reset(cs->scan);
-	return judge(c, found) ? RELAY_FORWARD : RELAY_FAIL;
+	sqlscan_feed(cs->scan, (const char *)p, n);
+	if (!last)
+		return RELAY_FORWARD;
+	cs->scan_streaming = false;
+	return judge(c, sqlscan_finish(cs->scan)) ? RELAY_FORWARD : RELAY_FAIL;
+no_memory:
+	client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
+	return RELAY_FAIL;
 }
 
 bool prepared_parse_allowed(struct client *c, const char *query)
 {
-	struct sqlscan s;
-	sqlscan_init(&s, STMT_NAME_PREFIX);
-	sqlscan_set_encoding(&s, client_enc(c));
-	sqlscan_feed(&s, query, strlen(query));
-	return judge(c, sqlscan_finish(&s));
+	return text_allowed(c, (const uint8_t *)query, strlen(query));
 }

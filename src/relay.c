@@ -96,34 +96,37 @@ static const uint8_t *view(struct run *x, size_t n)
 	return x->chain + x->run;
 }
 
-/* Show bytes [skip, n) from `run` in src to spec->scan, chain by chain. */
-static void scan_feed(struct run *x, const struct relay_spec *spec, void *owner, char type,
-		      size_t skip, size_t n)
+/* Show bytes [skip, n) from `run` in src to spec->scan, chain by chain;
+ * `last`: they end the message. Anything but RELAY_FORWARD from any piece
+ * is the verdict. */
+static enum relay_action scan_feed(struct run *x, const struct relay_spec *spec, void *owner,
+				   char type, size_t skip, size_t n, bool last)
 {
 	struct evbuffer_ptr p;
-	if (n <= skip || evbuffer_ptr_set(x->src, &p, x->run + skip, EVBUFFER_PTR_SET) != 0)
-		return;
+	if (n <= skip)
+		return last ? spec->scan(owner, type, (const uint8_t *)"", 0, true) : RELAY_FORWARD;
+	if (x->chain_len >= x->run + n)   /* all in the chain already viewed: the usual case */
+		return spec->scan(owner, type, x->chain + x->run + skip, n - skip, last);
+	if (evbuffer_ptr_set(x->src, &p, x->run + skip, EVBUFFER_PTR_SET) != 0)
+		return RELAY_FAIL;
 	size_t left = n - skip;
+	enum relay_action act = RELAY_FORWARD;
 	while (left > 0) {
 		struct evbuffer_iovec v[8];
 		int nv = evbuffer_peek(x->src, (ev_ssize_t)left, &p, v, 8);
 		if (nv <= 0)
-			return;
+			return RELAY_FAIL;
 		for (int i = 0; i < nv && i < 8 && left > 0; i++) {
 			size_t k = v[i].iov_len < left ? v[i].iov_len : left;
-			spec->scan(owner, type, v[i].iov_base, k);
 			left -= k;
+			act = spec->scan(owner, type, v[i].iov_base, k, last && left == 0);
+			if (act != RELAY_FORWARD)
+				return act;
 			if (evbuffer_ptr_set(x->src, &p, k, EVBUFFER_PTR_ADD) != 0)
-				return;
+				return RELAY_FAIL;
 		}
 	}
-}
-
-/* The scanned message is whole: pass it (RELAY_FORWARD) or not. */
-static enum relay_action scan_end(struct relay *r, const struct relay_spec *spec, void *owner)
-{
-	r->scanning = false;
-	return spec->scan_end(owner, r->cur_type) == RELAY_FORWARD ? RELAY_FORWARD : RELAY_FAIL;
+	return act;
 }
 
 static void note_type(struct relay *r, const struct relay_spec *spec, uint8_t type)
@@ -181,10 +184,11 @@ static enum relay_result walk(struct run *x, const struct relay_spec *spec, void
 				return RELAY_IDLE;
 			size_t n = avail < r->pending ? avail : r->pending;
 			if (r->scanning) {
-				scan_feed(x, spec, owner, r->cur_type, 0, n);
 				/* the last piece passes only once the whole was judged:
 				 * a peer never gets a refused message whole */
-				if (n == r->pending && scan_end(r, spec, owner) != RELAY_FORWARD)
+				bool last = n == r->pending;
+				r->scanning = !last;
+				if (scan_feed(x, spec, owner, r->cur_type, 0, n, last) != RELAY_FORWARD)
 					return RELAY_FAILED;
 			}
 			take(x, n, r->dropping);
@@ -222,8 +226,8 @@ static enum relay_result walk(struct run *x, const struct relay_spec *spec, void
 			r->cur_type = h.type;
 			r->scanning = !r->dropping && spec->scan && spec->scan_types[type];
 			if (r->scanning) {
-				scan_feed(x, spec, owner, h.type, PQ_HEADER_LEN, n);
-				if (n == total && scan_end(r, spec, owner) != RELAY_FORWARD)
+				r->scanning = n < total;
+				if (scan_feed(x, spec, owner, h.type, PQ_HEADER_LEN, n, n == total) != RELAY_FORWARD)
 					return RELAY_FAILED;
 			}
 			take(x, n, r->dropping);

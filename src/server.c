@@ -34,7 +34,7 @@
 static void server_event(struct conn *conn, enum conn_event ev);
 static void server_destroy(struct conn *conn);
 static const struct conn_ops server_ops = { server_event, server_destroy };
-static struct relay_spec server_spec, server_spec_tracked;
+static struct relay_spec server_spec, server_spec_tracked, server_spec_describing;
 
 static const char *const state_names[] = {
 	[SV_CONNECTING] = "connecting", [SV_TLS] = "tls", [SV_LOGIN] = "login", [SV_IDLE] = "idle",
@@ -479,8 +479,10 @@ void server_relay(struct server *s)
 	struct client *c = s->client;
 	if (!c || s->state != SV_ACTIVE)
 		return;
-	const struct relay_spec *spec = s->stmts ? &server_spec_tracked : &server_spec;
 	for (;;) {
+		/* chosen per run: only the client side adds what is owed */
+		const struct relay_spec *spec = !s->stmts ? &server_spec
+			: prepared_server_describing(s) ? &server_spec_describing : &server_spec_tracked;
 		size_t in_before = conn_in_len(&s->conn);
 		enum relay_result r = relay_run(&s->relay, s->conn.in, c->conn.out, spec, s,
 						CONN_HIGH_WATER);
@@ -878,8 +880,19 @@ static struct relay_spec server_spec = {
 };
 
 /* A server that has met named prepared statements also settles the
- * responses its client is owed (prepared.c). */
+ * responses its client is owed (prepared.c)... */
 static struct relay_spec server_spec_tracked = {
+	.inspect = { ['Z'] = true, ['S'] = true, ['C'] = true, ['E'] = true },
+	.count = { ['Z'] = true },
+	.max_len = PQ_MESSAGE_MAX,
+	.max_inspect_len = SERVER_CONTROL_MSG_MAX,
+	.fn = server_inspect,
+	.observe = server_observe,
+	.after = server_after,
+};
+
+/* ...and reads the descriptions of statements while some are owed. */
+static struct relay_spec server_spec_describing = {
 	.inspect = { ['Z'] = true, ['S'] = true, ['C'] = true, ['E'] = true,
 		     ['t'] = true, ['T'] = true, ['n'] = true },
 	.count = { ['Z'] = true },

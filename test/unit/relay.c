@@ -92,7 +92,8 @@ static void peek(void *arg, char type, const uint8_t *msg, size_t n)
 	(void)type;
 }
 
-static void scan(void *arg, char type, const uint8_t *p, size_t n)
+/* refuses a message whose body says BAD */
+static enum relay_action scan(void *arg, char type, const uint8_t *p, size_t n, bool last)
 {
 	struct owner *o = arg;
 	if (o->nscanned + n < sizeof o->scanned) {
@@ -102,16 +103,12 @@ static void scan(void *arg, char type, const uint8_t *p, size_t n)
 	}
 	o->scan_calls++;
 	(void)type;
-}
-
-/* refuses a message whose body says BAD */
-static enum relay_action scan_end(void *arg, char type)
-{
-	struct owner *o = arg;
+	if (!last)
+		return RELAY_FORWARD;
 	o->scan_ends++;
 	bool bad = strstr(o->scanned, "BAD") != NULL;
 	o->nscanned = 0;
-	(void)type;
+	o->scanned[0] = 0;
 	return bad ? RELAY_FAIL : RELAY_FORWARD;
 }
 
@@ -128,7 +125,6 @@ static struct relay_spec spec = {
 	.peek = peek,
 	.scan_types = { ['Q'] = true },
 	.scan = scan,
-	.scan_end = scan_end,
 };
 
 static char *contents(struct evbuffer *b, size_t *len)
@@ -249,7 +245,7 @@ static void test_wait_and_peek_next(void)
 }
 
 /* A scanned message is shown piece by piece; its last piece passes only
- * once scan_end let it, so a refused one never reaches dst whole. */
+ * once its verdict let it, so a refused one never reaches dst whole. */
 static void test_scan(void)
 {
 	uint8_t in[256];
@@ -280,7 +276,7 @@ static void test_scan(void)
 			} else {
 				is_int(res, RELAY_IDLE, "an accepted scanned message passes");
 				ok(evbuffer_get_length(o.dst) == len, "cut %zu: all of it reached dst", cut1);
-				is_int(o.scan_ends, 1, "scan_end once per message");
+				is_int(o.scan_ends, 1, "one piece marked last, once per message");
 				ok(o.scan_calls >= (cut1 + 9 < len - first ? 2 : 1), "shown in pieces as they came (%d)",
 				   o.scan_calls);
 			}
