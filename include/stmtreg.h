@@ -54,7 +54,8 @@ struct cstmt {
 
 struct client_stmts {
 	struct cstmt *b[64];
-	char *bound;   /* the statement its last Bind to the unnamed portal named */
+	struct cstmt *bound;    /* the statement its last Bind to the unnamed portal named
+	                         * (cleared when that name goes) */
 	struct sqlscan *scan;   /* a Query streamed in pieces (prepared_sql.c), made on first need */
 	bool scan_streaming;    /* ...one is in passage */
 };

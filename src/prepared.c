@@ -441,13 +441,10 @@ static bool send_renamed(struct server *s, struct pq_writer *w, char type,
 	return pq_writer_ok(w);
 }
 
-static void note_bound(struct client *c, const char *portal, const char *cname)
+static void note_bound(struct client *c, const char *portal, struct cstmt *e)
 {
-	struct client_stmts *cs = c->stmts;
-	if (!cs || *portal)
-		return;
-	free(cs->bound);
-	cs->bound = cname ? strdup(cname) : NULL;   /* no copy: no note, no harm */
+	if (c->stmts && !*portal)
+		c->stmts->bound = e;
 }
 
 enum next_step { NEXT_DESCRIBES, NEXT_OTHER, NEXT_UNKNOWN };
@@ -525,7 +522,7 @@ static enum relay_action on_bind(struct client *c, struct server *s, struct pq_r
 	}
 	if (!send_renamed(s, w, 'B', portal, strlen(portal) + 1, e->ps, r))
 		return RELAY_FAIL;
-	note_bound(c, portal, cname);
+	note_bound(c, portal, e);
 	return owe(s, RQ_BIND, e->ps->id, NULL) ? RELAY_DROP : RELAY_FAIL;
 }
 
@@ -535,8 +532,13 @@ static enum relay_action on_describe(struct client *c, struct server *s, struct 
 	uint8_t what = pq_get_u8(r);
 	const char *name = pq_get_cstring(r);
 	if (what == 'P' && name && !*name && c->stmts && c->stmts->bound) {
-		struct cstmt *e = stmtreg_named(c, c->stmts->bound);
-		if (e)
+		/* The answer tells the client its statement's result columns:
+		 * worth noting only when they are not what it was told already
+		 * (as a rule they are: libpq describes every execution). */
+		struct cstmt *e = c->stmts->bound;
+		struct sstmt *have = sset_find(s->stmts, e->ps->id);
+		bool known = have && have->described && e->told_rows && shape_same(e->told_rows, have->rows);
+		if (!known)
 			return owe(s, RQ_DESCRIBE_PORTAL, e->ps->id, e->name) ? RELAY_FORWARD : RELAY_FAIL;
 	}
 	struct cstmt *e = what == 'S' ? stmtreg_named(c, name) : NULL;

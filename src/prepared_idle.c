@@ -79,11 +79,12 @@ static enum prepared_idle answer_one(struct client *c, char type, const uint8_t 
 enum prepared_idle prepared_client_idle(struct client *c, uint32_t max_len)
 {
 	for (;;) {
-		uint8_t hdr[PQ_HEADER_LEN];
 		size_t avail = evbuffer_get_length(c->conn.in);
 		if (avail < PQ_HEADER_LEN)
 			return avail ? PREPARED_IDLE_MORE : PREPARED_IDLE_ANSWERED;
-		evbuffer_copyout(c->conn.in, hdr, PQ_HEADER_LEN);
+		const uint8_t *hdr = evbuffer_pullup(c->conn.in, PQ_HEADER_LEN);   /* in place, as a rule */
+		if (!hdr)
+			return PREPARED_IDLE_FAIL;
 		char type = (char)hdr[0];
 		uint32_t mlen = (uint32_t)hdr[1] << 24 | (uint32_t)hdr[2] << 16 | (uint32_t)hdr[3] << 8 | hdr[4];
 		if (mlen < 4 || mlen > max_len || !strchr("PDCHS", type) || type == 0)

@@ -179,6 +179,8 @@ void stmtreg_name_del(struct client_stmts *cs, const char *name)
 		struct cstmt *e = *pp;
 		if (!strcmp(e->name, name)) {
 			*pp = e->next;
+			if (cs->bound == e)
+				cs->bound = NULL;
 			name_free(e);
 			return;
 		}
@@ -209,7 +211,6 @@ void prepared_client_forget_names(struct client *c)
 		}
 		cs->b[i] = NULL;
 	}
-	free(cs->bound);
 	cs->bound = NULL;
 }
 
