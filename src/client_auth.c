@@ -8,7 +8,9 @@
  * checked against any secret. An unknown user goes through the
  * same exchange as a known one (a dummy SCRAM secret, a random md5 salt)
  * and fails with the same message, so neither timing nor wording tells
- * whether the user exists.
+ * whether the user exists. A user whose stored password is empty goes
+ * through the unknown user's exchange too: PostgreSQL accepts no empty
+ * password, and the exchange must not tell such a user apart.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -402,7 +404,8 @@ void client_auth_start(struct client *c)
 }
 
 /* The password exchange for `method`, against `secret` (NULL: an unknown
- * user, who goes through the same exchange and fails the same way). */
+ * user, who goes through the same exchange and fails the same way; an
+ * empty password is treated as NULL). */
 static void begin_exchange(struct client *c, int method, const char *secret)
 {
 	struct client_auth *a = calloc(1, sizeof *a);
@@ -411,6 +414,8 @@ static void begin_exchange(struct client *c, int method, const char *secret)
 		return;
 	}
 	c->auth = a;
+	if (secret && userlist_secret_empty(c->user, secret))
+		secret = NULL;
 	if (secret) {
 		a->secret = strdup(secret);
 		a->kind = userlist_secret_kind(secret);
@@ -446,7 +451,7 @@ static void begin_exchange(struct client *c, int method, const char *secret)
 
 static bool check_plain(struct client *c, const struct client_auth *a, const char *pw)
 {
-	if (!a->secret)
+	if (!a->secret || !*pw)      /* an empty password never matches */
 		return false;
 	if (a->kind == SECRET_MD5) {
 		char h[MD5AUTH_LEN + 1];
