@@ -240,10 +240,18 @@ static void host_text(const struct client *c, char *out, size_t n)
 		snprintf(out, n, "[local]");
 }
 
+/* The client presented a certificate and it verified. (With no
+ * certificate at all, the verify result is X509_V_OK too.) */
+static bool cert_verified(const struct client *c)
+{
+	return c->conn.ssl && SSL_get0_peer_certificate(c->conn.ssl) &&
+	       SSL_get_verify_result(c->conn.ssl) == X509_V_OK;
+}
+
 /* The client certificate verified, and its common name is the user. */
 static bool cert_matches_user(const struct client *c)
 {
-	if (!c->conn.ssl || SSL_get_verify_result(c->conn.ssl) != X509_V_OK)
+	if (!cert_verified(c))
 		return false;
 	X509 *x = SSL_get1_peer_certificate(c->conn.ssl);
 	if (!x)
@@ -273,8 +281,7 @@ static int choose_method(struct client *c)
 		return -1;
 	}
 	if (m.clientcert != HBA_CLIENTCERT_OFF && m.method != HBA_CERT &&
-	    !(c->conn.ssl && SSL_get_verify_result(c->conn.ssl) == X509_V_OK &&
-	      (m.clientcert != HBA_CLIENTCERT_FULL || cert_matches_user(c)))) {
+	    !(cert_verified(c) && (m.clientcert != HBA_CLIENTCERT_FULL || cert_matches_user(c)))) {
 		client_fail(c, SQLSTATE_INVALID_AUTHORIZATION,
 			    "connection requires a valid client certificate");
 		return -1;
