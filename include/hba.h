@@ -17,6 +17,8 @@
  *   hba_load(path, &rules, err, errlen)     parse a file ("file:line: reason")
  *   hba_parse(text, len, name, &rules, err, errlen)   same, from memory
  *   hba_find(rules, conn, tls, addr, database, user)  the first match
+ *   hba_find_clientcert(rules)               the first record that needs a
+ *                                            client certificate
  *   hba_count(rules)                         number of records
  *   hba_free(rules)                          hba_free(NULL) is a no-op
  *   hba_method_name(method)                  "scram-sha-256", ...
@@ -57,6 +59,12 @@ bool hba_parse(const char *text, size_t len, const char *name,
  */
 struct hba_match hba_find(const struct hba_rules *r, enum hba_conn conn, bool tls,
 			  const struct sockaddr *addr, const char *database, const char *user);
+/*
+ * The first record that needs a client certificate (clientcert=verify-ca,
+ * verify-full, or the cert method); line 0 when none does. The caller
+ * checks that certificates can be verified (client_tls_ca_file is set).
+ */
+struct hba_match hba_find_clientcert(const struct hba_rules *r);
 size_t hba_count(const struct hba_rules *r);
 void hba_free(struct hba_rules *r);
 const char *hba_method_name(enum hba_method m);

@@ -7,10 +7,15 @@
  * A secret is plain text, an md5 hash ("md5" + 32 hex digits) or a SCRAM
  * verifier ("SCRAM-SHA-256$iter:salt$storedkey:serverkey").
  *
+ * An empty password ("" or the md5 hash of "") is no password, as in
+ * PostgreSQL: the load warns about it (file, line, user) and client_auth
+ * refuses every login that checks a password against it.
+ *
  * INTERFACE ROUTINES
  *   userlist_load(path, &ul, err, errlen)   parse a file ("file:line: reason")
  *   userlist_parse(text, len, name, &ul, err, errlen)   same, from memory
  *   userlist_find(ul, user)                 entry or NULL
+ *   userlist_secret_empty(user, secret)     "" or md5("" + user)
  *   userlist_free(ul)
  */
 #ifndef SLUICE_USERLIST_H
@@ -26,6 +31,7 @@ struct user_entry {
 	char *name;
 	char *secret;
 	int kind;            /* enum secret_kind */
+	int line;            /* where the secret was read (the later line wins) */
 };
 
 struct userlist {
@@ -39,5 +45,6 @@ bool userlist_parse(const char *text, size_t len, const char *name,
 const struct user_entry *userlist_find(const struct userlist *ul, const char *user);
 void userlist_free(struct userlist *ul);
 int userlist_secret_kind(const char *secret);
+bool userlist_secret_empty(const char *user, const char *secret);
 
 #endif

@@ -8,7 +8,9 @@
  * checked against any secret. An unknown user goes through the
  * same exchange as a known one (a dummy SCRAM secret, a random md5 salt)
  * and fails with the same message, so neither timing nor wording tells
- * whether the user exists.
+ * whether the user exists. A user whose stored password is empty goes
+ * through the unknown user's exchange too: PostgreSQL accepts no empty
+ * password, and the exchange must not tell such a user apart.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -238,10 +240,18 @@ static void host_text(const struct client *c, char *out, size_t n)
 		snprintf(out, n, "[local]");
 }
 
+/* The client presented a certificate and it verified. (With no
+ * certificate at all, the verify result is X509_V_OK too.) */
+static bool cert_verified(const struct client *c)
+{
+	return c->conn.ssl && SSL_get0_peer_certificate(c->conn.ssl) &&
+	       SSL_get_verify_result(c->conn.ssl) == X509_V_OK;
+}
+
 /* The client certificate verified, and its common name is the user. */
 static bool cert_matches_user(const struct client *c)
 {
-	if (!c->conn.ssl || SSL_get_verify_result(c->conn.ssl) != X509_V_OK)
+	if (!cert_verified(c))
 		return false;
 	X509 *x = SSL_get1_peer_certificate(c->conn.ssl);
 	if (!x)
@@ -271,8 +281,7 @@ static int choose_method(struct client *c)
 		return -1;
 	}
 	if (m.clientcert != HBA_CLIENTCERT_OFF && m.method != HBA_CERT &&
-	    !(c->conn.ssl && SSL_get_verify_result(c->conn.ssl) == X509_V_OK &&
-	      (m.clientcert != HBA_CLIENTCERT_FULL || cert_matches_user(c)))) {
+	    !(cert_verified(c) && (m.clientcert != HBA_CLIENTCERT_FULL || cert_matches_user(c)))) {
 		client_fail(c, SQLSTATE_INVALID_AUTHORIZATION,
 			    "connection requires a valid client certificate");
 		return -1;
@@ -402,7 +411,8 @@ void client_auth_start(struct client *c)
 }
 
 /* The password exchange for `method`, against `secret` (NULL: an unknown
- * user, who goes through the same exchange and fails the same way). */
+ * user, who goes through the same exchange and fails the same way; an
+ * empty password is treated as NULL). */
 static void begin_exchange(struct client *c, int method, const char *secret)
 {
 	struct client_auth *a = calloc(1, sizeof *a);
@@ -411,6 +421,8 @@ static void begin_exchange(struct client *c, int method, const char *secret)
 		return;
 	}
 	c->auth = a;
+	if (secret && userlist_secret_empty(c->user, secret))
+		secret = NULL;
 	if (secret) {
 		a->secret = strdup(secret);
 		a->kind = userlist_secret_kind(secret);
@@ -446,7 +458,7 @@ static void begin_exchange(struct client *c, int method, const char *secret)
 
 static bool check_plain(struct client *c, const struct client_auth *a, const char *pw)
 {
-	if (!a->secret)
+	if (!a->secret || !*pw)      /* an empty password never matches */
 		return false;
 	if (a->kind == SECRET_MD5) {
 		char h[MD5AUTH_LEN + 1];

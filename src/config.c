@@ -427,6 +427,14 @@ bool config_load(const char *path, struct config **out, char *err, size_t errlen
 			fail(err, errlen, "%s: auth_hba_file: %s", path, why);
 			goto out;
 		}
+		/* PostgreSQL refuses such a rule without a root certificate store */
+		struct hba_match cc = hba_find_clientcert(cfg->hba);
+		if (cc.line && !cfg->client_tls_ca_file) {
+			fail(err, errlen, "%s: auth_hba_file: %s:%d: %s: client certificates can only be "
+			     "checked if client_tls_ca_file is set", path, cfg->auth_hba_file, cc.line,
+			     cc.method == HBA_CERT ? "cert" : "clientcert");
+			goto out;
+		}
 	}
 	ok = true;
 	*out = cfg;

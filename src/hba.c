@@ -570,6 +570,22 @@ static bool names_match(const struct hba_rules *r, size_t first, size_t n,
 	return false;
 }
 
+struct hba_match hba_find_clientcert(const struct hba_rules *r)
+{
+	struct hba_match m = { HBA_REJECT, 0, HBA_CLIENTCERT_OFF };
+
+	for (size_t i = 0; r && i < r->n; i++) {
+		const struct hba_rule *ru = &r->rules[i];
+		if (ru->clientcert != HBA_CLIENTCERT_OFF) {
+			m.method = ru->method;
+			m.line = ru->line;
+			m.clientcert = ru->clientcert;
+			break;
+		}
+	}
+	return m;
+}
+
 struct hba_match hba_find(const struct hba_rules *r, enum hba_conn conn, bool tls,
 			  const struct sockaddr *addr, const char *database, const char *user)
 {

@@ -127,12 +127,12 @@ static SSL_CTX *build_accept(const struct config *cfg, char *err, size_t errlen)
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
 	SSL_CTX_set_num_tickets(ctx, 0);
-	if (cfg->client_tls_sslmode >= TLS_VERIFY_CA) {
-		if (!cfg->client_tls_ca_file) {
-			snprintf(err, errlen, "client_tls_sslmode = %s needs client_tls_ca_file",
-				 config_tls_mode_name(cfg->client_tls_sslmode));
-			goto fail;
-		}
+	if (cfg->client_tls_sslmode >= TLS_VERIFY_CA && !cfg->client_tls_ca_file) {
+		snprintf(err, errlen, "client_tls_sslmode = %s needs client_tls_ca_file",
+			 config_tls_mode_name(cfg->client_tls_sslmode));
+		goto fail;
+	}
+	if (cfg->client_tls_ca_file) {
 		if (SSL_CTX_load_verify_locations(ctx, cfg->client_tls_ca_file, NULL) != 1) {
 			ssl_error(err, errlen, "client_tls_ca_file", cfg->client_tls_ca_file);
 			goto fail;
@@ -140,7 +140,13 @@ static SSL_CTX *build_accept(const struct config *cfg, char *err, size_t errlen)
 		STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(cfg->client_tls_ca_file);
 		if (names)
 			SSL_CTX_set_client_CA_list(ctx, names);
-		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+		/* With a CA, every client is asked for a certificate, as PostgreSQL
+		 * does with ssl_ca_file: one that does not verify ends the
+		 * handshake; none at all is refused here only by verify-ca and
+		 * verify-full, and later by an hba rule with clientcert or cert. */
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
+				   (cfg->client_tls_sslmode >= TLS_VERIFY_CA ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
+				   NULL);
 	}
 	return ctx;
 fail:

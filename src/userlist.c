@@ -5,7 +5,8 @@
  *
  * Inside quotes, "" is a literal ". Lines starting with ; or # are comments.
  * A user listed twice: the later line wins, as in PgBouncer. A malformed
- * line fails the whole load with "file:line: reason".
+ * line fails the whole load with "file:line: reason". A user whose
+ * password is empty loads, with a warning naming file, line and user.
  *
  * Also home of file_read_all(), which config.c shares.
  *
@@ -19,6 +20,8 @@
 #include <unistd.h>
 
 #include "config_internal.h"
+#include "log.h"
+#include "md5auth.h"
 #include "userlist.h"
 
 #define FILE_MAX (64u * 1024 * 1024)    /* no sane config or userlist is larger */
@@ -113,6 +116,19 @@ int userlist_secret_kind(const char *secret)
 	return SECRET_PLAIN;
 }
 
+/* PostgreSQL refuses an empty password and clears a stored one that
+ * verifies "" (CREATE ROLE ... PASSWORD ''). Here: "" or md5("" + user); a
+ * SCRAM verifier of "" would need a PBKDF2 run to recognise. */
+bool userlist_secret_empty(const char *user, const char *secret)
+{
+	char h[MD5AUTH_LEN + 1];
+
+	if (!*secret)
+		return true;
+	return userlist_secret_kind(secret) == SECRET_MD5 && md5auth_hash("", user, h) &&
+	       strcmp(h, secret) == 0;
+}
+
 /* SCRAM-SHA-256$<iterations>:<salt>$<storedkey>:<serverkey>, base64 parts */
 static bool scram_well_formed(const char *s)
 {
@@ -153,7 +169,7 @@ static bool take_quoted(char **pp, char **out)
 	return true;
 }
 
-static bool add_user(struct userlist *ul, const char *name, const char *secret)
+static bool add_user(struct userlist *ul, const char *name, const char *secret, int line)
 {
 	char *s = strdup(secret);
 	struct user_entry *u = find(ul, name);
@@ -164,6 +180,7 @@ static bool add_user(struct userlist *ul, const char *name, const char *secret)
 		free(u->secret);
 		u->secret = s;
 		u->kind = userlist_secret_kind(s);
+		u->line = line;
 		return true;
 	}
 	if ((ul->n & (ul->n - 1)) == 0) {  /* 0, 1, 2, 4, ...: grow to double */
@@ -177,6 +194,7 @@ static bool add_user(struct userlist *ul, const char *name, const char *secret)
 		goto fail;
 	u->secret = s;
 	u->kind = userlist_secret_kind(s);
+	u->line = line;
 	ul->n++;
 	return true;
 fail:
@@ -184,7 +202,7 @@ fail:
 	return false;
 }
 
-static const char *parse_line(struct userlist *ul, char *p)
+static const char *parse_line(struct userlist *ul, char *p, int line)
 {
 	char *user, *secret;
 
@@ -202,7 +220,7 @@ static const char *parse_line(struct userlist *ul, char *p)
 		return "empty user name";
 	if (userlist_secret_kind(secret) == SECRET_SCRAM && !scram_well_formed(secret))
 		return "malformed SCRAM-SHA-256 secret (want SCRAM-SHA-256$iterations:salt$storedkey:serverkey)";
-	if (!add_user(ul, user, secret))
+	if (!add_user(ul, user, secret, line))
 		return "out of memory";
 	return NULL;
 }
@@ -237,13 +255,17 @@ bool userlist_parse(const char *text, size_t len, const char *name,
 			line++;
 		if (*line == 0 || *line == ';' || *line == '#')
 			continue;
-		if ((problem = parse_line(ul, line)))
+		if ((problem = parse_line(ul, line, lineno)))
 			break;
 	}
 	if (problem) {
 		snprintf(err, errlen, "%s:%d: %s", name, lineno, problem);
 		goto fail;
 	}
+	for (size_t i = 0; i < ul->n; i++)
+		if (userlist_secret_empty(ul->users[i].name, ul->users[i].secret))
+			log_warn("%s:%d: user \"%s\" has an empty password: every login that checks "
+				 "a password will fail for it", name, ul->users[i].line, ul->users[i].name);
 	free(buf);
 	*out = ul;
 	return true;

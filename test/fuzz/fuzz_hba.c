@@ -3,7 +3,8 @@
  * matcher (hba_find). A parse that fails must say "fuzz.conf..." and leave
  * nothing behind; one that succeeds is queried from every side (unix socket,
  * TCP with and without TLS, IPv4, IPv6, IPv4-mapped IPv6, no address) and
- * each answer checked against what a matching record can say. Nothing here
+ * each answer checked against what a matching record can say, as is the
+ * first record that needs a client certificate. Nothing here
  * touches a file; everything parsed is freed, so leaks show.
  */
 #include <arpa/inet.h>
@@ -68,6 +69,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		query(r, lines, HBA_CONN_TCP, tls, "::ffff:192.168.0.1", "a b", "a,b");
 		query(r, lines, HBA_CONN_TCP, tls, NULL, "", "");
 	}
+	struct hba_match cc = hba_find_clientcert(r);
+	if (cc.line < 0 || (size_t)cc.line > lines || (cc.line == 0) != (cc.clientcert == HBA_CLIENTCERT_OFF) ||
+	    (cc.line == 0 && cc.method != HBA_REJECT))
+		BUG("hba_find_clientcert: line %d method %d clientcert %d", cc.line, (int)cc.method,
+		    (int)cc.clientcert);
 	hba_free(r);
 	return 0;
 }

@@ -738,7 +738,16 @@ static void test_files(void)
 		{ "%include loop.ini\n", "%s/loop.ini:1: %%include: nested more than 8 deep" },
 		{ "\n%include nope.ini\n",
 		  "%s/f.ini:2: %%include: cannot open %s/nope.ini: No such file or directory" },
+		/* a record that needs a client certificate needs a CA to check it */
+		{ "[sluice]\nauth_type = hba\nauth_hba_file = cc.conf\nclient_tls_sslmode = require\n",
+		  "%s/f.ini: auth_hba_file: %s/cc.conf:2: clientcert: client certificates can only be "
+		  "checked if client_tls_ca_file is set" },
+		{ "[sluice]\nauth_type = hba\nauth_hba_file = cert.conf\n",
+		  "%s/f.ini: auth_hba_file: %s/cert.conf:1: cert: client certificates can only be "
+		  "checked if client_tls_ca_file is set" },
 	};
+	write_file(dir, "cc.conf", "local all all trust\nhostssl all all all md5 clientcert=verify-ca\n");
+	write_file(dir, "cert.conf", "hostssl all all all cert\n");
 	write_file(dir, "bad.txt", "\"a\" \"b\"\nc d\n");
 	write_file(dir, "inc_bad.ini", "\nlisten_port = 0\n");
 	write_file(dir, "loop.ini", "%include loop.ini\n");
@@ -750,11 +759,18 @@ static void test_files(void)
 		ok(!config_load(path, &cfg, err, sizeof err) && cfg == NULL, "load fails: %s", want);
 		is_str(err, want, "  message");
 	}
+	write_file(dir, "f.ini", "[sluice]\nauth_type = hba\nauth_hba_file = cc.conf\n"
+		   "client_tls_ca_file = ca.pem\n");
+	snprintf(path, sizeof path, "%s/f.ini", dir);
+	if (!ok(config_load(path, &cfg, err, sizeof err), "a clientcert record with client_tls_ca_file loads"))
+		diag("%s", err);
+	else
+		config_free(cfg);
 	ok(!config_load("/nonexistent/sluice.ini", &cfg, err, sizeof err), "missing file fails");
 	is_str(err, "cannot open /nonexistent/sluice.ini: No such file or directory", "  message");
 
 	static const char *const names[] = { "main.ini", "more.ini", "users.txt", "bad.txt",
-		"inc_bad.ini", "loop.ini", "f.ini" };
+		"inc_bad.ini", "loop.ini", "f.ini", "cc.conf", "cert.conf" };
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
 		snprintf(path, sizeof path, "%s/%s", dir, names[i]);
 		unlink(path);

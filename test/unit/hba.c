@@ -2,7 +2,8 @@
  * hba.c — auth_hba_file (pg_hba.conf): a realistic file, first match wins,
  * connection types against the TLS flag, IPv4/IPv6 CIDR and mask-column
  * edges, lists and quoting, keywords, continuation lines, options, and an
- * exact "file:line: reason" for every unsupported or malformed construct.
+ * exact "file:line: reason" for every unsupported or malformed construct,
+ * and the first record that needs a client certificate.
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -324,6 +325,23 @@ static const struct { const char *text, *err; } bad[] = {
 	{ "local \xff\xfe \"\xc3\xa9\" trust\nlocal\tall\tall\tgarbage\n", "h.conf:2: invalid authentication method \"garbage\"" },
 };
 
+/* hba_find_clientcert: the first record needing a client certificate,
+ * whatever it matches; line 0 (and reject) when none does. */
+static const struct {
+	const char *text;
+	int line;
+	enum hba_method method;
+	enum hba_clientcert cc;
+} certs[] = {
+	{ "local all all trust\nhostssl all all all md5\n", 0, HBA_REJECT, OFF },
+	{ "hostssl all all all scram-sha-256 clientcert=verify-ca\n", 1, HBA_SCRAM, CA },
+	{ "local all all trust\n# comment\n\nhostssl all all all md5 clientcert=verify-full\n"
+	  "hostssl all all all cert\n", 4, HBA_MD5, FULL },
+	{ "host all all all reject\nhostssl db u 10.0.0.0/8 \\\n  cert\n", 2, HBA_CERT, FULL },
+	{ "hostssl all all all trust clientname=CN\nhostssl all bob all password clientcert=verify-ca\n",
+	  2, HBA_PASSWORD, CA },
+};
+
 int main(void)
 {
 	char err[512];
@@ -375,6 +393,21 @@ int main(void)
 		hba_free(r);
 	}
 	free(copy);
+
+	for (size_t i = 0; i < ARRAY_SIZE(certs); i++) {
+		const char *t = certs[i].text;
+		if (!ok(hba_parse(t, strlen(t), "h.conf", &r, err, sizeof err), "clientcert case %zu parses", i)) {
+			diag("%s", err);
+			continue;
+		}
+		struct hba_match cm = hba_find_clientcert(r);
+		if (!ok(cm.line == certs[i].line && cm.method == certs[i].method && cm.clientcert == certs[i].cc,
+			"  needs a client certificate: line %d %s", certs[i].line, hba_method_name(certs[i].method)))
+			diag("got line %d %s clientcert %d", cm.line, hba_method_name(cm.method), (int)cm.clientcert);
+		hba_free(r);
+	}
+	struct hba_match nc = hba_find_clientcert(NULL);
+	ok(nc.line == 0 && nc.clientcert == OFF, "NULL rules need no client certificate");
 
 	struct hba_match m = hba_find(NULL, HBA_CONN_LOCAL, false, NULL, "d", "u");
 	ok(m.method == HBA_REJECT && m.line == 0 && m.clientcert == OFF, "NULL rules reject");

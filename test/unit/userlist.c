@@ -1,6 +1,7 @@
 /*
  * userlist.c — the auth_file: quoting, "" escapes, comments, secret kinds,
- * duplicates (the later line wins), exact error messages, loading a file.
+ * duplicates (the later line wins), exact error messages, loading a file,
+ * and the warning about empty passwords.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,10 +70,104 @@ static const struct { const char *secret; int kind; } kinds[] = {
 	{ "SCRAM-SHA-1$4096:x$y:z", SECRET_PLAIN },
 };
 
+/* md5("" + "e"): user e's empty password, hashed */
+#define MD5_EMPTY_E "md5" "e1671797c52e15f763380b45e841ec32"
+
+static const struct { const char *user, *secret; bool empty; } empties[] = {
+	{ "e", "", true },
+	{ "e", MD5_EMPTY_E, true },
+	{ "f", MD5_EMPTY_E, false },            /* another user's empty password */
+	{ "e", "x", false },
+	{ "e", " ", false },
+	{ "e", MD5_A, false },
+	{ "e", SCRAM_A, false },
+	{ "e", "md5", false },
+};
+
+/* What loading `text` warns; NULL: no warning at all. */
+static const struct { const char *text, *warning; } load_warnings[] = {
+	{ "\"a\" \"x\"\n\"e\" \"\"\n",
+	  "u.txt:2: user \"e\" has an empty password: every login that checks a password will fail for it" },
+	{ "; users\n\n\"e\" \"" MD5_EMPTY_E "\"\n",
+	  "u.txt:3: user \"e\" has an empty password" },
+	{ "\"e\" \"x\"\n\"e\" \"\"\n", "u.txt:2: user \"e\" has an empty password" },
+	{ "\"e\" \"\"\n\"e\" \"x\"\n", NULL },      /* the later line wins */
+	{ "\"f\" \"" MD5_EMPTY_E "\"\n", NULL },
+	{ "\"a\" \"x\"\n\"b\" \"" MD5_A "\"\n\"c\" \"" SCRAM_A "\"\n", NULL },
+};
+
+static int saved_stderr = -1;
+static char cap_path[] = "/tmp/sluice-userlist-stderr-XXXXXX";
+
+/* Send stderr (where log_warn writes) to a temp file until capture_end. */
+static void capture_start(void)
+{
+	int fd;
+	fflush(stderr);
+	strcpy(cap_path + strlen(cap_path) - 6, "XXXXXX");
+	if ((fd = mkstemp(cap_path)) < 0)
+		BUG("mkstemp");
+	saved_stderr = dup(2);
+	dup2(fd, 2);
+	close(fd);
+	log_set_level(LOG_LVL_WARN);
+}
+
+static char *capture_end(void)
+{
+	char *text = NULL, err[256];
+	size_t len;
+	fflush(stderr);
+	log_set_level(LOG_LVL_ERROR);
+	dup2(saved_stderr, 2);
+	close(saved_stderr);
+	if (!file_read_all(cap_path, &text, &len, err, sizeof err))
+		text = strdup("");
+	unlink(cap_path);
+	return text;
+}
+
+static int count(const char *hay, const char *needle)
+{
+	int n = 0;
+	for (const char *p = hay; (p = strstr(p, needle)); p++)
+		n++;
+	return n;
+}
+
+static void test_empty_passwords(void)
+{
+	char err[512];
+	struct userlist *ul;
+
+	for (size_t i = 0; i < ARRAY_SIZE(empties); i++)
+		ok(userlist_secret_empty(empties[i].user, empties[i].secret) == empties[i].empty,
+		   "%s/\"%s\": %s", empties[i].user, empties[i].secret,
+		   empties[i].empty ? "empty" : "not empty");
+	for (size_t i = 0; i < ARRAY_SIZE(load_warnings); i++) {
+		const char *t = load_warnings[i].text, *want = load_warnings[i].warning;
+		capture_start();
+		bool okay = userlist_parse(t, strlen(t), "u.txt", &ul, err, sizeof err);
+		char *out = capture_end();
+		ok(okay, "empty passwords load: case %zu", i);
+		if (want) {
+			if (!ok(strstr(out, want) != NULL, "  warns: %s", want))
+				diag("logged: %s", out);
+			is_int(count(out, "empty password"), 1, "  once");
+		} else if (!ok(*out == 0, "  no warning")) {
+			diag("logged: %s", out);
+		}
+		free(out);
+		userlist_free(ul);
+	}
+}
+
 int main(void)
 {
 	char err[512];
 	struct userlist *ul;
+
+	log_set_level(LOG_LVL_ERROR);    /* warnings are checked through capture_start */
 
 	for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
 		bool okay = userlist_parse(good[i].text, strlen(good[i].text), "u.txt", &ul, err, sizeof err);
@@ -137,5 +232,7 @@ int main(void)
 	char want[128];
 	snprintf(want, sizeof want, "cannot open %s: No such file or directory", path);
 	is_str(err, want, "  message");
+
+	test_empty_passwords();
 	return done_testing();
 }
