@@ -77,6 +77,8 @@ struct server {
 	char value[64];              /* ...first column of the first row so far */
 	bool value_failed;           /* ...or the query failed */
 	bool authq_failed;
+	const char *violation;       /* set by the relay's hook: how the server
+	                              * broke the protocol (static text) */
 };
 
 /* Who a server's log lines are about: S-id, database, user, host:port. */

@@ -1,0 +1,135 @@
+# Servers that break the protocol (issue 14), played by
+# SluiceTest::FakePg next to a real PostgreSQL. Each misbehaviour costs
+# only the client of that server: sluice logs it, stays responsive (its
+# console answers, another pool serves), its memory and CPU stay bounded,
+# and the same pool logs in again once the server behaves.
+#
+#   - a ReadyForQuery that no query asked for (then the server hangs up):
+#     the count of answers once passed the count of questions, and
+#     `outstanding = client count - server count` wrapped to 4 billion
+#     error replies. Now: 08P01 to its client, which is closed.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use POSIX ();
+use Test::More;
+use Time::HiRes qw(time);
+use SluiceTest qw(slurp wait_for);
+use SluiceTest::FakePg qw(ready row_description data_row command_complete);
+use SluiceTest::Proto qw(error_text parse_error);
+
+my $pg = SluiceTest::Pg->new;
+$pg->create_role('app', 'app_pw');
+$pg->create_db('app', 'app');
+
+# A query "SELECT twice" inside a transaction is answered with two
+# ReadyForQuery; in the transaction-pooled database the server then hangs
+# up (what made the count wrap), in the session-pooled one it stays.
+sub twice_script
+{
+	my ($hang_up) = @_;
+	return sub {
+		my ($sql, $conn) = @_;
+		return undef unless $sql eq 'SELECT twice';
+		my $bytes = row_description('?column?') . data_row('twice') . command_complete('SELECT 1')
+		    . ready($conn->{status}) . ready($conn->{status});
+		return $hang_up ? [ $bytes, 'close' ] : $bytes;
+	};
+}
+my $evil = SluiceTest::FakePg->new(query => twice_script(1));
+my $evil_session = SluiceTest::FakePg->new(query => twice_script(0));
+
+
+my $sl = SluiceTest::Sluice->new(
+	pg => $pg,
+	databases => {
+		app          => $pg->connstr('app'),
+		evil         => $evil->connstr('evil', pool_mode => 'transaction'),
+		evil_session => $evil_session->connstr('evil_session', pool_mode => 'session'),
+	},
+	users => { app => 'app_pw', admin => 'admin_pw' },
+	default_user => 'app',
+	settings => { admin_users => 'admin', server_login_retry => 1, query_wait_timeout => 20 },
+);
+my $pid = $sl->pid;
+my $TCK = POSIX::sysconf(POSIX::_SC_CLK_TCK()) || 100;
+
+sub rss_kb { return (slurp("/proc/$pid/status") =~ /^VmRSS:\s+(\d+)/m)[0] // 0 }
+
+sub cpu_s
+{
+	my ($rest) = slurp("/proc/$pid/stat") =~ /\)\s+(.*)$/s;
+	my @f = split ' ', $rest // '';
+	return (($f[11] // 0) + ($f[12] // 0)) / $TCK;   # utime + stime
+}
+
+# sluice still answers: its console, and a client of the real PostgreSQL
+sub still_serving
+{
+	my ($what) = @_;
+	my $t0 = time();
+	my ($out, $err, $rc) = $sl->psql('SHOW VERSION', db => 'sluice', user => 'admin', password => 'admin_pw',
+					 timeout => 10);
+	ok($rc == 0 && $out =~ /sluice/i, sprintf('%s: the console answers SHOW VERSION (%.2f s)', $what, time() - $t0))
+	    or diag("rc $rc: $err");
+	is(scalar $sl->psql('SELECT 1', db => 'app', timeout => 10), '1', "$what: another pool still serves");
+}
+
+sub login
+{
+	my ($db) = @_;
+	my $c = SluiceTest::Proto->connect(port => $sl->port, timeout => 15);
+	my $r = $c->login(user => 'app', password => 'app_pw', database => $db);
+	return ($c, $r);
+}
+
+# ---------------------------------------------------------------------------
+note('a ReadyForQuery nobody asked for, then the server hangs up (transaction pooling)');
+{
+	my ($rss0, $cpu0) = (rss_kb(), cpu_s());
+	my ($c, $r) = login('evil');
+	ok($r->{ok}, 'evil: the client logs in') or diag(error_text($r->{error}));
+	is($c->query('BEGIN')->{status}, 'T', 'evil: BEGIN');
+	my $q = $c->query('SELECT twice');
+	is_deeply($q->{rows}, [ ['twice'] ], 'evil: the rows and the first ReadyForQuery reach the client');
+	my ($type, $body) = $c->read_msg(10);
+	is($type // 'none', 'E', 'evil: then an ErrorResponse, not the second ReadyForQuery');
+	my $e = parse_error($body);
+	is($e->{C} // '', '08P01', 'evil: SQLSTATE 08P01 protocol_violation');
+	like($e->{M} // '', qr/protocol violation by the server: ReadyForQuery/,
+	     'evil: the message names what the server did') or diag(error_text($e));
+	my ($eof) = $c->wait_eof(10);
+	ok($eof, 'evil: and the client is closed');
+	ok(wait_for(sub { $sl->log_contents =~ /protocol violation: ReadyForQuery when no query was waiting/ },
+		    timeout => 10), 'evil: the log says what the server did');
+	still_serving('evil');
+	my ($rss1, $cpu1) = (rss_kb(), cpu_s());
+	note(sprintf('evil: sluice RSS %d -> %d kB, CPU %.2f s', $rss0, $rss1, $cpu1 - $cpu0));
+	cmp_ok($rss1 - $rss0, '<', 8192, 'evil: sluice RSS grew less than 8 MB');
+	cmp_ok($cpu1 - $cpu0, '<', 3, 'evil: sluice used less than 3 s of CPU (no runaway loop)');
+	my ($c2, $r2) = login('evil');
+	ok($r2->{ok} && ($c2->query_value('SELECT 1') // '') eq '1',
+	   'evil: the pool connects again and serves the next client');
+	cmp_ok($evil->connections, '>=', 2, 'evil: on a new server connection');
+	$c2->terminate;
+}
+
+# ---------------------------------------------------------------------------
+note('a ReadyForQuery nobody asked for (session pooling, the server stays)');
+{
+	my ($c, $r) = login('evil_session');
+	ok($r->{ok}, 'evil_session: the client logs in') or diag(error_text($r->{error}));
+	my $q = $c->query('SELECT twice');
+	is_deeply($q->{rows}, [ ['twice'] ], 'evil_session: the rows and the first ReadyForQuery');
+	my ($type, $body) = $c->read_msg(10);
+	is($type // 'none', 'E', 'evil_session: then an ErrorResponse');
+	is(parse_error($body)->{C} // '', '08P01', 'evil_session: SQLSTATE 08P01');
+	ok(($c->wait_eof(10))[0], 'evil_session: the client is closed');
+	my ($c2, $r2) = login('evil_session');
+	ok($r2->{ok} && ($c2->query_value('SELECT 1') // '') eq '1', 'evil_session: the next client is served');
+	$c2->terminate;
+}
+
+SluiceTest::check_log();
+done_testing();
