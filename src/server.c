@@ -551,9 +551,17 @@ void server_relay(struct server *s)
 /* Calls `fn` for each whole message in the input; stops when it returns false. */
 static bool each_message(struct server *s, bool (*fn)(struct server *, char, const uint8_t *, size_t))
 {
+	/* before its first ReadyForQuery a server has less to say */
+	uint32_t max = s->state == SV_LOGIN ? SERVER_LOGIN_MSG_MAX : SERVER_CONTROL_MSG_MAX;
 	for (;;) {
 		struct pq_header h;
-		enum pq_frame f = conn_frame(&s->conn, SERVER_CONTROL_MSG_MAX, &h);
+		enum pq_frame f = conn_frame(&s->conn, max, &h);
+		if (f == PQ_FRAME_BAD && s->state == SV_LOGIN && h.len > max) {
+			char msg[160];
+			snprintf(msg, sizeof msg, "server sent a message of %u bytes while logging in (at most %u)",
+				 h.len, max);
+			return server_login_fail(s, SQLSTATE_PROGRAM_LIMIT_EXCEEDED, msg);
+		}
 		if (f == PQ_FRAME_BAD) {
 			server_lost(s, "invalid message length from server");
 			return false;

@@ -1,4 +1,4 @@
-# Servers that break the protocol (issue 14), played by
+# Servers that break the protocol or ask too much (issue 14), played by
 # SluiceTest::FakePg next to a real PostgreSQL. Each misbehaviour costs
 # only the client of that server: sluice logs it, stays responsive (its
 # console answers, another pool serves), its memory and CPU stay bounded,
@@ -8,6 +8,10 @@
 #     the count of answers once passed the count of questions, and
 #     `outstanding = client count - server count` wrapped to 4 billion
 #     error replies. Now: 08P01 to its client, which is closed.
+#   - a greeting of 200 ParameterStatus messages of 100 KB, or 200 small
+#     ones: the pool kept it and sent it to every client. Now the login
+#     fails (54000) at the first message over SERVER_LOGIN_MSG_MAX (32 KiB),
+#     at the 65th ParameterStatus, or at a value over 1 KiB.
 use strict;
 use warnings;
 use FindBin;
@@ -16,7 +20,7 @@ use POSIX ();
 use Test::More;
 use Time::HiRes qw(time);
 use SluiceTest qw(slurp wait_for);
-use SluiceTest::FakePg qw(ready row_description data_row command_complete);
+use SluiceTest::FakePg qw(ready row_description data_row command_complete param_status);
 use SluiceTest::Proto qw(error_text parse_error);
 
 my $pg = SluiceTest::Pg->new;
@@ -40,6 +44,22 @@ sub twice_script
 my $evil = SluiceTest::FakePg->new(query => twice_script(1));
 my $evil_session = SluiceTest::FakePg->new(query => twice_script(0));
 
+# the first connection greets with 200 ParameterStatus of 100 KB each
+my $flood = SluiceTest::FakePg->new(greeting => sub {
+	my ($conn) = @_;
+	return undef if $conn->{n} > 1;
+	return sub { my ($write) = @_; $write->(param_status("flood_$_", 'x' x 100_000)) for 1 .. 200 };
+});
+# the first connection greets with 200 small ParameterStatus
+my $many = SluiceTest::FakePg->new(greeting => sub {
+	my ($conn) = @_;
+	return $conn->{n} > 1 ? undef : join('', map { param_status("many_$_", 'v' x 100) } 1 .. 200);
+});
+# the first connection greets with one ParameterStatus value of 2000 bytes
+my $big = SluiceTest::FakePg->new(greeting => sub {
+	my ($conn) = @_;
+	return $conn->{n} > 1 ? undef : param_status('big_one', 'b' x 2000);
+});
 
 my $sl = SluiceTest::Sluice->new(
 	pg => $pg,
@@ -47,6 +67,9 @@ my $sl = SluiceTest::Sluice->new(
 		app          => $pg->connstr('app'),
 		evil         => $evil->connstr('evil', pool_mode => 'transaction'),
 		evil_session => $evil_session->connstr('evil_session', pool_mode => 'session'),
+		flood        => $flood->connstr('flood'),
+		many         => $many->connstr('many'),
+		big          => $big->connstr('big'),
 	},
 	users => { app => 'app_pw', admin => 'admin_pw' },
 	default_user => 'app',
@@ -128,6 +151,55 @@ note('a ReadyForQuery nobody asked for (session pooling, the server stays)');
 	ok(($c->wait_eof(10))[0], 'evil_session: the client is closed');
 	my ($c2, $r2) = login('evil_session');
 	ok($r2->{ok} && ($c2->query_value('SELECT 1') // '') eq '1', 'evil_session: the next client is served');
+	$c2->terminate;
+}
+
+# ---------------------------------------------------------------------------
+note('a greeting of 200 ParameterStatus of 100 KB');
+{
+	my $rss0 = rss_kb();
+	my ($c, $r) = login('flood');
+	ok(!$r->{ok}, 'flood: the client does not get the bloated greeting');
+	is($r->{error}{C} // '', '54000', 'flood: SQLSTATE 54000 program_limit_exceeded')
+	    or diag(error_text($r->{error}));
+	like($r->{error}{M} // '', qr/message of \d+ bytes while logging in/, 'flood: the message says why');
+	ok(wait_for(sub { $sl->log_contents =~ /login failed: server sent a message of \d+ bytes while logging in/ },
+		    timeout => 10), 'flood: the log says why the login failed');
+	my $rss1 = rss_kb();
+	note("flood: sluice RSS $rss0 -> $rss1 kB");
+	cmp_ok($rss1 - $rss0, '<', 4096, 'flood: sluice RSS grew less than 4 MB');
+	my ($c2, $r2) = login('flood');
+	ok($r2->{ok} && ($c2->query_value('SELECT 1') // '') eq '1', 'flood: a normal greeting afterwards works')
+	    or diag(error_text($r2->{error}));
+	ok(!grep({ /^flood_/ } keys %{ $r2->{params} // {} }), 'flood: nothing of the bloated greeting was kept');
+	$c2->terminate;
+	still_serving('flood');
+}
+
+# ---------------------------------------------------------------------------
+note('a greeting of 200 small ParameterStatus');
+{
+	my ($c, $r) = login('many');
+	ok(!$r->{ok}, 'many: the client does not get in');
+	is($r->{error}{C} // '', '54000', 'many: SQLSTATE 54000') or diag(error_text($r->{error}));
+	like($r->{error}{M} // '', qr/more than 64 ParameterStatus messages/, 'many: the message says why');
+	my ($c2, $r2) = login('many');
+	ok($r2->{ok} && ($c2->query_value('SELECT 1') // '') eq '1', 'many: a normal greeting afterwards works')
+	    or diag(error_text($r2->{error}));
+	is(scalar(grep { /^many_/ } keys %{ $r2->{params} // {} }), 0, 'many: nothing of the long greeting was kept');
+	$c2->terminate;
+}
+
+# ---------------------------------------------------------------------------
+note('a ParameterStatus value of 2000 bytes');
+{
+	my ($c, $r) = login('big');
+	ok(!$r->{ok}, 'big: the client does not get in');
+	is($r->{error}{C} // '', '54000', 'big: SQLSTATE 54000') or diag(error_text($r->{error}));
+	like($r->{error}{M} // '', qr/value of 2000 bytes for "big_one"/, 'big: the message names the parameter');
+	my ($c2, $r2) = login('big');
+	ok($r2->{ok} && ($c2->query_value('SELECT 1') // '') eq '1', 'big: a normal greeting afterwards works')
+	    or diag(error_text($r2->{error}));
 	$c2->terminate;
 }
 
