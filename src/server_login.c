@@ -225,6 +225,11 @@ static bool on_auth(struct server *s, const uint8_t *body, size_t len)
 				return false;
 			built = scram_client_final(&l->scram, pw, (const char *)data, dlen, buf, sizeof buf);
 		}
+		if (!built && !l->scram_keys && l->scram.iterations > SCRAM_CLIENT_ITER_MAX) {
+			snprintf(buf, sizeof buf, "server asks for %d SCRAM iterations, more than sluice "
+				 "computes (%d)", l->scram.iterations, SCRAM_CLIENT_ITER_MAX);
+			return server_login_fail(s, SQLSTATE_PROGRAM_LIMIT_EXCEEDED, buf);
+		}
 		if (!built)
 			return server_login_fail(s, SQLSTATE_PROTOCOL_VIOLATION,
 						 "invalid SCRAM message from server");

@@ -12,6 +12,8 @@
 #     ones: the pool kept it and sent it to every client. Now the login
 #     fails (54000) at the first message over SERVER_LOGIN_MSG_MAX (32 KiB),
 #     at the 65th ParameterStatus, or at a value over 1 KiB.
+#   - SCRAM with i=10,000,000: 3.4 s of PBKDF2 on the event loop per login.
+#     Now refused (54000) right after server-first, above 100,000.
 use strict;
 use warnings;
 use FindBin;
@@ -60,6 +62,11 @@ my $big = SluiceTest::FakePg->new(greeting => sub {
 	my ($conn) = @_;
 	return $conn->{n} > 1 ? undef : param_status('big_one', 'b' x 2000);
 });
+# the first connection asks for 10,000,000 SCRAM iterations, later ones 4096
+my $slow = SluiceTest::FakePg->new(scram => sub {
+	my ($conn) = @_;
+	return $conn->{n} == 1 ? { iterations => 10_000_000 } : { iterations => 4096, password => 'fake_pw' };
+});
 
 my $sl = SluiceTest::Sluice->new(
 	pg => $pg,
@@ -70,6 +77,7 @@ my $sl = SluiceTest::Sluice->new(
 		flood        => $flood->connstr('flood'),
 		many         => $many->connstr('many'),
 		big          => $big->connstr('big'),
+		slow         => $slow->connstr('slow', user => 'app', password => 'fake_pw'),
 	},
 	users => { app => 'app_pw', admin => 'admin_pw' },
 	default_user => 'app',
@@ -199,6 +207,27 @@ note('a ParameterStatus value of 2000 bytes');
 	like($r->{error}{M} // '', qr/value of 2000 bytes for "big_one"/, 'big: the message names the parameter');
 	my ($c2, $r2) = login('big');
 	ok($r2->{ok} && ($c2->query_value('SELECT 1') // '') eq '1', 'big: a normal greeting afterwards works')
+	    or diag(error_text($r2->{error}));
+	$c2->terminate;
+}
+
+# ---------------------------------------------------------------------------
+note('SCRAM with 10,000,000 iterations');
+{
+	my ($cpu0, $t0) = (cpu_s(), time());
+	my ($c, $r) = login('slow');
+	my ($cpu1, $took) = (cpu_s(), time() - $t0);
+	note(sprintf('slow: the refused login took %.2f s, sluice used %.2f s of CPU', $took, $cpu1 - $cpu0));
+	ok(!$r->{ok}, 'slow: the client does not get in');
+	is($r->{error}{C} // '', '54000', 'slow: SQLSTATE 54000') or diag(error_text($r->{error}));
+	like($r->{error}{M} // '', qr/10000000 SCRAM iterations, more than sluice computes \(100000\)/,
+	     'slow: the message says why');
+	my @ev = $slow->events;
+	ok((grep { /^scram-first 1 i=10000000$/ } @ev) && !(grep { /^scram-final 1$/ } @ev),
+	   'slow: sluice refused right after server-first (no client-final computed)') or diag(join("\n", @ev));
+	cmp_ok($cpu1 - $cpu0, '<', 1, 'slow: sluice used less than 1 s of CPU (no PBKDF2 of 10,000,000)');
+	my ($c2, $r2) = login('slow');
+	ok($r2->{ok} && ($c2->query_value('SELECT 1') // '') eq '1', 'slow: with 4096 iterations the login works')
 	    or diag(error_text($r2->{error}));
 	$c2->terminate;
 }
