@@ -28,8 +28,9 @@
 
 /* What a server may say about itself before its first ReadyForQuery (the
  * pool keeps the first greeting and sends it to every client that logs
- * in). PostgreSQL 16 sends 14 ParameterStatus messages, none over 64
- * bytes; names are below NAMEDATALEN. Beyond these, the login fails. */
+ * in). PostgreSQL 15 sends 13 ParameterStatus messages (16 and 17 add
+ * scram_iterations), none over 64 bytes; names are below NAMEDATALEN.
+ * Beyond these bounds the login fails (doc/security.md). */
 #define LOGIN_PARAMS_MAX       64           /* ParameterStatus messages */
 #define LOGIN_PARAM_NAME_MAX   63           /* bytes, NAMEDATALEN - 1 */
 #define LOGIN_PARAM_VALUE_MAX  1024         /* bytes */
