@@ -41,6 +41,12 @@
 #define SCRAM_SALT_MAX 64
 #define SCRAM_NONCE_MAX 128
 #define SCRAM_DEFAULT_ITERATIONS 4096
+/* Most iterations sluice computes as a client from a password (PBKDF2 on
+ * the event loop: about 35 ms at this count; PostgreSQL's default is
+ * 4096). A server asking for more is refused: scram_client_final fails
+ * with cst->iterations set to the count asked. SCRAM pass-through
+ * computes nothing and has no such cap. */
+#define SCRAM_CLIENT_ITER_MAX 100000
 
 struct scram_secret {
 	int iterations;
@@ -78,6 +84,7 @@ struct scram_client_state {
 	char client_first_bare[256];
 	char auth_message[1024];
 	uint8_t server_key[SCRAM_KEY_LEN];
+	int iterations;                        /* scram_client_final: the server's i= */
 };
 
 bool scram_secret_from_verifier(const char *verifier, struct scram_secret *sec) MUST_CHECK;

@@ -77,6 +77,8 @@ struct server {
 	char value[64];              /* ...first column of the first row so far */
 	bool value_failed;           /* ...or the query failed */
 	bool authq_failed;
+	const char *violation;       /* set by the relay's hook: how the server
+	                              * broke the protocol (static text) */
 };
 
 /* Who a server's log lines are about: S-id, database, user, host:port. */
@@ -111,7 +113,14 @@ static inline bool server_logging_in(const struct server *s)
 }
 
 /* server_login.c */
+/* Longest message a server may send before its first ReadyForQuery:
+ * room for any ParameterStatus within server_login.c's bounds, the SASL
+ * exchange and PostgreSQL's ErrorResponse. */
+#define SERVER_LOGIN_MSG_MAX (32u * 1024)
 bool server_login_start(struct server *s) MUST_CHECK;
+/* Give up logging s in: log why, close s, report to its pool. Returns
+ * false (for `return server_login_fail(...)`). */
+bool server_login_fail(struct server *s, const char *sqlstate, const char *msg);
 /* Handles one message during SV_LOGIN; false = login failed (already
  * reported to the pool). */
 bool server_login_message(struct server *s, char type, const uint8_t *body, size_t len) MUST_CHECK;

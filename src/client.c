@@ -258,7 +258,6 @@ static void send_ready(struct client *c, char status)
 
 void client_lost_server(struct client *c, struct server *s, const char *sqlstate, const char *msg)
 {
-	uint32_t outstanding = c->relay.counted - s->relay.counted;
 	if (c->state == CL_AUTH_QUERY) {
 		detach(c, s);
 		client_fail(c, sqlstate, "could not look up the user: %s", msg);
@@ -277,6 +276,16 @@ void client_lost_server(struct client *c, struct server *s, const char *sqlstate
 		client_close(c, "server died in the middle of a message", false);
 		return;
 	}
+	if (s->relay.counted > c->relay.counted) {
+		/* More answers than questions: the relay refuses the ReadyForQuery
+		 * that would do this (server.c), but the difference below must
+		 * never wrap (it once made 4 billion error replies). */
+		detach(c, s);
+		client_fail(c, SQLSTATE_PROTOCOL_VIOLATION,
+			    "protocol violation by the server: more ReadyForQuery messages than queries");
+		return;
+	}
+	uint32_t outstanding = c->relay.counted - s->relay.counted;
 	bool mid_message = c->relay.pending || c->relay.unsynced;
 	if (c->pool->mode == POOL_SESSION || mid_message || (outstanding == 0 && s->txn_status != 'I')) {
 		/* Session state, or the message stream itself, died with the

@@ -29,7 +29,7 @@
 
 #define NONCE_RAW_LEN    18         /* random bytes; 24 base64 characters */
 #define SALT_LEN         16         /* for verifiers we make */
-#define CLIENT_ITER_MAX  10000000   /* a server asking for more is refused */
+#define CLIENT_ITER_MAX  10000000   /* largest count parsed (pass-through: no PBKDF2) */
 #define AUTH_MESSAGE_MAX 2048       /* server side */
 #define KEY_B64_LEN      44         /* base64 of SCRAM_KEY_LEN bytes */
 
@@ -679,7 +679,10 @@ bool scram_client_final(struct scram_client_state *cst, const char *password,
 	bool ok;
 
 	ok = password &&
-	     parse_server_first(cst, server_first, len, &nonce, &nonce_n, salt, &salt_len, &iters) &&
+	     parse_server_first(cst, server_first, len, &nonce, &nonce_n, salt, &salt_len, &iters);
+	cst->iterations = ok ? iters : 0;
+	/* PBKDF2 runs on the event loop: a server may not make it arbitrarily long */
+	ok = ok && iters <= SCRAM_CLIENT_ITER_MAX &&
 	     password_keys(password, salt, salt_len, iters, client_key, server_key) &&
 	     client_finish(cst, client_key, server_key, server_first, len, nonce, nonce_n,
 			   out, outlen);

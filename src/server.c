@@ -337,6 +337,23 @@ static void server_lost(struct server *s, const char *why)
 	}
 }
 
+/* The server broke the protocol while serving a client (s->violation
+ * says how): it is closed, and only its client fails, with 08P01. The
+ * client is not kept, even in transaction pooling: what it was sent so
+ * far may already not match what it asked. */
+static void server_violation(struct server *s)
+{
+	struct client *c = s->client;
+	const char *what = s->violation;
+	server_log(s, LOG_LVL_WARN, "protocol violation: %s; closing the connection", what);
+	if (c) {
+		s->client = NULL;
+		c->server = NULL;
+		client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, "protocol violation by the server: %s", what);
+	}
+	server_close(s, "protocol violation by the server");
+}
+
 /* ---- relaying to the client ---- */
 
 /* DISCARD ALL / DEALLOCATE ALL drop the server's prepared statements, and
@@ -393,6 +410,14 @@ static enum relay_action server_inspect(void *owner, char type, const uint8_t *b
 			return RELAY_FAIL;
 		if (!c)
 			return RELAY_FORWARD;
+		if (s->relay.counted > c->relay.counted) {
+			/* (already counted: the relay counts before it shows) Every
+			 * ReadyForQuery answers one Query, Sync or FunctionCall of
+			 * the client's; this one answers none. Whatever follows can
+			 * no longer be matched to what the client asked. */
+			s->violation = "ReadyForQuery when no query was waiting for one";
+			return RELAY_FAIL;
+		}
 		stats_ready(&s->clock, s->pool->stats, s->txn_status,
 			    c->relay.counted != s->relay.counted || c->relay.unsynced);
 		if (rt.cfg->query_timeout > 0)
@@ -491,7 +516,10 @@ void server_relay(struct server *s)
 		switch (r) {
 		case RELAY_BAD_LENGTH:
 		case RELAY_FAILED:
-			server_lost(s, "invalid message from server");
+			if (s->violation)
+				server_violation(s);
+			else
+				server_lost(s, "invalid message from server");
 			return;
 		case RELAY_STOPPED:
 			server_transaction_end(s);
@@ -523,9 +551,17 @@ void server_relay(struct server *s)
 /* Calls `fn` for each whole message in the input; stops when it returns false. */
 static bool each_message(struct server *s, bool (*fn)(struct server *, char, const uint8_t *, size_t))
 {
+	/* before its first ReadyForQuery a server has less to say */
+	uint32_t max = s->state == SV_LOGIN ? SERVER_LOGIN_MSG_MAX : SERVER_CONTROL_MSG_MAX;
 	for (;;) {
 		struct pq_header h;
-		enum pq_frame f = conn_frame(&s->conn, SERVER_CONTROL_MSG_MAX, &h);
+		enum pq_frame f = conn_frame(&s->conn, max, &h);
+		if (f == PQ_FRAME_BAD && s->state == SV_LOGIN && h.len > max) {
+			char msg[160];
+			snprintf(msg, sizeof msg, "server sent a message of %u bytes while logging in (at most %u)",
+				 h.len, max);
+			return server_login_fail(s, SQLSTATE_PROGRAM_LIMIT_EXCEEDED, msg);
+		}
 		if (f == PQ_FRAME_BAD) {
 			server_lost(s, "invalid message length from server");
 			return false;

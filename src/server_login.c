@@ -26,8 +26,20 @@
 #include "sqlstate.h"
 #include "userlist.h"
 
+/* What a server may say about itself before its first ReadyForQuery (the
+ * pool keeps the first greeting and sends it to every client that logs
+ * in). PostgreSQL 15 sends 13 ParameterStatus messages (16 and 17 add
+ * scram_iterations), none over 64 bytes; names are below NAMEDATALEN.
+ * Beyond these bounds the login fails (doc/security.md). */
+#define LOGIN_PARAMS_MAX       64           /* ParameterStatus messages */
+#define LOGIN_PARAM_NAME_MAX   63           /* bytes, NAMEDATALEN - 1 */
+#define LOGIN_PARAM_VALUE_MAX  1024         /* bytes */
+#define LOGIN_PARAM_BYTES_MAX  (16 * 1024)  /* all names and values */
+
 struct server_login {
 	struct scram_client_state scram;
+	unsigned nparams;         /* ParameterStatus so far, and their bytes */
+	size_t param_bytes;
 	bool scram_started;
 	bool scram_verified;
 	bool scram_keys;          /* pass-through: keys a client proved */
@@ -104,7 +116,7 @@ static void log_login(const struct server *s)
 	log_write_at(lvl, &who, &ev, "new server connection");
 }
 
-static bool login_fail(struct server *s, const char *sqlstate, const char *msg)
+bool server_login_fail(struct server *s, const char *sqlstate, const char *msg)
 {
 	struct pool *p = s->pool;
 	server_log(s, LOG_LVL_WARN, "login failed: %s", msg);
@@ -121,7 +133,7 @@ static bool need_plain(struct server *s, const char **pw)
 		char msg[256];
 		snprintf(msg, sizeof msg, "no plain-text password for server user \"%s\" to log in with",
 			 s->pool->target.user);
-		return login_fail(s, SQLSTATE_INVALID_PASSWORD, msg);
+		return server_login_fail(s, SQLSTATE_INVALID_PASSWORD, msg);
 	}
 	*pw = secret;
 	return true;
@@ -137,13 +149,14 @@ static bool on_auth(struct server *s, const uint8_t *body, size_t len)
 	char buf[512];
 
 	if (!proto_parse_auth(body, len, &code, &data, &dlen))
-		return login_fail(s, SQLSTATE_PROTOCOL_VIOLATION, "invalid authentication request from server");
+		return server_login_fail(s, SQLSTATE_PROTOCOL_VIOLATION,
+					 "invalid authentication request from server");
 	pq_writer_init(&w);
 	switch (code) {
 	case PQ_AUTH_OK:
 		if (s->login->scram_started && !s->login->scram_verified)
-			return login_fail(s, SQLSTATE_PROTOCOL_VIOLATION,
-					  "server skipped the end of the SCRAM exchange");
+			return server_login_fail(s, SQLSTATE_PROTOCOL_VIOLATION,
+						 "server skipped the end of the SCRAM exchange");
 		return true;
 	case PQ_AUTH_CLEARTEXT:
 		if (!need_plain(s, &pw))
@@ -158,10 +171,10 @@ static bool on_auth(struct server *s, const uint8_t *body, size_t len)
 		if (!secret || kind == SECRET_SCRAM) {
 			snprintf(buf, sizeof buf, "no password usable for md5 for server user \"%s\"",
 				 s->pool->target.user);
-			return login_fail(s, SQLSTATE_INVALID_PASSWORD, buf);
+			return server_login_fail(s, SQLSTATE_INVALID_PASSWORD, buf);
 		}
 		if (!md5auth_response(secret, s->pool->target.user, data, resp))
-			return login_fail(s, SQLSTATE_INTERNAL_ERROR, "md5 failed");
+			return server_login_fail(s, SQLSTATE_INTERNAL_ERROR, "md5 failed");
 		proto_build_password(&w, resp);
 		send_writer(s, &w);
 		return true;
@@ -176,8 +189,8 @@ static bool on_auth(struct server *s, const uint8_t *body, size_t len)
 			off += n + 1;
 		}
 		if (!found)
-			return login_fail(s, SQLSTATE_FEATURE_NOT_SUPPORTED,
-					  "server offers no SASL mechanism sluice supports");
+			return server_login_fail(s, SQLSTATE_FEATURE_NOT_SUPPORTED,
+						 "server offers no SASL mechanism sluice supports");
 		int kind = SECRET_PLAIN;
 		const char *secret = server_secret(s, &kind);
 		if (secret && kind == SECRET_SCRAM) {
@@ -187,14 +200,14 @@ static bool on_auth(struct server *s, const uint8_t *body, size_t len)
 			if (!client_auth_scram_keys(s->pool->target.user, secret, l->client_key, l->server_key)) {
 				snprintf(buf, sizeof buf, "no SCRAM keys for server user \"%s\" yet: "
 					 "a client must log in with SCRAM first", s->pool->target.user);
-				return login_fail(s, SQLSTATE_INVALID_PASSWORD, buf);
+				return server_login_fail(s, SQLSTATE_INVALID_PASSWORD, buf);
 			}
 			l->scram_keys = true;
 		} else if (!need_plain(s, &pw)) {
 			return false;
 		}
 		if (!scram_client_first(&s->login->scram, buf, sizeof buf))
-			return login_fail(s, SQLSTATE_INTERNAL_ERROR, "SCRAM failed");
+			return server_login_fail(s, SQLSTATE_INTERNAL_ERROR, "SCRAM failed");
 		s->login->scram_started = true;
 		proto_build_sasl_initial(&w, "SCRAM-SHA-256", buf, strlen(buf));
 		send_writer(s, &w);
@@ -203,7 +216,7 @@ static bool on_auth(struct server *s, const uint8_t *body, size_t len)
 	case PQ_AUTH_SASL_CONTINUE: {
 		struct server_login *l = s->login;
 		if (!l->scram_started)
-			return login_fail(s, SQLSTATE_PROTOCOL_VIOLATION, "unexpected SASL message");
+			return server_login_fail(s, SQLSTATE_PROTOCOL_VIOLATION, "unexpected SASL message");
 		bool built;
 		if (l->scram_keys) {
 			built = scram_client_final_keys(&l->scram, l->client_key, l->server_key,
@@ -213,8 +226,14 @@ static bool on_auth(struct server *s, const uint8_t *body, size_t len)
 				return false;
 			built = scram_client_final(&l->scram, pw, (const char *)data, dlen, buf, sizeof buf);
 		}
+		if (!built && !l->scram_keys && l->scram.iterations > SCRAM_CLIENT_ITER_MAX) {
+			snprintf(buf, sizeof buf, "server asks for %d SCRAM iterations, more than sluice "
+				 "computes (%d)", l->scram.iterations, SCRAM_CLIENT_ITER_MAX);
+			return server_login_fail(s, SQLSTATE_PROGRAM_LIMIT_EXCEEDED, buf);
+		}
 		if (!built)
-			return login_fail(s, SQLSTATE_PROTOCOL_VIOLATION, "invalid SCRAM message from server");
+			return server_login_fail(s, SQLSTATE_PROTOCOL_VIOLATION,
+						 "invalid SCRAM message from server");
 		proto_build_sasl_response(&w, buf, strlen(buf));
 		send_writer(s, &w);
 		return true;
@@ -222,13 +241,38 @@ static bool on_auth(struct server *s, const uint8_t *body, size_t len)
 	case PQ_AUTH_SASL_FINAL:
 		if (!s->login->scram_started ||
 		    !scram_client_verify(&s->login->scram, (const char *)data, dlen))
-			return login_fail(s, SQLSTATE_INVALID_PASSWORD, "server's SCRAM signature is wrong");
+			return server_login_fail(s, SQLSTATE_INVALID_PASSWORD,
+						 "server's SCRAM signature is wrong");
 		s->login->scram_verified = true;
 		return true;
 	default:
 		snprintf(buf, sizeof buf, "server asks for unsupported authentication method %u", code);
-		return login_fail(s, SQLSTATE_FEATURE_NOT_SUPPORTED, buf);
+		return server_login_fail(s, SQLSTATE_FEATURE_NOT_SUPPORTED, buf);
 	}
+}
+
+/* A ParameterStatus during login, against the LOGIN_PARAM* bounds. */
+static bool param_within_bounds(struct server *s, const char *name, const char *value)
+{
+	struct server_login *l = s->login;
+	size_t nlen = strlen(name), vlen = strlen(value);
+	char msg[256];
+	l->param_bytes += nlen + vlen;
+	if (++l->nparams > LOGIN_PARAMS_MAX)
+		snprintf(msg, sizeof msg, "server sent more than %d ParameterStatus messages while logging in",
+			 LOGIN_PARAMS_MAX);
+	else if (nlen > LOGIN_PARAM_NAME_MAX)
+		snprintf(msg, sizeof msg, "server sent a ParameterStatus name of %zu bytes while logging in "
+			 "(at most %d)", nlen, LOGIN_PARAM_NAME_MAX);
+	else if (vlen > LOGIN_PARAM_VALUE_MAX)
+		snprintf(msg, sizeof msg, "server sent a ParameterStatus value of %zu bytes for \"%s\" while "
+			 "logging in (at most %d)", vlen, name, LOGIN_PARAM_VALUE_MAX);
+	else if (l->param_bytes > LOGIN_PARAM_BYTES_MAX)
+		snprintf(msg, sizeof msg, "server sent more than %d bytes of ParameterStatus while logging in",
+			 LOGIN_PARAM_BYTES_MAX);
+	else
+		return true;
+	return server_login_fail(s, SQLSTATE_PROGRAM_LIMIT_EXCEEDED, msg);
 }
 
 bool server_login_message(struct server *s, char type, const uint8_t *body, size_t len)
@@ -239,27 +283,33 @@ bool server_login_message(struct server *s, char type, const uint8_t *body, size
 	case 'S': {
 		const char *name, *value;
 		if (!proto_parse_param_status(body, len, &name, &value))
-			return login_fail(s, SQLSTATE_PROTOCOL_VIOLATION, "invalid ParameterStatus from server");
+			return server_login_fail(s, SQLSTATE_PROTOCOL_VIOLATION,
+						 "invalid ParameterStatus from server");
+		if (!param_within_bounds(s, name, value))
+			return false;
 		param_list_add(&s->login_params, name, value);
 		(void)varcache_set(&s->vars, name, value);
 		return true;
 	}
 	case 'K':
 		if (!proto_parse_backend_key(body, len, &s->backend_pid, &s->backend_key))
-			return login_fail(s, SQLSTATE_PROTOCOL_VIOLATION, "invalid BackendKeyData from server");
+			return server_login_fail(s, SQLSTATE_PROTOCOL_VIOLATION,
+						 "invalid BackendKeyData from server");
 		return true;
 	case 'E': {
 		struct pq_error_fields f;
 		if (!proto_parse_error(body, len, &f))
-			return login_fail(s, SQLSTATE_PROTOCOL_VIOLATION, "invalid ErrorResponse from server");
-		return login_fail(s, f.sqlstate, f.message);
+			return server_login_fail(s, SQLSTATE_PROTOCOL_VIOLATION,
+						 "invalid ErrorResponse from server");
+		return server_login_fail(s, f.sqlstate, f.message);
 	}
 	case 'N':
 	case 'v':
 		return true;
 	case 'Z':
 		if (!proto_parse_ready(body, len, &s->txn_status))
-			return login_fail(s, SQLSTATE_PROTOCOL_VIOLATION, "invalid ReadyForQuery from server");
+			return server_login_fail(s, SQLSTATE_PROTOCOL_VIOLATION,
+						 "invalid ReadyForQuery from server");
 		server_login_free(s);
 		conn_timer(&s->conn, 0);
 		log_login(s);
@@ -269,6 +319,7 @@ bool server_login_message(struct server *s, char type, const uint8_t *body, size
 		pool_server_ready(s);
 		return true;
 	default:
-		return login_fail(s, SQLSTATE_PROTOCOL_VIOLATION, "unexpected message from server during login");
+		return server_login_fail(s, SQLSTATE_PROTOCOL_VIOLATION,
+					 "unexpected message from server during login");
 	}
 }

@@ -433,6 +433,14 @@ static void test_server_first_table(void)
 	   strncmp(out, "c=biws,r=cnonceX,p=", 19) == 0, "password path with i=1");
 	ok(!scram_client_final(&cst, NULL, M("r=cnonceX,s=AA==,i=1"), out, sizeof out),
 	   "NULL password refused");
+	ok(scram_client_final(&cst, "pw", M("r=cnonceX,s=AA==,i=100000"), out, sizeof out) &&
+	   cst.iterations == 100000, "password path computes SCRAM_CLIENT_ITER_MAX iterations");
+	ok(!scram_client_final(&cst, "pw", M("r=cnonceX,s=AA==,i=100001"), out, sizeof out) &&
+	   cst.iterations == 100001, "password path refuses one more, and says how many were asked");
+	ok(!scram_client_final(&cst, "pw", M("r=cnonceX,s=AA==,i=10000000"), out, sizeof out) &&
+	   cst.iterations == 10000000, "password path refuses 10,000,000 without computing them");
+	ok(cli_final_keys(&cst, ck, sk, M("r=cnonceX,s=AA==,i=10000000"), out, sizeof out),
+	   "pass-through (keys, no PBKDF2) still takes 10,000,000");
 }
 
 static void test_server_final_table(void)
