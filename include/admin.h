@@ -8,7 +8,10 @@
  *   admin_is_console(db)   is this database name the console?
  *   admin_login(c)         authenticated client of the console: check the
  *                          user's rights, greet it
- *   admin_input(c)         run the simple queries the client sent
+ *   admin_input(c)         run the simple queries the client sent, while
+ *                          it reads the answers (backpressure: reading
+ *                          and running stop while its output is over
+ *                          CONN_HIGH_WATER, and resume on CONN_EV_DRAINED)
  */
 #ifndef SLUICE_ADMIN_H
 #define SLUICE_ADMIN_H

@@ -647,17 +647,38 @@ void admin_login(struct client *c)
 	conn_send(&c->conn);
 }
 
+/* Backpressure, as for every client (conn.h's watermarks): a console
+ * whose answers are not read, or whose command waits (PAUSE, WAIT_CLOSE),
+ * runs nothing more, and is not read once what it sent passes the mark.
+ * Reading resumes from admin_input itself: on CONN_EV_DRAINED, or when
+ * the wait ends (admin_progress). */
+static bool console_blocked(struct client *c)
+{
+	if (conn_out_full(&c->conn)) {   /* arms CONN_EV_DRAINED */
+		conn_read_stop(&c->conn);
+		return true;
+	}
+	if (c->console_waiting) {
+		if (conn_in_len(&c->conn) > CONN_HIGH_WATER)
+			conn_read_stop(&c->conn);
+		return true;
+	}
+	return false;
+}
+
 void admin_input(struct client *c)
 {
-	while (c->state == CL_ADMIN && !c->console_waiting) {
+	while (c->state == CL_ADMIN && !console_blocked(c)) {
 		struct pq_header h;
 		enum pq_frame f = conn_frame(&c->conn, ADMIN_MSG_MAX, &h);
 		if (f == PQ_FRAME_BAD) {
 			client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, "invalid message length");
 			return;
 		}
-		if (f != PQ_FRAME_COMPLETE)
+		if (f != PQ_FRAME_COMPLETE) {
+			conn_read_start(&c->conn);   /* stopped by console_blocked */
 			return;
+		}
 		size_t total = pq_msg_total(&h);
 		char *msg = malloc(total + 1);
 		if (!msg) {

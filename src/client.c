@@ -891,7 +891,9 @@ static void client_event(struct conn *conn, enum conn_event ev)
 		client_close(c, c->conn.ssl ? conn_tls_error() : "socket error", false);
 		break;
 	case CONN_EV_DRAINED:
-		if (c->server && c->server->state == SV_ACTIVE) {
+		if (c->state == CL_ADMIN) {
+			admin_input(c);   /* the answers were read: run what waits */
+		} else if (c->server && c->server->state == SV_ACTIVE) {
 			conn_read_start(&c->server->conn);
 			server_relay(c->server);
 		}
