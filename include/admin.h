@@ -21,6 +21,10 @@
 
 struct client;
 
+/* The longest console command, in bytes with its terminating NUL; a
+ * longer one is refused whole (54000), never run cut short. */
+#define ADMIN_CMD_MAX 4096
+
 bool admin_is_console(const char *db);
 void admin_login(struct client *c);
 void admin_input(struct client *c);

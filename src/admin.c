@@ -332,7 +332,7 @@ static void show_config(struct client *c)
 		const struct cfg_key *k = &cfg_global_keys[i];
 		if (k->type == CFG_UNSUPPORTED)
 			continue;
-		char value[512];
+		char value[ADMIN_CMD_MAX];   /* whatever SET could give it */
 		format_value(k, rt.cfg, value, sizeof value);
 		result_row(&r, k->name, value, k->def ? k->def : "", k->reload_ok ? "yes" : "no");
 	}
@@ -585,9 +585,17 @@ static void show_help(struct client *c)
 
 static void run_command(struct client *c, const char *sql)
 {
-	char buf[256], *tok[6] = { 0 }, *save = NULL;
+	char buf[ADMIN_CMD_MAX], *tok[6] = { 0 }, *save = NULL;
 	int n = 0;
-	snprintf(buf, sizeof buf, "%s", sql);
+	size_t len = strlen(sql);
+	if (len >= sizeof buf) {
+		/* never run a command cut short: "PAUSE <many spaces> app" would
+		 * pause every database */
+		admin_error(c, SQLSTATE_PROGRAM_LIMIT_EXCEEDED,
+			    "console command too long: %zu bytes, at most %d", len, ADMIN_CMD_MAX - 1);
+		return;
+	}
+	memcpy(buf, sql, len + 1);
 	for (char *t = strtok_r(buf, " \t\r\n;", &save); t && n < 6; t = strtok_r(NULL, " \t\r\n;", &save))
 		tok[n++] = t;
 	if (n == 0) {
