@@ -8,7 +8,10 @@
  *   admin_is_console(db)   is this database name the console?
  *   admin_login(c)         authenticated client of the console: check the
  *                          user's rights, greet it
- *   admin_input(c)         run the simple queries the client sent
+ *   admin_input(c)         run the simple queries the client sent, while
+ *                          it reads the answers (backpressure: reading
+ *                          and running stop while its output is over
+ *                          CONN_HIGH_WATER, and resume on CONN_EV_DRAINED)
  */
 #ifndef SLUICE_ADMIN_H
 #define SLUICE_ADMIN_H
@@ -17,6 +20,10 @@
 #include "compiler.h"
 
 struct client;
+
+/* The longest console command, in bytes with its terminating NUL; a
+ * longer one is refused whole (54000), never run cut short. */
+#define ADMIN_CMD_MAX 4096
 
 bool admin_is_console(const char *db);
 void admin_login(struct client *c);

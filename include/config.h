@@ -90,6 +90,7 @@ struct config {
 	int log_connections;         /* bool, 1: a line per successful login */
 	int log_disconnections;      /* bool, 1: a line per close, with the reason */
 	int log_pooler_errors;       /* bool, 1: a line per error sluice sends a client */
+	int log_query_text;          /* bool, 0: reports name a query by its command words only */
 	int log_format;              /* enum log_format: text (default) or logfmt */
 	int use_syslog;              /* bool, 0: also send lines to syslog(3) ("syslog") */
 	char *syslog_ident;          /* "sluice" */

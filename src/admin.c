@@ -332,7 +332,7 @@ static void show_config(struct client *c)
 		const struct cfg_key *k = &cfg_global_keys[i];
 		if (k->type == CFG_UNSUPPORTED)
 			continue;
-		char value[512];
+		char value[ADMIN_CMD_MAX];   /* whatever SET could give it */
 		format_value(k, rt.cfg, value, sizeof value);
 		result_row(&r, k->name, value, k->def ? k->def : "", k->reload_ok ? "yes" : "no");
 	}
@@ -585,9 +585,17 @@ static void show_help(struct client *c)
 
 static void run_command(struct client *c, const char *sql)
 {
-	char buf[256], *tok[6] = { 0 }, *save = NULL;
+	char buf[ADMIN_CMD_MAX], *tok[6] = { 0 }, *save = NULL;
 	int n = 0;
-	snprintf(buf, sizeof buf, "%s", sql);
+	size_t len = strlen(sql);
+	if (len >= sizeof buf) {
+		/* never run a command cut short: "PAUSE <many spaces> app" would
+		 * pause every database */
+		admin_error(c, SQLSTATE_PROGRAM_LIMIT_EXCEEDED,
+			    "console command too long: %zu bytes, at most %d", len, ADMIN_CMD_MAX - 1);
+		return;
+	}
+	memcpy(buf, sql, len + 1);
 	for (char *t = strtok_r(buf, " \t\r\n;", &save); t && n < 6; t = strtok_r(NULL, " \t\r\n;", &save))
 		tok[n++] = t;
 	if (n == 0) {
@@ -647,17 +655,38 @@ void admin_login(struct client *c)
 	conn_send(&c->conn);
 }
 
+/* Backpressure, as for every client (conn.h's watermarks): a console
+ * whose answers are not read, or whose command waits (PAUSE, WAIT_CLOSE),
+ * runs nothing more, and is not read once what it sent passes the mark.
+ * Reading resumes from admin_input itself: on CONN_EV_DRAINED, or when
+ * the wait ends (admin_progress). */
+static bool console_blocked(struct client *c)
+{
+	if (conn_out_full(&c->conn)) {   /* arms CONN_EV_DRAINED */
+		conn_read_stop(&c->conn);
+		return true;
+	}
+	if (c->console_waiting) {
+		if (conn_in_len(&c->conn) > CONN_HIGH_WATER)
+			conn_read_stop(&c->conn);
+		return true;
+	}
+	return false;
+}
+
 void admin_input(struct client *c)
 {
-	while (c->state == CL_ADMIN && !c->console_waiting) {
+	while (c->state == CL_ADMIN && !console_blocked(c)) {
 		struct pq_header h;
 		enum pq_frame f = conn_frame(&c->conn, ADMIN_MSG_MAX, &h);
 		if (f == PQ_FRAME_BAD) {
 			client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, "invalid message length");
 			return;
 		}
-		if (f != PQ_FRAME_COMPLETE)
+		if (f != PQ_FRAME_COMPLETE) {
+			conn_read_start(&c->conn);   /* stopped by console_blocked */
 			return;
+		}
 		size_t total = pq_msg_total(&h);
 		char *msg = malloc(total + 1);
 		if (!msg) {

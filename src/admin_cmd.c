@@ -5,6 +5,7 @@
  * their condition met; the console reads no further command meanwhile.
  */
 #include <ctype.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,15 +148,31 @@ static struct gate *db_gate(struct client *c, const char *db)
 	return g;
 }
 
-/* "TIMEOUT n" / "WINDOW n" after the database name. */
-static bool option_number(struct client *c, char **tok, int n, const char *name, double *out)
+/* Digits only, and few enough to be exact in a double. */
+static bool whole_number(const char *s)
+{
+	size_t n = strspn(s, "0123456789");
+	return n > 0 && n <= 15 && !s[n];
+}
+
+/* "TIMEOUT s" / "WINDOW n" after the database name: a finite number, 0 or
+ * more (TIMEOUT 0: no deadline, what `sluicectl pause --timeout 0` sends);
+ * WINDOW a whole one. nan, inf, -1, 1x are syntax errors. */
+static bool option_number(struct client *c, char **tok, int n, const char *name, bool whole,
+			  double *out)
 {
 	if (n < 3)
 		return true;
-	char *end = NULL;
-	double v = n == 4 ? strtod(tok[3], &end) : -1;
-	if (n != 4 || strcasecmp(tok[2], name) != 0 || !end || *end || v < 0) {
+	if (n != 4 || strcasecmp(tok[2], name) != 0) {
 		admin_error(c, SQLSTATE_SYNTAX_ERROR, "usage: %s db [%s n]", tok[0], name);
+		return false;
+	}
+	char *end = NULL;
+	double v = strtod(tok[3], &end);
+	if (end == tok[3] || *end || !isfinite(v) || v < 0 || (whole && !whole_number(tok[3]))) {
+		admin_error(c, SQLSTATE_SYNTAX_ERROR, "%s %s: %s takes %s, not \"%s\"", tok[0], tok[1],
+			    name, whole ? "a window number" : "a finite number of seconds, 0 or more",
+			    tok[3]);
 		return false;
 	}
 	*out = v;
@@ -176,7 +193,7 @@ static void cmd_pause(struct client *c, const struct cmd_call *a)
 	int n = a->n;
 	const char *db = n > 1 ? tok[1] : NULL;
 	double timeout = 0;
-	if (!option_number(c, tok, n, "TIMEOUT", &timeout))
+	if (!option_number(c, tok, n, "TIMEOUT", false, &timeout))
 		return;
 	if (!db) {
 		if (!gate_pause(NULL, -1)) {
@@ -211,7 +228,7 @@ static void cmd_resume(struct client *c, const struct cmd_call *a)
 	int n = a->n;
 	const char *db = n > 1 ? tok[1] : NULL;
 	double window = 0;
-	if (!option_number(c, tok, n, "WINDOW", &window))
+	if (!option_number(c, tok, n, "WINDOW", true, &window))
 		return;
 	if (!db) {
 		bool any = gate_paused_all();
@@ -369,7 +386,7 @@ static void cmd_set(struct client *c, const struct cmd_call *a)
 	p += *p == '=' ? 1 : 2;
 	while (isspace((unsigned char)*p))
 		p++;
-	char value[1024];
+	char value[ADMIN_CMD_MAX];   /* the command's length: never cut */
 	n = 0;
 	if (*p == '\'') {
 		for (p++; *p && n < sizeof value - 1; p++) {

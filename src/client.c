@@ -6,6 +6,7 @@
  *                                                 any -> CL_CLOSED
  */
 #include <arpa/inet.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include "gate.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "log_limit.h"
 #include "pool.h"
 #include "prepared.h"
 #include "proto.h"
@@ -122,13 +124,54 @@ void client_accept(int fd, const struct sockaddr *sa, socklen_t len)
 }
 
 /* ---- log lines of the connection's life (log_connections,
- * log_disconnections, log_pooler_errors): at LOG when on, else DEBUG ---- */
+ * log_disconnections, log_pooler_errors): at LOG when on, else DEBUG.
+ * Those of clients that never logged in are limited per peer address
+ * (log_limit.h): a peer opening connections as fast as it can must not
+ * write the log at the same rate. ---- */
+
+static bool before_login(const struct client *c)
+{
+	return c->state == CL_STARTUP || c->state == CL_AUTH || c->state == CL_AUTH_QUERY;
+}
+
+/* The peer's address without its port: "10.0.0.5", "::1", "unix". */
+static void peer_host(const struct client *c, char *out, size_t n)
+{
+	snprintf(out, n, "unix");
+	if (c->peer.sa.sa_family == AF_INET)
+		inet_ntop(AF_INET, &c->peer.in.sin_addr, out, (socklen_t)n);
+	else if (c->peer.sa.sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &c->peer.in6.sin6_addr, out, (socklen_t)n);
+}
+
+static void say_untold(int lvl, const char *host, uint64_t n)
+{
+	const struct log_event ev = { "log_suppressed", NULL, NULL, 0 };
+	log_write_at(lvl, NULL, &ev, "%" PRIu64 " more like this from %s suppressed "
+		     "(before login, at most %d lines a second per address)", n, host, LOG_LIMIT_BURST);
+}
+
+static bool log_allowed(const struct client *c, int lvl)
+{
+	char host[LOG_LIMIT_ADDR_LEN], gone[LOG_LIMIT_ADDR_LEN];
+	uint64_t untold;
+	peer_host(c, host, sizeof host);
+	bool ok = log_limit_take(host, rt_now(), &untold);
+	uint64_t lost = log_limit_evicted(gone, sizeof gone);
+	if (lost)
+		say_untold(lvl, gone, lost);   /* its slot went to another address */
+	if (untold)
+		say_untold(lvl, host, untold);
+	return ok;
+}
 
 static void log_client_event(struct client *c, bool on, int lvl_on, const char *event,
 			     const char *reason, const struct log_kv *kv, size_t nkv, const char *msg)
 {
 	int lvl = on ? lvl_on : LOG_LVL_DEBUG;
 	if (!log_on(lvl))
+		return;
+	if (lvl < LOG_LVL_DEBUG && before_login(c) && !log_allowed(c, lvl))
 		return;
 	char addr[CLIENT_ADDR_LEN];
 	struct log_who who = client_who(c, addr);
@@ -153,12 +196,14 @@ void client_log_error(struct client *c, const char *sqlstate, const char *msg)
 			 kv, ARRAY_SIZE(kv), "pooler error");
 }
 
-static void log_disconnect(struct client *c, const char *reason)
+/* lvl_on: the level when log_disconnections is on (cancel requests:
+ * DEBUG, one connection per cancel) */
+static void log_disconnect(struct client *c, const char *reason, int lvl_on)
 {
 	char age[32];
 	snprintf(age, sizeof age, "%.3fs", rt_now() - c->connected_at);
 	const struct log_kv kv[] = { { "age", age } };
-	log_client_event(c, rt.cfg->log_disconnections, LOG_LVL_INFO, "disconnect", reason,
+	log_client_event(c, rt.cfg->log_disconnections, lvl_on, "disconnect", reason,
 			 kv, ARRAY_SIZE(kv), "closing");
 }
 
@@ -172,11 +217,11 @@ static bool server_clean_for_reuse(const struct client *c, const struct server *
 	       !c->relay.unsynced && conn_in_len(&s->conn) == 0;
 }
 
-static void client_close(struct client *c, const char *reason, bool flush)
+static void close_logged(struct client *c, const char *reason, bool flush, int lvl_on)
 {
 	if (c->state == CL_CLOSED)
 		return;
-	log_disconnect(c, reason);
+	log_disconnect(c, reason, lvl_on);
 	if (c->state == CL_WAITING || c->state == CL_LOGIN_WAIT || c->state == CL_AUTH_QUERY)
 		pool_unqueue(c);
 	if (c->state == CL_HELD)
@@ -208,6 +253,11 @@ static void client_close(struct client *c, const char *reason, bool flush)
 		conn_close_flushed(&c->conn);
 	else
 		conn_close(&c->conn);
+}
+
+static void client_close(struct client *c, const char *reason, bool flush)
+{
+	close_logged(c, reason, flush, LOG_LVL_INFO);
 }
 
 static void add_error(struct client *c, const char *severity, const char *sqlstate, const char *msg)
@@ -409,8 +459,9 @@ static void client_on_startup_packet(struct client *c, const uint8_t *pkt, uint3
 		conn_send(&c->conn);
 		return;
 	case STARTUP_CANCEL:
+		/* at DEBUG: a client may send thousands a second */
 		cancel_request(st.cancel_pid, st.cancel_key);
-		client_close(c, "cancel request handled", false);
+		close_logged(c, "cancel request handled", false, LOG_LVL_DEBUG);
 		return;
 	default:
 		break;
@@ -900,7 +951,9 @@ static void client_event(struct conn *conn, enum conn_event ev)
 		client_close(c, c->conn.ssl ? conn_tls_error() : "socket error", false);
 		break;
 	case CONN_EV_DRAINED:
-		if (c->server && c->server->state == SV_ACTIVE) {
+		if (c->state == CL_ADMIN) {
+			admin_input(c);   /* the answers were read: run what waits */
+		} else if (c->server && c->server->state == SV_ACTIVE) {
 			conn_read_start(&c->server->conn);
 			server_relay(c->server);
 		}

@@ -145,6 +145,7 @@ const struct cfg_key cfg_global_keys[] = {
 	BOOL("log_connections", G(log_connections), "1", true),
 	BOOL("log_disconnections", G(log_disconnections), "1", true),
 	BOOL("log_pooler_errors", G(log_pooler_errors), "1", true),
+	BOOL("log_query_text", G(log_query_text), "0", true),
 	ENUM("log_format", G(log_format), cfg_log_formats, "text", true),
 	BOOL("syslog", G(use_syslog), "0", true),
 	STR("syslog_ident", G(syslog_ident), "sluice", true),

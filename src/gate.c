@@ -2,6 +2,7 @@
  * gate.c — the migration gate of each database: windows, draining with a
  * deadline, held clients, bypass sessions, refresh at resume.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -385,8 +386,39 @@ void gate_bypass_logout(struct client *c)
 	}
 }
 
-/* What still runs, one line per client: for the console and the log. */
-static void describe_in_flight(const struct gate *g, char *out, size_t n)
+/* A query named by its command words only ("ALTER ROLE ...", "SELECT
+ * ..."): what the log may say of it unless log_query_text is on (the
+ * text can hold a password). Only letters are copied, never literals. */
+static const char *query_words(const char *q, char *out, size_t n)
+{
+	static const char letters[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_";
+	size_t len = 0;
+	int want = 1;   /* ALTER, CREATE, DROP: and the kind of object */
+	q += strspn(q, " \t\r\n(");
+	for (int words = 0; words < want && isalpha((unsigned char)*q); words++) {
+		size_t wl = strspn(q, letters);
+		if (len + 1 + wl + sizeof " ..." > n)
+			break;
+		if (words)
+			out[len++] = ' ';
+		for (size_t i = 0; i < wl; i++)
+			out[len++] = (char)toupper((unsigned char)q[i]);
+		out[len] = 0;
+		if (!words && (!strcmp(out, "ALTER") || !strcmp(out, "CREATE") || !strcmp(out, "DROP")))
+			want = 2;
+		q += wl;
+		q += strspn(q, " \t\r\n");
+	}
+	if (!len)
+		return "?";
+	if (*q)
+		memcpy(out + len, " ...", sizeof " ...");
+	return out;
+}
+
+/* What still runs, one line per client: for the console (full_text) and
+ * the log and refused clients (the query's text only with log_query_text). */
+static void describe_in_flight(const struct gate *g, bool full_text, char *out, size_t n)
 {
 	size_t len = 0;
 	double now = rt_now();
@@ -396,14 +428,17 @@ static void describe_in_flight(const struct gate *g, char *out, size_t n)
 		if (!c->pool || c->pool->gate != g || c->bypass || !client_in_flight(c))
 			continue;
 		const struct server *s = c->server;
-		char addr[CLIENT_ADDR_LEN];
+		char addr[CLIENT_ADDR_LEN], words[48];
 		client_addr(c, addr, sizeof addr);
+		const char *query = !s->last_query[0] ? "?"
+				  : full_text ? s->last_query
+				  : query_words(s->last_query, words, sizeof words);
 		int w = snprintf(out + len, n - len, "%sC-%llu %s@%s db %s user %s: transaction %.1f s, %s, query: %s",
 				 len ? "\n" : "", (unsigned long long)c->conn.id, c->user, addr,
 				 c->db_name, c->user, now - c->xact_start,
 				 s->txn_status == 'I' ? "active" : s->txn_status == 'E' ? "idle in failed transaction"
 				 : c->relay.counted != s->relay.counted ? "active in transaction" : "idle in transaction",
-				 s->last_query[0] ? s->last_query : "?");
+				 query);
 		if (w < 0 || (size_t)w >= n - len)
 			break;
 		len += (size_t)w;
@@ -448,14 +483,16 @@ static void drain_expired(struct gate *g)
 		arm_timer(g);
 		return;
 	}
-	describe_in_flight(g, g->failure, sizeof g->failure);
+	describe_in_flight(g, true, g->failure, sizeof g->failure);   /* for PAUSE's DETAIL */
+	char running[sizeof g->failure];
+	describe_in_flight(g, rt.cfg->log_query_text, running, sizeof running);
 	g->failed_window = g->cur.number;
 	count_error(g);
 	log_warn("database %s: drain deadline passed; gate reopened (window %llu). Still running:\n%s",
-		 g->db_name, (unsigned long long)g->cur.number, g->failure);
+		 g->db_name, (unsigned long long)g->cur.number, running);
 	char msg[1280];
 	snprintf(msg, sizeof msg, "database \"%s\" could not be drained before the deadline; still running:\n%s",
-		 g->db_name, g->failure);
+		 g->db_name, running);
 	reject_held_bypass(g, msg);
 	resume_one(g, false);
 }

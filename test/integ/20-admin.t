@@ -6,6 +6,8 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../lib";
 use Test::More;
+use IO::Select;
+use Time::HiRes qw(time);
 use SluiceTest qw(run_cmd);
 
 my $pg = SluiceTest::Pg->new;
@@ -67,6 +69,79 @@ like($e, qr/SHOW NOPE is not supported/, 'an unknown SHOW gets an error');
 like($e, qr/unknown command: FROB/, 'an unknown command gets an error');
 like($e, qr/takes no arguments/, 'a bad argument gets an error');
 like($o, qr/^sluice /m, 'and the same console connection still answers');
+
+# ---- backpressure: a console that sends and does not read ----
+# Commands pipelined by a client that reads none of the answers: sluice
+# runs them only while the answers are read (the high watermark of
+# conn.h), so it does not grow by their sum (20,000 SHOW CONFIG answers
+# are about 70 MB); once the client reads, every answer comes.
+{
+	my $N = 20_000;
+	my $rss = sub { (SluiceTest::slurp('/proc/' . $sl->pid . '/status') =~ /^VmRSS:\s+(\d+) kB/m)[0] * 1024 };
+	# the kernel's send and receive queues of a TCP socket on 127.0.0.1
+	my $queues = sub {
+		my ($lport, $rport) = @_;
+		for (split /\n/, SluiceTest::slurp('/proc/net/tcp')) {
+			next unless /^\s*\d+: [0-9A-F]{8}:([0-9A-F]{4}) [0-9A-F]{8}:([0-9A-F]{4}) \S\S ([0-9A-F]+):([0-9A-F]+)/;
+			return (hex $3, hex $4) if hex $1 == $lport && hex $2 == $rport;
+		}
+		return (-1, -1);
+	};
+	my $c = $sl->proto(user => 'admin', password => 'admin_pw', dbname => 'pgbouncer');
+	my $other = $sl->proto(user => 'admin', password => 'admin_pw', dbname => 'pgbouncer');
+	my $before = $rss->();
+	my $todo = SluiceTest::Proto::msg('Q', "SHOW CONFIG;\0") x $N;
+	my $mine = $c->sock->sockport;
+	$c->sock->blocking(0);
+	# Write what the kernel takes; after each round, the other console's
+	# round trip turns sluice's loop. Done when a round changed nothing:
+	# sluice reads no more (or has read it all) and we can write no more.
+	my ($rounds, $answered, $last) = (0, 0, '');
+	SluiceTest::wait_for(sub {
+		my $n = length $todo ? syswrite($c->sock, $todo) : 0;
+		substr($todo, 0, $n, '') if $n;
+		$rounds++;
+		$answered++ if ($other->query_value('SHOW VERSION', timeout => 10) // '') =~ /^sluice /;
+		my $now = join ',', length $todo, $queues->($sl->port, $mine), $queues->($mine, $sl->port);
+		my $settled = !$n && $now eq $last;
+		$last = $now;
+		return $settled;
+	}, timeout => 60, interval => 0);
+	my $grew = $rss->() - $before;
+	note(sprintf '%d rounds; unsent %s; sluice grew by %.1f MB', $rounds, $last, $grew / 1048576);
+	cmp_ok($grew, '<', 16 * 1048576, "$N pipelined SHOW CONFIG not read: sluice grows by less than 16 MB");
+	is($answered, $rounds, '... and another console is answered meanwhile');
+
+	# now read (still not blocking: sluice takes the rest of the commands
+	# only as we read): every answer, whole
+	my ($buf, $ready, $tags, $pos) = ('', 0, 0, 0);
+	my $sel = IO::Select->new($c->sock);
+	my $deadline = time + 120;
+	while ($ready < $N && time < $deadline) {
+		if (length $todo && (my $n = syswrite($c->sock, $todo, 65536))) {
+			substr($todo, 0, $n, '');
+		}
+		next unless $sel->can_read(1);
+		my $k = sysread($c->sock, my $d, 1 << 20);
+		last unless $k;
+		$buf .= $d;
+		while ($pos + 5 <= length $buf) {
+			my ($type, $len) = unpack('aN', substr($buf, $pos, 5));
+			last if $pos + 1 + $len > length $buf;
+			$ready++ if $type eq 'Z';
+			$tags++ if $type eq 'C' && substr($buf, $pos + 5, $len - 4) eq "SHOW\0";
+			$pos += 1 + $len;
+		}
+		substr($buf, 0, $pos, '');
+		$pos = 0;
+	}
+	$c->sock->blocking(1);
+	is($ready, $N, "read at last: $N ReadyForQuery");
+	is($tags, $N, "... and $N complete SHOW answers");
+	like($c->query_value('SHOW VERSION') // '', qr/^sluice /, 'the console works on');
+	$c->terminate;
+	$other->terminate;
+}
 
 $pgb->stop;
 SluiceTest::check_log($sl);

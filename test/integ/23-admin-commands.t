@@ -203,6 +203,45 @@ my $adm = console();
 	is($adm->query('SHOW VERSION')->{status}, 'I', 'the console is still usable');
 }
 
+# ---- numbers: TIMEOUT and WINDOW take finite ones; nothing else runs ----
+{
+	# the gate of app is open, or made so (after a wrong PAUSE)
+	my $reopen = sub { $adm->query('RESUME') if grep { $_->{name} eq 'app' && $_->{paused} } @{ show($adm, 'DATABASES') } };
+	for my $v ('nan', 'NaN', 'inf', '-Infinity', '1e999', '-1', '1x', '0x', '+') {
+		my $r = $adm->query("PAUSE app TIMEOUT $v");
+		is(err_of($r) =~ s/ .*//r, '42601', "PAUSE app TIMEOUT $v: a syntax error") or diag explain $r;
+		like(err_of($r), qr/TIMEOUT takes a finite number of seconds/, '... saying what TIMEOUT takes') if $v eq 'nan';
+		$reopen->();
+	}
+	for my $v ('nan', '1.5', '-1', '1e3', 'inf') {
+		is(err_of($adm->query("RESUME app WINDOW $v")) =~ s/ .*//r, '42601', "RESUME app WINDOW $v: a syntax error");
+	}
+	is_deeply($adm->query('PAUSE app TIMEOUT 0')->{tags}, ['PAUSE'], 'PAUSE app TIMEOUT 0 (no deadline) still works');
+	is_deeply($adm->query('PAUSE app TIMEOUT 2.5')->{tags}, ['PAUSE'], '... and joins with TIMEOUT 2.5');
+	is_deeply($adm->query('RESUME app')->{tags}, ['RESUME'], 'RESUME app');
+}
+
+# ---- a console command is run whole or not at all ----
+{
+	my $r = $adm->query('PAUSE' . (' ' x 300) . 'app');
+	is_deeply($r->{tags}, ['PAUSE'], 'a 308-byte command runs (nothing cut at 255 bytes)') or diag explain $r;
+	$r = $adm->query('RESUME app');
+	is_deeply($r->{tags}, ['RESUME'], '... it paused app, not every database (RESUME app ends it)') or diag explain $r;
+	$adm->query('RESUME') if @{ $r->{errors} };
+
+	$r = $adm->query('PAUSE' . (' ' x 5000) . 'app');
+	is(err_of($r) =~ s/ .*//r, '54000', 'a command of 5008 bytes: refused whole (54000)') or diag explain $r;
+	like(err_of($r), qr/too long: 5008 bytes, at most 4095/, '... saying how long it is and may be');
+	my $rr = $adm->query('RESUME');
+	is($rr->{errors}[0]{C}, '55000', '... and nothing ran (RESUME: not paused)');
+	my $long = 'x' x 3000;
+	is_deeply($adm->query("SET admin_users = 'admin,$long'")->{tags}, ['SET'], 'SET with a 3000-byte value');
+	my ($v) = map { $_->{value} } grep { $_->{key} eq 'admin_users' } @{ show($adm, 'CONFIG') };
+	is($v, "admin,$long", '... is kept whole');
+	$adm->query("SET admin_users = 'admin'");
+	is($adm->query('SHOW VERSION')->{status}, 'I', 'the console is still usable');
+}
+
 $adm->terminate;
 SluiceTest::check_log($sl);
 done_testing();

@@ -252,5 +252,59 @@ sub parse_logfmt
 	unlike($sl->log_contents . $sl->stderr_contents, qr/syslog\S* is not supported/, 'syslog keys are known');
 }
 
+# ---------------------------------------------------------------------------
+# floods from one address: a cancel request is logged at DEBUG only; lines
+# of clients that fail before login are at most 10 a second per address,
+# and the first line after a pause says how many were left out
+{
+	my $sl = sluice();
+	my $N = 2000;
+	my $loglines = sub { scalar(() = $sl->log_contents =~ /^\S+ \S+ \d+ (?:LOG|WARNING|ERROR) /mg) };
+	# one connection: send $bytes, wait until sluice closes it; its local port
+	my $once = sub {
+		my ($bytes) = @_;
+		my $c = SluiceTest::Proto->connect(port => $sl->port);
+		my $port = $c->sock->sockport;
+		$c->send($bytes);
+		my ($eof) = $c->wait_eof(10);
+		$c->close;
+		return $eof ? $port : 0;
+	};
+
+	my $before = $loglines->();
+	my $closed = 0;
+	$closed += !!$once->(SluiceTest::Proto::cancel_request(4242, 4242)) for 1 .. $N;
+	is($closed, $N, "$N cancel requests with unknown keys, each closed by sluice");
+	is($loglines->() - $before, 0, '... and not one line at LOG or above for them')
+	    or diag(join "\n", (grep { /cancel/ } split /\n/, $sl->log_contents)[0 .. 4]);
+
+	# A bad startup packet: a pooler error and a close line each. Then
+	# one at a time until one is logged whole: a new second began, and
+	# what was left out before it has been told.
+	my $bad = "\0\0\0\3";
+	$closed = 0;
+	$closed += !!$once->($bad) for 1 .. $N;
+	is($closed, $N, "$N bad startup packets from one address, each refused");
+	my ($attempts, $deadline) = ($N, time + 60);
+	while (time < $deadline) {
+		my $from = length $sl->log_contents;   # ports are reused: look at new lines only
+		my $port = $once->($bad);
+		$attempts++;
+		last if $port && substr($sl->log_contents, $from) =~ /\@127\.0\.0\.1:$port closing: invalid length of startup packet/;
+	}
+	my $text = $sl->log_contents;
+	my $written = () = $text =~ /\@127\.0\.0\.1:\d+ (?:pooler error|closing): invalid length of startup packet/g;
+	my $told = 0;
+	$told += $_ for $text =~ /^\S+ \S+ \d+ (?:LOG|WARNING) (\d+) more like this from 127\.0\.0\.1 suppressed/mg;
+	note("$attempts bad startup packets: $written lines written, $told left out and counted");
+	cmp_ok($written, '<', 200, "$attempts failed clients from one address: far fewer lines than 2 per client");
+	ok($told > 0, '... one line says how many more like this were suppressed');
+	is($written + $told, 2 * $attempts, '... and the counts add up: every line written or counted');
+	my $c = $sl->proto(user => 'app', password => 'app_pw', db => 'app');
+	is($c->query_value('SELECT 1'), 1, 'a client logs in meanwhile');
+	$c->terminate;
+	$sl->stop;
+}
+
 SluiceTest::check_log();
 done_testing();

@@ -120,6 +120,36 @@ my $adm = console();
 	$a->terminate;
 }
 
+# ---- the drain deadline's log line names queries by their command words only ----
+# (query text can hold a password); log_query_text = 1 logs the text
+{
+	for my $on (0, 1) {
+		$adm->query("SET log_query_text = $on");
+		my $a = app();
+		$a->query('BEGIN');
+		is($a->query(q{ALTER ROLE app PASSWORD 'app_pw'})->{status}, 'T', "log_query_text = $on: a transaction changes a password");
+		my $re = qr/WARNING database app: drain deadline passed; gate reopened \(window \d+\)\. Still running:(.*)$/m;
+		my $before = () = $sl->log_contents =~ /$re/g;
+		my $r = $adm->query('PAUSE app TIMEOUT 1', timeout => 10);
+		is($r->{errors}[0]{C}, '55P03', '... outlives the drain deadline');
+		like($r->{errors}[0]{D} // '', qr/query: ALTER ROLE app PASSWORD 'app_pw'/,
+		     '... PAUSE\'s DETAIL (to the admin console) has the query text');
+		my @lines;
+		ok(SluiceTest::wait_for(sub { (@lines = $sl->log_contents =~ /$re/g) > $before }),
+		   '... the log says what still ran');
+		my $line = $lines[-1];
+		if ($on) {
+			like($line // '', qr/query: ALTER ROLE app PASSWORD 'app_pw'/, '... with the query text (log_query_text = 1)');
+		} else {
+			like($line // '', qr/query: ALTER ROLE \.\.\.$/, '... naming the query ALTER ROLE only');
+			unlike($line // '', qr/app_pw/, '... not its literals');
+		}
+		is($a->query('ROLLBACK')->{status}, 'I', '... which rolls back');
+		$a->terminate;
+	}
+	$adm->query('SET log_query_text = 0');
+}
+
 # ---- the cancel policy ----
 {
 	$adm->query('SET gate_drain_policy = cancel');

@@ -1,0 +1,87 @@
+/*
+ * log_limit.c — at most LOG_LIMIT_BURST log lines a second per peer
+ * address, in a fixed table of LOG_LIMIT_SLOTS addresses (log_limit.h).
+ *
+ * A slot's second starts with the first line of the address after the
+ * previous second ended (a fixed window, not a sliding one: simple, and
+ * at most twice the burst in any second). A linear scan finds the
+ * address: 256 short string compares for a line that is written, or
+ * counted, only when a client failed before login.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "log_limit.h"
+
+struct slot {
+	char addr[LOG_LIMIT_ADDR_LEN];   /* "": free */
+	double window_start;             /* when its current second began */
+	double last_seen;
+	uint32_t lines;                  /* written in the current second */
+	uint64_t untold;                 /* left out since the last written line */
+};
+
+static struct slot slots[LOG_LIMIT_SLOTS];
+static char evicted_addr[LOG_LIMIT_ADDR_LEN];
+static uint64_t evicted_untold;
+
+static struct slot *find_or_take(const char *addr, double now)
+{
+	struct slot *oldest = &slots[0];
+	for (size_t i = 0; i < LOG_LIMIT_SLOTS; i++) {
+		struct slot *s = &slots[i];
+		if (s->addr[0] && !strcmp(s->addr, addr))
+			return s;
+		if (!s->addr[0]) {
+			if (oldest->addr[0])
+				oldest = s;   /* a free slot beats any used one */
+		} else if (oldest->addr[0] && s->last_seen < oldest->last_seen) {
+			oldest = s;
+		}
+	}
+	if (oldest->addr[0] && oldest->untold) {
+		snprintf(evicted_addr, sizeof evicted_addr, "%s", oldest->addr);
+		evicted_untold = oldest->untold;
+	}
+	memset(oldest, 0, sizeof *oldest);
+	snprintf(oldest->addr, sizeof oldest->addr, "%s", addr);
+	oldest->window_start = now;
+	return oldest;
+}
+
+bool log_limit_take(const char *addr, double now, uint64_t *untold)
+{
+	evicted_untold = 0;
+	evicted_addr[0] = 0;
+	*untold = 0;
+	if (!addr || !addr[0])
+		addr = "?";
+	struct slot *s = find_or_take(addr, now);
+	s->last_seen = now;
+	if (now - s->window_start >= 1.0 || now < s->window_start) {
+		s->window_start = now;
+		s->lines = 0;
+	}
+	if (s->lines >= LOG_LIMIT_BURST) {
+		s->untold++;
+		return false;
+	}
+	s->lines++;
+	*untold = s->untold;
+	s->untold = 0;
+	return true;
+}
+
+uint64_t log_limit_evicted(char *addr, size_t n)
+{
+	if (n)
+		snprintf(addr, n, "%s", evicted_addr);
+	return evicted_untold;
+}
+
+void log_limit_reset(void)
+{
+	memset(slots, 0, sizeof slots);
+	evicted_addr[0] = 0;
+	evicted_untold = 0;
+}
