@@ -109,7 +109,12 @@ like($o, qr/^sluice /m, 'and the same console connection still answers');
 	}, timeout => 60, interval => 0);
 	my $grew = $rss->() - $before;
 	note(sprintf '%d rounds; unsent %s; sluice grew by %.1f MB', $rounds, $last, $grew / 1048576);
-	cmp_ok($grew, '<', 16 * 1048576, "$N pipelined SHOW CONFIG not read: sluice grows by less than 16 MB");
+	# Under AddressSanitizer (make asan) freed memory stays resident in its
+	# quarantine, so the churn of building answers shows; unbounded, the
+	# 20,000 answers alone are about 70 MB.
+	my $limit_mb = ($ENV{SLUICE_BIN} // '') =~ m{/asan/} ? 48 : 16;
+	cmp_ok($grew, '<', $limit_mb * 1048576,
+	       "$N pipelined SHOW CONFIG not read: sluice grows by less than $limit_mb MB");
 	is($answered, $rounds, '... and another console is answered meanwhile');
 
 	# now read (still not blocking: sluice takes the rest of the commands
