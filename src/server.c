@@ -916,25 +916,17 @@ static struct relay_spec server_spec = {
 };
 
 /* A server that has met named prepared statements also settles the
- * responses its client is owed (prepared.c)... */
-static struct relay_spec server_spec_tracked = {
-	.inspect = { ['Z'] = true, ['S'] = true, ['C'] = true, ['E'] = true },
-	.count = { ['Z'] = true },
-	.max_len = PQ_MESSAGE_MAX,
-	.max_inspect_len = SERVER_CONTROL_MSG_MAX,
-	.fn = server_inspect,
-	.observe = server_observe,
-	.after = server_after,
-};
-
-/* ...and reads the descriptions of statements while some are owed. */
-static struct relay_spec server_spec_describing = {
-	.inspect = { ['Z'] = true, ['S'] = true, ['C'] = true, ['E'] = true,
-		     ['t'] = true, ['T'] = true, ['n'] = true },
-	.count = { ['Z'] = true },
-	.max_len = PQ_MESSAGE_MAX,
-	.max_inspect_len = SERVER_CONTROL_MSG_MAX,
-	.fn = server_inspect,
-	.observe = server_observe,
-	.after = server_after,
-};
+ * responses its client is owed (prepared.c), and reads the descriptions of
+ * statements while some are owed (`...`: the types inspected besides). */
+#define TRACKED_SPEC(...) { \
+	.inspect = { ['Z'] = true, ['S'] = true, ['C'] = true, ['E'] = true, __VA_ARGS__ }, \
+	.count = { ['Z'] = true }, \
+	.max_len = PQ_MESSAGE_MAX, \
+	.max_inspect_len = SERVER_CONTROL_MSG_MAX, \
+	.fn = server_inspect, \
+	.observe = server_observe, \
+	.after = server_after, \
+}
+static struct relay_spec server_spec_tracked = TRACKED_SPEC();
+static struct relay_spec server_spec_describing =
+	TRACKED_SPEC(['t'] = true, ['T'] = true, ['n'] = true);
