@@ -7,6 +7,8 @@
  *   pq_begin(w, type)      start a message (type 0: untyped, as startup)
  *   pq_put_u8/u16/u32/bytes/cstring
  *   pq_end(w)              patch the length of the message begun last
+ *   pq_end_front(w, more)  the same for the front of a message whose
+ *                          last `more` bytes are sent by someone else
  *   pq_writer_ok(w)        false if any step failed (sticky)
  *
  * A zero-filled writer is valid and empty. Storage grows on the heap; after
@@ -37,6 +39,7 @@ void pq_put_u32(struct pq_writer *w, uint32_t v);
 void pq_put_bytes(struct pq_writer *w, const void *p, size_t n);
 void pq_put_cstring(struct pq_writer *w, const char *s);
 void pq_end(struct pq_writer *w);
+void pq_end_front(struct pq_writer *w, size_t more);
 
 static inline bool pq_writer_ok(const struct pq_writer *w) { return !w->failed; }
 

@@ -58,6 +58,12 @@ struct server;
 struct client_stmts;
 struct server_stmts;
 
+/* Bind, Describe and Close longer than this are shown to
+ * prepared_client_message by their first PREPARED_HEAD_LEN body bytes
+ * (the names they carry must lie there) and the rest streams: a Bind's
+ * parameters cost sluice no memory, whatever their size. */
+#define PREPARED_HEAD_LEN (64 * 1024)
+
 enum relay_action prepared_client_message(struct client *c, char type,
 					  const uint8_t *body, size_t len);
 enum relay_action prepared_client_observe(struct client *c, char type);

@@ -14,12 +14,23 @@
  * what it writes comes after them (relay_run checks, and stops with a BUG
  * when a hook broke the order).
  *
+ * A type may also be inspected by its head: a message of a `head` type
+ * longer than `head_len` is shown by its first `head_len` body bytes, and
+ * the rest streams through as it arrives (a Bind's parameters: sluice
+ * reads only the names in front of them). The owner may replace the
+ * front of any message it is shown: it writes the new front to dst
+ * (after relay_flush) and calls relay_skip_head(); the rest passes.
+ *
  * INTERFACE ROUTINES
  *   relay_run(r, src, dst, spec, owner)   move what can be moved now
  *   relay_flush(r)                        from a hook of r's relay_run:
  *                                         move what was passed so far
  *   relay_peek_next(r, buf, n)            from `fn`: the bytes after the
  *                                         message shown
+ *   relay_body_len(r)                     from `fn`: the whole body's
+ *                                         length (more than shown: a head)
+ *   relay_skip_head(r, n)                 from `fn`: drop the message's
+ *                                         first n bytes, pass the rest
  */
 #ifndef SLUICE_RELAY_H
 #define SLUICE_RELAY_H
@@ -78,8 +89,10 @@ struct relay_spec {
 	bool count[256];          /* types counted in relay.counted (sync points) */
 	bool unsync[256];         /* types that open work a later sync point ends */
 	bool peek_types[256];     /* types shown to `peek` */
+	bool head[256];           /* inspect types shown by their head when long */
 	uint32_t max_len;         /* longest message accepted */
 	uint32_t max_inspect_len; /* longest message that may be pulled up */
+	uint32_t head_len;        /* body bytes of a long `head` message shown */
 	relay_inspect_fn fn;
 	relay_observe_fn observe;
 	relay_after_fn after;
@@ -106,5 +119,13 @@ void relay_flush(struct relay *r);
  * message shown (the next message's start, as far as it has arrived) into
  * buf; the count copied. 0 anywhere else. */
 size_t relay_peek_next(struct relay *r, uint8_t *buf, size_t n);
+/* Within `fn` of relay_run(r, ...): the length of the shown message's
+ * body (larger than the `len` fn got when it is shown by its head). */
+size_t relay_body_len(struct relay *r);
+/* Within `fn` of relay_run(r, ...), which then answers RELAY_FORWARD:
+ * the first n bytes of the message shown (header included, n at most
+ * what was shown) are dropped, the rest passes. The owner has written
+ * what replaces them to dst, after relay_flush(). */
+void relay_skip_head(struct relay *r, size_t n);
 
 #endif

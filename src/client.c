@@ -1025,10 +1025,13 @@ static struct relay_spec client_spec = {
 	.fn = client_inspect,
 };
 
-/* Parse/Bind/Describe/Close are pulled up to be rewritten; Bind carries
- * the parameters, so the limit is the message limit. */
+/* Parse/Bind/Describe/Close are read to be rewritten: a Parse whole (its
+ * text is what other servers are given), the others by their head, the
+ * names in front; the rest streams (a Bind's parameters). */
 static struct relay_spec client_spec_tracked = {
 	.inspect = { ['X'] = true, ['P'] = true, ['B'] = true, ['D'] = true, ['C'] = true },
+	.head = { ['B'] = true, ['D'] = true, ['C'] = true },
+	.head_len = PREPARED_HEAD_LEN,
 	.peek_types = { ['Q'] = true, ['P'] = true },
 	.peek = client_peek,
 	.count = { ['Q'] = true, ['S'] = true, ['F'] = true },

@@ -90,13 +90,19 @@ void pq_begin(struct pq_writer *w, char type)
 
 void pq_end(struct pq_writer *w)
 {
+	pq_end_front(w, 0);
+}
+
+void pq_end_front(struct pq_writer *w, size_t more)
+{
 	if (w->failed)
 		return;
 	size_t n = w->len - w->msg_start;
-	if (n > 0x7fffffffu) {
+	if (n > 0x7fffffffu || more > 0x7fffffffu - n) {
 		w->failed = true;
 		return;
 	}
+	n += more;
 	uint8_t *p = w->buf + w->msg_start;
 	p[0] = (uint8_t)(n >> 24);
 	p[1] = (uint8_t)(n >> 16);

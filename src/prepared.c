@@ -424,21 +424,42 @@ static enum relay_action on_parse(struct client *c, struct server *s, struct pq_
 	return ensure_prepared(s, ps, w, cname) ? RELAY_DROP : RELAY_FAIL;
 }
 
-/* Send `type` with the server's name for `ps` in place of the client's:
- * `before` the name, the name, then `after` (bytes left in the reader). */
-static bool send_renamed(struct server *s, struct pq_writer *w, char type,
-			 const void *before, size_t before_len, const struct pstmt *ps,
-			 const struct pq_reader *after)
+/* Send the front of `type` with `name` in place of the client's name:
+ * `before` the name, the name; the relay then passes the rest of the
+ * client's message as it is (everything after `r`'s cursor, of which
+ * `shown` body bytes were read), streamed when it is long: a Bind's
+ * parameters are never copied. */
+static bool send_front(struct client *c, struct server *s, struct pq_writer *w, char type,
+		       const void *before, size_t before_len, const char *name,
+		       const struct pq_reader *r, size_t shown)
 {
-	char name[32];
-	stmt_name(name, sizeof name, ps->id);
+	size_t front = shown - r->left;   /* the body bytes replaced */
 	pq_begin(w, type);
 	pq_put_bytes(w, before, before_len);
 	pq_put_cstring(w, name);
-	pq_put_bytes(w, after->p, after->left);
-	pq_end(w);
+	pq_end_front(w, relay_body_len(&c->relay) - front);
+	if (!pq_writer_ok(w))
+		return false;
 	put_msg(s, w);
-	return pq_writer_ok(w);
+	relay_skip_head(&c->relay, PQ_HEADER_LEN + front);
+	return true;
+}
+
+/* The same with the server's name for `ps`. */
+static bool send_renamed(struct client *c, struct server *s, struct pq_writer *w, char type,
+			 const void *before, size_t before_len, const struct pstmt *ps,
+			 const struct pq_reader *r, size_t shown)
+{
+	char name[32];
+	stmt_name(name, sizeof name, ps->id);
+	return send_front(c, s, w, type, before, before_len, name, r, shown);
+}
+
+/* A name the client never prepared that looks like sluice's own: it
+ * must not reach another client's statement on this server. */
+static bool foreign_name(const char *cname)
+{
+	return cname && !strncmp(cname, NAME_PREFIX, sizeof NAME_PREFIX - 1);
 }
 
 static void note_bound(struct client *c, const char *portal, struct cstmt *e)
@@ -452,7 +473,7 @@ enum next_step { NEXT_DESCRIBES, NEXT_OTHER, NEXT_UNKNOWN };
 /* Does the client describe the portal it binds right after the Bind (as
  * libpq and psycopg do for every execution)? Then it learns the result's
  * shape before any row of it. */
-static enum next_step next_describes(struct client *c, const char *portal)
+static enum next_step next_describes(struct client *c, const char *portal, size_t shown)
 {
 	uint8_t buf[PQ_HEADER_LEN + 1 + 64];
 	size_t plen = strlen(portal) + 1;
@@ -460,6 +481,8 @@ static enum next_step next_describes(struct client *c, const char *portal)
 	if (want > sizeof buf)
 		return NEXT_OTHER;
 	size_t got = relay_peek_next(&c->relay, buf, want);
+	if (got == 0 && relay_body_len(&c->relay) > shown)
+		return NEXT_OTHER;   /* shown by its head: what follows cannot be waited for */
 	if (got == 0)
 		return NEXT_UNKNOWN;
 	if (buf[0] != 'D')
@@ -479,16 +502,21 @@ static bool told_matches(const struct cstmt *e, const struct sstmt *have)
 }
 
 static enum relay_action on_bind(struct client *c, struct server *s, struct pq_reader *r,
-				 struct pq_writer *w)
+				 struct pq_writer *w, size_t shown)
 {
 	const char *portal = pq_get_cstring(r);
 	const char *cname = pq_get_cstring(r);
 	struct cstmt *e = stmtreg_named(c, cname);
-	if (!portal)
-		return RELAY_FAIL;
+	if (!portal || (!cname && relay_body_len(&c->relay) > shown))
+		return RELAY_FAIL;   /* (names longer than the head shown) */
 	if (!e) {
 		note_bound(c, portal, NULL);
-		return owe(s, RQ_BIND, 0, NULL) ? RELAY_FORWARD : RELAY_FAIL;
+		if (!owe(s, RQ_BIND, 0, NULL))
+			return RELAY_FAIL;
+		if (foreign_name(cname))
+			return send_front(c, s, w, 'B', portal, strlen(portal) + 1, NO_SUCH_NAME, r,
+					  shown) ? RELAY_FORWARD : RELAY_FAIL;
+		return RELAY_FORWARD;
 	}
 	struct sstmt *have = ensure_prepared(s, e->ps, w, NULL);
 	if (!have)
@@ -503,7 +531,7 @@ static enum relay_action on_bind(struct client *c, struct server *s, struct pq_r
 		enum next_step next = NEXT_OTHER;
 		if (!told_matches(e, have) &&
 		    (!e->told_params || shape_same(e->told_params, have->params)) &&
-		    (next = next_describes(c, portal)) == NEXT_UNKNOWN)
+		    (next = next_describes(c, portal, shown)) == NEXT_UNKNOWN)
 			return RELAY_WAIT;   /* shown again when more has come */
 		if (!told_matches(e, have) && next != NEXT_DESCRIBES) {
 			client_log(c, LOG_LVL_INFO, "statement \"%s\" changed shape since the client "
@@ -520,14 +548,14 @@ static enum relay_action on_bind(struct client *c, struct server *s, struct pq_r
 			return owe(s, RQ_BIND_MISMATCH, 0, NULL) ? RELAY_DROP : RELAY_FAIL;
 		}
 	}
-	if (!send_renamed(s, w, 'B', portal, strlen(portal) + 1, e->ps, r))
+	if (!send_renamed(c, s, w, 'B', portal, strlen(portal) + 1, e->ps, r, shown))
 		return RELAY_FAIL;
 	note_bound(c, portal, e);
-	return owe(s, RQ_BIND, e->ps->id, NULL) ? RELAY_DROP : RELAY_FAIL;
+	return owe(s, RQ_BIND, e->ps->id, NULL) ? RELAY_FORWARD : RELAY_FAIL;
 }
 
 static enum relay_action on_describe(struct client *c, struct server *s, struct pq_reader *r,
-				     struct pq_writer *w)
+				     struct pq_writer *w, size_t shown)
 {
 	uint8_t what = pq_get_u8(r);
 	const char *name = pq_get_cstring(r);
@@ -542,11 +570,17 @@ static enum relay_action on_describe(struct client *c, struct server *s, struct 
 			return owe(s, RQ_DESCRIBE_PORTAL, e->ps->id, e->name) ? RELAY_FORWARD : RELAY_FAIL;
 	}
 	struct cstmt *e = what == 'S' ? stmtreg_named(c, name) : NULL;
-	if (!e)
-		return owe(s, RQ_DESCRIBE, 0, NULL) ? RELAY_FORWARD : RELAY_FAIL;
-	if (!ensure_prepared(s, e->ps, w, NULL) || !send_renamed(s, w, 'D', "S", 1, e->ps, r))
+	if (!e) {
+		if (!owe(s, RQ_DESCRIBE, 0, NULL))
+			return RELAY_FAIL;
+		if (what == 'S' && foreign_name(name))
+			return send_front(c, s, w, 'D', "S", 1, NO_SUCH_NAME, r, shown)
+			       ? RELAY_FORWARD : RELAY_FAIL;
+		return RELAY_FORWARD;
+	}
+	if (!ensure_prepared(s, e->ps, w, NULL) || !send_renamed(c, s, w, 'D', "S", 1, e->ps, r, shown))
 		return RELAY_FAIL;
-	return owe(s, RQ_DESCRIBE_STMT, e->ps->id, e->name) ? RELAY_DROP : RELAY_FAIL;
+	return owe(s, RQ_DESCRIBE_STMT, e->ps->id, e->name) ? RELAY_FORWARD : RELAY_FAIL;
 }
 
 static enum relay_action on_close(struct client *c, struct server *s, struct pq_reader *r)
@@ -581,8 +615,8 @@ enum relay_action prepared_client_message(struct client *c, char type,
 	pq_writer_init(&w);
 	switch (type) {
 	case 'P': act = on_parse(c, s, &r, &w); break;
-	case 'B': act = on_bind(c, s, &r, &w); break;
-	case 'D': act = on_describe(c, s, &r, &w); break;
+	case 'B': act = on_bind(c, s, &r, &w, len); break;
+	case 'D': act = on_describe(c, s, &r, &w, len); break;
 	case 'C': act = on_close(c, s, &r); break;
 	default: act = RELAY_FORWARD; break;
 	}

@@ -23,6 +23,7 @@ struct run {
 	const uint8_t *chain;      /* src's first chain, when `chain_len` > 0 */
 	size_t chain_len;
 	size_t shown;              /* length of the message `fn` is shown (at `run`) */
+	size_t skip;               /* bytes of it the owner replaced (relay_skip_head) */
 	struct run *prev;
 };
 
@@ -50,11 +51,31 @@ void relay_flush(struct relay *r)
 	}
 }
 
+static struct run *shown_run(struct relay *r)
+{
+	for (struct run *x = running; x; x = x->prev)
+		if (x->r == r && x->shown)
+			return x;
+	return NULL;
+}
+
+size_t relay_body_len(struct relay *r)
+{
+	struct run *x = shown_run(r);
+	return x ? x->shown - PQ_HEADER_LEN : 0;
+}
+
+void relay_skip_head(struct relay *r, size_t n)
+{
+	struct run *x = shown_run(r);
+	if (x)
+		x->skip = n;
+}
+
 size_t relay_peek_next(struct relay *r, uint8_t *buf, size_t n)
 {
-	for (struct run *x = running; x; x = x->prev) {
-		if (x->r != r || !x->shown)
-			continue;
+	struct run *x = shown_run(r);
+	if (x) {
 		size_t at = x->run + x->shown;   /* the shown message lies at `run` */
 		if (at >= x->src_len)
 			return 0;
@@ -173,6 +194,22 @@ static void take(struct run *x, size_t n, bool drop)
 	x->chain_len = 0;
 }
 
+/* Pass (or drop) what is here of a message of `total` bytes at `run`,
+ * after dropping its first `skip`; what has not come yet is pending. */
+static void take_message(struct run *x, char type, size_t total, size_t skip, bool drop)
+{
+	struct relay *r = x->r;
+	if (skip > 0)
+		take(x, skip, true);
+	size_t left = total - skip, avail = x->src_len - x->run;
+	size_t n = avail < left ? avail : left;
+	take(x, n, drop);
+	r->pending = (uint32_t)(left - n);
+	r->dropping = drop;
+	r->scanning = false;
+	r->cur_type = type;
+}
+
 static enum relay_result walk(struct run *x, const struct relay_spec *spec, void *owner,
 			      size_t dst_high)
 {
@@ -236,37 +273,46 @@ static enum relay_result walk(struct run *x, const struct relay_spec *spec, void
 				run_after(x, spec, owner, h.type);
 			continue;
 		}
-		if (h.len > spec->max_inspect_len)
+		size_t shown = total;
+		if (spec->head[type] && h.len - 4 > spec->head_len)
+			shown = PQ_HEADER_LEN + spec->head_len;   /* the rest streams */
+		else if (h.len > spec->max_inspect_len)
 			return RELAY_BAD_LENGTH;
-		if (avail < total)
+		if (avail < shown)
 			return RELAY_IDLE;
-		const uint8_t *msg = view(x, total);
+		const uint8_t *msg = view(x, shown);
 		if (!msg)
 			return RELAY_FAILED;
 		enum relay_action act = spec->observe ? spec->observe(owner, h.type) : RELAY_FORWARD;
 		note_type(r, spec, type);
+		size_t skip = 0;
 		if (act == RELAY_FORWARD) {
 			size_t run_before = x->run;
 			x->shown = total;
-			act = spec->fn(owner, h.type, msg + PQ_HEADER_LEN, pq_body_len(&h));
+			x->skip = 0;
+			act = spec->fn(owner, h.type, msg + PQ_HEADER_LEN, shown - PQ_HEADER_LEN);
+			skip = x->skip;
 			x->shown = 0;
 			after_hook(x, run_before, true);
+			if (skip > shown)
+				BUG("relay_skip_head() past what was shown");
 		}
 		switch (act) {
 		case RELAY_FORWARD:
 		case RELAY_FORWARD_STOP:
-			take(x, total, false);
+			take_message(x, h.type, total, skip, false);
 			break;
 		case RELAY_DROP:
 		case RELAY_DROP_STOP:
-			take(x, total, true);
+			take_message(x, h.type, total, 0, true);
 			break;
 		case RELAY_WAIT:
 			return RELAY_WAITING;
 		case RELAY_FAIL:
 			return RELAY_FAILED;
 		}
-		if (spec->after)
+		/* with bytes still to come, `after` runs once they have passed */
+		if (r->pending == 0 && spec->after)
 			run_after(x, spec, owner, h.type);
 		if (act == RELAY_FORWARD_STOP || act == RELAY_DROP_STOP)
 			return RELAY_STOPPED;

@@ -6,7 +6,8 @@
 # Unicode-escaped, behind comments, in the third statement of a string,
 # inside EXPLAIN and CREATE TABLE AS, through a Parse, and behind 2 MB of
 # padding (a Query streamed to the server before its end was seen). Each
-# is refused with 42501 and the attacker's session ends; the victim's
+# is refused with 42501 and the attacker's session ends; a Bind or
+# Describe of sluice's name at the protocol level finds nothing (26000); the victim's
 # statement still returns its own row. SQL that names nothing of sluice's
 # (a client's own PREPARE, DEALLOCATE ALL, DISCARD ALL, DISCARD PLANS) still
 # runs, and sluice's record of what the server has stays true through it.
@@ -88,6 +89,21 @@ for my $a (@attacks) {
 	my $r = $c->read_results(10);
 	is($r->{errors}[0]{C}, '42501', 'Parse of DEALLOCATE: refused with 42501');
 	is(run_named($victim, 'mine', '', 0), 'victim', "Parse: the victim's statement returns its own row");
+}
+
+# ... and at the protocol level: a Bind or a Describe of sluice's name by
+# a client that never prepared it finds no such statement (26000).
+{
+	my $c = client();
+	$c->send(msg('B', "\0$target\0" . pack('nnn', 0, 0, 0)) . msg('E', "\0" . pack('N', 0)) . msg('S'));
+	my $r = $c->read_results(10);
+	is_deeply([ $r->{errors}[0]{C}, scalar @{ $r->{rows} } ], [ '26000', 0 ],
+		  "Bind of sluice's name without a Parse: 26000, no row") or diag(explain($r));
+	$c->send(msg('D', "S$target\0") . msg('S'));
+	$r = $c->read_results(10);
+	is($r->{errors}[0]{C}, '26000', "Describe of sluice's name without a Parse: 26000");
+	is(run_named($victim, 'mine', '', 0), 'victim', "... and the victim's statement returns its own row");
+	$c->terminate;
 }
 
 # What names nothing of sluice's runs, and sluice's record stays true.

@@ -44,6 +44,8 @@ struct owner {
 	char scanned[256];    /* what scan saw of the current scanned message */
 	size_t nscanned;
 	int scan_calls, scan_ends;
+	size_t head_shown, head_body; /* inspect of a 'B': what it was shown */
+	bool head_drop;               /* inspect of a 'B': drop it */
 };
 
 static enum relay_action inspect(void *arg, char type, const uint8_t *body, size_t len)
@@ -58,6 +60,21 @@ static enum relay_action inspect(void *arg, char type, const uint8_t *body, size
 			o->waits--;
 			return RELAY_WAIT;
 		}
+	}
+	if (type == 'B') {
+		/* replace the name in front ("name\0...") with "NEW" */
+		o->head_shown = len;
+		o->head_body = relay_body_len(&o->r);
+		if (o->head_drop)
+			return RELAY_DROP;
+		size_t name = strnlen((const char *)body, len) + 1;
+		size_t rest = o->head_body - name;
+		uint8_t h[PQ_HEADER_LEN] = { 'B', 0, 0, (uint8_t)((rest + 8) >> 8), (uint8_t)(rest + 8) };
+		relay_flush(&o->r);
+		evbuffer_add(o->dst, h, sizeof h);
+		evbuffer_add(o->dst, "NEW", 4);
+		relay_skip_head(&o->r, PQ_HEADER_LEN + name);
+		return RELAY_FORWARD;
 	}
 	if (type == o->answer_type) {
 		relay_flush(&o->r);
@@ -113,7 +130,9 @@ static enum relay_action scan(void *arg, char type, const uint8_t *p, size_t n, 
 }
 
 static struct relay_spec spec = {
-	.inspect = { ['Z'] = true, ['E'] = true },
+	.inspect = { ['Z'] = true, ['E'] = true, ['B'] = true },
+	.head = { ['B'] = true },
+	.head_len = 16,
 	.count = { ['Z'] = true },
 	.unsync = { ['P'] = true },
 	.peek_types = { ['Q'] = true },
@@ -374,8 +393,70 @@ static void test_streaming(void)
 	evbuffer_free(o.dst);
 }
 
+/* A 'B' longer than head_len is shown by its head; the owner replaces
+ * its front and the rest streams as it comes, whatever the cuts. */
+static void test_head(void)
+{
+	char body[600];
+	memcpy(body, "name", 5);
+	for (size_t i = 5; i < sizeof body - 1; i++)
+		body[i] = (char)('a' + i % 26);
+	body[sizeof body - 1] = 0;
+	uint8_t in[1024];
+	/* put() stops at the name's NUL: built by hand */
+	size_t len, blen = sizeof body - 1;
+	len = 0;
+	in[len++] = 'B';
+	in[len++] = 0;
+	in[len++] = 0;
+	in[len++] = (uint8_t)((blen + 4) >> 8);
+	in[len++] = (uint8_t)(blen + 4);
+	memcpy(in + len, body, blen);
+	len += blen;
+	size_t bend = len;
+	len += put(in + len, 'Z', "I");
+	uint8_t want[1024];
+	size_t wlen = 0;
+	size_t rest = blen - 5;
+	uint8_t h[PQ_HEADER_LEN] = { 'B', 0, 0, (uint8_t)((rest + 8) >> 8), (uint8_t)(rest + 8) };
+	memcpy(want, h, sizeof h);
+	memcpy(want + 5, "NEW", 4);
+	memcpy(want + 9, body + 5, rest);
+	wlen = 9 + rest;
+	memcpy(want + wlen, in + bend, len - bend);
+	wlen += len - bend;
+	for (size_t cut = 1; cut < len; cut += 37) {
+		struct owner o = { 0 };
+		size_t out_len;
+		enum relay_result last;
+		char *out = relay_split(&o, in, len, cut, &out_len, &last);
+		ok(out_len == wlen && !memcmp(out, want, wlen),
+		   "cut %zu: the front replaced, the rest passed", cut);
+		ok(o.head_shown == 16, "cut %zu: shown head_len bytes of the body", cut);
+		ok(o.head_body == blen, "cut %zu: relay_body_len tells the whole", cut);
+		ok(o.nafter == 2, "cut %zu: `after` once for each message", cut);
+		free(out);
+	}
+	struct owner o = { .head_drop = true };
+	size_t out_len;
+	enum relay_result last;
+	char *out = relay_split(&o, in, len, 100, &out_len, &last);
+	is_mem(out, out_len, in + bend, len - bend, "a long message dropped by its head: all of it");
+	free(out);
+	/* short enough to be shown whole: "nm\0ab" */
+	len = 0;
+	memcpy(in, "B\0\0\0\x09nm\0ab", 10);
+	len = 10;
+	memset(&o, 0, sizeof o);
+	out = relay_split(&o, in, len, 3, &out_len, &last);
+	is_int((int)o.head_shown, 5, "a short one is shown whole");
+	is_mem(out, out_len, "B\0\0\0\x0aNEW\0ab", 11, "... and its front replaced");
+	free(out);
+}
+
 int main(void)
 {
+	test_head();
 	test_order_at_every_cut();
 	test_stop_leaves_the_rest();
 	test_peek();
