@@ -132,7 +132,7 @@ struct config {
 	double gate_drain_timeout;   /* 30: PAUSE's default drain deadline */
 	int gate_drain_policy;       /* enum gate_policy: at the deadline, reopen or cancel */
 	char *gate_bypass_users;     /* comma list: never held, own server */
-	char *gate_bypass_application_names; /* comma list: the same by application_name */
+	char *gate_bypass_application_names; /* comma list: narrows gate_bypass_users */
 	int gate_auto;               /* bool: a bypass login closes its database's gate */
 	int gate_resume_reset;       /* enum gate_reset: refresh servers at RESUME */
 	double gate_hold_timeout;    /* 60: longest a client is held; 0 = no limit */
@@ -175,6 +175,15 @@ const struct user_settings *config_find_user(const struct config *cfg, const cha
 
 /* Is `name` in the comma-separated list `list`? (whitespace around items ignored) */
 bool config_list_has(const char *list, const char *name);
+
+/* Is a login of `user` with `application_name` (may be NULL) a gate bypass?
+ * The role earns it: the user must be in gate_bypass_users; a non-empty
+ * gate_bypass_application_names narrows that to logins naming one of its
+ * entries, and never admits anyone by itself (a client picks its own name). */
+bool config_gate_bypass(const struct config *cfg, const char *user, const char *application_name);
+/* Warn (prefixed by `where`) when gate_bypass_application_names is set with
+ * no gate_bypass_users: the key then has no effect. */
+void config_warn_gate_bypass(const struct config *cfg, const char *where);
 
 /* Text of enum values, for messages and SHOW CONFIG later. */
 const char *config_auth_type_name(int t);

@@ -62,6 +62,7 @@ struct server {
 	struct stats_clock clock;    /* its client's query and transaction (stats.c) */
 	uint32_t backend_pid, backend_key;
 	char txn_status;             /* last ReadyForQuery status */
+	int setup_left;              /* SV_SETUP: ReadyForQuery still owed to its SETs */
 	double created;
 	double idle_since;
 	bool used;                   /* has served a client (server_lifetime = 0) */

@@ -6,10 +6,12 @@
  *   varcache_set(vc, name, value)   remember a value if `name` is tracked
  *                                   (case-insensitive); false otherwise
  *   varcache_get(vc, idx)
- *   varcache_apply_sql(want, have, w)   append to `w` one simple Query
+ *   varcache_apply_sql(want, have, w)   append to `w` the simple Queries
  *                                   setting every tracked parameter where
- *                                   `want` has a value `have` lacks;
- *                                   false when nothing differs
+ *                                   `want` has a value `have` lacks (one
+ *                                   for client_encoding, one for the
+ *                                   rest); returns how many (0: nothing
+ *                                   differs)
  *   varcache_clear(vc)
  *   varcache_set_extra(list)        track_extra_parameters: more names to
  *                                   keep in step (at most VC_EXTRA_MAX)
@@ -43,7 +45,7 @@ int varcache_index(const char *name);
 const char *varcache_name(int idx);
 bool varcache_set(struct varcache *vc, const char *name, const char *value);
 static inline const char *varcache_get(const struct varcache *vc, int idx) { return vc->val[idx]; }
-bool varcache_apply_sql(const struct varcache *want, const struct varcache *have, struct pq_writer *w);
+int varcache_apply_sql(const struct varcache *want, const struct varcache *have, struct pq_writer *w);
 void varcache_copy(struct varcache *dst, const struct varcache *src);
 void varcache_clear(struct varcache *vc);
 

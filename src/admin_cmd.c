@@ -430,6 +430,8 @@ static void cmd_set(struct client *c, const struct cmd_call *a)
 		return;
 	}
 	log_info("console: SET %s = %s", k->name, value);
+	if (!strncmp(k->name, "gate_bypass_", 12))
+		config_warn_gate_bypass(rt.cfg, "console");
 	lifecycle_apply();
 	admin_reply(c, "SET");
 }

@@ -590,9 +590,7 @@ void client_login_done(struct client *c)
 		return;
 	}
 	int app = varcache_index("application_name");
-	c->bypass = config_list_has(rt.cfg->gate_bypass_users, c->user) ||
-		    (app >= 0 && varcache_get(&c->vars, app) &&
-		     config_list_has(rt.cfg->gate_bypass_application_names, varcache_get(&c->vars, app)));
+	c->bypass = config_gate_bypass(rt.cfg, c->user, app >= 0 ? varcache_get(&c->vars, app) : NULL);
 	c->pool = c->bypass ? pool_get_bypass(c->db_name, c->user, db) : pool_get(c->db_name, c->user, db);
 	if (!c->pool) {
 		client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");

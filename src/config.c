@@ -358,6 +358,7 @@ static bool finish(struct config *cfg, char *err, size_t errlen)
 	if (cfg->auth_type != AUTH_TRUST && !cfg->auth_file)
 		log_warn("%s: auth_type = %s but no auth_file is set: password logins will fail",
 			 cfg->path, config_auth_type_name(cfg->auth_type));
+	config_warn_gate_bypass(cfg, cfg->path);
 	if (!cfg->users && !(cfg->users = calloc(1, sizeof *cfg->users)))
 		return fail(err, errlen, "%s: out of memory", cfg->path);
 	return true;
@@ -554,4 +555,28 @@ const char *config_pool_mode_name(int m)
 {
 	const char *s = cfg_enum_name(cfg_pool_modes, m);
 	return s ? s : "unknown";
+}
+
+static bool list_is_empty(const char *list)
+{
+	for (const char *p = list; p && *p; p++)
+		if (*p != ',' && !isspace((unsigned char)*p))
+			return false;
+	return true;
+}
+
+bool config_gate_bypass(const struct config *cfg, const char *user, const char *application_name)
+{
+	if (!config_list_has(cfg->gate_bypass_users, user))
+		return false;
+	return list_is_empty(cfg->gate_bypass_application_names) ||
+	       config_list_has(cfg->gate_bypass_application_names, application_name);
+}
+
+void config_warn_gate_bypass(const struct config *cfg, const char *where)
+{
+	if (list_is_empty(cfg->gate_bypass_users) && !list_is_empty(cfg->gate_bypass_application_names))
+		log_warn("%s: gate_bypass_application_names is set but gate_bypass_users is empty: "
+			 "it has no effect (application names only narrow gate_bypass_users; "
+			 "a client chooses its own application_name)", where);
 }

@@ -194,8 +194,10 @@ void server_link(struct server *s, struct client *c)
 	c->relay.unsynced = false;
 	struct pq_writer w;
 	pq_writer_init(&w);
-	if (varcache_apply_sql(&c->vars, &s->vars, &w) && pq_writer_ok(&w)) {
+	int queries = varcache_apply_sql(&c->vars, &s->vars, &w);
+	if (queries > 0 && pq_writer_ok(&w)) {
 		evbuffer_add(s->conn.out, w.buf, w.len);
+		s->setup_left = queries;
 		pq_writer_free(&w);
 		server_set_state(s, SV_SETUP);
 		conn_read_start(&s->conn);
@@ -623,6 +625,8 @@ static bool on_setup_msg(struct server *s, char type, const uint8_t *body, size_
 			server_lost(s, "invalid ReadyForQuery from server");
 			return false;
 		}
+		if (--s->setup_left > 0)
+			return true;   /* client_encoding's own Query: the rest follows */
 		server_set_state(s, SV_ACTIVE);
 		if (c)
 			client_server_ready(c);

@@ -6,6 +6,7 @@
  * transaction, in transaction pooling) compares pointers.
  */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -85,39 +86,74 @@ bool varcache_set(struct varcache *vc, const char *name, const char *value)
 	return true;
 }
 
-/* An E'' literal: safe whatever standard_conforming_strings says. */
+/*
+ * A dollar-quoted literal, $v$...$v$, with a tag the value does not hold.
+ * Nothing inside it is an escape, so its end does not depend on
+ * standard_conforming_strings, backslash_quote or the client encoding: in
+ * SJIS, BIG5, GBK, UHC and GB18030 a character's second byte can be
+ * 0x5C (backslash), so an E'' literal with its backslashes doubled ended
+ * early on the server, which reads the character first (doc/security.md).
+ * No character of any encoding PostgreSQL accepts from a client has '$'
+ * (0x24) past its first byte, so the server finds the closing tag exactly
+ * where it was put, or refuses the whole string as invalid; and a value
+ * without "$" + the tag's name can neither hold the tag nor end with a
+ * part of it that the closing tag would complete.
+ */
 static void put_quoted(struct pq_writer *w, const char *s)
 {
-	pq_put_bytes(w, "E'", 2);
-	for (; *s; s++) {
-		if (*s == '\'' || *s == '\\')
-			pq_put_u8(w, (uint8_t)*s);
-		pq_put_u8(w, (uint8_t)*s);
-	}
-	pq_put_u8(w, '\'');
+	char tag[16] = "$v";
+	for (unsigned n = 1; strstr(s, tag); n++)
+		snprintf(tag, sizeof tag, "$v%u", n);
+	size_t tlen = strlen(tag);
+	pq_put_bytes(w, tag, tlen);
+	pq_put_u8(w, '$');
+	pq_put_bytes(w, s, strlen(s));
+	pq_put_bytes(w, tag, tlen);
+	pq_put_u8(w, '$');
 }
 
-bool varcache_apply_sql(const struct varcache *want, const struct varcache *have, struct pq_writer *w)
+static void put_set(struct pq_writer *w, int i, const char *v)
 {
+	pq_put_bytes(w, "SET ", 4);
+	pq_put_bytes(w, names[i], strlen(names[i]));
+	pq_put_bytes(w, " = ", 3);
+	put_quoted(w, v);
+	pq_put_bytes(w, ";", 1);
+}
+
+static bool differs(const struct varcache *want, const struct varcache *have, int i)
+{
+	return want->val[i] && want->val[i] != have->val[i];   /* strpool strings: equal is identical */
+}
+
+/* client_encoding goes first, in a Query of its own: the server converts a
+ * whole Query from the encoding in effect when it arrives, so the other
+ * values (bytes in the client's encoding) must come after the change. */
+int varcache_apply_sql(const struct varcache *want, const struct varcache *have, struct pq_writer *w)
+{
+	int queries = 0;
+	if (differs(want, have, VC_CLIENT_ENCODING)) {
+		pq_begin(w, 'Q');
+		put_set(w, VC_CLIENT_ENCODING, want->val[VC_CLIENT_ENCODING]);
+		pq_put_u8(w, 0);
+		pq_end(w);
+		queries++;
+	}
 	bool any = false;
 	for (int i = 0; i < VC_COUNT && names[i]; i++) {
-		const char *v = want->val[i];
-		if (!v || v == have->val[i])   /* strpool strings: equal is identical */
+		if (i == VC_CLIENT_ENCODING || !differs(want, have, i))
 			continue;
 		if (!any)
 			pq_begin(w, 'Q');
 		any = true;
-		pq_put_bytes(w, "SET ", 4);
-		pq_put_bytes(w, names[i], strlen(names[i]));
-		pq_put_bytes(w, " = ", 3);
-		put_quoted(w, v);
-		pq_put_bytes(w, ";", 1);
+		put_set(w, i, want->val[i]);
 	}
 	if (any) {
 		pq_put_u8(w, 0);
 		pq_end(w);
+		queries++;
 	}
-	return any;
+	return queries;
 }
 
 void varcache_copy(struct varcache *dst, const struct varcache *src)

@@ -37,22 +37,34 @@ static bool list_has(const char *list, const char *name)
 }
 
 /* The command logs in as o->user with application_name sluicectl-migrate:
- * unless one of them is a bypass, its own work would wait for the gate it
- * runs behind, until gate_hold_timeout. */
+ * it is a bypass when the user is in gate_bypass_users and, if
+ * gate_bypass_application_names lists any name, sluicectl-migrate is one
+ * of them (the names narrow the users, they never admit anyone alone).
+ * Otherwise its own work would wait for the gate it runs behind, until
+ * gate_hold_timeout. */
 static int check_bypass(struct ctl *ctl, const struct migrate_opts *o)
 {
 	char users[1024], apps[1024];
 	if (!console_config(ctl, "gate_bypass_users", users, sizeof users) ||
 	    !console_config(ctl, "gate_bypass_application_names", apps, sizeof apps))
 		return ctl->conn && PQstatus(ctl->conn) == CONNECTION_OK ? CTL_EXIT_REFUSED : CTL_EXIT_UNAVAILABLE;
-	if (list_has(users, o->user) || list_has(apps, MIGRATE_APPNAME))
+	bool any_app = apps[strspn(apps, ", \t")] != 0;
+	if (list_has(users, o->user) && (!any_app || list_has(apps, MIGRATE_APPNAME)))
 		return CTL_EXIT_OK;
-	fprintf(stderr,
-		"sluicectl: user %s is not in gate_bypass_users (%s) and \"" MIGRATE_APPNAME "\" is not in\n"
-		"gate_bypass_application_names (%s): the command's own work would be held by the gate.\n"
-		"Give the migration's user with --user (or PGUSER), add it to gate_bypass_users, or pass\n"
-		"--no-bypass-check if the command does not connect through sluice. The gate was not closed.\n",
-		o->user, *users ? users : "empty", *apps ? apps : "empty");
+	if (!list_has(users, o->user))
+		fprintf(stderr,
+			"sluicectl: user %s is not in gate_bypass_users (%s): the command's own work would be\n"
+			"held by the gate. Give the migration's user with --user (or PGUSER), add it to\n"
+			"gate_bypass_users, or pass --no-bypass-check if the command does not connect through\n"
+			"sluice. The gate was not closed.\n",
+			o->user, *users ? users : "empty");
+	else
+		fprintf(stderr,
+			"sluicectl: gate_bypass_application_names (%s) does not list \"" MIGRATE_APPNAME "\",\n"
+			"the application_name the command logs in with: its own work would be held by the gate.\n"
+			"Add it to the list, or pass --no-bypass-check if the command does not connect through\n"
+			"sluice. The gate was not closed.\n",
+			apps);
 	return CTL_EXIT_NOT_BYPASS;
 }
 

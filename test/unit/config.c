@@ -425,6 +425,8 @@ static const struct { const char *text, *warning; } warnings[] = {
 	{ "[users]\nbob = max_user_client_connections=5\n",
 	  "t.ini:2: bob: user parameter max_user_client_connections is not supported yet, ignored" },
 	{ "[sluice]\nauth_type = md5\n", "t.ini: auth_type = md5 but no auth_file is set" },
+	{ "[sluice]\nauth_type = trust\ngate_bypass_application_names = migrator\n",
+	  "t.ini: gate_bypass_application_names is set but gate_bypass_users is empty: it has no effect" },
 };
 
 static void test_warnings(void)
@@ -653,6 +655,24 @@ static void test_list_and_names(void)
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(lists); i++)
 		is_int(config_list_has(lists[i].list, lists[i].name), lists[i].want, "config_list_has");
+	/* a gate bypass is earned by the user; application names only narrow it */
+	static const struct { const char *users, *apps, *user, *app; bool want; } bypass[] = {
+		{ "migrator", "", "migrator", NULL, true },
+		{ "migrator", "", "migrator", "anything", true },
+		{ "migrator", " , ", "migrator", "anything", true },
+		{ "migrator", "", "app", "migrator", false },
+		{ "migrator", "deploy", "app", "deploy", false },
+		{ "migrator", "deploy, ci", "migrator", "ci", true },
+		{ "migrator", "deploy", "migrator", "psql", false },
+		{ "migrator", "deploy", "migrator", NULL, false },
+		{ "", "deploy", "migrator", "deploy", false },
+		{ NULL, "deploy", "app", "deploy", false },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bypass); i++) {
+		struct config c = { .gate_bypass_users = (char *)bypass[i].users,
+				    .gate_bypass_application_names = (char *)bypass[i].apps };
+		is_int(config_gate_bypass(&c, bypass[i].user, bypass[i].app), bypass[i].want, "config_gate_bypass");
+	}
 	is_str(config_auth_type_name(AUTH_TRUST), "trust", "auth name trust");
 	is_str(config_auth_type_name(AUTH_PLAIN), "plain", "auth name plain");
 	is_str(config_auth_type_name(AUTH_MD5), "md5", "auth name md5");

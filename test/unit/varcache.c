@@ -1,22 +1,37 @@
 /*
  * varcache.t — tracked parameters and the SET that aligns a server.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tap.h"
 #include "varcache.h"
 
+/* The text of each Query appended, joined by '|'; NULL if none. */
 static char *sql_of(const struct varcache *want, const struct varcache *have)
 {
 	struct pq_writer w;
 	pq_writer_init(&w);
-	if (!varcache_apply_sql(want, have, &w)) {
+	int n = varcache_apply_sql(want, have, &w);
+	if (n == 0) {
 		pq_writer_free(&w);
 		return NULL;
 	}
-	/* 'Q' + int32 length + text + NUL */
-	char *s = strdup((const char *)w.buf + 5);
+	char *s = calloc(1, w.len + 1);
+	size_t off = 0, slen = 0;
+	for (int i = 0; i < n && off + 5 <= w.len && w.buf[off] == 'Q'; i++) {
+		/* 'Q' + int32 length + text + NUL */
+		size_t mlen = (size_t)w.buf[off + 1] << 24 | (size_t)w.buf[off + 2] << 16 |
+			      (size_t)w.buf[off + 3] << 8 | w.buf[off + 4];
+		if (i)
+			s[slen++] = '|';
+		size_t tlen = strlen((const char *)w.buf + off + 5);
+		memcpy(s + slen, w.buf + off + 5, tlen);
+		slen += tlen;
+		off += 1 + mlen;
+	}
+	ok(off == w.len, "varcache_apply_sql: %d whole Query messages", n);
 	pq_writer_free(&w);
 	return s;
 }
@@ -30,13 +45,13 @@ int main(void)
 	ok(sql_of(&a, &a) == NULL, "no SET when both sides agree");
 
 	char *s = sql_of(&a, &b);
-	is_str(s, "SET TimeZone = E'UTC';", "SET for a missing value");
+	is_str(s, "SET TimeZone = $v$UTC$v$;", "SET for a missing value");
 	free(s);
 
 	(void)varcache_set(&a, "application_name", "it's a \\ test");
 	s = sql_of(&a, &b);
-	is_str(s, "SET TimeZone = E'UTC';SET application_name = E'it''s a \\\\ test';",
-	       "quotes and backslashes escaped in an E'' literal");
+	is_str(s, "SET TimeZone = $v$UTC$v$;SET application_name = $v$it's a \\ test$v$;",
+	       "quotes and backslashes go as they are in a dollar-quoted literal");
 	free(s);
 
 	(void)varcache_set(&b, "TimeZone", "UTC");
@@ -49,7 +64,7 @@ int main(void)
 	(void)varcache_set(&b, "TimeZone", "Europe/Paris");
 	ok(varcache_get(&a, tz) != varcache_get(&b, tz), "a changed value gets its own copy");
 	s = sql_of(&a, &b);
-	is_str(s, "SET TimeZone = E'UTC';", "and differs again");
+	is_str(s, "SET TimeZone = $v$UTC$v$;", "and differs again");
 	free(s);
 	struct varcache c = { 0 };
 	varcache_copy(&c, &b);
@@ -63,8 +78,50 @@ int main(void)
 	ok(varcache_set_extra("default_transaction_read_only, search_path"), "extra names accepted");
 	ok(varcache_set(&a, "search_path", "public"), "an extra name is tracked");
 	s = sql_of(&a, &b);
-	is_str(s, "SET search_path = E'public';", "and set like the others");
+	is_str(s, "SET search_path = $v$public$v$;", "and set like the others");
 	free(s);
+	varcache_clear(&a);
+	varcache_clear(&b);
+
+	/* the tag is one the value does not hold, nor end with a part of */
+	static const struct { const char *value, *sql; } tags[] = {
+		{ "x$v$y", "SET search_path = $v1$x$v$y$v1$;" },
+		{ "ends in $v", "SET search_path = $v1$ends in $v$v1$;" },
+		{ "$v1 and $v", "SET search_path = $v2$$v1 and $v$v2$;" },
+		{ "$", "SET search_path = $v$$$v$;" },
+		{ "$$", "SET search_path = $v$$$$v$;" },
+		{ "$V", "SET search_path = $v$$V$v$;" },
+		/* SJIS: 0x83 0x5C is one character whose second byte is '\' */
+		{ "\x83\\'; CREATE TABLE t (); --", "SET search_path = $v$\x83\\'; CREATE TABLE t (); --$v$;" },
+	};
+	for (size_t i = 0; i < sizeof tags / sizeof tags[0]; i++) {
+		struct varcache e = { 0 }, none = { 0 };
+		(void)varcache_set(&e, "search_path", tags[i].value);
+		s = sql_of(&e, &none);
+		char name[96];
+		snprintf(name, sizeof name, "dollar quote around \"%s\"", tags[i].value);
+		is_str(s, tags[i].sql, name);
+		free(s);
+		varcache_clear(&e);
+	}
+
+	/* client_encoding first, in a Query of its own */
+	(void)varcache_set(&a, "application_name", "\x83\\");
+	(void)varcache_set(&a, "client_encoding", "SJIS");
+	s = sql_of(&a, &b);
+	is_str(s, "SET client_encoding = $v$SJIS$v$;|SET application_name = $v$\x83\\$v$;",
+	       "client_encoding is set by a Query before the other values");
+	free(s);
+	(void)varcache_set(&b, "application_name", "\x83\\");
+	s = sql_of(&a, &b);
+	is_str(s, "SET client_encoding = $v$SJIS$v$;", "... alone when only it differs");
+	free(s);
+	(void)varcache_set(&b, "client_encoding", "SJIS");
+	(void)varcache_set(&a, "TimeZone", "UTC");
+	s = sql_of(&a, &b);
+	is_str(s, "SET TimeZone = $v$UTC$v$;", "... and absent when it agrees");
+	free(s);
+
 	ok(!varcache_set_extra("bad;name"), "a name with other characters is refused");
 	ok(!varcache_set_extra("a,b,c,d,e,f,g,h,i"), "more than 8 extra names refused");
 	ok(varcache_set_extra("TimeZone"), "a built-in name is accepted and ignored");
