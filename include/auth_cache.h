@@ -9,10 +9,12 @@
  *
  * Bounds: at most max_entries entries and max_bytes bytes of entries
  * (each entry's struct, names and secret; the bucket array, 8 bytes per
- * allowed entry, comes on top). Lookups hash the key with SipHash-2-4
+ * allowed entry rounded up to a power of two, at most 2^20 buckets, comes
+ * on top). Lookups hash the key with SipHash-2-4
  * under a per-process random key, so chosen names cannot pile into one
  * bucket. Entries sit on two FIFO lists, positive and negative, oldest
- * first. To make room: expired entries go first, then the oldest negative
+ * first. To make room: expired entries go first (those at the old end of
+ * a list; with one lifetime per list that is all of them), then the oldest negative
  * ones, then (for a positive entry only) the oldest positive ones. A
  * negative entry never evicts a positive one: unknown names cannot push
  * known users out; when only positive entries fill the cache a negative

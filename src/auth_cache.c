@@ -166,7 +166,7 @@ void auth_cache_free(struct auth_cache *ac)
 static size_t buckets_for(size_t max_entries)
 {
 	size_t n = 16;
-	while (n < max_entries && n < ((size_t)1 << 24))
+	while (n < max_entries && n < ((size_t)1 << 20))
 		n <<= 1;
 	return n;
 }

@@ -126,7 +126,7 @@ const struct cfg_key cfg_global_keys[] = {
 	    "WHERE usename = $1 AND (valuntil IS NULL OR valuntil > pg_catalog.now())", true),
 	SECS("auth_cache_lifetime", G(auth_cache_lifetime), "60"),
 	SECS("auth_cache_negative_lifetime", G(auth_cache_negative_lifetime), "5"),
-	INT("auth_cache_max_entries", G(auth_cache_max_entries), 0, 10000000, "10000", true),
+	INT("auth_cache_max_entries", G(auth_cache_max_entries), 0, 1000000, "10000", true),
 	BYTES("auth_cache_max_bytes", G(auth_cache_max_bytes), 0, INT_MAX, "8MB"),
 	INT("auth_query_max_in_flight", G(auth_query_max_in_flight), 1, INT_MAX, "4", true),
 	ENUM("pool_mode", G(pool_mode), cfg_pool_modes, "session", true),
