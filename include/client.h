@@ -148,6 +148,8 @@ void client_auth_start(struct client *c);
 /* auth_query answered: secret NULL when the user is unknown (or the lookup
  * failed: then `error` says why and the client is failed). */
 void client_auth_lookup_done(struct client *c, const char *secret, const char *error);
+/* The auth_query cache now: its entries and their bytes (auth_cache.h). */
+void client_auth_cache_usage(size_t *entries, size_t *bytes);
 /* SCRAM pass-through: the keys a client proved for `user` whose stored
  * secret is `verifier`, if one has logged in since it was loaded. */
 bool client_auth_scram_keys(const char *user, const char *verifier,

@@ -150,6 +150,10 @@ struct config {
 	char *auth_user;             /* looks up users missing from auth_file */
 	char *auth_query;            /* ...with this query ($1 = the user name) */
 	double auth_cache_lifetime;  /* seconds a looked-up secret is reused */
+	double auth_cache_negative_lifetime; /* ...and a "no such user" answer */
+	int auth_cache_max_entries;  /* bounds of that cache (auth_cache.h) */
+	int auth_cache_max_bytes;
+	int auth_query_max_in_flight; /* lookups running at once, per database */
 	struct hba_rules *hba;       /* loaded from it */
 };
 

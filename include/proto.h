@@ -6,6 +6,8 @@
  *   proto_frame(data, avail, max, &hdr)        typed message framing
  *   proto_frame_startup(data, avail, &len)     untyped (startup) framing
  *   proto_parse_startup(body, len, &st, &why)  startup / SSL / GSSENC / cancel
+ *   proto_clip_name(name, out)                 a user or database name as
+ *                                              PostgreSQL keeps it (63 bytes)
  *   proto_parse_auth, proto_parse_param_status, proto_parse_backend_key,
  *   proto_parse_ready, proto_parse_error       server messages, checked
  *   proto_parse_sasl_initial, proto_parse_password   client auth messages
@@ -32,6 +34,7 @@
 #define PQ_SSL_REQUEST        PQ_PROTO(1234, 5679)
 #define PQ_GSSENC_REQUEST     PQ_PROTO(1234, 5680)
 #define PQ_STARTUP_MAX_PARAMS 64
+#define PQ_NAME_MAX           63u           /* NAMEDATALEN - 1: longest user or database name */
 
 /* Authentication request codes (the int32 after 'R'). */
 enum pq_auth_code {
@@ -79,6 +82,10 @@ struct pq_startup {
  * says what is wrong and *sqlstate which code to send. */
 bool proto_parse_startup(const uint8_t *pkt, size_t len, struct pq_startup *st,
 			 const char **why, const char **sqlstate) MUST_CHECK;
+/* A user or database name of a startup packet as PostgreSQL keeps it: its
+ * first PQ_NAME_MAX bytes. PostgreSQL 15 (ProcessStartupPacket) cuts at
+ * that byte even inside a multibyte character, and so does this. */
+void proto_clip_name(const char *name, char out[PQ_NAME_MAX + 1]);
 static inline bool proto_needs_negotiate(const struct pq_startup *st)
 {
 	return PQ_PROTO_MINOR(st->version) > PQ_PROTO_LATEST_MINOR || st->npq_options > 0;

@@ -29,6 +29,9 @@
 #define SQLSTATE_INSUFFICIENT_PRIVILEGE   "42501"
 #define SQLSTATE_UNDEFINED_OBJECT         "42704"
 #define SQLSTATE_INVALID_PARAMETER_VALUE  "22023"
+/* Read from PostgreSQL: a name that is no text in its encoding. */
+#define SQLSTATE_CHARACTER_NOT_IN_REPERTOIRE "22021"
+#define SQLSTATE_UNTRANSLATABLE_CHARACTER "22P05"
 #define SQLSTATE_LOCK_NOT_AVAILABLE       "55P03"   /* gate_hold_timeout, a failed drain */
 
 #endif

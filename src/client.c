@@ -471,8 +471,12 @@ static void client_on_startup_packet(struct client *c, const uint8_t *pkt, uint3
 			    "TLS is required: connect with sslmode=require or stronger");
 		return;
 	}
-	c->user = strpool_get(st.user);
-	c->db_name = strpool_get(st.database);
+	/* as PostgreSQL does: a 9 KB name costs 63 bytes from here on */
+	char user[PQ_NAME_MAX + 1], db_name[PQ_NAME_MAX + 1];
+	proto_clip_name(st.user, user);
+	proto_clip_name(st.database, db_name);
+	c->user = strpool_get(user);
+	c->db_name = strpool_get(db_name);
 	if (!c->user || !c->db_name) {
 		client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
 		return;

@@ -25,6 +25,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "auth_cache.h"
 #include "client.h"
 #include "config.h"
 #include "csprng.h"
@@ -296,47 +297,51 @@ static int choose_method(struct client *c)
 	}
 }
 
-/* ---- auth_query: secrets looked up in PostgreSQL, cached a while ---- */
+/* ---- auth_query: secrets looked up in PostgreSQL, cached a while ----
+ * Within auth_cache_max_entries and auth_cache_max_bytes (auth_cache.h);
+ * a "no such user" answer for auth_cache_negative_lifetime only (at most
+ * auth_cache_lifetime), so a stream of made-up names costs a bounded
+ * cache and, once a role is created, it can log in within seconds. */
 
-struct looked_up {
-	char *db, *user, *secret;    /* secret "" : no such user (cached too) */
-	double expires;
-	struct looked_up *next;
-};
+static struct auth_cache *lookups;
 
-static struct looked_up *lookups;
-
-static const char *cache_find(const char *db, const char *user)
+/* The cache, with the running configuration's bounds; NULL: no memory. */
+static struct auth_cache *lookup_cache(void)
 {
-	double now = rt_now();
-	for (struct looked_up **pp = &lookups; *pp;) {
-		struct looked_up *e = *pp;
-		if (e->expires <= now) {
-			*pp = e->next;
-			OPENSSL_cleanse(e->secret, strlen(e->secret));
-			free(e->db); free(e->user); free(e->secret); free(e);
-			continue;
-		}
-		if (!strcmp(e->db, db) && !strcmp(e->user, user))
-			return e->secret;
-		pp = &e->next;
+	if (!lookups) {
+		uint8_t seed[AUTH_CACHE_SEED_LEN];
+		if (!csprng_bytes(seed, sizeof seed) || !(lookups = auth_cache_new(seed)))
+			return NULL;
 	}
-	return NULL;
+	auth_cache_set_limits(lookups, (size_t)rt.cfg->auth_cache_max_entries,
+			      (size_t)rt.cfg->auth_cache_max_bytes);
+	return lookups;
+}
+
+/* true when the cache has an answer; *secret NULL: no such user */
+static bool cache_find(const char *db, const char *user, const char **secret)
+{
+	struct auth_cache *ac = lookup_cache();
+	*secret = NULL;
+	return ac && auth_cache_find(ac, db, user, rt_now(), secret);
 }
 
 static void cache_put(const char *db, const char *user, const char *secret)
 {
-	if (rt.cfg->auth_cache_lifetime <= 0)
-		return;
-	struct looked_up *e = calloc(1, sizeof *e);
-	if (!e || !(e->db = strdup(db)) || !(e->user = strdup(user)) ||
-	    !(e->secret = strdup(secret ? secret : ""))) {
-		if (e) { free(e->db); free(e->user); free(e); }
-		return;
-	}
-	e->expires = rt_now() + rt.cfg->auth_cache_lifetime;
-	e->next = lookups;
-	lookups = e;
+	const struct config *cfg = rt.cfg;
+	double life = cfg->auth_cache_lifetime;
+	if (!secret && cfg->auth_cache_negative_lifetime < life)
+		life = cfg->auth_cache_negative_lifetime;
+	struct auth_cache *ac = life > 0 ? lookup_cache() : NULL;
+	double now = rt_now();
+	if (ac)
+		(void)auth_cache_put(ac, db, user, secret, now + life, now);
+}
+
+void client_auth_cache_usage(size_t *entries, size_t *bytes)
+{
+	*entries = auth_cache_count(lookups);
+	*bytes = auth_cache_bytes(lookups);
 }
 
 static void begin_exchange(struct client *c, int method, const char *secret);
@@ -369,7 +374,7 @@ void client_auth_lookup_done(struct client *c, const char *secret, const char *e
 		client_fail(c, SQLSTATE_INVALID_AUTHORIZATION, "could not look up the user: %s", error);
 		return;
 	}
-	cache_put(c->db_name, c->user, secret);
+	cache_put(c->db_name, c->user, secret && *secret ? secret : NULL);
 	client_set_state(c, CL_AUTH);
 	begin_exchange(c, c->lookup_method, secret && *secret ? secret : NULL);
 }
@@ -399,9 +404,9 @@ void client_auth_start(struct client *c)
 		return;
 	}
 	if (!u && cfg->auth_user && *cfg->auth_user) {
-		const char *cached = cache_find(c->db_name, c->user);
-		if (cached) {
-			begin_exchange(c, method, *cached ? cached : NULL);
+		const char *cached;
+		if (cache_find(c->db_name, c->user, &cached)) {
+			begin_exchange(c, method, cached);
 			return;
 		}
 		start_lookup(c, method);

@@ -125,6 +125,10 @@ const struct cfg_key cfg_global_keys[] = {
 	STR("auth_query", G(auth_query), "SELECT usename, passwd FROM pg_catalog.pg_shadow "
 	    "WHERE usename = $1 AND (valuntil IS NULL OR valuntil > pg_catalog.now())", true),
 	SECS("auth_cache_lifetime", G(auth_cache_lifetime), "60"),
+	SECS("auth_cache_negative_lifetime", G(auth_cache_negative_lifetime), "5"),
+	INT("auth_cache_max_entries", G(auth_cache_max_entries), 0, 1000000, "10000", true),
+	BYTES("auth_cache_max_bytes", G(auth_cache_max_bytes), 0, INT_MAX, "8MB"),
+	INT("auth_query_max_in_flight", G(auth_query_max_in_flight), 1, INT_MAX, "4", true),
 	ENUM("pool_mode", G(pool_mode), cfg_pool_modes, "session", true),
 	INT("default_pool_size", G(default_pool_size), 1, INT_MAX, "20", true),
 	INT("max_client_conn", G(max_client_conn), 1, INT_MAX, "100", true),

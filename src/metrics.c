@@ -16,6 +16,7 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 
+#include "client.h"
 #include "config.h"
 #include "gate.h"
 #include "log.h"
@@ -252,6 +253,14 @@ static void render_process(struct evbuffer *b)
 	family(b, "sluice_server_connections", "gauge",
 	       "Open server connections, in every state.");
 	evbuffer_add_printf(b, "sluice_server_connections %d\n", servers);
+	size_t entries, bytes;
+	client_auth_cache_usage(&entries, &bytes);
+	family(b, "sluice_auth_cache_entries", "gauge",
+	       "Answers of auth_query cached now, \"no such user\" included (auth_cache_max_entries).");
+	evbuffer_add_printf(b, "sluice_auth_cache_entries %zu\n", entries);
+	family(b, "sluice_auth_cache_bytes", "gauge",
+	       "Bytes of the cached auth_query answers (auth_cache_max_bytes).");
+	evbuffer_add_printf(b, "sluice_auth_cache_bytes %zu\n", bytes);
 	long long rss = resident_bytes();
 	if (rss >= 0) {
 		family(b, "sluice_resident_memory_bytes", "gauge",

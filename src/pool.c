@@ -143,8 +143,13 @@ static void settings_from_entry(struct pool *p, const struct db_entry *entry)
 	p->min_pool_size = entry->min_pool_size >= 0 ? entry->min_pool_size : rt.cfg->min_pool_size;
 	p->reserve_size = entry->reserve_pool >= 0 ? entry->reserve_pool : rt.cfg->reserve_pool_size;
 	if (p->internal) {
+		/* one lookup per server: auth_query_max_in_flight bounds what
+		 * strangers can make PostgreSQL run at once; more wait in the
+		 * queue (within max_client_conn and client_login_timeout) */
 		p->min_pool_size = 0;
 		p->reserve_size = 0;
+		if (p->size > rt.cfg->auth_query_max_in_flight)
+			p->size = rt.cfg->auth_query_max_in_flight;
 	}
 }
 

@@ -130,6 +130,13 @@ fixed_size:
 	return true;
 }
 
+void proto_clip_name(const char *name, char out[PQ_NAME_MAX + 1])
+{
+	size_t n = strnlen(name, PQ_NAME_MAX);
+	memcpy(out, name, n);
+	out[n] = 0;
+}
+
 bool proto_parse_auth(const uint8_t *body, size_t len, uint32_t *code,
 		      const uint8_t **data, size_t *dlen)
 {

@@ -653,9 +653,17 @@ static bool on_authq_msg(struct server *s, char type, const uint8_t *body, size_
 			s->authq_secret = strndup((const char *)v, (size_t)m);
 		return true;
 	}
-	case 'E':
-		s->authq_failed = true;
+	case 'E': {
+		/* A name that is not text in the server's encoding (a UTF-8
+		 * character cut at byte 63, as PostgreSQL cuts it) names no
+		 * role: refused as an unknown user, as PostgreSQL refuses it. */
+		struct pq_error_fields f;
+		if (!proto_parse_error(body, len, &f) || !f.sqlstate ||
+		    (strcmp(f.sqlstate, SQLSTATE_CHARACTER_NOT_IN_REPERTOIRE) != 0 &&
+		     strcmp(f.sqlstate, SQLSTATE_UNTRANSLATABLE_CHARACTER) != 0))
+			s->authq_failed = true;
 		return true;
+	}
 	case 'Z': {
 		struct client *c = s->client;
 		char *secret = s->authq_secret;

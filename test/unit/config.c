@@ -97,6 +97,8 @@ static const struct { const char *key, *want; } defaults[] = {
 	{ "listen_addr", "" }, { "listen_port", "6432" }, { "unix_socket_dir", "/tmp" },
 	{ "auth_type", "md5" }, { "auth_file", "(null)" }, { "auth_hba_file", "(null)" },
 	{ "auth_user", "" }, { "auth_cache_lifetime", "60" },
+	{ "auth_cache_negative_lifetime", "5" }, { "auth_cache_max_entries", "10000" },
+	{ "auth_cache_max_bytes", "8388608" }, { "auth_query_max_in_flight", "4" },
 	{ "auth_query", "SELECT usename, passwd FROM pg_catalog.pg_shadow WHERE usename = $1 AND (valuntil IS NULL OR valuntil > pg_catalog.now())" }, { "pool_mode", "session" },
 	{ "default_pool_size", "20" }, { "max_client_conn", "100" },
 	{ "max_db_connections", "0" }, { "server_reset_query", "DISCARD ALL" },

@@ -219,10 +219,36 @@ static void test_builders(void)
 	pq_writer_free(&w);
 }
 
+/* User and database names are cut to 63 bytes, as PostgreSQL 15 cuts them
+ * (byte-wise, even inside a UTF-8 character). */
+static void test_clip_name(void)
+{
+	char out[PQ_NAME_MAX + 1], in[10000];
+	proto_clip_name("alice", out);
+	is_str(out, "alice", "a short name is kept whole");
+	memset(in, 'b', 63);
+	in[63] = 0;
+	proto_clip_name(in, out);
+	is_str(out, in, "63 bytes are kept whole");
+	memset(in, 'c', sizeof in - 1);
+	in[sizeof in - 1] = 0;
+	proto_clip_name(in, out);
+	is_int(strlen(out), 63, "a 9999-byte name keeps its first 63 bytes");
+	ok(!memcmp(out, in, 63), "... unchanged");
+	memset(in, 'a', 62);
+	strcpy(in + 62, "\xc3\xa9zz");
+	proto_clip_name(in, out);
+	is_int(strlen(out), 63, "a 2-byte character at bytes 63-64 is cut after its first byte, as PostgreSQL 15 does");
+	is_int((unsigned char)out[62], 0xc3, "... which is kept");
+	proto_clip_name("", out);
+	is_str(out, "", "the empty name stays empty");
+}
+
 int main(void)
 {
 	test_frame();
 	test_startup();
+	test_clip_name();
 	test_server_messages();
 	test_builders();
 	return done_testing();
