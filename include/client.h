@@ -65,7 +65,10 @@ struct client {
 	union client_peer peer;      /* for hba rules, SHOW CLIENTS and log lines */
 	struct list pool_node;       /* pool's waiting queue */
 	struct list all_node;        /* rt.clients */
-	struct list hold_node;       /* its gate's held list, while CL_HELD */
+	union {                      /* never both: one is before login, one after */
+		struct list login_node;  /* rt.logins, until authenticated (login_slots.c) */
+		struct list hold_node;   /* its gate's held list, while CL_HELD */
+	};
 	double held_since;           /* rt_now() when held */
 	double xact_start;           /* rt_now() when its current transaction began */
 	struct pool *pool;

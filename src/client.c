@@ -24,6 +24,7 @@
 #include "lifecycle.h"
 #include "log.h"
 #include "log_limit.h"
+#include "login_slots.h"
 #include "pool.h"
 #include "prepared.h"
 #include "proto.h"
@@ -44,6 +45,7 @@ static const struct conn_ops client_ops = { client_event, client_destroy };
 
 static enum relay_action client_inspect(void *owner, char type, const uint8_t *body, size_t len);
 static void wait_for_setup(struct client *c);
+static bool take_login_slot(struct client *c);
 static struct relay_spec client_spec, client_spec_tracked;
 
 /* Transaction and statement pooling carry named prepared statements
@@ -90,8 +92,9 @@ void client_addr(const struct client *c, char *out, size_t n)
 void client_accept(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	const struct config *cfg = rt.cfg;
-	if (rt.nconns >= cfg->max_client_conn + CLIENT_HARD_CAP_EXTRA) {
-		log_warn("refusing connection: %d sockets open, far past max_client_conn", rt.nconns);
+	if (rt.nconns >= cfg->max_client_conn + cfg->max_login_clients + CLIENT_HARD_CAP_EXTRA) {
+		log_warn("refusing connection: %d sockets open, far past max_client_conn + max_login_clients",
+			 rt.nconns);
 		close(fd);
 		return;
 	}
@@ -106,7 +109,7 @@ void client_accept(int fd, const struct sockaddr *sa, socklen_t len)
 		return;
 	}
 	list_init(&c->pool_node);
-	list_init(&c->hold_node);
+	list_init(&c->login_node);
 	list_append(&rt.clients, &c->all_node);
 	c->connect_time = rt_wallclock();
 	c->request_at = rt_now();
@@ -118,9 +121,33 @@ void client_accept(int fd, const struct sockaddr *sa, socklen_t len)
 	c->connected_at = rt_now();
 	rt.nconns++;
 	client_log(c, LOG_LVL_DEBUG, "new connection");
+	if (!take_login_slot(c))
+		return;
 	conn_read_start(&c->conn);
 	conn_read_soon(&c->conn);   /* its first bytes are there (tcp_defer_accept) or soon */
 	conn_timer(&c->conn, cfg->client_login_timeout);
+}
+
+/* Every login slot taken: the newcomer gets the slot of a login that has
+ * taken LOGIN_SLOT_MIN_AGE or longer, or is refused. Refusing the newest
+ * (rather than leaving connections in the kernel's backlog) keeps a burst
+ * of sockets that never log in from queueing ahead of real clients; giving
+ * old slots away means sockets that sit cannot keep anyone out. */
+static bool take_login_slot(struct client *c)
+{
+	if (login_slots_full()) {
+		struct client *old = login_slots_victim(rt_now());
+		if (!old) {
+			client_fail(c, SQLSTATE_TOO_MANY_CONNECTIONS,
+				    "sorry, too many clients are logging in already (max_login_clients)");
+			return false;
+		}
+		client_fail(old, SQLSTATE_TOO_MANY_CONNECTIONS,
+			    "login took longer than %g s while every login slot was taken "
+			    "(max_login_clients): the slot went to a newer connection", LOGIN_SLOT_MIN_AGE);
+	}
+	login_slots_enter(c);
+	return true;
 }
 
 /* ---- log lines of the connection's life (log_connections,
@@ -222,6 +249,8 @@ static void close_logged(struct client *c, const char *reason, bool flush, int l
 	if (c->state == CL_CLOSED)
 		return;
 	log_disconnect(c, reason, lvl_on);
+	if (before_login(c))
+		login_slots_leave(c);
 	if (c->state == CL_WAITING || c->state == CL_LOGIN_WAIT || c->state == CL_AUTH_QUERY)
 		pool_unqueue(c);
 	if (c->state == CL_HELD)
@@ -488,12 +517,12 @@ static void client_on_startup_packet(struct client *c, const uint8_t *pkt, uint3
 			evbuffer_add(c->conn.out, w.buf, w.len);
 		pq_writer_free(&w);
 	}
+	/* counted at login (client_login_done); refused here already when
+	 * it could not be, to spare the work of authenticating it */
 	if (rt.nclients >= rt.cfg->max_client_conn) {
 		client_fail(c, SQLSTATE_TOO_MANY_CONNECTIONS, "sorry, too many clients already");
 		return;
 	}
-	rt.nclients++;
-	c->counted = true;
 	client_log(c, LOG_LVL_DEBUG, "startup packet accepted");
 	client_set_state(c, CL_AUTH);
 	client_auth_start(c);
@@ -574,6 +603,14 @@ void client_kill_db(const char *db, const char *msg)
 
 void client_login_done(struct client *c)
 {
+	/* authenticated: from a login slot to a place under max_client_conn */
+	login_slots_leave(c);
+	if (rt.nclients >= rt.cfg->max_client_conn) {
+		client_fail(c, SQLSTATE_TOO_MANY_CONNECTIONS, "sorry, too many clients already");
+		return;
+	}
+	rt.nclients++;
+	c->counted = true;
 	if (admin_is_console(c->db_name)) {
 		admin_login(c);
 		return;
