@@ -82,6 +82,8 @@ struct client {
 	uint32_t cancel_pid, cancel_key;
 	struct client *cancel_next;  /* cancel.c hash chain */
 	uint8_t *startup;            /* the startup packet, kept until login ends */
+	uint8_t *partial;            /* before login: the start of a message not yet
+	                              * complete, out of conn.in (client.c: stash) */
 	double wait_since;
 	double connect_time;         /* wall clock, for SHOW CLIENTS */
 	double request_at;           /* rt_now() of the last request (SHOW CLIENTS) */
@@ -90,6 +92,7 @@ struct client {
 	bool bypass;                 /* gate_bypass_*: never held, own session server */
 	bool counted;                /* counted in rt.nclients */
 	bool console_waiting;        /* admin: a command waits (PAUSE, WAIT_CLOSE) */
+	uint16_t npartial;           /* bytes at partial */
 	double connected_at;         /* rt_now() when accepted (age in log lines) */
 };
 

@@ -295,7 +295,7 @@ static void add_error(struct client *c, const char *severity, const char *sqlsta
 	pq_writer_init(&w);
 	proto_build_error(&w, severity, sqlstate, msg, NULL);
 	if (pq_writer_ok(&w))
-		evbuffer_add(c->conn.out, w.buf, w.len);
+		(void)conn_add(&c->conn, w.buf, w.len);
 	pq_writer_free(&w);
 }
 
@@ -331,7 +331,7 @@ static void send_ready(struct client *c, char status)
 	pq_writer_init(&w);
 	proto_build_ready(&w, status);
 	if (pq_writer_ok(&w))
-		evbuffer_add(c->conn.out, w.buf, w.len);
+		(void)conn_add(&c->conn, w.buf, w.len);
 	pq_writer_free(&w);
 }
 
@@ -427,7 +427,7 @@ static void client_start_tls(struct client *c)
 		client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, "received unencrypted data after SSL request");
 		return;
 	}
-	evbuffer_add(c->conn.out, "S", 1);
+	(void)conn_add(&c->conn, "S", 1);
 	conn_send(&c->conn);
 	if (conn_out_len(&c->conn) > 0 || !conn_tls_start(&c->conn, tls_accept_ctx(), true, NULL)) {
 		client_close(c, "could not start TLS", false);
@@ -484,7 +484,7 @@ static void client_on_startup_packet(struct client *c, const uint8_t *pkt, uint3
 				    PQ_PROTO_MAJOR(st.version), PQ_PROTO_MINOR(st.version));
 			return;
 		}
-		evbuffer_add(c->conn.out, "N", 1);
+		(void)conn_add(&c->conn, "N", 1);
 		conn_send(&c->conn);
 		return;
 	case STARTUP_CANCEL:
@@ -514,7 +514,7 @@ static void client_on_startup_packet(struct client *c, const uint8_t *pkt, uint3
 		proto_build_negotiate(&w, PQ_PROTO(3, PQ_PROTO_LATEST_MINOR), st.pq_options,
 				      st.npq_options);
 		if (pq_writer_ok(&w))
-			evbuffer_add(c->conn.out, w.buf, w.len);
+			(void)conn_add(&c->conn, w.buf, w.len);
 		pq_writer_free(&w);
 	}
 	/* counted at login (client_login_done); refused here already when
@@ -603,8 +603,14 @@ void client_kill_db(const char *db, const char *msg)
 
 void client_login_done(struct client *c)
 {
-	/* authenticated: from a login slot to a place under max_client_conn */
+	/* authenticated: from a login slot to a place under max_client_conn,
+	 * with an output buffer from now on (the code after login writes to
+	 * c->conn.out directly) */
 	login_slots_leave(c);
+	if (!conn_out(&c->conn)) {
+		client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
+		return;
+	}
 	if (rt.nclients >= rt.cfg->max_client_conn) {
 		client_fail(c, SQLSTATE_TOO_MANY_CONNECTIONS, "sorry, too many clients already");
 		return;
@@ -681,7 +687,7 @@ void client_welcome(struct client *c)
 		client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
 		return;
 	}
-	evbuffer_add(c->conn.out, w.buf, w.len);
+	(void)conn_add(&c->conn, w.buf, w.len);
 	pq_writer_free(&w);
 	client_log_login(c);
 	conn_timer(&c->conn, 0);
@@ -886,10 +892,50 @@ static enum relay_action client_scan(void *owner, char type, const uint8_t *p, s
 
 /* ---- events ---- */
 
+/* Before login, the bytes of a message not yet complete wait in an
+ * exact-size copy rather than in conn.in, whose smallest chunk (libevent's
+ * chain) is 1 KiB: a socket that sends a byte and then nothing holds 1 KiB
+ * less for as long as it waits. Messages before login are at most
+ * PQ_STARTUP_MAX or CLIENT_AUTH_MSG_MAX bytes, which npartial holds. */
+static void stash(struct client *c)
+{
+	size_t n = conn_in_len(&c->conn);
+	if (n == 0 || n > UINT16_MAX || (c->state != CL_STARTUP && c->state != CL_AUTH))
+		return;
+	uint8_t *p = malloc(n);
+	if (!p)
+		return;   /* it stays where it is */
+	evbuffer_remove(c->conn.in, p, n);
+	c->partial = p;
+	c->npartial = (uint16_t)n;
+}
+
+static void unstash(struct client *c)
+{
+	if (!c->partial)
+		return;
+	if (evbuffer_prepend(c->conn.in, c->partial, c->npartial) != 0) {
+		client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
+		return;
+	}
+	free(c->partial);
+	c->partial = NULL;
+	c->npartial = 0;
+}
+
+static void client_on_input(struct client *c);
+
+static void client_on_read(struct client *c)
+{
+	unstash(c);
+	client_on_input(c);
+	stash(c);
+}
+
 /* Bytes may arrive together with the message that changes the state (a
  * password behind the startup packet, a query behind the password), so
  * the input is looked at again after every change. */
-static void client_on_read(struct client *c)
+static void client_on_input(struct client *c)
 {
 	for (;;) {
 		enum client_state before = c->state;
@@ -1019,6 +1065,7 @@ static void client_destroy(struct conn *conn)
 	prepared_client_free(c);
 	varcache_clear(&c->vars);
 	free(c->startup);
+	free(c->partial);
 	strpool_put(c->user);
 	strpool_put(c->db_name);
 	conn_release(&c->conn);
