@@ -81,7 +81,6 @@ struct client {
 	struct relay relay;          /* client -> server */
 	uint32_t cancel_pid, cancel_key;
 	struct client *cancel_next;  /* cancel.c hash chain */
-	uint8_t *startup;            /* the startup packet, kept until login ends */
 	uint8_t *partial;            /* before login: the start of a message not yet
 	                              * complete, out of conn.in (client.c: stash) */
 	double wait_since;

@@ -550,9 +550,8 @@ static void client_on_startup(struct client *c)
 			return;
 		}
 		evbuffer_remove(c->conn.in, pkt, len);
-		free(c->startup);
-		c->startup = pkt;
-		client_on_startup_packet(c, pkt, len);
+		client_on_startup_packet(c, pkt, len);   /* keeps copies of what it needs */
+		free(pkt);
 	}
 }
 
@@ -646,8 +645,6 @@ void client_login_done(struct client *c)
 		client_fail(c, SQLSTATE_INTERNAL_ERROR, "could not make a cancel key");
 		return;
 	}
-	free(c->startup);
-	c->startup = NULL;
 	client_log(c, LOG_LVL_DEBUG, "authenticated%s", c->bypass ? " (gate bypass)" : "");
 	if (c->bypass)
 		gate_bypass_login(c);
@@ -1064,7 +1061,6 @@ static void client_destroy(struct conn *conn)
 	client_auth_free(c);
 	prepared_client_free(c);
 	varcache_clear(&c->vars);
-	free(c->startup);
 	free(c->partial);
 	strpool_put(c->user);
 	strpool_put(c->db_name);
