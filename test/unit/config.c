@@ -99,6 +99,7 @@ static const struct { const char *key, *want; } defaults[] = {
 	{ "auth_user", "" }, { "auth_cache_lifetime", "60" },
 	{ "auth_query", "SELECT usename, passwd FROM pg_catalog.pg_shadow WHERE usename = $1 AND (valuntil IS NULL OR valuntil > pg_catalog.now())" }, { "pool_mode", "session" },
 	{ "default_pool_size", "20" }, { "max_client_conn", "100" },
+	{ "max_login_clients", "1000" },
 	{ "max_db_connections", "0" }, { "server_reset_query", "DISCARD ALL" },
 	{ "query_wait_timeout", "120" }, { "client_login_timeout", "60" },
 	{ "server_connect_timeout", "15" }, { "logfile", "(null)" }, { "pidfile", "(null)" },
