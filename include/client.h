@@ -65,7 +65,10 @@ struct client {
 	union client_peer peer;      /* for hba rules, SHOW CLIENTS and log lines */
 	struct list pool_node;       /* pool's waiting queue */
 	struct list all_node;        /* rt.clients */
-	struct list hold_node;       /* its gate's held list, while CL_HELD */
+	union {                      /* never both: one is before login, one after */
+		struct list login_node;  /* rt.logins, until authenticated (login_slots.c) */
+		struct list hold_node;   /* its gate's held list, while CL_HELD */
+	};
 	double held_since;           /* rt_now() when held */
 	double xact_start;           /* rt_now() when its current transaction began */
 	struct pool *pool;
@@ -78,7 +81,8 @@ struct client {
 	struct relay relay;          /* client -> server */
 	uint32_t cancel_pid, cancel_key;
 	struct client *cancel_next;  /* cancel.c hash chain */
-	uint8_t *startup;            /* the startup packet, kept until login ends */
+	uint8_t *partial;            /* before login: the start of a message not yet
+	                              * complete, out of conn.in (client.c: stash) */
 	double wait_since;
 	double connect_time;         /* wall clock, for SHOW CLIENTS */
 	double request_at;           /* rt_now() of the last request (SHOW CLIENTS) */
@@ -87,6 +91,7 @@ struct client {
 	bool bypass;                 /* gate_bypass_*: never held, own session server */
 	bool counted;                /* counted in rt.nclients */
 	bool console_waiting;        /* admin: a command waits (PAUSE, WAIT_CLOSE) */
+	uint16_t npartial;           /* bytes at partial */
 	double connected_at;         /* rt_now() when accepted (age in log lines) */
 };
 

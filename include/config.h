@@ -73,6 +73,7 @@ struct config {
 	int pool_mode;               /* enum pool_mode, default session */
 	int default_pool_size;       /* 20 */
 	int max_client_conn;         /* 100 */
+	int max_login_clients;       /* 1000: not yet authenticated */
 	int max_db_connections;      /* 0 = unlimited */
 	char *server_reset_query;    /* "DISCARD ALL"; "" = none */
 	double query_wait_timeout;   /* seconds, 120; 0 = forever */

@@ -5,7 +5,12 @@
  *
  * INTERFACE ROUTINES
  *   conn_init(c, fd, ops)      take a connected socket, made non-blocking by
- *                              its maker (accept4 with SOCK_NONBLOCK)
+ *                              its maker (accept4 with SOCK_NONBLOCK); it
+ *                              starts without c->out (conn_out)
+ *   conn_out(c)                c->out, made on first need; NULL when out of
+ *                              memory (a socket that is never answered costs
+ *                              no output buffer)
+ *   conn_add(c, data, len)     append to conn_out(c)
  *   conn_connect(c, sa, len, ops)  start a non-blocking connect
  *   conn_read_start/stop(c)    read interest
  *   conn_read_soon(c)          read in this pass's batch without waiting for
@@ -115,6 +120,9 @@ void conn_close_flushed(struct conn *c);
 /* Frees buffers and events; called by the owner's destroy. */
 void conn_release(struct conn *c);
 size_t conn_out_len(const struct conn *c);
+struct evbuffer *conn_out(struct conn *c);
+/* Append to conn_out(c); false when out of memory. */
+bool conn_add(struct conn *c, const void *data, size_t len);
 /* The next typed message in c->in (nothing is consumed): PQ_FRAME_COMPLETE
  * when all pq_msg_total(hdr) bytes are there, PQ_FRAME_BAD when its length
  * is below 4 or above max, else not yet. */

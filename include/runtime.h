@@ -34,7 +34,10 @@ struct runtime {
 	struct list dead;            /* struct conn waiting to be freed */
 	struct event *reaper;
 	uint64_t next_conn_id;
-	int nclients;                /* logged in or logging in */
+	struct list logins;          /* clients not yet authenticated, in accept
+	                              * order (login_slots.c) */
+	int nlogins;                 /* ...how many: at most max_login_clients */
+	int nclients;                /* authenticated: at most max_client_conn */
 	int nconns;                  /* all client sockets, for the hard cap */
 	enum rt_shutdown shutdown;
 	int cli_verbose;             /* -v given on the command line */

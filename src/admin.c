@@ -283,7 +283,7 @@ static void show_lists(struct client *c)
 	result_row(&r, "pools", (long long)pools);
 	result_row(&r, "free_clients", 0LL);
 	result_row(&r, "used_clients", (long long)rt.nclients);
-	result_row(&r, "login_clients", (long long)(rt.nconns - rt.nclients));
+	result_row(&r, "login_clients", (long long)rt.nlogins);
 	result_row(&r, "free_servers", 0LL);
 	result_row(&r, "used_servers", (long long)servers);
 	result_row(&r, "dns_names", 0LL);

@@ -24,6 +24,7 @@
 #include "lifecycle.h"
 #include "log.h"
 #include "log_limit.h"
+#include "login_slots.h"
 #include "pool.h"
 #include "prepared.h"
 #include "proto.h"
@@ -44,6 +45,7 @@ static const struct conn_ops client_ops = { client_event, client_destroy };
 
 static enum relay_action client_inspect(void *owner, char type, const uint8_t *body, size_t len);
 static void wait_for_setup(struct client *c);
+static bool take_login_slot(struct client *c);
 static struct relay_spec client_spec, client_spec_tracked;
 
 /* Transaction and statement pooling carry named prepared statements
@@ -90,8 +92,9 @@ void client_addr(const struct client *c, char *out, size_t n)
 void client_accept(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	const struct config *cfg = rt.cfg;
-	if (rt.nconns >= cfg->max_client_conn + CLIENT_HARD_CAP_EXTRA) {
-		log_warn("refusing connection: %d sockets open, far past max_client_conn", rt.nconns);
+	if (rt.nconns >= cfg->max_client_conn + cfg->max_login_clients + CLIENT_HARD_CAP_EXTRA) {
+		log_warn("refusing connection: %d sockets open, far past max_client_conn + max_login_clients",
+			 rt.nconns);
 		close(fd);
 		return;
 	}
@@ -106,7 +109,7 @@ void client_accept(int fd, const struct sockaddr *sa, socklen_t len)
 		return;
 	}
 	list_init(&c->pool_node);
-	list_init(&c->hold_node);
+	list_init(&c->login_node);
 	list_append(&rt.clients, &c->all_node);
 	c->connect_time = rt_wallclock();
 	c->request_at = rt_now();
@@ -118,9 +121,33 @@ void client_accept(int fd, const struct sockaddr *sa, socklen_t len)
 	c->connected_at = rt_now();
 	rt.nconns++;
 	client_log(c, LOG_LVL_DEBUG, "new connection");
+	if (!take_login_slot(c))
+		return;
 	conn_read_start(&c->conn);
 	conn_read_soon(&c->conn);   /* its first bytes are there (tcp_defer_accept) or soon */
 	conn_timer(&c->conn, cfg->client_login_timeout);
+}
+
+/* Every login slot taken: the newcomer gets the slot of a login that has
+ * taken LOGIN_SLOT_MIN_AGE or longer, or is refused. Refusing the newest
+ * (rather than leaving connections in the kernel's backlog) keeps a burst
+ * of sockets that never log in from queueing ahead of real clients; giving
+ * old slots away means sockets that sit cannot keep anyone out. */
+static bool take_login_slot(struct client *c)
+{
+	if (login_slots_full()) {
+		struct client *old = login_slots_victim(rt_now());
+		if (!old) {
+			client_fail(c, SQLSTATE_TOO_MANY_CONNECTIONS,
+				    "sorry, too many clients are logging in already (max_login_clients)");
+			return false;
+		}
+		client_fail(old, SQLSTATE_TOO_MANY_CONNECTIONS,
+			    "login took longer than %g s while every login slot was taken "
+			    "(max_login_clients): the slot went to a newer connection", LOGIN_SLOT_MIN_AGE);
+	}
+	login_slots_enter(c);
+	return true;
 }
 
 /* ---- log lines of the connection's life (log_connections,
@@ -222,6 +249,8 @@ static void close_logged(struct client *c, const char *reason, bool flush, int l
 	if (c->state == CL_CLOSED)
 		return;
 	log_disconnect(c, reason, lvl_on);
+	if (before_login(c))
+		login_slots_leave(c);
 	if (c->state == CL_WAITING || c->state == CL_LOGIN_WAIT || c->state == CL_AUTH_QUERY)
 		pool_unqueue(c);
 	if (c->state == CL_HELD)
@@ -266,7 +295,7 @@ static void add_error(struct client *c, const char *severity, const char *sqlsta
 	pq_writer_init(&w);
 	proto_build_error(&w, severity, sqlstate, msg, NULL);
 	if (pq_writer_ok(&w))
-		evbuffer_add(c->conn.out, w.buf, w.len);
+		(void)conn_add(&c->conn, w.buf, w.len);
 	pq_writer_free(&w);
 }
 
@@ -302,7 +331,7 @@ static void send_ready(struct client *c, char status)
 	pq_writer_init(&w);
 	proto_build_ready(&w, status);
 	if (pq_writer_ok(&w))
-		evbuffer_add(c->conn.out, w.buf, w.len);
+		(void)conn_add(&c->conn, w.buf, w.len);
 	pq_writer_free(&w);
 }
 
@@ -398,7 +427,7 @@ static void client_start_tls(struct client *c)
 		client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, "received unencrypted data after SSL request");
 		return;
 	}
-	evbuffer_add(c->conn.out, "S", 1);
+	(void)conn_add(&c->conn, "S", 1);
 	conn_send(&c->conn);
 	if (conn_out_len(&c->conn) > 0 || !conn_tls_start(&c->conn, tls_accept_ctx(), true, NULL)) {
 		client_close(c, "could not start TLS", false);
@@ -455,7 +484,7 @@ static void client_on_startup_packet(struct client *c, const uint8_t *pkt, uint3
 				    PQ_PROTO_MAJOR(st.version), PQ_PROTO_MINOR(st.version));
 			return;
 		}
-		evbuffer_add(c->conn.out, "N", 1);
+		(void)conn_add(&c->conn, "N", 1);
 		conn_send(&c->conn);
 		return;
 	case STARTUP_CANCEL:
@@ -489,15 +518,15 @@ static void client_on_startup_packet(struct client *c, const uint8_t *pkt, uint3
 		proto_build_negotiate(&w, PQ_PROTO(3, PQ_PROTO_LATEST_MINOR), st.pq_options,
 				      st.npq_options);
 		if (pq_writer_ok(&w))
-			evbuffer_add(c->conn.out, w.buf, w.len);
+			(void)conn_add(&c->conn, w.buf, w.len);
 		pq_writer_free(&w);
 	}
+	/* counted at login (client_login_done); refused here already when
+	 * it could not be, to spare the work of authenticating it */
 	if (rt.nclients >= rt.cfg->max_client_conn) {
 		client_fail(c, SQLSTATE_TOO_MANY_CONNECTIONS, "sorry, too many clients already");
 		return;
 	}
-	rt.nclients++;
-	c->counted = true;
 	client_log(c, LOG_LVL_DEBUG, "startup packet accepted");
 	client_set_state(c, CL_AUTH);
 	client_auth_start(c);
@@ -525,9 +554,8 @@ static void client_on_startup(struct client *c)
 			return;
 		}
 		evbuffer_remove(c->conn.in, pkt, len);
-		free(c->startup);
-		c->startup = pkt;
-		client_on_startup_packet(c, pkt, len);
+		client_on_startup_packet(c, pkt, len);   /* keeps copies of what it needs */
+		free(pkt);
 	}
 }
 
@@ -578,6 +606,20 @@ void client_kill_db(const char *db, const char *msg)
 
 void client_login_done(struct client *c)
 {
+	/* authenticated: from a login slot to a place under max_client_conn,
+	 * with an output buffer from now on (the code after login writes to
+	 * c->conn.out directly) */
+	login_slots_leave(c);
+	if (!conn_out(&c->conn)) {
+		client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
+		return;
+	}
+	if (rt.nclients >= rt.cfg->max_client_conn) {
+		client_fail(c, SQLSTATE_TOO_MANY_CONNECTIONS, "sorry, too many clients already");
+		return;
+	}
+	rt.nclients++;
+	c->counted = true;
 	if (admin_is_console(c->db_name)) {
 		admin_login(c);
 		return;
@@ -605,8 +647,6 @@ void client_login_done(struct client *c)
 		client_fail(c, SQLSTATE_INTERNAL_ERROR, "could not make a cancel key");
 		return;
 	}
-	free(c->startup);
-	c->startup = NULL;
 	client_log(c, LOG_LVL_DEBUG, "authenticated%s", c->bypass ? " (gate bypass)" : "");
 	if (c->bypass)
 		gate_bypass_login(c);
@@ -646,7 +686,7 @@ void client_welcome(struct client *c)
 		client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
 		return;
 	}
-	evbuffer_add(c->conn.out, w.buf, w.len);
+	(void)conn_add(&c->conn, w.buf, w.len);
 	pq_writer_free(&w);
 	client_log_login(c);
 	conn_timer(&c->conn, 0);
@@ -851,10 +891,50 @@ static enum relay_action client_scan(void *owner, char type, const uint8_t *p, s
 
 /* ---- events ---- */
 
+/* Before login, the bytes of a message not yet complete wait in an
+ * exact-size copy rather than in conn.in, whose smallest chunk (libevent's
+ * chain) is 1 KiB: a socket that sends a byte and then nothing holds 1 KiB
+ * less for as long as it waits. Messages before login are at most
+ * PQ_STARTUP_MAX or CLIENT_AUTH_MSG_MAX bytes, which npartial holds. */
+static void stash(struct client *c)
+{
+	size_t n = conn_in_len(&c->conn);
+	if (n == 0 || n > UINT16_MAX || (c->state != CL_STARTUP && c->state != CL_AUTH))
+		return;
+	uint8_t *p = malloc(n);
+	if (!p)
+		return;   /* it stays where it is */
+	evbuffer_remove(c->conn.in, p, n);
+	c->partial = p;
+	c->npartial = (uint16_t)n;
+}
+
+static void unstash(struct client *c)
+{
+	if (!c->partial)
+		return;
+	if (evbuffer_prepend(c->conn.in, c->partial, c->npartial) != 0) {
+		client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
+		return;
+	}
+	free(c->partial);
+	c->partial = NULL;
+	c->npartial = 0;
+}
+
+static void client_on_input(struct client *c);
+
+static void client_on_read(struct client *c)
+{
+	unstash(c);
+	client_on_input(c);
+	stash(c);
+}
+
 /* Bytes may arrive together with the message that changes the state (a
  * password behind the startup packet, a query behind the password), so
  * the input is looked at again after every change. */
-static void client_on_read(struct client *c)
+static void client_on_input(struct client *c)
 {
 	for (;;) {
 		enum client_state before = c->state;
@@ -983,7 +1063,7 @@ static void client_destroy(struct conn *conn)
 	client_auth_free(c);
 	prepared_client_free(c);
 	varcache_clear(&c->vars);
-	free(c->startup);
+	free(c->partial);
 	strpool_put(c->user);
 	strpool_put(c->db_name);
 	conn_release(&c->conn);

@@ -171,7 +171,7 @@ static void send_auth(struct client *c, uint32_t code, const void *data, size_t 
 	pq_writer_init(&w);
 	proto_build_auth(&w, code, data, len);
 	if (pq_writer_ok(&w))
-		evbuffer_add(c->conn.out, w.buf, w.len);
+		(void)conn_add(&c->conn, w.buf, w.len);
 	pq_writer_free(&w);
 	conn_send_soon(&c->conn);
 }

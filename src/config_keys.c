@@ -132,6 +132,7 @@ const struct cfg_key cfg_global_keys[] = {
 	ENUM("pool_mode", G(pool_mode), cfg_pool_modes, "session", true),
 	INT("default_pool_size", G(default_pool_size), 1, INT_MAX, "20", true),
 	INT("max_client_conn", G(max_client_conn), 1, INT_MAX, "100", true),
+	INT("max_login_clients", G(max_login_clients), 1, INT_MAX, "1000", true),
 	INT("max_db_connections", G(max_db_connections), 0, INT_MAX, "0", true),
 	STR("server_reset_query", G(server_reset_query), "DISCARD ALL", true),
 	SECS("query_wait_timeout", G(query_wait_timeout), "120"),

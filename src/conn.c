@@ -291,7 +291,8 @@ static void write_failed(struct conn *c, bool from_loop)
 		conn_close(c);
 		return;
 	}
-	evbuffer_drain(c->out, evbuffer_get_length(c->out));
+	if (c->out)
+		evbuffer_drain(c->out, evbuffer_get_length(c->out));
 	if (from_loop) {
 		dispatch(c, CONN_EV_ERROR);
 	} else {
@@ -304,11 +305,11 @@ static void write_failed(struct conn *c, bool from_loop)
  * events may be dispatched directly; otherwise they are deferred. */
 static void write_now(struct conn *c, bool from_loop)
 {
-	size_t left = evbuffer_get_length(c->out);
+	size_t left = conn_out_len(c);
 	while (left > 0) {
 		int n = write_some(c);
 		if (n > 0) {
-			left = evbuffer_get_length(c->out);
+			left = conn_out_len(c);
 			continue;
 		}
 		if (n == 0) {
@@ -362,7 +363,7 @@ static void write_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	write_now(c, true);
-	if (!c->closing && c->want_drained && evbuffer_get_length(c->out) <= CONN_LOW_WATER) {
+	if (!c->closing && c->want_drained && conn_out_len(c) <= CONN_LOW_WATER) {
 		c->want_drained = false;
 		dispatch(c, CONN_EV_DRAINED);
 	}
@@ -378,7 +379,7 @@ static void timer_fired(struct conn *c)
 	dispatch(c, CONN_EV_TIMEOUT);
 }
 
-static bool setup(struct conn *c, int fd, const struct conn_ops *ops)
+static bool setup(struct conn *c, int fd, const struct conn_ops *ops, bool lazy_out)
 {
 	memset(c, 0, sizeof *c);
 	list_init(&c->dead_node);
@@ -390,9 +391,9 @@ static bool setup(struct conn *c, int fd, const struct conn_ops *ops)
 		BUG("conn: socket %d is blocking", fd);
 #endif
 	c->in = evbuffer_new();
-	c->out = evbuffer_new();
+	c->out = lazy_out ? NULL : evbuffer_new();
 	c->rev = event_new(rt.base, fd, EV_READ | EV_PERSIST, read_cb, c);
-	return c->in && c->out && c->rev;   /* c->wev: see write_wait() */
+	return c->in && (lazy_out || c->out) && c->rev;   /* c->wev: see write_wait() */
 }
 
 static void set_nodelay(int fd)
@@ -403,7 +404,7 @@ static void set_nodelay(int fd)
 
 bool conn_init(struct conn *c, int fd, const struct conn_ops *ops)
 {
-	if (!setup(c, fd, ops))
+	if (!setup(c, fd, ops, true))
 		return false;
 	set_nodelay(fd);
 	return true;
@@ -420,7 +421,7 @@ bool conn_connect(struct conn *c, const struct sockaddr *sa, socklen_t len,
 		c->err = errno;
 		return false;
 	}
-	if (!setup(c, fd, ops)) {
+	if (!setup(c, fd, ops, false)) {
 		c->err = ENOMEM;
 		return false;
 	}
@@ -474,7 +475,7 @@ void conn_send(struct conn *c)
 {
 	if (c->closing || c->connecting)
 		return;
-	if (evbuffer_get_length(c->out) == 0)
+	if (conn_out_len(c) == 0)
 		return;
 	write_now(c, false);
 }
@@ -483,7 +484,7 @@ void conn_send_soon(struct conn *c)
 {
 	if (c->closing || c->connecting)
 		return;
-	size_t len = evbuffer_get_length(c->out);
+	size_t len = conn_out_len(c);
 	if (len == 0)
 		return;
 	/* a large output gains nothing from sharing a system call */
@@ -591,7 +592,7 @@ static void batch_writes(void)
 				BUG("conn %llu: noted %u after the read batch",
 				    (unsigned long long)c->id, c->noted);
 			unnote(c, CONN_NOTE_WRITE);
-			if (c->closing || c->connecting || evbuffer_get_length(c->out) == 0)
+			if (c->closing || c->connecting || conn_out_len(c) == 0)
 				continue;
 			if (c->ssl) {   /* started TLS after the note */
 				write_now(c, false);
@@ -622,7 +623,7 @@ static void batch_writes(void)
 static void flush_noted(struct conn *c)
 {
 	unnote(c, CONN_NOTE_WRITE);
-	while (!c->ssl && evbuffer_get_length(c->out) > 0 && write_some(c) > 0)
+	while (!c->ssl && conn_out_len(c) > 0 && write_some(c) > 0)
 		;
 }
 
@@ -952,7 +953,7 @@ void conn_close_flushed(struct conn *c)
 		return;
 	unnote(c, CONN_NOTE_WRITE);   /* written here, with the rest */
 	conn_read_stop(c);
-	if (c->connecting || c->fd < 0 || evbuffer_get_length(c->out) == 0) {
+	if (c->connecting || c->fd < 0 || conn_out_len(c) == 0) {
 		conn_close(c);
 		return;
 	}
@@ -984,6 +985,19 @@ size_t conn_out_len(const struct conn *c)
 	return c->out ? evbuffer_get_length(c->out) : 0;
 }
 
+struct evbuffer *conn_out(struct conn *c)
+{
+	if (!c->out)
+		c->out = evbuffer_new();
+	return c->out;
+}
+
+bool conn_add(struct conn *c, const void *data, size_t len)
+{
+	struct evbuffer *out = conn_out(c);
+	return out && evbuffer_add(out, data, len) == 0;
+}
+
 enum pq_frame conn_frame(const struct conn *c, uint32_t max, struct pq_header *hdr)
 {
 	uint8_t buf[PQ_HEADER_LEN];
@@ -1004,7 +1018,7 @@ size_t conn_in_len(const struct conn *c)
 
 bool conn_out_full(struct conn *c)
 {
-	if (evbuffer_get_length(c->out) <= CONN_HIGH_WATER)
+	if (conn_out_len(c) <= CONN_HIGH_WATER)
 		return false;
 	c->want_drained = true;
 	return true;

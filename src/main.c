@@ -164,6 +164,7 @@ int main(int argc, char **argv)
 	rt.cfg = cfg;
 	list_init(&rt.pools);
 	list_init(&rt.clients);
+	list_init(&rt.logins);
 	cancel_init(pool_cancel_settled);   /* servers wait for their cancels */
 	rt.base = event_base_new();
 	if (!rt.base || !conn_reaper_init() || !lifecycle_init()) {

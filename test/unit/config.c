@@ -101,6 +101,7 @@ static const struct { const char *key, *want; } defaults[] = {
 	{ "auth_cache_max_bytes", "8388608" }, { "auth_query_max_in_flight", "4" },
 	{ "auth_query", "SELECT usename, passwd FROM pg_catalog.pg_shadow WHERE usename = $1 AND (valuntil IS NULL OR valuntil > pg_catalog.now())" }, { "pool_mode", "session" },
 	{ "default_pool_size", "20" }, { "max_client_conn", "100" },
+	{ "max_login_clients", "1000" },
 	{ "max_db_connections", "0" }, { "server_reset_query", "DISCARD ALL" },
 	{ "query_wait_timeout", "120" }, { "client_login_timeout", "60" },
 	{ "server_connect_timeout", "15" }, { "logfile", "(null)" }, { "pidfile", "(null)" },

@@ -76,7 +76,7 @@ static void on_event(struct conn *c, enum conn_event ev)
 	case ECHO:
 		reads_total++;
 		echoed += (int)evbuffer_get_length(c->in);
-		evbuffer_add_buffer(c->out, c->in);
+		evbuffer_add_buffer(conn_out(c), c->in);   /* made on first need */
 		conn_send_soon(c);
 		if ((size_t)echoed == echo_want)
 			event_base_loopbreak(rt.base);
@@ -100,7 +100,7 @@ static void on_event(struct conn *c, enum conn_event ev)
 		break;
 	case BYE:
 		take(t);
-		evbuffer_add(c->out, "bye", 3);
+		(void)conn_add(c, "bye", 3);
 		conn_send_soon(c);
 		conn_close(c);
 		break;
