@@ -64,6 +64,10 @@ struct server_stmts;
  * parameters cost sluice no memory, whatever their size. */
 #define PREPARED_HEAD_LEN (64 * 1024)
 
+/* Responses owed to a client before sluice stops reading it (each entry
+ * is 24 bytes, plus a statement name while a Parse is owed). */
+#define PREPARED_QUEUE_MAX 65536
+
 enum relay_action prepared_client_message(struct client *c, char type,
 					  const uint8_t *body, size_t len);
 enum relay_action prepared_client_observe(struct client *c, char type);
@@ -79,6 +83,7 @@ enum prepared_idle {
 	PREPARED_IDLE_MORE,       /* a message sluice may answer is still arriving */
 	PREPARED_IDLE_SERVER,     /* the next message needs a server */
 	PREPARED_IDLE_FAIL,       /* out of memory */
+	PREPARED_IDLE_FULL,       /* the client's output is over its mark: stop reading */
 };
 enum prepared_idle prepared_client_idle(struct client *c, uint32_t max_len);
 
@@ -87,6 +92,10 @@ enum relay_action prepared_server_message(struct server *s, char type,
 					  const uint8_t *body, size_t len);
 void prepared_server_after(struct server *s, char type);
 bool prepared_server_take_resume(struct server *s);
+/* So many answers are owed that the client must wait for the server's
+ * before sending more (the server is asked to flush what it holds);
+ * prepared_server_take_resume() says when to go on. */
+bool prepared_client_stalled(struct server *s);
 /* Descriptions of statements are owed: their answers must be read. */
 bool prepared_server_describing(const struct server *s);
 void prepared_server_discarded(struct server *s);

@@ -767,6 +767,10 @@ void client_on_idle_input(struct client *c)
 			client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
 			return;
 		}
+		if (res == PREPARED_IDLE_FULL) {
+			conn_read_stop(&c->conn);   /* resumed on the client's DRAINED */
+			return;
+		}
 		if (res != PREPARED_IDLE_SERVER)
 			return;
 	}
@@ -862,6 +866,15 @@ void client_relay(struct client *c)
 			return;
 		if (conn_out_full(&s->conn)) {
 			conn_read_stop(&c->conn);   /* resumed on the server's DRAINED */
+			return;
+		}
+		/* Answers the client does not read, or owes the server's answers
+		 * to so much: no more from it until they are out (as PostgreSQL
+		 * reads no more while its output blocks). At a message boundary
+		 * only: the server must get the one in passage whole. */
+		if (c->relay.pending == 0 && (conn_out_full(&c->conn) || prepared_client_stalled(s))) {
+			conn_read_stop(&c->conn);   /* resumed on the client's DRAINED, or by the server */
+			conn_send_soon(&s->conn);   /* the Flush a stall sends */
 			return;
 		}
 		/* Stopped at the mark, and the write took the server's output
@@ -1036,8 +1049,16 @@ static void client_event(struct conn *conn, enum conn_event ev)
 		if (c->state == CL_ADMIN) {
 			admin_input(c);   /* the answers were read: run what waits */
 		} else if (c->server && c->server->state == SV_ACTIVE) {
-			conn_read_start(&c->server->conn);
-			server_relay(c->server);
+			struct server *s = c->server;
+			conn_read_start(&s->conn);
+			server_relay(s);
+			if (c->server == s && s->state == SV_ACTIVE && c->state == CL_ACTIVE) {
+				conn_read_start(&c->conn);
+				client_relay(c);
+			}
+		} else if (c->state == CL_IDLE) {
+			conn_read_start(&c->conn);
+			client_on_idle_input(c);
 		}
 		break;
 	case CONN_EV_TIMEOUT:

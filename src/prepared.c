@@ -89,6 +89,7 @@ struct server_stmts {
 	bool skipping;             /* after an error: the server ignores all to the next Sync */
 	bool client_waits;         /* the client's next message waits for a Describe */
 	bool resume;               /* ...which has come: relay the client again */
+	bool stalled;              /* PREPARED_QUEUE_MAX answers owed: the client waits */
 };
 
 static void rq_pop(struct server_stmts *ss);
@@ -328,6 +329,22 @@ static void put_flush(struct server *s, struct pq_writer *w)
 	pq_begin(w, 'H');
 	pq_end(w);
 	put_msg(s, w);
+}
+
+bool prepared_client_stalled(struct server *s)
+{
+	struct server_stmts *ss = s->stmts;
+	if (!ss || ss->qlen < PREPARED_QUEUE_MAX)
+		return false;
+	if (!ss->stalled) {
+		/* PostgreSQL may hold its answers until a Flush or a Sync */
+		struct pq_writer w;
+		pq_writer_init(&w);
+		put_flush(s, &w);
+		pq_writer_free(&w);
+		ss->stalled = true;
+	}
+	return true;
 }
 
 /* Make room under max_prepared_statements: close the least recently used. */
@@ -819,5 +836,9 @@ void prepared_server_after(struct server *s, char type)
 			wake_client(ss);
 		rq_pop(ss);
 		flush_answers(s);
+	}
+	if (ss->stalled && ss->qlen < PREPARED_QUEUE_MAX / 2) {
+		ss->stalled = false;
+		ss->resume = true;
 	}
 }

@@ -10,6 +10,7 @@
 #include <event2/buffer.h>
 
 #include "client.h"
+#include "conn.h"
 #include "pq_reader.h"
 #include "prepared.h"
 #include "proto.h"
@@ -82,6 +83,8 @@ enum prepared_idle prepared_client_idle(struct client *c, uint32_t max_len)
 		size_t avail = evbuffer_get_length(c->conn.in);
 		if (avail < PQ_HEADER_LEN)
 			return avail ? PREPARED_IDLE_MORE : PREPARED_IDLE_ANSWERED;
+		if (conn_out_full(&c->conn))
+			return PREPARED_IDLE_FULL;   /* a client that does not read its answers */
 		const uint8_t *hdr = evbuffer_pullup(c->conn.in, PQ_HEADER_LEN);   /* in place, as a rule */
 		if (!hdr)
 			return PREPARED_IDLE_FAIL;
