@@ -12,6 +12,10 @@
  *   config_free(cfg)                      free it (NULL is a no-op)
  *   config_find_db(cfg, name)             [databases] entry, or the `*`
  *                                         fallback, or NULL
+ *   config_db_auto(cfg, name)             is name served by the fallback
+ *                                         (or by no entry at all)?
+ *   config_console_name(name)             sluice / pgbouncer: the console's,
+ *                                         never the fallback's
  *   config_db_pool_size / config_db_pool_mode   entry value or global default
  *
  * Reload (later) parses into a new struct and swaps one pointer; nothing
@@ -109,6 +113,8 @@ struct config {
 	double idle_transaction_timeout; /* 0: close a client idle in transaction this long */
 	int min_pool_size;           /* 0: keep this many servers open per pool */
 	int reserve_pool_size;       /* 0: extra servers when clients wait too long */
+	double autodb_idle_timeout;  /* 3600: free a pool of the `*` fallback that
+	                              * has had no client and no server this long */
 	double reserve_pool_timeout; /* 5: how long a client waits before the reserve is used */
 	int max_user_connections;    /* 0 = unlimited; servers per user over all pools */
 	char *server_check_query;    /* "select 1"; "" = none */
@@ -171,6 +177,8 @@ bool config_reload_check(const struct config *old, const struct config *next,
 			 char *err, size_t errlen) MUST_CHECK;
 void config_free(struct config *cfg);
 const struct db_entry *config_find_db(const struct config *cfg, const char *name);
+bool config_db_auto(const struct config *cfg, const char *name);
+bool config_console_name(const char *name);
 int config_db_pool_size(const struct config *cfg, const struct db_entry *db);
 int config_db_pool_mode(const struct config *cfg, const struct db_entry *db);
 /* Effective pool mode for (db, user): [users] beats [databases] beats global. */

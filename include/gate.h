@@ -17,6 +17,9 @@
  *   gate_bypass_login(c) / gate_bypass_logout(c)   bypass sessions (auto gate)
  *   gate_in_flight(g)         clients of g's database inside a transaction
  *   gate_next(prev)           iterate (SHOW GATES)
+ *   gate_forget(db)           the database's last pool is gone (a database
+ *                             of the `*` fallback): free its gate, unless
+ *                             it is paused, disabled or holds anyone
  *   gate_free_all()           at exit
  *
  * Each PAUSE starts a window with a number; a window ends at RESUME, at
@@ -90,6 +93,7 @@ static inline void gate_note_boundary(void)
 }
 const char *gate_state_name(enum gate_state st);
 struct gate *gate_next(struct gate *prev);
+void gate_forget(const char *db_name);
 void gate_free_all(void);
 
 #endif

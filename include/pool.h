@@ -16,9 +16,19 @@
  *   pool_login_failed(p, sqlstate, msg)  fail the clients waiting for p
  *   pool_get_counts(p, &counts)       clients and servers by state (SHOW
  *                                     POOLS, /metrics)
+ *   pool_ref(p) / pool_unref(p)       a logged-in client or a server points
+ *                                     at p (until it is freed)
  *
  * A server's state is also the list it sits on (idle / used / busy); only
  * server_set_state() moves it.
+ *
+ * Pools of a database the configuration does not list by name (the `*`
+ * fallback's) are freed once nothing points at them (no reference, no
+ * client waiting) for autodb_idle_timeout; sluice's own (auth_query) pools
+ * of such a database, and pools whose login failed for good (no such
+ * database, a refused login), on the next turn of the loop. The last pool
+ * of such a database takes its counters and its gate along. Freeing
+ * happens only in the pool's own timer.
  */
 #ifndef SLUICE_POOL_H
 #define SLUICE_POOL_H
@@ -84,6 +94,9 @@ struct pool {
 	char last_error[256];        /* the last connect/login failure */
 	char last_sqlstate[6];
 	struct stats_db *stats;      /* the database's counters (stats.c) */
+	int refs;                    /* logged-in clients and servers pointing here */
+	double unused_since;         /* rt_now() when refs and waiting last reached 0 */
+	struct event *idle_ev;       /* frees a fallback pool unused long enough */
 };
 
 /* A pool's clients and servers by state, with SHOW POOLS's meanings. */
@@ -142,6 +155,8 @@ void pool_mark_reconnect(struct pool *p);
 void pool_trim(struct pool *p);
 
 void pool_capture_welcome(struct pool *p, const struct param_list *params);
+void pool_ref(struct pool *p);
+void pool_unref(struct pool *p);
 void pool_get_counts(const struct pool *p, struct pool_counts *out);
 bool pool_resolve(struct pool_target *t, char *err, size_t errlen) MUST_CHECK;
 

@@ -7,6 +7,8 @@
  *   stats_db_get(name)              a database's counters, made on first use
  *                                   (pools keep the pointer)
  *   stats_db_next(d)                walk the databases by name (NULL: first)
+ *   stats_db_forget(d)              free d: its database's last pool is gone
+ *                                   (a database of the `*` fallback)
  *   stats_start()                   arm the stats_period timer (needs rt.base)
  *   stats_stop()                    disarm it and free every counter set
  *                                   (after the event loop has ended)
@@ -73,6 +75,7 @@ struct stats_clock {
 
 struct stats_db *stats_db_get(const char *name) MUST_CHECK;
 struct stats_db *stats_db_next(const struct stats_db *d);
+void stats_db_forget(struct stats_db *d);
 bool stats_start(void) MUST_CHECK;
 void stats_stop(void);
 void stats_period_tick(double now);

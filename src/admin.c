@@ -43,8 +43,7 @@
 
 bool admin_is_console(const char *db)
 {
-	return (!strcmp(db, "sluice") || !strcmp(db, "pgbouncer")) &&
-	       !config_find_db(rt.cfg, db);
+	return config_console_name(db) && !config_find_db(rt.cfg, db);
 }
 
 /* ---- result builder: column types as a string, 'T' text, 'I' int4,

@@ -266,6 +266,8 @@ static void close_logged(struct client *c, const char *reason, bool flush, int l
 	if (c->pool && c->state != CL_AUTH_QUERY && c->state != CL_ADMIN &&
 	    --c->pool->nclients == 0)
 		c->pool->mode = c->pool->next_mode;   /* a reload changed it */
+	if (c->state == CL_AUTH_QUERY)
+		c->pool = NULL;   /* the lookup's pool, which it never held (pool_ref) */
 	cancel_unregister(c);
 	if (c->counted) {
 		rt.nclients--;
@@ -642,6 +644,7 @@ void client_login_done(struct client *c)
 		client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
 		return;
 	}
+	pool_ref(c->pool);   /* until the client is freed */
 	c->pool->nclients++;
 	if (!cancel_register(c)) {
 		client_fail(c, SQLSTATE_INTERNAL_ERROR, "could not make a cancel key");
@@ -1087,6 +1090,8 @@ static void client_destroy(struct conn *conn)
 	free(c->partial);
 	strpool_put(c->user);
 	strpool_put(c->db_name);
+	if (c->pool)
+		pool_unref(c->pool);   /* a logged-in client's (client_login_done) */
 	conn_release(&c->conn);
 	free(c);
 }

@@ -477,10 +477,28 @@ void config_free(struct config *cfg)
 	free(cfg);
 }
 
+/* The admin console's names. The `*` fallback never covers them: a client
+ * naming one reaches the console (and its rules), never PostgreSQL. Only
+ * an entry listing the name itself takes it from the console. */
+bool config_console_name(const char *name)
+{
+	return !strcmp(name, "sluice") || !strcmp(name, "pgbouncer");
+}
+
 const struct db_entry *config_find_db(const struct config *cfg, const char *name)
 {
 	const struct db_entry *db = name ? find_db(cfg, name) : NULL;
-	return db ? db : cfg->fallback;
+	if (db)
+		return db;
+	return name && config_console_name(name) ? NULL : cfg->fallback;
+}
+
+/* Pools of such a database are made on demand, and freed when unused for
+ * autodb_idle_timeout (pool.c). */
+bool config_db_auto(const struct config *cfg, const char *name)
+{
+	const struct db_entry *db = config_find_db(cfg, name);
+	return !db || db == cfg->fallback;
 }
 
 int config_db_pool_size(const struct config *cfg, const struct db_entry *db)

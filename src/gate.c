@@ -548,16 +548,34 @@ void gate_update(void)
 	}
 }
 
+static void gate_free(struct gate *g)
+{
+	list_del_init(&g->node);
+	event_free(g->timer);
+	free(g->db_name);
+	free(g);
+}
+
+void gate_forget(const char *db_name)
+{
+	for (struct list *it = gates.next; it != &gates; it = it->next) {
+		struct gate *g = list_entry(it, struct gate, node);
+		if (strcmp(g->db_name, db_name) != 0)
+			continue;
+		/* a window, DISABLE or clients it counts are state an operator
+		 * set or relies on: kept */
+		if (g->state == GATE_OPEN && !g->disabled && g->nheld == 0 && g->nbypass == 0 &&
+		    !paused_all && !evtimer_pending(g->timer, NULL))
+			gate_free(g);
+		return;
+	}
+}
+
 void gate_free_all(void)
 {
 	struct list *it, *tmp;
-	list_for_each_safe(it, tmp, &gates) {
-		struct gate *g = list_entry(it, struct gate, node);
-		list_del_init(&g->node);
-		event_free(g->timer);
-		free(g->db_name);
-		free(g);
-	}
+	list_for_each_safe(it, tmp, &gates)
+		gate_free(list_entry(it, struct gate, node));
 	paused_all = false;
 	gate_ndraining = 0;
 }

@@ -356,7 +356,7 @@ static bool reported_before(const struct pool *p)
 {
 	for (struct list *it = rt.pools.next; it != &p->node; it = it->next) {
 		const struct pool *q = list_entry(it, struct pool, node);
-		if (q->stats == p->stats && pool_is_failing(q))
+		if (!q->internal && q->stats == p->stats && pool_is_failing(q))
 			return true;
 	}
 	return false;
@@ -367,7 +367,8 @@ bool metrics_health(struct evbuffer *b)
 	bool healthy = true;
 	for (struct list *it = rt.pools.next; it != &rt.pools; it = it->next) {
 		const struct pool *p = list_entry(it, struct pool, node);
-		if (!pool_is_failing(p) || database_live(p) || reported_before(p))
+		/* sluice's own pools (auth_query) speak for no database clients use */
+		if (p->internal || !pool_is_failing(p) || database_live(p) || reported_before(p))
 			continue;
 		if (healthy)
 			evbuffer_add_printf(b, "unhealthy\n");

@@ -27,6 +27,9 @@
 #define DEFAULT_SOCKET_DIR "/var/run/postgresql"
 
 static void wait_cb(evutil_socket_t fd, short what, void *arg);
+static void pool_note_unused(struct pool *p);
+static void idle_cb(evutil_socket_t fd, short what, void *arg);
+static void arm_idle(struct pool *p);
 
 void param_list_add(struct param_list *pl, const char *name, const char *value)
 {
@@ -178,6 +181,8 @@ static struct pool *pool_find_or_create(const char *db_name, const char *user,
 	list_init(&p->busy);
 	list_init(&p->waiting);
 	p->wait_ev = evtimer_new(rt.base, wait_cb, p);
+	p->idle_ev = evtimer_new(rt.base, idle_cb, p);
+	p->unused_since = rt_now();
 	p->internal = internal;
 	p->bypass = bypass;
 	p->db_name = strdup(db_name);
@@ -185,9 +190,11 @@ static struct pool *pool_find_or_create(const char *db_name, const char *user,
 	p->gate = internal ? NULL : gate_get(db_name);
 	p->stats = stats_db_get(db_name);
 	if (!p->db_name || !p->user || (!internal && !p->gate) || !p->stats || !p->wait_ev ||
-	    !target_from_entry(&p->target, entry, db_name, user, internal)) {
+	    !p->idle_ev || !target_from_entry(&p->target, entry, db_name, user, internal)) {
 		if (p->wait_ev)
 			event_free(p->wait_ev);
+		if (p->idle_ev)
+			event_free(p->idle_ev);
 		free(p->db_name);
 		free(p->user);
 		free(p);
@@ -207,6 +214,9 @@ static struct pool *pool_find_or_create(const char *db_name, const char *user,
  * as they come free. Its pool mode changes once no client uses the pool. */
 void pool_reconfigure(struct pool *p)
 {
+	/* autodb_idle_timeout, or whether the fallback serves the database,
+	 * may have changed */
+	arm_idle(p);
 	const struct db_entry *entry = config_find_db(rt.cfg, p->db_name);
 	if (!entry)
 		return;   /* removed: its clients go on; new logins are refused */
@@ -461,7 +471,8 @@ void pool_unqueue(struct client *c)
 	if (list_empty(&c->pool_node))
 		return;
 	list_del_init(&c->pool_node);
-	c->pool->nwaiting--;
+	if (--c->pool->nwaiting == 0 && c->pool->refs == 0)
+		pool_note_unused(c->pool);
 }
 
 /* Does another pool sharing one of p's limits have clients waiting while
@@ -655,4 +666,98 @@ void pool_get_counts(const struct pool *p, struct pool_counts *out)
 	if (!list_empty(&p->waiting))
 		out->maxwait = rt_now() - list_entry(list_first(&p->waiting), struct client,
 						     pool_node)->wait_since;
+}
+
+/* ---- pools of the fallback: freed when unused ----
+ *
+ * A pool is unused when no logged-in client and no server points at it
+ * (refs) and no client waits in its queue (a client waiting for an
+ * auth_query lookup holds no reference: it leaves the pool at close).
+ * Only pools of databases made on demand (config_db_auto) are freed, by
+ * their own timer, never inside a caller's stack. */
+
+void pool_ref(struct pool *p)
+{
+	p->refs++;
+}
+
+void pool_unref(struct pool *p)
+{
+	if (--p->refs < 0)
+		BUG("pool %s/%s: references below zero", p->db_name, p->user);
+	if (p->refs == 0 && p->nwaiting == 0)
+		pool_note_unused(p);
+}
+
+static bool unused(const struct pool *p)
+{
+	return p->refs == 0 && p->nwaiting == 0;
+}
+
+/* How long an unused pool is kept. sluice's own lookup pools hold nothing
+ * worth keeping once their servers are gone, and neither does a pool whose
+ * login failed for good (no such database, a refused login): a stranger
+ * naming made-up databases leaves nothing behind. */
+static double keep_for(const struct pool *p)
+{
+	if (p->internal || (p->last_error[0] && !transient_failure(p->last_sqlstate)))
+		return 0;
+	return rt.cfg->autodb_idle_timeout;
+}
+
+static void arm_idle(struct pool *p)
+{
+	if (!unused(p) || !config_db_auto(rt.cfg, p->db_name))
+		return;
+	double in = p->unused_since + keep_for(p) - rt_now();
+	if (in < 0)
+		in = 0;
+	struct timeval tv = { (time_t)in, (suseconds_t)((in - (double)(time_t)in) * 1e6) };
+	evtimer_add(p->idle_ev, &tv);
+}
+
+static void pool_note_unused(struct pool *p)
+{
+	p->unused_since = rt_now();
+	arm_idle(p);
+}
+
+static void pool_free(struct pool *p)
+{
+	double keep = keep_for(p);
+	if (keep > 0)
+		log_info("pool %s/%s freed: unused for %g s (autodb_idle_timeout)", p->db_name, p->user, keep);
+	else
+		log_debug("pool %s/%s freed: unused%s", p->db_name, p->user,
+			  p->internal ? "" : " after a login that failed for good");
+	list_del_init(&p->node);
+	bool last = true;
+	for (const struct list *it = rt.pools.next; it != &rt.pools && last; it = it->next)
+		last = strcmp(list_entry(it, struct pool, node)->db_name, p->db_name) != 0;
+	if (last) {
+		/* the database goes with its last pool */
+		stats_db_forget(p->stats);
+		gate_forget(p->db_name);
+	}
+	event_free(p->wait_ev);
+	event_free(p->idle_ev);
+	if (p->retry_ev)
+		event_free(p->retry_ev);
+	param_list_free(&p->welcome);
+	target_free(&p->target);
+	free(p->db_name);
+	free(p->user);
+	free(p);
+}
+
+static void idle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pool *p = arg;
+	if (!unused(p) || !config_db_auto(rt.cfg, p->db_name))
+		return;
+	if (rt_now() - p->unused_since < keep_for(p)) {
+		arm_idle(p);   /* autodb_idle_timeout grew at a reload */
+		return;
+	}
+	pool_free(p);
 }

@@ -131,6 +131,7 @@ bool server_connect(struct pool *p)
 		return false;
 	}
 	p->nservers++;
+	pool_ref(p);   /* until the server is freed */
 	s->state = SV_CONNECTING;
 	server_set_state(s, SV_CONNECTING);
 	server_log(s, LOG_LVL_DEBUG, "connecting");
@@ -915,6 +916,7 @@ static void server_destroy(struct conn *conn)
 	prepared_server_free(s);
 	varcache_clear(&s->vars);
 	param_list_free(&s->login_params);
+	pool_unref(s->pool);
 	conn_release(&s->conn);
 	free(s);
 }

@@ -51,6 +51,15 @@ struct stats_db *stats_db_get(const char *name)
 	return d;
 }
 
+void stats_db_forget(struct stats_db *d)
+{
+	if (!d)
+		return;
+	list_del_init(&d->node);
+	free(d->name);
+	free(d);
+}
+
 struct stats_db *stats_db_next(const struct stats_db *d)
 {
 	const struct list *it = d ? d->node.next : dbs.next;
@@ -153,10 +162,6 @@ void stats_stop(void)
 	if (tick_ev)
 		event_free(tick_ev);
 	tick_ev = NULL;
-	while (!list_empty(&dbs)) {
-		struct stats_db *d = list_entry(list_first(&dbs), struct stats_db, node);
-		list_del_init(&d->node);
-		free(d->name);
-		free(d);
-	}
+	while (!list_empty(&dbs))
+		stats_db_forget(list_entry(list_first(&dbs), struct stats_db, node));
 }

@@ -116,6 +116,7 @@ static const struct { const char *key, *want; } defaults[] = {
 	{ "query_timeout", "0" }, { "client_idle_timeout", "0" },
 	{ "idle_transaction_timeout", "0" }, { "min_pool_size", "0" },
 	{ "reserve_pool_size", "0" }, { "reserve_pool_timeout", "5" },
+	{ "autodb_idle_timeout", "3600" },
 	{ "max_user_connections", "0" }, { "server_check_query", "select 1" },
 	{ "server_check_delay", "30" }, { "track_extra_parameters", "" },
 	{ "max_prepared_statements", "200" },
@@ -518,6 +519,21 @@ static void test_databases(void)
 	is_int(cfg->fallback->port, 6543, "  fallback port");
 	is_int(config_db_pool_size(cfg, NULL), 11, "pool size for NULL entry");
 	is_int(config_db_pool_mode(cfg, NULL), POOL_STATEMENT, "pool mode for NULL entry");
+	/* the console's names are never the fallback's (issue 14, item 12) */
+	ok(config_find_db(cfg, "pgbouncer") == NULL, "pgbouncer: not the fallback's");
+	ok(config_find_db(cfg, "sluice") == NULL, "sluice: not the fallback's");
+	ok(config_find_db(cfg, "Sluice") == cfg->fallback, "  only those exact names");
+	ok(config_db_auto(cfg, "other") && !config_db_auto(cfg, "appdb"),
+	   "config_db_auto: the fallback's names, not listed ones");
+	config_free(cfg);
+	if (!ok(parse("[databases]\npgbouncer = host=h\n* = host=f\n", &cfg, err, sizeof err),
+		"a listed pgbouncer entry parses")) {
+		diag("%s", err);
+		return;
+	}
+	db = config_find_db(cfg, "pgbouncer");
+	ok(db && !strcmp(db->name, "pgbouncer"), "  a listed entry takes the name from the console");
+	ok(config_find_db(cfg, "sluice") == NULL, "  sluice stays the console's");
 	config_free(cfg);
 }
 
