@@ -59,6 +59,8 @@ union client_peer {
 
 /* Every idle client costs this struct (malloc rounds it up to 16 bytes):
  * mind the padding when adding a field. */
+enum { NEGOTIATED_SSL = 1, NEGOTIATED_GSSENC = 2 };
+
 struct client {
 	struct conn conn;            /* first */
 	enum client_state state;
@@ -86,7 +88,7 @@ struct client {
 	double wait_since;
 	double connect_time;         /* wall clock, for SHOW CLIENTS */
 	double request_at;           /* rt_now() of the last request (SHOW CLIENTS) */
-	int negotiations;            /* SSL/GSSENC requests answered */
+	unsigned negotiations;       /* NEGOTIATED_*: the requests answered (each kind once) */
 	int lookup_method;           /* auth method waiting on auth_query */
 	bool bypass;                 /* gate_bypass_*: never held, own session server */
 	bool counted;                /* counted in rt.nclients */

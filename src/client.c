@@ -472,6 +472,7 @@ static void client_on_startup_packet(struct client *c, const uint8_t *pkt, uint3
 	case STARTUP_SSL:
 		/* unix sockets never do TLS (PostgreSQL answers N there too) */
 		if (tls_accept_ctx() && !c->conn.ssl && c->peer.sa.sa_family != AF_UNIX) {
+			c->negotiations |= NEGOTIATED_SSL;
 			client_start_tls(c);
 			return;
 		}
@@ -481,11 +482,12 @@ static void client_on_startup_packet(struct client *c, const uint8_t *pkt, uint3
 		/* No TLS or GSSAPI yet: say no; the client goes on in plaintext
 		 * with a fresh startup packet on the same socket. PostgreSQL
 		 * answers each kind once; a repeat is a protocol error. */
-		if (c->negotiations++ >= 2) {
+		if (c->negotiations & (st.kind == STARTUP_GSSENC ? NEGOTIATED_GSSENC : NEGOTIATED_SSL)) {
 			client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, "unsupported frontend protocol %u.%u: server supports 3.0 to 3.0",
 				    PQ_PROTO_MAJOR(st.version), PQ_PROTO_MINOR(st.version));
 			return;
 		}
+		c->negotiations |= st.kind == STARTUP_GSSENC ? NEGOTIATED_GSSENC : NEGOTIATED_SSL;
 		(void)conn_add(&c->conn, "N", 1);
 		conn_send(&c->conn);
 		return;

@@ -11,9 +11,8 @@
 #   2. startup parameters: 64, and 64 `_pq_.` options (PQ_STARTUP_MAX_PARAMS,
 #      include/proto.h): the 65th of either is FATAL 08P01 "too many
 #      parameters in startup packet".
-#   3. SSLRequest / GSSENCRequest: two are answered 'N'; a third is FATAL
-#      08P01. (TODO: the same kind twice is answered twice, where PostgreSQL
-#      and client.c's comment refuse the second.)
+#   3. SSLRequest / GSSENCRequest: each kind is answered once; a third
+#      request, or the same kind twice, is FATAL 08P01, as in PostgreSQL.
 #   4. one message during authentication: a length field of 8,192
 #      (CLIENT_AUTH_MSG_MAX, src/client.c): 8,193 is FATAL 08P01 "invalid
 #      message length during authentication".
@@ -286,9 +285,8 @@ note('3. two SSLRequest/GSSENCRequest are answered, a third is refused');
 		     "a third request ($third->[0]): refused as PostgreSQL refuses it");
 		ok($eof, "a third request ($third->[0]): the connection is closed");
 	}
-	# PostgreSQL answers each kind once (it refuses a second SSLRequest
-	# with 08P01), as client.c's comment says sluice does; sluice counts
-	# any two requests, so the same kind twice is answered N twice.
+	# PostgreSQL answers each kind once: it refuses a second SSLRequest
+	# with 08P01, and so does sluice (it counted any two requests before).
 	for my $kind ([ 'SSLRequest', ssl_request() ], [ 'GSSENCRequest', gssenc_request() ]) {
 		$c = connect_raw();
 		$c->send($kind->[1]);
@@ -300,7 +298,6 @@ note('3. two SSLRequest/GSSENCRequest are answered, a third is refused');
 			my (undef, $body) = $c->read_msg(10);
 			$second .= ' ' . (parse_error($body)->{C} // '');
 		}
-		local $TODO = 'sluice answers the same kind of request twice (client.c counts any two)';
 		is("$first $second", 'N E 08P01', "the same request twice ($kind->[0]): the second is FATAL 08P01, as in PostgreSQL");
 	}
 	still_serving('a third SSLRequest');
