@@ -142,13 +142,15 @@ bool server_connect(struct pool *p)
 }
 
 /* How long an auth_query lookup may take: it is a step of a login, so
- * server_connect_timeout, or query_timeout when set and shorter. */
+ * server_connect_timeout, or query_timeout when set and shorter; never
+ * unbounded (AUTHQ_TIMEOUT_DEFAULT when both are 0). */
+#define AUTHQ_TIMEOUT_DEFAULT 15.0
 static double authq_timeout(void)
 {
 	double t = rt.cfg->server_connect_timeout;
-	if (rt.cfg->query_timeout > 0 && rt.cfg->query_timeout < t)
+	if (rt.cfg->query_timeout > 0 && (t <= 0 || rt.cfg->query_timeout < t))
 		t = rt.cfg->query_timeout;
-	return t;
+	return t > 0 ? t : AUTHQ_TIMEOUT_DEFAULT;
 }
 
 /* auth_query for client c, with its user name as the one parameter; the
