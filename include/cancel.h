@@ -16,7 +16,8 @@
  *
  * A cancel is in flight from cancel_backend until PostgreSQL closes the
  * connection that carried it (it has signalled the backend by then), or
- * that connection fails or times out; s->cancels counts them.
+ * that connection fails or times out; s->cancels counts them (at most one:
+ * a request while one is in flight is dropped).
  */
 #ifndef SLUICE_CANCEL_H
 #define SLUICE_CANCEL_H

@@ -113,6 +113,13 @@ static inline struct log_who client_who(const struct client *c, char *addr)
 		struct log_who who_ = client_who(c, addr_); \
 		log_write_at((lvl), &who_, NULL, fmt, ##__VA_ARGS__); } } while (0)
 
+/* client_log for a line a peer can cause before login: limited per peer
+ * address and for all peers together (log_limit.h). */
+void client_log_peer(struct client *c, int lvl, const char *fmt, ...) PRINTF(3, 4);
+/* May another line caused by clients not logged in be written (the budget
+ * they all share)? Says first how many were left out, if any. */
+bool client_log_budget(int lvl);
+
 void client_accept(int fd, const struct sockaddr *sa, socklen_t len);
 void client_fail(struct client *c, const char *sqlstate, const char *fmt, ...) PRINTF(3, 4);
 void client_send_error(struct client *c, const char *severity, const char *sqlstate, const char *msg);

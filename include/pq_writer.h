@@ -22,6 +22,10 @@
 #include <stdint.h>
 #include "compiler.h"
 
+/* The most one writer holds: nothing sluice builds is larger. Past it
+ * the writer fails (pq_writer_ok is false). */
+#define PQ_WRITER_MAX (64u * 1024 * 1024)
+
 struct pq_writer {
 	uint8_t *buf;
 	size_t len, cap;

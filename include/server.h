@@ -89,8 +89,13 @@ static inline struct log_who server_who(const struct server *s)
 				 s->pool->target.user, s->pool->target.host, s->pool->target.port };
 }
 
+/* Lines about the servers of auth_query's pools are caused by clients not
+ * logged in (under `*`, each made-up database name opens such a pool): at
+ * LOG and above they share those clients' log budget (client_log_budget). */
+bool server_log_ok(const struct server *s, int lvl);
+
 #define server_log(s, lvl, fmt, ...) \
-	do { if (log_on(lvl)) { struct log_who who_ = server_who(s); \
+	do { if (log_on(lvl) && server_log_ok(s, lvl)) { struct log_who who_ = server_who(s); \
 		log_write_at((lvl), &who_, NULL, fmt, ##__VA_ARGS__); } } while (0)
 
 bool server_connect(struct pool *p);

@@ -116,11 +116,24 @@ static void result_row(struct result *r, ...)
 	r->rows++;
 }
 
-/* Queue what w holds (nothing if building it failed), free it, send. */
+/* Queue what w holds, free it, send. An answer that could not be built
+ * (over PQ_WRITER_MAX, or out of memory) is replaced by an error and
+ * ReadyForQuery: sending nothing would leave the console waiting for ever. */
 static void send_writer(struct client *c, struct pq_writer *w)
 {
-	if (pq_writer_ok(w))
+	if (pq_writer_ok(w)) {
 		evbuffer_add(c->conn.out, w->buf, w->len);
+	} else {
+		char msg[160];
+		snprintf(msg, sizeof msg, "the answer is larger than the console sends (%u bytes) "
+			 "or memory ran out while building it", PQ_WRITER_MAX);
+		pq_writer_free(w);
+		proto_build_error(w, "ERROR", SQLSTATE_PROGRAM_LIMIT_EXCEEDED, msg, NULL);
+		proto_build_ready(w, 'I');
+		client_log_error(c, SQLSTATE_PROGRAM_LIMIT_EXCEEDED, msg);
+		if (pq_writer_ok(w))
+			evbuffer_add(c->conn.out, w->buf, w->len);
+	}
 	pq_writer_free(w);
 	conn_send(&c->conn);
 }

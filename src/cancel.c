@@ -13,6 +13,13 @@
  * server counts the cancels sent for it that PostgreSQL has not closed yet
  * (s->cancels), and the pool hands on no server whose count is above zero:
  * it is told through the settled callback when the count falls to zero.
+ *
+ * At most one cancel is in flight per server connection (CANCEL_IN_FLIGHT_MAX):
+ * a logged-in client knows its own key and may send CancelRequests as
+ * fast as it can open sockets; each would cost a connection to PostgreSQL
+ * and a log line. A second one while the first is in flight would signal
+ * the same backend at about the same time: it adds nothing and is dropped
+ * (logged at DEBUG).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +40,7 @@
 #define CANCEL_BUCKETS 4096
 #define CANCEL_CONNECT_TIMEOUT 5.0
 #define CANCEL_ANSWER_TIMEOUT 5.0   /* for PostgreSQL to close it once sent */
+#define CANCEL_IN_FLIGHT_MAX 1      /* per server connection */
 
 static struct client *buckets[CANCEL_BUCKETS];
 static cancel_settled_fn settled_fn;
@@ -184,12 +192,19 @@ void cancel_request(uint32_t pid, uint32_t key)
 		client_log(c, LOG_LVL_DEBUG, "cancel request while no query runs: ignored");
 		return;
 	}
+	if (s->cancels >= CANCEL_IN_FLIGHT_MAX) {
+		client_log(c, LOG_LVL_DEBUG, "cancel request while one for backend %u is in flight: dropped",
+			   s->backend_pid);
+		return;
+	}
 	client_log(c, LOG_LVL_INFO, "forwarding cancel request to backend %u", s->backend_pid);
 	cancel_backend(s);
 }
 
 void cancel_backend(struct server *s)
 {
+	if (s->cancels >= CANCEL_IN_FLIGHT_MAX)
+		return;   /* that one signals the backend as well */
 	struct cancel_conn *cc = calloc(1, sizeof *cc);
 	if (!cc)
 		return;

@@ -46,6 +46,7 @@ static const struct conn_ops client_ops = { client_event, client_destroy };
 static enum relay_action client_inspect(void *owner, char type, const uint8_t *body, size_t len);
 static void wait_for_setup(struct client *c);
 static bool take_login_slot(struct client *c);
+static bool log_allowed_sa(const struct sockaddr *sa, int lvl);
 static struct relay_spec client_spec, client_spec_tracked;
 
 /* Transaction and statement pooling carry named prepared statements
@@ -93,8 +94,9 @@ void client_accept(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	const struct config *cfg = rt.cfg;
 	if (rt.nconns >= cfg->max_client_conn + cfg->max_login_clients + CLIENT_HARD_CAP_EXTRA) {
-		log_warn("refusing connection: %d sockets open, far past max_client_conn + max_login_clients",
-			 rt.nconns);
+		if (log_on(LOG_LVL_WARN) && log_allowed_sa(sa, LOG_LVL_WARN))
+			log_warn("refusing connection: %d sockets open, far past max_client_conn + max_login_clients",
+				 rt.nconns);
 		close(fd);
 		return;
 	}
@@ -161,14 +163,14 @@ static bool before_login(const struct client *c)
 	return c->state == CL_STARTUP || c->state == CL_AUTH || c->state == CL_AUTH_QUERY;
 }
 
-/* The peer's address without its port: "10.0.0.5", "::1", "unix". */
-static void peer_host(const struct client *c, char *out, size_t n)
+/* A peer's address without its port: "10.0.0.5", "::1", "unix". */
+static void sa_host(const struct sockaddr *sa, char *out, size_t n)
 {
 	snprintf(out, n, "unix");
-	if (c->peer.sa.sa_family == AF_INET)
-		inet_ntop(AF_INET, &c->peer.in.sin_addr, out, (socklen_t)n);
-	else if (c->peer.sa.sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &c->peer.in6.sin6_addr, out, (socklen_t)n);
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)n);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)n);
 }
 
 static void say_untold(int lvl, const char *host, uint64_t n)
@@ -178,18 +180,68 @@ static void say_untold(int lvl, const char *host, uint64_t n)
 		     "(before login, at most %d lines a second per address)", n, host, LOG_LIMIT_BURST);
 }
 
-static bool log_allowed(const struct client *c, int lvl)
+static void say_untold_global(int lvl, uint64_t n)
+{
+	const struct log_event ev = { "log_suppressed", NULL, NULL, 0 };
+	log_write_at(lvl, NULL, &ev, "%" PRIu64 " more lines about clients not logged in suppressed "
+		     "(at most %d a second from all addresses)", n, LOG_LIMIT_GLOBAL_BURST);
+}
+
+bool client_log_budget(int lvl)
+{
+	uint64_t untold;
+	if (!log_limit_take_global(rt_now(), 0, &untold))
+		return false;
+	if (untold)
+		say_untold_global(lvl, untold);
+	return true;
+}
+
+/* May a line about a peer that has not logged in be written? Its address
+ * has LOG_LIMIT_BURST a second, all such peers LOG_LIMIT_GLOBAL_BURST. */
+static bool log_allowed_sa(const struct sockaddr *sa, int lvl)
 {
 	char host[LOG_LIMIT_ADDR_LEN], gone[LOG_LIMIT_ADDR_LEN];
-	uint64_t untold;
-	peer_host(c, host, sizeof host);
+	uint64_t untold, g_untold;
+	sa_host(sa, host, sizeof host);
 	bool ok = log_limit_take(host, rt_now(), &untold);
 	uint64_t lost = log_limit_evicted(gone, sizeof gone);
+	if (ok && !log_limit_take_global(rt_now(), untold + lost, &g_untold))
+		return false;   /* counted there, with what this address had to say */
+	if (!ok) {
+		if (lost && log_limit_take_global(rt_now(), 0, &g_untold))
+			say_untold(lvl, gone, lost);   /* its slot went to another address */
+		return false;
+	}
+	if (g_untold)
+		say_untold_global(lvl, g_untold);
 	if (lost)
 		say_untold(lvl, gone, lost);   /* its slot went to another address */
 	if (untold)
 		say_untold(lvl, host, untold);
-	return ok;
+	return true;
+}
+
+static bool log_allowed(const struct client *c, int lvl)
+{
+	return log_allowed_sa(&c->peer.sa, lvl);
+}
+
+/* client_log for lines a peer can cause before it logs in (a failed TLS
+ * handshake, a verifier it cannot be checked against): limited as above. */
+void client_log_peer(struct client *c, int lvl, const char *fmt, ...)
+{
+	if (!log_on(lvl))
+		return;
+	if (lvl < LOG_LVL_DEBUG && before_login(c) && !log_allowed(c, lvl))
+		return;
+	char msg[1024], addr[CLIENT_ADDR_LEN];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	struct log_who who = client_who(c, addr);
+	log_write_at(lvl, &who, NULL, "%s", msg);
 }
 
 static void log_client_event(struct client *c, bool on, int lvl_on, const char *event,
@@ -1047,7 +1099,7 @@ static void client_event(struct conn *conn, enum conn_event ev)
 		break;
 	case CONN_EV_ERROR:
 		if (c->conn.tls_handshaking)
-			client_log(c, LOG_LVL_WARN, "TLS handshake error: %s", conn_tls_error());
+			client_log_peer(c, LOG_LVL_WARN, "TLS handshake error: %s", conn_tls_error());
 		client_close(c, c->conn.ssl ? conn_tls_error() : "socket error", false);
 		break;
 	case CONN_EV_DRAINED:

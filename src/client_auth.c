@@ -471,8 +471,16 @@ static bool check_plain(struct client *c, const struct client_auth *a, const cha
 	}
 	if (a->kind == SECRET_SCRAM) {
 		struct scram_secret stored, given;
-		bool same = scram_secret_from_verifier(a->secret, &stored) &&
-			    scram_secret_from_password_salt(pw, stored.salt, stored.salt_len,
+		if (!scram_secret_from_verifier(a->secret, &stored))
+			return false;
+		if (stored.iterations > SCRAM_CLIENT_ITER_MAX) {
+			/* PBKDF2 runs on the event loop: no client is served meanwhile */
+			client_log_peer(c, LOG_LVL_WARN, "user \"%s\": the stored SCRAM verifier has %d iterations, "
+					"more than sluice computes for a cleartext password (%d): login refused",
+					c->user, stored.iterations, SCRAM_CLIENT_ITER_MAX);
+			return false;
+		}
+		bool same = scram_secret_from_password_salt(pw, stored.salt, stored.salt_len,
 							    stored.iterations, &given) &&
 			    CRYPTO_memcmp(stored.stored_key, given.stored_key, SCRAM_KEY_LEN) == 0 &&
 			    CRYPTO_memcmp(stored.server_key, given.server_key, SCRAM_KEY_LEN) == 0;

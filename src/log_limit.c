@@ -1,6 +1,7 @@
 /*
  * log_limit.c — at most LOG_LIMIT_BURST log lines a second per peer
- * address, in a fixed table of LOG_LIMIT_SLOTS addresses (log_limit.h).
+ * address, in a fixed table of LOG_LIMIT_SLOTS addresses, and
+ * LOG_LIMIT_GLOBAL_BURST for all addresses together (log_limit.h).
  *
  * A slot's second starts with the first line of the address after the
  * previous second ended (a fixed window, not a sliding one: simple, and
@@ -22,6 +23,7 @@ struct slot {
 };
 
 static struct slot slots[LOG_LIMIT_SLOTS];
+static struct slot global;   /* every address: LOG_LIMIT_GLOBAL_BURST */
 static char evicted_addr[LOG_LIMIT_ADDR_LEN];
 static uint64_t evicted_untold;
 
@@ -49,6 +51,29 @@ static struct slot *find_or_take(const char *addr, double now)
 	return oldest;
 }
 
+/* One second's budget of `burst` lines in slot s. */
+static bool take_in(struct slot *s, double now, uint32_t burst, uint64_t more, uint64_t *untold)
+{
+	if (now - s->window_start >= 1.0 || now < s->window_start) {
+		s->window_start = now;
+		s->lines = 0;
+	}
+	if (s->lines >= burst) {
+		s->untold += 1 + more;
+		return false;
+	}
+	s->lines++;
+	*untold = s->untold;
+	s->untold = 0;
+	return true;
+}
+
+bool log_limit_take_global(double now, uint64_t more, uint64_t *untold)
+{
+	*untold = 0;
+	return take_in(&global, now, LOG_LIMIT_GLOBAL_BURST, more, untold);
+}
+
 bool log_limit_take(const char *addr, double now, uint64_t *untold)
 {
 	evicted_untold = 0;
@@ -58,18 +83,7 @@ bool log_limit_take(const char *addr, double now, uint64_t *untold)
 		addr = "?";
 	struct slot *s = find_or_take(addr, now);
 	s->last_seen = now;
-	if (now - s->window_start >= 1.0 || now < s->window_start) {
-		s->window_start = now;
-		s->lines = 0;
-	}
-	if (s->lines >= LOG_LIMIT_BURST) {
-		s->untold++;
-		return false;
-	}
-	s->lines++;
-	*untold = s->untold;
-	s->untold = 0;
-	return true;
+	return take_in(s, now, LOG_LIMIT_BURST, 0, untold);
 }
 
 uint64_t log_limit_evicted(char *addr, size_t n)
@@ -82,6 +96,7 @@ uint64_t log_limit_evicted(char *addr, size_t n)
 void log_limit_reset(void)
 {
 	memset(slots, 0, sizeof slots);
+	memset(&global, 0, sizeof global);
 	evicted_addr[0] = 0;
 	evicted_untold = 0;
 }

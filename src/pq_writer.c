@@ -6,7 +6,6 @@
 
 #include "pq_writer.h"
 
-#define PQ_WRITER_MAX (64u * 1024 * 1024)   /* nothing sluice builds is larger */
 
 void pq_writer_init(struct pq_writer *w)
 {

@@ -83,7 +83,8 @@ void server_set_state(struct server *s, enum server_state st)
 	 * query_timeout, whose timer an active server needs. */
 	bool keep_idle_timer = s->state == SV_IDLE && (st == SV_ACTIVE || st == SV_SETUP) &&
 			       rt.cfg->query_timeout <= 0;
-	if ((s->state == SV_IDLE || s->state == SV_RESET || s->state == SV_TEST) && st != s->state &&
+	if ((s->state == SV_IDLE || s->state == SV_RESET || s->state == SV_TEST || s->state == SV_AUTHQ) &&
+	    st != s->state &&
 	    !keep_idle_timer)
 		conn_timer(&s->conn, 0);
 	s->state = st;
@@ -111,7 +112,8 @@ bool server_connect(struct pool *p)
 {
 	char err[256];
 	if (!pool_resolve(&p->target, err, sizeof err)) {
-		log_warn("pool %s/%s: %s", p->db_name, p->user, err);
+		if (!p->internal || client_log_budget(LOG_LVL_WARN))
+			log_warn("pool %s/%s: %s", p->db_name, p->user, err);
 		pool_login_failed(p, SQLSTATE_CONNECTION_FAILURE, err);
 		return false;
 	}
@@ -126,7 +128,8 @@ bool server_connect(struct pool *p)
 		snprintf(err, sizeof err, "could not connect to server: %s", strerror(s->conn.err));
 		conn_release(&s->conn);
 		free(s);
-		log_warn("pool %s/%s: %s", p->db_name, p->user, err);
+		if (!p->internal || client_log_budget(LOG_LVL_WARN))
+			log_warn("pool %s/%s: %s", p->db_name, p->user, err);
 		pool_login_failed(p, SQLSTATE_CONNECTION_FAILURE, err);
 		return false;
 	}
@@ -137,6 +140,18 @@ bool server_connect(struct pool *p)
 	server_log(s, LOG_LVL_DEBUG, "connecting");
 	conn_timer(&s->conn, rt.cfg->server_connect_timeout);
 	return true;
+}
+
+/* How long an auth_query lookup may take: it is a step of a login, so
+ * server_connect_timeout, or query_timeout when set and shorter; never
+ * unbounded (AUTHQ_TIMEOUT_DEFAULT when both are 0). */
+#define AUTHQ_TIMEOUT_DEFAULT 15.0
+static double authq_timeout(void)
+{
+	double t = rt.cfg->server_connect_timeout;
+	if (rt.cfg->query_timeout > 0 && (t <= 0 || rt.cfg->query_timeout < t))
+		t = rt.cfg->query_timeout;
+	return t > 0 ? t : AUTHQ_TIMEOUT_DEFAULT;
 }
 
 /* auth_query for client c, with its user name as the one parameter; the
@@ -172,6 +187,7 @@ static void server_authq(struct server *s, struct client *c)
 	server_set_state(s, SV_AUTHQ);
 	conn_read_start(&s->conn);
 	conn_send(&s->conn);
+	conn_timer(&s->conn, authq_timeout());
 }
 
 void server_link(struct server *s, struct client *c)
@@ -282,7 +298,7 @@ void server_kill(struct server *s, const char *sqlstate, const char *msg)
 static void log_disconnect(const struct server *s, const char *why)
 {
 	int lvl = rt.cfg->log_disconnections ? LOG_LVL_INFO : LOG_LVL_DEBUG;
-	if (!log_on(lvl))
+	if (!log_on(lvl) || !server_log_ok(s, lvl))
 		return;
 	char age[32];
 	snprintf(age, sizeof age, "%.3fs", rt_now() - s->created);
@@ -290,6 +306,11 @@ static void log_disconnect(const struct server *s, const char *why)
 	struct log_event ev = { "server_disconnect", why, kv, ARRAY_SIZE(kv) };
 	struct log_who who = server_who(s);
 	log_write_at(lvl, &who, &ev, "closing");
+}
+
+bool server_log_ok(const struct server *s, int lvl)
+{
+	return lvl >= LOG_LVL_DEBUG || !s->pool || !s->pool->internal || client_log_budget(lvl);
 }
 
 void server_close(struct server *s, const char *why)
@@ -856,8 +877,17 @@ static void server_on_timeout(struct server *s)
 	case SV_TEST:
 		server_close(s, "server did not answer its reset or check query in time");
 		break;
-	case SV_SETUP:
 	case SV_AUTHQ:
+		/* a lookup that hangs would keep its server, one of
+		 * auth_query_max_in_flight, and its client until login times out */
+		snprintf(msg, sizeof msg, "auth_query did not answer within %g s", authq_timeout());
+		server_log(s, LOG_LVL_WARN, "%s; closing the connection", msg);
+		cancel_backend(s);   /* the lookup would otherwise run on */
+		if (s->client)
+			client_lost_server(s->client, s, SQLSTATE_CONNECTION_FAILURE, msg);
+		server_close(s, msg);
+		break;
+	case SV_SETUP:
 	case SV_CANCEL_WAIT:   /* disarmed on entry */
 	case SV_CLOSED:
 		break;

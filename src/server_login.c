@@ -103,7 +103,7 @@ void server_login_free(struct server *s)
 static void log_login(const struct server *s)
 {
 	int lvl = rt.cfg->log_connections ? LOG_LVL_INFO : LOG_LVL_DEBUG;
-	if (!log_on(lvl))
+	if (!log_on(lvl) || !server_log_ok(s, lvl))
 		return;
 	char pid[16];
 	snprintf(pid, sizeof pid, "%u", s->backend_pid);

@@ -22,6 +22,7 @@
 #include "config_internal.h"
 #include "log.h"
 #include "md5auth.h"
+#include "scram.h"
 #include "userlist.h"
 
 #define FILE_MAX (64u * 1024 * 1024)    /* no sane config or userlist is larger */
@@ -149,6 +150,23 @@ static bool scram_well_formed(const char *s)
 	return *p == 0;
 }
 
+/* A well-formed SCRAM verifier whose count is above what sluice computes
+ * from a cleartext password (SCRAM_CLIENT_ITER_MAX). */
+static bool scram_iterations_over_max(const struct user_entry *u)
+{
+	if (u->kind != SECRET_SCRAM)
+		return false;
+	const char *p = u->secret + strlen(SCRAM_PREFIX);
+	size_t n = strspn(p, "0123456789");
+	while (n > 1 && *p == '0') {
+		p++;
+		n--;
+	}
+	if (n > 9)
+		return true;
+	return strtol(p, NULL, 10) > SCRAM_CLIENT_ITER_MAX;
+}
+
 /* "..." starting at *pp, "" -> ", unescaped in place. */
 static bool take_quoted(char **pp, char **out)
 {
@@ -262,10 +280,18 @@ bool userlist_parse(const char *text, size_t len, const char *name,
 		snprintf(err, errlen, "%s:%d: %s", name, lineno, problem);
 		goto fail;
 	}
-	for (size_t i = 0; i < ul->n; i++)
-		if (userlist_secret_empty(ul->users[i].name, ul->users[i].secret))
+	for (size_t i = 0; i < ul->n; i++) {
+		const struct user_entry *u = &ul->users[i];
+		if (userlist_secret_empty(u->name, u->secret))
 			log_warn("%s:%d: user \"%s\" has an empty password: every login that checks "
-				 "a password will fail for it", name, ul->users[i].line, ul->users[i].name);
+				 "a password will fail for it", name, u->line, u->name);
+		if (scram_iterations_over_max(u))
+			log_warn("%s:%d: user \"%s\": SCRAM verifier with %.*s iterations, more than sluice "
+				 "computes for a cleartext password (%d): logins that send one (auth_type plain, "
+				 "hba password) will fail for it; SCRAM logins are not affected", name, u->line,
+				 u->name, (int)strspn(u->secret + strlen(SCRAM_PREFIX), "0123456789"),
+				 u->secret + strlen(SCRAM_PREFIX), SCRAM_CLIENT_ITER_MAX);
+	}
 	free(buf);
 	*out = ul;
 	return true;

@@ -1,7 +1,8 @@
 /*
  * log_limit.t — at most LOG_LIMIT_BURST lines a second per address; the
  * count of lines left out comes with the next line allowed; the table
- * stays LOG_LIMIT_SLOTS addresses, the one seen longest ago giving way.
+ * stays LOG_LIMIT_SLOTS addresses, the one seen longest ago giving way;
+ * all addresses share LOG_LIMIT_GLOBAL_BURST lines a second.
  */
 #include <stdio.h>
 
@@ -69,5 +70,17 @@ int main(void)
 	is_int(told, 0, "... with nothing to tell (it was handed back)");
 	uint64_t u;
 	ok(log_limit_take("", 4.0, &u), "an empty address is one address too");
+
+	/* the budget all addresses share */
+	log_limit_reset();
+	int global = 0;
+	uint64_t gtold = 0;
+	for (int i = 0; i < 3 * LOG_LIMIT_GLOBAL_BURST; i++)
+		global += log_limit_take_global(10.0 + i * 0.001, i == 2 * LOG_LIMIT_GLOBAL_BURST ? 4 : 0, &u);
+	is_int(global, LOG_LIMIT_GLOBAL_BURST, "all addresses together: only the global burst in one second");
+	ok(log_limit_take_global(11.0, 0, &gtold), "one second on, a line may be written again");
+	is_int(gtold, 2 * LOG_LIMIT_GLOBAL_BURST + 4,
+	       "... and learns how many were left out, with the untold counts handed in");
+	ok(log_limit_take("10.9.9.9", 11.0, &u), "the global budget does not touch an address's own");
 	return done_testing();
 }

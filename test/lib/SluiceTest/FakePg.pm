@@ -36,6 +36,13 @@ package SluiceTest::FakePg;
 #                 is not checked; with `password` the client-final-message
 #                 is answered with the right server signature, without it
 #                 with FATAL 28P01
+#   cancel_hold => N  a CancelRequest connection is held open up to N
+#                 seconds (until the peer closes it) before it is closed, as
+#                 a slow PostgreSQL would: the cancel stays in flight
+#   sync       => sub ($conn, \@msgs)  the answer to a Sync after extended
+#                 protocol messages (@msgs: [type, body] since the last
+#                 Sync); undef for a bare ReadyForQuery; the string 'hang'
+#                 sends nothing and waits (up to 60 s) for the peer to close
 # $conn->{n} is the connection's number (1, 2, ... in accept order), so a
 # script can misbehave on the first connection only.
 #
@@ -60,6 +67,7 @@ use IO::Socket::INET;
 use MIME::Base64 qw(encode_base64 decode_base64);
 use POSIX ();
 use Socket qw(IPPROTO_TCP TCP_NODELAY);
+use Time::HiRes qw(time);
 use SluiceTest qw(free_port new_tempdir slurp);
 
 our @EXPORT_OK = qw(msg ready command_complete row_description data_row error_response
@@ -254,6 +262,19 @@ sub get
 	return substr($conn->{buf}, 0, $n, '');
 }
 
+# Read and drop what the peer sends until it closes, at most $secs seconds.
+sub wait_eof
+{
+	my ($conn, $secs) = @_;
+	my $until = time() + $secs;
+	my $sel = IO::Select->new($conn->{sock});
+	while ((my $left = $until - time()) > 0) {
+		next unless $sel->can_read($left);
+		my $r = sysread($conn->{sock}, my $data, 65536);
+		return unless $r;
+	}
+}
+
 sub get_msg
 {
 	my ($conn) = @_;
@@ -282,6 +303,7 @@ sub serve
 		}
 		if ($code == CANCEL_CODE) {
 			$self->event("cancel $n");
+			wait_eof($conn, $self->{cancel_hold}) if $self->{cancel_hold};
 			return;
 		}
 		last;
@@ -331,9 +353,18 @@ sub serve
 				return;
 			}
 		} elsif ($type eq 'S') {
-			put($conn, ready($conn->{status}));
+			my @msgs = @{ delete $conn->{extended} // [] };
+			$self->event("sync $n");
+			my $answer = $self->{sync} ? $self->{sync}->($conn, \@msgs) : undef;
+			if (defined $answer && $answer eq 'hang') {
+				wait_eof($conn, 60);
+				return;
+			}
+			put($conn, $answer // ready($conn->{status}));
+		} else {
+			# other extended protocol messages: kept for the Sync's script
+			push @{ $conn->{extended} }, [ $type, $b ];
 		}
-		# anything else (extended protocol) is ignored
 	}
 }
 
