@@ -120,7 +120,9 @@ struct config {
 	char *server_check_query;    /* "select 1"; "" = none */
 	double server_check_delay;   /* 30: check a server idle longer than this */
 	char *track_extra_parameters; /* comma list, added to the tracked set */
-	int max_prepared_statements; /* 200: per client; 0 = no tracking */
+	int max_prepared_statements; /* 200: per server connection; 0 = no tracking */
+	int max_client_prepared_statements; /* 10000: named statements one client may hold */
+	int max_client_prepared_bytes;      /* 64MB: their names and texts */
 
 	int stats_period;            /* 60: seconds between SHOW STATS_AVERAGES updates */
 	char *metrics_listen;        /* "": off; else host:port of /metrics and /health */

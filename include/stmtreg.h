@@ -16,6 +16,7 @@
  *   stmtreg_hold(ps) / stmtreg_put(ps)  take / drop a reference
  *   stmtreg_names(c)                c's names (made on first need)
  *   stmtreg_name_find/add/del       one of c's names
+ *   stmtreg_name_room(c, n, t)      room for one more name (fails c if none)
  *   stmtreg_named(c, cname)         c's statement by name, or NULL
  *   stmtreg_set_shape(&slot, sh)    point a shape slot at sh (references kept right)
  */
@@ -25,6 +26,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "compiler.h"
 
 /* sluice's names for statements on servers: STMT_NAME_PREFIX "<id>" */
 #define STMT_NAME_PREFIX "sluice_"
@@ -58,6 +61,7 @@ struct client_stmts {
 	                         * (cleared when that name goes) */
 	struct sqlscan *scan;   /* a Query streamed in pieces (prepared_sql.c), made on first need */
 	bool scan_streaming;    /* ...one is in passage */
+	size_t n, bytes;        /* names held, and their names' and texts' bytes */
 };
 
 struct pstmt *stmtreg_find(const struct pool *pool, const uint8_t *rest, size_t len);
@@ -70,6 +74,9 @@ struct cstmt *stmtreg_name_find(struct client_stmts *cs, const char *name);
 /* Takes over the caller's reference to ps; NULL when out of memory. */
 struct cstmt *stmtreg_name_add(struct client_stmts *cs, const char *name, struct pstmt *ps);
 void stmtreg_name_del(struct client_stmts *cs, const char *name);
+/* May c name one more statement (name and text of these lengths) under
+ * max_client_prepared_statements and _bytes? If not, c is failed (54000). */
+bool stmtreg_name_room(struct client *c, size_t name_len, size_t text_len) MUST_CHECK;
 /* c's statement `cname`, or NULL (unnamed, or not one of c's). */
 struct cstmt *stmtreg_named(struct client *c, const char *cname);
 

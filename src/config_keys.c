@@ -173,6 +173,8 @@ const struct cfg_key cfg_global_keys[] = {
 	SECS("server_check_delay", G(server_check_delay), "30"),
 	STR("track_extra_parameters", G(track_extra_parameters), "", false),
 	INT("max_prepared_statements", G(max_prepared_statements), 0, INT_MAX, "200", true),
+	INT("max_client_prepared_statements", G(max_client_prepared_statements), 1, INT_MAX, "10000", true),
+	BYTES("max_client_prepared_bytes", G(max_client_prepared_bytes), 1024, INT_MAX, "64MB"),
 
 	/* statistics (PgBouncer's stats_period) and sluice's HTTP metrics */
 	INT("stats_period", G(stats_period), 1, INT_MAX, "60", true),

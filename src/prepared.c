@@ -425,6 +425,8 @@ static enum relay_action on_parse(struct client *c, struct server *s, struct pq_
 		put_msg(s, w);
 		return owe(s, RQ_PARSE_DUP, 0, NULL) ? RELAY_DROP : RELAY_FAIL;
 	}
+	if (!stmtreg_name_room(c, strlen(cname), r->left))
+		return RELAY_FAIL;
 	struct pstmt *ps = stmtreg_get(c->pool, r->p, r->left);
 	if (!ps)
 		return RELAY_FAIL;

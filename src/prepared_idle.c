@@ -39,6 +39,8 @@ static enum prepared_idle answer_one(struct client *c, char type, const uint8_t 
 		struct pstmt *ps = stmtreg_find(c->pool, r.p, r.left);
 		if (!ps || !ps->ok || !stmtreg_names(c))
 			return PREPARED_IDLE_SERVER;
+		if (!stmtreg_name_room(c, strlen(cname), r.left))
+			return PREPARED_IDLE_FAIL;   /* (c is failed already) */
 		stmtreg_hold(ps);
 		if (!stmtreg_name_add(c->stmts, cname, ps)) {
 			stmtreg_put(ps);

@@ -5,9 +5,12 @@
 #include <string.h>
 
 #include "client.h"
+#include "config.h"
 #include "compiler.h"
 #include "log.h"
 #include "prepared.h"
+#include "runtime.h"
+#include "sqlstate.h"
 #include "stmtreg.h"
 #include "stmtshape.h"
 
@@ -150,6 +153,11 @@ struct cstmt *stmtreg_name_find(struct client_stmts *cs, const char *name)
 	return NULL;
 }
 
+static size_t name_bytes(const struct cstmt *e)
+{
+	return strlen(e->name) + e->ps->rest_len;
+}
+
 struct cstmt *stmtreg_name_add(struct client_stmts *cs, const char *name, struct pstmt *ps)
 {
 	struct cstmt *e = calloc(1, sizeof *e);
@@ -161,7 +169,25 @@ struct cstmt *stmtreg_name_add(struct client_stmts *cs, const char *name, struct
 	struct cstmt **slot = slot_of(cs, name);
 	e->next = *slot;
 	*slot = e;
+	cs->n++;
+	cs->bytes += name_bytes(e);
 	return e;
+}
+
+bool stmtreg_name_room(struct client *c, size_t name_len, size_t text_len)
+{
+	const struct client_stmts *cs = c->stmts;
+	size_t n = cs ? cs->n : 0, bytes = cs ? cs->bytes : 0;
+	size_t max_n = (size_t)rt.cfg->max_client_prepared_statements;
+	size_t max_bytes = (size_t)rt.cfg->max_client_prepared_bytes;
+	if (n < max_n && name_len + text_len <= max_bytes && bytes <= max_bytes - name_len - text_len)
+		return true;
+	client_fail(c, SQLSTATE_PROGRAM_LIMIT_EXCEEDED,
+		    "too many prepared statements: this connection holds %zu, of %zu bytes "
+		    "(max_client_prepared_statements = %zu, max_client_prepared_bytes = %zu); "
+		    "close some (Close, DEALLOCATE) before preparing more",
+		    n, bytes, max_n, max_bytes);
+	return false;
 }
 
 static void name_free(struct cstmt *e)
@@ -181,6 +207,8 @@ void stmtreg_name_del(struct client_stmts *cs, const char *name)
 			*pp = e->next;
 			if (cs->bound == e)
 				cs->bound = NULL;
+			cs->n--;
+			cs->bytes -= name_bytes(e);
 			name_free(e);
 			return;
 		}
@@ -212,6 +240,7 @@ void prepared_client_forget_names(struct client *c)
 		cs->b[i] = NULL;
 	}
 	cs->bound = NULL;
+	cs->n = cs->bytes = 0;
 }
 
 void prepared_client_free(struct client *c)
