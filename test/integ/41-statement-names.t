@@ -16,20 +16,10 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../lib";
 use Test::More;
-use SluiceTest;
+use SluiceTest qw(app_pool);
 use SluiceTest::Proto qw(msg);
 
-my $pg = SluiceTest::Pg->new;
-$pg->create_role('app', 'app_pw');
-$pg->create_db('app', 'app');
-
-my $sl = SluiceTest::Sluice->new(
-	pg => $pg,
-	databases => { app => $pg->connstr('app') . ' pool_size=1' },
-	users => { app => 'app_pw' },
-	settings => { auth_type => 'plain', pool_mode => 'transaction', query_wait_timeout => 30 },
-	default_user => 'app', default_password => 'app_pw',
-);
+my ($pg, $sl) = app_pool();
 
 sub client { $sl->proto(user => 'app', password => 'app_pw', dbname => 'app') }
 

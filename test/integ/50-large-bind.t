@@ -12,24 +12,14 @@ use FindBin;
 use lib "$FindBin::Bin/../lib";
 use Digest::MD5 qw(md5_hex);
 use Test::More;
-use SluiceTest qw(slurp);
+use SluiceTest qw(slurp app_pool);
 use SluiceTest::Proto qw(msg);
 
 my $MB = $ENV{SLUICE_BIG_BIND_MB} // 128;   # the closing note's 1,000: SLUICE_BIG_BIND_MB=1000
 my $ASAN = ($ENV{SLUICE_BIN} // '') =~ m{/asan/};
 my $BOUND_KB = $ASAN ? 64 * 1024 : 8 * 1024;   # ASan's shadow and quarantine
 
-my $pg = SluiceTest::Pg->new;
-$pg->create_role('app', 'app_pw');
-$pg->create_db('app', 'app');
-my $sl = SluiceTest::Sluice->new(
-	pg => $pg,
-	databases => { app => $pg->connstr('app') . ' pool_size=1' },
-	users => { app => 'app_pw' },
-	settings => { auth_type => 'plain', pool_mode => 'transaction', query_wait_timeout => 60,
-		      max_prepared_statements => 50 },
-	default_user => 'app', default_password => 'app_pw',
-);
+my ($pg, $sl) = app_pool(settings => { query_wait_timeout => 60, max_prepared_statements => 50 });
 my $pid = $sl->pid;
 
 sub hwm_kb { return (slurp("/proc/$pid/status") =~ /^VmHWM:\s+(\d+)/m)[0] // 0 }

@@ -17,23 +17,13 @@ use FindBin;
 use lib "$FindBin::Bin/../lib";
 use POSIX ();
 use Test::More;
-use SluiceTest qw(slurp);
+use SluiceTest qw(slurp app_pool);
 use SluiceTest::Proto qw(msg);
 
 my $ASAN = ($ENV{SLUICE_BIN} // '') =~ m{/asan/};
 my $BOUND_KB = $ASAN ? 48 * 1024 : 6 * 1024;
 
-my $pg = SluiceTest::Pg->new;
-$pg->create_role('app', 'app_pw');
-$pg->create_db('app', 'app');
-my $sl = SluiceTest::Sluice->new(
-	pg => $pg,
-	databases => { app => $pg->connstr('app') . ' pool_size=1' },
-	users => { app => 'app_pw' },
-	settings => { auth_type => 'plain', pool_mode => 'transaction', query_wait_timeout => 60,
-		      max_prepared_statements => 50 },
-	default_user => 'app', default_password => 'app_pw',
-);
+my ($pg, $sl) = app_pool(settings => { query_wait_timeout => 60, max_prepared_statements => 50 });
 my $pid = $sl->pid;
 
 sub rss_kb { return (slurp("/proc/$pid/status") =~ /^VmRSS:\s+(\d+)/m)[0] // 0 }

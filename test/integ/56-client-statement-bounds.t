@@ -12,22 +12,13 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../lib";
 use Test::More;
-use SluiceTest;
+use SluiceTest qw(app_pool);
 use SluiceTest::Proto qw(msg);
 
 my ($MAXN, $MAXB) = (20, 4096);
-my $pg = SluiceTest::Pg->new;
-$pg->create_role('app', 'app_pw');
-$pg->create_db('app', 'app');
-my $sl = SluiceTest::Sluice->new(
-	pg => $pg,
-	databases => { app => $pg->connstr('app') . ' pool_size=2' },
-	users => { app => 'app_pw' },
-	settings => { auth_type => 'plain', pool_mode => 'transaction', query_wait_timeout => 30,
-		      max_prepared_statements => 100, max_client_prepared_statements => $MAXN,
-		      max_client_prepared_bytes => $MAXB },
-	default_user => 'app', default_password => 'app_pw',
-);
+my ($pg, $sl) = app_pool(pool_size => 2, settings => {
+	max_prepared_statements => 100, max_client_prepared_statements => $MAXN,
+	max_client_prepared_bytes => $MAXB });
 
 sub client { $sl->proto(user => 'app', password => 'app_pw', dbname => 'app') }
 

@@ -39,7 +39,7 @@ use Test::More ();
 use Exporter 'import';
 
 our @EXPORT_OK = qw(free_port run_cmd spawn wait_for new_tempdir check_log
-		    run_c_test is_root slurp spit quote_conninfo with_nofile);
+		    run_c_test is_root slurp spit quote_conninfo with_nofile app_pool);
 
 my $OWNER_PID = $$;      # forked children must not tear down our nodes
 our @NODES;              # objects with ->teardown, in creation order
@@ -53,6 +53,26 @@ sub postgres_ids
 {
 	my @pw = getpwnam('postgres') or croak "no 'postgres' user to run as";
 	return ($pw[2], $pw[3], $pw[7]);
+}
+
+# A PostgreSQL with role and database `app` (password app_pw) and a
+# sluice in front of it: transaction mode, plain passwords, a pool of
+# pool_size (1) servers; settings add to those. Returns ($pg, $sl).
+sub app_pool
+{
+	my (%o) = @_;
+	my $pg = SluiceTest::Pg->new;
+	$pg->create_role('app', 'app_pw');
+	$pg->create_db('app', 'app');
+	my $sl = SluiceTest::Sluice->new(
+		pg => $pg,
+		databases => { app => $pg->connstr('app') . ' pool_size=' . ($o{pool_size} // 1) },
+		users => { app => 'app_pw' },
+		settings => { auth_type => 'plain', pool_mode => 'transaction', query_wait_timeout => 30,
+			      %{ $o{settings} // {} } },
+		default_user => 'app', default_password => 'app_pw',
+	);
+	return ($pg, $sl);
 }
 
 sub slurp
