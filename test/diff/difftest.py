@@ -42,6 +42,7 @@ CHECK_MATRIX = [
     # mode, pool size, tls, clients, steps
     ('session', 2, False, 4, 20),
     ('session', 1, True, 3, 20),
+    ('session', 5, False, 7, 15),
     ('transaction', 1, False, 5, 30),
     ('transaction', 2, True, 6, 30),
     ('transaction', 5, False, 8, 25),
