@@ -98,6 +98,14 @@ def close(kind, name):
     return msg('C', kind.encode() + cstr(name))
 
 
+def function_call(oid, aformats, args, rformat):
+    body = struct.pack('!IH', oid, len(aformats)) + b''.join(struct.pack('!H', f) for f in aformats)
+    body += struct.pack('!H', len(args))
+    for a in args:
+        body += struct.pack('!i', -1) if a is None else struct.pack('!i', len(a)) + a
+    return msg('F', body + struct.pack('!H', rformat))
+
+
 def flush():
     return msg('H')
 

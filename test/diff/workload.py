@@ -4,10 +4,12 @@ A workload is plain JSON, so a shrunk failing case can be kept in the corpus
 and replayed without the generator:
 
   {"mode": "session"|"transaction"|"statement", "named": true|false,
-   "seed": S, "clients": [{"id": 0, "steps": [step, ...]}, ...]}
+   "seed": S, "clients": [{"id": 0, "params": {startup parameters},
+                           "steps": [step, ...]}, ...]}
 
 A step is {"send": [msg, ...], "read": bool} plus optional keys:
   "copy": [msg, ...]   sent once CopyInResponse arrives (COPY FROM STDIN)
+  "eager": true        the copy messages are sent right behind the Query
   "cancel": ms         a CancelRequest after ms milliseconds, repeated
                        every 300 ms until the ReadyForQuery arrives
   "chunk": n           the step's bytes are written in pieces of n bytes
@@ -18,7 +20,7 @@ read = false leaves the answers unread: the next steps pipeline behind it.
 A msg is a list: ["Q", text] ["P", name, text, [oids]]
 ["B", portal, stmt, [pformats], [params], [rformats]] ["D", "S"|"P", name]
 ["E", portal, maxrows] ["C", "S"|"P", name] ["H"] ["S"] ["d", text] ["c"]
-["f", text]. A text is a string, {"rep": s, "n": k} (s repeated k times) or
+["f", text] ["F", oid, [aformats], [args], rformat]. A text is a string, {"rep": s, "n": k} (s repeated k times) or
 a list of texts (concatenated). A parameter is null, a text, {"hex": h},
 {"i4": n} or {"i8": n} (binary integers).
 
@@ -248,7 +250,15 @@ class ClientGen:
             self.end_tx()
             self.step([['Q', self.r.choice(['COMMIT', 'ROLLBACK', 'END'])]])
         elif c == 3:
-            self.step([['Q', 'SET LOCAL work_mem = %d' % self.r.choice([1024, 2048, 4096])]])
+            # SET LOCAL of a reported parameter: ParameterStatus now, and
+            # again when the transaction ends and the value reverts
+            self.step([['Q', self.r.choice([
+                'SET LOCAL work_mem = %d' % self.r.choice([1024, 2048, 4096]),
+                "SET LOCAL application_name = 'local_%d'" % self.cid,
+                "SET LOCAL DateStyle = 'German, DMY'",
+                "SET LOCAL TimeZone = 'Pacific/Auckland'",
+                "SET LOCAL IntervalStyle = 'sql_standard'",
+            ])]])
         else:
             self.gen_simple()
 
@@ -291,7 +301,8 @@ class ClientGen:
     def gen_copy(self):
         if self.txs == 'E':
             self.fail()
-            self.step([['Q', 'COPY %s (k, v) FROM STDIN' % self.t]], copy=[['d', '1\tx\n'], ['c']])
+            self.step([['Q', 'COPY %s (k, v) FROM STDIN' % self.t]], copy=[['d', '1\tx\n'], ['c']],
+                      eager=self.chance(0.5))
             return
         if self.chance(0.4):
             sql = self.r.choice([
@@ -327,7 +338,28 @@ class ClientGen:
             self.fail()
         else:
             data.append(['c'])
-        self.step([['Q', 'COPY %s (k, v) FROM STDIN' % self.t]], copy=data)
+        kw = {'copy': data}
+        if self.chance(0.25):
+            kw['eager'] = True
+            if self.chance(0.3):
+                # fails before CopyInResponse: the data that follows is skipped
+                self.step([['Q', 'COPY nosuch_%d (k, v) FROM STDIN' % self.cid]], **kw)
+                return
+        self.step([['Q', 'COPY %s (k, v) FROM STDIN' % self.t]], **kw)
+
+    # ---- the function-call message ----
+    def gen_fcall(self):
+        if self.txs == 'E':
+            return self.gen_recover()
+        binary = self.chance(0.5)
+        a, b = self.r.randrange(-1000, 1000), self.r.choice([0, 1, 7, 2 ** 31 - 1])
+        args = [{'i4': a}, {'i4': b}] if binary else [str(a), str(b)]
+        if self.chance(0.1):
+            args[1] = None           # int4pl is strict: a NULL result
+        if b == 2 ** 31 - 1 and a > 0:
+            self.fail()              # integer out of range
+        # 177 is int4pl(int4, int4)
+        self.step([['F', 177, [1] if binary else [0], args, self.r.randrange(2)]])
 
     # ---- cancel ----
     def gen_cancel(self):
@@ -492,7 +524,8 @@ class ClientGen:
     def generate(self):
         self.step([['Q', 'CREATE TABLE %s (id serial PRIMARY KEY, k int, v text, b bytea)' % self.t]])
         gens = [(self.gen_simple, 25), (self.gen_ext, 35), (self.gen_tx, 15),
-                (self.gen_copy, 8), (self.gen_session, 8), (self.gen_cancel, 2)]
+                (self.gen_copy, 8), (self.gen_session, 8), (self.gen_cancel, 2),
+                (self.gen_fcall, 2)]
         total = sum(w for _, w in gens)
         for _ in range(self.nsteps):
             x = self.r.uniform(0, total)
@@ -510,11 +543,31 @@ class ClientGen:
         return self.out
 
 
+def startup_params(r, cid):
+    """Startup parameters beyond user and database, sometimes."""
+    p = {}
+    if r.random() < 0.3:
+        p['application_name'] = 'difftest_%d' % cid
+    if r.random() < 0.15:
+        p['DateStyle'] = r.choice(['ISO, DMY', 'SQL, MDY', 'iso,dmy', 'German'])
+    if r.random() < 0.15:
+        p['TimeZone'] = r.choice(['UTC', 'Asia/Tokyo', 'utc', 'asia/tokyo'])
+    if r.random() < 0.1:
+        p['client_encoding'] = r.choice(['UTF8', 'utf8'])
+    if r.random() < 0.1:
+        p['extra_float_digits'] = r.choice(['2', '3'])
+    return p
+
+
 def generate(seed, mode, nclients, steps, named=True):
     r = random.Random(seed)
     clients = []
     for cid in range(nclients):
         cr = random.Random(r.getrandbits(64))
         n = cr.randrange(max(1, steps // 2), steps + 1)
-        clients.append({'id': cid, 'steps': ClientGen(cr, cid, mode, named, n).generate()})
+        c = {'id': cid, 'steps': ClientGen(cr, cid, mode, named, n).generate()}
+        p = startup_params(cr, cid)
+        if p:
+            c['params'] = p
+        clients.append(c)
     return {'mode': mode, 'named': named, 'seed': seed, 'clients': clients}
