@@ -26,6 +26,7 @@ FUZZ_TIME ?= 60
 DIFF_TIME ?= 600
 DIFF_MODES ?= session,transaction,statement
 DIFF_POOLER ?= sluice
+DIFF_PYTHON ?= $(firstword $(wildcard /usr/bin/python3) python3)
 
 CC      ?= cc
 WARN    = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -123,7 +124,7 @@ fuzz:
 
 difftest: deps
 	$(MAKE) $(OUT)/sluice
-	python3 test/diff/difftest.py campaign --time $(DIFF_TIME) --modes $(DIFF_MODES) --pooler $(DIFF_POOLER)
+	$(DIFF_PYTHON) test/diff/difftest.py campaign --time $(DIFF_TIME) --modes $(DIFF_MODES) --pooler $(DIFF_POOLER)
 
 bench: deps
 	$(MAKE) $(OUT)/sluice
