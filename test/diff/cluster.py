@@ -245,6 +245,10 @@ class Pooler:
         }
         if kind == 'sluice':
             s['max_prepared_statements'] = str(max_prepared)
+        else:
+            # PgBouncer 1.18 refuses a login with a startup parameter it
+            # does not know; deployments list this one (psycopg, pgjdbc send it)
+            s['ignore_startup_parameters'] = 'extra_float_digits'
         if tls:
             cert, key = make_cert(self.dir)
             s.update({'client_tls_sslmode': 'prefer', 'client_tls_cert_file': cert,
@@ -309,7 +313,9 @@ class Pooler:
         """After stop(): a crash, an unclean exit, or bad log lines."""
         out = []
         st = self.exit_status
-        ok = (0, 1) if self.kind == 'pgbouncer' else (0,)    # PgBouncer 1.18 exits 1 on SIGTERM
+        # PgBouncer 1.18 exits 1 on SIGTERM; run through runuser (as
+        # postgres) the wrapper may report the signal itself
+        ok = (0, 1, -15) if self.kind == 'pgbouncer' else (0,)
         if st not in ok:
             out.append('%s exit status %r' % (self.kind, st))
         out += bad_log_lines(self.log_text())
