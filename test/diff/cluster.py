@@ -245,10 +245,10 @@ class Pooler:
         }
         if kind == 'sluice':
             s['max_prepared_statements'] = str(max_prepared)
-        else:
-            # PgBouncer 1.18 refuses a login with a startup parameter it
-            # does not know; deployments list this one (psycopg, pgjdbc send it)
-            s['ignore_startup_parameters'] = 'extra_float_digits'
+        # sluice, like PgBouncer, refuses a login with a startup parameter
+        # it does not track (config.md); deployments list this one, which
+        # psycopg and pgjdbc send. The workload prints no float.
+        s['ignore_startup_parameters'] = 'extra_float_digits'
         if tls:
             cert, key = make_cert(self.dir)
             s.update({'client_tls_sslmode': 'prefer', 'client_tls_cert_file': cert,

@@ -17,6 +17,7 @@ import json
 import os
 import random
 import re
+import signal
 import struct
 import sys
 import threading
@@ -731,6 +732,8 @@ def main():
     ap.add_argument('--keep', action='store_true')
     ap.add_argument('--dump', action='store_true')
     args = ap.parse_args()
+    # SIGTERM (a timeout, make interrupted) still stops our PostgreSQL
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))
     env = Env(args)
     env.keep = args.keep
     try:

@@ -38,6 +38,11 @@ What each mode is promised, and so what the generator keeps to:
 import random
 import struct
 
+# Differences found in sluice and not fixed yet (test/diff/known-failing.txt)
+# are kept out of random workloads, so campaigns find new ones; their corpus
+# cases still run. Set to False once the fixes are in.
+AVOID_KNOWN = True
+
 T_OID = {'i4': 23, 'i8': 20, 'text': 25, 'bytea': 17}
 
 MB_TEXTS = ['', 'a', 'héllo', 'naïve ✓', '日本語テキスト', 'Ωmega', 'x y\tz', 'emoji 🐘']
@@ -274,8 +279,7 @@ class ClientGen:
                 "SET TimeZone = '%s'" % self.r.choice(['UTC', 'Europe/Paris', 'America/New_York']),
                 "SET extra_float_digits = %d" % self.r.choice([0, 1, 3]),
                 "SET search_path = public, pg_catalog",
-                "RESET ALL",
-            ])
+            ] + ([] if AVOID_KNOWN else ["RESET ALL"]))    # reset-all-startup-param-session.json
             self.step([['Q', sql]])
         elif c == 1:
             self.step([['Q', "CREATE TEMP TABLE IF NOT EXISTS tmp%d (x int); INSERT INTO tmp%d VALUES (%d); SELECT count(*) FROM tmp%d"
@@ -388,7 +392,9 @@ class ClientGen:
                 binary = pformats[i] == 1
             else:
                 binary = False
-            if e[0] == 'div' and self.chance(0.3):
+            # a named statement is shared with other clients through a
+            # pooler that tracks them: shared-statement-generic-plan-*.json
+            if e[0] == 'div' and self.chance(0.3) and not (AVOID_KNOWN and stmt and self.mode != 'session'):
                 params.append({'i4': 0} if binary else '0')
             elif e[0] == 'big':
                 n = self.r.choice([0, 10, 1000, 100000, 500000])
@@ -549,11 +555,12 @@ def startup_params(r, cid):
     if r.random() < 0.3:
         p['application_name'] = 'difftest_%d' % cid
     if r.random() < 0.15:
-        p['DateStyle'] = r.choice(['ISO, DMY', 'SQL, MDY', 'iso,dmy', 'German'])
+        # non-canonical spellings: startup-param-spelling-transaction.json
+        p['DateStyle'] = r.choice(['ISO, DMY', 'SQL, MDY'] + ([] if AVOID_KNOWN else ['iso,dmy', 'German']))
     if r.random() < 0.15:
-        p['TimeZone'] = r.choice(['UTC', 'Asia/Tokyo', 'utc', 'asia/tokyo'])
+        p['TimeZone'] = r.choice(['UTC', 'Asia/Tokyo'] + ([] if AVOID_KNOWN else ['utc', 'asia/tokyo']))
     if r.random() < 0.1:
-        p['client_encoding'] = r.choice(['UTF8', 'utf8'])
+        p['client_encoding'] = r.choice(['UTF8'] + ([] if AVOID_KNOWN else ['utf8']))
     if r.random() < 0.1:
         p['extra_float_digits'] = r.choice(['2', '3'])
     return p
