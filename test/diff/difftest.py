@@ -420,6 +420,11 @@ class Env:
             pooled = run_clients(wl, pooler.port, cfg.tls)
         finally:
             pooler.stop()
+            # the pooler's server sessions end asynchronously; one left in
+            # a transaction would hold locks the next reset needs
+            deadline = time.monotonic() + 15
+            while self.pg.backends() > 0 and time.monotonic() < deadline:
+                time.sleep(0.05)
         diffs, compared = compare(wl, direct, pooled)
         probs = pooler.problems()
         if probs:
@@ -658,6 +663,9 @@ def cmd_check(env, args):
             cfg = Config(mode, pool, tls, args.pooler)
             wl = workload.generate(seed, mode, nc, ns, named=args.pooler != 'pgbouncer')
             name = 'seed %d %s, %d clients' % (seed, cfg, nc)
+            key = 'seed-%d-%s-%s-pool%d%s' % (seed, cfg.kind, mode, pool, '-tls' if tls else '')
+            if key in known:
+                todo = ' # TODO known difference, see known-failing.txt'
         try:
             diffs, compared, problem = env.run(wl, cfg)
         except Exception as e:

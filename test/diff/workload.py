@@ -347,6 +347,7 @@ class ClientGen:
             kw['eager'] = True
             if self.chance(0.3):
                 # fails before CopyInResponse: the data that follows is skipped
+                self.fail()
                 self.step([['Q', 'COPY nosuch_%d (k, v) FROM STDIN' % self.cid]], **kw)
                 return
         self.step([['Q', 'COPY %s (k, v) FROM STDIN' % self.t]], **kw)
