@@ -7,6 +7,13 @@
 #   make asan       the same tests against an AddressSanitizer+UBSan build
 #   make fuzz       run each libFuzzer target for FUZZ_TIME seconds (clang), then
 #                   merge inputs that add coverage into test/fuzz/corpus/
+#   make difftest   differential protocol test campaign (test/diff/): random
+#                   seeds for DIFF_TIME seconds (default 600) in every pool mode,
+#                   each client's conversation through sluice compared with the
+#                   one it has with PostgreSQL directly; failures are shrunk into
+#                   test/diff/corpus/. DIFF_POOLER=pgbouncer runs it against
+#                   /usr/sbin/pgbouncer; with BUILD=build/asan OUT=build/asan
+#                   SAN=1 against the sanitizer build. See doc/testing.md.
 #   make bench      build ./sluice, run test/bench/run: sluice against PgBouncer and
 #                   direct PostgreSQL (QUICK=1: a two-minute smoke run); writes
 #                   doc/performance.md and .png, raw results in build/bench/
@@ -16,6 +23,10 @@ BUILD   ?= build
 OUT     ?= .
 SAN     ?=
 FUZZ_TIME ?= 60
+DIFF_TIME ?= 600
+DIFF_MODES ?= session,transaction,statement
+DIFF_POOLER ?= sluice
+DIFF_PYTHON ?= $(firstword $(wildcard /usr/bin/python3) python3)
 
 CC      ?= cc
 WARN    = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -48,7 +59,7 @@ export SLUICE_BIN = $(abspath $(OUT)/sluice)
 export SLUICECTL_BIN = $(abspath $(OUT)/sluicectl)
 export SLUICE_TEST_BIN = $(abspath $(BUILD)/test/bin)
 
-.PHONY: all deps run check test asan fuzz bench clean
+.PHONY: all deps run check test asan fuzz bench clean difftest
 all: $(OUT)/sluice $(OUT)/sluicectl $(UNIT_T) $(TBIN) $(FUZZ_REPLAY)
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) | $(BUILD)/obj
@@ -90,7 +101,7 @@ run: deps all
 	perl test/lib/run-scratch.pl
 
 test: all
-	prove $(PROVE_ARGS) -r $(BUILD)/test/unit $(BUILD)/test/fuzz $(wildcard test/integ)
+	prove $(PROVE_ARGS) -r $(BUILD)/test/unit $(BUILD)/test/fuzz $(wildcard test/integ) test/diff
 
 check: deps
 	$(MAKE) all
@@ -110,6 +121,10 @@ fuzz:
 	  build/fuzz/$$t -max_total_time=$(FUZZ_TIME) -max_len=12000 build/fuzz/corpus/$$t test/fuzz/corpus/$$t || exit 1; \
 	  build/fuzz/$$t -merge=1 test/fuzz/corpus/$$t build/fuzz/corpus/$$t || exit 1; \
 	done
+
+difftest: deps
+	$(MAKE) $(OUT)/sluice
+	$(DIFF_PYTHON) test/diff/difftest.py campaign --time $(DIFF_TIME) --modes $(DIFF_MODES) --pooler $(DIFF_POOLER)
 
 bench: deps
 	$(MAKE) $(OUT)/sluice
