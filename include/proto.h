@@ -124,6 +124,12 @@ struct pq_error_origin {
 void proto_build_error_at(struct pq_writer *w, const char *severity, const char *sqlstate,
 			  const char *message, const char *detail, const struct pq_error_origin *at);
 void proto_build_notice(struct pq_writer *w, const char *sqlstate, const char *message);
+/* A server's ErrorResponse (body) again, with the name "from" in its
+ * message (quoted, as PostgreSQL quotes names) given as "to": what the
+ * client would have read had it spoken to PostgreSQL under its own name.
+ * False when the body is not a well-formed error (nothing is written). */
+bool proto_build_error_renamed(struct pq_writer *w, const uint8_t *body, size_t len,
+			       const char *from, const char *to) MUST_CHECK;
 void proto_build_param_status(struct pq_writer *w, const char *name, const char *value);
 void proto_build_backend_key(struct pq_writer *w, uint32_t pid, uint32_t key);
 void proto_build_auth(struct pq_writer *w, uint32_t code, const void *data, size_t dlen);

@@ -52,6 +52,7 @@ struct cstmt {
 	char *name;
 	struct pstmt *ps;
 	struct shape *told_params, *told_rows;   /* what Describe told the client */
+	bool checking;          /* its Parse is judged by PostgreSQL: not usable until then */
 	struct cstmt *next;
 };
 
@@ -74,6 +75,8 @@ struct cstmt *stmtreg_name_find(struct client_stmts *cs, const char *name);
 /* Takes over the caller's reference to ps; NULL when out of memory. */
 struct cstmt *stmtreg_name_add(struct client_stmts *cs, const char *name, struct pstmt *ps);
 void stmtreg_name_del(struct client_stmts *cs, const char *name);
+/* One of cs's names for statement `id`, or NULL (a walk: for errors). */
+const char *stmtreg_name_of(const struct client_stmts *cs, uint64_t id);
 /* May c name one more statement (name and text of these lengths) under
  * max_client_prepared_statements and _bytes? If not, c is failed (54000). */
 bool stmtreg_name_room(struct client *c, size_t name_len, size_t text_len) MUST_CHECK;

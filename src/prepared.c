@@ -42,6 +42,8 @@
 /* A name no statement ever has (ids start at 1): a Bind of it fails on
  * the server, which then skips to the next Sync as for any error. */
 #define NO_SUCH_NAME NAME_PREFIX "0"
+/* where PostgreSQL judges a Parse sluice cannot answer for sure */
+#define CHECK_NAME NAME_PREFIX "check"
 #define MSG_CACHED_PLAN "cached plan must not change result type"
 
 /* ---- a server's statements and the responses it owes ---- */
@@ -49,6 +51,8 @@
 enum rq_kind {
 	RQ_PARSE,          /* client's Parse, forwarded (id: ours, 0: unnamed) */
 	RQ_PARSE_DUP,      /* client re-Parsed a name it has: the server refuses */
+	RQ_PARSE_CHECK,    /* client's Parse of a statement the server has, judged
+	                    * there under CHECK_NAME (its answer is the client's) */
 	RQ_BIND, RQ_CLOSE, RQ_DESCRIBE, RQ_EXECUTE,
 	RQ_SYNC, RQ_QUERY, RQ_FUNC,
 	RQ_DESCRIBE_STMT,  /* client's Describe of its statement `cname` */
@@ -74,6 +78,8 @@ struct sstmt {
 	struct shape *params, *rows;   /* what this server said; NULL until it did */
 	bool described;                /* its Describe was answered (shapes NULL: unreadable) */
 	bool stale;                    /* its plan's result type changed: prepare again */
+	bool parse_owed;               /* sluice's Parse of it is not answered yet: a Bind
+	                                * of it sent now may find nothing */
 	struct list lru;
 	struct sstmt *next;
 };
@@ -398,7 +404,39 @@ static struct sstmt *ensure_prepared(struct server *s, struct pstmt *ps, struct 
 	put_stmt_msg(s, w, 'D', 'S', ps->id);
 	if (!rq_push(ss, RQ_OWN_DESCRIBE, ps->id, NULL))
 		return NULL;
-	return sset_add(ss, ps);
+	struct sstmt *added = sset_add(ss, ps);
+	if (added)
+		added->parse_owed = true;
+	return added;
+}
+
+/* Would PostgreSQL accept, right now, a Parse of a statement this server
+ * has prepared? Only when nothing is in flight and its transaction has
+ * not failed (in a failed one every Parse but COMMIT's or ROLLBACK's gets
+ * 25P02, and what is in flight may yet fail). */
+static bool parse_would_pass(const struct server *s)
+{
+	return s->stmts->qlen == 0 && s->txn_status != 'E' && !s->stmts->skipping;
+}
+
+/* Otherwise PostgreSQL judges it: the same text under CHECK_NAME, closed
+ * at once. Its ParseComplete, or its error, is the client's answer. */
+static bool parse_checked(struct server *s, struct pq_writer *w, const struct pq_reader *r,
+			  struct cstmt *named)
+{
+	uint64_t id = named->ps->id;
+	const char *cname = named->name;
+	named->checking = true;   /* a Bind or Describe of it waits for the verdict */
+	pq_begin(w, 'P');
+	pq_put_cstring(w, CHECK_NAME);
+	pq_put_bytes(w, r->p, r->left);
+	pq_end(w);
+	pq_begin(w, 'C');
+	pq_put_u8(w, 'S');
+	pq_put_cstring(w, CHECK_NAME);
+	pq_end(w);
+	put_msg(s, w);
+	return rq_push(s->stmts, RQ_PARSE_CHECK, id, cname) && rq_push(s->stmts, RQ_OWN_CLOSE, 0, NULL);
 }
 
 static enum relay_action on_parse(struct client *c, struct server *s, struct pq_reader *r,
@@ -423,14 +461,15 @@ static enum relay_action on_parse(struct client *c, struct server *s, struct pq_
 		pq_put_bytes(w, r->p, r->left);
 		pq_end(w);
 		put_msg(s, w);
-		return owe(s, RQ_PARSE_DUP, 0, NULL) ? RELAY_DROP : RELAY_FAIL;
+		return owe(s, RQ_PARSE_DUP, existing->ps->id, cname) ? RELAY_DROP : RELAY_FAIL;
 	}
 	if (!stmtreg_name_room(c, strlen(cname), r->left))
 		return RELAY_FAIL;
 	struct pstmt *ps = stmtreg_get(c->pool, r->p, r->left);
 	if (!ps)
 		return RELAY_FAIL;
-	if (!stmtreg_name_add(cs, cname, ps)) {
+	struct cstmt *named = stmtreg_name_add(cs, cname, ps);
+	if (!named) {
 		stmtreg_put(ps);
 		return RELAY_FAIL;
 	}
@@ -438,7 +477,9 @@ static enum relay_action on_parse(struct client *c, struct server *s, struct pq_
 	if (have && !have->stale) {
 		list_del_init(&have->lru);
 		list_prepend(&s->stmts->lru, &have->lru);
-		return owe(s, RQ_ANSWER_PARSE, ps->id, cname) ? RELAY_DROP : RELAY_FAIL;
+		if (parse_would_pass(s))
+			return owe(s, RQ_ANSWER_PARSE, ps->id, cname) ? RELAY_DROP : RELAY_FAIL;
+		return parse_checked(s, w, r, named) ? RELAY_DROP : RELAY_FAIL;
 	}
 	return ensure_prepared(s, ps, w, cname) ? RELAY_DROP : RELAY_FAIL;
 }
@@ -520,6 +561,15 @@ static bool told_matches(const struct cstmt *e, const struct sstmt *have)
 	       (!e->told_rows || shape_same(e->told_rows, have->rows));
 }
 
+/* The client's message waits for the server's answers so far (asked for
+ * with a Flush): shown again when they have come. */
+static enum relay_action wait_for_server(struct server *s, struct pq_writer *w)
+{
+	put_flush(s, w);
+	s->stmts->client_waits = true;
+	return RELAY_WAIT;
+}
+
 static enum relay_action on_bind(struct client *c, struct server *s, struct pq_reader *r,
 				 struct pq_writer *w, size_t shown)
 {
@@ -537,16 +587,14 @@ static enum relay_action on_bind(struct client *c, struct server *s, struct pq_r
 					  shown) ? RELAY_FORWARD : RELAY_FAIL;
 		return RELAY_FORWARD;
 	}
+	if (e->checking)
+		return wait_for_server(s, w);   /* its Parse is judged there: the verdict first */
 	struct sstmt *have = ensure_prepared(s, e->ps, w, NULL);
 	if (!have)
 		return RELAY_FAIL;
 	if (e->told_params || e->told_rows) {
-		if (!have->described) {
-			/* Described there, not answered yet: the Bind waits for it. */
-			put_flush(s, w);
-			s->stmts->client_waits = true;
-			return RELAY_WAIT;
-		}
+		if (!have->described)
+			return wait_for_server(s, w);   /* described there, not answered yet */
 		enum next_step next = NEXT_OTHER;
 		if (!told_matches(e, have) &&
 		    (!e->told_params || shape_same(e->told_params, have->params)) &&
@@ -570,7 +618,8 @@ static enum relay_action on_bind(struct client *c, struct server *s, struct pq_r
 	if (!send_renamed(c, s, w, 'B', portal, strlen(portal) + 1, e->ps, r, shown))
 		return RELAY_FAIL;
 	note_bound(c, portal, e);
-	return owe(s, RQ_BIND, e->ps->id, NULL) ? RELAY_FORWARD : RELAY_FAIL;
+	/* should its Parse fail, the error names the client's name (below) */
+	return owe(s, RQ_BIND, e->ps->id, have->parse_owed ? cname : NULL) ? RELAY_FORWARD : RELAY_FAIL;
 }
 
 static enum relay_action on_describe(struct client *c, struct server *s, struct pq_reader *r,
@@ -597,6 +646,8 @@ static enum relay_action on_describe(struct client *c, struct server *s, struct 
 			       ? RELAY_FORWARD : RELAY_FAIL;
 		return RELAY_FORWARD;
 	}
+	if (e->checking)
+		return wait_for_server(s, w);
 	if (!ensure_prepared(s, e->ps, w, NULL) || !send_renamed(c, s, w, 'D', "S", 1, e->ps, r, shown))
 		return RELAY_FAIL;
 	return owe(s, RQ_DESCRIBE_STMT, e->ps->id, e->name) ? RELAY_FORWARD : RELAY_FAIL;
@@ -745,6 +796,42 @@ static enum relay_action mismatch_error(struct server *s)
 	return ok ? RELAY_DROP : RELAY_FAIL;
 }
 
+/* The client's name for statement `id`: the one the entry keeps, else
+ * the first of the client's names for it. */
+static const char *client_name_of(struct server *s, const struct rq_entry *e)
+{
+	if (e->cname)
+		return e->cname;
+	struct client *c = s->client;
+	return c && c->stmts ? stmtreg_name_of(c->stmts, e->id) : NULL;
+}
+
+/* PostgreSQL's error about sluice's statement, as PostgreSQL would have
+ * said it to the client: under the client's name ("prepared statement
+ * \"sluice_3\" does not exist" after a Parse it skipped, "... already
+ * exists", "bind message supplies 1 parameters, but prepared statement
+ * ..."). */
+static enum relay_action error_renamed(struct server *s, const struct rq_entry *h,
+				       const uint8_t *body, size_t len)
+{
+	struct client *c = s->client;
+	const char *to = client_name_of(s, h);
+	if (!c || !to)
+		return RELAY_FORWARD;
+	char from[32];
+	stmt_name(from, sizeof from, h->id);
+	struct pq_writer w;
+	pq_writer_init(&w);
+	enum relay_action act = RELAY_FORWARD;
+	if (proto_build_error_renamed(&w, body, len, from, to) && pq_writer_ok(&w)) {
+		relay_flush(&s->relay);
+		evbuffer_add(c->conn.out, w.buf, w.len);
+		act = RELAY_DROP;
+	}
+	pq_writer_free(&w);
+	return act;
+}
+
 enum relay_action prepared_server_message(struct server *s, char type, const uint8_t *body, size_t len)
 {
 	struct rq_entry *h = rq_head(s->stmts);
@@ -761,8 +848,9 @@ enum relay_action prepared_server_message(struct server *s, char type, const uin
 		if (h->kind == RQ_BIND_MISMATCH)
 			return mismatch_error(s);
 		struct pq_error_fields f;
-		if (h->kind == RQ_BIND && h->id && proto_parse_error(body, len, &f) &&
-		    !strcmp(f.sqlstate, SQLSTATE_FEATURE_NOT_SUPPORTED)) {
+		if (!proto_parse_error(body, len, &f))
+			return RELAY_FORWARD;
+		if (h->kind == RQ_BIND && h->id && !strcmp(f.sqlstate, SQLSTATE_FEATURE_NOT_SUPPORTED)) {
 			/* PostgreSQL's own: the statement's result type changed
 			 * under its plan. Prepare it again here, and describe it
 			 * anew before a client is told from memory. */
@@ -773,6 +861,8 @@ enum relay_action prepared_server_message(struct server *s, char type, const uin
 				stmtreg_set_shape(&have->ps->rows, NULL);
 			}
 		}
+		if (h->id && (h->kind == RQ_BIND || h->kind == RQ_DESCRIBE_STMT || h->kind == RQ_PARSE_DUP))
+			return error_renamed(s, h, body, len);
 		return RELAY_FORWARD;
 	}
 	default:
@@ -783,7 +873,7 @@ enum relay_action prepared_server_message(struct server *s, char type, const uin
 static bool completes(uint8_t kind, char type)
 {
 	switch (kind) {
-	case RQ_PARSE: case RQ_PARSE_DUP: case RQ_OWN_PARSE: return type == '1';
+	case RQ_PARSE: case RQ_PARSE_DUP: case RQ_PARSE_CHECK: case RQ_OWN_PARSE: return type == '1';
 	case RQ_BIND: return type == '2';
 	case RQ_CLOSE: case RQ_OWN_CLOSE: return type == '3';
 	case RQ_DESCRIBE: case RQ_DESCRIBE_STMT: case RQ_DESCRIBE_PORTAL: case RQ_OWN_DESCRIBE:
@@ -816,7 +906,7 @@ void prepared_server_after(struct server *s, char type)
 		while ((h = rq_head(ss)) && h->kind != RQ_SYNC) {
 			if ((h->kind == RQ_OWN_PARSE || h->kind == RQ_PARSE) && h->id)
 				sset_del(ss, h->id);
-			if (h->kind == RQ_PARSE || h->kind == RQ_ANSWER_PARSE)
+			if (h->kind == RQ_PARSE || h->kind == RQ_ANSWER_PARSE || h->kind == RQ_PARSE_CHECK)
 				forget_name(s, h);
 			rq_pop(ss);
 		}
@@ -831,8 +921,16 @@ void prepared_server_after(struct server *s, char type)
 	if (completes(h->kind, type)) {
 		if ((h->kind == RQ_PARSE || h->kind == RQ_OWN_PARSE) && h->id) {
 			struct sstmt *have = sset_find(ss, h->id);
-			if (have)
+			if (have) {
 				have->ps->ok = true;
+				have->parse_owed = false;
+			}
+		}
+		if (h->kind == RQ_PARSE_CHECK) {
+			struct cstmt *named = entry_stmt(s, h);
+			if (named)
+				named->checking = false;
+			wake_client(ss);
 		}
 		if (h->kind == RQ_OWN_DESCRIBE)
 			wake_client(ss);

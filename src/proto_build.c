@@ -2,6 +2,9 @@
  * proto_build.c — whole-message builders. Each appends exactly one message
  * to a pq_writer; the writer's sticky flag reports any failure once.
  */
+#include <string.h>
+
+#include "pq_reader.h"
 #include "proto.h"
 
 void proto_build_error_at(struct pq_writer *w, const char *severity, const char *sqlstate,
@@ -150,4 +153,43 @@ void proto_build_terminate(struct pq_writer *w)
 {
 	pq_begin(w, 'X');
 	pq_end(w);
+}
+
+bool proto_build_error_renamed(struct pq_writer *w, const uint8_t *body, size_t len,
+			       const char *from, const char *to)
+{
+	struct pq_reader r = pq_reader_make(body, len);
+	size_t start = w->len;
+	pq_begin(w, 'E');
+	for (;;) {
+		uint8_t code = pq_get_u8(&r);
+		if (r.bad)
+			break;
+		pq_put_u8(w, code);
+		if (code == 0)
+			break;
+		const char *v = pq_get_cstring(&r);
+		if (!v)
+			break;
+		const char *at = NULL;
+		size_t flen = strlen(from);
+		if (code == 'M') {
+			for (const char *p = strchr(v, '"'); p && !at; p = strchr(p + 1, '"'))
+				if (!strncmp(p + 1, from, flen) && p[1 + flen] == '"')
+					at = p + 1;
+		}
+		if (at) {
+			pq_put_bytes(w, v, (size_t)(at - v));
+			pq_put_bytes(w, to, strlen(to));
+			pq_put_cstring(w, at + flen);
+		} else {
+			pq_put_cstring(w, v);
+		}
+	}
+	if (r.bad || r.left != 0) {
+		w->len = start;   /* not an error message as it should be */
+		return false;
+	}
+	pq_end(w);
+	return true;
 }

@@ -199,6 +199,15 @@ static void name_free(struct cstmt *e)
 	free(e);
 }
 
+const char *stmtreg_name_of(const struct client_stmts *cs, uint64_t id)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(cs->b); i++)
+		for (const struct cstmt *e = cs->b[i]; e; e = e->next)
+			if (e->ps->id == id)
+				return e->name;
+	return NULL;
+}
+
 void stmtreg_name_del(struct client_stmts *cs, const char *name)
 {
 	for (struct cstmt **pp = slot_of(cs, name); *pp; pp = &(*pp)->next) {

@@ -328,13 +328,6 @@ def normalize(stream):
                 in_startup = False
         if t == 'E':
             f = pgwire.error_fields(b)
-            if f.get('C') == '42P05':
-                # pooling.md: a Parse of a name the client already uses
-                # fails as on PostgreSQL (42P05), but the message names the
-                # statement sluice prepared on the server (sluice_<n>), not
-                # the client's; the server-side name is the pooler's own.
-                # Applied to both streams, so only the name is blurred.
-                f['M'] = re.sub(r'"[^"]*"', '"<stmt>"', f['M'])
             out.append('E ' + ' '.join('%s=%r' % (k, f[k]) for k in sorted(f)))
             continue
         out.append(describe_msg(t, b))

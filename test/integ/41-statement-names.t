@@ -96,6 +96,25 @@ for my $a (@attacks) {
 	$c->terminate;
 }
 
+# PostgreSQL's errors about a statement name the client's name, as they
+# would directly: a second Parse of a name, a Bind with a wrong number of
+# parameters.
+{
+	my $c = client();
+	$c->send(msg('P', "twice\0SELECT \$1::int\0" . pack('n', 0)) . msg('S'));
+	$c->read_results(10);
+	$c->send(msg('P', "twice\0SELECT 2\0" . pack('n', 0)) . msg('S'));
+	my $r = $c->read_results(10);
+	is_deeply([ $r->{errors}[0]{C}, $r->{errors}[0]{M} ], [ '42P05', 'prepared statement "twice" already exists' ],
+		  'a second Parse of a name: 42P05 naming the client\'s name');
+	$c->send(msg('B', "\0twice\0" . pack('nn', 0, 0) . pack('n', 0)) . msg('E', "\0" . pack('N', 0)) . msg('S'));
+	$r = $c->read_results(10);
+	is_deeply([ $r->{errors}[0]{C}, $r->{errors}[0]{M} ],
+		  [ '08P01', 'bind message supplies 0 parameters, but prepared statement "twice" requires 1' ],
+		  'a Bind with a parameter missing: the message names the client\'s name');
+	$c->terminate;
+}
+
 # What names nothing of sluice's runs, and sluice's record stays true.
 {
 	my $c = client();
