@@ -62,7 +62,7 @@ struct client_stmts {
 	                         * (cleared when that name goes) */
 	struct sqlscan *scan;   /* a Query streamed in pieces (prepared_sql.c), made on first need */
 	bool scan_streaming;    /* ...one is in passage */
-	size_t n, bytes;        /* names held, and their names' and texts' bytes */
+	size_t bytes;           /* the bytes of its names and their texts */
 };
 
 struct pstmt *stmtreg_find(const struct pool *pool, const uint8_t *rest, size_t len);

@@ -137,7 +137,6 @@ struct cstmt *stmtreg_name_add(struct client_stmts *cs, const char *name, struct
 		return NULL;
 	}
 	e->ps = ps;
-	cs->n++;
 	cs->bytes += name_bytes(e);
 	return e;
 }
@@ -145,7 +144,7 @@ struct cstmt *stmtreg_name_add(struct client_stmts *cs, const char *name, struct
 bool stmtreg_name_room(struct client *c, size_t name_len, size_t text_len)
 {
 	const struct client_stmts *cs = c->stmts;
-	size_t n = cs ? cs->n : 0, bytes = cs ? cs->bytes : 0;
+	size_t n = cs ? htab_count(&cs->names) : 0, bytes = cs ? cs->bytes : 0;
 	size_t max_n = (size_t)rt.cfg->max_client_prepared_statements;
 	size_t max_bytes = (size_t)rt.cfg->max_client_prepared_bytes;
 	if (n < max_n && name_len + text_len <= max_bytes && bytes <= max_bytes - name_len - text_len)
@@ -175,7 +174,6 @@ void stmtreg_name_del(struct client_stmts *cs, const char *name)
 	htab_del(&cs->names, &e->node);
 	if (cs->bound == e)
 		cs->bound = NULL;
-	cs->n--;
 	cs->bytes -= name_bytes(e);
 	name_free(e);
 }
@@ -202,7 +200,7 @@ void prepared_client_forget_names(struct client *c)
 		name_free(container_of(n, struct cstmt, node));
 	htab_free(&cs->names);
 	cs->bound = NULL;
-	cs->n = cs->bytes = 0;
+	cs->bytes = 0;
 }
 
 void prepared_client_free(struct client *c)
