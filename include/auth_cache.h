@@ -8,11 +8,11 @@
  * so the unit test drives it directly.
  *
  * Bounds: at most max_entries entries and max_bytes bytes of entries
- * (each entry's struct, names and secret; the bucket array, 8 bytes per
- * allowed entry rounded up to a power of two, at most 2^20 buckets, comes
- * on top). Lookups hash the key with SipHash-2-4
- * under a per-process random key, so chosen names cannot pile into one
- * bucket. Entries sit on two FIFO lists, positive and negative, oldest
+ * (each entry's struct, names and secret; the bucket array, at most 8
+ * bytes per allowed entry rounded up to a power of two, comes on top: it
+ * grows with the entries, and is cut back when the limit is lowered).
+ * Lookups hash the key with SipHash-2-4 (siphash.h) under the seed given,
+ * random per process, so chosen names cannot pile into one bucket. Entries sit on two FIFO lists, positive and negative, oldest
  * first. To make room: expired entries go first (those at the old end of
  * a list; with one lifetime per list that is all of them), then the oldest negative
  * ones, then (for a positive entry only) the oldest positive ones. A

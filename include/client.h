@@ -23,6 +23,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include "conn.h"
+#include "htab.h"
 #include "list.h"
 #include "log.h"
 #include "relay.h"
@@ -82,7 +83,7 @@ struct client {
 	struct client_stmts *stmts;  /* named prepared statements (prepared.c) */
 	struct relay relay;          /* client -> server */
 	uint32_t cancel_pid, cancel_key;
-	struct client *cancel_next;  /* cancel.c hash chain */
+	struct htab_node cancel_node;  /* in cancel.c's table, by cancel_pid */
 	uint8_t *partial;            /* before login: the start of a message not yet
 	                              * complete, out of conn.in (client.c: stash) */
 	double wait_since;

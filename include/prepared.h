@@ -105,7 +105,4 @@ void prepared_client_free(struct client *c);
 void prepared_client_forget_names(struct client *c);
 void prepared_server_free(struct server *s);
 
-/* For tests and SHOW: statements in the shared registry. */
-size_t prepared_registry_size(void);
-
 #endif

@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "compiler.h"
+#include "htab.h"
 
 /* sluice's names for statements on servers: STMT_NAME_PREFIX "<id>" */
 #define STMT_NAME_PREFIX "sluice_"
@@ -38,31 +39,31 @@ struct shape;
 struct sqlscan;
 
 struct pstmt {
-	uint64_t id, hash;
+	struct htab_node node;    /* in the registry */
+	uint64_t id;
 	const struct pool *pool;  /* whose statement (compared, never followed) */
 	uint8_t *rest;            /* Parse body after the name */
 	size_t rest_len;
 	unsigned refs;            /* client names and servers that hold it */
 	bool ok;                  /* PostgreSQL has accepted its Parse */
 	struct shape *params, *rows;   /* the last Describe of it PostgreSQL answered */
-	struct pstmt *next;
 };
 
 struct cstmt {
+	struct htab_node node;    /* in its client's names */
 	char *name;
 	struct pstmt *ps;
 	struct shape *told_params, *told_rows;   /* what Describe told the client */
 	bool checking;          /* its Parse is judged by PostgreSQL: not usable until then */
-	struct cstmt *next;
 };
 
 struct client_stmts {
-	struct cstmt *b[64];
+	struct htab names;      /* struct cstmt by name */
 	struct cstmt *bound;    /* the statement its last Bind to the unnamed portal named
 	                         * (cleared when that name goes) */
 	struct sqlscan *scan;   /* a Query streamed in pieces (prepared_sql.c), made on first need */
 	bool scan_streaming;    /* ...one is in passage */
-	size_t n, bytes;        /* names held, and their names' and texts' bytes */
+	size_t bytes;           /* the bytes of its names and their texts */
 };
 
 struct pstmt *stmtreg_find(const struct pool *pool, const uint8_t *rest, size_t len);

@@ -25,12 +25,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "htab.h"
+
 struct shape {
+	struct htab_node node; /* in the table of shapes */
 	unsigned refs;
 	char kind;             /* 't', 'T' or 'n' */
 	uint32_t len;
-	uint64_t hash;
-	struct shape *next;    /* hash chain */
 	uint8_t body[];
 };
 

@@ -42,7 +42,6 @@ struct varcache {
 bool varcache_set_extra(const char *list) MUST_CHECK;
 
 int varcache_index(const char *name);
-const char *varcache_name(int idx);
 bool varcache_set(struct varcache *vc, const char *name, const char *value);
 static inline const char *varcache_get(const struct varcache *vc, int idx) { return vc->val[idx]; }
 int varcache_apply_sql(const struct varcache *want, const struct varcache *have, struct pq_writer *w);

@@ -2,9 +2,9 @@
  * auth_cache.c — the bounded, hashed cache of auth_query answers
  * (auth_cache.h says what it keeps and what it evicts).
  *
- * One malloc per entry: the struct, then "db\0user\0secret\0". Chains of
- * a power-of-two bucket array, at least as many buckets as entries may
- * be kept, so a chain is about one entry long.
+ * One malloc per entry: the struct, then "db\0user\0secret\0", in a
+ * hash table (htab.h) that has at least as many buckets as entries, so a
+ * chain is about one entry long.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -12,12 +12,13 @@
 #include <openssl/crypto.h>
 
 #include "auth_cache.h"
+#include "htab.h"
 #include "list.h"
+#include "siphash.h"
 
 struct entry {
-	struct entry *chain;         /* next in the bucket */
+	struct htab_node hnode;      /* in ac->tab */
 	struct list node;            /* on ac->positive or ac->negative, oldest first */
-	uint64_t hash;
 	double expires;
 	size_t size;                 /* what this entry counts against max_bytes */
 	size_t db_len, user_len;
@@ -27,78 +28,21 @@ struct entry {
 
 struct auth_cache {
 	uint64_t k0, k1;             /* SipHash key */
-	struct entry **buckets;
-	size_t nbuckets;             /* power of two, or 0 */
+	struct htab tab;
 	size_t count, bytes;
 	size_t max_entries, max_bytes;
 	struct list positive, negative;
 };
 
-/* ---- SipHash-2-4 (Aumasson and Bernstein), over db \0 user ---- */
-
-#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-
-struct sip {
-	uint64_t v0, v1, v2, v3;
-	uint64_t tail;               /* bytes not yet in a whole word */
-	size_t n;                    /* bytes taken so far */
-};
-
-static void sip_round(struct sip *s)
-{
-	s->v0 += s->v1; s->v1 = ROTL(s->v1, 13); s->v1 ^= s->v0; s->v0 = ROTL(s->v0, 32);
-	s->v2 += s->v3; s->v3 = ROTL(s->v3, 16); s->v3 ^= s->v2;
-	s->v0 += s->v3; s->v3 = ROTL(s->v3, 21); s->v3 ^= s->v0;
-	s->v2 += s->v1; s->v1 = ROTL(s->v1, 17); s->v1 ^= s->v2; s->v2 = ROTL(s->v2, 32);
-}
-
-static void sip_word(struct sip *s, uint64_t m)
-{
-	s->v3 ^= m;
-	sip_round(s);
-	sip_round(s);
-	s->v0 ^= m;
-}
-
-static void sip_init(struct sip *s, uint64_t k0, uint64_t k1)
-{
-	s->v0 = k0 ^ 0x736f6d6570736575ull;
-	s->v1 = k1 ^ 0x646f72616e646f6dull;
-	s->v2 = k0 ^ 0x6c7967656e657261ull;
-	s->v3 = k1 ^ 0x7465646279746573ull;
-	s->tail = 0;
-	s->n = 0;
-}
-
-static void sip_bytes(struct sip *s, const void *p, size_t len)
-{
-	const uint8_t *b = p;
-	for (size_t i = 0; i < len; i++) {
-		s->tail |= (uint64_t)b[i] << (8 * (s->n & 7));
-		if ((++s->n & 7) == 0) {
-			sip_word(s, s->tail);
-			s->tail = 0;
-		}
-	}
-}
-
-static uint64_t sip_final(struct sip *s)
-{
-	sip_word(s, s->tail | ((uint64_t)(s->n & 0xff) << 56));
-	s->v2 ^= 0xff;
-	for (int i = 0; i < 4; i++)
-		sip_round(s);
-	return s->v0 ^ s->v1 ^ s->v2 ^ s->v3;
-}
-
+/* SipHash-2-4 over db \0 user, under the cache's own key */
 static uint64_t key_hash(const struct auth_cache *ac, const char *db, size_t dl, const char *user,
 			 size_t ul)
 {
-	struct sip s;
-	sip_init(&s, ac->k0, ac->k1);
-	sip_bytes(&s, db, dl + 1);   /* with its NUL: ("ab","c") is not ("a","bc") */
-	sip_bytes(&s, user, ul);
-	return sip_final(&s);
+	struct siphash s;
+	siphash_init(&s, ac->k0, ac->k1);
+	siphash_bytes(&s, db, dl + 1);   /* with its NUL: ("ab","c") is not ("a","bc") */
+	siphash_bytes(&s, user, ul);
+	return siphash_final(&s);
 }
 
 /* ---- the table ---- */
@@ -115,19 +59,9 @@ struct auth_cache *auth_cache_new(const uint8_t seed[AUTH_CACHE_SEED_LEN])
 	return ac;
 }
 
-static void unchain(struct auth_cache *ac, struct entry *e)
-{
-	for (struct entry **pp = &ac->buckets[e->hash & (ac->nbuckets - 1)]; *pp; pp = &(*pp)->chain) {
-		if (*pp == e) {
-			*pp = e->chain;
-			return;
-		}
-	}
-}
-
 static void drop(struct auth_cache *ac, struct entry *e)
 {
-	unchain(ac, e);
+	htab_del(&ac->tab, &e->hnode);
 	list_del_init(&e->node);
 	ac->count--;
 	ac->bytes -= e->size;
@@ -159,20 +93,45 @@ void auth_cache_free(struct auth_cache *ac)
 		drop(ac, e);
 	while ((e = oldest(&ac->negative)))
 		drop(ac, e);
-	free(ac->buckets);
+	htab_free(&ac->tab);
 	free(ac);
 }
 
-static size_t buckets_for(size_t max_entries)
+/* The entries on list l into table t; false only if t's first buckets
+ * could not be had, before any entry was moved. */
+static bool move_all(struct htab *t, struct list *l)
 {
-	size_t n = 16;
-	while (n < max_entries && n < ((size_t)1 << 20))
-		n <<= 1;
-	return n;
+	struct list *it, *tmp;
+	list_for_each_safe(it, tmp, l) {
+		struct entry *e = list_entry(it, struct entry, node);
+		if (!htab_add(t, &e->hnode, e->hnode.hash))
+			return false;
+	}
+	return true;
+}
+
+/* After a lower limit, the entries left move to a table sized for them,
+ * so the old buckets go. Should no buckets be had for it, the old table
+ * stays: correct, only larger. */
+static void refit(struct auth_cache *ac)
+{
+	if (ac->count == 0) {
+		htab_free(&ac->tab);
+		return;
+	}
+	struct htab fresh = { 0 };
+	if (!move_all(&fresh, &ac->negative) || !move_all(&fresh, &ac->positive)) {
+		/* fails only on its first add: nothing moved yet */
+		htab_free(&fresh);
+		return;
+	}
+	htab_free(&ac->tab);
+	ac->tab = fresh;
 }
 
 void auth_cache_set_limits(struct auth_cache *ac, size_t max_entries, size_t max_bytes)
 {
+	bool lower = max_entries < ac->max_entries;
 	ac->max_entries = max_entries;
 	ac->max_bytes = max_bytes;
 	struct entry *e;
@@ -181,32 +140,17 @@ void auth_cache_set_limits(struct auth_cache *ac, size_t max_entries, size_t max
 			break;
 		drop(ac, e);
 	}
-	size_t want = max_entries ? buckets_for(max_entries) : 0;
-	if (want == ac->nbuckets)
-		return;
-	/* with max_entries 0 the loop above emptied the cache */
-	struct entry **b = want ? calloc(want, sizeof *b) : NULL;
-	if (want && !b)
-		return;   /* keep the old array: still correct, chains longer */
-	for (size_t i = 0; i < ac->nbuckets; i++) {
-		while ((e = ac->buckets[i])) {
-			ac->buckets[i] = e->chain;
-			e->chain = b[e->hash & (want - 1)];
-			b[e->hash & (want - 1)] = e;
-		}
-	}
-	free(ac->buckets);
-	ac->buckets = b;
-	ac->nbuckets = want;
+	/* the table grows with the entries, never shrinks by itself */
+	if (lower && ac->tab.nb > 2 * max_entries)
+		refit(ac);
 }
 
 static struct entry *lookup(const struct auth_cache *ac, const char *db, size_t dl, const char *user,
 			    size_t ul, uint64_t h)
 {
-	if (!ac->nbuckets)
-		return NULL;
-	for (struct entry *e = ac->buckets[h & (ac->nbuckets - 1)]; e; e = e->chain) {
-		if (e->hash == h && e->db_len == dl && e->user_len == ul && !memcmp(e->key, db, dl) &&
+	for (struct htab_node *n = htab_find(&ac->tab, h); n; n = htab_find_next(n)) {
+		struct entry *e = container_of(n, struct entry, hnode);
+		if (e->db_len == dl && e->user_len == ul && !memcmp(e->key, db, dl) &&
 		    !memcmp(e->key + dl + 1, user, ul))
 			return e;
 	}
@@ -255,13 +199,16 @@ bool auth_cache_put(struct auth_cache *ac, const char *db, const char *user, con
 	if (old)
 		drop(ac, old);
 	size_t size = sizeof(struct entry) + dl + 1 + ul + 1 + sl;
-	if (expires <= now || !ac->nbuckets || size > ac->max_bytes || !make_room(ac, size, secret != NULL, now))
+	if (expires <= now || size > ac->max_bytes || !make_room(ac, size, secret != NULL, now))
 		return false;
 	struct entry *e = malloc(size);
 	if (!e)
 		return false;
 	memset(e, 0, sizeof *e);
-	e->hash = h;
+	if (!htab_add(&ac->tab, &e->hnode, h)) {
+		free(e);
+		return false;
+	}
 	e->expires = expires;
 	e->size = size;
 	e->db_len = dl;
@@ -272,9 +219,6 @@ bool auth_cache_put(struct auth_cache *ac, const char *db, const char *user, con
 		memcpy(e->key + dl + 1 + ul + 1, secret, sl);
 		e->secret = e->key + dl + 1 + ul + 1;
 	}
-	struct entry **b = &ac->buckets[h & (ac->nbuckets - 1)];
-	e->chain = *b;
-	*b = e;
 	list_append(secret ? &ac->positive : &ac->negative, &e->node);
 	ac->count++;
 	ac->bytes += size;

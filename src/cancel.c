@@ -31,18 +31,19 @@
 #include "cancel.h"
 #include "client.h"
 #include "csprng.h"
+#include "htab.h"
 #include "log.h"
 #include "pool.h"
 #include "proto.h"
 #include "runtime.h"
 #include "server.h"
 
-#define CANCEL_BUCKETS 4096
 #define CANCEL_CONNECT_TIMEOUT 5.0
 #define CANCEL_ANSWER_TIMEOUT 5.0   /* for PostgreSQL to close it once sent */
 #define CANCEL_IN_FLIGHT_MAX 1      /* per server connection */
 
-static struct client *buckets[CANCEL_BUCKETS];
+/* Clients by cancel_pid. The pids are random (csprng): each is its own hash. */
+static struct htab by_pid;
 static cancel_settled_fn settled_fn;
 
 void cancel_init(cancel_settled_fn settled)
@@ -50,16 +51,13 @@ void cancel_init(cancel_settled_fn settled)
 	settled_fn = settled;
 }
 
-static struct client **bucket_of(uint32_t pid)
-{
-	return &buckets[(pid * 2654435761u) >> 20 & (CANCEL_BUCKETS - 1)];
-}
-
 static struct client *find(uint32_t pid)
 {
-	for (struct client *c = *bucket_of(pid); c; c = c->cancel_next)
+	for (struct htab_node *n = htab_find(&by_pid, pid); n; n = htab_find_next(n)) {
+		struct client *c = container_of(n, struct client, cancel_node);
 		if (c->cancel_pid == pid)
 			return c;
+	}
 	return NULL;
 }
 
@@ -72,11 +70,10 @@ bool cancel_register(struct client *c)
 		v[0] &= 0x7fffffff;   /* a positive pid, as clients expect */
 		if (v[0] == 0 || find(v[0]))
 			continue;
+		if (!htab_add(&by_pid, &c->cancel_node, v[0]))
+			return false;
 		c->cancel_pid = v[0];
 		c->cancel_key = v[1];
-		struct client **b = bucket_of(c->cancel_pid);
-		c->cancel_next = *b;
-		*b = c;
 		return true;
 	}
 	return false;
@@ -86,14 +83,8 @@ void cancel_unregister(struct client *c)
 {
 	if (!c->cancel_pid)
 		return;
-	for (struct client **pp = bucket_of(c->cancel_pid); *pp; pp = &(*pp)->cancel_next) {
-		if (*pp == c) {
-			*pp = c->cancel_next;
-			break;
-		}
-	}
+	htab_del(&by_pid, &c->cancel_node);
 	c->cancel_pid = 0;
-	c->cancel_next = NULL;
 }
 
 /* A short-lived connection that carries one CancelRequest to PostgreSQL

@@ -26,6 +26,7 @@
 
 #include "client.h"
 #include "config.h"
+#include "htab.h"
 #include "list.h"
 #include "log.h"
 #include "pool.h"
@@ -81,13 +82,13 @@ struct sstmt {
 	bool parse_owed;               /* sluice's Parse of it is not answered yet: a Bind
 	                                * of it sent now may find nothing */
 	struct list lru;
-	struct sstmt *next;
+	struct htab_node node;         /* in its server's table, hashed by id */
 };
 
 struct server_stmts {
-	struct sstmt *b[64];
+	struct htab tab;           /* struct sstmt by statement id (ids are sequential:
+	                            * they spread over the buckets as they are) */
 	struct list lru;           /* most recently used first */
-	size_t n;
 	struct rq_entry *q;        /* ring */
 	size_t qcap, qhead, qlen;  /* qcap: a power of two (indexes wrap by mask) */
 	struct shape *got_params;  /* a Describe's ParameterDescription, until its rows */
@@ -112,9 +113,13 @@ static struct server_stmts *sstmts(struct server *s)
 
 static struct sstmt *sset_find(struct server_stmts *ss, uint64_t id)
 {
-	for (struct sstmt *e = ss ? ss->b[id & 63] : NULL; e; e = e->next)
+	if (!ss)
+		return NULL;
+	for (struct htab_node *n = htab_find(&ss->tab, id); n; n = htab_find_next(n)) {
+		struct sstmt *e = container_of(n, struct sstmt, node);
 		if (e->ps->id == id)
 			return e;
+	}
 	return NULL;
 }
 
@@ -129,15 +134,11 @@ static void sstmt_free(struct sstmt *e)
 
 static void sset_del(struct server_stmts *ss, uint64_t id)
 {
-	for (struct sstmt **pp = &ss->b[id & 63]; *pp; pp = &(*pp)->next) {
-		struct sstmt *e = *pp;
-		if (e->ps->id == id) {
-			*pp = e->next;
-			sstmt_free(e);
-			ss->n--;
-			return;
-		}
-	}
+	struct sstmt *e = sset_find(ss, id);
+	if (!e)
+		return;
+	htab_del(&ss->tab, &e->node);
+	sstmt_free(e);
 }
 
 static struct sstmt *sset_add(struct server_stmts *ss, struct pstmt *ps)
@@ -145,26 +146,23 @@ static struct sstmt *sset_add(struct server_stmts *ss, struct pstmt *ps)
 	struct sstmt *e = calloc(1, sizeof *e);
 	if (!e)
 		return NULL;
+	if (!htab_add(&ss->tab, &e->node, ps->id)) {
+		free(e);
+		return NULL;
+	}
 	e->ps = ps;
 	stmtreg_hold(ps);
-	e->next = ss->b[ps->id & 63];
-	ss->b[ps->id & 63] = e;
 	list_prepend(&ss->lru, &e->lru);
-	ss->n++;
 	return e;
 }
 
 static void sset_clear(struct server_stmts *ss)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(ss->b); i++) {
-		for (struct sstmt *e = ss->b[i], *next; e; e = next) {
-			next = e->next;
-			sstmt_free(e);
-		}
-		ss->b[i] = NULL;
-	}
+	struct htab_iter it;
+	for (struct htab_node *n = htab_first(&ss->tab, &it); n; n = htab_next(&it))
+		sstmt_free(container_of(n, struct sstmt, node));
+	htab_free(&ss->tab);
 	list_init(&ss->lru);
-	ss->n = 0;
 }
 
 void prepared_server_free(struct server *s)
@@ -357,7 +355,7 @@ bool prepared_client_stalled(struct server *s)
 static bool make_room(struct server *s, struct server_stmts *ss, struct pq_writer *w)
 {
 	int cap = rt.cfg->max_prepared_statements;
-	while (cap > 0 && ss->n >= (size_t)cap) {
+	while (cap > 0 && htab_count(&ss->tab) >= (size_t)cap) {
 		struct sstmt *victim = list_entry(ss->lru.prev, struct sstmt, lru);
 		uint64_t id = victim->ps->id;
 		put_stmt_msg(s, w, 'C', 'S', id);

@@ -4,22 +4,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "htab.h"
 #include "pq_reader.h"
+#include "siphash.h"
 #include "stmtshape.h"
 
-static struct {
-	struct shape **b;
-	size_t nb, n;
-} tab;
+static struct htab tab;
 
 static uint64_t hash_body(char kind, const uint8_t *p, size_t n)
 {
-	uint64_t h = 1469598103934665603ull ^ (uint8_t)kind;
-	for (size_t i = 0; i < n; i++) {
-		h ^= p[i];
-		h *= 1099511628211ull;
-	}
-	return h;
+	struct siphash s;
+	siphash_start(&s);
+	siphash_bytes(&s, &kind, 1);
+	siphash_bytes(&s, p, n);
+	return siphash_final(&s);
 }
 
 /* A RowDescription body read whole: a count, then per column a name,
@@ -53,52 +51,30 @@ static bool well_formed(char kind, const uint8_t *body, size_t len)
 	}
 }
 
-static bool grow(void)
-{
-	size_t nb = tab.nb ? tab.nb * 2 : 64;
-	struct shape **b = calloc(nb, sizeof *b);
-	if (!b)
-		return false;
-	for (size_t i = 0; i < tab.nb; i++) {
-		for (struct shape *s = tab.b[i], *next; s; s = next) {
-			next = s->next;
-			s->next = b[s->hash & (nb - 1)];
-			b[s->hash & (nb - 1)] = s;
-		}
-	}
-	free(tab.b);
-	tab.b = b;
-	tab.nb = nb;
-	return true;
-}
-
 struct shape *shape_get(char kind, const uint8_t *body, size_t len)
 {
 	if (len > UINT32_MAX || !well_formed(kind, body, len))
 		return NULL;
 	uint64_t h = hash_body(kind, body, len);
-	if (tab.nb) {
-		for (struct shape *s = tab.b[h & (tab.nb - 1)]; s; s = s->next) {
-			if (s->hash == h && s->kind == kind && s->len == len && (!len || !memcmp(s->body, body, len))) {
-				s->refs++;
-				return s;
-			}
+	for (struct htab_node *n = htab_find(&tab, h); n; n = htab_find_next(n)) {
+		struct shape *s = container_of(n, struct shape, node);
+		if (s->kind == kind && s->len == len && (!len || !memcmp(s->body, body, len))) {
+			s->refs++;
+			return s;
 		}
 	}
-	if (tab.n >= tab.nb && !grow())
-		return NULL;
 	struct shape *s = malloc(sizeof *s + len);
 	if (!s)
 		return NULL;
+	if (!htab_add(&tab, &s->node, h)) {
+		free(s);
+		return NULL;
+	}
 	s->refs = 1;
 	s->kind = kind;
 	s->len = (uint32_t)len;
-	s->hash = h;
 	if (len)
 		memcpy(s->body, body, len);   /* NoData has no body (and may come as NULL) */
-	s->next = tab.b[h & (tab.nb - 1)];
-	tab.b[h & (tab.nb - 1)] = s;
-	tab.n++;
 	return s;
 }
 
@@ -113,19 +89,13 @@ void shape_put(struct shape *sh)
 {
 	if (!sh || --sh->refs > 0)
 		return;
-	for (struct shape **pp = &tab.b[sh->hash & (tab.nb - 1)]; *pp; pp = &(*pp)->next) {
-		if (*pp == sh) {
-			*pp = sh->next;
-			break;
-		}
-	}
-	tab.n--;
+	htab_del(&tab, &sh->node);
 	free(sh);
 }
 
 size_t shape_count(void)
 {
-	return tab.n;
+	return htab_count(&tab);
 }
 
 /* Column by column: name, type OID, size and modifier must agree. */

@@ -66,11 +66,6 @@ int varcache_index(const char *name)
 	return -1;
 }
 
-const char *varcache_name(int idx)
-{
-	return idx >= 0 && idx < VC_COUNT ? names[idx] : NULL;
-}
-
 bool varcache_set(struct varcache *vc, const char *name, const char *value)
 {
 	int i = varcache_index(name);
