@@ -395,8 +395,12 @@ class ClientGen:
                 binary = False
             # a named statement is shared with other clients through a
             # pooler that tracks them: shared-statement-generic-plan-*.json
-            if e[0] == 'div' and self.chance(0.3) and not (AVOID_KNOWN and stmt and self.mode != 'session'):
+            avoid_zero = AVOID_KNOWN and stmt and self.mode != 'session'
+            if e[0] == 'div' and self.chance(0.3) and not avoid_zero:
                 params.append({'i4': 0} if binary else '0')
+            elif e[0] == 'div' and avoid_zero:
+                n = self.r.choice([1, 2, 7, -5, 1000])   # never 0: see above
+                params.append({'i4': n} if binary else str(n))
             elif e[0] == 'big':
                 n = self.r.choice([0, 10, 1000, 100000, 500000])
                 params.append({'i4': n} if binary else str(n))
