@@ -449,6 +449,21 @@ END {
 	$? = $rc;
 }
 
+# An interrupted run (Ctrl-C on prove, a CI job's timeout) stops what it
+# started: the signal becomes an exit, so END above tears down. A forked
+# child takes the signal as it would have without us.
+for my $sig (qw(INT TERM HUP)) {
+	$SIG{$sig} = sub {
+		if ($$ != $OWNER_PID) {
+			$SIG{$sig} = 'DEFAULT';
+			kill $sig, $$;
+			return;
+		}
+		print STDERR "# got SIG$sig: stopping what this test started\n";
+		exit 130;
+	};
+}
+
 require SluiceTest::Pg;
 require SluiceTest::Sluice;
 require SluiceTest::Proto;
