@@ -96,10 +96,11 @@ class ClientRun:
     """One client's conversation: every backend message it received, in
     order, and how it ended ('ok', 'hang', 'closed', 'error')."""
 
-    def __init__(self, client, port, tls):
+    def __init__(self, client, port, tls, idle=IDLE):
         self.client = client
         self.port = port
         self.tls = tls
+        self.idle = idle
         self.stream = []
         self.status = None
         self.detail = ''
@@ -136,7 +137,7 @@ class ClientRun:
 
     def run(self):
         try:
-            self.conn = pgwire.Conn('127.0.0.1', self.port, idle_timeout=IDLE, tls=self.tls)
+            self.conn = pgwire.Conn('127.0.0.1', self.port, idle_timeout=self.idle, tls=self.tls)
             startup = self.conn.login(cluster.APP_USER, cluster.DB, cluster.APP_PW,
                                       self.client.get('params'))
             self.stream += startup
@@ -236,8 +237,8 @@ class ClientRun:
         time.sleep(0.1)
 
 
-def run_clients(wl, port, tls):
-    runs = [ClientRun(c, port, tls) for c in wl['clients']]
+def run_clients(wl, port, tls, idle=IDLE):
+    runs = [ClientRun(c, port, tls, idle) for c in wl['clients']]
     threads = [threading.Thread(target=r.run, daemon=True) for r in runs]
     for t in threads:
         t.start()
@@ -410,7 +411,14 @@ class Env:
         self.pg.reset()
         pooler = cluster.Pooler(self.pg, cfg.mode, cfg.pool, tls=cfg.tls, kind=cfg.kind, binary=self.bin)
         try:
-            pooled = run_clients(wl, pooler.port, cfg.tls)
+            # In session mode a client holds its server for its whole
+            # session, so with more clients than servers one waits, in
+            # silence, for the sessions ahead of it: that is pooling, not
+            # a hang. Its bound grows with the sessions that can be ahead.
+            idle = IDLE
+            if cfg.mode == 'session':
+                idle = IDLE * -(-len(wl['clients']) // cfg.pool)
+            pooled = run_clients(wl, pooler.port, cfg.tls, idle)
         finally:
             pooler.stop()
             # the pooler's server sessions end asynchronously; one left in
@@ -676,13 +684,40 @@ def cmd_check(env, args):
     return 1 if failed else 0
 
 
+# A campaign counts a difference already in known-failing.txt as known
+# instead of shrinking it again (it would find the same case every few
+# seeds). Only differences whose first differing message matches one of
+# these signatures; everything else is reported and shrunk as before.
+AVOID_KNOWN_DIFFS = True
+KNOWN_SIGNATURES = [
+    # failed-tx-reprepare-transaction.json: in a failed transaction, the
+    # 25P02 of sluice's own re-Parse where PostgreSQL's comes from the
+    # Bind or Describe (same SQLSTATE and text, other F/L/R)
+    ('failed-tx-reprepare',
+     re.compile(r"^\s+\d+ >> E C='25P02' .*R='exec_(bind|describe_statement)_message'"),
+     re.compile(r"^\s+\d+ >> E C='25P02' .*R='exec_parse_message'")),
+]
+
+
+def known_signature(d):
+    """The name of the known difference d is, or None."""
+    if d.kind != 'diff':
+        return None
+    direct, _, pooled = d.text.partition('through the pooler')
+    for name, want, got in KNOWN_SIGNATURES:
+        if any(want.match(l) for l in direct.splitlines()) and any(got.match(l) for l in pooled.splitlines()):
+            return name
+    return None
+
+
 def cmd_campaign(env, args):
     modes = args.modes.split(',')
     if args.pooler == 'pgbouncer':
         modes = [m for m in modes if m != 'statement']
     deadline = time.monotonic() + args.time
     rnd = random.Random(args.seed if args.seed is not None else time.time_ns())
-    stats = {'seeds': 0, 'messages': 0, 'differences': 0, 'hangs': 0, 'log': 0, 'workload_problems': 0}
+    stats = {'seeds': 0, 'messages': 0, 'differences': 0, 'known': 0, 'hangs': 0, 'log': 0,
+             'workload_problems': 0}
     found = []
     while time.monotonic() < deadline:
         seed = rnd.randrange(1, 2 ** 31)
@@ -699,6 +734,10 @@ def cmd_campaign(env, args):
         if problem:
             stats['workload_problems'] += 1
             print('workload problem seed %d %s: %s' % (seed, cfg, problem[:500]))
+            continue
+        if diffs and AVOID_KNOWN_DIFFS and all(known_signature(d) for d in diffs):
+            stats['known'] += 1
+            print('known difference (not shrunk) seed %d %s: %s' % (seed, cfg, known_signature(diffs[0])))
             continue
         if diffs:
             kinds = {d.kind for d in diffs}
