@@ -14,39 +14,10 @@
 #include "config.h"
 #include "config_internal.h"
 #include "log.h"
+#include "logcapture.h"
 #include "tap.h"
 
 /* ---- helpers ---- */
-
-static int saved_stderr = -1;
-static char cap_path[] = "/tmp/sluice-config-stderr-XXXXXX";
-
-/* Send stderr (where log_warn writes) to a temp file until capture_end. */
-static void capture_start(void)
-{
-	int fd;
-	fflush(stderr);
-	strcpy(cap_path + strlen(cap_path) - 6, "XXXXXX");
-	fd = mkstemp(cap_path);
-	saved_stderr = dup(2);
-	dup2(fd, 2);
-	close(fd);
-	log_set_level(LOG_LVL_WARN);
-}
-
-static char *capture_end(void)
-{
-	char *text = NULL, err[256];
-	size_t len;
-	fflush(stderr);
-	log_set_level(LOG_LVL_ERROR);
-	dup2(saved_stderr, 2);
-	close(saved_stderr);
-	if (!file_read_all(cap_path, &text, &len, err, sizeof err))
-		text = strdup("");
-	unlink(cap_path);
-	return text;
-}
 
 static const char *render(const struct cfg_key *k, const void *base, char *buf, size_t len)
 {
@@ -439,9 +410,9 @@ static void test_warnings(void)
 	char err[512];
 	for (size_t i = 0; i < ARRAY_SIZE(warnings); i++) {
 		struct config *cfg;
-		capture_start();
+		log_capture_start();
 		bool okay = parse(warnings[i].text, &cfg, err, sizeof err);
-		char *out = capture_end();
+		char *out = log_capture_end();
 		ok(okay, "loads despite: %s", warnings[i].warning);
 		if (!ok(strstr(out, warnings[i].warning) != NULL, "  warning logged"))
 			diag("stderr: %s", out);
@@ -451,19 +422,19 @@ static void test_warnings(void)
 	}
 	/* auth_type = trust needs no auth_file: no warning at all */
 	struct config *cfg;
-	capture_start();
+	log_capture_start();
 	bool okay = parse("[sluice]\nauth_type = trust\n", &cfg, err, sizeof err);
-	char *out = capture_end();
+	char *out = log_capture_end();
 	ok(okay && *out == 0, "trust without auth_file: silent");
 	free(out);
 	if (okay)
 		config_free(cfg);
 	/* [users] is read now, not skipped with a warning; nor are the new keys */
-	capture_start();
+	log_capture_start();
 	okay = parse("[sluice]\nauth_type = trust\nserver_lifetime = 60\nmin_pool_size = 2\n"
 		     "[users]\nalice = pool_mode=transaction\n"
 		     "[databases]\nappdb = min_pool_size=1 reserve_pool=2\n", &cfg, err, sizeof err);
-	out = capture_end();
+	out = log_capture_end();
 	if (!ok(okay && *out == 0, "[users], new keys, min_pool_size/reserve_pool: silent"))
 		diag("%s / stderr: %s", okay ? "" : err, out);
 	free(out);

@@ -10,6 +10,7 @@
 
 #include "config_internal.h"
 #include "log.h"
+#include "logcapture.h"
 #include "tap.h"
 #include "userlist.h"
 
@@ -96,37 +97,6 @@ static const struct { const char *text, *warning; } load_warnings[] = {
 	{ "\"a\" \"x\"\n\"b\" \"" MD5_A "\"\n\"c\" \"" SCRAM_A "\"\n", NULL },
 };
 
-static int saved_stderr = -1;
-static char cap_path[] = "/tmp/sluice-userlist-stderr-XXXXXX";
-
-/* Send stderr (where log_warn writes) to a temp file until capture_end. */
-static void capture_start(void)
-{
-	int fd;
-	fflush(stderr);
-	strcpy(cap_path + strlen(cap_path) - 6, "XXXXXX");
-	if ((fd = mkstemp(cap_path)) < 0)
-		BUG("mkstemp");
-	saved_stderr = dup(2);
-	dup2(fd, 2);
-	close(fd);
-	log_set_level(LOG_LVL_WARN);
-}
-
-static char *capture_end(void)
-{
-	char *text = NULL, err[256];
-	size_t len;
-	fflush(stderr);
-	log_set_level(LOG_LVL_ERROR);
-	dup2(saved_stderr, 2);
-	close(saved_stderr);
-	if (!file_read_all(cap_path, &text, &len, err, sizeof err))
-		text = strdup("");
-	unlink(cap_path);
-	return text;
-}
-
 static int count(const char *hay, const char *needle)
 {
 	int n = 0;
@@ -146,9 +116,9 @@ static void test_empty_passwords(void)
 		   empties[i].empty ? "empty" : "not empty");
 	for (size_t i = 0; i < ARRAY_SIZE(load_warnings); i++) {
 		const char *t = load_warnings[i].text, *want = load_warnings[i].warning;
-		capture_start();
+		log_capture_start();
 		bool okay = userlist_parse(t, strlen(t), "u.txt", &ul, err, sizeof err);
-		char *out = capture_end();
+		char *out = log_capture_end();
 		ok(okay, "empty passwords load: case %zu", i);
 		if (want) {
 			if (!ok(strstr(out, want) != NULL, "  warns: %s", want))
@@ -167,7 +137,7 @@ int main(void)
 	char err[512];
 	struct userlist *ul;
 
-	log_set_level(LOG_LVL_ERROR);    /* warnings are checked through capture_start */
+	log_set_level(LOG_LVL_ERROR);    /* warnings are checked through log_capture_start */
 
 	for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
 		bool okay = userlist_parse(good[i].text, strlen(good[i].text), "u.txt", &ul, err, sizeof err);
