@@ -417,6 +417,92 @@ static bool parse_would_pass(const struct server *s)
 	return s->stmts->qlen == 0 && s->txn_status != 'E' && !s->stmts->skipping;
 }
 
+/* Will the server's transaction have failed (state E) when the next
+ * message reaches it? So when its last ReadyForQuery said E and only
+ * Syncs (which leave it failed) or sluice's own answers are owed since. */
+static bool txn_failed_ahead(const struct server *s)
+{
+	const struct server_stmts *ss = s->stmts;
+	if (s->txn_status != 'E' || !ss || ss->skipping)
+		return false;
+	for (size_t i = 0; i < ss->qlen; i++) {
+		uint8_t kind = ss->q[(ss->qhead + i) & (ss->qcap - 1)].kind;
+		if (kind != RQ_SYNC && !is_answer(kind))
+			return false;
+	}
+	return true;
+}
+
+/* The parameter count and types PostgreSQL last described for ps, into
+ * w as a Parse's; else `n` parameters of type int4. */
+static void put_param_types(struct pq_writer *w, const struct pstmt *ps, uint16_t n)
+{
+	if (ps->params && ps->params->len >= 2) {
+		pq_put_bytes(w, ps->params->body, ps->params->len);   /* u16 count, u32 oids */
+		return;
+	}
+	pq_put_u16(w, n);
+	for (uint16_t i = 0; i < n; i++)
+		pq_put_u32(w, 23);
+}
+
+/* In a failed transaction PostgreSQL refuses to prepare anything but
+ * COMMIT, ROLLBACK and the empty string, and the client's Bind or
+ * Describe of a statement this server lacks must fail (or pass) as it
+ * would on a server that had it. So sluice prepares the empty string
+ * under the statement's own name with its parameters: a Bind of it fails
+ * in exec_bind_message with 25P02 as the client's would, and a Describe
+ * answers its parameters and NoData, as PostgreSQL does for a statement
+ * that returns no rows. Its error skips what follows, the Close too; so
+ * the stand-in stays, noted as stale: the next use prepares the real one. */
+static struct sstmt *prepare_standin(struct server *s, struct pstmt *ps, struct pq_writer *w,
+				     uint16_t nparams)
+{
+	struct server_stmts *ss = sstmts(s);
+	if (!ss)
+		return NULL;
+	if (sset_find(ss, ps->id)) {
+		put_stmt_msg(s, w, 'C', 'S', ps->id);
+		if (!rq_push(ss, RQ_OWN_CLOSE, 0, NULL))
+			return NULL;
+		sset_del(ss, ps->id);
+	}
+	if (!make_room(s, ss, w))
+		return NULL;
+	char name[32];
+	stmt_name(name, sizeof name, ps->id);
+	pq_begin(w, 'P');
+	pq_put_cstring(w, name);
+	pq_put_cstring(w, "");
+	put_param_types(w, ps, nparams);
+	pq_end(w);
+	put_msg(s, w);
+	if (!rq_push(ss, RQ_OWN_PARSE, 0, NULL))
+		return NULL;
+	struct sstmt *added = sset_add(ss, ps);
+	if (added)
+		added->stale = true;
+	return added;
+}
+
+/* Does the server lack a usable ps? */
+static bool server_lacks(struct server *s, const struct pstmt *ps)
+{
+	struct sstmt *have = sset_find(s->stmts, ps->id);
+	return !have || have->stale;
+}
+
+/* A statement this server has that returns rows, or NULL. */
+static struct sstmt *some_rows_stmt(struct server_stmts *ss)
+{
+	for (struct list *n = ss->lru.next; n != &ss->lru; n = n->next) {
+		struct sstmt *e = list_entry(n, struct sstmt, lru);
+		if (!e->stale && e->described && !e->parse_owed && e->rows && e->rows->kind == 'T')
+			return e;
+	}
+	return NULL;
+}
+
 /* Otherwise PostgreSQL judges it: the same text under CHECK_NAME, closed
  * at once. Its ParseComplete, or its error, is the client's answer. */
 static bool parse_checked(struct server *s, struct pq_writer *w, const struct pq_reader *r,
@@ -568,6 +654,26 @@ static enum relay_action wait_for_server(struct server *s, struct pq_writer *w)
 	return RELAY_WAIT;
 }
 
+/* A Bind, in a failed transaction, of a statement the server lacks: to a
+ * stand-in (above), which fails it as PostgreSQL fails the client's. */
+static enum relay_action bind_in_failed_txn(struct client *c, struct server *s,
+					    struct pq_reader *r, struct pq_writer *w, size_t shown,
+					    const char *portal, struct cstmt *e)
+{
+	struct pq_reader p = *r;
+	uint16_t nformats = pq_get_u16(&p);
+	for (uint16_t i = 0; i < nformats; i++)
+		(void)pq_get_u16(&p);
+	uint16_t nparams = pq_get_u16(&p);
+	if (p.bad)
+		nparams = 0;   /* formats beyond the head shown: types from the Describe only */
+	if (!prepare_standin(s, e->ps, w, nparams) ||
+	    !send_renamed(c, s, w, 'B', portal, strlen(portal) + 1, e->ps, r, shown))
+		return RELAY_FAIL;
+	note_bound(c, portal, e);
+	return owe(s, RQ_BIND, e->ps->id, e->name) ? RELAY_FORWARD : RELAY_FAIL;
+}
+
 static enum relay_action on_bind(struct client *c, struct server *s, struct pq_reader *r,
 				 struct pq_writer *w, size_t shown)
 {
@@ -587,6 +693,8 @@ static enum relay_action on_bind(struct client *c, struct server *s, struct pq_r
 	}
 	if (e->checking)
 		return wait_for_server(s, w);   /* its Parse is judged there: the verdict first */
+	if (server_lacks(s, e->ps) && txn_failed_ahead(s))
+		return bind_in_failed_txn(c, s, r, w, shown, portal, e);
 	struct sstmt *have = ensure_prepared(s, e->ps, w, NULL);
 	if (!have)
 		return RELAY_FAIL;
@@ -620,6 +728,34 @@ static enum relay_action on_bind(struct client *c, struct server *s, struct pq_r
 	return owe(s, RQ_BIND, e->ps->id, have->parse_owed ? cname : NULL) ? RELAY_FORWARD : RELAY_FAIL;
 }
 
+/* A Describe, in a failed transaction, of a statement the server lacks.
+ * PostgreSQL answers it there when the statement returns no rows, and
+ * fails it with 25P02 when it does; which it is, sluice knows from the
+ * statement's last description. No rows: the stand-in answers. Rows: a
+ * Describe of another statement of this server that returns rows fails
+ * as the client's would. Neither known: the statement is prepared, and
+ * that Parse fails (25P02 from exec_parse_message, see doc/testing.md). */
+static enum relay_action describe_in_failed_txn(struct client *c, struct server *s,
+						struct pq_reader *r, struct pq_writer *w,
+						size_t shown, struct cstmt *e)
+{
+	const struct pstmt *ps = e->ps;
+	if (ps->params && ps->rows && ps->rows->kind == 'n') {
+		if (!prepare_standin(s, e->ps, w, 0) ||
+		    !send_renamed(c, s, w, 'D', "S", 1, e->ps, r, shown))
+			return RELAY_FAIL;
+		return owe(s, RQ_DESCRIBE_STMT, e->ps->id, e->name) ? RELAY_FORWARD : RELAY_FAIL;
+	}
+	struct sstmt *other = ps->rows && ps->rows->kind == 'T' ? some_rows_stmt(s->stmts) : NULL;
+	if (other) {
+		put_stmt_msg(s, w, 'D', 'S', other->ps->id);
+		return owe(s, RQ_DESCRIBE, 0, NULL) ? RELAY_DROP : RELAY_FAIL;
+	}
+	if (!ensure_prepared(s, e->ps, w, NULL) || !send_renamed(c, s, w, 'D', "S", 1, e->ps, r, shown))
+		return RELAY_FAIL;
+	return owe(s, RQ_DESCRIBE_STMT, e->ps->id, e->name) ? RELAY_FORWARD : RELAY_FAIL;
+}
+
 static enum relay_action on_describe(struct client *c, struct server *s, struct pq_reader *r,
 				     struct pq_writer *w, size_t shown)
 {
@@ -646,6 +782,8 @@ static enum relay_action on_describe(struct client *c, struct server *s, struct 
 	}
 	if (e->checking)
 		return wait_for_server(s, w);
+	if (server_lacks(s, e->ps) && txn_failed_ahead(s))
+		return describe_in_failed_txn(c, s, r, w, shown, e);
 	if (!ensure_prepared(s, e->ps, w, NULL) || !send_renamed(c, s, w, 'D', "S", 1, e->ps, r, shown))
 		return RELAY_FAIL;
 	return owe(s, RQ_DESCRIBE_STMT, e->ps->id, e->name) ? RELAY_FORWARD : RELAY_FAIL;
