@@ -1,0 +1,178 @@
+/*
+ * conn_tls.c — TLS on a connection, part of the connection core (conn.c):
+ * the handshake, reads through OpenSSL, and one step of writing.
+ */
+#include <errno.h>
+#include <stdio.h>
+
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "conn.h"
+#include "conn_internal.h"
+
+#define TLS_READ_BUDGET (256 * 1024)   /* per callback, then yield */
+#define TLS_WRITE_CHUNK (16 * 1024)
+
+static char tls_err[256];
+
+/* One step of writing c->out through TLS: > 0 bytes written, 0 would
+ * block (or waits for a read), < 0 failed. */
+int conn_tls_write_some(struct conn *c)
+{
+	struct evbuffer_iovec v;
+	if (evbuffer_peek(c->out, -1, NULL, &v, 1) < 1)
+		return 0;
+	/* a retried SSL_write must repeat its length exactly */
+	int len = c->tls_retry_len ? c->tls_retry_len
+				   : (int)(v.iov_len < TLS_WRITE_CHUNK ? v.iov_len : TLS_WRITE_CHUNK);
+	ERR_clear_error();
+	int n = SSL_write(c->ssl, v.iov_base, len);
+	if (n > 0) {
+		c->tls_retry_len = 0;
+		evbuffer_drain(c->out, (size_t)n);
+		return n;
+	}
+	switch (SSL_get_error(c->ssl, n)) {
+	case SSL_ERROR_WANT_WRITE:
+		c->tls_retry_len = len;
+		return 0;
+	case SSL_ERROR_WANT_READ:
+		c->tls_retry_len = len;
+		c->tls_write_wants_read = true;
+		event_add(c->rev, NULL);
+		return 0;
+	default:
+		c->err = EPIPE;
+		ERR_error_string_n(ERR_get_error(), tls_err, sizeof tls_err);
+		ERR_clear_error();
+		return -1;
+	}
+}
+
+void conn_tls_read(struct conn *c)
+{
+	size_t got = 0;
+	bool eof = false, failed = false;
+	while (got < TLS_READ_BUDGET) {
+		struct evbuffer_iovec v;
+		if (evbuffer_reserve_space(c->in, CONN_READ_SIZE, &v, 1) < 1) {
+			c->err = ENOMEM;
+			failed = true;
+			break;
+		}
+		ERR_clear_error();
+		int n = SSL_read(c->ssl, v.iov_base, (int)v.iov_len);
+		if (n > 0) {
+			v.iov_len = (size_t)n;
+			evbuffer_commit_space(c->in, &v, 1);
+			got += (size_t)n;
+			continue;
+		}
+		evbuffer_commit_space(c->in, &v, 0);
+		int e = SSL_get_error(c->ssl, n);
+		if (e == SSL_ERROR_WANT_READ)
+			break;
+		if (e == SSL_ERROR_WANT_WRITE) {
+			failed = !conn_write_wait(c);
+			break;
+		}
+		if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)) {
+			eof = true;
+			break;
+		}
+		ERR_error_string_n(ERR_get_error(), tls_err, sizeof tls_err);
+		ERR_clear_error();
+		c->err = EPROTO;
+		failed = true;
+		break;
+	}
+	if (got >= TLS_READ_BUDGET && SSL_pending(c->ssl) > 0)
+		event_active(c->rev, EV_READ, 0);
+	if (got)
+		conn_dispatch(c, CONN_EV_READ);
+	if (eof)
+		conn_dispatch(c, CONN_EV_EOF);
+	else if (failed)
+		conn_dispatch(c, CONN_EV_ERROR);
+}
+
+void conn_tls_step(struct conn *c)
+{
+	ERR_clear_error();
+	int r = SSL_do_handshake(c->ssl);
+	if (r == 1) {
+		c->tls_handshaking = false;
+		conn_write_unwait(c);
+		if (!c->reading)
+			event_del(c->rev);
+		conn_dispatch(c, CONN_EV_TLS_READY);
+		return;
+	}
+	switch (SSL_get_error(c->ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		conn_write_unwait(c);
+		event_add(c->rev, NULL);
+		return;
+	case SSL_ERROR_WANT_WRITE:
+		if (!conn_write_wait(c))
+			conn_dispatch(c, CONN_EV_ERROR);
+		return;
+	default: {
+		unsigned long e = ERR_get_error();
+		if (e)
+			ERR_error_string_n(e, tls_err, sizeof tls_err);
+		else
+			snprintf(tls_err, sizeof tls_err, "connection closed during TLS handshake");
+		long vr = SSL_get_verify_result(c->ssl);
+		if (vr != X509_V_OK)
+			snprintf(tls_err, sizeof tls_err, "certificate verify failed: %s",
+				 X509_verify_cert_error_string(vr));
+		ERR_clear_error();
+		c->err = EPROTO;
+		conn_dispatch(c, CONN_EV_ERROR);
+		return;
+	}
+	}
+}
+
+bool conn_tls_start(struct conn *c, struct ssl_ctx_st *ctx, bool accept, const char *host)
+{
+	c->ssl = SSL_new(ctx);
+	if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1)
+		return false;
+	if (accept) {
+		SSL_set_accept_state(c->ssl);
+	} else {
+		SSL_set_connect_state(c->ssl);
+		if (host && *host && host[0] != '/') {
+			unsigned char addr[16];
+			bool is_ip = inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
+			if (!is_ip)
+				SSL_set_tlsext_host_name(c->ssl, host);
+			if (SSL_get_verify_mode(c->ssl) & SSL_VERIFY_PEER) {
+				X509_VERIFY_PARAM *vp = SSL_get0_param(c->ssl);
+				if (is_ip)
+					X509_VERIFY_PARAM_set1_ip_asc(vp, host);
+				else
+					X509_VERIFY_PARAM_set1_host(vp, host, 0);
+			}
+		}
+	}
+	c->tls_handshaking = true;
+	/* the loop drives every step: nothing is reported from here */
+	if (accept) {
+		event_add(c->rev, NULL);
+		return true;
+	}
+	return conn_write_wait(c);
+}
+
+const char *conn_tls_error(void)
+{
+	return tls_err[0] ? tls_err : "TLS error";
+}
