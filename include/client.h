@@ -158,6 +158,19 @@ void client_release_hold(struct client *c);
 /* Answer the held work (up to its sync point) with an error instead. */
 void client_reject_held(struct client *c, const char *sqlstate, const char *msg);
 
+/* client.c, for the module's parts: the one exit path, with the level of
+ * its log line when log_disconnections is on. */
+void client_close_logged(struct client *c, const char *reason, bool flush, int lvl_on);
+
+/* client_startup.c: the startup packet and what may come before it */
+void client_on_startup(struct client *c);
+
+/* client_log.c, for the module's parts */
+bool client_before_login(const struct client *c);
+/* May a line about peer `sa`, not logged in, be written (log_limit.h)? */
+bool client_log_allowed_addr(const struct sockaddr *sa, int lvl);
+void client_log_disconnect(struct client *c, const char *reason, int lvl_on);
+
 /* client_auth.c */
 void client_auth_start(struct client *c);
 /* auth_query answered: secret NULL when the user is unknown (or the lookup

@@ -46,7 +46,6 @@ static const struct conn_ops client_ops = { client_event, client_destroy };
 static enum relay_action client_inspect(void *owner, char type, const uint8_t *body, size_t len);
 static void wait_for_setup(struct client *c);
 static bool take_login_slot(struct client *c);
-static bool log_allowed_sa(const struct sockaddr *sa, int lvl);
 static struct relay_spec client_spec, client_spec_tracked;
 
 /* Transaction and statement pooling carry named prepared statements
@@ -94,7 +93,7 @@ void client_accept(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	const struct config *cfg = rt.cfg;
 	if (rt.nconns >= cfg->max_client_conn + cfg->max_login_clients + CLIENT_HARD_CAP_EXTRA) {
-		if (log_on(LOG_LVL_WARN) && log_allowed_sa(sa, LOG_LVL_WARN))
+		if (log_on(LOG_LVL_WARN) && client_log_allowed_addr(sa, LOG_LVL_WARN))
 			log_warn("refusing connection: %d sockets open, far past max_client_conn + max_login_clients",
 				 rt.nconns);
 		close(fd);
@@ -152,140 +151,6 @@ static bool take_login_slot(struct client *c)
 	return true;
 }
 
-/* ---- log lines of the connection's life (log_connections,
- * log_disconnections, log_pooler_errors): at LOG when on, else DEBUG.
- * Those of clients that never logged in are limited per peer address
- * (log_limit.h): a peer opening connections as fast as it can must not
- * write the log at the same rate. ---- */
-
-static bool before_login(const struct client *c)
-{
-	return c->state == CL_STARTUP || c->state == CL_AUTH || c->state == CL_AUTH_QUERY;
-}
-
-/* A peer's address without its port: "10.0.0.5", "::1", "unix". */
-static void sa_host(const struct sockaddr *sa, char *out, size_t n)
-{
-	snprintf(out, n, "unix");
-	if (sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)n);
-	else if (sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)n);
-}
-
-static void say_untold(int lvl, const char *host, uint64_t n)
-{
-	const struct log_event ev = { "log_suppressed", NULL, NULL, 0 };
-	log_write_at(lvl, NULL, &ev, "%" PRIu64 " more like this from %s suppressed "
-		     "(before login, at most %d lines a second per address)", n, host, LOG_LIMIT_BURST);
-}
-
-static void say_untold_global(int lvl, uint64_t n)
-{
-	const struct log_event ev = { "log_suppressed", NULL, NULL, 0 };
-	log_write_at(lvl, NULL, &ev, "%" PRIu64 " more lines about clients not logged in suppressed "
-		     "(at most %d a second from all addresses)", n, LOG_LIMIT_GLOBAL_BURST);
-}
-
-bool client_log_budget(int lvl)
-{
-	uint64_t untold;
-	if (!log_limit_take_global(rt_now(), 0, &untold))
-		return false;
-	if (untold)
-		say_untold_global(lvl, untold);
-	return true;
-}
-
-/* May a line about a peer that has not logged in be written? Its address
- * has LOG_LIMIT_BURST a second, all such peers LOG_LIMIT_GLOBAL_BURST. */
-static bool log_allowed_sa(const struct sockaddr *sa, int lvl)
-{
-	char host[LOG_LIMIT_ADDR_LEN], gone[LOG_LIMIT_ADDR_LEN];
-	uint64_t untold, g_untold;
-	sa_host(sa, host, sizeof host);
-	bool ok = log_limit_take(host, rt_now(), &untold);
-	uint64_t lost = log_limit_evicted(gone, sizeof gone);
-	if (ok && !log_limit_take_global(rt_now(), untold + lost, &g_untold))
-		return false;   /* counted there, with what this address had to say */
-	if (!ok) {
-		if (lost && log_limit_take_global(rt_now(), 0, &g_untold))
-			say_untold(lvl, gone, lost);   /* its slot went to another address */
-		return false;
-	}
-	if (g_untold)
-		say_untold_global(lvl, g_untold);
-	if (lost)
-		say_untold(lvl, gone, lost);   /* its slot went to another address */
-	if (untold)
-		say_untold(lvl, host, untold);
-	return true;
-}
-
-static bool log_allowed(const struct client *c, int lvl)
-{
-	return log_allowed_sa(&c->peer.sa, lvl);
-}
-
-/* client_log for lines a peer can cause before it logs in (a failed TLS
- * handshake, a verifier it cannot be checked against): limited as above. */
-void client_log_peer(struct client *c, int lvl, const char *fmt, ...)
-{
-	if (!log_on(lvl))
-		return;
-	if (lvl < LOG_LVL_DEBUG && before_login(c) && !log_allowed(c, lvl))
-		return;
-	char msg[1024], addr[CLIENT_ADDR_LEN];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	struct log_who who = client_who(c, addr);
-	log_write_at(lvl, &who, NULL, "%s", msg);
-}
-
-static void log_client_event(struct client *c, bool on, int lvl_on, const char *event,
-			     const char *reason, const struct log_kv *kv, size_t nkv, const char *msg)
-{
-	int lvl = on ? lvl_on : LOG_LVL_DEBUG;
-	if (!log_on(lvl))
-		return;
-	if (lvl < LOG_LVL_DEBUG && before_login(c) && !log_allowed(c, lvl))
-		return;
-	char addr[CLIENT_ADDR_LEN];
-	struct log_who who = client_who(c, addr);
-	struct log_event ev = { event, reason, kv, nkv };
-	log_write_at(lvl, &who, &ev, "%s", msg);
-}
-
-void client_log_login(struct client *c)
-{
-	const struct log_kv kv[] = {
-		{ "tls", c->conn.ssl ? SSL_get_version(c->conn.ssl) : "no" },
-		{ "gate_bypass", c->bypass ? "yes" : NULL },
-	};
-	log_client_event(c, rt.cfg->log_connections, LOG_LVL_INFO, "login", NULL,
-			 kv, ARRAY_SIZE(kv), "login ok");
-}
-
-void client_log_error(struct client *c, const char *sqlstate, const char *msg)
-{
-	const struct log_kv kv[] = { { "sqlstate", sqlstate } };
-	log_client_event(c, rt.cfg->log_pooler_errors, LOG_LVL_WARN, "pooler_error", msg,
-			 kv, ARRAY_SIZE(kv), "pooler error");
-}
-
-/* lvl_on: the level when log_disconnections is on (cancel requests:
- * DEBUG, one connection per cancel) */
-static void log_disconnect(struct client *c, const char *reason, int lvl_on)
-{
-	char age[32];
-	snprintf(age, sizeof age, "%.3fs", rt_now() - c->connected_at);
-	const struct log_kv kv[] = { { "age", age } };
-	log_client_event(c, rt.cfg->log_disconnections, lvl_on, "disconnect", reason,
-			 kv, ARRAY_SIZE(kv), "closing");
-}
-
 /* ---- the one exit path ---- */
 
 static bool server_clean_for_reuse(const struct client *c, const struct server *s)
@@ -296,12 +161,12 @@ static bool server_clean_for_reuse(const struct client *c, const struct server *
 	       !c->relay.unsynced && conn_in_len(&s->conn) == 0;
 }
 
-static void close_logged(struct client *c, const char *reason, bool flush, int lvl_on)
+void client_close_logged(struct client *c, const char *reason, bool flush, int lvl_on)
 {
 	if (c->state == CL_CLOSED)
 		return;
-	log_disconnect(c, reason, lvl_on);
-	if (before_login(c))
+	client_log_disconnect(c, reason, lvl_on);
+	if (client_before_login(c))
 		login_slots_leave(c);
 	if (c->state == CL_WAITING || c->state == CL_LOGIN_WAIT || c->state == CL_AUTH_QUERY)
 		pool_unqueue(c);
@@ -340,7 +205,7 @@ static void close_logged(struct client *c, const char *reason, bool flush, int l
 
 static void client_close(struct client *c, const char *reason, bool flush)
 {
-	close_logged(c, reason, flush, LOG_LVL_INFO);
+	client_close_logged(c, reason, flush, LOG_LVL_INFO);
 }
 
 static void add_error(struct client *c, const char *severity, const char *sqlstate, const char *msg)
@@ -457,162 +322,6 @@ void client_release_server(struct client *c)
 	pool_release(s, rt.cfg->server_reset_query_always ? POOL_RELEASE_RESET : POOL_RELEASE_KEEP);
 	if (c->state == CL_IDLE && conn_in_len(&c->conn) > 0)
 		client_on_idle_input(c);
-}
-
-/* ---- startup ---- */
-
-static void startup_refuse(struct client *c, const char *sqlstate, const char *why,
-			   const struct pq_startup *st)
-{
-	if (!strcmp(why, "unsupported frontend protocol"))
-		client_fail(c, sqlstate, "unsupported frontend protocol %u.%u: server supports 3.0 to 3.0",
-			    PQ_PROTO_MAJOR(st->version), PQ_PROTO_MINOR(st->version));
-	else
-		client_fail(c, sqlstate, "%s", why);
-}
-
-/* Answer SSLRequest with S and hand the socket to TLS. Bytes that came
- * behind the SSLRequest were sent before any encryption: they are never
- * read as protocol data, the connection is refused instead (as PostgreSQL
- * does since CVE-2021-23214). */
-static void client_start_tls(struct client *c)
-{
-	if (conn_in_len(&c->conn) > 0) {
-		client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, "received unencrypted data after SSL request");
-		return;
-	}
-	(void)conn_add(&c->conn, "S", 1);
-	conn_send(&c->conn);
-	if (conn_out_len(&c->conn) > 0 || !conn_tls_start(&c->conn, tls_accept_ctx(), true, NULL)) {
-		client_close(c, "could not start TLS", false);
-		return;
-	}
-	client_log(c, LOG_LVL_DEBUG, "TLS handshake started");
-}
-
-static bool accept_params(struct client *c, const struct pq_startup *st)
-{
-	const struct config *cfg = rt.cfg;
-	for (size_t i = 0; i < st->nparams; i++) {
-		const char *name = st->params[i].name, *value = st->params[i].value;
-		if (varcache_set(&c->vars, name, value))
-			continue;
-		if (config_list_has(cfg->ignore_startup_parameters, name))
-			continue;
-		if (!strcmp(name, "options") && !*value)
-			continue;
-		if (!strcmp(name, "replication")) {
-			client_fail(c, SQLSTATE_FEATURE_NOT_SUPPORTED,
-				    "replication connections are not supported by sluice");
-			return false;
-		}
-		client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, "unsupported startup parameter: %s", name);
-		return false;
-	}
-	return true;
-}
-
-static void client_on_startup_packet(struct client *c, const uint8_t *pkt, uint32_t len)
-{
-	struct pq_startup st;
-	const char *why, *sqlstate;
-	if (!proto_parse_startup(pkt, len, &st, &why, &sqlstate)) {
-		startup_refuse(c, sqlstate, why, &st);
-		return;
-	}
-	switch (st.kind) {
-	case STARTUP_SSL:
-		/* unix sockets never do TLS (PostgreSQL answers N there too) */
-		if (tls_accept_ctx() && !c->conn.ssl && c->peer.sa.sa_family != AF_UNIX) {
-			c->negotiations |= NEGOTIATED_SSL;
-			client_start_tls(c);
-			return;
-		}
-		/* no TLS here: answer N */
-		__attribute__((fallthrough));
-	case STARTUP_GSSENC:
-		/* No TLS or GSSAPI yet: say no; the client goes on in plaintext
-		 * with a fresh startup packet on the same socket. PostgreSQL
-		 * answers each kind once; a repeat is a protocol error. */
-		if (c->negotiations & (st.kind == STARTUP_GSSENC ? NEGOTIATED_GSSENC : NEGOTIATED_SSL)) {
-			client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, "unsupported frontend protocol %u.%u: server supports 3.0 to 3.0",
-				    PQ_PROTO_MAJOR(st.version), PQ_PROTO_MINOR(st.version));
-			return;
-		}
-		c->negotiations |= st.kind == STARTUP_GSSENC ? NEGOTIATED_GSSENC : NEGOTIATED_SSL;
-		(void)conn_add(&c->conn, "N", 1);
-		conn_send(&c->conn);
-		return;
-	case STARTUP_CANCEL:
-		/* at DEBUG: a client may send thousands a second */
-		cancel_request(st.cancel_pid, st.cancel_key);
-		close_logged(c, "cancel request handled", false, LOG_LVL_DEBUG);
-		return;
-	default:
-		break;
-	}
-	if (!c->conn.ssl && rt.cfg->client_tls_sslmode >= TLS_REQUIRE && c->peer.sa.sa_family != AF_UNIX) {
-		client_fail(c, SQLSTATE_INVALID_AUTHORIZATION,
-			    "TLS is required: connect with sslmode=require or stronger");
-		return;
-	}
-	/* as PostgreSQL does: a 9 KB name costs 63 bytes from here on */
-	char user[PQ_NAME_MAX + 1], db_name[PQ_NAME_MAX + 1];
-	proto_clip_name(st.user, user);
-	proto_clip_name(st.database, db_name);
-	c->user = strpool_get(user);
-	c->db_name = strpool_get(db_name);
-	if (!c->user || !c->db_name) {
-		client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
-		return;
-	}
-	if (!accept_params(c, &st))
-		return;
-	if (proto_needs_negotiate(&st)) {
-		struct pq_writer w;
-		pq_writer_init(&w);
-		proto_build_negotiate(&w, PQ_PROTO(3, PQ_PROTO_LATEST_MINOR), st.pq_options,
-				      st.npq_options);
-		if (pq_writer_ok(&w))
-			(void)conn_add(&c->conn, w.buf, w.len);
-		pq_writer_free(&w);
-	}
-	/* counted at login (client_login_done); refused here already when
-	 * it could not be, to spare the work of authenticating it */
-	if (rt.nclients >= rt.cfg->max_client_conn) {
-		client_fail(c, SQLSTATE_TOO_MANY_CONNECTIONS, "sorry, too many clients already");
-		return;
-	}
-	client_log(c, LOG_LVL_DEBUG, "startup packet accepted");
-	client_set_state(c, CL_AUTH);
-	client_auth_start(c);
-}
-
-static void client_on_startup(struct client *c)
-{
-	while (c->state == CL_STARTUP) {
-		uint8_t hdr[4];
-		uint32_t len;
-		size_t avail = evbuffer_get_length(c->conn.in);
-		if (avail < 4)
-			return;
-		evbuffer_copyout(c->conn.in, hdr, 4);
-		enum pq_frame f = proto_frame_startup(hdr, 4, &len);
-		if (f == PQ_FRAME_BAD) {
-			client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, "invalid length of startup packet");
-			return;
-		}
-		if (avail < len)
-			return;
-		uint8_t *pkt = malloc(len);
-		if (!pkt) {
-			client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
-			return;
-		}
-		evbuffer_remove(c->conn.in, pkt, len);
-		client_on_startup_packet(c, pkt, len);   /* keeps copies of what it needs */
-		free(pkt);
-	}
 }
 
 /* ---- authentication ---- */
@@ -1207,3 +916,4 @@ static struct relay_spec client_spec_tracked = {
 	.scan_types = { ['Q'] = true },
 	.scan = client_scan,
 };
+
