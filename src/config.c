@@ -17,6 +17,7 @@
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -187,98 +188,130 @@ static bool set_global(struct parser *ps, const char *key, const char *value,
 	return true;
 }
 
-static struct db_entry *find_db(const struct config *cfg, const char *name)
+/* [databases] and [users] entries are alike: a name and a line, keys of
+ * their own table, and a value in the connection-string syntax. One kind
+ * of each describes where its array, count and parts are; add_entry and
+ * find_entry serve both. */
+struct entry_kind {
+	const char *what;                 /* "database", "user" (for errors) */
+	size_t size;                      /* of one entry */
+	size_t array_at, count_at;        /* in struct config */
+	size_t cap_at;                    /* in struct parser */
+	size_t name_at, line_at;          /* in the entry */
+	const struct cfg_key *keys;
+	const size_t *nkeys;
+	bool (*parse)(const char *text, const char *where, void *entry, char *err, size_t errlen);
+};
+
+static bool parse_db(const char *text, const char *where, void *entry, char *err, size_t errlen)
 {
-	for (size_t i = 0; i < cfg->ndbs; i++)
-		if (strcmp(cfg->dbs[i].name, name) == 0)
-			return &cfg->dbs[i];
+	return connstr_parse(text, where, entry, err, errlen);
+}
+
+static bool parse_user(const char *text, const char *where, void *entry, char *err, size_t errlen)
+{
+	return connstr_parse_user(text, where, entry, err, errlen);
+}
+
+static const struct entry_kind db_kind = {
+	"database", sizeof(struct db_entry),
+	offsetof(struct config, dbs), offsetof(struct config, ndbs), offsetof(struct parser, dbcap),
+	offsetof(struct db_entry, name), offsetof(struct db_entry, line),
+	cfg_db_keys, &cfg_db_nkeys, parse_db,
+};
+
+static const struct entry_kind user_kind = {
+	"user", sizeof(struct user_settings),
+	offsetof(struct config, user_settings), offsetof(struct config, nuser_settings),
+	offsetof(struct parser, usercap),
+	offsetof(struct user_settings, name), offsetof(struct user_settings, line),
+	cfg_user_keys, &cfg_user_nkeys, parse_user,
+};
+
+/* The fields named by offsets are read and written with memcpy: each has
+ * its own type (struct db_entry *, size_t, char *, int). */
+static void *field_ptr(const void *base, size_t at)
+{
+	void *p;
+	memcpy(&p, (const char *)base + at, sizeof p);
+	return p;
+}
+
+static size_t field_size(const void *base, size_t at)
+{
+	size_t n;
+	memcpy(&n, (const char *)base + at, sizeof n);
+	return n;
+}
+
+static void *find_entry(const struct entry_kind *k, const struct config *cfg, const char *name)
+{
+	char *arr = field_ptr(cfg, k->array_at);
+	size_t n = field_size(cfg, k->count_at);
+	for (size_t i = 0; i < n; i++) {
+		char *e = arr + i * k->size;
+		const char *ename = field_ptr(e, k->name_at);
+		if (ename && strcmp(ename, name) == 0)
+			return e;
+	}
 	return NULL;
 }
 
-static void db_entry_clear(struct db_entry *db)
+static struct db_entry *find_db(const struct config *cfg, const char *name)
 {
-	cfg_keys_free(cfg_db_keys, cfg_db_nkeys, db);
-	free(db->name);
-	db->name = NULL;
-}
-
-static bool add_database(struct parser *ps, const char *name, const char *value,
-			 const struct src *at, char *err, size_t errlen)
-{
-	struct config *cfg = ps->cfg;
-	const struct db_entry *dup = find_db(cfg, name);
-	struct db_entry *db;
-	char where[300], why[256];
-
-	if (dup)
-		return fail(err, errlen, "%s:%d: %s: database defined twice (first on line %d)",
-			    at->name, at->line, name, dup->line);
-	if (cfg->ndbs == ps->dbcap) {
-		size_t ncap = ps->dbcap ? ps->dbcap * 2 : 8;
-		struct db_entry *n = realloc(cfg->dbs, ncap * sizeof *n);
-		if (!n)
-			return fail(err, errlen, "%s:%d: %s: out of memory", at->name, at->line, name);
-		cfg->dbs = n;
-		ps->dbcap = ncap;
-	}
-	db = &cfg->dbs[cfg->ndbs];
-	memset(db, 0, sizeof *db);
-	if (!cfg_keys_init(cfg_db_keys, cfg_db_nkeys, db, why, sizeof why))
-		return fail(err, errlen, "%s:%d: %s: %s", at->name, at->line, name, why);
-	db->line = at->line;
-	if (!(db->name = strdup(name)))
-		return fail(err, errlen, "%s:%d: %s: out of memory", at->name, at->line, name);
-	cfg->ndbs++;              /* from here config_free owns it, even half-set */
-	snprintf(where, sizeof where, "%s:%d", at->name, at->line);
-	if (!connstr_parse(value, where, db, why, sizeof why))
-		return fail(err, errlen, "%s: %s", where, why);
-	return true;
+	return find_entry(&db_kind, cfg, name);
 }
 
 static struct user_settings *find_user(const struct config *cfg, const char *name)
 {
-	for (size_t i = 0; i < cfg->nuser_settings; i++)
-		if (strcmp(cfg->user_settings[i].name, name) == 0)
-			return &cfg->user_settings[i];
-	return NULL;
+	return find_entry(&user_kind, cfg, name);
 }
 
-static void user_settings_clear(struct user_settings *us)
+static void entry_clear(const struct entry_kind *k, void *e)
 {
-	cfg_keys_free(cfg_user_keys, cfg_user_nkeys, us);
-	free(us->name);
-	us->name = NULL;
+	cfg_keys_free(k->keys, *k->nkeys, e);
+	char *name = field_ptr(e, k->name_at), *none = NULL;
+	free(name);
+	memcpy((char *)e + k->name_at, &none, sizeof none);
 }
 
-static bool add_user(struct parser *ps, const char *name, const char *value,
-		     const struct src *at, char *err, size_t errlen)
+/* One "name = value" line of a [databases] or [users] section. */
+static bool add_entry(const struct entry_kind *k, struct parser *ps, const char *name,
+		      const char *value, const struct src *at, char *err, size_t errlen)
 {
 	struct config *cfg = ps->cfg;
-	const struct user_settings *dup = find_user(cfg, name);
-	struct user_settings *us;
 	char where[300], why[256];
-
-	if (dup)
-		return fail(err, errlen, "%s:%d: %s: user defined twice (first on line %d)",
-			    at->name, at->line, name, dup->line);
-	if (cfg->nuser_settings == ps->usercap) {
-		size_t ncap = ps->usercap ? ps->usercap * 2 : 8;
-		struct user_settings *n = realloc(cfg->user_settings, ncap * sizeof *n);
-		if (!n)
-			return fail(err, errlen, "%s:%d: %s: out of memory", at->name, at->line, name);
-		cfg->user_settings = n;
-		ps->usercap = ncap;
+	const char *dup = find_entry(k, cfg, name);
+	if (dup) {
+		int line;
+		memcpy(&line, dup + k->line_at, sizeof line);
+		return fail(err, errlen, "%s:%d: %s: %s defined twice (first on line %d)",
+			    at->name, at->line, name, k->what, line);
 	}
-	us = &cfg->user_settings[cfg->nuser_settings];
-	memset(us, 0, sizeof *us);
-	if (!cfg_keys_init(cfg_user_keys, cfg_user_nkeys, us, why, sizeof why))
+	char *arr = field_ptr(cfg, k->array_at);
+	size_t n = field_size(cfg, k->count_at), cap = field_size(ps, k->cap_at);
+	if (n == cap) {
+		size_t ncap = cap ? cap * 2 : 8;
+		char *grown = realloc(arr, ncap * k->size);
+		if (!grown)
+			return fail(err, errlen, "%s:%d: %s: out of memory", at->name, at->line, name);
+		arr = grown;
+		memcpy((char *)cfg + k->array_at, &arr, sizeof arr);
+		memcpy((char *)ps + k->cap_at, &ncap, sizeof ncap);
+	}
+	char *e = arr + n * k->size;
+	memset(e, 0, k->size);
+	if (!cfg_keys_init(k->keys, *k->nkeys, e, why, sizeof why))
 		return fail(err, errlen, "%s:%d: %s: %s", at->name, at->line, name, why);
-	us->line = at->line;
-	if (!(us->name = strdup(name)))
+	memcpy(e + k->line_at, &at->line, sizeof at->line);
+	char *copy = strdup(name);
+	if (!copy)
 		return fail(err, errlen, "%s:%d: %s: out of memory", at->name, at->line, name);
-	cfg->nuser_settings++;    /* from here config_free owns it, even half-set */
+	memcpy(e + k->name_at, &copy, sizeof copy);
+	n++;                      /* from here config_free owns it, even half-set */
+	memcpy((char *)cfg + k->count_at, &n, sizeof n);
 	snprintf(where, sizeof where, "%s:%d", at->name, at->line);
-	if (!connstr_parse_user(value, where, us, why, sizeof why))
+	if (!k->parse(value, where, e, why, sizeof why))
 		return fail(err, errlen, "%s: %s", where, why);
 	return true;
 }
@@ -310,9 +343,9 @@ static bool parse_line(struct parser *ps, char *line, const struct src *at,
 	case SECT_GLOBAL:
 		return set_global(ps, key, value, at, err, errlen);
 	case SECT_DATABASES:
-		return add_database(ps, key, value, at, err, errlen);
+		return add_entry(&db_kind, ps, key, value, at, err, errlen);
 	case SECT_USERS:
-		return add_user(ps, key, value, at, err, errlen);
+		return add_entry(&user_kind, ps, key, value, at, err, errlen);
 	case SECT_IGNORED:
 		break;
 	}
@@ -464,10 +497,10 @@ void config_free(struct config *cfg)
 	if (!cfg)
 		return;
 	for (size_t i = 0; i < cfg->ndbs; i++)
-		db_entry_clear(&cfg->dbs[i]);
+		entry_clear(&db_kind, &cfg->dbs[i]);
 	free(cfg->dbs);
 	for (size_t i = 0; i < cfg->nuser_settings; i++)
-		user_settings_clear(&cfg->user_settings[i]);
+		entry_clear(&user_kind, &cfg->user_settings[i]);
 	free(cfg->user_settings);
 	cfg_keys_free(cfg_global_keys, cfg_global_nkeys, cfg);
 	userlist_free(cfg->users);
