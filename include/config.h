@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include "compiler.h"
+#include "log.h"
 #include "userlist.h"
 
 struct hba_rules;
@@ -179,6 +180,8 @@ bool config_reload_check(const struct config *old, const struct config *next,
 			 char *err, size_t errlen) MUST_CHECK;
 void config_free(struct config *cfg);
 const struct db_entry *config_find_db(const struct config *cfg, const char *name);
+/* cfg's logging keys, for log_configure (pointers into cfg) */
+struct log_settings config_log_settings(const struct config *cfg);
 bool config_db_auto(const struct config *cfg, const char *name);
 bool config_console_name(const char *name);
 int config_db_pool_size(const struct config *cfg, const struct db_entry *db);

@@ -8,7 +8,8 @@
  *                              is known then reach it too)
  *   log_cmdline(v, to_stderr)  the command line's part, once: -v count,
  *                              and whether lines go to stderr
- *   log_configure(cfg, err, l) apply a configuration's logging keys
+ *   log_configure(ls, err, l)  apply a configuration's logging keys
+ *                              (config_log_settings gives them)
  *                              (verbose, log_format, logfile, syslog*): at
  *                              start, and again at every reload; then
  *                              write what was held
@@ -43,12 +44,21 @@
 #include <stddef.h>
 #include "compiler.h"
 
-struct config;
 
 enum log_level { LOG_LVL_ERROR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG, LOG_LVL_NOISE };
 
 /* log_format values */
 enum log_format { LOG_FORMAT_TEXT = 0, LOG_FORMAT_LOGFMT };
+
+/* The configuration's logging keys, as log_configure takes them. */
+struct log_settings {
+	int log_format;            /* enum log_format */
+	int verbose;
+	bool use_syslog;
+	int syslog_facility;       /* index into log.c's facilities; < 0: LOG_DAEMON */
+	const char *syslog_ident;  /* NULL or "": "sluice" */
+	const char *logfile;       /* NULL or "": none */
+};
 
 /* syslog_facility values (log.c maps them to syslog(3)'s) */
 enum log_facility {
@@ -85,7 +95,7 @@ void log_hold(void);
 void log_cmdline(int extra_verbose, bool to_stderr);
 /* false when the log file cannot be opened (err says why): the rest is
  * applied all the same, the file in use stays, held lines stay held. */
-bool log_configure(const struct config *cfg, char *err, size_t errlen) MUST_CHECK;
+bool log_configure(const struct log_settings *ls, char *err, size_t errlen) MUST_CHECK;
 void log_release(void);
 void log_close(void);
 void log_set_level(int level);

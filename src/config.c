@@ -518,6 +518,15 @@ bool config_console_name(const char *name)
 	return !strcmp(name, "sluice") || !strcmp(name, "pgbouncer");
 }
 
+struct log_settings config_log_settings(const struct config *cfg)
+{
+	return (struct log_settings){
+		.log_format = cfg->log_format, .verbose = cfg->verbose,
+		.use_syslog = cfg->use_syslog != 0, .syslog_facility = cfg->syslog_facility,
+		.syslog_ident = cfg->syslog_ident, .logfile = cfg->logfile,
+	};
+}
+
 const struct db_entry *config_find_db(const struct config *cfg, const char *name)
 {
 	const struct db_entry *db = name ? find_db(cfg, name) : NULL;

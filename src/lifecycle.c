@@ -127,7 +127,8 @@ void lifecycle_shutdown(enum rt_shutdown mode)
 static void apply_settings(void)
 {
 	char err[512];
-	if (!log_configure(rt.cfg, err, sizeof err))
+	struct log_settings ls = config_log_settings(rt.cfg);
+	if (!log_configure(&ls, err, sizeof err))
 		log_error("%s; logging goes on where it went", err);
 	pool_reconfigure_all();
 	lifecycle_kick();

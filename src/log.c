@@ -15,7 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
 #include "log.h"
 
 #define LINE_MAX_LEN 4096   /* longer lines are cut */
@@ -378,7 +377,7 @@ void log_release(void)
 	flush_held();
 }
 
-static void configure_syslog(const struct config *cfg)
+static void configure_syslog(const struct log_settings *cfg)
 {
 	int facility = LOG_DAEMON;
 	if (cfg->syslog_facility >= 0 && (size_t)cfg->syslog_facility < ARRAY_SIZE(syslog_facilities))
@@ -401,7 +400,7 @@ void log_cmdline(int extra_verbose, bool to_stderr)
 	cmdline_stderr = to_stderr;
 }
 
-bool log_configure(const struct config *cfg, char *err, size_t errlen)
+bool log_configure(const struct log_settings *cfg, char *err, size_t errlen)
 {
 	bool ok = true;
 

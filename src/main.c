@@ -140,7 +140,8 @@ int main(int argc, char **argv)
 		goto fail;
 	}
 	log_cmdline(verbose, !quiet && !background);
-	if (!log_configure(cfg, err, sizeof err)) {
+	struct log_settings ls = config_log_settings(cfg);
+	if (!log_configure(&ls, err, sizeof err)) {
 		log_release();
 		fprintf(stderr, "sluice: %s\n", err);
 		goto fail;

@@ -30,7 +30,8 @@ static struct config *parse(const char *extra)
 static bool configure(const struct config *cfg, int verbose, char *err, size_t errlen)
 {
 	log_cmdline(verbose, false);
-	return log_configure(cfg, err, errlen);
+	struct log_settings ls = config_log_settings(cfg);
+	return log_configure(&ls, err, errlen);
 }
 
 /* Apply `extra` settings, run fn, return the log file's new lines (malloc'd). */
