@@ -71,6 +71,15 @@ enum conn_event {
 	CONN_EV_TLS_READY,   /* the TLS handshake finished */
 };
 
+/* Where a connection is in its life; one at a time. */
+enum conn_phase {
+	CONN_OPEN,           /* accepted, or connected: reads and writes */
+	CONN_CONNECTING,     /* a non-blocking connect is under way */
+	CONN_TLS,            /* the TLS handshake is under way (conn_tls_start) */
+	CONN_FLUSHING,       /* conn_close_flushed: writing what is left, then closed */
+	CONN_CLOSED,         /* conn_close: stopped; destroyed by the reaper */
+};
+
 struct conn_ops {
 	void (*event)(struct conn *c, enum conn_event ev);
 	void (*destroy)(struct conn *c);
@@ -87,16 +96,13 @@ struct conn {
 	int err;
 	uint32_t timer_slot; /* place in conn.c's timer heap + 1; 0: no timer */
 	double timer_at;     /* rt_now() when the timer fires, while armed */
+	enum conn_phase phase;
 	bool reading;        /* read interest is on */
-	bool connecting;
-	bool closing;
-	bool close_when_flushed;
 	bool want_drained;   /* owner wants CONN_EV_DRAINED */
 	bool write_failed;   /* a write error waits to be reported from the loop */
 	bool wev_on;         /* wev is added */
 	bool read_big;       /* the last read was large: read straight into c->in */
 	struct ssl_st *ssl;  /* TLS on this socket, once started */
-	bool tls_handshaking;
 	bool tls_write_wants_read; /* SSL_write waits for the socket to be readable */
 	bool in_unseen;      /* a batch read bytes while reading was off: report
 	                      * them when it is on again */

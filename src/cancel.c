@@ -149,7 +149,7 @@ static void cancel_event(struct conn *conn, enum conn_event ev)
 		break;
 	case CONN_EV_TIMEOUT:
 		log_warn("cancel request to backend %u: no answer within %g s", cc->pid,
-			 conn->connecting ? CANCEL_CONNECT_TIMEOUT : CANCEL_ANSWER_TIMEOUT);
+			 conn->phase == CONN_CONNECTING ? CANCEL_CONNECT_TIMEOUT : CANCEL_ANSWER_TIMEOUT);
 		settle(cc);
 		conn_close(conn);
 		break;

@@ -197,7 +197,7 @@ void client_close_logged(struct client *c, const char *reason, bool flush, int l
 		gate_bypass_logout(c);
 	lifecycle_kick();
 	/* mid-handshake nothing can be sent: close at once */
-	if (flush && !c->conn.tls_handshaking)
+	if (flush && c->conn.phase != CONN_TLS)
 		conn_close_flushed(&c->conn);
 	else
 		conn_close(&c->conn);
@@ -807,7 +807,7 @@ static void client_event(struct conn *conn, enum conn_event ev)
 		client_close(c, "client closed the connection", false);
 		break;
 	case CONN_EV_ERROR:
-		if (c->conn.tls_handshaking)
+		if (c->conn.phase == CONN_TLS)
 			client_log_peer(c, LOG_LVL_WARN, "TLS handshake error: %s", conn_tls_error());
 		client_close(c, c->conn.ssl ? conn_tls_error() : "socket error", false);
 		break;

@@ -43,7 +43,7 @@ static void write_cb(evutil_socket_t fd, short what, void *arg);
 
 void conn_dispatch(struct conn *c, enum conn_event ev)
 {
-	if (!c->closing)
+	if (c->phase != CONN_CLOSED)
 		c->ops->event(c, ev);
 }
 
@@ -55,14 +55,14 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
 		conn_dispatch(c, CONN_EV_ERROR);
 		return;
 	}
-	if (c->tls_handshaking) {
+	if (c->phase == CONN_TLS) {
 		conn_tls_step(c);
 		return;
 	}
 	if (c->tls_write_wants_read) {
 		c->tls_write_wants_read = false;
 		conn_write_now(c, true);
-		if (c->closing)
+		if (c->phase == CONN_CLOSED)
 			return;
 	}
 	if (!c->reading)
@@ -87,7 +87,7 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
  * file or error found then is left for that next read to find again. */
 void conn_read_done(struct conn *c, const uint8_t *buf, ssize_t res)
 {
-	if (c->closing || res == -EAGAIN || res == -EWOULDBLOCK || res == -EINTR)
+	if (c->phase == CONN_CLOSED || res == -EAGAIN || res == -EWOULDBLOCK || res == -EINTR)
 		return;
 	if (res <= 0) {
 		if (!c->reading)
@@ -160,7 +160,7 @@ static void finish_connect(struct conn *c)
 {
 	int soerr = 0;
 	socklen_t sl = sizeof soerr;
-	c->connecting = false;
+	c->phase = CONN_OPEN;
 	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
 		soerr = errno;
 	if (soerr) {
@@ -228,7 +228,7 @@ static int write_some(struct conn *c)
 void conn_write_failed(struct conn *c, bool from_loop)
 {
 	conn_write_unwait(c);
-	if (c->close_when_flushed) {
+	if (c->phase == CONN_FLUSHING) {
 		conn_close(c);
 		return;
 	}
@@ -273,7 +273,7 @@ void conn_write_now(struct conn *c, bool from_loop)
  * the drain, or drop write interest. */
 void conn_write_settled(struct conn *c, bool from_loop)
 {
-	if (c->close_when_flushed) {
+	if (c->phase == CONN_FLUSHING) {
 		conn_write_unwait(c);
 		conn_close(c);
 		return;
@@ -294,17 +294,17 @@ void conn_write_settled(struct conn *c, bool from_loop)
 static void write_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
-	if (c->tls_handshaking) {
+	if (c->phase == CONN_TLS) {
 		conn_tls_step(c);
 		return;
 	}
-	if (c->connecting) {
+	if (c->phase == CONN_CONNECTING) {
 		conn_write_unwait(c);
 		finish_connect(c);
 		return;
 	}
 	conn_write_now(c, true);
-	if (!c->closing && c->want_drained && conn_out_len(c) <= CONN_LOW_WATER) {
+	if (c->phase != CONN_CLOSED && c->want_drained && conn_out_len(c) <= CONN_LOW_WATER) {
 		c->want_drained = false;
 		conn_dispatch(c, CONN_EV_DRAINED);
 	}
@@ -313,7 +313,7 @@ static void write_cb(evutil_socket_t fd, short what, void *arg)
 /* c's deadline passed (it is out of the timer heap already). */
 void conn_timer_fired(struct conn *c)
 {
-	if (c->close_when_flushed) {
+	if (c->phase == CONN_FLUSHING) {
 		conn_close(c);
 		return;
 	}
@@ -371,26 +371,26 @@ bool conn_connect(struct conn *c, const struct sockaddr *sa, socklen_t len,
 	if (connect(fd, sa, len) == 0) {
 		/* Completed at once (unix sockets often do): report it from the
 		 * loop, never from inside the caller. */
-		c->connecting = true;
+		c->phase = CONN_CONNECTING;
 		return conn_write_wait(c);
 	}
 	if (errno != EINPROGRESS) {
 		c->err = errno;
 		return false;
 	}
-	c->connecting = true;
+	c->phase = CONN_CONNECTING;
 	return conn_write_wait(c);
 }
 
 void conn_read_start(struct conn *c)
 {
-	if (c->reading || c->closing)
+	if (c->reading || c->phase == CONN_CLOSED)
 		return;
 	c->reading = true;
 	event_add(c->rev, NULL);
 	/* records OpenSSL already decrypted do not wake the socket, nor do
 	 * bytes a batch read while reading was off */
-	if ((c->ssl && !c->tls_handshaking && SSL_pending(c->ssl) > 0) || c->in_unseen)
+	if ((c->ssl && c->phase != CONN_TLS && SSL_pending(c->ssl) > 0) || c->in_unseen)
 		event_active(c->rev, EV_READ, 0);
 }
 
@@ -399,7 +399,7 @@ void conn_read_soon(struct conn *c)
 	/* From inside the batch (an owner accepting while it handles a read,
 	 * as listener_stop's sweep of the backlog does), the read event,
 	 * which conn_read_start turned on, brings the bytes next pass. */
-	if (c->reading && !c->closing && !c->ssl && !c->read_big)
+	if (c->reading && c->phase != CONN_CLOSED && !c->ssl && !c->read_big)
 		(void)conn_note(c, CONN_NOTE_READ);   /* no room: the read event does it */
 }
 
@@ -408,13 +408,13 @@ void conn_read_stop(struct conn *c)
 	if (!c->reading)
 		return;
 	c->reading = false;
-	if (!c->tls_handshaking && !c->tls_write_wants_read)
+	if (c->phase != CONN_TLS && !c->tls_write_wants_read)
 		event_del(c->rev);
 }
 
 void conn_send(struct conn *c)
 {
-	if (c->closing || c->connecting)
+	if (c->phase == CONN_CLOSED || c->phase == CONN_CONNECTING)
 		return;
 	if (conn_out_len(c) == 0)
 		return;
@@ -423,7 +423,7 @@ void conn_send(struct conn *c)
 
 void conn_send_soon(struct conn *c)
 {
-	if (c->closing || c->connecting)
+	if (c->phase == CONN_CLOSED || c->phase == CONN_CONNECTING)
 		return;
 	size_t len = conn_out_len(c);
 	if (len == 0)
@@ -463,14 +463,14 @@ bool conn_reaper_init(void)
 
 void conn_close(struct conn *c)
 {
-	if (c->closing)
+	if (c->phase == CONN_CLOSED)
 		return;
 	if (c->noted & CONN_NOTE_WRITE)
 		flush_noted(c);
 	conn_unnote(c, CONN_NOTE_READ);
-	c->closing = true;
-	if (c->ssl && !c->tls_handshaking)
+	if (c->ssl && c->phase != CONN_TLS)
 		(void)SSL_shutdown(c->ssl);   /* close_notify, best effort */
+	c->phase = CONN_CLOSED;
 	c->reading = false;
 	if (c->rev) event_del(c->rev);
 	conn_write_unwait(c);
@@ -481,15 +481,16 @@ void conn_close(struct conn *c)
 
 void conn_close_flushed(struct conn *c)
 {
-	if (c->closing)
+	if (c->phase == CONN_CLOSED)
 		return;
 	conn_unnote(c, CONN_NOTE_WRITE);   /* written here, with the rest */
 	conn_read_stop(c);
-	if (c->connecting || c->fd < 0 || conn_out_len(c) == 0) {
+	/* connecting or mid-handshake, nothing can be written yet: close now */
+	if (c->phase == CONN_CONNECTING || c->phase == CONN_TLS || c->fd < 0 || conn_out_len(c) == 0) {
 		conn_close(c);
 		return;
 	}
-	c->close_when_flushed = true;
+	c->phase = CONN_FLUSHING;
 	conn_timer(c, CONN_FLUSH_TIMEOUT);
 	conn_write_now(c, false);
 }

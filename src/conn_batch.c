@@ -85,7 +85,7 @@ static void batch_reads(void)
 			if (!c || !(c->noted & CONN_NOTE_READ))
 				continue;
 			conn_unnote(c, CONN_NOTE_READ);
-			if (c->closing || !c->reading || c->ssl)
+			if (c->phase == CONN_CLOSED || !c->reading || c->ssl)
 				continue;
 			ops[n].fd = c->fd;
 			ops[n].write = false;
@@ -102,7 +102,7 @@ static void batch_reads(void)
 
 static void write_done(struct conn *c, ssize_t res)
 {
-	if (c->closing)
+	if (c->phase == CONN_CLOSED)
 		return;
 	if (res > 0) {
 		evbuffer_drain(c->out, (size_t)res);
@@ -138,7 +138,7 @@ static void batch_writes(void)
 				BUG("conn %llu: noted %u after the read batch",
 				    (unsigned long long)c->id, c->noted);
 			conn_unnote(c, CONN_NOTE_WRITE);
-			if (c->closing || c->connecting || conn_out_len(c) == 0)
+			if (c->phase == CONN_CLOSED || c->phase == CONN_CONNECTING || conn_out_len(c) == 0)
 				continue;
 			if (c->ssl) {   /* started TLS after the note */
 				conn_write_now(c, false);

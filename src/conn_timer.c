@@ -107,7 +107,7 @@ static void timers_cb(evutil_socket_t fd, short what, void *arg)
 
 void conn_timer(struct conn *c, double seconds)
 {
-	if (c->closing)
+	if (c->phase == CONN_CLOSED)
 		return;
 	if (seconds <= 0) {
 		conn_timer_remove(c);

@@ -106,7 +106,7 @@ void conn_tls_step(struct conn *c)
 	ERR_clear_error();
 	int r = SSL_do_handshake(c->ssl);
 	if (r == 1) {
-		c->tls_handshaking = false;
+		c->phase = CONN_OPEN;
 		conn_write_unwait(c);
 		if (!c->reading)
 			event_del(c->rev);
@@ -163,7 +163,7 @@ bool conn_tls_start(struct conn *c, struct ssl_ctx_st *ctx, bool accept, const c
 			}
 		}
 	}
-	c->tls_handshaking = true;
+	c->phase = CONN_TLS;
 	/* the loop drives every step: nothing is reported from here */
 	if (accept) {
 		event_add(c->rev, NULL);

@@ -326,7 +326,7 @@ void server_close(struct server *s, const char *why)
 	bool logged_in = !server_logging_in(s);
 	pool_server_gone(s);
 	server_set_state(s, SV_CLOSED);
-	if (logged_in && !s->conn.connecting) {
+	if (logged_in && s->conn.phase != CONN_CONNECTING) {
 		struct pq_writer w;
 		pq_writer_init(&w);
 		proto_build_terminate(&w);
