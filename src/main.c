@@ -106,6 +106,90 @@ static bool daemonize(void)
 	return true;
 }
 
+/* Load the configuration and start logging as it says. NULL (the reason
+ * written to stderr) when sluice cannot start with it. */
+static struct config *load(const char *path, bool background, bool quiet, int verbose)
+{
+	char err[1024];
+	struct config *cfg = NULL;
+	log_hold();   /* warnings while loading reach the log file too */
+	if (!config_load(path, &cfg, err, sizeof err)) {
+		log_release();
+		fprintf(stderr, "sluice: %s\n", err);
+		return NULL;
+	}
+	rt.cli_verbose = verbose;
+	if (background && (!cfg->logfile || !*cfg->logfile)) {
+		log_release();
+		fprintf(stderr, "sluice: -d needs a logfile in the configuration\n");
+		config_free(cfg);
+		return NULL;
+	}
+	log_cmdline(verbose, !quiet && !background);
+	struct log_settings ls = config_log_settings(cfg);
+	if (!log_configure(&ls, err, sizeof err)) {
+		log_release();
+		fprintf(stderr, "sluice: %s\n", err);
+		config_free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
+/* Everything the loop needs, from cfg (which becomes rt.cfg). False when
+ * something cannot start; what had started is stopped again. */
+static bool start(struct config *cfg, bool background, struct metrics **metrics)
+{
+	char err[1024];
+	signal(SIGPIPE, SIG_IGN);
+	if (background && !daemonize()) {
+		log_error("cannot go to the background: %s", strerror(errno));
+		return false;
+	}
+	if (!varcache_set_extra(cfg->track_extra_parameters)) {
+		log_error("%s: track_extra_parameters: at most %d parameter names (letters, digits, _ and .)",
+			  cfg->path, VC_EXTRA_MAX);
+		return false;
+	}
+	if (!tls_configure(cfg, err, sizeof err)) {
+		log_error("%s: %s", cfg->path, err);
+		return false;
+	}
+	rt.cfg = cfg;
+	list_init(&rt.pools);
+	list_init(&rt.clients);
+	list_init(&rt.logins);
+	cancel_init(pool_cancel_settled);   /* servers wait for their cancels */
+	rt.base = event_base_new();
+	if (!rt.base || !conn_reaper_init() || !lifecycle_init()) {
+		log_error("cannot start the event loop");
+		return false;
+	}
+	if (!listener_start(cfg, err, sizeof err)) {
+		log_error("%s", err);
+		listener_stop();
+		return false;
+	}
+	if (!stats_start()) {
+		log_error("cannot start the stats timer");
+		listener_stop();
+		return false;
+	}
+	if (!metrics_start(cfg, metrics, err, sizeof err)) {
+		log_error("%s", err);
+		stats_stop();
+		listener_stop();
+		return false;
+	}
+	if (cfg->pidfile && *cfg->pidfile && !write_pidfile(cfg->pidfile)) {
+		metrics_free(*metrics);
+		stats_stop();
+		listener_stop();
+		return false;
+	}
+	return true;
+}
+
 int main(int argc, char **argv)
 {
 	bool background = false, quiet = false;
@@ -124,76 +208,15 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-
-	char err[1024];
-	struct config *cfg = NULL;
-	log_hold();   /* warnings while loading reach the log file too */
-	if (!config_load(argv[optind], &cfg, err, sizeof err)) {
-		log_release();
-		fprintf(stderr, "sluice: %s\n", err);
+	struct config *cfg = load(argv[optind], background, quiet, verbose);
+	if (!cfg)
 		return 1;
-	}
-	rt.cli_verbose = verbose;
-	if (background && (!cfg->logfile || !*cfg->logfile)) {
-		log_release();
-		fprintf(stderr, "sluice: -d needs a logfile in the configuration\n");
-		goto fail;
-	}
-	log_cmdline(verbose, !quiet && !background);
-	struct log_settings ls = config_log_settings(cfg);
-	if (!log_configure(&ls, err, sizeof err)) {
-		log_release();
-		fprintf(stderr, "sluice: %s\n", err);
-		goto fail;
-	}
-
-	signal(SIGPIPE, SIG_IGN);
-	if (background && !daemonize()) {
-		log_error("cannot go to the background: %s", strerror(errno));
-		goto fail;
-	}
-
-	if (!varcache_set_extra(cfg->track_extra_parameters)) {
-		log_error("%s: track_extra_parameters: at most %d parameter names (letters, digits, _ and .)",
-			  cfg->path, VC_EXTRA_MAX);
-		goto fail;
-	}
-	if (!tls_configure(cfg, err, sizeof err)) {
-		log_error("%s: %s", cfg->path, err);
-		goto fail;
-	}
-	rt.cfg = cfg;
-	list_init(&rt.pools);
-	list_init(&rt.clients);
-	list_init(&rt.logins);
-	cancel_init(pool_cancel_settled);   /* servers wait for their cancels */
-	rt.base = event_base_new();
-	if (!rt.base || !conn_reaper_init() || !lifecycle_init()) {
-		log_error("cannot start the event loop");
-		goto fail;
-	}
-	if (!listener_start(cfg, err, sizeof err)) {
-		log_error("%s", err);
-		listener_stop();
-		goto fail;
-	}
-	if (!stats_start()) {
-		log_error("cannot start the stats timer");
-		listener_stop();
-		goto fail;
-	}
 	struct metrics *metrics = NULL;
-	if (!metrics_start(cfg, &metrics, err, sizeof err)) {
-		log_error("%s", err);
-		stats_stop();
-		listener_stop();
-		goto fail;
-	}
-	if (cfg->pidfile && *cfg->pidfile && !write_pidfile(cfg->pidfile)) {
-		metrics_free(metrics);
-		stats_stop();
-		listener_stop();
-		goto fail;
+	if (!start(cfg, background, &metrics)) {
+		tls_shutdown();
+		config_free(cfg);
+		log_close();
+		return 1;
 	}
 	struct event *sigterm = evsignal_new(rt.base, SIGTERM, on_stop_signal, NULL);
 	struct event *sigint = evsignal_new(rt.base, SIGINT, on_stop_signal, NULL);
@@ -219,10 +242,4 @@ int main(int argc, char **argv)
 	log_close();
 	config_free(rt.cfg);
 	return 0;
-
-fail:
-	tls_shutdown();
-	config_free(cfg);
-	log_close();
-	return 1;
 }

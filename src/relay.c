@@ -210,6 +210,10 @@ static void take_message(struct run *x, char type, size_t total, size_t skip, bo
 	r->cur_type = type;
 }
 
+/* The relay's one loop over the input, message by message: long on
+ * purpose, as the hot path of every byte relayed, with the cases of a
+ * message (whole, by its head, streamed, inspected or passed) side by
+ * side rather than spread over calls. */
 static enum relay_result walk(struct run *x, const struct relay_spec *spec, void *owner,
 			      size_t dst_high)
 {

@@ -139,6 +139,9 @@ static bool need_plain(struct server *s, const char **pw)
 	return true;
 }
 
+/* One switch over the authentication requests PostgreSQL may send (ok,
+ * cleartext, md5, SASL, SASL continue and final): long, and clearer as
+ * one place where each request and its answer sit side by side. */
 static bool on_auth(struct server *s, const uint8_t *body, size_t len)
 {
 	uint32_t code;

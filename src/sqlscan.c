@@ -140,18 +140,10 @@ static inline void str_add(struct sqlscan_lane *L, unsigned c, size_t n)
 	L->str_len = n >= (size_t)(UINT16_MAX - L->str_len) ? UINT16_MAX : (uint16_t)(L->str_len + n);
 }
 
-static int hexval(unsigned c)
-{
-	if (c >= '0' && c <= '9') return (int)(c - '0');
-	c |= 0x20;
-	if (c >= 'a' && c <= 'f') return (int)(c - 'a' + 10);
-	return -1;
-}
-
 /* check_uescapechar() of PostgreSQL's parser. */
 static bool uescape_ok(unsigned c)
 {
-	return hexval(c) < 0 && c != '+' && c != '\'' && c != '"' && cls[c] != C_SPACE &&
+	return sqlscan_hexval(c) < 0 && c != '+' && c != '\'' && c != '"' && cls[c] != C_SPACE &&
 	       cls[c] != C_NL;
 }
 
@@ -161,42 +153,9 @@ static bool uescape_ok(unsigned c)
 static void uident_resolve(struct sqlscan *s, struct sqlscan_lane *L, unsigned esc)
 {
 	char out[SQLSCAN_PREFIX_MAX + 1];
-	size_t o = 0, i = 0, n = L->uraw_len < sizeof L->uraw ? L->uraw_len : sizeof L->uraw;
-	const unsigned char *r = (const unsigned char *)L->uraw;
+	size_t n = L->uraw_len < sizeof L->uraw ? L->uraw_len : sizeof L->uraw;
 	bool bad = false;
-	while (o < s->prefix_len && i < n) {
-		if (r[i] != esc) {
-			out[o++] = (char)r[i++];
-			continue;
-		}
-		if (i + 1 < n && r[i + 1] == esc) {
-			out[o++] = (char)esc;
-			i += 2;
-			continue;
-		}
-		size_t at = i + 1, nd = 4;
-		if (at < n && r[at] == '+') {
-			at++;
-			nd = 6;
-		}
-		if (at + nd > n) {
-			bad = true;
-			break;
-		}
-		unsigned long cp = 0;
-		for (size_t k = 0; k < nd; k++) {
-			int h = hexval(r[at + k]);
-			if (h < 0)
-				bad = true;
-			cp = cp * 16 + (unsigned)(h < 0 ? 0 : h);
-		}
-		if (bad)
-			break;
-		/* a code point past ASCII is some high bytes in any server
-		 * encoding: one stands for them (the prefix is ASCII) */
-		out[o++] = (char)(cp < 0x80 ? cp : 0x80);
-		i = at + nd;
-	}
+	size_t o = sqlscan_udecode((const unsigned char *)L->uraw, n, esc, out, s->prefix_len, &bad);
 	if (bad || (o >= s->prefix_len ? own(s, out, o) : L->uraw_len > sizeof L->uraw))
 		s->found |= L->pend;
 }
@@ -333,7 +292,10 @@ static inline void open_dq(struct sqlscan_lane *L, bool uni)
 		L->tok_len = 0;
 }
 
-/* Run lane li over n bytes. Returns where lane 0 forked lane 1, or n. */
+/* Run lane li over n bytes. Returns where lane 0 forked lane 1, or n.
+ * One long switch on the lexer state, on purpose: each state's bytes are
+ * read in its own tight loop, and the whole machine is easier to check
+ * against PostgreSQL's scan.l when it reads as one table of states. */
 static size_t lane_feed(struct sqlscan *s, int li, const unsigned char *p, size_t n)
 {
 	struct sqlscan_lane *L = &s->lane[li];

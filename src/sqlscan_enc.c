@@ -2,7 +2,8 @@
  * sqlscan_enc.c — the client-only encodings for the SQL scanner: which
  * sqlscan_enc a pair of PostgreSQL encoding names needs (every alias
  * encnames.c accepts), and how their bytes group into characters (the
- * mblen functions of PostgreSQL's wchar.c).
+ * mblen functions of PostgreSQL's wchar.c); and the decoding of U&""
+ * names' escapes.
  */
 #include <string.h>
 
@@ -80,4 +81,52 @@ unsigned sqlscan_mb_step(const struct sqlscan *s, struct sqlscan_lane *L, unsign
 		break;
 	}
 	return raw;
+}
+
+int sqlscan_hexval(unsigned c)
+{
+	if (c >= '0' && c <= '9') return (int)(c - '0');
+	c |= 0x20;
+	if (c >= 'a' && c <= 'f') return (int)(c - 'a' + 10);
+	return -1;
+}
+
+size_t sqlscan_udecode(const unsigned char *r, size_t n, unsigned esc, char *out, size_t max,
+		       bool *bad)
+{
+	size_t o = 0, i = 0;
+	while (o < max && i < n) {
+		if (r[i] != esc) {
+			out[o++] = (char)r[i++];
+			continue;
+		}
+		if (i + 1 < n && r[i + 1] == esc) {
+			out[o++] = (char)esc;
+			i += 2;
+			continue;
+		}
+		size_t at = i + 1, nd = 4;
+		if (at < n && r[at] == '+') {
+			at++;
+			nd = 6;
+		}
+		if (at + nd > n) {
+			*bad = true;
+			break;
+		}
+		unsigned long cp = 0;
+		for (size_t k = 0; k < nd; k++) {
+			int h = sqlscan_hexval(r[at + k]);
+			if (h < 0)
+				*bad = true;
+			cp = cp * 16 + (unsigned)(h < 0 ? 0 : h);
+		}
+		if (*bad)
+			break;
+		/* a code point past ASCII is some high bytes in any server
+		 * encoding: one stands for them (the prefix is ASCII) */
+		out[o++] = (char)(cp < 0x80 ? cp : 0x80);
+		i = at + nd;
+	}
+	return o;
 }
