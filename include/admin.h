@@ -20,6 +20,7 @@
 #include "compiler.h"
 
 struct client;
+struct admin_toks;
 
 /* The longest console command, in bytes with its terminating NUL; a
  * longer one is refused whole (54000), never run cut short. */
@@ -38,8 +39,9 @@ void admin_reply(struct client *c, const char *tag);
 void admin_error(struct client *c, const char *sqlstate, const char *fmt, ...) PRINTF(3, 4);
 void admin_error_detail(struct client *c, const char *sqlstate, const char *detail,
 			const char *fmt, ...) PRINTF(4, 5);
-/* admin_cmd.c: run tok[0] if it is an acting command (false: not one). */
-bool admin_cmd_run(struct client *c, char **tok, int n, const char *sql);
+/* admin_cmd.c: run the command if t->v[0] names one that acts (false: it
+ * names none). */
+bool admin_cmd_run(struct client *c, const struct admin_toks *t);
 void admin_cmd_help(void (*line)(void *arg, const char *text), void *arg);
 
 #endif

@@ -17,9 +17,16 @@
  *   config_console_name(name)             sluice / pgbouncer: the console's,
  *                                         never the fallback's
  *   config_db_pool_size / config_db_pool_mode   entry value or global default
+ *   config_copy(cfg)                      a copy sharing nothing with cfg
+ *   config_with_setting(cfg, key, value, &next, err, errlen)   SET: a copy
+ *                                         of cfg with one key changed,
+ *                                         parsed as the loader parses it
+ *   config_key_next(&cursor, &info)       the keys SHOW CONFIG lists
+ *   config_key_value(cfg, key)            a key's value as SHOW CONFIG
+ *                                         prints it (malloc'd)
  *
- * Reload (later) parses into a new struct and swaps one pointer; nothing
- * here is global.
+ * Reload and SET build a new struct and swap one pointer
+ * (lifecycle_swap); nothing here is global.
  */
 #ifndef SLUICE_CONFIG_H
 #define SLUICE_CONFIG_H
@@ -167,6 +174,11 @@ struct config {
 	struct hba_rules *hba;       /* loaded from it */
 };
 
+/*
+ * struct config owns every pointer in it. config_copy (config_set.c) copies
+ * the key table's strings and each pointer below the keys by hand: a new
+ * pointer field needs a line there too.
+ */
 bool config_load(const char *path, struct config **out, char *err, size_t errlen) MUST_CHECK;
 /*
  * Parse text as if it were the file `name` (used in messages; relative
@@ -202,6 +214,36 @@ bool config_gate_bypass(const struct config *cfg, const char *user, const char *
 /* Warn (prefixed by `where`) when gate_bypass_application_names is set with
  * no gate_bypass_users: the key then has no effect. */
 void config_warn_gate_bypass(const struct config *cfg, const char *where);
+
+struct config *config_copy(const struct config *cfg);
+
+/* What config_with_setting made of SET key = value. */
+enum config_set {
+	CONFIG_SET_OK,
+	CONFIG_SET_UNKNOWN,   /* no such key (or one sluice does not implement) */
+	CONFIG_SET_FIXED,     /* only a restart, or an edit of the file and a reload, changes it */
+	CONFIG_SET_INVALID,   /* the value does not parse or is out of range */
+	CONFIG_SET_NOMEM,
+};
+/*
+ * A new configuration: a copy of cfg with the global key `key` (any case)
+ * set to `value` by the setter the loader uses, so it is checked the same
+ * way. CONFIG_SET_OK: *next is the caller's. Otherwise *next is NULL and
+ * err says "key: why". cfg itself is never changed.
+ */
+enum config_set config_with_setting(const struct config *cfg, const char *key, const char *value,
+				    struct config **next, char *err, size_t errlen) MUST_CHECK;
+
+/* SHOW CONFIG: the global keys sluice implements, in the key table's order. */
+struct config_key_info {
+	const char *name;
+	const char *def;      /* the default as text; NULL: none */
+	bool reload_ok;       /* a reload may change it */
+};
+/* Start with *cursor = 0; false after the last key. */
+bool config_key_next(size_t *cursor, struct config_key_info *info);
+/* The key's value in cfg as text, malloc'd; NULL: no such key, or out of memory. */
+char *config_key_value(const struct config *cfg, const char *key);
 
 /* Text of enum values, for messages and SHOW CONFIG later. */
 const char *config_auth_type_name(int t);

@@ -18,6 +18,11 @@
  *                                        failure `why` is a short reason
  *                                        without file, line or key
  *   cfg_key_equal(k, a, b)               same value in two structs?
+ *   cfg_keys_copy(tab, n, dst, src)      dst, a bytewise copy of src, gets
+ *                                        copies of src's strings (false: out
+ *                                        of memory; dst still frees cleanly)
+ *   cfg_key_text(k, base)                the value as text (SHOW CONFIG),
+ *                                        malloc'd; NULL: out of memory
  *   cfg_keys_free(tab, n, base)          free the strings base owns
  *   cfg_enum_name(enums, value)          text of an enum value or NULL
  *   cfg_resolve_path(dir, path)          malloc'd: path, or dir/path if relative
@@ -83,6 +88,8 @@ bool cfg_keys_init(const struct cfg_key *tab, size_t n, void *base,
 bool cfg_key_set(const struct cfg_key *k, void *base, const char *value, const char *dir,
 		 char *why, size_t whylen) MUST_CHECK;
 bool cfg_key_equal(const struct cfg_key *k, const void *a, const void *b);
+bool cfg_keys_copy(const struct cfg_key *tab, size_t n, void *dst, const void *src) MUST_CHECK;
+char *cfg_key_text(const struct cfg_key *k, const void *base);
 void cfg_keys_free(const struct cfg_key *tab, size_t n, void *base);
 const char *cfg_enum_name(const struct cfg_enum *e, int value);
 char *cfg_resolve_path(const char *dir, const char *path);

@@ -20,6 +20,8 @@
  *   hba_find_clientcert(rules)               the first record that needs a
  *                                            client certificate
  *   hba_count(rules)                         number of records
+ *   hba_copy(rules)                          a copy sharing nothing (NULL:
+ *                                            out of memory, or rules NULL)
  *   hba_free(rules)                          hba_free(NULL) is a no-op
  *   hba_method_name(method)                  "scram-sha-256", ...
  */
@@ -66,6 +68,7 @@ struct hba_match hba_find(const struct hba_rules *r, enum hba_conn conn, bool tl
  */
 struct hba_match hba_find_clientcert(const struct hba_rules *r);
 size_t hba_count(const struct hba_rules *r);
+struct hba_rules *hba_copy(const struct hba_rules *r);
 void hba_free(struct hba_rules *r);
 const char *hba_method_name(enum hba_method m);
 

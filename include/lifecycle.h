@@ -10,7 +10,10 @@
  *                               a pending shutdown (cheap; call freely)
  *   lifecycle_reload(err, n)    re-read the config file; false: the
  *                               running configuration stays, err says why
- *   lifecycle_apply()           the running config changed in place (SET)
+ *   lifecycle_swap(next, err, n)   make next the running configuration,
+ *                               as RELOAD does (SET builds next); next is
+ *                               ours from here. false: it is freed, the
+ *                               running configuration stays, err says why
  *   lifecycle_shutdown(mode)    RT_RUNNING means at once
  *   lifecycle_free()
  */
@@ -25,7 +28,8 @@
 bool lifecycle_init(void) MUST_CHECK;
 void lifecycle_kick(void);
 bool lifecycle_reload(char *err, size_t errlen);
-void lifecycle_apply(void);
+struct config;
+bool lifecycle_swap(struct config *next, char *err, size_t errlen);
 void lifecycle_shutdown(enum rt_shutdown mode);
 void lifecycle_free(void);
 

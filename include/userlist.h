@@ -15,6 +15,8 @@
  *   userlist_load(path, &ul, err, errlen)   parse a file ("file:line: reason")
  *   userlist_parse(text, len, name, &ul, err, errlen)   same, from memory
  *   userlist_find(ul, user)                 entry or NULL
+ *   userlist_copy(ul)                       a copy sharing nothing (NULL:
+ *                                           out of memory)
  *   userlist_secret_empty(user, secret)     "" or md5("" + user)
  *   userlist_free(ul)
  */
@@ -43,6 +45,7 @@ bool userlist_load(const char *path, struct userlist **out, char *err, size_t er
 bool userlist_parse(const char *text, size_t len, const char *name,
 		    struct userlist **out, char *err, size_t errlen) MUST_CHECK;
 const struct user_entry *userlist_find(const struct userlist *ul, const char *user);
+struct userlist *userlist_copy(const struct userlist *ul);
 void userlist_free(struct userlist *ul);
 int userlist_secret_kind(const char *secret);
 bool userlist_secret_empty(const char *user, const char *secret);

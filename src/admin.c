@@ -1,7 +1,8 @@
 /*
- * admin.c — the admin console: a tokenizer, a command table with help
- * text, and result sets built through one RowDescription/DataRow builder
- * that takes a column-type string.
+ * admin.c — the admin console: commands split by its tokenizer
+ * (admin_lex.c), the SHOW command table with help text, and result sets
+ * built through one RowDescription/DataRow builder that takes a
+ * column-type string.
  *
  * The commands that act (PAUSE, RELOAD, ...) live in admin_cmd.c.
  */
@@ -11,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -20,9 +20,9 @@
 #include <event2/buffer.h>
 
 #include "admin.h"
+#include "admin_lex.h"
 #include "client.h"
 #include "config.h"
-#include "config_internal.h"
 #include "gate.h"
 #include "log.h"
 #include "pool.h"
@@ -305,48 +305,20 @@ static void show_lists(struct client *c)
 	result_send(c, &r, "SHOW");
 }
 
-static void format_value(const struct cfg_key *k, const void *base, char *out, size_t n)
-{
-	const char *field = (const char *)base + k->offset;
-	switch (k->type) {
-	case CFG_INT:
-	case CFG_BYTES:
-		snprintf(out, n, "%d", *(const int *)field);
-		break;
-	case CFG_BOOL:
-		snprintf(out, n, "%d", *(const int *)field ? 1 : 0);
-		break;
-	case CFG_ENUM: {
-		const char *e = cfg_enum_name(k->enums, *(const int *)field);
-		snprintf(out, n, "%s", e ? e : "");
-		break;
-	}
-	case CFG_SECONDS:
-		snprintf(out, n, "%g", *(const double *)field);
-		break;
-	case CFG_STRING:
-	case CFG_PATH: {
-		const char *s = *(const char *const *)field;
-		snprintf(out, n, "%s", s ? s : "");
-		break;
-	}
-	case CFG_UNSUPPORTED:
-		out[0] = 0;
-		break;
-	}
-}
-
 static void show_config(struct client *c)
 {
 	struct result r;
+	struct config_key_info k;
 	result_begin(&r, "TTTT", "key", "value", "default", "changeable");
-	for (size_t i = 0; i < cfg_global_nkeys; i++) {
-		const struct cfg_key *k = &cfg_global_keys[i];
-		if (k->type == CFG_UNSUPPORTED)
-			continue;
-		char value[ADMIN_CMD_MAX];   /* whatever SET could give it */
-		format_value(k, rt.cfg, value, sizeof value);
-		result_row(&r, k->name, value, k->def ? k->def : "", k->reload_ok ? "yes" : "no");
+	for (size_t cur = 0; config_key_next(&cur, &k);) {
+		char *value = config_key_value(rt.cfg, k.name);
+		if (!value) {
+			pq_writer_free(&r.w);
+			admin_error(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
+			return;
+		}
+		result_row(&r, k.name, value, k.def ? k.def : "", k.reload_ok ? "yes" : "no");
+		free(value);
 	}
 	result_send(c, &r, "SHOW");
 }
@@ -593,50 +565,56 @@ static void show_help(struct client *c)
 	send_writer(c, &w);
 }
 
-/* ---- tokenizer and dispatch ---- */
+/* ---- dispatch ---- */
+
+static void run_show(struct client *c, const struct admin_toks *t)
+{
+	if (t->n == 1 || admin_tok_is(&t->v[1], "HELP")) {
+		show_help(c);
+		return;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(show_commands); i++) {
+		if (!admin_tok_is(&t->v[1], show_commands[i].name))
+			continue;
+		if (t->n > 2) {
+			admin_error(c, SQLSTATE_PROTOCOL_VIOLATION, "SHOW %s takes no arguments",
+				    show_commands[i].name);
+			return;
+		}
+		show_commands[i].fn(c);
+		return;
+	}
+	admin_error(c, SQLSTATE_FEATURE_NOT_SUPPORTED, "SHOW %s%s%s is not supported (yet); try SHOW HELP",
+		    t->v[1].kind == ADMIN_TOK_IDENT ? "\"" : "", t->v[1].text,
+		    t->v[1].kind == ADMIN_TOK_IDENT ? "\"" : "");
+}
 
 static void run_command(struct client *c, const char *sql)
 {
-	char buf[ADMIN_CMD_MAX], *tok[6] = { 0 }, *save = NULL;
-	int n = 0;
 	size_t len = strlen(sql);
-	if (len >= sizeof buf) {
+	if (len >= ADMIN_CMD_MAX) {
 		/* never run a command cut short: "PAUSE <many spaces> app" would
 		 * pause every database */
 		admin_error(c, SQLSTATE_PROGRAM_LIMIT_EXCEEDED,
 			    "console command too long: %zu bytes, at most %d", len, ADMIN_CMD_MAX - 1);
 		return;
 	}
-	memcpy(buf, sql, len + 1);
-	for (char *t = strtok_r(buf, " \t\r\n;", &save); t && n < 6; t = strtok_r(NULL, " \t\r\n;", &save))
-		tok[n++] = t;
-	if (n == 0) {
+	struct admin_toks t;
+	char err[256];
+	if (!admin_lex(sql, len, &t, err, sizeof err)) {
+		admin_error(c, SQLSTATE_SYNTAX_ERROR, "%s", err);
+		return;
+	}
+	if (t.n == 0)
 		admin_error(c, SQLSTATE_PROTOCOL_VIOLATION, "empty command");
-		return;
-	}
-	if (!strcasecmp(tok[0], "SHOW")) {
-		if (n == 1 || !strcasecmp(tok[1], "HELP")) {
-			show_help(c);
-			return;
-		}
-		for (size_t i = 0; i < ARRAY_SIZE(show_commands); i++) {
-			if (!strcasecmp(tok[1], show_commands[i].name)) {
-				if (n > 2) {
-					admin_error(c, SQLSTATE_PROTOCOL_VIOLATION, "SHOW %s takes no arguments",
-						    show_commands[i].name);
-					return;
-				}
-				show_commands[i].fn(c);
-				return;
-			}
-		}
-		admin_error(c, SQLSTATE_FEATURE_NOT_SUPPORTED, "SHOW %s is not supported (yet); try SHOW HELP",
-			    tok[1]);
-		return;
-	}
-	if (admin_cmd_run(c, tok, n, sql))
-		return;
-	admin_error(c, SQLSTATE_SYNTAX_ERROR, "unknown command: %s; try SHOW HELP", tok[0]);
+	else if (t.v[0].kind != ADMIN_TOK_WORD)
+		admin_error(c, SQLSTATE_SYNTAX_ERROR, "a command starts with a keyword, not a %s; try SHOW HELP",
+			    admin_tok_kind_name(t.v[0].kind));
+	else if (admin_tok_is(&t.v[0], "SHOW"))
+		run_show(c, &t);
+	else if (!admin_cmd_run(c, &t))
+		admin_error(c, SQLSTATE_SYNTAX_ERROR, "unknown command: %s; try SHOW HELP", t.v[0].text);
+	admin_lex_free(&t);
 }
 
 void admin_login(struct client *c)

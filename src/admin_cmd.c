@@ -1,10 +1,10 @@
 /*
  * admin_cmd.c — the console commands that act: PAUSE, RESUME, RECONNECT,
- * KILL, DISABLE, ENABLE, RELOAD, SHUTDOWN, WAIT_CLOSE, SET. Those that
- * wait (PAUSE, WAIT_CLOSE) park the console until admin_progress() finds
- * their condition met; the console reads no further command meanwhile.
+ * KILL, DISABLE, ENABLE, RELOAD, SHUTDOWN, WAIT_CLOSE, SET, each given its
+ * command's tokens (admin_lex.h). Those that wait (PAUSE, WAIT_CLOSE) park
+ * the console until admin_progress() finds their condition met; the
+ * console reads no further command meanwhile.
  */
-#include <ctype.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,9 +13,9 @@
 #include <strings.h>
 
 #include "admin.h"
+#include "admin_lex.h"
 #include "client.h"
 #include "config.h"
-#include "config_internal.h"
 #include "gate.h"
 #include "lifecycle.h"
 #include "log.h"
@@ -155,45 +155,46 @@ static bool whole_number(const char *s)
 	return n > 0 && n <= 15 && !s[n];
 }
 
+/* A command as typed: its tokens (tok[0] is the command), its first
+ * argument's text (or NULL). */
+struct cmd_call {
+	const struct admin_tok *tok;
+	size_t n;
+	const char *arg;
+};
+
 /* "TIMEOUT s" / "WINDOW n" after the database name: a finite number, 0 or
  * more (TIMEOUT 0: no deadline, what `sluicectl pause --timeout 0` sends);
- * WINDOW a whole one. nan, inf, -1, 1x are syntax errors. */
-static bool option_number(struct client *c, char **tok, int n, const char *name, bool whole,
+ * WINDOW a whole one. nan, inf, -1, 1x, '5' are syntax errors. */
+static bool option_number(struct client *c, const struct cmd_call *a, const char *name, bool whole,
 			  double *out)
 {
-	if (n < 3)
+	const struct admin_tok *tok = a->tok;
+	if (a->n < 3)
 		return true;
-	if (n != 4 || strcasecmp(tok[2], name) != 0) {
-		admin_error(c, SQLSTATE_SYNTAX_ERROR, "usage: %s db [%s n]", tok[0], name);
+	if (a->n != 4 || !admin_tok_is(&tok[2], name)) {
+		admin_error(c, SQLSTATE_SYNTAX_ERROR, "usage: %s db [%s n]", tok[0].text, name);
 		return false;
 	}
+	const char *s = tok[3].text;
 	char *end = NULL;
-	double v = strtod(tok[3], &end);
-	if (end == tok[3] || *end || !isfinite(v) || v < 0 || (whole && !whole_number(tok[3]))) {
-		admin_error(c, SQLSTATE_SYNTAX_ERROR, "%s %s: %s takes %s, not \"%s\"", tok[0], tok[1],
-			    name, whole ? "a window number" : "a finite number of seconds, 0 or more",
-			    tok[3]);
+	double v = strtod(s, &end);
+	if ((tok[3].kind != ADMIN_TOK_NUMBER && tok[3].kind != ADMIN_TOK_WORD) || end == s || *end ||
+	    !isfinite(v) || v < 0 || (whole && !whole_number(s))) {
+		admin_error(c, SQLSTATE_SYNTAX_ERROR, "%s %s: %s takes %s, not \"%s\"", tok[0].text, a->arg,
+			    name, whole ? "a window number" : "a finite number of seconds, 0 or more", s);
 		return false;
 	}
 	*out = v;
 	return true;
 }
 
-/* A command as typed: its tokens, its first argument (or NULL), the text. */
-struct cmd_call {
-	char **tok;
-	int n;
-	const char *arg;
-	const char *sql;
-};
-
 static void cmd_pause(struct client *c, const struct cmd_call *a)
 {
-	char **tok = a->tok;
-	int n = a->n;
-	const char *db = n > 1 ? tok[1] : NULL;
+	size_t n = a->n;
+	const char *db = a->arg;
 	double timeout = 0;
-	if (!option_number(c, tok, n, "TIMEOUT", false, &timeout))
+	if (!option_number(c, a, "TIMEOUT", false, &timeout))
 		return;
 	if (!db) {
 		if (!gate_pause(NULL, -1)) {
@@ -224,11 +225,10 @@ static void cmd_pause(struct client *c, const struct cmd_call *a)
 
 static void cmd_resume(struct client *c, const struct cmd_call *a)
 {
-	char **tok = a->tok;
-	int n = a->n;
-	const char *db = n > 1 ? tok[1] : NULL;
+	size_t n = a->n;
+	const char *db = a->arg;
 	double window = 0;
-	if (!option_number(c, tok, n, "WINDOW", true, &window))
+	if (!option_number(c, a, "WINDOW", true, &window))
 		return;
 	if (!db) {
 		bool any = gate_paused_all();
@@ -293,7 +293,7 @@ static void cmd_kill(struct client *c, const struct cmd_call *a)
 		return;
 	log_info("console: KILL %s", db);
 	gate_kill(g);
-	char msg[256];
+	char msg[ADMIN_CMD_MAX + 64];   /* the name whole */
 	snprintf(msg, sizeof msg, "database \"%s\" was killed from the admin console", db);
 	client_kill_db(db, msg);
 	pool_db_kill_servers(db, "database killed");
@@ -340,11 +340,11 @@ static void cmd_shutdown(struct client *c, const struct cmd_call *a)
 		lifecycle_shutdown(RT_RUNNING);
 		return;
 	}
-	if (!strcasecmp(how, "WAIT_FOR_SERVERS")) {
+	if (admin_tok_is(&a->tok[1], "WAIT_FOR_SERVERS")) {
 		log_info("console: SHUTDOWN WAIT_FOR_SERVERS");
 		admin_reply(c, "SHUTDOWN");
 		lifecycle_shutdown(RT_WAIT_SERVERS);
-	} else if (!strcasecmp(how, "WAIT_FOR_CLIENTS")) {
+	} else if (admin_tok_is(&a->tok[1], "WAIT_FOR_CLIENTS")) {
 		log_info("console: SHUTDOWN WAIT_FOR_CLIENTS");
 		admin_reply(c, "SHUTDOWN");
 		lifecycle_shutdown(RT_WAIT_CLIENTS);
@@ -354,137 +354,152 @@ static void cmd_shutdown(struct client *c, const struct cmd_call *a)
 	}
 }
 
-/* Keys SET may not change: those a restart changes, and those read from
- * files or turned into other state at load (edit the file, then RELOAD). */
-static bool settable(const struct cfg_key *k)
+static bool is_value(const struct admin_tok *t)
 {
-	return k->reload_ok && k->type != CFG_PATH && k->type != CFG_UNSUPPORTED &&
-	       strcmp(k->name, "auth_type") != 0 && strncmp(k->name, "client_tls", 10) != 0 &&
-	       strncmp(k->name, "server_tls", 10) != 0;
+	return t->kind != ADMIN_TOK_EQUALS && t->kind != ADMIN_TOK_COMMA;
 }
 
-/* SET key = value, the value bare or in single quotes ('' for a quote). */
+/* SET's value: one word, number, 'string' or "identifier", or a list of
+ * them separated by commas, joined by commas (SET admin_users = a, b is
+ * "a,b"). NULL once an error was sent. */
+static char *set_value(struct client *c, const struct cmd_call *a)
+{
+	size_t len = 0;
+	for (size_t i = 3; i < a->n; i++)
+		len += a->tok[i].len + 1;
+	char *value = malloc(len + 1), *w = value;
+	if (!value) {
+		admin_error(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
+		return NULL;
+	}
+	for (size_t i = 3;; i += 2) {
+		if (i >= a->n || !is_value(&a->tok[i])) {
+			admin_error(c, SQLSTATE_SYNTAX_ERROR, "usage: SET key = value (a word, a number, "
+				    "a 'string' or a \"quoted identifier\"; a list: separated by commas)");
+			break;
+		}
+		memcpy(w, a->tok[i].text, a->tok[i].len);
+		w += a->tok[i].len;
+		*w = 0;
+		if (i + 1 == a->n)
+			return value;
+		if (a->tok[i + 1].kind != ADMIN_TOK_COMMA) {
+			admin_error(c, SQLSTATE_SYNTAX_ERROR, "unexpected text after the value: %s",
+				    a->tok[i + 1].text);
+			break;
+		}
+		*w++ = ',';
+	}
+	free(value);
+	return NULL;
+}
+
+/* SET key = value (or TO value): a new configuration, the running one with
+ * the key changed, swapped in as RELOAD swaps one; a bad value changes
+ * nothing. */
 static void cmd_set(struct client *c, const struct cmd_call *a)
 {
-	const char *p = a->sql;
-	while (isspace((unsigned char)*p))
-		p++;
-	p += 3;   /* SET */
-	while (isspace((unsigned char)*p))
-		p++;
-	char key[64];
-	size_t n = 0;
-	while ((isalnum((unsigned char)*p) || *p == '_') && n < sizeof key - 1)
-		key[n++] = *p++;
-	key[n] = 0;
-	while (isspace((unsigned char)*p))
-		p++;
-	if (!n || (*p != '=' && strncasecmp(p, "TO", 2) != 0)) {
+	const struct admin_tok *tok = a->tok;
+	if (a->n < 3 || (tok[1].kind != ADMIN_TOK_WORD && tok[1].kind != ADMIN_TOK_IDENT) ||
+	    (tok[2].kind != ADMIN_TOK_EQUALS && !admin_tok_is(&tok[2], "TO"))) {
 		admin_error(c, SQLSTATE_SYNTAX_ERROR, "usage: SET key = value");
 		return;
 	}
-	p += *p == '=' ? 1 : 2;
-	while (isspace((unsigned char)*p))
-		p++;
-	char value[ADMIN_CMD_MAX];   /* the command's length: never cut */
-	n = 0;
-	if (*p == '\'') {
-		for (p++; *p && n < sizeof value - 1; p++) {
-			if (*p == '\'' && p[1] == '\'')
-				p++;
-			else if (*p == '\'')
-				break;
-			value[n++] = *p;
-		}
-		if (*p != '\'') {
-			admin_error(c, SQLSTATE_SYNTAX_ERROR, "unterminated quoted value");
-			return;
-		}
-		p++;
-	} else {
-		while (*p && *p != ';' && !isspace((unsigned char)*p) && n < sizeof value - 1)
-			value[n++] = *p++;
-	}
-	value[n] = 0;
-	while (isspace((unsigned char)*p) || *p == ';')
-		p++;
-	if (*p) {
-		admin_error(c, SQLSTATE_SYNTAX_ERROR, "unexpected text after the value: %s", p);
+	const char *key = tok[1].text;
+	char *value = set_value(c, a);
+	if (!value)
 		return;
+	struct config *next = NULL;
+	char why[1024];
+	switch (config_with_setting(rt.cfg, key, value, &next, why, sizeof why)) {
+	case CONFIG_SET_OK:
+		break;
+	case CONFIG_SET_UNKNOWN:
+		admin_error(c, SQLSTATE_UNDEFINED_OBJECT, "%s", why);
+		goto out;
+	case CONFIG_SET_FIXED:
+		admin_error(c, SQLSTATE_OBJECT_NOT_IN_PREREQUISITE_STATE, "%s", why);
+		goto out;
+	case CONFIG_SET_INVALID:
+		admin_error(c, SQLSTATE_INVALID_PARAMETER_VALUE, "%s", why);
+		goto out;
+	case CONFIG_SET_NOMEM:
+		admin_error(c, SQLSTATE_OUT_OF_MEMORY, "%s", why);
+		goto out;
 	}
-	const struct cfg_key *k = cfg_key_find(cfg_global_keys, cfg_global_nkeys, key);
-	if (!k) {
-		admin_error(c, SQLSTATE_UNDEFINED_OBJECT, "unknown configuration key: %s", key);
-		return;
+	if (!lifecycle_swap(next, why, sizeof why)) {
+		log_error("console: SET %s refused, the running configuration stays: %s", key, why);
+		admin_error(c, SQLSTATE_INVALID_PARAMETER_VALUE,
+			    "SET %s refused, the running configuration stays: %s", key, why);
+		goto out;
 	}
-	if (!settable(k)) {
-		admin_error(c, SQLSTATE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-			    "%s cannot be changed with SET: %s", k->name,
-			    k->reload_ok ? "edit the configuration file, then RELOAD"
-					 : "it needs a restart");
-		return;
-	}
-	char why[256];
-	if (!cfg_key_set(k, rt.cfg, value, rt.cfg->dir, why, sizeof why)) {
-		admin_error(c, SQLSTATE_INVALID_PARAMETER_VALUE, "%s: %s", k->name, why);
-		return;
-	}
-	log_info("console: SET %s = %s", k->name, value);
-	if (!strncmp(k->name, "gate_bypass_", 12))
+	log_info("console: SET %s = %s", key, value);
+	if (!strncasecmp(key, "gate_bypass_", 12))
 		config_warn_gate_bypass(rt.cfg, "console");
-	lifecycle_apply();
 	admin_reply(c, "SET");
+out:
+	free(value);
 }
-
-
 
 static const struct {
 	const char *name;
-	int min_args, max_args;      /* database names (SET parses its own) */
+	size_t min_args, max_args;   /* tokens after the command (SET parses its own) */
+	bool names_db;               /* the first argument is a database name */
 	void (*fn)(struct client *c, const struct cmd_call *a);
 	const char *help;
 } commands[] = {
-	{ "PAUSE", 0, 3, cmd_pause, "PAUSE [db [TIMEOUT s]]: hold new transactions once those in flight end" },
-	{ "RESUME", 0, 3, cmd_resume, "RESUME [db [WINDOW n]]: end a PAUSE or KILL" },
-	{ "RECONNECT", 0, 1, cmd_reconnect, "RECONNECT [db]: replace servers as they come free" },
-	{ "WAIT_CLOSE", 0, 1, cmd_wait_close, "WAIT_CLOSE [db]: wait until RECONNECT/RELOAD closed them" },
-	{ "KILL", 1, 1, cmd_kill, "KILL db: drop its clients and servers; pause it" },
-	{ "DISABLE", 1, 1, cmd_disable, "DISABLE db: refuse new logins to it" },
-	{ "ENABLE", 1, 1, cmd_enable, "ENABLE db: accept logins again" },
-	{ "RELOAD", 0, 0, cmd_reload, "RELOAD: read the configuration file again" },
-	{ "SHUTDOWN", 0, 1, cmd_shutdown, "SHUTDOWN [WAIT_FOR_SERVERS | WAIT_FOR_CLIENTS]: stop" },
-	{ "SET", 0, 99, cmd_set, "SET key = value: change a setting until the next RELOAD" },
+	{ "PAUSE", 0, 3, true, cmd_pause, "PAUSE [db [TIMEOUT s]]: hold new transactions once those in flight end" },
+	{ "RESUME", 0, 3, true, cmd_resume, "RESUME [db [WINDOW n]]: end a PAUSE or KILL" },
+	{ "RECONNECT", 0, 1, true, cmd_reconnect, "RECONNECT [db]: replace servers as they come free" },
+	{ "WAIT_CLOSE", 0, 1, true, cmd_wait_close, "WAIT_CLOSE [db]: wait until RECONNECT/RELOAD closed them" },
+	{ "KILL", 1, 1, true, cmd_kill, "KILL db: drop its clients and servers; pause it" },
+	{ "DISABLE", 1, 1, true, cmd_disable, "DISABLE db: refuse new logins to it" },
+	{ "ENABLE", 1, 1, true, cmd_enable, "ENABLE db: accept logins again" },
+	{ "RELOAD", 0, 0, false, cmd_reload, "RELOAD: read the configuration file again" },
+	{ "SHUTDOWN", 0, 1, false, cmd_shutdown, "SHUTDOWN [WAIT_FOR_SERVERS | WAIT_FOR_CLIENTS]: stop" },
+	{ "SET", 0, SIZE_MAX, false, cmd_set, "SET key = value: change a setting until the next RELOAD" },
 };
 
 void admin_cmd_help(void (*line)(void *arg, const char *text), void *arg)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		line(arg, commands[i].help);
+	line(arg, "db: a word, or a \"quoted identifier\" (\"\" inside for a quote): KILL \"my db\"");
 }
 
-bool admin_cmd_run(struct client *c, char **tok, int n, const char *sql)
+bool admin_cmd_run(struct client *c, const struct admin_toks *t)
 {
 	size_t i;
 	for (i = 0; i < ARRAY_SIZE(commands); i++)
-		if (!strcasecmp(tok[0], commands[i].name))
+		if (admin_tok_is(&t->v[0], commands[i].name))
 			break;
 	if (i == ARRAY_SIZE(commands))
 		return false;
+	const char *name = commands[i].name;
 	if (!config_list_has(rt.cfg->admin_users, c->user)) {
 		admin_error(c, SQLSTATE_INSUFFICIENT_PRIVILEGE,
-			    "%s needs an admin user (admin_users); stats_users may only SHOW", commands[i].name);
+			    "%s needs an admin user (admin_users); stats_users may only SHOW", name);
 		return true;
 	}
-	if (n - 1 < commands[i].min_args || n - 1 > commands[i].max_args) {
+	size_t nargs = t->n - 1;
+	if (nargs < commands[i].min_args || nargs > commands[i].max_args) {
 		if (commands[i].min_args == commands[i].max_args)
-			admin_error(c, SQLSTATE_SYNTAX_ERROR, "%s takes %s", commands[i].name,
+			admin_error(c, SQLSTATE_SYNTAX_ERROR, "%s takes %s", name,
 				    commands[i].min_args ? "a database name" : "no argument");
 		else
-			admin_error(c, SQLSTATE_SYNTAX_ERROR, "%s takes at most one argument",
-				    commands[i].name);
+			admin_error(c, SQLSTATE_SYNTAX_ERROR, "%s takes at most one argument", name);
 		return true;
 	}
-	const struct cmd_call call = { tok, n, n > 1 ? tok[1] : NULL, sql };
+	const struct admin_tok *arg = nargs > 0 ? &t->v[1] : NULL;
+	if (commands[i].names_db && arg && !admin_tok_is_name(arg)) {
+		if (arg->kind == ADMIN_TOK_STRING)
+			admin_error(c, SQLSTATE_SYNTAX_ERROR, "%s takes a database name (a word or a \"quoted "
+				    "identifier\"), not a string: '%s'", name, arg->text);
+		else
+			admin_error(c, SQLSTATE_SYNTAX_ERROR, "%s takes a database name, not '%s'", name, arg->text);
+		return true;
+	}
+	const struct cmd_call call = { t->v, t->n, arg ? arg->text : NULL };
 	commands[i].fn(c, &call);
 	return true;
 }

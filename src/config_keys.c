@@ -4,7 +4,8 @@
  * defaults included.
  *
  * INTERFACE ROUTINES: see config_internal.h (cfg_key_find, cfg_keys_init,
- * cfg_key_set, cfg_key_equal, cfg_keys_free, cfg_enum_name, cfg_resolve_path).
+ * cfg_key_set, cfg_key_equal, cfg_keys_copy, cfg_keys_free, cfg_key_text,
+ * cfg_enum_name, cfg_resolve_path).
  *
  * Adding a key: a field in struct config (or struct db_entry, struct
  * user_settings), one row below, a line in etc/sluice.ini and a section in
@@ -501,6 +502,60 @@ bool cfg_key_equal(const struct cfg_key *k, const void *a, const void *b)
 		break;
 	}
 	return true;
+}
+
+static bool is_string(const struct cfg_key *k)
+{
+	return k->type == CFG_STRING || k->type == CFG_PATH;
+}
+
+/* Every string field is cut from src before any is copied: a failure half
+ * way leaves dst owning copies and NULLs only, never src's strings. */
+bool cfg_keys_copy(const struct cfg_key *tab, size_t n, void *dst, const void *src)
+{
+	for (size_t i = 0; i < n; i++)
+		if (is_string(&tab[i]))
+			*(char **)((char *)dst + tab[i].offset) = NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (!is_string(&tab[i]))
+			continue;
+		const char *s = *(char *const *)((const char *)src + tab[i].offset);
+		char **field = (char **)((char *)dst + tab[i].offset);
+		if (s && !(*field = strdup(s)))
+			return false;
+	}
+	return true;
+}
+
+char *cfg_key_text(const struct cfg_key *k, const void *base)
+{
+	const char *field = (const char *)base + k->offset;
+	const char *s = "";
+	char num[64];
+	switch (k->type) {
+	case CFG_INT:
+	case CFG_BYTES:
+		snprintf(num, sizeof num, "%d", *(const int *)field);
+		s = num;
+		break;
+	case CFG_BOOL:
+		s = *(const int *)field ? "1" : "0";
+		break;
+	case CFG_ENUM:
+		s = cfg_enum_name(k->enums, *(const int *)field);
+		break;
+	case CFG_SECONDS:
+		snprintf(num, sizeof num, "%g", *(const double *)field);
+		s = num;
+		break;
+	case CFG_STRING:
+	case CFG_PATH:
+		s = *(const char *const *)field;
+		break;
+	case CFG_UNSUPPORTED:
+		break;
+	}
+	return strdup(s ? s : "");
 }
 
 void cfg_keys_free(const struct cfg_key *tab, size_t n, void *base)

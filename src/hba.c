@@ -49,6 +49,7 @@ struct hba_rule {
 /* A zero-filled struct is a valid empty list: it rejects everyone. */
 struct hba_rules {
 	char *text;                  /* the file, records unquoted in place */
+	size_t textlen;              /* its bytes, the final NUL included */
 	struct hba_rule *rules;
 	size_t n, cap;
 	struct hba_name *names;      /* every rule's database and user lists */
@@ -440,6 +441,7 @@ bool hba_parse(const char *text, size_t len, const char *name,
 	}
 	memcpy(r->text, text, len);
 	r->text[len] = 0;
+	r->textlen = len + 1;
 	end = r->text + len;
 	rd = r->text;
 	if (len >= 3 && memcmp(rd, "\xEF\xBB\xBF", 3) == 0)
@@ -508,6 +510,34 @@ void hba_free(struct hba_rules *r)
 	free(r->rules);
 	free(r->names);
 	free(r);
+}
+
+/* The names point into text: the copy's point into its own. */
+struct hba_rules *hba_copy(const struct hba_rules *r)
+{
+	struct hba_rules *c = r ? calloc(1, sizeof *c) : NULL;
+	if (!c)
+		return NULL;
+	c->text = malloc(r->textlen ? r->textlen : 1);
+	c->rules = malloc(r->n ? r->n * sizeof *c->rules : 1);
+	c->names = malloc(r->nnames ? r->nnames * sizeof *c->names : 1);
+	if (!c->text || !c->rules || !c->names) {
+		hba_free(c);
+		return NULL;
+	}
+	if (r->textlen)
+		memcpy(c->text, r->text, r->textlen);
+	if (r->n)
+		memcpy(c->rules, r->rules, r->n * sizeof *c->rules);
+	c->textlen = r->textlen;
+	c->n = c->cap = r->n;
+	for (size_t i = 0; i < r->nnames; i++) {
+		c->names[i] = r->names[i];
+		if (r->names[i].s)
+			c->names[i].s = c->text + (r->names[i].s - r->text);
+	}
+	c->nnames = c->capnames = r->nnames;
+	return c;
 }
 
 size_t hba_count(const struct hba_rules *r)

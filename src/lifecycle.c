@@ -134,28 +134,26 @@ static void apply_settings(void)
 	lifecycle_kick();
 }
 
-void lifecycle_apply(void)
+bool lifecycle_swap(struct config *next, char *err, size_t errlen)
 {
+	if (!config_reload_check(rt.cfg, next, err, errlen) || !tls_configure(next, err, errlen)) {
+		config_free(next);
+		return false;
+	}
+	struct config *old = rt.cfg;
+	rt.cfg = next;
 	apply_settings();
+	config_free(old);
+	return true;
 }
 
 bool lifecycle_reload(char *err, size_t errlen)
 {
 	struct config *next = NULL;
-	if (!config_load(rt.cfg->path, &next, err, errlen))
-		goto refuse;
-	if (!config_reload_check(rt.cfg, next, err, errlen))
-		goto refuse;
-	if (!tls_configure(next, err, errlen))
-		goto refuse;
-	struct config *old = rt.cfg;
-	rt.cfg = next;
-	apply_settings();
-	config_free(old);
+	if (!config_load(rt.cfg->path, &next, err, errlen) || !lifecycle_swap(next, err, errlen)) {
+		log_error("reload refused, the running configuration stays: %s", err);
+		return false;
+	}
 	log_info("configuration reloaded from %s", rt.cfg->path);
 	return true;
-refuse:
-	config_free(next);
-	log_error("reload refused, the running configuration stays: %s", err);
-	return false;
 }

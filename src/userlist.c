@@ -88,6 +88,28 @@ const struct user_entry *userlist_find(const struct userlist *ul, const char *us
 	return ul && user ? find(ul, user) : NULL;
 }
 
+struct userlist *userlist_copy(const struct userlist *ul)
+{
+	struct userlist *c = calloc(1, sizeof *c);
+	if (!c || (ul->n && !(c->users = calloc(ul->n, sizeof *c->users)))) {
+		free(c);
+		return NULL;
+	}
+	for (; c->n < ul->n; c->n++) {
+		const struct user_entry *u = &ul->users[c->n];
+		struct user_entry *d = &c->users[c->n];
+		*d = *u;
+		d->name = strdup(u->name);
+		d->secret = strdup(u->secret);
+		if (!d->name || !d->secret) {
+			c->n++;   /* userlist_free frees what was copied of it */
+			userlist_free(c);
+			return NULL;
+		}
+	}
+	return c;
+}
+
 void userlist_free(struct userlist *ul)
 {
 	if (!ul)
