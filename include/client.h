@@ -166,7 +166,6 @@ void client_close_logged(struct client *c, const char *reason, bool flush, int l
 void client_on_startup(struct client *c);
 
 /* client_log.c, for the module's parts */
-bool client_before_login(const struct client *c);
 /* May a line about peer `sa`, not logged in, be written (log_limit.h)? */
 bool client_log_allowed_addr(const struct sockaddr *sa, int lvl);
 void client_log_disconnect(struct client *c, const char *reason, int lvl_on);

@@ -68,10 +68,36 @@ const char *client_state_name(enum client_state st)
 	return st <= CL_CLOSED ? state_names[st] : "?";
 }
 
+/* States that are a membership too: a login slot (rt.logins) until
+ * authenticated, the pool's queue while waiting for a server, the gate's
+ * list while held. */
+static bool login_state(enum client_state st)
+{
+	return st == CL_STARTUP || st == CL_AUTH || st == CL_AUTH_QUERY;
+}
+
+static bool queue_state(enum client_state st)
+{
+	return st == CL_WAITING || st == CL_LOGIN_WAIT || st == CL_AUTH_QUERY;
+}
+
+/* Leave the lists of state `from` that state `to` does not keep. The one
+ * place that knows which list goes with which state. */
+static void leave_lists(struct client *c, enum client_state from, enum client_state to)
+{
+	if (login_state(from) && !login_state(to))
+		login_slots_leave(c);
+	if (queue_state(from) && !queue_state(to))
+		pool_unqueue(c);
+	if (from == CL_HELD && to != CL_HELD)
+		gate_unhold(c, false);
+}
+
 void client_set_state(struct client *c, enum client_state st)
 {
 	client_log(c, LOG_LVL_NOISE, "state %s -> %s", client_state_name(c->state),
 		   client_state_name(st));
+	leave_lists(c, c->state, st);
 	c->state = st;
 }
 
@@ -166,12 +192,7 @@ void client_close_logged(struct client *c, const char *reason, bool flush, int l
 	if (c->state == CL_CLOSED)
 		return;
 	client_log_disconnect(c, reason, lvl_on);
-	if (client_before_login(c))
-		login_slots_leave(c);
-	if (c->state == CL_WAITING || c->state == CL_LOGIN_WAIT || c->state == CL_AUTH_QUERY)
-		pool_unqueue(c);
-	if (c->state == CL_HELD)
-		gate_unhold(c, false);
+	leave_lists(c, c->state, CL_CLOSED);   /* before its server goes back */
 	struct server *s = c->server;
 	if (s) {
 		bool clean = server_clean_for_reuse(c, s);

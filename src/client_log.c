@@ -23,7 +23,7 @@
  * (log_limit.h): a peer opening connections as fast as it can must not
  * write the log at the same rate. ---- */
 
-bool client_before_login(const struct client *c)
+static bool before_login(const struct client *c)
 {
 	return c->state == CL_STARTUP || c->state == CL_AUTH || c->state == CL_AUTH_QUERY;
 }
@@ -98,7 +98,7 @@ void client_log_peer(struct client *c, int lvl, const char *fmt, ...)
 {
 	if (!log_on(lvl))
 		return;
-	if (lvl < LOG_LVL_DEBUG && client_before_login(c) && !log_allowed(c, lvl))
+	if (lvl < LOG_LVL_DEBUG && before_login(c) && !log_allowed(c, lvl))
 		return;
 	char msg[1024], addr[CLIENT_ADDR_LEN];
 	va_list ap;
@@ -115,7 +115,7 @@ static void log_client_event(struct client *c, bool on, int lvl_on, const char *
 	int lvl = on ? lvl_on : LOG_LVL_DEBUG;
 	if (!log_on(lvl))
 		return;
-	if (lvl < LOG_LVL_DEBUG && client_before_login(c) && !log_allowed(c, lvl))
+	if (lvl < LOG_LVL_DEBUG && before_login(c) && !log_allowed(c, lvl))
 		return;
 	char addr[CLIENT_ADDR_LEN];
 	struct log_who who = client_who(c, addr);
