@@ -179,14 +179,6 @@ static bool take_login_slot(struct client *c)
 
 /* ---- the one exit path ---- */
 
-static bool server_clean_for_reuse(const struct client *c, const struct server *s)
-{
-	return s->state == SV_ACTIVE && s->txn_status == 'I' &&
-	       c->relay.pending == 0 && s->relay.pending == 0 &&
-	       c->relay.counted == s->relay.counted &&
-	       !c->relay.unsynced && conn_in_len(&s->conn) == 0;
-}
-
 void client_close_logged(struct client *c, const char *reason, bool flush, int lvl_on)
 {
 	if (c->state == CL_CLOSED)
@@ -195,7 +187,8 @@ void client_close_logged(struct client *c, const char *reason, bool flush, int l
 	leave_lists(c, c->state, CL_CLOSED);   /* before its server goes back */
 	struct server *s = c->server;
 	if (s) {
-		bool clean = server_clean_for_reuse(c, s);
+		/* at the boundary, nothing more from the server: reset and reuse */
+		bool clean = client_at_boundary(c) && conn_in_len(&s->conn) == 0;
 		s->client = NULL;
 		c->server = NULL;
 		pool_release(s, clean ? POOL_RELEASE_RESET : POOL_RELEASE_CLOSE);

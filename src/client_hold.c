@@ -19,6 +19,11 @@
 #include "server.h"
 #include "sqlstate.h"
 
+/* The one rule for "this pair is between transactions": the server is
+ * idle in no transaction, every sync point the client sent is answered,
+ * nothing is half-sent either way, and sluice owes the client nothing.
+ * The release at a transaction's end, the exit path, shutdown and the
+ * gate all ask it, adding only what they need besides (no more input). */
 bool client_at_boundary(const struct client *c)
 {
 	const struct server *s = c->server;

@@ -93,9 +93,7 @@ static void release_idle_sessions(void)
 			client_fail(c, SQLSTATE_ADMIN_SHUTDOWN, "sluice is shutting down");
 			continue;
 		}
-		if (c->state == CL_ACTIVE && s && s->state == SV_ACTIVE && s->txn_status == 'I' &&
-		    c->relay.counted == s->relay.counted && !c->relay.unsynced &&
-		    c->relay.pending == 0 && s->relay.pending == 0 && conn_in_len(&c->conn) == 0)
+		if (c->state == CL_ACTIVE && client_at_boundary(c) && conn_in_len(&c->conn) == 0)
 			client_release_server(c);
 	}
 }

@@ -415,15 +415,6 @@ static enum relay_action soften_fatal(struct server *s, struct client *c,
 	return ok ? RELAY_DROP : RELAY_FAIL;
 }
 
-/* After this ReadyForQuery, may the client let go of the server? Only
- * when every sync point it sent has been answered and nothing is half-sent
- * in either direction. */
-static bool client_done_with_server(const struct server *s, const struct client *c)
-{
-	return c->relay.counted == s->relay.counted && !c->relay.unsynced &&
-	       c->relay.pending == 0 && conn_in_len(&c->conn) == 0 && prepared_server_idle(s);
-}
-
 static enum relay_action server_inspect(void *owner, char type, const uint8_t *body, size_t len)
 {
 	struct server *s = owner;
@@ -513,7 +504,9 @@ static void server_transaction_end(struct server *s)
 		return;
 	}
 	gate_note_boundary();
-	if (!client_done_with_server(s, c)) {
+	/* may the client let go of the server? at the boundary, with
+	 * nothing more sent */
+	if (!client_at_boundary(c) || conn_in_len(&c->conn) > 0) {
 		/* the client already sent more: keep going, unless its next
 		 * transaction must wait for the gate */
 		if (client_at_boundary(c) && gate_holds_client(c))
