@@ -5,6 +5,7 @@ ports reserved with the harness's lock files, every wait bounded.
 """
 
 import os
+import shlex
 import pwd
 import shutil
 import signal
@@ -269,7 +270,9 @@ class Pooler:
 
     def start(self):
         err = open(self.stderr, 'ab')
-        argv = [self.bin, self.ini]
+        # DIFF_POOLER_ARGS: more arguments for the pooler ("-v -v" for
+        # sluice's DEBUG lines when looking into a difference)
+        argv = [self.bin] + shlex.split(os.environ.get('DIFF_POOLER_ARGS', '')) + [self.ini]
         if self.as_pg:
             argv = ['runuser', '-u', 'postgres', '--'] + argv
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=err, stderr=err,

@@ -96,8 +96,9 @@ class ClientRun:
     """One client's conversation: every backend message it received, in
     order, and how it ended ('ok', 'hang', 'closed', 'error')."""
 
-    def __init__(self, client, port, tls, idle=IDLE):
+    def __init__(self, client, port, tls, idle=IDLE, progress=None):
         self.client = client
+        self.progress = progress
         self.port = port
         self.tls = tls
         self.idle = idle
@@ -137,7 +138,8 @@ class ClientRun:
 
     def run(self):
         try:
-            self.conn = pgwire.Conn('127.0.0.1', self.port, idle_timeout=self.idle, tls=self.tls)
+            self.conn = pgwire.Conn('127.0.0.1', self.port, idle_timeout=self.idle, tls=self.tls,
+                                    progress=self.progress)
             startup = self.conn.login(cluster.APP_USER, cluster.DB, cluster.APP_PW,
                                       self.client.get('params'))
             self.stream += startup
@@ -216,7 +218,7 @@ class ClientRun:
                     self.pending_rfq -= 1
                 continue
             now = time.monotonic()
-            if now - last_byte > IDLE + 2:
+            if now - self.conn.quiet_since(last_byte) > IDLE + 2:
                 raise pgwire.Hang('no answer to a cancelled query for %.0f s' % IDLE)
             if now >= next_cancel and self.key and len(self.stream) == mark:
                 pgwire.send_cancel('127.0.0.1', self.port, self.key[0], self.key[1], timeout=IDLE)
@@ -238,7 +240,11 @@ class ClientRun:
 
 
 def run_clients(wl, port, tls, idle=IDLE):
-    runs = [ClientRun(c, port, tls, idle) for c in wl['clients']]
+    """Every client of wl at once, each in a thread. A client that waits
+    is hung only when no client of the run has received anything for the
+    idle bound (pgwire.Progress)."""
+    progress = pgwire.Progress()
+    runs = [ClientRun(c, port, tls, idle, progress) for c in wl['clients']]
     threads = [threading.Thread(target=r.run, daemon=True) for r in runs]
     for t in threads:
         t.start()
@@ -411,10 +417,12 @@ class Env:
         self.pg.reset()
         pooler = cluster.Pooler(self.pg, cfg.mode, cfg.pool, tls=cfg.tls, kind=cfg.kind, binary=self.bin)
         try:
-            # In session mode a client holds its server for its whole
-            # session, so with more clients than servers one waits, in
-            # silence, for the sessions ahead of it: that is pooling, not
-            # a hang. Its bound grows with the sessions that can be ahead.
+            # With more clients than servers a client waits, in silence,
+            # for the transactions ahead of it: that is pooling, not a
+            # hang, as long as the others make progress (run_clients,
+            # pgwire.Progress). In session mode it waits for whole
+            # sessions, which may be quiet a while themselves: its bound
+            # grows with the sessions that can be ahead.
             idle = IDLE
             if cfg.mode == 'session':
                 idle = IDLE * -(-len(wl['clients']) // cfg.pool)

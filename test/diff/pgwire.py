@@ -192,9 +192,24 @@ class Scram:
 
 # ---- the connection ----
 
+class Progress:
+    """When any of a run's connections last received a byte. A connection
+    that waits while another makes progress is not hung: through a pooler
+    with fewer servers than clients, a client waits, silent, for as long as
+    the transactions (or sessions) ahead of it take. A hang is a wait that
+    outlasts idle_timeout of silence everywhere."""
+
+    def __init__(self):
+        self.last = time.monotonic()
+
+    def note(self):
+        self.last = time.monotonic()
+
+
 class Conn:
-    def __init__(self, host, port, idle_timeout=10.0, tls=False, bytewise=False):
+    def __init__(self, host, port, idle_timeout=10.0, tls=False, bytewise=False, progress=None):
         self.idle_timeout = idle_timeout
+        self.progress = progress
         self.rbuf = bytearray()
         self.eof = False
         self.bytewise = bytewise
@@ -244,7 +259,14 @@ class Conn:
             self.eof = True
             return True
         self.rbuf += b
+        if self.progress:
+            self.progress.note()
         return True
+
+    def quiet_since(self, mine):
+        """The start of the silence that counts: this connection's last
+        byte, or any connection's of the run when that came later."""
+        return max(mine, self.progress.last) if self.progress else mine
 
     def send(self, data, chunk=0):
         """Send all of data (in pieces of `chunk` bytes when > 0), reading
@@ -269,7 +291,7 @@ class Conn:
                         last = time.monotonic()
                 if w:
                     continue
-                if time.monotonic() - last > self.idle_timeout:
+                if time.monotonic() - self.quiet_since(last) > self.idle_timeout:
                     raise Hang('send blocked for %.0f s' % self.idle_timeout)
 
     def _frame(self):
@@ -303,7 +325,10 @@ class Conn:
                 continue
             left = deadline - time.monotonic()
             if left <= 0:
-                raise Hang('nothing for %.0f s' % timeout)
+                deadline = self.quiet_since(deadline - timeout) + timeout
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise Hang('nothing for %.0f s' % timeout)
             r, _, _ = select.select([self.sock], [], [], min(left, 1.0))
             if r:
                 if self._recv_some():
