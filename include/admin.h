@@ -29,8 +29,8 @@ struct admin_toks;
 bool admin_is_console(const char *db);
 void admin_login(struct client *c);
 void admin_input(struct client *c);
-/* Finish the commands waiting for connections to close (from
- * lifecycle_kick); forget a console that is closing. */
+/* Finish the commands waiting for connections to close (a deferred
+ * check: rt_kick); forget a console that is closing. */
 void admin_progress(void);
 void admin_forget(struct client *c);
 

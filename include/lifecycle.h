@@ -4,10 +4,10 @@
  * deferred check that finishes whatever was waiting for connections to go.
  *
  * INTERFACE ROUTINES
- *   lifecycle_init()            after the event base exists
- *   lifecycle_kick()            something closed: re-check, from the loop,
- *                               the gates, waiting console commands and
- *                               a pending shutdown (cheap; call freely)
+ *   lifecycle_init()            after the event base exists; registers the
+ *                               deferred checks (the gates, waiting console
+ *                               commands, a pending shutdown) with rt_kick
+ *   lifecycle_kick()            rt_kick(), for the modules above runtime
  *   lifecycle_reload(err, n)    re-read the config file; false: the
  *                               running configuration stays, err says why
  *   lifecycle_swap(next, err, n)   make next the running configuration,

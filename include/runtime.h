@@ -45,6 +45,19 @@ struct runtime {
 
 extern struct runtime rt;
 
+/* Deferred checks: conditions that wait on many objects (a gate drained,
+ * a PAUSE or WAIT_CLOSE done, the last client gone for a shutdown) are
+ * checked once, at the end of a loop pass, after something that may have
+ * completed them happened. The modules above register their checks
+ * (lifecycle_init), in order; anything below says rt_kick(), naming no
+ * one. At most RT_CHECKS_MAX checks. */
+#define RT_CHECKS_MAX 8
+typedef void (*rt_check_fn)(void);
+bool rt_checks_init(void);
+bool rt_check_register(rt_check_fn fn);
+void rt_kick(void);
+void rt_checks_free(void);
+
 /* Monotonic time in seconds. */
 double rt_now(void);
 /* Wall-clock time in seconds since the epoch (for display). */

@@ -55,7 +55,7 @@ static bool wait_start(struct client *c, enum wait_kind kind, const char *db, ui
 	w->window = window;
 	list_append(&waits, &w->node);
 	c->console_waiting = true;
-	lifecycle_kick();
+	rt_kick();
 	return true;
 }
 

@@ -21,7 +21,6 @@
 #include "client.h"
 #include "config.h"
 #include "gate.h"
-#include "lifecycle.h"
 #include "log.h"
 #include "log_limit.h"
 #include "login_slots.h"
@@ -209,7 +208,7 @@ void client_close_logged(struct client *c, const char *reason, bool flush, int l
 	client_set_state(c, CL_CLOSED);
 	if (bypass_session)
 		gate_bypass_logout(c);
-	lifecycle_kick();
+	rt_kick();
 	/* mid-handshake nothing can be sent: close at once */
 	if (flush && c->conn.phase != CONN_TLS)
 		conn_close_flushed(&c->conn);

@@ -13,7 +13,6 @@
 #include "client.h"
 #include "config.h"
 #include "gate.h"
-#include "lifecycle.h"
 #include "log.h"
 #include "pool.h"
 #include "runtime.h"
@@ -124,7 +123,7 @@ static void count_error(struct gate *g)
 
 void gate_kick(void)
 {
-	lifecycle_kick();
+	rt_kick();
 }
 
 /* The next moment the gate must act: its drain deadline while draining,

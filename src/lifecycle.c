@@ -19,8 +19,6 @@
 #include "sqlstate.h"
 #include "tls.h"
 
-static struct event *kick_ev;
-
 static void finish_shutdown(void)
 {
 	struct list *it, *tmp;
@@ -53,30 +51,21 @@ static void check_shutdown(void)
 	}
 }
 
-static void kick_cb(evutil_socket_t fd, short what, void *arg)
-{
-	gate_update();
-	admin_progress();
-	check_shutdown();
-}
-
 bool lifecycle_init(void)
 {
-	kick_ev = event_new(rt.base, -1, 0, kick_cb, NULL);
-	return kick_ev != NULL;
+	/* in this order: a drained gate closes before a PAUSE is told */
+	return rt_checks_init() && rt_check_register(gate_update) &&
+	       rt_check_register(admin_progress) && rt_check_register(check_shutdown);
 }
 
 void lifecycle_kick(void)
 {
-	if (kick_ev && !event_pending(kick_ev, EV_TIMEOUT, NULL))
-		event_active(kick_ev, EV_TIMEOUT, 0);
+	rt_kick();
 }
 
 void lifecycle_free(void)
 {
-	if (kick_ev)
-		event_free(kick_ev);
-	kick_ev = NULL;
+	rt_checks_free();
 	gate_free_all();
 }
 

@@ -13,7 +13,6 @@
 
 #include "cancel.h"
 #include "gate.h"
-#include "lifecycle.h"
 #include "client.h"
 #include "config.h"
 #include "log.h"
@@ -590,7 +589,7 @@ void pool_server_gone(struct server *s)
 		return;
 	p->nservers--;
 	list_del_init(&s->pool_node);
-	lifecycle_kick();   /* a PAUSE, WAIT_CLOSE or shutdown may be done now */
+	rt_kick();   /* a PAUSE, WAIT_CLOSE or shutdown may be done now */
 	/* A server that never logged in tells us the database is failing:
 	 * do not reconnect in a loop; pool_login_failed decides. */
 	if (!server_logging_in(s)) {

@@ -1,11 +1,54 @@
 /*
- * runtime.c — the process-wide context and the clock.
+ * runtime.c — the process-wide context, the deferred checks and the clock.
  */
 #include <time.h>
+
+#include <event2/event.h>
 
 #include "runtime.h"
 
 struct runtime rt;
+
+static struct {
+	struct event *ev;
+	rt_check_fn fn[RT_CHECKS_MAX];
+	int n;
+} checks;
+
+static void checks_cb(evutil_socket_t fd, short what, void *arg)
+{
+	for (int i = 0; i < checks.n; i++)
+		checks.fn[i]();
+}
+
+bool rt_checks_init(void)
+{
+	checks.n = 0;
+	checks.ev = event_new(rt.base, -1, 0, checks_cb, NULL);
+	return checks.ev != NULL;
+}
+
+bool rt_check_register(rt_check_fn fn)
+{
+	if (checks.n == RT_CHECKS_MAX)
+		return false;
+	checks.fn[checks.n++] = fn;
+	return true;
+}
+
+void rt_kick(void)
+{
+	if (checks.ev && !event_pending(checks.ev, EV_TIMEOUT, NULL))
+		event_active(checks.ev, EV_TIMEOUT, 0);
+}
+
+void rt_checks_free(void)
+{
+	if (checks.ev)
+		event_free(checks.ev);
+	checks.ev = NULL;
+	checks.n = 0;
+}
 
 double rt_now(void)
 {
