@@ -46,7 +46,7 @@ sub run_clients
 		my $n = $watch->query_value(
 			"SELECT count(*) FROM pg_stat_activity WHERE usename = '$user' AND backend_type = 'client backend'");
 		die "lost the watching connection" unless defined $n;
-		select(undef, undef, undef, 0.02);
+		select(undef, undef, undef, 0.02);   # the sampling interval
 		$samples++;
 		$max = $n if $n > $max;
 		for my $pid (keys %pids) {

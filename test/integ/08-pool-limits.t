@@ -79,7 +79,7 @@ sub split_messages
 	my ($qb, $qc) = ($sl->proto, $sl->proto);
 	my $tb = time();
 	$qb->send(msg('Q', "SELECT 1\0"));
-	select(undef, undef, undef, 1.0);
+	select(undef, undef, undef, 1.0);   # deliberate: C comes 1 s after B
 	my $tc = time();
 	$qc->send(msg('Q', "SELECT 1\0"));
 	my $rb = $qb->read_results(15);
@@ -331,7 +331,7 @@ for my $case ([ 'on', 1, {} ], [ 'off', 0, { tcp_defer_accept => 0 } ],
 			$rc{ $pids{$pid} } = SluiceTest::exit_code($?);
 			delete $pids{$pid};
 		}
-		select(undef, undef, undef, 0.01);
+		select(undef, undef, undef, 0.01);   # the sampling interval
 	}
 	for my $pid (keys %pids) {
 		kill 'KILL', $pid;

@@ -146,7 +146,7 @@ for my $mode (qw(transaction session)) {
 	while (time() - $t0 < 1.6) {
 		$n++;
 		$bad++ unless ($busy->query_value("SELECT $n") // '') eq $n;
-		select(undef, undef, undef, 0.2);
+		select(undef, undef, undef, 0.2);   # deliberate: a query every 0.2 s
 	}
 	is($bad, 0, "$mode: the client querying every 0.2 s for 1.6 s is never cut off ($n queries)");
 	my ($eof, $errs) = errors_until_eof($idle, 5);

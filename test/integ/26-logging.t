@@ -285,7 +285,14 @@ sub parse_logfmt
 		return $eof ? $port : 0;
 	};
 
-	select(undef, undef, undef, 0.3);   # what came before is written by now
+	# what came before is written by now: every client that logged in
+	# (the harness's readiness probe) has its closing line
+	wait_for(sub {
+		my $log = $sl->log_contents;
+		my %open = map { $_ => 1 } $log =~ / C-(\d+) \S+ login ok /g;
+		delete @open{ $log =~ / C-(\d+) \S+ closing: /g };
+		return !%open;
+	}, timeout => 10) or diag('a client that logged in was not logged closing within 10 s');
 	($seen) = sort { $b <=> $a } $sl->log_contents =~ / C-(\d+) /g;
 	$seen //= 0;
 	my $before = $loglines->();

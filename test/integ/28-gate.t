@@ -8,7 +8,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../lib";
 use Test::More;
-use Time::HiRes qw(time sleep);
+use Time::HiRes qw(time);
 use HTTP::Tiny;
 use SluiceTest qw(run_cmd);
 
@@ -158,8 +158,10 @@ $sl->expect_log(qr/WARNING database app: drain deadline passed; gate reopened \(
 	$adm->query('SET gate_drain_policy = cancel');
 	$sl->expect_log(qr/WARNING database app: drain deadline passed; cancelling what still runs$/);
 	my $a = app();
-	send_query($a, 'SELECT pg_sleep(30)');
-	sleep 0.3;
+	send_query($a, 'SELECT pg_sleep(30) /* to cancel */');
+	ok(SluiceTest::wait_for(sub { $pg->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity }
+				. q{WHERE state = 'active' AND query = 'SELECT pg_sleep(30) /* to cancel */'}) == 1 }, timeout => 10),
+	   'policy cancel: a query runs');
 	my $r = $adm->query('PAUSE app TIMEOUT 1', timeout => 15);
 	is_deeply($r->{tags}, ['PAUSE'], 'policy cancel: PAUSE closes the gate after cancelling') or diag explain $r;
 	my $ar = $a->read_results(5);

@@ -356,6 +356,7 @@ note('5. input of a client waiting for a server stops at 256 KiB');
 		$c->send($payload);
 		POSIX::_exit(0);
 	}
+	# deliberate: two samples of sluice's memory while the writer is blocked
 	sleep(0.5);
 	my $rss1 = rss_kb();
 	sleep(0.5);

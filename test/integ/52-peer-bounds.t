@@ -55,8 +55,7 @@ my $cancel_fake = SluiceTest::FakePg->new(
 	query => sub {
 		my ($sql) = @_;
 		return undef unless $sql eq 'SELECT hang';
-		my $until = time() + 20;
-		select(undef, undef, undef, 0.02) while !-e $release && time() < $until;
+		SluiceTest::wait_for(sub { -e $release }, timeout => 20, interval => 0.02);
 		return undef;
 	},
 );

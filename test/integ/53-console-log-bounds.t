@@ -81,7 +81,7 @@ note('failed TLS handshakes from one address');
 	my $lines = tls_lines();
 	note(sprintf('one address: 60 failed handshakes in %.2f s, %d log lines', $took, $lines));
 	cmp_ok($lines, '<=', 10 * (int($took) + 2), 'one address: at most 10 lines a second');
-	sleep(1.1);
+	sleep(1.1);   # deliberate: into the next second, whose budget is new
 	bad_handshake('127.0.0.250');
 	ok(wait_for(sub { $sl->log_contents =~ /(\d+) more like this from 127\.0\.0\.250 suppressed/ && $1 > 0 },
 		    timeout => 5), 'one address: a line then says how many were left out');
@@ -99,7 +99,7 @@ note('failed TLS handshakes from 150 addresses');
 	my $lines = tls_lines() - $before;
 	note(sprintf('150 addresses: 450 failed handshakes in %.2f s, %d log lines', $took, $lines));
 	cmp_ok($lines, '<=', 100 * (int($took) + 2), 'all addresses: at most 100 lines a second');
-	sleep(1.1);
+	sleep(1.1);   # deliberate: into the next second, whose budget is new
 	bad_handshake('127.0.2.1');
 	ok(wait_for(sub { $sl->log_contents =~ /(\d+) more lines about clients not logged in suppressed \(at most 100 a second from all addresses\)/ && $1 > 0 },
 		    timeout => 5), 'all addresses: a line then says how many were left out');
