@@ -4,7 +4,8 @@
 # check and it exits non-zero; declared with expect_log (per sluice or for
 # all), the check passes. With a fixed plan the check is not an extra test
 # but still fails the file; a test that checks itself is not checked twice;
-# a script that dies before done_testing still gets its check.
+# a script that dies before done_testing still gets its check; a script
+# that runs no test is left alone.
 use strict;
 use warnings;
 use FindBin;
@@ -34,6 +35,7 @@ my $sl = SluiceTest::Sluice->new(
 	settings => { auth_type => 'plain', log_format => $ENV{CHILD_FORMAT} },
 	default_user => 'app');
 my (undef, undef, $rc) = $sl->psql('SELECT 1', user => 'app', password => 'wrong');
+exit 0 if $plan eq 'none';   # a script that runs no test (run-scratch.pl, a benchmark)
 ok($rc != 0, 'a wrong password is refused');
 $sl->{settings}{pool_mode} = 'no-such-mode';
 $sl->reload;
@@ -97,6 +99,10 @@ is($checks, 'not ok', 'a script that checks by itself: one log check, not two');
 is($plan, 3, '... within its plan');
 ($rc, $checks) = child(explicit => 1, declare => 'sluice');
 is("$rc $checks", '0 ok', 'declared, checked by itself: passes');
+
+($rc, $checks, $plan, $all) = child(plan => 'none');
+is("$rc $checks $plan", '0  none', 'a script that runs no test: not checked, and its exit code is its own')
+    or diag($all);
 
 ($rc, $checks) = child(plan => 'die');
 isnt($rc, 0, 'a script that dies: fails');

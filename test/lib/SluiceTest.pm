@@ -433,9 +433,13 @@ sub auto_check
 	check_log(@sl, { as_test => !defined $plan });
 }
 
-Test2::API::test2_add_callback_testing_done(sub {
-	my (undef, $hub) = @_;
-	auto_check($hub);
+# (test2_add_callback_testing_done would also mark the hub active, and a
+# script that runs no test would then end with "No tests run!" and 255)
+Test2::API::test2_add_callback_post_load(sub {
+	my $stack = Test2::API::test2_stack();
+	$stack->top;
+	my ($root) = $stack->all;
+	$root->follow_up(sub { auto_check($_[1]) });
 });
 
 # argv wrapped in `sh -c` to raise the open-file limit to $n first (capped
