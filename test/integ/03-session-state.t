@@ -86,5 +86,4 @@ is($sl->safe_psql('SHOW work_mem'), $default_work_mem, 'psql client: work_mem is
 is($pg->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity WHERE usename = 'app'}), '1',
    'one server connection for app (pool size 1)');
 
-SluiceTest::check_log();
 done_testing();

@@ -57,6 +57,7 @@ sub split_messages
 		pg => $pg, databases => \%dbs, users => \%users, default_user => 'app',
 		settings => { default_pool_size => 1, query_wait_timeout => 1 },
 	);
+	$sl->expect_log(qr/pooler error: query_wait_timeout: no server connection became free within 1 s \(sqlstate=08P01\)/);
 	my $a = $sl->proto;
 	my $apid = $a->query_value('SELECT pg_backend_pid()');
 	like($apid, qr/^\d+$/, 'query_wait_timeout: client A holds the only server');
@@ -78,7 +79,7 @@ sub split_messages
 	my ($qb, $qc) = ($sl->proto, $sl->proto);
 	my $tb = time();
 	$qb->send(msg('Q', "SELECT 1\0"));
-	select(undef, undef, undef, 1.0);
+	select(undef, undef, undef, 1.0);   # deliberate: C comes 1 s after B
 	my $tc = time();
 	$qc->send(msg('Q', "SELECT 1\0"));
 	my $rb = $qb->read_results(15);
@@ -108,6 +109,7 @@ my $sl = SluiceTest::Sluice->new(
 	settings => { default_pool_size => 1, query_wait_timeout => 30, client_login_timeout => 1,
 		      tcp_defer_accept => 0 },   # the silent socket below must be accepted
 );
+$sl->expect_log(qr/pooler error: client_login_timeout: login took longer than 1 s \(sqlstate=08P01\)/);
 
 # --- FIFO: B, C, D queue in that order behind A; when A leaves they are
 # served in that order (their INSERTs take ids in order).
@@ -329,7 +331,7 @@ for my $case ([ 'on', 1, {} ], [ 'off', 0, { tcp_defer_accept => 0 } ],
 			$rc{ $pids{$pid} } = SluiceTest::exit_code($?);
 			delete $pids{$pid};
 		}
-		select(undef, undef, undef, 0.01);
+		select(undef, undef, undef, 0.01);   # the sampling interval
 	}
 	for my $pid (keys %pids) {
 		kill 'KILL', $pid;
@@ -378,6 +380,7 @@ for my $case ([ 'on', 1, {} ], [ 'off', 0, { tcp_defer_accept => 0 } ],
 		pg => $pg, databases => \%dbs, users => \%users, default_user => 'app',
 		settings => { default_pool_size => 1, query_wait_timeout => 3, server_login_retry => 1 },
 	);
+	$sl->expect_log(qr/pooler error: could not connect to server: Connection refused \(no server for 3 s\) \(sqlstate=08006\)/);
 	is($sl->safe_psql('SELECT 1'), '1', 'server down: served before the stop');
 	$watch->terminate;
 	$pg->stop;
@@ -410,5 +413,4 @@ for my $case ([ 'on', 1, {} ], [ 'off', 0, { tcp_defer_accept => 0 } ],
 	   'server back: a new client is served');
 }
 
-SluiceTest::check_log();
 done_testing();

@@ -149,9 +149,12 @@ sub sluice_for
 {
 	my ($ini, $port, %o) = @_;
 	(my $dir = $ini) =~ s{/[^/]+$}{};
-	return SluiceTest::Sluice->new(
+	my $sl = SluiceTest::Sluice->new(
 		config_file => $ini, port => $port, logfile => "$dir/pgbouncer.log",
 		default_db => 'app', default_user => 'legacy', default_password => 'legacy_pw', %o);
+	# the file's tcp_keepalive, a key sluice does not support
+	$sl->expect_log(qr/\Q$ini\E:\d+: tcp_keepalive is not supported yet, ignored$/);
+	return $sl;
 }
 
 # A process exists and is not a zombie.
@@ -183,6 +186,7 @@ sub pidfile_pid
 	($out, $err) = $sl->psql('SELECT 1', host => 'unix');
 	is($out, '1', 'pgbouncer.ini: login over the unix socket in unix_socket_dir') or diag($err);
 	(undef, $err, $rc) = $sl->psql('SELECT 1', password => 'wrong');
+	$sl->expect_log(qr/pooler error: password authentication failed for user "legacy" \(sqlstate=28P01\)/);
 	like($err, qr/password authentication failed for user "legacy"/, 'pgbouncer.ini: a wrong password is refused');
 
 	my $c = SluiceTest::Proto->connect(port => $port);
@@ -324,6 +328,8 @@ END { kill 'KILL', $daemon_pid if $daemon_pid && pid_alive($daemon_pid) }
 	is($out, 'app', '* fallback: a listed entry still wins') or diag($err);
 
 	my $c = SluiceTest::Proto->connect(port => $sl->port);
+	$sl->expect_log(qr/ S-\d+ nope\/fb\S+ login failed: database "nope" does not exist$/,
+			qr/ C-\d+ nope\/fb\S+ pooler error: database "nope" does not exist \(sqlstate=3D000\)/);
 	my $r = $c->login(user => 'fb', password => 'fb_pw', database => 'nope', timeout => 15);
 	my $e = $r->{error};
 	ok(!$r->{ok}, '* fallback: a database PostgreSQL does not have is refused');
@@ -336,5 +342,4 @@ END { kill 'KILL', $daemon_pid if $daemon_pid && pid_alive($daemon_pid) }
 	is(scalar $sl->psql('SELECT 2', db => 'otherdb'), '2', '* fallback: otherdb still works afterwards');
 }
 
-SluiceTest::check_log();
 done_testing();

@@ -277,6 +277,7 @@ is($watch->query_value('SELECT count(*) FROM copytest'), 8000, 'the COPY rows ar
 	ok(wait_for(sub { $watch->query_value(q{SELECT count(*) FROM pg_stat_activity WHERE state = 'active' }
 					      . q{AND query LIKE 'SELECT pg_sleep(5) /* victim */%'}) == 1 }, timeout => 10),
 	   'A: pg_sleep(5) runs');
+	$tx->expect_log(qr/pooler error: server closed the connection unexpectedly \(sqlstate=08006\)/);
 	is($watch->query_value("SELECT pg_terminate_backend($apid)"), 't', "terminated A's backend");
 	my $r = $a->read_results(10);
 	ok(!$r->{lost}, 'A gets an answer, not a closed connection') or diag($r->{lost});
@@ -329,6 +330,7 @@ is($watch->query_value('SELECT count(*) FROM copytest'), 8000, 'the COPY rows ar
 	ok(wait_for(sub { $watch->query_value(q{SELECT count(*) FROM pg_stat_activity WHERE state = 'active' }
 					      . q{AND query LIKE 'SELECT pg_sleep(5) /* session victim */%'}) == 1 },
 		    timeout => 10), 'session mode: pg_sleep(5) runs');
+	$sess->expect_log(qr/pooler error: server closed the connection unexpectedly \(sqlstate=08006\)/);
 	is($watch->query_value("SELECT pg_terminate_backend($apid)"), 't', "session mode: terminated the client's backend");
 	my ($eof, $data) = $a->wait_eof(10);
 	ok($eof, 'session mode: the client is disconnected');
@@ -346,6 +348,7 @@ is($watch->query_value('SELECT count(*) FROM copytest'), 8000, 'the COPY rows ar
 		pg => $pg, databases => $db, users => { app => $pw{app} },
 		settings => { pool_mode => 'statement', default_pool_size => 1, query_wait_timeout => 30 },
 	);
+	$st->expect_log(qr/pooler error: transaction blocks not allowed in statement pooling mode \(sqlstate=0A000\)/);
 	my $a = $st->proto;
 	my $b = $st->proto;
 	my $pa = $a->query_value('SELECT pg_backend_pid()');
@@ -411,5 +414,5 @@ is($watch->query_value('SELECT count(*) FROM copytest'), 8000, 'the COPY rows ar
 }
 
 $watch->terminate;
-SluiceTest::check_log();
+
 done_testing();

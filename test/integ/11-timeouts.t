@@ -68,6 +68,7 @@ note('query_timeout');
 my $qt_pid;   # the timed-out query's backend: checked at the end, it runs on a while
 {
 	my $sl = fresh(users => { qt => 'qt_pw' }, settings => { query_timeout => 1 });
+	$sl->expect_log(qr/ app\/qt\S+ pooler error: query_timeout: query ran longer than 1 s \(sqlstate=57014\)/);
 	my $c = $sl->proto;
 	$qt_pid = $c->query_value('SELECT pg_backend_pid()');
 	# the limit is per query: three 0.4 s queries in one transaction, and
@@ -107,6 +108,7 @@ my $qt_pid;   # the timed-out query's backend: checked at the end, it runs on a 
 for my $mode (qw(transaction session)) {
 	note("idle_transaction_timeout, $mode mode");
 	my $sl = fresh(settings => { pool_mode => $mode, default_pool_size => 2, idle_transaction_timeout => 1 });
+	$sl->expect_log(qr/pooler error: terminating connection due to idle-in-transaction timeout \(sqlstate=25P03\)/);
 	my $idle = $sl->proto;
 	is($idle->query_value('SELECT 1'), 1, "$mode: a client idle outside a transaction");
 	my $c = $sl->proto;
@@ -135,6 +137,7 @@ for my $mode (qw(transaction session)) {
 for my $mode (qw(transaction session)) {
 	note("client_idle_timeout, $mode mode");
 	my $sl = fresh(settings => { pool_mode => $mode, default_pool_size => 2, client_idle_timeout => 1 });
+	$sl->expect_log(qr/pooler error: terminating connection due to idle-session timeout \(client_idle_timeout\) \(sqlstate=57P05\)/);
 	my $idle = $sl->proto;
 	my $busy = $sl->proto;
 	is($idle->query_value('SELECT 1'), 1, "$mode: the idle client ran one query");
@@ -143,7 +146,7 @@ for my $mode (qw(transaction session)) {
 	while (time() - $t0 < 1.6) {
 		$n++;
 		$bad++ unless ($busy->query_value("SELECT $n") // '') eq $n;
-		select(undef, undef, undef, 0.2);
+		select(undef, undef, undef, 0.2);   # deliberate: a query every 0.2 s
 	}
 	is($bad, 0, "$mode: the client querying every 0.2 s for 1.6 s is never cut off ($n queries)");
 	my ($eof, $errs) = errors_until_eof($idle, 5);
@@ -161,6 +164,7 @@ for my $mode (qw(transaction session)) {
 note('query_wait_timeout');
 {
 	my $sl = fresh(settings => { query_wait_timeout => 1 });
+	$sl->expect_log(qr/pooler error: query_wait_timeout: no server connection became free within 1 s \(sqlstate=08P01\)/);
 	my $holder = $sl->proto;
 	is($holder->query('BEGIN')->{status}, 'T', 'query_wait_timeout: a long transaction holds the only server');
 	my $w = $sl->proto;
@@ -411,6 +415,7 @@ note('server_connect_timeout');
 	    or die "listen: $!";
 	my $sl = fresh(databases => { hole => "host=127.0.0.1 port=$port dbname=app" },
 		       settings => { server_connect_timeout => 1, query_wait_timeout => 3 });
+	$sl->expect_log(qr/ hole\/app\S+ pooler error: could not connect to server: server_connect_timeout expired \(no server for 3 s\) \(sqlstate=08006\)/);
 	my $c = SluiceTest::Proto->connect(port => $sl->port);
 	my $t0 = time();
 	my $r = $c->login(user => 'app', password => 'app_pw', database => 'hole', timeout => 15);
@@ -446,6 +451,8 @@ note('server_login_retry');
 	close $lsock;
 	my $sl = fresh(databases => { flaky => "host=127.0.0.1 port=$port dbname=app" },
 		       settings => { server_login_retry => 2, query_wait_timeout => 5 });
+	# the hang-up reads as a reset or as a close, as the timing has it
+	$sl->expect_log(qr/ flaky\/app\S+ pooler error: could not connect to server: (?:Connection reset by peer|server closed the connection) \(no server for 5 s\) \(sqlstate=08006\)/);
 	my $c = SluiceTest::Proto->connect(port => $sl->port);
 	my $t0 = time();
 	my $r = $c->login(user => 'app', password => 'app_pw', database => 'flaky', timeout => 20);
@@ -465,5 +472,5 @@ note('server_login_retry');
 ok(wait_for(sub { !backend_exists($qt_pid) }, timeout => 15), 'query_timeout: the timed-out backend was closed');
 
 $watch->terminate;
-SluiceTest::check_log();
+
 done_testing();

@@ -350,5 +350,4 @@ SKIP: {
 	skip 'SQL-level PREPARE/EXECUTE in transaction mode is documented as unsupported', 1;
 }
 
-SluiceTest::check_log();
 done_testing();

@@ -208,6 +208,11 @@ my $sl_hba = SluiceTest::Sluice->new(
 	settings => { auth_type => 'hba', auth_hba_file => $HBA, client_tls_sslmode => 'prefer',
 		      verbose => 2, %TLS },
 	default_user => 'dave', default_db => 'app');
+# the wrong passwords, the reject and missing rules tried below
+$sl_hba->expect_log(
+	qr/ (?:app|md5db|plaindb)\/(bob|carol|dave|frank|nobody)\S+ pooler error: password authentication failed for user "\1" \(sqlstate=28P01\)/,
+	qr/ app\/(eve|zed|alice|frank|grace)\S+ pooler error: pg_hba\.conf rejects connection for host "127\.0\.0\.1", user "\1", database "app", (?:no|SSL) encryption \(sqlstate=28000\)/,
+	qr/ app\/(zed|bob)\@unix pooler error: no pg_hba\.conf entry for host "\[local\]", user "\1", database "app", no encryption \(sqlstate=28000\)/);
 
 # which AuthenticationXXX sluice asks for, per rule, over plain TCP
 {
@@ -363,6 +368,8 @@ my $sl_hba = SluiceTest::Sluice->new(
 		users => { alice => $PW{alice} }, wait_login => 0, default_user => 'alice',
 		settings => { auth_type => 'cert', client_tls_sslmode => 'verify-ca',
 			      client_tls_ca_file => $ca->cert, verbose => 2, %TLS });
+	$sl->expect_log(qr/ app\/bob\S+ pooler error: certificate authentication failed for user "bob" \(sqlstate=28000\)/,
+			qr/TLS handshake error: error:0A0000C7:SSL routines::peer did not return a certificate$/);
 	my %cert_env = (sslmode => 'verify-ca', rootcert => $ca, cert => $alice_cert);
 
 	my ($out, $err, $rc) = tls_psql($sl, 'SELECT current_user', %cert_env, user => 'alice', password => undef);
@@ -399,6 +406,7 @@ my $sl_hba = SluiceTest::Sluice->new(
 		users => { alice => $PW{alice} }, wait_login => 0, default_user => 'alice',
 		settings => { auth_type => 'hba', auth_hba_file => $f, client_tls_sslmode => 'verify-ca',
 			      client_tls_ca_file => $ca->cert, verbose => 2, %TLS });
+	$slh->expect_log(qr/ app\/bob\S+ pooler error: certificate authentication failed for user "bob" \(sqlstate=28000\)/);
 	$r = tls_scram($slh, user => 'alice', cert => $alice_cert, query => 'SELECT current_user');
 	is($r->{value}, 'alice', 'hba cert: alice\'s certificate logs in as alice') or diag($r->{out});
 	$r = tls_scram($slh, user => 'bob', cert => $alice_cert);
@@ -416,6 +424,14 @@ my $sl_scram = SluiceTest::Sluice->new(
 	users => { alice => $PW{alice}, carol => $VERIFIER{carol}, pat => $VERIFIER{pat} },
 	settings => { auth_type => 'scram-sha-256', client_tls_sslmode => 'prefer', verbose => 2, %TLS },
 	default_user => 'alice', default_db => 'app');
+# wrong passwords and unknown users (5), and the channel binding a client
+# gets wrong on purpose (3)
+$sl_scram->expect_log(
+	qr/ app\/(alice|carol|pat|nobody)\S+ pooler error: password authentication failed for user "\1" \(sqlstate=28P01\)/,
+	qr/ app\/alice\S+ pooler error: SCRAM channel binding check failed \(sqlstate=28000\)/,
+	qr/ app\/alice\S+ pooler error: unsupported SCRAM channel-binding type "tls-unique" \(sqlstate=08P01\)/,
+	qr/ app\/alice\S+ pooler error: SCRAM channel binding negotiation error \(sqlstate=28000\)/,
+	qr/ app\/alice\S+ pooler error: client selected an invalid SASL authentication mechanism \(sqlstate=08P01\)/);
 
 # ---- 4. SCRAM pass-through ----
 {
@@ -622,5 +638,4 @@ my $sl_scram = SluiceTest::Sluice->new(
 	is_deeply(\@leaks, [], 'logs: no password, md5 secret, SCRAM key or proof in any sluice log or stderr');
 }
 
-SluiceTest::check_log();
 done_testing();

@@ -48,11 +48,11 @@ $sl->stop;
 
 # Without the key the same startup parameter is refused, as PgBouncer does.
 my $plain = SluiceTest::Sluice->new(%common, settings => { pool_mode => 'transaction' });
+$plain->expect_log(qr/pooler error: unsupported startup parameter: default_transaction_read_only \(sqlstate=08P01\)/);
 my ($c, $r) = client($plain->port, default_transaction_read_only => 'on');
 ok(!$r->{ok}, 'an untracked parameter is refused at startup');
 like($r->{error}{M} // '', qr/unsupported startup parameter: default_transaction_read_only/, '... naming it');
 $c->close;
 $plain->stop;
 
-SluiceTest::check_log();
 done_testing();

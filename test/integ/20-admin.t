@@ -58,6 +58,7 @@ my ($o, $e, $rc) = run_cmd([ SluiceTest::psql_bin(), '-X', '-At', '-h', '127.0.0
 			     '-U', 'app', '-d', 'sluice', '-c', 'SHOW POOLS' ],
 			   env => { PGPASSWORD => 'app_pw' }, timeout => 20);
 isnt($rc, 0, 'a user in neither admin_users nor stats_users is refused');
+$sl->expect_log(qr/ sluice\/app\S+ pooler error: user "app" is not allowed to use the admin console \(sqlstate=28000\)/);
 like($e, qr/not allowed to use the admin console/, '... with a clear message');
 
 # Unknown commands and bad arguments: an error, and the console stays usable.
@@ -65,6 +66,9 @@ like($e, qr/not allowed to use the admin console/, '... with a clear message');
 			  '-U', 'admin', '-d', 'pgbouncer', '-c', 'SHOW NOPE', '-c', 'FROB', '-c',
 			  'SHOW VERSION extra', '-c', 'SHOW VERSION' ],
 			env => { PGPASSWORD => 'admin_pw' }, timeout => 20);
+$sl->expect_log(qr/ pgbouncer\/admin\S+ pooler error: SHOW NOPE is not supported \(yet\); try SHOW HELP \(sqlstate=0A000\)/,
+		qr/ pgbouncer\/admin\S+ pooler error: unknown command: FROB; try SHOW HELP \(sqlstate=42601\)/,
+		qr/ pgbouncer\/admin\S+ pooler error: SHOW VERSION takes no arguments \(sqlstate=08P01\)/);
 like($e, qr/SHOW NOPE is not supported/, 'an unknown SHOW gets an error');
 like($e, qr/unknown command: FROB/, 'an unknown command gets an error');
 like($e, qr/takes no arguments/, 'a bad argument gets an error');
@@ -149,5 +153,5 @@ like($o, qr/^sluice /m, 'and the same console connection still answers');
 }
 
 $pgb->stop;
-SluiceTest::check_log($sl);
+
 done_testing();

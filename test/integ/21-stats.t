@@ -238,5 +238,5 @@ sub averages_zero
 $_->terminate for values %console;
 %console = ();
 $pgb->stop;
-SluiceTest::check_log($sl);
+
 done_testing();

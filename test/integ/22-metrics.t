@@ -158,6 +158,7 @@ is_deeply(\@bad, [], 'every family: sluice_ prefix, HELP and TYPE, _total exactl
 
 # ---- a database that cannot be reached ----
 
+$sl->expect_log(qr/ dead\/app\S+ pooler error: could not connect to server: Connection refused \(no server for \d+ s\) \(sqlstate=08006\)/);
 my ($o, $e, $rc) = $sl->psql('SELECT 1', user => 'app', password => 'app_pw', db => 'dead', timeout => 20);
 isnt($rc, 0, 'a client of the database on a closed port fails');
 my $r;
@@ -178,10 +179,10 @@ for my $case ([ 'nonsense', qr/metrics_listen: "nonsense" is not host:port/, 'a 
 	my $bad = SluiceTest::Sluice->new(pg => $pg, databases => { app => $pg->connstr('app') },
 					  users => { app => 'app_pw' }, start => 0,
 					  settings => { auth_type => 'plain', metrics_listen => $value });
+	$bad->expect_log(qr/ERROR .*$want/);
 	my ($out, $err, $code) = run_cmd([ $bad->{bin}, $bad->config_path ], timeout => 20);
 	is($code, 1, "metrics_listen = $value ($what): sluice refuses to start");
 	like($bad->log_contents . $err, $want, "... saying why");
 }
 
-SluiceTest::check_log($sl);
 done_testing();

@@ -30,6 +30,12 @@ sub show
 	return [ map { my $row = $_; +{ map { ($r->{columns}[$_] => $row->[$_]) } 0 .. $#$row } } @{ $r->{rows} } ];
 }
 sub send_query { my ($c, $sql) = @_; $c->send(SluiceTest::Proto::msg('Q', "$sql\0")) }
+# The console errors a section causes on purpose, each logged as a pooler
+# error: declared for the end-of-file log check.
+sub console_errors
+{
+	$sl->expect_log(map { qr/ pgbouncer\/(?:admin|watcher)\S+ pooler error: \Q$_\E \(sqlstate=\w{5}\)/ } @_);
+}
 
 my $adm = console();
 
@@ -52,6 +58,10 @@ my $adm = console();
 
 # ---- rights and errors ----
 {
+	console_errors('PAUSE needs an admin user (admin_users); stats_users may only SHOW',
+		       'no such database: nosuchdb', 'database app is not paused', 'KILL takes a database name',
+		       'RELOAD takes no argument',
+		       'SHUTDOWN takes no argument, WAIT_FOR_SERVERS or WAIT_FOR_CLIENTS, not SOON');
 	my $w = console('watcher', 'watch_pw');
 	my $r = $w->query('PAUSE app');
 	is($r->{errors}[0]{C}, '42501', 'stats_users may not PAUSE');
@@ -96,6 +106,7 @@ my $adm = console();
 
 # ---- PAUSE of everything, RESUME of everything ----
 {
+	console_errors('already paused', 'every database is paused: RESUME without a name resumes them');
 	is_deeply($adm->query('PAUSE')->{tags}, ['PAUSE'], 'PAUSE without a database (nothing in flight) returns');
 	is($adm->query('PAUSE')->{errors}[0]{C}, '55000', 'a second PAUSE: already paused');
 	my $b = app();
@@ -109,6 +120,7 @@ my $adm = console();
 
 # ---- RESUME from another console ends a PAUSE still waiting ----
 {
+	console_errors('PAUSE was cancelled: the gate reopened');
 	my $a = app();
 	$a->query('BEGIN');
 	$a->query('SELECT 1');
@@ -148,6 +160,7 @@ my $adm = console();
 
 # ---- KILL, then RESUME ----
 {
+	$sl->expect_log(qr/ app\/app\S+ pooler error: database "app" was killed from the admin console \(sqlstate=57P01\)/);
 	my $a = app();
 	$a->query('SELECT 1');
 	is_deeply($adm->query('KILL app')->{tags}, ['KILL'], 'KILL app');
@@ -164,6 +177,7 @@ my $adm = console();
 
 # ---- DISABLE, ENABLE ----
 {
+	$sl->expect_log(qr/ app\/app\S+ pooler error: database "app" is not currently accepting connections \(sqlstate=55000\)/);
 	my $a = app();
 	is_deeply($adm->query('DISABLE app')->{tags}, ['DISABLE'], 'DISABLE app');
 	my $c = SluiceTest::Proto->connect(port => $sl->port);
@@ -182,6 +196,10 @@ my $adm = console();
 
 # ---- SET ----
 {
+	console_errors('default_pool_size: "zero" is not an integer', 'unknown configuration key: no_such_key',
+		       'listen_port cannot be changed with SET: it needs a restart',
+		       'auth_file cannot be changed with SET: edit the configuration file, then RELOAD',
+		       'usage: SET key = value');
 	my %cfg = map { $_->{key} => $_->{value} } @{ show($adm, 'CONFIG') };
 	is($cfg{default_pool_size}, 2, 'default_pool_size before SET');
 	is_deeply($adm->query('SET default_pool_size = 3')->{tags}, ['SET'], 'SET default_pool_size = 3');
@@ -208,12 +226,14 @@ my $adm = console();
 	# the gate of app is open, or made so (after a wrong PAUSE)
 	my $reopen = sub { $adm->query('RESUME') if grep { $_->{name} eq 'app' && $_->{paused} } @{ show($adm, 'DATABASES') } };
 	for my $v ('nan', 'NaN', 'inf', '-Infinity', '1e999', '-1', '1x', '0x', '+') {
+		console_errors(qq{PAUSE app: TIMEOUT takes a finite number of seconds, 0 or more, not "$v"});
 		my $r = $adm->query("PAUSE app TIMEOUT $v");
 		is(err_of($r) =~ s/ .*//r, '42601', "PAUSE app TIMEOUT $v: a syntax error") or diag explain $r;
 		like(err_of($r), qr/TIMEOUT takes a finite number of seconds/, '... saying what TIMEOUT takes') if $v eq 'nan';
 		$reopen->();
 	}
 	for my $v ('nan', '1.5', '-1', '1e3', 'inf') {
+		console_errors(qq{RESUME app: WINDOW takes a window number, not "$v"});
 		is(err_of($adm->query("RESUME app WINDOW $v")) =~ s/ .*//r, '42601', "RESUME app WINDOW $v: a syntax error");
 	}
 	is_deeply($adm->query('PAUSE app TIMEOUT 0')->{tags}, ['PAUSE'], 'PAUSE app TIMEOUT 0 (no deadline) still works');
@@ -223,6 +243,7 @@ my $adm = console();
 
 # ---- a console command is run whole or not at all ----
 {
+	console_errors('console command too long: 5008 bytes, at most 4095', 'not paused');
 	my $r = $adm->query('PAUSE' . (' ' x 300) . 'app');
 	is_deeply($r->{tags}, ['PAUSE'], 'a 308-byte command runs (nothing cut at 255 bytes)') or diag explain $r;
 	$r = $adm->query('RESUME app');
@@ -243,5 +264,5 @@ my $adm = console();
 }
 
 $adm->terminate;
-SluiceTest::check_log($sl);
+
 done_testing();

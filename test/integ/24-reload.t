@@ -40,6 +40,7 @@ $a->query('CREATE TEMP TABLE t (x int) ON COMMIT DROP');
 my $idle = app();
 my $before = SluiceTest::Proto->connect(port => $sl->port)->login(user => 'newbie', password => 'newbie_pw', database => 'app');
 ok(!$before->{ok}, 'a user not yet in auth_file cannot log in');
+$sl->expect_log(qr/ app\/newbie\S+ pooler error: password authentication failed for user "newbie" \(sqlstate=28P01\)/);
 is($idle->query_value('SELECT 1'), 1, 'another client is logged in and idle');
 
 $sl->{settings}{default_pool_size} = 4;
@@ -81,10 +82,18 @@ is($idle->query_value('SELECT current_database()'), 'other',
    'a changed [databases] entry: the same client now reaches the new database');
 my $r = SluiceTest::Proto->connect(port => $sl->port)->login(user => 'app', password => 'app_pw', database => 'app2');
 is($r->{error}{C}, '3D000', 'a removed database: new logins are refused');
+$sl->expect_log(qr/ app2\/app\S+ pooler error: database "app2" does not exist \(sqlstate=3D000\)/);
 is($b->query_value('SELECT 3'), 3, '... while its client already in goes on');
 
 # ---- a bad file keeps the running configuration ----
 $sl->{extra} = "default_pool_size = lots\n";
+# the two refused reloads below (console RELOAD, SIGHUP), and the last one
+my $ini = $sl->config_path;
+my $refused = qr/reload (?:refused|failed), the running configuration stays: \Q$ini\E/;
+$sl->expect_log(qr/ERROR $refused:\d+: default_pool_size: "lots" is not an integer$/,
+		qr/ pgbouncer\/admin\S+ pooler error: $refused:\d+: default_pool_size: "lots" is not an integer \(sqlstate=22023\)/,
+		qr/ERROR $refused: unix_socket_dir: cannot be changed by a reload, restart sluice$/,
+		qr/ pgbouncer\/admin\S+ pooler error: $refused: unix_socket_dir: cannot be changed by a reload, restart sluice \(sqlstate=22023\)/);
 $sl->write_config;
 my $bad = $adm->query('RELOAD');
 is($bad->{errors}[0]{C}, '22023', 'RELOAD of a bad file: an error');
@@ -109,5 +118,5 @@ is($idle->query_value('SELECT 5'), 5, 'and clients go on');
 
 $adm->terminate;
 $_->terminate for $idle, $b;
-SluiceTest::check_log($sl);
+
 done_testing();

@@ -26,6 +26,8 @@ sub start_sluice
 		settings => { auth_type => 'plain', admin_users => 'admin', pool_mode => 'transaction',
 			      pidfile => "$dir/sluice.pid", %settings },
 	);
+	# every case shuts it down under connected clients (and a console)
+	$sl->expect_log(qr/ (?:app\/app|pgbouncer\/admin)\S+ pooler error: sluice is shutting down \(sqlstate=57P01\)/);
 	ok(-s "$dir/sluice.pid", 'pidfile written') ;
 	return ($sl, "$dir/sluice.pid");
 }

@@ -34,6 +34,11 @@ sub traffic
 {
 	my ($sl) = @_;
 	my %port;
+	# its two refused logins, as text or logfmt lines
+	$sl->expect_log(qr/ app\/app\S+ pooler error: password authentication failed for user "app" \(sqlstate=28P01\)$/,
+			qr/ nope\/app\S+ pooler error: database "nope" does not exist \(sqlstate=3D000\)$/,
+			qr/ event=pooler_error .* db=app user=app msg="pooler error" reason="password authentication failed for user \\"app\\"" sqlstate=28P01$/,
+			qr/ event=pooler_error .* db=nope user=app msg="pooler error" reason="database \\"nope\\" does not exist" sqlstate=3D000$/);
 	my $c = $sl->proto(user => 'app', password => 'app_pw', db => 'app');
 	$port{good} = $c->sock->sockport;
 	is($c->query_value('SELECT 41 + 1'), '42', 'a query through sluice');
@@ -112,6 +117,7 @@ sub parse_logfmt
 		'text: log_connections: a server connection opened, with its backend pid');
 	unlike($text, qr/ DEBUG /, 'verbose = 0: no debug lines');
 
+	$sl->expect_log(qr/ pgbouncer\/admin\S+ pooler error: SHOW NOTHING is not supported \(yet\); try SHOW HELP \(sqlstate=0A000\)$/);
 	my ($out, $err) = $sl->psql('SHOW NOTHING', user => 'admin', password => 'admin_pw', db => 'pgbouncer');
 	like($err, qr/SHOW NOTHING/, 'admin console: an unknown SHOW is refused');
 	log_has($sl, qr/ LOG C-\d+ pgbouncer\/admin\@127\.0\.0\.1:\d+ login ok \(tls=no\)$/m,
@@ -202,6 +208,7 @@ sub parse_logfmt
 # verbose from the ini; warnings from reading the file reach the log file
 {
 	my $sl = sluice(verbose => 1, extra_config => "frobnicate = 1\n");
+	$sl->expect_log(qr/ WARNING \S*sluice\.ini:\d+: unknown key "frobnicate", ignored$/);
 	like($sl->log_contents, qr/ DEBUG C-\d+ \S+ new connection$/m, 'verbose = 1 in the ini: debug lines');
 	unlike($sl->log_contents, qr/ NOISE /, 'verbose = 1: no noise lines');
 	like($sl->log_contents, qr/ WARNING \S*sluice\.ini:\d+: unknown key "frobnicate", ignored$/m,
@@ -258,6 +265,7 @@ sub parse_logfmt
 # and the first line after a pause says how many were left out
 {
 	my $sl = sluice();
+	$sl->expect_log(qr/\(nodb\)\/\(nouser\)\S+ pooler error: invalid length of startup packet \(sqlstate=08P01\)$/);
 	my $N = 2000;
 	# lines at LOG or above, except about clients from before (the
 	# harness's readiness probe may be logged late)
@@ -277,7 +285,14 @@ sub parse_logfmt
 		return $eof ? $port : 0;
 	};
 
-	select(undef, undef, undef, 0.3);   # what came before is written by now
+	# what came before is written by now: every client that logged in
+	# (the harness's readiness probe) has its closing line
+	wait_for(sub {
+		my $log = $sl->log_contents;
+		my %open = map { $_ => 1 } $log =~ / C-(\d+) \S+ login ok /g;
+		delete @open{ $log =~ / C-(\d+) \S+ closing: /g };
+		return !%open;
+	}, timeout => 10) or diag('a client that logged in was not logged closing within 10 s');
 	($seen) = sort { $b <=> $a } $sl->log_contents =~ / C-(\d+) /g;
 	$seen //= 0;
 	my $before = $loglines->();
@@ -315,5 +330,4 @@ sub parse_logfmt
 	$sl->stop;
 }
 
-SluiceTest::check_log();
 done_testing();

@@ -8,7 +8,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../lib";
 use Test::More;
-use Time::HiRes qw(time sleep);
+use Time::HiRes qw(time);
 use HTTP::Tiny;
 use SluiceTest qw(run_cmd);
 
@@ -101,6 +101,9 @@ my $adm = console();
 }
 
 # ---- the drain deadline: reopen and report ----
+# (here and in the next section)
+$sl->expect_log(qr/WARNING database app: drain deadline passed; gate reopened \(window \d+\)\. Still running:/,
+		qr/ pgbouncer\/admin\S+ pooler error: PAUSE app: the drain deadline passed; the gate reopened \(window \d+\) \(sqlstate=55P03\)/);
 {
 	my $a = app();
 	$a->query('BEGIN');
@@ -153,9 +156,12 @@ my $adm = console();
 # ---- the cancel policy ----
 {
 	$adm->query('SET gate_drain_policy = cancel');
+	$sl->expect_log(qr/WARNING database app: drain deadline passed; cancelling what still runs$/);
 	my $a = app();
-	send_query($a, 'SELECT pg_sleep(30)');
-	sleep 0.3;
+	send_query($a, 'SELECT pg_sleep(30) /* to cancel */');
+	ok(SluiceTest::wait_for(sub { $pg->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity }
+				. q{WHERE state = 'active' AND query = 'SELECT pg_sleep(30) /* to cancel */'}) == 1 }, timeout => 10),
+	   'policy cancel: a query runs');
 	my $r = $adm->query('PAUSE app TIMEOUT 1', timeout => 15);
 	is_deeply($r->{tags}, ['PAUSE'], 'policy cancel: PAUSE closes the gate after cancelling') or diag explain $r;
 	my $ar = $a->read_results(5);
@@ -169,6 +175,7 @@ my $adm = console();
 # ---- gate_hold_timeout ----
 {
 	$adm->query('SET gate_hold_timeout = 1');
+	$sl->expect_log(qr/ app\/app\S+ pooler error: database "app" is paused for a migration: held longer than gate_hold_timeout \(1 s\) \(sqlstate=55P03\)/);
 	my $b = app();
 	$b->query('SELECT 1');
 	$adm->query('PAUSE app');
@@ -186,6 +193,7 @@ my $adm = console();
 # ---- gate_max_pause ----
 {
 	$adm->query('SET gate_max_pause = 1');
+	$sl->expect_log(qr/WARNING database app: gate closed longer than gate_max_pause \(1 s\): reopening$/);
 	$adm->query('PAUSE app');
 	ok(SluiceTest::wait_for(sub { gate_row($adm)->{state} eq 'open' }, timeout => 5),
 	   'a gate closed longer than gate_max_pause reopens by itself');
@@ -195,6 +203,8 @@ my $adm = console();
 
 # ---- two consoles: PAUSE twice, RESUME twice, a stale window ----
 {
+	$sl->expect_log(qr/ pgbouncer\/admin\S+ pooler error: window \d+ of database app is over \(the current one is \d+\) \(sqlstate=55000\)/,
+			qr/ pgbouncer\/admin\S+ pooler error: database app is not paused \(sqlstate=55000\)/);
 	my $adm2 = console();
 	my $a = app();
 	$a->query('BEGIN');
@@ -330,5 +340,5 @@ PY
 }
 
 $adm->terminate;
-SluiceTest::check_log($sl);
+
 done_testing();

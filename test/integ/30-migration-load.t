@@ -188,5 +188,4 @@ my @warnings = grep { /\b(WARNING|ERROR)\b/ } split /\n/, $log;
 is(scalar @warnings, 0, 'sluice logged no warning or error during the run') or diag(join "\n", @warnings[0 .. min(19, $#warnings)]);
 note(sprintf('the test took %.1f s', time - $t_start));
 
-SluiceTest::check_log();
 done_testing();

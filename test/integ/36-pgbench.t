@@ -66,5 +66,4 @@ for my $run ([ 'simple', 20 ], [ 'extended', 20 ], [ 'prepared', 20 ], [ 'prepar
 	consistent($label);
 }
 
-SluiceTest::check_log();
 done_testing();

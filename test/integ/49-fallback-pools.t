@@ -24,6 +24,7 @@ $pg->append_conf("log_line_prefix = 'db=%d '");
 $pg->restart;
 $pg->create_role('authq', 'authq_pw', superuser => 1);
 $pg->create_role('looked', 'look_pw');
+$pg->create_role('app', 'app_pw');   # so that only typo_db's database is missing below
 $pg->create_db('app', 'looked');
 
 my $mport = free_port();
@@ -78,6 +79,7 @@ for my $db ('pgbouncer', 'sluice') {
 	is($r->{rc}, 0, "database \"$db\" reaches the console with `*` configured") or diag($r->{err});
 	like($r->{rows}[0][0] // '', qr/^sluice /, "... and answers as the console ($db)");
 }
+$sl->expect_log(qr/ pgbouncer\/app\S+ pooler error: user "app" is not allowed to use the admin console \(sqlstate=28000\)/);
 my ($cc, $cr) = login('app', 'app_pw', 'pgbouncer');
 ok(!$cr->{ok}, 'a user not in admin_users is refused by the console, not sent to PostgreSQL');
 like(error_text($cr->{error}), qr/not allowed to use the admin console/, '... with the console\'s own refusal');
@@ -94,6 +96,9 @@ is($pools0, 0, 'no pool before any client logged in');
 
 my $t0 = time();
 my ($refused, $dne) = (0, 0);
+# each stranger's made-up database: the lookup's server login fails, then the client's
+$sl->expect_log(qr/ S-\d+ (madeup_\d+)\/authq\S+ login failed: database "\1" does not exist$/,
+		qr/ C-\d+ (madeup_\d+)\/stranger\d+\S+ pooler error: database "\1" does not exist \(sqlstate=3D000\)/);
 for my $i (1 .. $STRANGERS) {
 	my ($c, $r) = login("stranger$i", 'guess', "madeup_$i");
 	$refused++ unless $r->{ok};
@@ -169,6 +174,8 @@ ok(wait_for(sub { my $p = client_pools(); $p && !@$p }, timeout => 10),
 
 # A client who did authenticate but names a database PostgreSQL does not
 # have: its pool goes at once, and /health does not turn 503 for it.
+$sl->expect_log(qr/ S-\d+ typo_db\/app\S+ login failed: database "typo_db" does not exist$/,
+		qr/ C-\d+ typo_db\/app\S+ pooler error: database "typo_db" does not exist \(sqlstate=3D000\)/);
 ($c, $r) = login('app', 'app_pw', 'typo_db');
 ok(!$r->{ok}, 'an authenticated login to a missing database fails');
 ok(wait_for(sub { my $p = client_pools(); $p && !@$p && pool_count() == 0 }, timeout => 10),
@@ -177,5 +184,4 @@ $c->close;
 $h = get('/health');
 is($h->{status}, 200, '/health is 200 at the end') or diag($h->{content});
 
-SluiceTest::check_log();
 done_testing();

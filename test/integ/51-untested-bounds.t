@@ -129,6 +129,19 @@ my $sl = SluiceTest::Sluice->new(
 	settings => { auth_type => 'plain', pool_mode => 'transaction', admin_users => 'admin',
 		      max_prepared_statements => 3, query_wait_timeout => 30, server_login_retry => 1 },
 );
+# each bound below refuses its client, or the fake server past its bound;
+# lines of clients not logged in are rate-limited, so some may be left out
+$sl->expect_log(
+	qr/\(nodb\)\/\(nouser\)\S+ pooler error: too many parameters in startup packet \(sqlstate=08P01\)/,
+	qr/\(nodb\)\/\(nouser\)\S+ pooler error: unsupported frontend protocol 1234\.(?:5679|5680): server supports 3\.0 to 3\.0 \(sqlstate=08P01\)/,
+	qr/ \S+\/(?:app|longpw)\S+ pooler error: invalid message length during authentication \(sqlstate=08P01\)/,
+	qr/ sluice\/admin\S+ pooler error: invalid message length \(sqlstate=08P01\)/,
+	qr/ sluice\/admin\S+ pooler error: console command too long: \d+ bytes, at most 4095 \(sqlstate=54000\)/,
+	qr/ S-\d+ longname\/app\S+ login failed: server sent a ParameterStatus name of 64 bytes while logging in \(at most 63\)$/,
+	qr/ C-\d+ longname\/app\S+ pooler error: server sent a ParameterStatus name of 64 bytes while logging in \(at most 63\) \(sqlstate=54000\)/,
+	qr/ S-\d+ psbytes\/app\S+ login failed: server sent more than 16384 bytes of ParameterStatus while logging in$/,
+	qr/ C-\d+ psbytes\/app\S+ pooler error: server sent more than 16384 bytes of ParameterStatus while logging in \(sqlstate=54000\)/,
+	qr/ bigmsg(?:_tx)?\/app\S+ pooler error: server closed the connection unexpectedly \(sqlstate=08006\)/);
 my $pid = $sl->pid;
 
 sub rss_kb { return (slurp("/proc/$pid/status") =~ /^VmRSS:\s+(\d+)/m)[0] // 0 }
@@ -178,6 +191,8 @@ note('1. client sockets: at most max_client_conn + max_login_clients + 64');
 	my $capped = SluiceTest::Sluice->new(
 		pg => $pg, databases => { app => $app }, users => { app => 'app_pw' },
 		default_user => 'app', settings => { %settings });
+	$capped->expect_log(qr/ app\/app\S+ pooler error: sorry, too many clients already \(sqlstate=53300\)/,
+			    qr/ WARNING refusing connection: \d+ sockets open, far past max_client_conn \+ max_login_clients$/);
 	my $http = HTTP::Tiny->new(timeout => 5);
 	my $sockets = sub {
 		my $res = $http->get("http://127.0.0.1:$mport/metrics");
@@ -341,6 +356,7 @@ note('5. input of a client waiting for a server stops at 256 KiB');
 		$c->send($payload);
 		POSIX::_exit(0);
 	}
+	# deliberate: two samples of sluice's memory while the writer is blocked
 	sleep(0.5);
 	my $rss1 = rss_kb();
 	sleep(0.5);
@@ -497,5 +513,4 @@ note('8. max_prepared_statements = 3: least recently used closed');
 	$c->terminate;
 }
 
-SluiceTest::check_log();
 done_testing();

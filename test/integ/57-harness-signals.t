@@ -24,7 +24,7 @@ open(my \$fh, '>', "$dir/pids.tmp") or die;
 print \$fh "\$pgpid \$sl->{pid}\\n";
 close \$fh;
 rename("$dir/pids.tmp", "$dir/pids") or die;
-sleep 60;
+sleep 60;   # until the signal this test sends
 PERL
 
 for my $sig (qw(INT TERM)) {

@@ -6,9 +6,9 @@ package SluiceTest;
 #   use SluiceTest;                       # also loads ::Pg, ::Sluice, ::Proto, ::TLS
 #   my $pg = SluiceTest::Pg->new;         # initdb + start a private PostgreSQL
 #   my $sl = SluiceTest::Sluice->new(pg => $pg, ...);
+#   $sl->expect_log(qr/pooler error: password authentication failed/);
 #   ...
-#   SluiceTest::check_log();              # last test of every file
-#   done_testing();
+#   done_testing();                       # runs the log check first
 #
 # Helpers (all exportable):
 #   free_port()                     a free TCP port on 127.0.0.1
@@ -16,9 +16,14 @@ package SluiceTest;
 #   spawn(\@argv, %o)               start in the background, return the pid
 #   wait_for(sub {...}, %o)         poll a condition until true or a deadline
 #   new_tempdir($tag, %o)           a private temp dir, removed on success
-#   check_log(@sluices)             one ok(): no BUG / sanitizer / leak lines
+#   check_log(@sluices)             one ok(): no BUG / sanitizer / leak line, no
+#                                   unexpected ERROR/WARNING (done_testing runs it)
+#   expect_log(qr/.../, ...)        ERROR/WARNING lines expected of every sluice
 #   run_c_test($name, $connstr, @args)   run a C TAP program, re-emit its tests
 #   with_nofile($n, @argv)          argv wrapped to run with `ulimit -n $n`
+#
+# The log check: at done_testing (or at exit, for a file that does not get
+# there) every sluice the file started and did not check itself is checked.
 #
 # Teardown (END): stops every node this process started (by pid), keeps the
 # test's exit code; removes the temp dirs when the file passed, keeps them
@@ -36,9 +41,10 @@ use IO::Socket::INET;
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(time);
 use Test::More ();
+use Test2::API ();
 use Exporter 'import';
 
-our @EXPORT_OK = qw(free_port run_cmd spawn wait_for new_tempdir check_log
+our @EXPORT_OK = qw(free_port run_cmd spawn wait_for new_tempdir check_log expect_log
 		    run_c_test is_root slurp spit quote_conninfo with_nofile app_pool);
 
 my $OWNER_PID = $$;      # forked children must not tear down our nodes
@@ -314,15 +320,56 @@ sub run_psql
 	return ($out, $err, $rc);
 }
 
-# One ok() for the whole file: each sluice this process started is stopped
-# (sanitizer leak reports appear only at exit), then its log file and
-# stderr are searched for BUG lines, sanitizer reports and leak warnings.
-# A sluice that died on its own before this point fails the check too.
+# Lines of sluice's log that a test means to cause: patterns (qr// or a
+# literal substring) for every sluice (expect_log here) or for one
+# ($sl->expect_log). An ERROR or WARNING line no pattern matches fails the
+# log check.
+our @EXPECTED_LOG;
+
+my $SUPPRESSED = qr/[\s"]\d+ more (?:like this from \S+|lines about clients not logged in) suppressed \(/;
+
+sub expect_log
+{
+	push @EXPECTED_LOG, log_patterns(@_);
+	return;
+}
+
+sub log_patterns
+{
+	my @p;
+	for my $p (@_) {
+		croak "expect_log: an empty pattern would excuse every line" unless defined $p && length $p;
+		push @p, ref $p eq 'Regexp' ? $p : qr/\Q$p\E/;
+	}
+	return @p;
+}
+
+# The level of a log line when it is ERROR, WARNING, FATAL or PANIC, in
+# sluice's text format ("2024-05-01 10:00:00.123 4242 WARNING ..."),
+# logfmt ("ts=... level=warning ...") or PgBouncer's ("... UTC [4242] ERROR ...").
+sub bad_level
+{
+	my ($line) = @_;
+	return uc $1 if $line =~ /^(?:\d{4}-\d\d-\d\d[ T][\d:.]+ (?:[A-Z]{2,5} )?\[?\d+\]? )?(ERROR|WARNING|FATAL|PANIC)\b/;
+	return uc $1 if $line =~ /(?:^|\s)level=(error|warning|fatal|panic)\b/;
+	return undef;
+}
+
+# One ok() for the sluices given (default: all this process started): each
+# is stopped (sanitizer leak reports appear only at exit), then its log file
+# and stderr are searched for BUG lines, sanitizer reports, leak warnings
+# and ERROR/WARNING/FATAL lines that no expect_log pattern matches. A sluice
+# that died on its own before this point fails the check too. Each sluice is
+# checked once: the automatic check at the end of the file skips those a
+# test checked itself. With as_test => 0 (a fixed plan has no room for one
+# more test) a failure is diag lines and a failing file instead of an ok().
 sub check_log
 {
+	my %o = @_ && ref $_[-1] eq 'HASH' ? %{ pop @_ } : ();
 	my @sl = @_ ? @_ : @SLUICES;
-	my @problems;
+	my (@problems, @excused);
 	for my $sl (@sl) {
+		$sl->{log_checked} = 1;
 		my $who = $sl->describe;
 		my $status = $sl->stop;    # already-stopped instances report their saved status
 		if ($sl->{crashed}) {
@@ -330,19 +377,70 @@ sub check_log
 		} elsif (defined $status && !$sl->clean_exit_status($status)) {
 			push @problems, "$who exited with status " . exit_code($status) . " on SIGTERM";
 		}
-		my $text = $sl->log_contents . "\n" . $sl->stderr_contents;
-		for my $line (split /\n/, $text) {
-			push @problems, "$who: $line"
-			    if $line =~ /\bBUG\b/
+		# sluice writes each line to both its log file and stderr
+		my %seen;
+		my @expected = (@EXPECTED_LOG, @{ $sl->{expected_log} // [] });
+		my $n_excused = 0;
+		for my $line (split /\n/, $sl->log_contents . "\n" . $sl->stderr_contents) {
+			next if $seen{$line}++;
+			if ($line =~ /\bBUG\b/
 			    || $line =~ /AddressSanitizer|LeakSanitizer|ThreadSanitizer|runtime error:/
-			    || $line =~ /\bleak(ed|s|ing)?\b/i;
+			    || $line =~ /\bleak(ed|s|ing)?\b/i) {
+				push @problems, "$who: $line";
+			} elsif (!$sl->{pgbouncer} && bad_level($line)) {
+				# PgBouncer's own errors and warnings are not ours to declare.
+				# A count of lines the rate limit left out says nothing new
+				# (the lines before it were checked) and comes with timing.
+				if (grep { $line =~ $_ } @expected, $SUPPRESSED) { $n_excused++ }
+				else { push @problems, "$who: unexpected: $line" }
+			}
 		}
+		push @excused, "$who: $n_excused expected ERROR/WARNING lines" if $n_excused;
 	}
 	local $Test::Builder::Level = $Test::Builder::Level + 1;
-	my $ok = Test::More::ok(!@problems, 'sluice log: no BUG, sanitizer report or leak; clean exit');
+	my $name = 'sluice log: no BUG, sanitizer report, leak or unexpected ERROR/WARNING; clean exit';
+	my $ok = !@problems;
+	if ($o{as_test} // 1) {
+		Test::More::ok($ok, $name);
+	} elsif (!$ok) {
+		Test::More::diag("failed: $name (not counted as a test: the file has a fixed plan)");
+		Test::More->builder->is_passing(0);
+	}
 	Test::More::diag($_) for @problems[0 .. ($#problems > 40 ? 40 : $#problems)];
+	Test::More::diag('... and ' . (@problems - 41) . ' more') if @problems > 41;
+	Test::More::note($_) for @excused;
 	return $ok;
 }
+
+# The log check every test file gets at its end, for the sluices it did not
+# check itself: at done_testing (a follow-up of the root hub, run before the
+# plan line is printed) or, for a file that never gets there, from END
+# before the teardown removes the logs.
+my $AUTO_CHECKED;
+my $INTERRUPTED;
+
+sub auto_check
+{
+	my ($hub) = @_;
+	return if $AUTO_CHECKED || $$ != $OWNER_PID;
+	$AUTO_CHECKED = 1;
+	my @sl = grep { !$_->{log_checked} } @SLUICES;
+	return unless @sl;
+	my $plan = $hub->plan;
+	return if defined $plan && $plan eq 'SKIP';
+	# a script that is not a test (run-scratch.pl, a benchmark) has no plan and no tests
+	return if !defined $plan && !$hub->count && !$hub->ended;
+	check_log(@sl, { as_test => !defined $plan });
+}
+
+# (test2_add_callback_testing_done would also mark the hub active, and a
+# script that runs no test would then end with "No tests run!" and 255)
+Test2::API::test2_add_callback_post_load(sub {
+	my $stack = Test2::API::test2_stack();
+	$stack->top;
+	my ($root) = $stack->all;
+	$root->follow_up(sub { auto_check($_[1]) });
+});
 
 # argv wrapped in `sh -c` to raise the open-file limit to $n first (capped
 # at the hard limit; left alone when it is already higher). exec keeps the
@@ -445,6 +543,11 @@ sub _teardown
 
 END {
 	my $rc = $?;
+	if (!$INTERRUPTED) {
+		my $hub = Test2::API::test2_stack()->top;
+		eval { auto_check($hub) unless $hub->ended };
+		print STDERR "# log check: $@" if $@;
+	}
 	_teardown();
 	$? = $rc;
 }
@@ -460,6 +563,7 @@ for my $sig (qw(INT TERM HUP)) {
 			return;
 		}
 		print STDERR "# got SIG$sig: stopping what this test started\n";
+		$INTERRUPTED = 1;
 		exit 130;
 	};
 }

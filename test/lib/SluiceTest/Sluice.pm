@@ -17,6 +17,7 @@ package SluiceTest::Sluice;
 #   $sl->url(...)                                   # postgresql:// URL
 #   $sl->proto(user => ..., password => ...)        # raw SluiceTest::Proto client, logged in
 #   $sl->stop / start / restart / reload / pid / alive / log_contents
+#   $sl->expect_log(qr/.../, ...)   ERROR/WARNING lines this test causes on purpose
 #
 # Options: databases, users, settings (keys of [sluice]), default_db,
 # default_user, default_password, wait_login (default on: a psql SELECT 1
@@ -171,6 +172,7 @@ sub start
 		$self->{pid} = $pid;
 		delete $self->{crashed};
 		delete $self->{exit_status};
+		delete $self->{log_checked};    # a restart after check_log is checked again
 		my $died;
 		my $up = wait_for(sub {
 			if (waitpid($pid, WNOHANG) == $pid) { $died = $?; return 1 }
@@ -216,6 +218,16 @@ sub wait_login
 	}, timeout => 20, interval => 0.05);
 	croak "first login through " . $self->describe . " failed:\n$err\n" . $self->log_contents
 	    unless defined $ok && $ok == 1;
+}
+
+# Patterns (qr// or literal substrings) for the ERROR and WARNING lines of
+# this sluice's log that the test causes on purpose; any other such line
+# fails SluiceTest::check_log, which every file gets at its end.
+sub expect_log
+{
+	my ($self, @patterns) = @_;
+	push @{ $self->{expected_log} }, SluiceTest::log_patterns(@patterns);
+	return $self;
 }
 
 sub pid   { $_[0]{pid} }
