@@ -599,11 +599,14 @@ void pool_server_gone(struct server *s)
 	}
 }
 
-/* Failures that may heal by themselves: the server is down, restarting,
- * or full. Anything else (a wrong password, a missing database) will not. */
+/* Failures that may heal by themselves: the server is down, shutting
+ * down or restarting (57P01 when a fast restart meets a login, 57P02 after
+ * a crash of another backend, 57P03 while it starts), or full. Anything
+ * else (a wrong password, a missing database) will not. */
 static bool transient_failure(const char *sqlstate)
 {
 	return !strncmp(sqlstate, "08", 2) || !strcmp(sqlstate, SQLSTATE_CANNOT_CONNECT_NOW) ||
+	       !strcmp(sqlstate, SQLSTATE_ADMIN_SHUTDOWN) || !strcmp(sqlstate, SQLSTATE_CRASH_SHUTDOWN) ||
 	       !strcmp(sqlstate, SQLSTATE_TOO_MANY_CONNECTIONS);
 }
 

@@ -22,7 +22,7 @@ use POSIX ();
 use Test::More;
 use Time::HiRes qw(time);
 use SluiceTest qw(slurp wait_for);
-use SluiceTest::FakePg qw(ready row_description data_row command_complete param_status);
+use SluiceTest::FakePg qw(ready row_description data_row command_complete param_status error_response);
 use SluiceTest::Proto qw(error_text parse_error);
 
 my $pg = SluiceTest::Pg->new;
@@ -68,6 +68,15 @@ my $slow = SluiceTest::FakePg->new(scram => sub {
 	return $conn->{n} == 1 ? { iterations => 10_000_000 } : { iterations => 4096, password => 'fake_pw' };
 });
 
+# A server shutting down (a fast restart under way) fails a login with
+# 57P01: the first login here; the next ones succeed.
+my $restarting = SluiceTest::FakePg->new(greeting => sub {
+	my ($conn) = @_;
+	return $conn->{n} == 1
+	    ? error_response('FATAL', '57P01', 'terminating connection due to administrator command')
+	    : undef;
+});
+
 my $sl = SluiceTest::Sluice->new(
 	pg => $pg,
 	databases => {
@@ -78,6 +87,7 @@ my $sl = SluiceTest::Sluice->new(
 		many         => $many->connstr('many'),
 		big          => $big->connstr('big'),
 		slow         => $slow->connstr('slow', user => 'app', password => 'fake_pw'),
+		restarting   => $restarting->connstr('restarting', pool_mode => 'transaction'),
 	},
 	users => { app => 'app_pw', admin => 'admin_pw' },
 	default_user => 'app',
@@ -91,7 +101,8 @@ my $sl = SluiceTest::Sluice->new(
 	$sl->expect_log(qr/ S-\d+ evil(?:_session)?\/app\S+ $evil; closing the connection$/,
 			qr/ C-\d+ evil(?:_session)?\/app\S+ pooler error: $evil \(sqlstate=08P01\)/,
 			qr/ S-\d+ (?:flood|many|big|slow)\/app\S+ login failed: (?:$login)$/,
-			qr/ C-\d+ (?:flood|many|big|slow)\/app\S+ pooler error: (?:$login) \(sqlstate=54000\)/);
+			qr/ C-\d+ (?:flood|many|big|slow)\/app\S+ pooler error: (?:$login) \(sqlstate=54000\)/,
+			qr/ S-\d+ restarting\/app\S+ login failed: terminating connection due to administrator command$/);
 }
 my $pid = $sl->pid;
 my $TCK = POSIX::sysconf(POSIX::_SC_CLK_TCK()) || 100;
@@ -240,6 +251,20 @@ note('SCRAM with 10,000,000 iterations');
 	ok($r2->{ok} && ($c2->query_value('SELECT 1') // '') eq '1', 'slow: with 4096 iterations the login works')
 	    or diag(error_text($r2->{error}));
 	$c2->terminate;
+}
+
+# ---------------------------------------------------------------------------
+note('a login that meets a server shutting down (57P01): transient, tried again');
+{
+	my ($c, $r) = login('restarting');
+	ok($r->{ok}, 'restarting: the client logs in once the next login succeeds')
+	    or diag(error_text($r->{error}));
+	if ($r->{ok}) {
+		my $q = $c->query('SELECT 1');
+		is($q->{status}, 'I', 'restarting: and its query is answered');
+	}
+	cmp_ok($restarting->connections, '>=', 2, 'restarting: sluice logged in again after the 57P01');
+	$c->close;
 }
 
 done_testing();
