@@ -80,6 +80,9 @@ struct server {
 	bool authq_failed;
 	const char *violation;       /* set by the relay's hook: how the server
 	                              * broke the protocol (static text) */
+	bool said_fatal;             /* a FATAL of its went to its client (passed
+	                              * in session mode, then nothing more;
+	                              * softened to ERROR otherwise) */
 };
 
 /* Who a server's log lines are about: S-id, database, user, host:port. */

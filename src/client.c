@@ -300,19 +300,28 @@ void client_lost_server(struct client *c, struct server *s, const char *sqlstate
 	bool mid_message = c->relay.pending || c->relay.unsynced;
 	if (c->pool->mode == POOL_SESSION || mid_message || (outstanding == 0 && s->txn_status != 'I')) {
 		/* Session state, or the message stream itself, died with the
-		 * server: end the session, as PostgreSQL would. */
+		 * server: end the session, as PostgreSQL would; after the
+		 * server's own FATAL, with nothing more (as PostgreSQL). */
+		bool told = s->said_fatal && c->pool->mode == POOL_SESSION;
 		detach(c, s);
-		client_fail(c, sqlstate, "%s", msg);
+		if (told)
+			client_close(c, msg, true);
+		else
+			client_fail(c, sqlstate, "%s", msg);
 		return;
 	}
 	/* Transaction pooling: the work in flight failed; the client stays
 	 * and its next transaction gets a new server. Each unanswered sync
 	 * point gets its error and ReadyForQuery. */
+	bool answered = s->said_fatal;
 	detach(c, s);
 	client_log(c, LOG_LVL_INFO, "server lost with %u sync points unanswered", outstanding);
 	client_log_error(c, sqlstate, msg);   /* once, however many it gets */
 	for (uint32_t i = 0; i < outstanding; i++) {
-		add_error(c, "ERROR", sqlstate, msg);
+		/* the first sync point was answered by the server's own
+		 * (softened) FATAL already: its ReadyForQuery only */
+		if (i > 0 || !answered)
+			add_error(c, "ERROR", sqlstate, msg);
 		send_ready(c, 'I');
 	}
 	conn_send(&c->conn);

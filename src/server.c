@@ -396,6 +396,13 @@ static void note_command_tag(struct server *s, const uint8_t *body, size_t len)
 /* A server's FATAL (it is going away) would tell a transaction-pooled
  * client that its own connection is over, but sluice keeps that client:
  * it gets the same error as ERROR. */
+static bool is_fatal(const uint8_t *body, size_t len)
+{
+	struct pq_error_fields f;
+	return proto_parse_error(body, len, &f) &&
+	       (!strcmp(f.severity, "FATAL") || !strcmp(f.severity, "PANIC"));
+}
+
 static enum relay_action soften_fatal(struct server *s, struct client *c,
 				      const uint8_t *body, size_t len)
 {
@@ -404,6 +411,7 @@ static enum relay_action soften_fatal(struct server *s, struct client *c,
 		return RELAY_FAIL;
 	if (strcmp(f.severity, "FATAL") != 0 && strcmp(f.severity, "PANIC") != 0)
 		return RELAY_FORWARD;
+	s->said_fatal = true;
 	struct pq_writer w;
 	pq_writer_init(&w);
 	proto_build_error(&w, "ERROR", f.sqlstate, f.message, f.detail);
@@ -473,6 +481,8 @@ static enum relay_action server_inspect(void *owner, char type, const uint8_t *b
 		enum relay_action act = s->stmts ? prepared_server_message(s, type, body, len) : RELAY_FORWARD;
 		if (act != RELAY_FORWARD)
 			return act;
+		if (c && s->pool->mode == POOL_SESSION && is_fatal(body, len))
+			s->said_fatal = true;   /* the session ends with it, as on PostgreSQL */
 		return c && s->pool->mode != POOL_SESSION ? soften_fatal(s, c, body, len) : RELAY_FORWARD;
 	}
 	case 't':

@@ -23,7 +23,7 @@ my $sl = SluiceTest::Sluice->new(
 # the bad startup packets and bad message lengths below (lines of clients
 # not logged in are rate-limited: which are written depends on timing);
 # PostgreSQL itself answers the unknown message type with a FATAL and
-# closes, and sluice tells the client its server went away
+# closes
 $sl->expect_log(qr/\(nodb\)\/\(nouser\)\S+ pooler error: invalid length of startup packet \(sqlstate=08P01\)/,
 		qr/\(nodb\)\/\(nouser\)\S+ pooler error: invalid startup packet layout: expected terminator as last byte \(sqlstate=08P01\)/,
 		qr/\(nodb\)\/\(nouser\)\S+ pooler error: no PostgreSQL user name specified in startup packet \(sqlstate=28000\)/,
@@ -193,6 +193,13 @@ for my $req ([ 'SSLRequest', ssl_request() ], [ 'GSSENCRequest', gssenc_request(
 	my $e = first_error($data);
 	is($e && $e->{C}, '08P01', 'an unknown message type: ErrorResponse 08P01 (as PostgreSQL)');
 	ok($eof, 'an unknown message type: connection closed');
+	my @types;
+	for (my $at = 0; $at + 5 <= length $data;) {
+		my ($t, $len) = unpack('a N', substr($data, $at, 5));
+		push @types, $t;
+		$at += 1 + $len;
+	}
+	is(join('', @types), 'E', 'an unknown message type: that one FATAL and nothing after it (as PostgreSQL)');
 	healthy('an unknown message type');
 }
 

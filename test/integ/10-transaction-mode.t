@@ -283,6 +283,7 @@ is($watch->query_value('SELECT count(*) FROM copytest'), 8000, 'the COPY rows ar
 	ok(!$r->{lost}, 'A gets an answer, not a closed connection') or diag($r->{lost});
 	my @codes = map { $_->{C} // '' } @{ $r->{errors} };
 	ok((grep { /^08/ || $_ eq '57P01' } @codes), "A gets an error of class 08 or 57P01 (@codes)");
+	is(scalar @codes, 1, 'A gets one error for its one query, as from PostgreSQL (not the server\'s and then sluice\'s)');
 	is($r->{status}, 'I', 'then ReadyForQuery, idle');
 	note('A saw: ' . join(' | ', map { error_text($_) } @{ $r->{errors} }));
 	is(join(',', grep { $_ ne 'ERROR' } map { $_->{S} // '' } @{ $r->{errors} }), '',
