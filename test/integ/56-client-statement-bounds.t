@@ -20,7 +20,8 @@ my ($pg, $sl) = app_pool(pool_size => 2, settings => {
 	max_prepared_statements => 100, max_client_prepared_statements => $MAXN,
 	max_client_prepared_bytes => $MAXB });
 # the statements refused past either bound
-$sl->expect_log(qr/ app\/app\S+ pooler error: too many prepared statements: this connection holds \d+, of \d+ bytes \(max_client_prepared_statements = $MAXN, max_client_prepared_bytes = $MAXB\); close some \(Close, DEALLOCATE\) before preparing more \(sqlstate=54000\)/);
+$sl->expect_log(qr/ app\/app\S+ pooler error: too many prepared statements: this connection holds \d+, of \d+ bytes \(max_client_prepared_statements = $MAXN, max_client_prepared_bytes = $MAXB\); close some \(Close, DEALLOCATE\) before preparing more \(sqlstate=54000\)/,
+		qr/ app\/app\S+ pooler error: prepared statements too large: this connection holds \d+ bytes of them, this one needs \d+ more \(max_client_prepared_bytes = $MAXB\); close some \(Close, DEALLOCATE\) or prepare shorter ones \(sqlstate=54000\)/);
 
 sub client { $sl->proto(user => 'app', password => 'app_pw', dbname => 'app') }
 
@@ -79,7 +80,8 @@ my @texts = map { [ "s$_", "SELECT $_" ] } 1 .. $MAXN;
 	my $long = 'SELECT ' . join(' + ', (1) x 1200);   # 4,803 bytes
 	my ($e, $r) = parse_all($c, [ 'long', $long ]);
 	is($r->{errors}[0]{C}, '54000', 'a statement of more than max_client_prepared_bytes: FATAL 54000');
-	like($r->{errors}[0]{M} // '', qr/max_client_prepared_bytes = $MAXB/, '... naming the bound');
+	like($r->{errors}[0]{M} // '', qr/^prepared statements too large: this connection holds 0 bytes of them, this one needs \d+ more \(max_client_prepared_bytes = $MAXB\)/,
+	     '... saying the statement is too large and naming the bound');
 	$c = client();
 	is((parse_all($c, [ 'short', 'SELECT ' . join(' + ', (1) x 900) ]))[0], '', 'one under it is prepared');
 	is(run_named($c, 'short'), 900, '... and runs');
