@@ -411,20 +411,16 @@ static void cmd_set(struct client *c, const struct cmd_call *a)
 		return;
 	struct config *next = NULL;
 	char why[1024];
-	switch (config_with_setting(rt.cfg, key, value, &next, why, sizeof why)) {
-	case CONFIG_SET_OK:
-		break;
-	case CONFIG_SET_UNKNOWN:
-		admin_error(c, SQLSTATE_UNDEFINED_OBJECT, "%s", why);
-		goto out;
-	case CONFIG_SET_FIXED:
-		admin_error(c, SQLSTATE_OBJECT_NOT_IN_PREREQUISITE_STATE, "%s", why);
-		goto out;
-	case CONFIG_SET_INVALID:
-		admin_error(c, SQLSTATE_INVALID_PARAMETER_VALUE, "%s", why);
-		goto out;
-	case CONFIG_SET_NOMEM:
-		admin_error(c, SQLSTATE_OUT_OF_MEMORY, "%s", why);
+	/* what each refusal is, as PostgreSQL's SET says it */
+	static const char *const refused[] = {
+		[CONFIG_SET_UNKNOWN] = SQLSTATE_UNDEFINED_OBJECT,
+		[CONFIG_SET_FIXED] = SQLSTATE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+		[CONFIG_SET_INVALID] = SQLSTATE_INVALID_PARAMETER_VALUE,
+		[CONFIG_SET_NOMEM] = SQLSTATE_OUT_OF_MEMORY,
+	};
+	enum config_set res = config_with_setting(rt.cfg, key, value, &next, why, sizeof why);
+	if (res != CONFIG_SET_OK) {
+		admin_error(c, refused[res], "%s", why);
 		goto out;
 	}
 	if (!lifecycle_swap(next, why, sizeof why)) {

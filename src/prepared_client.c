@@ -88,6 +88,27 @@ static bool make_room(struct server *s, struct server_stmts *ss, struct pq_write
 	return true;
 }
 
+/* Begin sluice's Parse of ps under its server name: the server's old one
+ * (its plan went stale, or a stand-in) is closed first, and room is made
+ * under max_prepared_statements. The caller writes the rest. */
+static bool begin_parse(struct server *s, struct server_stmts *ss, struct pq_writer *w,
+			const struct pstmt *ps)
+{
+	if (prepared_sset_find(ss, ps->id)) {
+		put_stmt_msg(s, w, 'C', 'S', ps->id);
+		if (!prepared_rq_push(ss, RQ_OWN_CLOSE, ps->id, NULL))
+			return false;
+		prepared_sset_del(ss, ps->id);
+	}
+	if (!make_room(s, ss, w))
+		return false;
+	char name[32];
+	prepared_stmt_name(name, sizeof name, ps->id);
+	pq_begin(w, 'P');
+	pq_put_cstring(w, name);
+	return true;
+}
+
 /* Make sure the server has `ps`, preparing it if not (as the client's
  * Parse under `cname`, or as sluice's own when `cname` is NULL), and
  * describing it there, so that what it takes and returns is known. */
@@ -103,19 +124,8 @@ static struct sstmt *ensure_prepared(struct server *s, struct pstmt *ps, struct 
 		list_prepend(&ss->lru, &e->lru);
 		return e;
 	}
-	if (e) {
-		/* PostgreSQL's plan of it went stale: close it, prepare anew */
-		put_stmt_msg(s, w, 'C', 'S', ps->id);
-		if (!prepared_rq_push(ss, RQ_OWN_CLOSE, ps->id, NULL))
-			return NULL;
-		prepared_sset_del(ss, ps->id);
-	}
-	if (!make_room(s, ss, w))
+	if (!begin_parse(s, ss, w, ps))
 		return NULL;
-	char name[32];
-	prepared_stmt_name(name, sizeof name, ps->id);
-	pq_begin(w, 'P');
-	pq_put_cstring(w, name);
 	pq_put_bytes(w, ps->rest, ps->rest_len);
 	pq_end(w);
 	put_msg(s, w);
@@ -183,18 +193,8 @@ static struct sstmt *prepare_standin(struct server *s, struct pstmt *ps, struct 
 	struct server_stmts *ss = prepared_sstmts(s);
 	if (!ss)
 		return NULL;
-	if (prepared_sset_find(ss, ps->id)) {
-		put_stmt_msg(s, w, 'C', 'S', ps->id);
-		if (!prepared_rq_push(ss, RQ_OWN_CLOSE, 0, NULL))
-			return NULL;
-		prepared_sset_del(ss, ps->id);
-	}
-	if (!make_room(s, ss, w))
+	if (!begin_parse(s, ss, w, ps))
 		return NULL;
-	char name[32];
-	prepared_stmt_name(name, sizeof name, ps->id);
-	pq_begin(w, 'P');
-	pq_put_cstring(w, name);
 	pq_put_cstring(w, "");
 	put_param_types(w, ps, nparams);
 	pq_end(w);

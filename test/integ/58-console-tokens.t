@@ -31,6 +31,11 @@ my $sl = SluiceTest::Sluice->new(
 	default_db => 'app', default_user => 'app',
 );
 
+# every console command this file gets wrong on purpose is answered with
+# an ErrorResponse, which sluice logs; and the KILL of "my db" below
+$sl->expect_log(qr/ pgbouncer\/admin\S+ pooler error: .* \(sqlstate=(?:42601|3D000|0A000|22023)\)$/,
+		qr/ my db\/app\S+ pooler error: database "my db" was killed from the admin console \(sqlstate=57P01\)/);
+
 my $adm = $sl->proto(user => 'admin', password => 'admin_pw', dbname => 'pgbouncer');
 sub err_of  { my ($r) = @_; return @{ $r->{errors} } ? "$r->{errors}[0]{C} $r->{errors}[0]{M}" : '' }
 sub tags_of { my ($r) = @_; return join(',', @{ $r->{tags} }) . (@{ $r->{errors} } ? ' ' . err_of($r) : '') }
