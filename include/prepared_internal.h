@@ -76,6 +76,10 @@ struct server_stmts {
 	bool client_waits;         /* the client's next message waits for a Describe */
 	bool resume;               /* ...which has come: relay the client again */
 	bool stalled;              /* PREPARED_QUEUE_MAX answers owed: the client waits */
+	bool worked;               /* since the last ReadyForQuery after which nothing
+	                            * was owed, a message went to the server that may
+	                            * change its transaction (all but Sync and Flush):
+	                            * its txn_status may be out of date */
 };
 
 

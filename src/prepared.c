@@ -471,6 +471,8 @@ void prepared_server_after(struct server *s, char type)
 			wake_client(ss);
 		rq_pop(ss);
 		flush_answers(s);
+		if (type == 'Z' && ss->qlen == 0)
+			ss->worked = false;   /* txn_status is the server's now */
 	}
 	if (ss->stalled && ss->qlen < PREPARED_QUEUE_MAX / 2) {
 		ss->stalled = false;

@@ -155,7 +155,9 @@ static bool parse_would_pass(const struct server *s)
 static bool txn_failed_ahead(const struct server *s)
 {
 	const struct server_stmts *ss = s->stmts;
-	if (s->txn_status != 'E' || !ss || ss->skipping)
+	/* worked: a ROLLBACK sent since (extended, answered after a Flush)
+	 * may have ended it with no ReadyForQuery to say so */
+	if (s->txn_status != 'E' || !ss || ss->skipping || ss->worked)
 		return false;
 	for (size_t i = 0; i < ss->qlen; i++) {
 		uint8_t kind = ss->q[(ss->qhead + i) & (ss->qcap - 1)].kind;
@@ -551,6 +553,8 @@ enum relay_action prepared_client_message(struct client *c, char type,
 	if (!pq_writer_ok(&w))
 		act = RELAY_FAIL;
 	pq_writer_free(&w);
+	if (s->stmts)
+		s->stmts->worked = true;
 	return act;
 }
 
@@ -571,6 +575,9 @@ enum relay_action prepared_client_observe(struct client *c, char type)
 	case 'F': ok = prepared_owe(s, RQ_FUNC, 0, NULL); break;
 	default: break;
 	}
+	/* Parse, Bind, Describe and Close are noted by prepared_client_message */
+	if (s->stmts && !strchr("SHPBDC", type))
+		s->stmts->worked = true;
 	return ok ? RELAY_FORWARD : RELAY_FAIL;
 }
 
