@@ -165,6 +165,10 @@ void client_close_logged(struct client *c, const char *reason, bool flush, int l
 /* client_startup.c: the startup packet and what may come before it */
 void client_on_startup(struct client *c);
 
+/* Not authenticated yet: holds a login slot (CL_STARTUP, CL_AUTH,
+ * CL_AUTH_QUERY). */
+bool client_state_before_login(enum client_state st);
+
 /* client_log.c, for the module's parts */
 /* May a line about peer `sa`, not logged in, be written (log_limit.h)? */
 bool client_log_allowed_addr(const struct sockaddr *sa, int lvl);

@@ -70,7 +70,7 @@ const char *client_state_name(enum client_state st)
 /* States that are a membership too: a login slot (rt.logins) until
  * authenticated, the pool's queue while waiting for a server, the gate's
  * list while held. */
-static bool login_state(enum client_state st)
+bool client_state_before_login(enum client_state st)
 {
 	return st == CL_STARTUP || st == CL_AUTH || st == CL_AUTH_QUERY;
 }
@@ -84,7 +84,7 @@ static bool queue_state(enum client_state st)
  * place that knows which list goes with which state. */
 static void leave_lists(struct client *c, enum client_state from, enum client_state to)
 {
-	if (login_state(from) && !login_state(to))
+	if (client_state_before_login(from) && !client_state_before_login(to))
 		login_slots_leave(c);
 	if (queue_state(from) && !queue_state(to))
 		pool_unqueue(c);

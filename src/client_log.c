@@ -25,7 +25,7 @@
 
 static bool before_login(const struct client *c)
 {
-	return c->state == CL_STARTUP || c->state == CL_AUTH || c->state == CL_AUTH_QUERY;
+	return client_state_before_login(c->state);
 }
 
 /* A peer's address without its port: "10.0.0.5", "::1", "unix". */
