@@ -16,6 +16,9 @@
  *   gate_hold(g, c) / gate_unhold(c, refused)   keep track of a held client
  *   gate_bypass_login(c) / gate_bypass_logout(c)   bypass sessions (auto gate)
  *   gate_in_flight(g)         clients of g's database inside a transaction
+ *   gate_count_flight(g, d)   the link: one more (d = 1) or one fewer (-1)
+ *                             client of g's database in flight; at 0 a
+ *                             draining gate closes (after this loop pass)
  *   gate_next(prev)           iterate (SHOW GATES)
  *   gate_forget(db)           the database's last pool is gone (a database
  *                             of the `*` fallback): free its gate, unless
@@ -61,6 +64,7 @@ struct gate {
 	struct list held;            /* struct client, by hold_node */
 	int nheld;
 	int nbypass;                 /* bypass sessions logged in */
+	int in_flight;               /* its clients inside a transaction (gate_count_flight) */
 	struct gate_window cur, last;
 	uint64_t failed_window;      /* the last window whose drain failed */
 	uint64_t windows_total;      /* windows so far (metrics) */
@@ -69,6 +73,16 @@ struct gate {
 	struct event *timer;
 };
 
+/* What a gate tells the owner of its clients (link.c): the gate module
+ * never calls a client's function. */
+struct gate_owner_ops {
+	void (*hold)(struct client *c);      /* its next transaction waits */
+	void (*release)(struct client *c);   /* the gate opened: go on */
+	/* its held work gets this error instead */
+	void (*reject)(struct client *c, const char *sqlstate, const char *msg);
+	bool (*in_flight)(const struct client *c);   /* inside a transaction */
+};
+void gate_set_owner(const struct gate_owner_ops *ops);
 struct gate *gate_get(const char *db_name);
 bool gate_holds_client(const struct client *c);
 bool gate_paused_all(void);
@@ -83,14 +97,7 @@ void gate_unhold(struct client *c, bool refused);
 void gate_bypass_login(struct client *c);
 void gate_bypass_logout(struct client *c);
 int gate_in_flight(const struct gate *g);
-/* A transaction ended: if a gate drains, it may be closed now. */
-extern int gate_ndraining;
-void gate_kick(void);
-static inline void gate_note_boundary(void)
-{
-	if (gate_ndraining > 0)
-		gate_kick();
-}
+void gate_count_flight(struct gate *g, int delta);
 const char *gate_state_name(enum gate_state st);
 struct gate *gate_next(struct gate *prev);
 void gate_forget(const char *db_name);

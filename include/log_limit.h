@@ -50,5 +50,10 @@ bool log_limit_take(const char *addr, double now, uint64_t *untold) MUST_CHECK;
 uint64_t log_limit_evicted(char *addr, size_t n);
 bool log_limit_take_global(double now, uint64_t more, uint64_t *untold) MUST_CHECK;
 void log_limit_reset(void);
+/* May another line caused by clients not logged in be written (the budget
+ * they all share)? Says first how many were left out, if any. */
+bool log_limit_budget(int lvl, double now);
+/* The line saying n such lines were left out. */
+void log_limit_say_untold_global(int lvl, uint64_t n);
 
 #endif

@@ -120,6 +120,15 @@ struct pool *pool_get_auth(const char *db_name, const char *auth_user,
 /* The pool of gate bypass sessions of (db, user). */
 struct pool *pool_get_bypass(const char *db_name, const char *user,
 			     const struct db_entry *entry) MUST_CHECK;
+/* What a pool tells the owner of its clients (link.c): the pool module
+ * never calls a client's function. */
+struct pool_owner_ops {
+	void (*give)(struct server *s, struct client *c);   /* s is c's now */
+	/* no server will come for c (its login failed for good) */
+	void (*fail)(struct client *c, const char *sqlstate, const char *msg);
+	void (*wait_expired)(struct client *c);   /* query_wait_timeout, off the queue */
+};
+void pool_set_owner(const struct pool_owner_ops *ops);
 /* Returns true when c was linked at once (server ready or being set up). */
 bool pool_acquire(struct pool *p, struct client *c);
 void pool_unqueue(struct client *c);

@@ -58,6 +58,13 @@ struct server;
 struct client_stmts;
 struct server_stmts;
 
+/* How the module ends a client it cannot serve (a limit, no memory):
+ * link.c hands it the client module's client_fail. */
+typedef void (*prepared_fail_fn)(struct client *c, const char *sqlstate, const char *msg);
+void prepared_set_owner(prepared_fail_fn fail);
+/* for the module's parts: fail c with a formatted message */
+void prepared_fail(struct client *c, const char *sqlstate, const char *fmt, ...) PRINTF(3, 4);
+
 /* Bind, Describe and Close longer than this are shown to
  * prepared_client_message by their first PREPARED_HEAD_LEN body bytes
  * (the names they carry must lie there) and the rest streams: a Bind's

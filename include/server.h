@@ -3,14 +3,17 @@
  *
  * INTERFACE ROUTINES
  *   server_connect(p)          open a new server connection for pool p
- *   server_link(s, c)          give s to client c (sets its parameters first
- *                              when they differ)
+ *   server_set_owner(ops)      who the server reports to (link.c)
+ *   server_setup(s, q, n, k)   send the SETs of a client's parameters (k
+ *                              Queries); ops->ready when answered
+ *   server_lookup(s, c)        run auth_query for c; ops->lookup_done
  *   server_reset(s)            run server_reset_query, then back to the pool
  *   server_test(s)             run server_check_query, then back to the pool
  *   server_kill(s, code, msg)  close s, telling its client why
  *   server_set_state(s, st)    the one function that moves a server
  *   server_close(s, why)       close and forget it
- *   server_relay(s)            move server output toward its client
+ *   server_broke(s, why)       the server broke the stream: its client
+ *                              is told, it is closed
  */
 #ifndef SLUICE_SERVER_H
 #define SLUICE_SERVER_H
@@ -43,6 +46,30 @@ enum server_state {
 
 struct server_login;   /* auth exchange state, server_login.c */
 struct server;
+struct client;
+
+#define SERVER_CONTROL_MSG_MAX (1024 * 1024)  /* longest message read whole */
+
+/* What a server tells the owner of the pair it is in (link.c). The
+ * server module itself never calls a client's function. */
+struct server_owner_ops {
+	void (*ready)(struct server *s);     /* linked and set up: its client may go on */
+	void (*input)(struct server *s);     /* SV_ACTIVE: bytes for its client */
+	void (*drained)(struct server *s);   /* its output went out */
+	/* it dies under its client (still linked), or must drop it */
+	void (*lost)(struct server *s, const char *sqlstate, const char *msg);
+	void (*drop_client)(struct server *s, const char *sqlstate, const char *msg);
+	void (*unlink)(struct server *s);    /* closing with its client still linked */
+	void (*stop_query)(struct server *s);   /* cancel what runs there */
+	void (*statements_dropped)(struct server *s);   /* DISCARD ALL, DEALLOCATE ALL */
+	void (*gone)(struct server *s);      /* being freed: forget it */
+	/* auth_query answered for c (secret NULL: unknown user, or error) */
+	void (*lookup_done)(struct client *c, const char *secret, const char *error);
+	/* what the clients' logins taught about a user's secret (server_login.c) */
+	const char *(*known_secret)(const char *user);
+	bool (*scram_keys)(const char *user, const char *verifier,
+			   uint8_t client_key[32], uint8_t server_key[32]);
+};
 /* The answer of server_read_value (NULL: the query failed). Return true
  * to keep s (then pass it on, e.g. to server_discard), false to give it
  * back to its pool. */
@@ -94,15 +121,21 @@ static inline struct log_who server_who(const struct server *s)
 
 /* Lines about the servers of auth_query's pools are caused by clients not
  * logged in (under `*`, each made-up database name opens such a pool): at
- * LOG and above they share those clients' log budget (client_log_budget). */
+ * LOG and above they share those clients' log budget (log_limit_budget). */
 bool server_log_ok(const struct server *s, int lvl);
 
 #define server_log(s, lvl, fmt, ...) \
 	do { if (log_on(lvl) && server_log_ok(s, lvl)) { struct log_who who_ = server_who(s); \
 		log_write_at((lvl), &who_, NULL, fmt, ##__VA_ARGS__); } } while (0)
 
+void server_set_owner(const struct server_owner_ops *ops);
+/* for the module's parts (server_login.c) */
+extern const struct server_owner_ops *server_owner;
 bool server_connect(struct pool *p);
-void server_link(struct server *s, struct client *c);
+void server_setup(struct server *s, const void *queries, size_t len, int count);
+void server_lookup(struct server *s, const struct client *c);
+void server_note_command(struct server *s, const uint8_t *body, size_t len);
+void server_broke(struct server *s, const char *why);
 void server_reset(struct server *s);
 void server_test(struct server *s);
 /* DISCARD ALL on an idle server, then back to the pool (gate RESUME). */
@@ -113,7 +146,6 @@ void server_read_value(struct server *s, const char *q, server_value_fn done, vo
 void server_kill(struct server *s, const char *sqlstate, const char *msg);
 void server_set_state(struct server *s, enum server_state st);
 void server_close(struct server *s, const char *why);
-void server_relay(struct server *s);
 const char *server_state_name(enum server_state st);
 /* Not yet logged in: connecting, negotiating TLS or authenticating. */
 static inline bool server_logging_in(const struct server *s)

@@ -29,7 +29,7 @@
 #include <openssl/rand.h>
 
 #include "cancel.h"
-#include "client.h"
+#include "client_types.h"
 #include "csprng.h"
 #include "htab.h"
 #include "log.h"

@@ -42,37 +42,19 @@ static void client_event(struct conn *conn, enum conn_event ev);
 static void client_destroy(struct conn *conn);
 static const struct conn_ops client_ops = { client_event, client_destroy };
 
-static enum relay_action client_inspect(void *owner, char type, const uint8_t *body, size_t len);
 static void wait_for_setup(struct client *c);
 static bool take_login_slot(struct client *c);
-static struct relay_spec client_spec, client_spec_tracked;
 
-/* Transaction and statement pooling carry named prepared statements
- * across servers (prepared.c); session pooling needs nothing of that. */
-static bool tracks_statements(const struct client *c)
+const struct client_link_ops *client_link;   /* link.c: client_set_link */
+
+void client_set_link(const struct client_link_ops *ops)
+{
+	client_link = ops;
+}
+
+bool client_tracks_statements(const struct client *c)
 {
 	return c->pool->mode != POOL_SESSION && rt.cfg->max_prepared_statements > 0;
-}
-
-static const char *const state_names[] = {
-	[CL_STARTUP] = "startup", [CL_AUTH] = "auth", [CL_AUTH_QUERY] = "auth_query",
-	[CL_LOGIN_WAIT] = "login_wait",
-	[CL_IDLE] = "idle", [CL_WAITING] = "waiting", [CL_ACTIVE] = "active", [CL_ADMIN] = "admin",
-	[CL_HELD] = "held",
-	[CL_CLOSED] = "closed",
-};
-
-const char *client_state_name(enum client_state st)
-{
-	return st <= CL_CLOSED ? state_names[st] : "?";
-}
-
-/* States that are a membership too: a login slot (rt.logins) until
- * authenticated, the pool's queue while waiting for a server, the gate's
- * list while held. */
-bool client_state_before_login(enum client_state st)
-{
-	return st == CL_STARTUP || st == CL_AUTH || st == CL_AUTH_QUERY;
 }
 
 static bool queue_state(enum client_state st)
@@ -98,20 +80,6 @@ void client_set_state(struct client *c, enum client_state st)
 		   client_state_name(st));
 	leave_lists(c, c->state, st);
 	c->state = st;
-}
-
-void client_addr(const struct client *c, char *out, size_t n)
-{
-	char host[INET6_ADDRSTRLEN] = "?";
-	if (c->peer.sa.sa_family == AF_INET) {
-		inet_ntop(AF_INET, &c->peer.in.sin_addr, host, sizeof host);
-		snprintf(out, n, "%s:%u", host, ntohs(c->peer.in.sin_port));
-	} else if (c->peer.sa.sa_family == AF_INET6) {
-		inet_ntop(AF_INET6, &c->peer.in6.sin6_addr, host, sizeof host);
-		snprintf(out, n, "[%s]:%u", host, ntohs(c->peer.in6.sin6_port));
-	} else {
-		snprintf(out, n, "unix");
-	}
 }
 
 void client_accept(int fd, const struct sockaddr *sa, socklen_t len)
@@ -184,14 +152,7 @@ void client_close_logged(struct client *c, const char *reason, bool flush, int l
 		return;
 	client_log_disconnect(c, reason, lvl_on);
 	leave_lists(c, c->state, CL_CLOSED);   /* before its server goes back */
-	struct server *s = c->server;
-	if (s) {
-		/* at the boundary, nothing more from the server: reset and reuse */
-		bool clean = client_at_boundary(c) && conn_in_len(&s->conn) == 0;
-		s->client = NULL;
-		c->server = NULL;
-		pool_release(s, clean ? POOL_RELEASE_RESET : POOL_RELEASE_CLOSE);
-	}
+	client_link->let_go(c);
 	bool bypass_session = c->bypass && c->pool && c->state != CL_AUTH_QUERY && c->state != CL_ADMIN;
 	if (c->pool && c->state != CL_AUTH_QUERY && c->state != CL_ADMIN &&
 	    --c->pool->nclients == 0)
@@ -221,7 +182,7 @@ static void client_close(struct client *c, const char *reason, bool flush)
 	client_close_logged(c, reason, flush, LOG_LVL_INFO);
 }
 
-static void add_error(struct client *c, const char *severity, const char *sqlstate, const char *msg)
+void client_add_error(struct client *c, const char *severity, const char *sqlstate, const char *msg)
 {
 	struct pq_writer w;
 	pq_writer_init(&w);
@@ -234,7 +195,7 @@ static void add_error(struct client *c, const char *severity, const char *sqlsta
 void client_send_error(struct client *c, const char *severity, const char *sqlstate, const char *msg)
 {
 	client_log_error(c, sqlstate, msg);
-	add_error(c, severity, sqlstate, msg);
+	client_add_error(c, severity, sqlstate, msg);
 	conn_send(&c->conn);
 }
 
@@ -249,101 +210,6 @@ void client_fail(struct client *c, const char *sqlstate, const char *fmt, ...)
 		return;
 	client_send_error(c, "FATAL", sqlstate, msg);
 	client_close(c, msg, true);
-}
-
-static void detach(struct client *c, struct server *s)
-{
-	s->client = NULL;
-	c->server = NULL;
-}
-
-static void send_ready(struct client *c, char status)
-{
-	struct pq_writer w;
-	pq_writer_init(&w);
-	proto_build_ready(&w, status);
-	if (pq_writer_ok(&w))
-		(void)conn_add(&c->conn, w.buf, w.len);
-	pq_writer_free(&w);
-}
-
-void client_lost_server(struct client *c, struct server *s, const char *sqlstate, const char *msg)
-{
-	if (c->state == CL_AUTH_QUERY) {
-		detach(c, s);
-		client_fail(c, sqlstate, "could not look up the user: %s", msg);
-		return;
-	}
-	if (s->state == SV_SETUP) {
-		/* Nothing of the client's reached the server yet: try another. */
-		detach(c, s);
-		client_set_state(c, CL_WAITING);
-		pool_acquire(c->pool, c);
-		return;
-	}
-	if (s->relay.pending) {
-		/* Cut inside a message to the client: nothing more may follow. */
-		detach(c, s);
-		client_close(c, "server died in the middle of a message", false);
-		return;
-	}
-	if (s->relay.counted > c->relay.counted) {
-		/* More answers than questions: the relay refuses the ReadyForQuery
-		 * that would do this (server.c), but the difference below must
-		 * never wrap (it once made 4 billion error replies). */
-		detach(c, s);
-		client_fail(c, SQLSTATE_PROTOCOL_VIOLATION,
-			    "protocol violation by the server: more ReadyForQuery messages than queries");
-		return;
-	}
-	uint32_t outstanding = c->relay.counted - s->relay.counted;
-	bool mid_message = c->relay.pending || c->relay.unsynced;
-	if (c->pool->mode == POOL_SESSION || mid_message || (outstanding == 0 && s->txn_status != 'I')) {
-		/* Session state, or the message stream itself, died with the
-		 * server: end the session, as PostgreSQL would; after the
-		 * server's own FATAL, with nothing more (as PostgreSQL). */
-		bool told = s->said_fatal && c->pool->mode == POOL_SESSION;
-		detach(c, s);
-		if (told)
-			client_close(c, msg, true);
-		else
-			client_fail(c, sqlstate, "%s", msg);
-		return;
-	}
-	/* Transaction pooling: the work in flight failed; the client stays
-	 * and its next transaction gets a new server. Each unanswered sync
-	 * point gets its error and ReadyForQuery. */
-	bool answered = s->said_fatal;
-	detach(c, s);
-	client_log(c, LOG_LVL_INFO, "server lost with %u sync points unanswered", outstanding);
-	client_log_error(c, sqlstate, msg);   /* once, however many it gets */
-	for (uint32_t i = 0; i < outstanding; i++) {
-		/* the first sync point was answered by the server's own
-		 * (softened) FATAL already: its ReadyForQuery only */
-		if (i > 0 || !answered)
-			add_error(c, "ERROR", sqlstate, msg);
-		send_ready(c, 'I');
-	}
-	conn_send(&c->conn);
-	client_set_state(c, CL_IDLE);
-	client_idle_timer(c, 'I');
-	c->relay.counted = 0;
-	conn_read_start(&c->conn);
-	if (conn_in_len(&c->conn) > 0)
-		client_on_idle_input(c);
-}
-
-void client_release_server(struct client *c)
-{
-	struct server *s = c->server;
-	if (!s)
-		return;
-	detach(c, s);
-	client_set_state(c, CL_IDLE);
-	client_idle_timer(c, 'I');
-	pool_release(s, rt.cfg->server_reset_query_always ? POOL_RELEASE_RESET : POOL_RELEASE_KEEP);
-	if (c->state == CL_IDLE && conn_in_len(&c->conn) > 0)
-		client_on_idle_input(c);
 }
 
 /* ---- authentication ---- */
@@ -490,17 +356,15 @@ void client_welcome(struct client *c)
 
 /* ---- work ---- */
 
-static bool idle_timers_on(void);
-
 void client_idle_timer(struct client *c, char txn_status)
 {
-	if (!idle_timers_on())
+	if (!client_idle_timers_on())
 		return;
 	double t = txn_status == 'I' ? rt.cfg->client_idle_timeout : rt.cfg->idle_transaction_timeout;
 	conn_timer(&c->conn, t);
 }
 
-static bool idle_timers_on(void)
+bool client_idle_timers_on(void)
 {
 	return rt.cfg->client_idle_timeout > 0 || rt.cfg->idle_transaction_timeout > 0;
 }
@@ -543,7 +407,7 @@ static void client_on_wait_timer(struct client *c)
 void client_on_idle_input(struct client *c)
 {
 	uint8_t hdr[PQ_HEADER_LEN];
-	if (tracks_statements(c)) {
+	if (client_tracks_statements(c)) {
 		/* a server is taken only when there is work for it */
 		size_t in_before = conn_in_len(&c->conn);
 		enum prepared_idle res = prepared_client_idle(c, (uint32_t)rt.cfg->max_packet_size);
@@ -577,117 +441,6 @@ void client_on_idle_input(struct client *c)
 	c->wait_since = c->request_at = rt_now();
 	pool_acquire(c->pool, c);
 	wait_for_setup(c);
-}
-
-void client_server_ready(struct client *c)
-{
-	conn_timer(&c->conn, 0);
-	if (c->state == CL_LOGIN_WAIT) {
-		client_welcome(c);
-		if (c->pool->mode != POOL_SESSION)
-			client_release_server(c);
-		else
-			client_relay(c);
-		return;
-	}
-	client_set_state(c, CL_ACTIVE);
-	conn_read_start(&c->conn);
-	client_relay(c);
-}
-
-void client_relay(struct client *c)
-{
-	struct server *s = c->server;
-	if (!s || s->state != SV_ACTIVE)
-		return;
-	size_t in_before = conn_in_len(&c->conn);
-	if (in_before > 0 && client_at_boundary(c)) {
-		/* the client starts its next transaction */
-		if (gate_holds_client(c)) {
-			if (c->pool->mode == POOL_SESSION)
-				client_hold(c);
-			else
-				client_release_server(c);   /* and is held there */
-			return;
-		}
-		c->xact_start = rt_now();
-	}
-	struct relay_spec *spec = tracks_statements(c) ? &client_spec_tracked : &client_spec;
-	spec->max_len = (uint32_t)rt.cfg->max_packet_size;
-	for (;;) {
-		uint32_t before = c->relay.counted;
-		enum relay_result r = relay_run(&c->relay, c->conn.in, s->conn.out, spec, c,
-						CONN_HIGH_WATER);
-		size_t in_after = conn_in_len(&c->conn);
-		if (in_after != in_before) {
-			stats_client_bytes(&s->clock, s->pool->stats, in_before - in_after);
-			if (idle_timers_on())
-				conn_timer(&c->conn, 0);   /* the client is not idle */
-			in_before = in_after;
-		}
-		if (conn_out_len(&c->conn) > 0)
-			conn_send_soon(&c->conn);   /* answers sluice gave itself */
-		if (rt.cfg->query_timeout > 0 && before == s->relay.counted && c->relay.counted != before)
-			conn_timer(&s->conn, rt.cfg->query_timeout);   /* a query starts */
-		conn_send_soon(&s->conn);
-		switch (r) {
-		case RELAY_BAD_LENGTH:
-			client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, "invalid message length");
-			return;
-		case RELAY_FAILED:
-			client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, "invalid message from client");
-			return;
-		case RELAY_STOPPED:   /* Terminate */
-			client_close(c, "client terminated", false);
-			return;
-		case RELAY_WAITING:
-			/* a Bind waits for the server's Describe of its statement
-			 * (prepared.c), which resumes this relay */
-			if (conn_in_len(&c->conn) > CONN_HIGH_WATER)
-				conn_read_stop(&c->conn);
-			return;
-		case RELAY_BACKPRESSURE:
-		case RELAY_IDLE:
-			break;
-		}
-		if (c->server != s || s->state != SV_ACTIVE)
-			return;
-		if (conn_out_full(&s->conn)) {
-			conn_read_stop(&c->conn);   /* resumed on the server's DRAINED */
-			return;
-		}
-		/* Answers the client does not read, or owes the server's answers
-		 * to so much: no more from it until they are out (as PostgreSQL
-		 * reads no more while its output blocks). At a message boundary
-		 * only: the server must get the one in passage whole. */
-		if (c->relay.pending == 0 && (conn_out_full(&c->conn) || prepared_client_stalled(s))) {
-			conn_read_stop(&c->conn);   /* resumed on the client's DRAINED, or by the server */
-			conn_send_soon(&s->conn);   /* the Flush a stall sends */
-			return;
-		}
-		/* Stopped at the mark, and the write took the server's output
-		 * below it: nothing else wakes this relay for bytes already in
-		 * (the client may have sent all it will), so move the rest now. */
-		if (r == RELAY_IDLE)
-			return;
-	}
-}
-
-static enum relay_action client_inspect(void *owner, char type, const uint8_t *body, size_t len)
-{
-	if (type == 'X')
-		return RELAY_DROP_STOP;
-	return prepared_client_message(owner, type, body, len);
-}
-
-static enum relay_action client_observe(void *owner, char type)
-{
-	return prepared_client_observe(owner, type);
-}
-
-static enum relay_action client_scan(void *owner, char type, const uint8_t *p, size_t n, bool last)
-{
-	return prepared_client_scan(owner, p, n, last);
 }
 
 /* ---- events ---- */
@@ -750,7 +503,7 @@ static void client_on_input(struct client *c)
 			client_on_idle_input(c);
 			break;
 		case CL_ACTIVE:
-			client_relay(c);
+			client_link->relay(c);
 			break;
 		case CL_ADMIN:
 			admin_input(c);
@@ -836,14 +589,8 @@ static void client_event(struct conn *conn, enum conn_event ev)
 	case CONN_EV_DRAINED:
 		if (c->state == CL_ADMIN) {
 			admin_input(c);   /* the answers were read: run what waits */
-		} else if (c->server && c->server->state == SV_ACTIVE) {
-			struct server *s = c->server;
-			conn_read_start(&s->conn);
-			server_relay(s);
-			if (c->server == s && s->state == SV_ACTIVE && c->state == CL_ACTIVE) {
-				conn_read_start(&c->conn);
-				client_relay(c);
-			}
+		} else if (c->server) {
+			client_link->drained(c);
 		} else if (c->state == CL_IDLE) {
 			conn_read_start(&c->conn);
 			client_on_idle_input(c);
@@ -880,62 +627,3 @@ static void client_destroy(struct conn *conn)
 	conn_release(&c->conn);
 	free(c);
 }
-
-/* The start of each query, for the gate's report of what still runs. */
-static void client_peek(void *owner, char type, const uint8_t *msg, size_t avail)
-{
-	struct client *c = owner;
-	struct server *s = c->server;
-	uint8_t buf[PQ_HEADER_LEN + 64 + sizeof s->last_query];
-	size_t n = avail < sizeof buf - 1 ? avail : sizeof buf - 1;
-	if (!s || n <= PQ_HEADER_LEN)
-		return;
-	memcpy(buf, msg, n);
-	buf[n] = 0;
-	const char *q = (const char *)buf + PQ_HEADER_LEN;
-	if (type == 'P') {
-		/* statement name, then the query */
-		size_t name = strnlen(q, n - PQ_HEADER_LEN);
-		if (PQ_HEADER_LEN + name + 1 >= n)
-			return;
-		q += name + 1;
-	}
-	/* cut to fit, on purpose (snprintf here trips -Wformat-truncation at -O1) */
-	size_t len = strnlen(q, sizeof s->last_query - 1);
-	memcpy(s->last_query, q, len);
-	s->last_query[len] = 0;
-}
-
-static struct relay_spec client_spec = {
-	.inspect = { ['X'] = true },
-	.peek_types = { ['Q'] = true, ['P'] = true },
-	.peek = client_peek,
-	.count = { ['Q'] = true, ['S'] = true, ['F'] = true },
-	.unsync = { ['P'] = true, ['B'] = true, ['E'] = true, ['D'] = true,
-			    ['C'] = true, ['H'] = true },
-	.max_len = PQ_MESSAGE_MAX,
-	.max_inspect_len = 4,
-	.fn = client_inspect,
-};
-
-/* Parse/Bind/Describe/Close are read to be rewritten: a Parse whole (its
- * text is what other servers are given), the others by their head, the
- * names in front; the rest streams (a Bind's parameters). */
-static struct relay_spec client_spec_tracked = {
-	.inspect = { ['X'] = true, ['P'] = true, ['B'] = true, ['D'] = true, ['C'] = true },
-	.head = { ['B'] = true, ['D'] = true, ['C'] = true },
-	.head_len = PREPARED_HEAD_LEN,
-	.peek_types = { ['Q'] = true, ['P'] = true },
-	.peek = client_peek,
-	.count = { ['Q'] = true, ['S'] = true, ['F'] = true },
-	.unsync = { ['P'] = true, ['B'] = true, ['E'] = true, ['D'] = true,
-		    ['C'] = true, ['H'] = true },
-	.max_len = PQ_MESSAGE_MAX,
-	.max_inspect_len = PQ_MESSAGE_MAX,
-	.fn = client_inspect,
-	.observe = client_observe,
-	/* SQL naming sluice's statements is refused (prepared_sql.c) */
-	.scan_types = { ['Q'] = true },
-	.scan = client_scan,
-};
-

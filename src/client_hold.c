@@ -19,24 +19,6 @@
 #include "server.h"
 #include "sqlstate.h"
 
-/* The one rule for "this pair is between transactions": the server is
- * idle in no transaction, every sync point the client sent is answered,
- * nothing is half-sent either way, and sluice owes the client nothing.
- * The release at a transaction's end, the exit path, shutdown and the
- * gate all ask it, adding only what they need besides (no more input). */
-bool client_at_boundary(const struct client *c)
-{
-	const struct server *s = c->server;
-	return s && s->state == SV_ACTIVE && s->txn_status == 'I' &&
-	       c->relay.counted == s->relay.counted && !c->relay.unsynced &&
-	       c->relay.pending == 0 && s->relay.pending == 0 && prepared_server_idle(s);
-}
-
-bool client_in_flight(const struct client *c)
-{
-	return c->state != CL_CLOSED && c->server && !client_at_boundary(c);
-}
-
 void client_hold(struct client *c)
 {
 	struct gate *g = c->pool->gate;
@@ -54,7 +36,7 @@ void client_release_hold(struct client *c)
 	conn_timer(&c->conn, 0);
 	if (c->server) {
 		client_set_state(c, CL_ACTIVE);
-		client_relay(c);
+		client_link->relay(c);
 	} else {
 		client_set_state(c, CL_IDLE);
 		client_idle_timer(c, 'I');
@@ -104,7 +86,7 @@ void client_reject_held(struct client *c, const char *sqlstate, const char *msg)
 	}
 	if (conn_in_len(&c->conn) > 0) {
 		if (c->server)
-			client_relay(c);
+			client_link->relay(c);
 		else
 			client_on_idle_input(c);
 	}

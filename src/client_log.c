@@ -45,23 +45,6 @@ static void say_untold(int lvl, const char *host, uint64_t n)
 		     "(before login, at most %d lines a second per address)", n, host, LOG_LIMIT_BURST);
 }
 
-static void say_untold_global(int lvl, uint64_t n)
-{
-	const struct log_event ev = { "log_suppressed", NULL, NULL, 0 };
-	log_write_at(lvl, NULL, &ev, "%" PRIu64 " more lines about clients not logged in suppressed "
-		     "(at most %d a second from all addresses)", n, LOG_LIMIT_GLOBAL_BURST);
-}
-
-bool client_log_budget(int lvl)
-{
-	uint64_t untold;
-	if (!log_limit_take_global(rt_now(), 0, &untold))
-		return false;
-	if (untold)
-		say_untold_global(lvl, untold);
-	return true;
-}
-
 /* May a line about a peer that has not logged in be written? Its address
  * has LOG_LIMIT_BURST a second, all such peers LOG_LIMIT_GLOBAL_BURST. */
 bool client_log_allowed_addr(const struct sockaddr *sa, int lvl)
@@ -79,7 +62,7 @@ bool client_log_allowed_addr(const struct sockaddr *sa, int lvl)
 		return false;
 	}
 	if (g_untold)
-		say_untold_global(lvl, g_untold);
+		log_limit_say_untold_global(lvl, g_untold);
 	if (lost)
 		say_untold(lvl, gone, lost);   /* its slot went to another address */
 	if (untold)

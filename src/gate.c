@@ -10,7 +10,7 @@
 #include <event2/event.h>
 
 #include "cancel.h"
-#include "client.h"
+#include "client_types.h"
 #include "config.h"
 #include "gate.h"
 #include "log.h"
@@ -30,6 +30,8 @@
 #define VERSION_FROM(tool, sql, table) \
 	"(SELECT '" tool " ' || (xpath('/row/v/text()', query_to_xml('" sql "', false, true, '')))[1]::text " \
 	"WHERE to_regclass('" table "') IS NOT NULL)"
+static const struct gate_owner_ops *owner;   /* link.c: gate_set_owner */
+
 static const char schema_version_query[] =
 	"SELECT coalesce("
 	VERSION_FROM("alembic", "SELECT string_agg(version_num, '','') AS v FROM alembic_version",
@@ -42,11 +44,15 @@ static const char schema_version_query[] =
 static struct list gates = { &gates, &gates };
 static bool paused_all;
 static uint64_t last_window;
-int gate_ndraining;
 
 static const char *const state_names[] = {
 	[GATE_OPEN] = "open", [GATE_DRAINING] = "draining", [GATE_CLOSED] = "closed",
 };
+
+void gate_set_owner(const struct gate_owner_ops *ops)
+{
+	owner = ops;
+}
 
 const char *gate_state_name(enum gate_state st)
 {
@@ -110,7 +116,6 @@ static void set_state(struct gate *g, enum gate_state st)
 		return;
 	log_info("database %s: gate %s -> %s (window %llu)", g->db_name, gate_state_name(g->state),
 		 gate_state_name(st), (unsigned long long)g->cur.number);
-	gate_ndraining += (st == GATE_DRAINING) - (g->state == GATE_DRAINING);
 	g->state = st;
 	g->since = rt_now();
 }
@@ -121,7 +126,7 @@ static void count_error(struct gate *g)
 	g->errors_total++;
 }
 
-void gate_kick(void)
+static void gate_kick(void)
 {
 	rt_kick();
 }
@@ -150,13 +155,40 @@ static void arm_timer(struct gate *g)
 
 int gate_in_flight(const struct gate *g)
 {
+	return g->in_flight;
+}
+
+/* The link moves the count wherever a pair of this database may cross a
+ * transaction boundary; a drain is done when it reaches 0, and no walk
+ * over the clients is needed to find that out. */
+void gate_count_flight(struct gate *g, int delta)
+{
+	g->in_flight += delta;
+	if (g->in_flight < 0)
+		BUG("gate of %s: transactions in flight below zero", g->db_name);
+	if (g->in_flight == 0 && g->state == GATE_DRAINING)
+		gate_kick();   /* closed by gate_update, after this loop pass */
+}
+
+#ifdef SLUICE_DEBUG
+/* Debug builds (make asan) check the count against the clients
+ * themselves whenever it is read to close a gate: a transition the link
+ * misses fails the tests instead of holding a PAUSE forever. */
+static void check_count(const struct gate *g)
+{
 	int n = 0;
 	for (struct list *it = rt.clients.next; it != &rt.clients; it = it->next) {
 		const struct client *c = list_entry(it, struct client, all_node);
-		n += c->pool && c->pool->gate == g && !c->bypass && client_in_flight(c);
+		n += c->pool && c->pool->gate == g && !c->bypass && owner->in_flight(c);
 	}
-	return n;
+	if (n != g->in_flight)
+		BUG("gate of %s: %d transactions in flight counted, %d found", g->db_name, g->in_flight, n);
 }
+#else
+static void check_count(const struct gate *g)
+{
+}
+#endif
 
 /* Transaction-pooled clients queued for a server have not started: they
  * wait for the gate instead. */
@@ -172,7 +204,7 @@ static void hold_queued(struct gate *g)
 			if (c->state != CL_WAITING)
 				continue;   /* logging in: login does not need the gate */
 			pool_unqueue(c);
-			client_hold(c);
+			owner->hold(c);
 		}
 	}
 }
@@ -306,7 +338,7 @@ static void resume_one(struct gate *g, bool refresh)
 		refresh_servers(g);
 	}
 	while (!list_empty(&g->held))
-		client_release_hold(list_entry(list_first(&g->held), struct client, hold_node));
+		owner->release(list_entry(list_first(&g->held), struct client, hold_node));
 	for (struct list *it = rt.pools.next; it != &rt.pools; it = it->next) {
 		struct pool *p = list_entry(it, struct pool, node);
 		if (p->gate == g)
@@ -424,7 +456,7 @@ static void describe_in_flight(const struct gate *g, bool full_text, char *out, 
 	out[0] = 0;
 	for (struct list *it = rt.clients.next; it != &rt.clients; it = it->next) {
 		const struct client *c = list_entry(it, struct client, all_node);
-		if (!c->pool || c->pool->gate != g || c->bypass || !client_in_flight(c))
+		if (!c->pool || c->pool->gate != g || c->bypass || !owner->in_flight(c))
 			continue;
 		const struct server *s = c->server;
 		char addr[CLIENT_ADDR_LEN], words[48];
@@ -450,7 +482,7 @@ static void reject_held_bypass(struct gate *g, const char *msg)
 	list_for_each_safe(it, tmp, &g->held) {
 		struct client *c = list_entry(it, struct client, hold_node);
 		if (c->bypass)
-			client_reject_held(c, SQLSTATE_LOCK_NOT_AVAILABLE, msg);
+			owner->reject(c, SQLSTATE_LOCK_NOT_AVAILABLE, msg);
 	}
 }
 
@@ -461,7 +493,7 @@ static void drain_expired(struct gate *g)
 		g->cancelling = true;
 		for (struct list *it = rt.clients.next; it != &rt.clients; it = it->next) {
 			struct client *c = list_entry(it, struct client, all_node);
-			if (c->pool && c->pool->gate == g && !c->bypass && client_in_flight(c))
+			if (c->pool && c->pool->gate == g && !c->bypass && owner->in_flight(c))
 				cancel_backend(c->server);
 		}
 		g->deadline = rt_now() + CANCEL_GRACE;
@@ -473,7 +505,7 @@ static void drain_expired(struct gate *g)
 		struct list *it, *tmp;
 		list_for_each_safe(it, tmp, &rt.clients) {
 			struct client *c = list_entry(it, struct client, all_node);
-			if (c->pool && c->pool->gate == g && !c->bypass && client_in_flight(c))
+			if (c->pool && c->pool->gate == g && !c->bypass && owner->in_flight(c))
 				server_kill(c->server, SQLSTATE_ADMIN_SHUTDOWN,
 					    "terminating the transaction: the database is paused for a migration");
 		}
@@ -527,7 +559,7 @@ static void close_gate(struct gate *g)
 	list_for_each_safe(it, tmp, &g->held) {
 		struct client *c = list_entry(it, struct client, hold_node);
 		if (c->bypass)
-			client_release_hold(c);
+			owner->release(c);
 	}
 	gate_kick();   /* PAUSE returns */
 }
@@ -535,7 +567,8 @@ static void close_gate(struct gate *g)
 void gate_update(void)
 {
 	for (struct gate *g = gate_next(NULL); g; g = gate_next(g)) {
-		if (g->state != GATE_DRAINING || g->reading_version || gate_in_flight(g) > 0)
+		check_count(g);
+		if (g->state != GATE_DRAINING || g->reading_version || g->in_flight > 0)
 			continue;
 		struct server *s = idle_server(g);
 		if (s) {
@@ -576,5 +609,4 @@ void gate_free_all(void)
 	list_for_each_safe(it, tmp, &gates)
 		gate_free(list_entry(it, struct gate, node));
 	paused_all = false;
-	gate_ndraining = 0;
 }

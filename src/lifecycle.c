@@ -11,6 +11,7 @@
 #include "config.h"
 #include "gate.h"
 #include "lifecycle.h"
+#include "link.h"
 #include "listener.h"
 #include "log.h"
 #include "pool.h"
@@ -82,8 +83,8 @@ static void release_idle_sessions(void)
 			client_fail(c, SQLSTATE_ADMIN_SHUTDOWN, "sluice is shutting down");
 			continue;
 		}
-		if (c->state == CL_ACTIVE && client_at_boundary(c) && conn_in_len(&c->conn) == 0)
-			client_release_server(c);
+		if (c->state == CL_ACTIVE && link_at_boundary(c) && conn_in_len(&c->conn) == 0)
+			link_release(c);
 	}
 }
 

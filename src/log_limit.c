@@ -9,9 +9,11 @@
  * address: 256 short string compares for a line that is written, or
  * counted, only when a client failed before login.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "log.h"
 #include "log_limit.h"
 
 struct slot {
@@ -99,4 +101,21 @@ void log_limit_reset(void)
 	memset(&global, 0, sizeof global);
 	evicted_addr[0] = 0;
 	evicted_untold = 0;
+}
+
+void log_limit_say_untold_global(int lvl, uint64_t n)
+{
+	const struct log_event ev = { "log_suppressed", NULL, NULL, 0 };
+	log_write_at(lvl, NULL, &ev, "%" PRIu64 " more lines about clients not logged in suppressed "
+		     "(at most %d a second from all addresses)", n, LOG_LIMIT_GLOBAL_BURST);
+}
+
+bool log_limit_budget(int lvl, double now)
+{
+	uint64_t untold;
+	if (!log_limit_take_global(now, 0, &untold))
+		return false;
+	if (untold)
+		log_limit_say_untold_global(lvl, untold);
+	return true;
 }

@@ -18,6 +18,7 @@
 #include "config.h"
 #include "conn.h"
 #include "lifecycle.h"
+#include "link.h"
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
@@ -160,6 +161,7 @@ static bool start(struct config *cfg, bool background, struct metrics **metrics)
 	list_init(&rt.clients);
 	list_init(&rt.logins);
 	cancel_init(pool_cancel_settled);   /* servers wait for their cancels */
+	link_init();   /* the ops tables the pair's modules report through */
 	rt.base = event_base_new();
 	if (!rt.base || !conn_reaper_init() || !lifecycle_init()) {
 		log_error("cannot start the event loop");

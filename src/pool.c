@@ -13,7 +13,7 @@
 
 #include "cancel.h"
 #include "gate.h"
-#include "client.h"
+#include "client_types.h"
 #include "config.h"
 #include "log.h"
 #include "pool.h"
@@ -24,6 +24,8 @@
 #include "stats.h"
 
 #define DEFAULT_SOCKET_DIR "/var/run/postgresql"
+
+static const struct pool_owner_ops *owner;   /* link.c: pool_set_owner */
 
 static void wait_cb(evutil_socket_t fd, short what, void *arg);
 static void pool_note_unused(struct pool *p);
@@ -431,7 +433,7 @@ static void wait_cb(evutil_socket_t fd, short what, void *arg)
 		if (now - c->wait_since < limit)
 			break;
 		pool_unqueue(c);
-		client_wait_expired(c);
+		owner->wait_expired(c);
 	}
 	pool_launch(p);   /* the reserve pool's moment may have come */
 	arm_wait(p);
@@ -456,13 +458,18 @@ bool pool_acquire(struct pool *p, struct client *c)
 			continue;
 		}
 		pool_unqueue(c);
-		server_link(s, c);
+		owner->give(s, c);
 		return true;
 	}
 	pool_launch(p);
 	if (c->state == CL_WAITING || c->state == CL_LOGIN_WAIT)
 		arm_wait(p);
 	return false;
+}
+
+void pool_set_owner(const struct pool_owner_ops *ops)
+{
+	owner = ops;
 }
 
 void pool_unqueue(struct client *c)
@@ -530,7 +537,7 @@ void pool_server_ready(struct server *s)
 	}
 	struct client *c = list_entry(first, struct client, pool_node);
 	pool_unqueue(c);
-	server_link(s, c);
+	owner->give(s, c);
 }
 
 static void release_onward(struct server *s, bool reset)
@@ -633,7 +640,7 @@ void pool_login_failed(struct pool *p, const char *sqlstate, const char *msg)
 	while (!list_empty(&p->waiting)) {
 		struct client *c = list_entry(list_first(&p->waiting), struct client, pool_node);
 		pool_unqueue(c);
-		client_fail(c, sqlstate, "%s", msg);
+		owner->fail(c, sqlstate, msg);
 	}
 }
 

@@ -4,7 +4,7 @@
  */
 #include <string.h>
 
-#include "client.h"
+#include "client_types.h"
 #include "log.h"
 #include "pool.h"
 #include "runtime.h"

@@ -18,13 +18,14 @@
  * When it differs, the Bind fails as PostgreSQL's own does when a cached
  * plan's result type changed (0A000), and the client prepares again.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <event2/buffer.h>
 
-#include "client.h"
+#include "client_types.h"
 #include "config.h"
 #include "htab.h"
 #include "list.h"
@@ -43,6 +44,23 @@
 
 
 static void rq_pop(struct server_stmts *ss);
+
+static prepared_fail_fn fail_client;   /* link.c: prepared_set_owner */
+
+void prepared_set_owner(prepared_fail_fn fail)
+{
+	fail_client = fail;
+}
+
+void prepared_fail(struct client *c, const char *sqlstate, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	fail_client(c, sqlstate, msg);
+}
 
 struct server_stmts *prepared_sstmts(struct server *s)
 {

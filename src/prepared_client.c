@@ -10,7 +10,7 @@
 
 #include <event2/buffer.h>
 
-#include "client.h"
+#include "client_types.h"
 #include "config.h"
 #include "htab.h"
 #include "list.h"

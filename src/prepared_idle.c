@@ -9,7 +9,7 @@
 
 #include <event2/buffer.h>
 
-#include "client.h"
+#include "client_types.h"
 #include "conn.h"
 #include "pq_reader.h"
 #include "prepared.h"

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client.h"
+#include "client_types.h"
 #include "pool.h"
 #include "prepared.h"
 #include "sqlscan.h"
@@ -100,11 +100,11 @@ static bool judge(struct client *c, unsigned found)
 	if (!(found & SQLSCAN_REFUSE))
 		return true;
 	if (found & SQLSCAN_UNSURE)
-		client_fail(c, SQLSTATE_PROGRAM_LIMIT_EXCEEDED,
+		prepared_fail(c, SQLSTATE_PROGRAM_LIMIT_EXCEEDED,
 			    "query refused: a dollar-quote tag longer than %d bytes cannot be checked "
 			    "for sluice's statement names", SQLSCAN_TAG_MAX);
 	else
-		client_fail(c, SQLSTATE_INSUFFICIENT_PRIVILEGE,
+		prepared_fail(c, SQLSTATE_INSUFFICIENT_PRIVILEGE,
 			    "%s of a prepared statement named " STMT_NAME_PREFIX "...: those are sluice's "
 			    "own, on servers other clients share; SQL-level PREPARE, EXECUTE and "
 			    "DEALLOCATE of them are refused",
@@ -146,7 +146,7 @@ enum relay_action prepared_client_scan(struct client *c, const uint8_t *p, size_
 	cs->scan_streaming = false;
 	return judge(c, sqlscan_finish(cs->scan)) ? RELAY_FORWARD : RELAY_FAIL;
 no_memory:
-	client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
+	prepared_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
 	return RELAY_FAIL;
 }
 

@@ -13,15 +13,13 @@
 
 #include <event2/buffer.h>
 
-#include "cancel.h"
-#include "client.h"
+#include "client_types.h"
 #include "config.h"
-#include "gate.h"
 #include "log.h"
+#include "log_limit.h"
 #include "pool.h"
 #include "pool_timers.h"
 #include "pq_reader.h"
-#include "prepared.h"
 #include "proto.h"
 #include "runtime.h"
 #include "server.h"
@@ -29,18 +27,21 @@
 #include "stats.h"
 #include "tls.h"
 
-#define SERVER_CONTROL_MSG_MAX (1024 * 1024)  /* longest message read whole */
-
 static void server_event(struct conn *conn, enum conn_event ev);
 static void server_destroy(struct conn *conn);
 static const struct conn_ops server_ops = { server_event, server_destroy };
-static struct relay_spec server_spec, server_spec_tracked, server_spec_describing;
+const struct server_owner_ops *server_owner;   /* link.c: server_set_owner */
 
 static const char *const state_names[] = {
 	[SV_CONNECTING] = "connecting", [SV_TLS] = "tls", [SV_LOGIN] = "login", [SV_IDLE] = "idle",
 	[SV_SETUP] = "setup", [SV_ACTIVE] = "active", [SV_AUTHQ] = "authq", [SV_RESET] = "reset",
 	[SV_TEST] = "test", [SV_CANCEL_WAIT] = "cancel_wait", [SV_CLOSED] = "closed",
 };
+
+void server_set_owner(const struct server_owner_ops *ops)
+{
+	server_owner = ops;
+}
 
 const char *server_state_name(enum server_state st)
 {
@@ -112,7 +113,7 @@ bool server_connect(struct pool *p)
 {
 	char err[256];
 	if (!pool_resolve(&p->target, err, sizeof err)) {
-		if (!p->internal || client_log_budget(LOG_LVL_WARN))
+		if (!p->internal || log_limit_budget(LOG_LVL_WARN, rt_now()))
 			log_warn("pool %s/%s: %s", p->db_name, p->user, err);
 		pool_login_failed(p, SQLSTATE_CONNECTION_FAILURE, err);
 		return false;
@@ -128,7 +129,7 @@ bool server_connect(struct pool *p)
 		snprintf(err, sizeof err, "could not connect to server: %s", strerror(s->conn.err));
 		conn_release(&s->conn);
 		free(s);
-		if (!p->internal || client_log_budget(LOG_LVL_WARN))
+		if (!p->internal || log_limit_budget(LOG_LVL_WARN, rt_now()))
 			log_warn("pool %s/%s: %s", p->db_name, p->user, err);
 		pool_login_failed(p, SQLSTATE_CONNECTION_FAILURE, err);
 		return false;
@@ -156,7 +157,7 @@ static double authq_timeout(void)
 
 /* auth_query for client c, with its user name as the one parameter; the
  * query text is sluice's, the server's session is sluice's own. */
-static void server_authq(struct server *s, struct client *c)
+void server_lookup(struct server *s, const struct client *c)
 {
 	struct pq_writer w;
 	pq_writer_init(&w);
@@ -190,41 +191,13 @@ static void server_authq(struct server *s, struct client *c)
 	conn_timer(&s->conn, authq_timeout());
 }
 
-void server_link(struct server *s, struct client *c)
+void server_setup(struct server *s, const void *queries, size_t len, int count)
 {
-	s->used = true;
-	s->last_query[0] = 0;   /* the previous client's */
-	if (c->state == CL_AUTH_QUERY) {
-		s->client = c;
-		c->server = s;
-		server_authq(s, c);
-		return;
-	}
-	if (c->state == CL_WAITING || c->state == CL_LOGIN_WAIT)
-		stats_wait(s->pool->stats, rt_now() - c->wait_since);
-	s->clock = (struct stats_clock){ 0 };
-	s->client = c;
-	c->server = s;
-	s->relay.counted = 0;
-	s->relay.unsynced = false;
-	c->relay.counted = 0;
-	c->relay.unsynced = false;
-	struct pq_writer w;
-	pq_writer_init(&w);
-	int queries = varcache_apply_sql(&c->vars, &s->vars, &w);
-	if (queries > 0 && pq_writer_ok(&w)) {
-		evbuffer_add(s->conn.out, w.buf, w.len);
-		s->setup_left = queries;
-		pq_writer_free(&w);
-		server_set_state(s, SV_SETUP);
-		conn_read_start(&s->conn);
-		conn_send(&s->conn);
-		return;
-	}
-	pq_writer_free(&w);
-	server_set_state(s, SV_ACTIVE);
+	evbuffer_add(s->conn.out, queries, len);
+	s->setup_left = count;
+	server_set_state(s, SV_SETUP);
 	conn_read_start(&s->conn);
-	client_server_ready(c);
+	conn_send(&s->conn);
 }
 
 static void run_control_query(struct server *s, const char *q, enum server_state st)
@@ -288,9 +261,9 @@ void server_kill(struct server *s, const char *sqlstate, const char *msg)
 {
 	struct client *c = s->client;
 	if (s->state == SV_ACTIVE)
-		cancel_backend(s);   /* the query would otherwise run on */
+		server_owner->stop_query(s);   /* the query would otherwise run on */
 	if (c)
-		client_lost_server(c, s, sqlstate, msg);
+		server_owner->lost(s, sqlstate, msg);
 	server_close(s, msg);
 }
 
@@ -310,7 +283,7 @@ static void log_disconnect(const struct server *s, const char *why)
 
 bool server_log_ok(const struct server *s, int lvl)
 {
-	return lvl >= LOG_LVL_DEBUG || !s->pool || !s->pool->internal || client_log_budget(lvl);
+	return lvl >= LOG_LVL_DEBUG || !s->pool || !s->pool->internal || log_limit_budget(lvl, rt_now());
 }
 
 void server_close(struct server *s, const char *why)
@@ -319,10 +292,8 @@ void server_close(struct server *s, const char *why)
 		return;
 	log_disconnect(s, why);
 	(void)value_answered(s, false);   /* whoever waits for an answer gets none */
-	if (s->client) {
-		s->client->server = NULL;
-		s->client = NULL;
-	}
+	if (s->client)
+		server_owner->unlink(s);
 	bool logged_in = !server_logging_in(s);
 	pool_server_gone(s);
 	server_set_state(s, SV_CLOSED);
@@ -351,8 +322,7 @@ static void server_lost(struct server *s, const char *why)
 	const char *code = s->conn.ssl ? SQLSTATE_INVALID_AUTHORIZATION : SQLSTATE_CONNECTION_FAILURE;
 	server_log(s, LOG_LVL_INFO, "lost: %s", why);
 	if (c)
-		client_lost_server(c, s, SQLSTATE_CONNECTION_FAILURE,
-				   "server closed the connection unexpectedly");
+		server_owner->lost(s, SQLSTATE_CONNECTION_FAILURE, "server closed the connection unexpectedly");
 	server_close(s, why);
 	if (logging_in) {
 		char msg[300];
@@ -371,206 +341,28 @@ static void server_violation(struct server *s)
 	const char *what = s->violation;
 	server_log(s, LOG_LVL_WARN, "protocol violation: %s; closing the connection", what);
 	if (c) {
-		s->client = NULL;
-		c->server = NULL;
-		client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, "protocol violation by the server: %s", what);
+		char msg[256];
+		snprintf(msg, sizeof msg, "protocol violation by the server: %s", what);
+		server_owner->drop_client(s, SQLSTATE_PROTOCOL_VIOLATION, msg);
 	}
 	server_close(s, "protocol violation by the server");
 }
 
-/* ---- relaying to the client ---- */
+void server_broke(struct server *s, const char *why)
+{
+	if (s->violation)
+		server_violation(s);
+	else
+		server_lost(s, why);
+}
 
-/* DISCARD ALL / DEALLOCATE ALL drop the server's prepared statements, and
- * (when a client ran them) that client's: it will prepare them again under
- * the same names, as psycopg does after a ROLLBACK. */
-static void note_command_tag(struct server *s, const uint8_t *body, size_t len)
+/* DISCARD ALL / DEALLOCATE ALL drop the server's prepared statements
+ * (and its client's names for them: the owner's concern). */
+void server_note_command(struct server *s, const uint8_t *body, size_t len)
 {
 	if ((len == sizeof "DISCARD ALL" && !memcmp(body, "DISCARD ALL", len)) ||
-	    (len == sizeof "DEALLOCATE ALL" && !memcmp(body, "DEALLOCATE ALL", len))) {
-		prepared_server_discarded(s);
-		if (s->client)
-			prepared_client_forget_names(s->client);
-	}
-}
-
-/* A server's FATAL (it is going away) would tell a transaction-pooled
- * client that its own connection is over, but sluice keeps that client:
- * it gets the same error as ERROR. */
-static bool is_fatal(const uint8_t *body, size_t len)
-{
-	struct pq_error_fields f;
-	return proto_parse_error(body, len, &f) &&
-	       (!strcmp(f.severity, "FATAL") || !strcmp(f.severity, "PANIC"));
-}
-
-static enum relay_action soften_fatal(struct server *s, struct client *c,
-				      const uint8_t *body, size_t len)
-{
-	struct pq_error_fields f;
-	if (!proto_parse_error(body, len, &f))
-		return RELAY_FAIL;
-	if (strcmp(f.severity, "FATAL") != 0 && strcmp(f.severity, "PANIC") != 0)
-		return RELAY_FORWARD;
-	s->said_fatal = true;
-	struct pq_writer w;
-	pq_writer_init(&w);
-	proto_build_error(&w, "ERROR", f.sqlstate, f.message, f.detail);
-	bool ok = pq_writer_ok(&w);
-	relay_flush(&s->relay);   /* after what the relay passed before it */
-	if (ok)
-		evbuffer_add(c->conn.out, w.buf, w.len);
-	pq_writer_free(&w);
-	return ok ? RELAY_DROP : RELAY_FAIL;
-}
-
-static enum relay_action server_inspect(void *owner, char type, const uint8_t *body, size_t len)
-{
-	struct server *s = owner;
-	struct client *c = s->client;
-	switch (type) {
-	case 'Z':
-		if (!proto_parse_ready(body, len, &s->txn_status))
-			return RELAY_FAIL;
-		if (!c)
-			return RELAY_FORWARD;
-		if (s->relay.counted > c->relay.counted) {
-			/* (already counted: the relay counts before it shows) Every
-			 * ReadyForQuery answers one Query, Sync or FunctionCall of
-			 * the client's; this one answers none. Whatever follows can
-			 * no longer be matched to what the client asked. */
-			s->violation = "ReadyForQuery when no query was waiting for one";
-			return RELAY_FAIL;
-		}
-		stats_ready(&s->clock, s->pool->stats, s->txn_status,
-			    c->relay.counted != s->relay.counted || c->relay.unsynced);
-		if (rt.cfg->query_timeout > 0)
-			conn_timer(&s->conn, c->relay.counted == s->relay.counted ? 0 : rt.cfg->query_timeout);
-		if (s->pool->mode == POOL_SESSION) {
-			/* shutting down: a session ends at its transaction's end */
-			if (rt.shutdown == RT_WAIT_SERVERS && s->txn_status == 'I' &&
-			    c->relay.counted == s->relay.counted && !c->relay.unsynced)
-				return RELAY_FORWARD_STOP;
-			if (c->relay.counted == s->relay.counted) {
-				client_idle_timer(c, s->txn_status);
-				if (s->txn_status == 'I')
-					gate_note_boundary();
-			}
-			return RELAY_FORWARD;
-		}
-		if (s->pool->mode == POOL_STATEMENT && s->txn_status != 'I')
-			return RELAY_FORWARD_STOP;
-		if (c->relay.counted == s->relay.counted && !c->relay.unsynced) {
-			if (s->txn_status == 'I')
-				return RELAY_FORWARD_STOP;   /* transaction over (if nothing else is owed) */
-			client_idle_timer(c, s->txn_status);
-		}
-		return RELAY_FORWARD;
-	case 'S': {
-		const char *name, *value;
-		if (!proto_parse_param_status(body, len, &name, &value))
-			return RELAY_FAIL;
-		(void)varcache_set(&s->vars, name, value);
-		if (c)
-			(void)varcache_set(&c->vars, name, value);
-		return RELAY_FORWARD;
-	}
-	case 'C':
-		note_command_tag(s, body, len);
-		return RELAY_FORWARD;
-	case 'E': {
-		enum relay_action act = s->stmts ? prepared_server_message(s, type, body, len) : RELAY_FORWARD;
-		if (act != RELAY_FORWARD)
-			return act;
-		if (c && s->pool->mode == POOL_SESSION && is_fatal(body, len))
-			s->said_fatal = true;   /* the session ends with it, as on PostgreSQL */
-		return c && s->pool->mode != POOL_SESSION ? soften_fatal(s, c, body, len) : RELAY_FORWARD;
-	}
-	case 't':
-	case 'T':
-	case 'n':
-		return prepared_server_message(s, type, body, len);
-	default:
-		return RELAY_FORWARD;
-	}
-}
-
-static enum relay_action server_observe(void *owner, char type)
-{
-	return prepared_server_observe(owner, type);
-}
-
-static void server_after(void *owner, char type)
-{
-	prepared_server_after(owner, type);
-}
-
-/* A transaction (or statement) ended: the client gives the server back. */
-static void server_transaction_end(struct server *s)
-{
-	struct client *c = s->client;
-	if (s->pool->mode == POOL_STATEMENT && s->txn_status != 'I') {
-		client_fail(c, SQLSTATE_FEATURE_NOT_SUPPORTED,
-			    "transaction blocks not allowed in statement pooling mode");
-		return;
-	}
-	gate_note_boundary();
-	/* may the client let go of the server? at the boundary, with
-	 * nothing more sent */
-	if (!client_at_boundary(c) || conn_in_len(&c->conn) > 0) {
-		/* the client already sent more: keep going, unless its next
-		 * transaction must wait for the gate */
-		if (client_at_boundary(c) && gate_holds_client(c))
-			client_release_server(c);
-		return;
-	}
-	client_release_server(c);
-}
-
-void server_relay(struct server *s)
-{
-	struct client *c = s->client;
-	if (!c || s->state != SV_ACTIVE)
-		return;
-	for (;;) {
-		/* chosen per run: only the client side adds what is owed */
-		const struct relay_spec *spec = !s->stmts ? &server_spec
-			: prepared_server_describing(s) ? &server_spec_describing : &server_spec_tracked;
-		size_t in_before = conn_in_len(&s->conn);
-		enum relay_result r = relay_run(&s->relay, s->conn.in, c->conn.out, spec, s,
-						CONN_HIGH_WATER);
-		stats_server_bytes(s->pool->stats, in_before - conn_in_len(&s->conn));
-		conn_send_soon(&c->conn);
-		switch (r) {
-		case RELAY_BAD_LENGTH:
-		case RELAY_FAILED:
-			if (s->violation)
-				server_violation(s);
-			else
-				server_lost(s, "invalid message from server");
-			return;
-		case RELAY_STOPPED:
-			server_transaction_end(s);
-			return;
-		case RELAY_IDLE:
-		case RELAY_BACKPRESSURE:
-		case RELAY_WAITING:
-			break;
-		}
-		if (prepared_server_take_resume(s)) {
-			/* the client's Bind waited for this server's Describe */
-			conn_read_start(&c->conn);
-			client_relay(c);
-			if (s->client != c || s->state != SV_ACTIVE)
-				return;
-		}
-		if (conn_out_full(&c->conn)) {
-			conn_read_stop(&s->conn);   /* resumed on the client's DRAINED */
-			return;
-		}
-		if (r == RELAY_IDLE)
-			return;
-		/* the write took it below the mark: move the rest now */
-	}
+	    (len == sizeof "DEALLOCATE ALL" && !memcmp(body, "DEALLOCATE ALL", len)))
+		server_owner->statements_dropped(s);
 }
 
 /* ---- control phases: login, setup, reset ---- */
@@ -636,9 +428,7 @@ static bool on_setup_msg(struct server *s, char type, const uint8_t *body, size_
 			/* The client's own startup parameter was refused. Its
 			 * ReadyForQuery is still to come: close rather than reuse
 			 * a server with a reply in flight. */
-			s->client = NULL;
-			c->server = NULL;
-			client_fail(c, f.sqlstate, "%s", f.message);
+			server_owner->drop_client(s, f.sqlstate, f.message);
 			server_close(s, "a client's parameter was refused");
 			return false;
 		}
@@ -653,8 +443,7 @@ static bool on_setup_msg(struct server *s, char type, const uint8_t *body, size_
 		if (--s->setup_left > 0)
 			return true;   /* client_encoding's own Query: the rest follows */
 		server_set_state(s, SV_ACTIVE);
-		if (c)
-			client_server_ready(c);
+		server_owner->ready(s);
 		return true;
 	default:
 		return true;
@@ -703,8 +492,8 @@ static bool on_authq_msg(struct server *s, char type, const uint8_t *body, size_
 			c->server = NULL;
 		pool_server_ready(s);
 		if (c)
-			client_auth_lookup_done(c, s->authq_failed ? NULL : secret,
-						s->authq_failed ? "auth_query failed" : NULL);
+			server_owner->lookup_done(c, s->authq_failed ? NULL : secret,
+					   s->authq_failed ? "auth_query failed" : NULL);
 		free(secret);
 		return false;
 	}
@@ -717,7 +506,7 @@ static bool on_reset_msg(struct server *s, char type, const uint8_t *body, size_
 {
 	switch (type) {
 	case 'C':
-		note_command_tag(s, body, len);
+		server_note_command(s, body, len);
 		return true;
 	case 'S': {
 		const char *name, *value;
@@ -824,10 +613,10 @@ static void server_on_read(struct server *s)
 		break;
 	case SV_SETUP:
 		if (each_message(s, on_setup_msg) && s->state == SV_ACTIVE)
-			server_relay(s);
+			server_owner->input(s);
 		break;
 	case SV_ACTIVE:
-		server_relay(s);
+		server_owner->input(s);
 		break;
 	case SV_RESET:
 	case SV_TEST:
@@ -885,9 +674,9 @@ static void server_on_timeout(struct server *s)
 		 * auth_query_max_in_flight, and its client until login times out */
 		snprintf(msg, sizeof msg, "auth_query did not answer within %g s", authq_timeout());
 		server_log(s, LOG_LVL_WARN, "%s; closing the connection", msg);
-		cancel_backend(s);   /* the lookup would otherwise run on */
+		server_owner->stop_query(s);   /* the lookup would otherwise run on */
 		if (s->client)
-			client_lost_server(s->client, s, SQLSTATE_CONNECTION_FAILURE, msg);
+			server_owner->lost(s, SQLSTATE_CONNECTION_FAILURE, msg);
 		server_close(s, msg);
 		break;
 	case SV_SETUP:
@@ -927,10 +716,7 @@ static void server_event(struct conn *conn, enum conn_event ev)
 		server_lost(s, s->conn.ssl ? conn_tls_error() : strerror(s->conn.err));
 		break;
 	case CONN_EV_DRAINED:
-		if (s->client && s->client->state == CL_ACTIVE) {
-			conn_read_start(&s->client->conn);
-			client_relay(s->client);
-		}
+		server_owner->drained(s);
 		break;
 	case CONN_EV_TIMEOUT:
 		server_on_timeout(s);
@@ -943,37 +729,12 @@ static void server_destroy(struct conn *conn)
 	struct server *s = (struct server *)conn;
 	if (s->client || !list_empty(&s->pool_node))
 		BUG("server S-%llu destroyed while still attached", (unsigned long long)conn->id);
-	cancel_forget(s);
+	server_owner->gone(s);
 	server_login_free(s);
 	free(s->authq_secret);
-	prepared_server_free(s);
 	varcache_clear(&s->vars);
 	param_list_free(&s->login_params);
 	pool_unref(s->pool);
 	conn_release(&s->conn);
 	free(s);
 }
-
-static struct relay_spec server_spec = {
-	.inspect = { ['Z'] = true, ['S'] = true, ['E'] = true },
-	.count = { ['Z'] = true },
-	.max_len = PQ_MESSAGE_MAX,
-	.max_inspect_len = SERVER_CONTROL_MSG_MAX,
-	.fn = server_inspect,
-};
-
-/* A server that has met named prepared statements also settles the
- * responses its client is owed (prepared.c), and reads the descriptions of
- * statements while some are owed (`...`: the types inspected besides). */
-#define TRACKED_SPEC(...) { \
-	.inspect = { ['Z'] = true, ['S'] = true, ['C'] = true, ['E'] = true, __VA_ARGS__ }, \
-	.count = { ['Z'] = true }, \
-	.max_len = PQ_MESSAGE_MAX, \
-	.max_inspect_len = SERVER_CONTROL_MSG_MAX, \
-	.fn = server_inspect, \
-	.observe = server_observe, \
-	.after = server_after, \
-}
-static struct relay_spec server_spec_tracked = TRACKED_SPEC();
-static struct relay_spec server_spec_describing =
-	TRACKED_SPEC(['t'] = true, ['T'] = true, ['n'] = true);

@@ -14,7 +14,6 @@
 #include <event2/buffer.h>
 #include <openssl/ssl.h>
 
-#include "client.h"
 #include "config.h"
 #include "log.h"
 #include "md5auth.h"
@@ -56,7 +55,7 @@ static const char *server_secret(const struct server *s, int *kind)
 	const struct user_entry *u = rt.cfg->users ? userlist_find(rt.cfg->users, t->user) : NULL;
 	if (!u) {
 		/* a user known through auth_query: its verifier, for pass-through */
-		const char *v = client_auth_known_secret(t->user);
+		const char *v = server_owner->known_secret(t->user);
 		if (v)
 			*kind = SECRET_SCRAM;
 		return v;
@@ -148,7 +147,7 @@ static bool on_auth(struct server *s, const uint8_t *body, size_t len)
 	const uint8_t *data;
 	size_t dlen;
 	struct pq_writer w;
-	const char *pw;
+	const char *pw = NULL;   /* need_plain sets it */
 	char buf[512];
 
 	if (!proto_parse_auth(body, len, &code, &data, &dlen))
@@ -200,7 +199,7 @@ static bool on_auth(struct server *s, const uint8_t *body, size_t len)
 			/* SCRAM pass-through: no password, but the keys a client
 			 * proved against the same verifier log us in */
 			struct server_login *l = s->login;
-			if (!client_auth_scram_keys(s->pool->target.user, secret, l->client_key, l->server_key)) {
+			if (!server_owner->scram_keys(s->pool->target.user, secret, l->client_key, l->server_key)) {
 				snprintf(buf, sizeof buf, "no SCRAM keys for server user \"%s\" yet: "
 					 "a client must log in with SCRAM first", s->pool->target.user);
 				return server_login_fail(s, SQLSTATE_INVALID_PASSWORD, buf);

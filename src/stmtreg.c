@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client.h"
+#include "client_types.h"
 #include "config.h"
 #include "compiler.h"
 #include "htab.h"
@@ -150,14 +150,14 @@ bool stmtreg_name_room(struct client *c, size_t name_len, size_t text_len)
 	if (n < max_n && name_len + text_len <= max_bytes && bytes <= max_bytes - name_len - text_len)
 		return true;
 	if (n < max_n) {   /* the count has room: the bytes do not */
-		client_fail(c, SQLSTATE_PROGRAM_LIMIT_EXCEEDED,
+		prepared_fail(c, SQLSTATE_PROGRAM_LIMIT_EXCEEDED,
 			    "prepared statements too large: this connection holds %zu bytes of them, "
 			    "this one needs %zu more (max_client_prepared_bytes = %zu); "
 			    "close some (Close, DEALLOCATE) or prepare shorter ones",
 			    bytes, name_len + text_len, max_bytes);
 		return false;
 	}
-	client_fail(c, SQLSTATE_PROGRAM_LIMIT_EXCEEDED,
+	prepared_fail(c, SQLSTATE_PROGRAM_LIMIT_EXCEEDED,
 		    "too many prepared statements: this connection holds %zu, of %zu bytes "
 		    "(max_client_prepared_statements = %zu, max_client_prepared_bytes = %zu); "
 		    "close some (Close, DEALLOCATE) before preparing more",

@@ -67,6 +67,43 @@ my $adm = console();
 	$b->terminate;
 }
 
+# ---- transactions in flight are counted: every way out of one ends the drain ----
+# (the gate is told by the link at each transaction's start and end; it
+# does not walk the clients to find out)
+$sl->expect_log(qr/WARNING C-\d+ app\/app\S+ pooler error: server closed the connection unexpectedly \(sqlstate=08006\)/);
+{
+	my $x = app();
+	my $y = app();
+	$x->query('BEGIN');
+	$y->query('BEGIN');
+	my $ypid = $y->query_value('SELECT pg_backend_pid()');
+	is(gate_row($adm)->{in_flight}, 2, 'SHOW GATES: two transactions in flight');
+	my $adm2 = console();
+	my $t0 = time;
+	send_query($adm2, 'PAUSE app TIMEOUT 30');
+	my $g = {};
+	for (1 .. 50) { $g = gate_row($adm); last if $g->{state} eq 'draining'; select(undef, undef, undef, 0.05) }
+	is($g->{state}, 'draining', 'PAUSE waits for them');
+	$x->terminate;   # a client that leaves inside its transaction
+	for (1 .. 50) { $g = gate_row($adm); last if $g->{in_flight} == 1; select(undef, undef, undef, 0.05) }
+	is($g->{in_flight}, 1, 'one left: one in flight');
+	is($g->{state}, 'draining', 'still draining');
+	$pg->safe_psql('postgres', "SELECT pg_terminate_backend($ypid)");   # a server lost under one
+	my $r = $adm2->read_results(20);
+	ok(!@{ $r->{errors} }, 'PAUSE returns once both are out') or diag explain $r->{errors};
+	cmp_ok(time - $t0, '<', 15, '... well before its deadline');
+	$g = gate_row($adm);
+	is($g->{state}, 'closed', 'the gate is closed');
+	is($g->{in_flight}, 0, 'nothing in flight');
+	is_deeply($adm->query('RESUME app')->{tags}, ['RESUME'], 'RESUME app');
+	my $z = app();
+	$z->query('BEGIN');
+	is(gate_row($adm)->{in_flight}, 1, 'a new transaction is counted');
+	$z->query('COMMIT');
+	is(gate_row($adm)->{in_flight}, 0, '... and its COMMIT too');
+	$_->terminate for $y, $z, $adm2;
+}
+
 # ---- bypass: runs while the gate is closed, even with the pool full of held sessions ----
 {
 	my @s = map { app('appsess') } 1 .. 2;   # session mode: each owns one of the 2 servers

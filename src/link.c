@@ -1,0 +1,716 @@
+/*
+ * link.c — a client linked to a server (link.h): pairing them, the relay
+ * in both directions with the tables that say what each side's messages
+ * mean, backpressure on both sides, the one rule for "between
+ * transactions", the release decision per pool mode, and the fate of the
+ * client when its server goes away. The ops tables at the end are how
+ * server, pool, gate, prepared and client report to the pair's owner.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "cancel.h"
+#include "client.h"
+#include "config.h"
+#include "gate.h"
+#include "link.h"
+#include "log.h"
+#include "pool.h"
+#include "prepared.h"
+#include "proto.h"
+#include "runtime.h"
+#include "server.h"
+#include "sqlstate.h"
+#include "stats.h"
+
+static struct relay_spec client_spec, client_spec_tracked;
+static struct relay_spec server_spec, server_spec_tracked, server_spec_describing;
+static void client_relay(struct client *c);
+static void server_relay(struct server *s);
+static void note_flight(struct client *c);
+
+/* ---- the pair's state ---- */
+
+bool link_at_boundary(const struct client *c)
+{
+	const struct server *s = c->server;
+	return s && s->state == SV_ACTIVE && s->txn_status == 'I' &&
+	       c->relay.counted == s->relay.counted && !c->relay.unsynced &&
+	       c->relay.pending == 0 && s->relay.pending == 0 && prepared_server_idle(s);
+}
+
+bool link_in_flight(const struct client *c)
+{
+	return c->state != CL_CLOSED && c->server && !link_at_boundary(c);
+}
+
+/* Each gate counts the transactions in flight of its database; the
+ * count moves here, after anything that may take a pair across a
+ * transaction boundary (a relay run, a pairing, a detach). Bypass
+ * clients and sluice's own pools (no gate) are not counted. */
+static void note_flight(struct client *c)
+{
+	struct gate *g = c->pool && !c->bypass ? c->pool->gate : NULL;
+	bool now = g && link_in_flight(c);
+	if (now == c->in_flight)
+		return;
+	if (!g)
+		BUG("client C-%llu counted in flight without a gate", (unsigned long long)c->conn.id);
+	c->in_flight = now;
+	gate_count_flight(g, now ? 1 : -1);
+}
+
+static void detach(struct client *c, struct server *s)
+{
+	s->client = NULL;
+	c->server = NULL;
+	note_flight(c);
+}
+
+/* ---- pairing and letting go ---- */
+
+/* s is set up for c (or was already): c may go on. */
+static void pair_ready(struct client *c)
+{
+	conn_timer(&c->conn, 0);
+	if (c->state == CL_LOGIN_WAIT) {
+		client_welcome(c);
+		if (c->pool->mode != POOL_SESSION)
+			link_release(c);
+		else
+			client_relay(c);
+		return;
+	}
+	client_set_state(c, CL_ACTIVE);
+	conn_read_start(&c->conn);
+	client_relay(c);
+}
+
+void link_pair(struct server *s, struct client *c)
+{
+	s->used = true;
+	s->last_query[0] = 0;   /* the previous client's */
+	if (c->state == CL_AUTH_QUERY) {
+		s->client = c;
+		c->server = s;
+		server_lookup(s, c);
+		return;
+	}
+	if (c->state == CL_WAITING || c->state == CL_LOGIN_WAIT)
+		stats_wait(s->pool->stats, rt_now() - c->wait_since);
+	s->clock = (struct stats_clock){ 0 };
+	s->client = c;
+	c->server = s;
+	s->relay.counted = 0;
+	s->relay.unsynced = false;
+	c->relay.counted = 0;
+	c->relay.unsynced = false;
+	struct pq_writer w;
+	pq_writer_init(&w);
+	int queries = varcache_apply_sql(&c->vars, &s->vars, &w);
+	if (queries > 0 && pq_writer_ok(&w)) {
+		server_setup(s, w.buf, w.len, queries);
+		pq_writer_free(&w);
+		note_flight(c);
+		return;
+	}
+	pq_writer_free(&w);
+	server_set_state(s, SV_ACTIVE);
+	conn_read_start(&s->conn);
+	pair_ready(c);
+}
+
+void link_release(struct client *c)
+{
+	struct server *s = c->server;
+	if (!s)
+		return;
+	detach(c, s);
+	client_set_state(c, CL_IDLE);
+	client_idle_timer(c, 'I');
+	pool_release(s, rt.cfg->server_reset_query_always ? POOL_RELEASE_RESET : POOL_RELEASE_KEEP);
+	if (c->state == CL_IDLE && conn_in_len(&c->conn) > 0)
+		client_on_idle_input(c);
+}
+
+/* The client is closing: at the boundary, with nothing more from the
+ * server, its server is reset and reused; otherwise closed. */
+static void let_go(struct client *c)
+{
+	struct server *s = c->server;
+	if (!s)
+		return;
+	bool clean = link_at_boundary(c) && conn_in_len(&s->conn) == 0;
+	detach(c, s);
+	pool_release(s, clean ? POOL_RELEASE_RESET : POOL_RELEASE_CLOSE);
+}
+
+static void send_ready(struct client *c, char status)
+{
+	struct pq_writer w;
+	pq_writer_init(&w);
+	proto_build_ready(&w, status);
+	if (pq_writer_ok(&w))
+		(void)conn_add(&c->conn, w.buf, w.len);
+	pq_writer_free(&w);
+}
+
+void link_lost(struct client *c, struct server *s, const char *sqlstate, const char *msg)
+{
+	if (c->state == CL_AUTH_QUERY) {
+		detach(c, s);
+		client_fail(c, sqlstate, "could not look up the user: %s", msg);
+		return;
+	}
+	if (s->state == SV_SETUP) {
+		/* Nothing of the client's reached the server yet: try another. */
+		detach(c, s);
+		client_set_state(c, CL_WAITING);
+		pool_acquire(c->pool, c);
+		return;
+	}
+	if (s->relay.pending) {
+		/* Cut inside a message to the client: nothing more may follow. */
+		detach(c, s);
+		client_close_logged(c, "server died in the middle of a message", false, LOG_LVL_INFO);
+		return;
+	}
+	if (s->relay.counted > c->relay.counted) {
+		/* More answers than questions: the relay refuses the ReadyForQuery
+		 * that would do this (server_inspect), but the difference below
+		 * must never wrap (it once made 4 billion error replies). */
+		detach(c, s);
+		client_fail(c, SQLSTATE_PROTOCOL_VIOLATION,
+			    "protocol violation by the server: more ReadyForQuery messages than queries");
+		return;
+	}
+	uint32_t outstanding = c->relay.counted - s->relay.counted;
+	bool mid_message = c->relay.pending || c->relay.unsynced;
+	if (c->pool->mode == POOL_SESSION || mid_message || (outstanding == 0 && s->txn_status != 'I')) {
+		/* Session state, or the message stream itself, died with the
+		 * server: end the session, as PostgreSQL would; after the
+		 * server's own FATAL, with nothing more (as PostgreSQL). */
+		bool told = s->said_fatal && c->pool->mode == POOL_SESSION;
+		detach(c, s);
+		if (told)
+			client_close_logged(c, msg, true, LOG_LVL_INFO);
+		else
+			client_fail(c, sqlstate, "%s", msg);
+		return;
+	}
+	/* Transaction pooling: the work in flight failed; the client stays
+	 * and its next transaction gets a new server. Each unanswered sync
+	 * point gets its error and ReadyForQuery. */
+	bool answered = s->said_fatal;
+	detach(c, s);
+	client_log(c, LOG_LVL_INFO, "server lost with %u sync points unanswered", outstanding);
+	client_log_error(c, sqlstate, msg);   /* once, however many it gets */
+	for (uint32_t i = 0; i < outstanding; i++) {
+		/* the first sync point was answered by the server's own
+		 * (softened) FATAL already: its ReadyForQuery only */
+		if (i > 0 || !answered)
+			client_add_error(c, "ERROR", sqlstate, msg);
+		send_ready(c, 'I');
+	}
+	conn_send(&c->conn);
+	client_set_state(c, CL_IDLE);
+	client_idle_timer(c, 'I');
+	c->relay.counted = 0;
+	conn_read_start(&c->conn);
+	if (conn_in_len(&c->conn) > 0)
+		client_on_idle_input(c);
+}
+
+/* ---- client -> server ---- */
+
+static void relay_to_server(struct client *c);
+
+static void client_relay(struct client *c)
+{
+	relay_to_server(c);
+	note_flight(c);
+}
+
+static void relay_to_server(struct client *c)
+{
+	struct server *s = c->server;
+	if (!s || s->state != SV_ACTIVE)
+		return;
+	size_t in_before = conn_in_len(&c->conn);
+	if (in_before > 0 && link_at_boundary(c)) {
+		/* the client starts its next transaction */
+		if (gate_holds_client(c)) {
+			if (c->pool->mode == POOL_SESSION)
+				client_hold(c);
+			else
+				link_release(c);   /* and is held there */
+			return;
+		}
+		c->xact_start = rt_now();
+	}
+	struct relay_spec *spec = client_tracks_statements(c) ? &client_spec_tracked : &client_spec;
+	spec->max_len = (uint32_t)rt.cfg->max_packet_size;
+	for (;;) {
+		uint32_t before = c->relay.counted;
+		enum relay_result r = relay_run(&c->relay, c->conn.in, s->conn.out, spec, c,
+						CONN_HIGH_WATER);
+		size_t in_after = conn_in_len(&c->conn);
+		if (in_after != in_before) {
+			stats_client_bytes(&s->clock, s->pool->stats, in_before - in_after);
+			if (client_idle_timers_on())
+				conn_timer(&c->conn, 0);   /* the client is not idle */
+			in_before = in_after;
+		}
+		if (conn_out_len(&c->conn) > 0)
+			conn_send_soon(&c->conn);   /* answers sluice gave itself */
+		if (rt.cfg->query_timeout > 0 && before == s->relay.counted && c->relay.counted != before)
+			conn_timer(&s->conn, rt.cfg->query_timeout);   /* a query starts */
+		conn_send_soon(&s->conn);
+		switch (r) {
+		case RELAY_BAD_LENGTH:
+			client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, "invalid message length");
+			return;
+		case RELAY_FAILED:
+			client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, "invalid message from client");
+			return;
+		case RELAY_STOPPED:   /* Terminate */
+			client_close_normal(c);
+			return;
+		case RELAY_WAITING:
+			/* a Bind waits for the server's Describe of its statement
+			 * (prepared.c), which resumes this relay */
+			if (conn_in_len(&c->conn) > CONN_HIGH_WATER)
+				conn_read_stop(&c->conn);
+			return;
+		case RELAY_BACKPRESSURE:
+		case RELAY_IDLE:
+			break;
+		}
+		if (c->server != s || s->state != SV_ACTIVE)
+			return;
+		if (conn_out_full(&s->conn)) {
+			conn_read_stop(&c->conn);   /* resumed on the server's DRAINED */
+			return;
+		}
+		/* Answers the client does not read, or owes the server's answers
+		 * to so much: no more from it until they are out (as PostgreSQL
+		 * reads no more while its output blocks). At a message boundary
+		 * only: the server must get the one in passage whole. */
+		if (c->relay.pending == 0 && (conn_out_full(&c->conn) || prepared_client_stalled(s))) {
+			conn_read_stop(&c->conn);   /* resumed on the client's DRAINED, or by the server */
+			conn_send_soon(&s->conn);   /* the Flush a stall sends */
+			return;
+		}
+		/* Stopped at the mark, and the write took the server's output
+		 * below it: nothing else wakes this relay for bytes already in
+		 * (the client may have sent all it will), so move the rest now. */
+		if (r == RELAY_IDLE)
+			return;
+	}
+}
+
+static enum relay_action client_inspect(void *owner, char type, const uint8_t *body, size_t len)
+{
+	if (type == 'X')
+		return RELAY_DROP_STOP;
+	return prepared_client_message(owner, type, body, len);
+}
+
+static enum relay_action client_observe(void *owner, char type)
+{
+	return prepared_client_observe(owner, type);
+}
+
+static enum relay_action client_scan(void *owner, char type, const uint8_t *p, size_t n, bool last)
+{
+	return prepared_client_scan(owner, p, n, last);
+}
+
+/* The start of each query, for the gate's report of what still runs. */
+static void client_peek(void *owner, char type, const uint8_t *msg, size_t avail)
+{
+	struct client *c = owner;
+	struct server *s = c->server;
+	uint8_t buf[PQ_HEADER_LEN + 64 + sizeof s->last_query];
+	size_t n = avail < sizeof buf - 1 ? avail : sizeof buf - 1;
+	if (!s || n <= PQ_HEADER_LEN)
+		return;
+	memcpy(buf, msg, n);
+	buf[n] = 0;
+	const char *q = (const char *)buf + PQ_HEADER_LEN;
+	if (type == 'P') {
+		/* statement name, then the query */
+		size_t name = strnlen(q, n - PQ_HEADER_LEN);
+		if (PQ_HEADER_LEN + name + 1 >= n)
+			return;
+		q += name + 1;
+	}
+	/* cut to fit, on purpose (snprintf here trips -Wformat-truncation at -O1) */
+	size_t len = strnlen(q, sizeof s->last_query - 1);
+	memcpy(s->last_query, q, len);
+	s->last_query[len] = 0;
+}
+
+/* ---- server -> client ---- */
+
+/* A server's FATAL (it is going away) would tell a transaction-pooled
+ * client that its own connection is over, but sluice keeps that client:
+ * it gets the same error as ERROR. */
+static bool is_fatal(const uint8_t *body, size_t len)
+{
+	struct pq_error_fields f;
+	return proto_parse_error(body, len, &f) &&
+	       (!strcmp(f.severity, "FATAL") || !strcmp(f.severity, "PANIC"));
+}
+
+static enum relay_action soften_fatal(struct server *s, struct client *c,
+				      const uint8_t *body, size_t len)
+{
+	struct pq_error_fields f;
+	if (!proto_parse_error(body, len, &f))
+		return RELAY_FAIL;
+	if (strcmp(f.severity, "FATAL") != 0 && strcmp(f.severity, "PANIC") != 0)
+		return RELAY_FORWARD;
+	s->said_fatal = true;
+	struct pq_writer w;
+	pq_writer_init(&w);
+	proto_build_error(&w, "ERROR", f.sqlstate, f.message, f.detail);
+	bool ok = pq_writer_ok(&w);
+	relay_flush(&s->relay);   /* after what the relay passed before it */
+	if (ok)
+		evbuffer_add(c->conn.out, w.buf, w.len);
+	pq_writer_free(&w);
+	return ok ? RELAY_DROP : RELAY_FAIL;
+}
+
+/* A ReadyForQuery: the release decision per pool mode. */
+static enum relay_action on_ready(struct server *s, struct client *c)
+{
+	if (s->relay.counted > c->relay.counted) {
+		/* (already counted: the relay counts before it shows) Every
+		 * ReadyForQuery answers one Query, Sync or FunctionCall of
+		 * the client's; this one answers none. Whatever follows can
+		 * no longer be matched to what the client asked. */
+		s->violation = "ReadyForQuery when no query was waiting for one";
+		return RELAY_FAIL;
+	}
+	bool answered = c->relay.counted == s->relay.counted;
+	stats_ready(&s->clock, s->pool->stats, s->txn_status, !answered || c->relay.unsynced);
+	if (rt.cfg->query_timeout > 0)
+		conn_timer(&s->conn, answered ? 0 : rt.cfg->query_timeout);
+	if (s->pool->mode == POOL_SESSION) {
+		/* shutting down: a session ends at its transaction's end */
+		if (rt.shutdown == RT_WAIT_SERVERS && s->txn_status == 'I' && answered &&
+		    !c->relay.unsynced)
+			return RELAY_FORWARD_STOP;
+		if (answered)
+			client_idle_timer(c, s->txn_status);
+		return RELAY_FORWARD;
+	}
+	if (s->pool->mode == POOL_STATEMENT && s->txn_status != 'I')
+		return RELAY_FORWARD_STOP;
+	if (answered && !c->relay.unsynced) {
+		if (s->txn_status == 'I')
+			return RELAY_FORWARD_STOP;   /* transaction over (if nothing else is owed) */
+		client_idle_timer(c, s->txn_status);
+	}
+	return RELAY_FORWARD;
+}
+
+static enum relay_action server_inspect(void *owner, char type, const uint8_t *body, size_t len)
+{
+	struct server *s = owner;
+	struct client *c = s->client;
+	switch (type) {
+	case 'Z':
+		if (!proto_parse_ready(body, len, &s->txn_status))
+			return RELAY_FAIL;
+		return c ? on_ready(s, c) : RELAY_FORWARD;
+	case 'S': {
+		const char *name, *value;
+		if (!proto_parse_param_status(body, len, &name, &value))
+			return RELAY_FAIL;
+		(void)varcache_set(&s->vars, name, value);
+		if (c)
+			(void)varcache_set(&c->vars, name, value);
+		return RELAY_FORWARD;
+	}
+	case 'C':
+		server_note_command(s, body, len);
+		return RELAY_FORWARD;
+	case 'E': {
+		enum relay_action act = s->stmts ? prepared_server_message(s, type, body, len) : RELAY_FORWARD;
+		if (act != RELAY_FORWARD)
+			return act;
+		if (c && s->pool->mode == POOL_SESSION && is_fatal(body, len))
+			s->said_fatal = true;   /* the session ends with it, as on PostgreSQL */
+		return c && s->pool->mode != POOL_SESSION ? soften_fatal(s, c, body, len) : RELAY_FORWARD;
+	}
+	case 't':
+	case 'T':
+	case 'n':
+		return prepared_server_message(s, type, body, len);
+	default:
+		return RELAY_FORWARD;
+	}
+}
+
+static enum relay_action server_observe(void *owner, char type)
+{
+	return prepared_server_observe(owner, type);
+}
+
+static void server_after(void *owner, char type)
+{
+	prepared_server_after(owner, type);
+}
+
+/* A transaction (or statement) ended: the client gives the server back. */
+static void transaction_end(struct server *s)
+{
+	struct client *c = s->client;
+	if (s->pool->mode == POOL_STATEMENT && s->txn_status != 'I') {
+		client_fail(c, SQLSTATE_FEATURE_NOT_SUPPORTED,
+			    "transaction blocks not allowed in statement pooling mode");
+		return;
+	}
+	/* may the client let go of the server? at the boundary, with
+	 * nothing more sent */
+	if (!link_at_boundary(c) || conn_in_len(&c->conn) > 0) {
+		/* the client already sent more: keep going, unless its next
+		 * transaction must wait for the gate */
+		if (link_at_boundary(c) && gate_holds_client(c))
+			link_release(c);
+		return;
+	}
+	link_release(c);
+}
+
+static void relay_to_client(struct server *s, struct client *c);
+
+static void server_relay(struct server *s)
+{
+	struct client *c = s->client;
+	if (!c || s->state != SV_ACTIVE)
+		return;
+	relay_to_client(s, c);
+	note_flight(c);   /* linked still, or detached (already noted) */
+}
+
+static void relay_to_client(struct server *s, struct client *c)
+{
+	for (;;) {
+		/* chosen per run: only the client side adds what is owed */
+		const struct relay_spec *spec = !s->stmts ? &server_spec
+			: prepared_server_describing(s) ? &server_spec_describing : &server_spec_tracked;
+		size_t in_before = conn_in_len(&s->conn);
+		enum relay_result r = relay_run(&s->relay, s->conn.in, c->conn.out, spec, s,
+						CONN_HIGH_WATER);
+		stats_server_bytes(s->pool->stats, in_before - conn_in_len(&s->conn));
+		conn_send_soon(&c->conn);
+		switch (r) {
+		case RELAY_BAD_LENGTH:
+		case RELAY_FAILED:
+			server_broke(s, "invalid message from server");
+			return;
+		case RELAY_STOPPED:
+			transaction_end(s);
+			return;
+		case RELAY_IDLE:
+		case RELAY_BACKPRESSURE:
+		case RELAY_WAITING:
+			break;
+		}
+		if (prepared_server_take_resume(s)) {
+			/* the client's Bind waited for this server's Describe */
+			conn_read_start(&c->conn);
+			client_relay(c);
+			if (s->client != c || s->state != SV_ACTIVE)
+				return;
+		}
+		if (conn_out_full(&c->conn)) {
+			conn_read_stop(&s->conn);   /* resumed on the client's DRAINED */
+			return;
+		}
+		if (r == RELAY_IDLE)
+			return;
+		/* the write took it below the mark: move the rest now */
+	}
+}
+
+/* ---- backpressure: either side's output went out ---- */
+
+static void client_drained(struct client *c)
+{
+	struct server *s = c->server;
+	if (!s || s->state != SV_ACTIVE)
+		return;
+	conn_read_start(&s->conn);
+	server_relay(s);
+	if (c->server == s && s->state == SV_ACTIVE && c->state == CL_ACTIVE) {
+		conn_read_start(&c->conn);
+		client_relay(c);
+	}
+}
+
+static void server_drained(struct server *s)
+{
+	if (s->client && s->client->state == CL_ACTIVE) {
+		conn_read_start(&s->client->conn);
+		client_relay(s->client);
+	}
+}
+
+/* ---- what the modules below report ---- */
+
+static void server_ready(struct server *s)
+{
+	if (s->client)
+		pair_ready(s->client);
+}
+
+static void server_lost(struct server *s, const char *sqlstate, const char *msg)
+{
+	if (s->client)
+		link_lost(s->client, s, sqlstate, msg);
+}
+
+static void server_unlink(struct server *s)
+{
+	if (s->client)
+		detach(s->client, s);
+}
+
+static void server_drops_client(struct server *s, const char *sqlstate, const char *msg)
+{
+	struct client *c = s->client;
+	if (!c)
+		return;
+	detach(c, s);
+	client_fail(c, sqlstate, "%s", msg);
+}
+
+/* DISCARD ALL / DEALLOCATE ALL dropped the server's prepared statements
+ * and (when a client ran them) that client's: it will prepare them again
+ * under the same names, as psycopg does after a ROLLBACK. */
+static void statements_dropped(struct server *s)
+{
+	prepared_server_discarded(s);
+	if (s->client)
+		prepared_client_forget_names(s->client);
+}
+
+static void server_gone(struct server *s)
+{
+	cancel_forget(s);
+	prepared_server_free(s);
+}
+
+static void client_failed(struct client *c, const char *sqlstate, const char *msg)
+{
+	client_fail(c, sqlstate, "%s", msg);
+}
+
+static const struct server_owner_ops server_ops = {
+	.ready = server_ready,
+	.input = server_relay,
+	.drained = server_drained,
+	.lost = server_lost,
+	.drop_client = server_drops_client,
+	.unlink = server_unlink,
+	.stop_query = cancel_backend,
+	.statements_dropped = statements_dropped,
+	.gone = server_gone,
+	.lookup_done = client_auth_lookup_done,
+	.known_secret = client_auth_known_secret,
+	.scram_keys = client_auth_scram_keys,
+};
+
+static const struct pool_owner_ops pool_ops = {
+	.give = link_pair,
+	.fail = client_failed,
+	.wait_expired = client_wait_expired,
+};
+
+static const struct gate_owner_ops gate_ops = {
+	.hold = client_hold,
+	.release = client_release_hold,
+	.reject = client_reject_held,
+	.in_flight = link_in_flight,
+};
+
+static const struct client_link_ops client_ops = {
+	.relay = client_relay,
+	.drained = client_drained,
+	.let_go = let_go,
+};
+
+void link_init(void)
+{
+	server_set_owner(&server_ops);
+	pool_set_owner(&pool_ops);
+	gate_set_owner(&gate_ops);
+	prepared_set_owner(client_failed);
+	client_set_link(&client_ops);
+}
+
+/* ---- the relay's tables ---- */
+
+static struct relay_spec client_spec = {
+	.inspect = { ['X'] = true },
+	.peek_types = { ['Q'] = true, ['P'] = true },
+	.peek = client_peek,
+	.count = { ['Q'] = true, ['S'] = true, ['F'] = true },
+	.unsync = { ['P'] = true, ['B'] = true, ['E'] = true, ['D'] = true,
+			    ['C'] = true, ['H'] = true },
+	.max_len = PQ_MESSAGE_MAX,
+	.max_inspect_len = 4,
+	.fn = client_inspect,
+};
+
+/* Parse/Bind/Describe/Close are read to be rewritten: a Parse whole (its
+ * text is what other servers are given), the others by their head, the
+ * names in front; the rest streams (a Bind's parameters). */
+static struct relay_spec client_spec_tracked = {
+	.inspect = { ['X'] = true, ['P'] = true, ['B'] = true, ['D'] = true, ['C'] = true },
+	.head = { ['B'] = true, ['D'] = true, ['C'] = true },
+	.head_len = PREPARED_HEAD_LEN,
+	.peek_types = { ['Q'] = true, ['P'] = true },
+	.peek = client_peek,
+	.count = { ['Q'] = true, ['S'] = true, ['F'] = true },
+	.unsync = { ['P'] = true, ['B'] = true, ['E'] = true, ['D'] = true,
+		    ['C'] = true, ['H'] = true },
+	.max_len = PQ_MESSAGE_MAX,
+	.max_inspect_len = PQ_MESSAGE_MAX,
+	.fn = client_inspect,
+	.observe = client_observe,
+	/* SQL naming sluice's statements is refused (prepared_sql.c) */
+	.scan_types = { ['Q'] = true },
+	.scan = client_scan,
+};
+
+static struct relay_spec server_spec = {
+	.inspect = { ['Z'] = true, ['S'] = true, ['E'] = true },
+	.count = { ['Z'] = true },
+	.max_len = PQ_MESSAGE_MAX,
+	.max_inspect_len = SERVER_CONTROL_MSG_MAX,
+	.fn = server_inspect,
+};
+
+/* A server that has met named prepared statements also settles the
+ * responses its client is owed (prepared.c), and reads the descriptions of
+ * statements while some are owed (`...`: the types inspected besides). */
+#define TRACKED_SPEC(...) { \
+	.inspect = { ['Z'] = true, ['S'] = true, ['C'] = true, ['E'] = true, __VA_ARGS__ }, \
+	.count = { ['Z'] = true }, \
+	.max_len = PQ_MESSAGE_MAX, \
+	.max_inspect_len = SERVER_CONTROL_MSG_MAX, \
+	.fn = server_inspect, \
+	.observe = server_observe, \
+	.after = server_after, \
+}
+static struct relay_spec server_spec_tracked = TRACKED_SPEC();
+static struct relay_spec server_spec_describing =
+	TRACKED_SPEC(['t'] = true, ['T'] = true, ['n'] = true);
