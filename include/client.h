@@ -18,6 +18,9 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include "client_types.h"
+#include "config.h"
+#include "pool.h"
+#include "runtime.h"
 
 /* client_log for a line a peer can cause before login: limited per peer
  * address and for all peers together (log_limit.h). */
@@ -35,10 +38,16 @@ void client_add_error(struct client *c, const char *severity, const char *sqlsta
 void client_idle_timer(struct client *c, char txn_status);
 /* Are client idle timeouts on at all (client_idle_timeout,
  * idle_transaction_timeout)? */
-bool client_idle_timers_on(void);
+static inline bool client_idle_timers_on(void)
+{
+	return rt.cfg->client_idle_timeout > 0 || rt.cfg->idle_transaction_timeout > 0;
+}
 /* Transaction and statement pooling carry named prepared statements
  * across servers (prepared.c); session pooling needs nothing of that. */
-bool client_tracks_statements(const struct client *c);
+static inline bool client_tracks_statements(const struct client *c)
+{
+	return c->pool->mode != POOL_SESSION && rt.cfg->max_prepared_statements > 0;
+}
 
 /* What the client module asks of the pair a client is in (link.c). */
 struct client_link_ops {

@@ -109,6 +109,9 @@ static inline struct log_who client_who(const struct client *c, char *addr)
 const char *client_state_name(enum client_state st);
 /* Not authenticated yet: holds a login slot (CL_STARTUP, CL_AUTH,
  * CL_AUTH_QUERY). */
-bool client_state_before_login(enum client_state st);
+static inline bool client_state_before_login(enum client_state st)
+{
+	return st == CL_STARTUP || st == CL_AUTH || st == CL_AUTH_QUERY;
+}
 
 #endif

@@ -52,11 +52,6 @@ void client_set_link(const struct client_link_ops *ops)
 	client_link = ops;
 }
 
-bool client_tracks_statements(const struct client *c)
-{
-	return c->pool->mode != POOL_SESSION && rt.cfg->max_prepared_statements > 0;
-}
-
 static bool queue_state(enum client_state st)
 {
 	return st == CL_WAITING || st == CL_LOGIN_WAIT || st == CL_AUTH_QUERY;
@@ -362,11 +357,6 @@ void client_idle_timer(struct client *c, char txn_status)
 		return;
 	double t = txn_status == 'I' ? rt.cfg->client_idle_timeout : rt.cfg->idle_transaction_timeout;
 	conn_timer(&c->conn, t);
-}
-
-bool client_idle_timers_on(void)
-{
-	return rt.cfg->client_idle_timeout > 0 || rt.cfg->idle_transaction_timeout > 0;
 }
 
 /* A client whose server is being set up (SET of its parameters) waits

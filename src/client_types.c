@@ -20,14 +20,6 @@ const char *client_state_name(enum client_state st)
 	return st <= CL_CLOSED ? state_names[st] : "?";
 }
 
-/* States that are a membership too: a login slot (rt.logins) until
- * authenticated, the pool's queue while waiting for a server, the gate's
- * list while held. */
-bool client_state_before_login(enum client_state st)
-{
-	return st == CL_STARTUP || st == CL_AUTH || st == CL_AUTH_QUERY;
-}
-
 void client_addr(const struct client *c, char *out, size_t n)
 {
 	char host[INET6_ADDRSTRLEN] = "?";

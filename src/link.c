@@ -33,33 +33,51 @@ static void note_flight(struct client *c);
 
 /* ---- the pair's state ---- */
 
-bool link_at_boundary(const struct client *c)
+/* (inline: asked after every relay run, by note_flight) */
+static inline bool at_boundary(const struct client *c)
 {
 	const struct server *s = c->server;
 	return s && s->state == SV_ACTIVE && s->txn_status == 'I' &&
 	       c->relay.counted == s->relay.counted && !c->relay.unsynced &&
-	       c->relay.pending == 0 && s->relay.pending == 0 && prepared_server_idle(s);
+	       c->relay.pending == 0 && s->relay.pending == 0 &&
+	       (!s->stmts || prepared_server_idle(s));
+}
+
+static inline bool in_flight(const struct client *c)
+{
+	return c->server && c->state != CL_CLOSED && !at_boundary(c);
+}
+
+bool link_at_boundary(const struct client *c)
+{
+	return at_boundary(c);
 }
 
 bool link_in_flight(const struct client *c)
 {
-	return c->state != CL_CLOSED && c->server && !link_at_boundary(c);
+	return in_flight(c);
+}
+
+static void flight_changed(struct client *c, bool now)
+{
+	struct gate *g = c->pool && !c->bypass ? c->pool->gate : NULL;
+	if (!g && !c->in_flight)
+		return;   /* not counted: sluice's own pools, bypass clients */
+	if (!g)
+		BUG("client C-%llu counted in flight without a gate", (unsigned long long)c->conn.id);
+	c->in_flight = now;
+	gate_count_flight(g, now ? 1 : -1);
 }
 
 /* Each gate counts the transactions in flight of its database; the
  * count moves here, after anything that may take a pair across a
  * transaction boundary (a relay run, a pairing, a detach). Bypass
  * clients and sluice's own pools (no gate) are not counted. */
-static void note_flight(struct client *c)
+static inline void note_flight(struct client *c)
 {
-	struct gate *g = c->pool && !c->bypass ? c->pool->gate : NULL;
-	bool now = g && link_in_flight(c);
-	if (now == c->in_flight)
-		return;
-	if (!g)
-		BUG("client C-%llu counted in flight without a gate", (unsigned long long)c->conn.id);
-	c->in_flight = now;
-	gate_count_flight(g, now ? 1 : -1);
+	bool now = in_flight(c);
+	if (now != c->in_flight)
+		flight_changed(c, now);
 }
 
 static void detach(struct client *c, struct server *s)
