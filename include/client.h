@@ -61,6 +61,7 @@ union client_peer {
 /* Every idle client costs this struct (malloc rounds it up to 16 bytes):
  * mind the padding when adding a field. */
 enum { NEGOTIATED_SSL = 1, NEGOTIATED_GSSENC = 2 };
+struct startup_set;
 
 struct client {
 	struct conn conn;            /* first */
@@ -79,6 +80,7 @@ struct client {
 	const char *user;            /* strpool strings */
 	const char *db_name;
 	struct varcache vars;        /* what this client believes is set */
+	struct startup_set *set;     /* its startup settings (startup_set.h), NULL: none */
 	struct client_auth *auth;
 	struct client_stmts *stmts;  /* named prepared statements (prepared.c) */
 	struct relay relay;          /* client -> server */
@@ -164,6 +166,13 @@ void client_close_logged(struct client *c, const char *reason, bool flush, int l
 
 /* client_startup.c: the startup packet and what may come before it */
 void client_on_startup(struct client *c);
+/* At login, its pool known: keep of c->set what the pool mode passes
+ * (false: refused, c failed) and fill c->vars with the pool's defaults. */
+bool client_startup_settle(struct client *c) MUST_CHECK;
+/* Can c be welcomed before it has a server (every value it is told known)? */
+bool client_startup_known(const struct client *c);
+/* A welcome's ParameterStatus value for `name` (listed: the pool's). */
+const char *client_welcome_value(struct client *c, const char *name, const char *listed);
 
 /* Not authenticated yet: holds a login slot (CL_STARTUP, CL_AUTH,
  * CL_AUTH_QUERY). */

@@ -2,7 +2,8 @@
  * server.h — one connection to PostgreSQL and its state machine.
  *
  * INTERFACE ROUTINES
- *   server_connect(p)          open a new server connection for pool p
+ *   server_connect(p, set)     open a new server connection for pool p, to
+ *                              log in with startup settings `set`
  *   server_link(s, c)          give s to client c (sets its parameters first
  *                              when they differ)
  *   server_reset(s)            run server_reset_query, then back to the pool
@@ -42,6 +43,7 @@ enum server_state {
 };
 
 struct server_login;   /* auth exchange state, server_login.c */
+struct startup_set;    /* startup_set.h */
 struct server;
 /* The answer of server_read_value (NULL: the query failed). Return true
  * to keep s (then pass it on, e.g. to server_discard), false to give it
@@ -55,6 +57,7 @@ struct server {
 	struct pool *pool;
 	struct client *client;
 	struct varcache vars;        /* what PostgreSQL reported */
+	struct startup_set *set;     /* the startup settings it was opened with (NULL: none) */
 	struct param_list login_params;
 	struct server_login *login;
 	struct server_stmts *stmts;  /* prepared here, and responses owed (prepared.c) */
@@ -101,7 +104,7 @@ bool server_log_ok(const struct server *s, int lvl);
 	do { if (log_on(lvl) && server_log_ok(s, lvl)) { struct log_who who_ = server_who(s); \
 		log_write_at((lvl), &who_, NULL, fmt, ##__VA_ARGS__); } } while (0)
 
-bool server_connect(struct pool *p);
+bool server_connect(struct pool *p, struct startup_set *set);
 void server_link(struct server *s, struct client *c);
 void server_reset(struct server *s);
 void server_test(struct server *s);

@@ -201,10 +201,12 @@ static void show_version(struct client *c)
 static void show_pools(struct client *c)
 {
 	struct result r;
-	result_begin(&r, "TTIIIIIIIIIIIIIT", "database", "user", "cl_active", "cl_waiting",
+	/* startup_mismatch (sluice's, last): links of a client to a server
+	 * opened with other startup parameters (doc/pooling.md) */
+	result_begin(&r, "TTIIIIIIIIIIIIITI", "database", "user", "cl_active", "cl_waiting",
 		     "cl_active_cancel_req", "cl_waiting_cancel_req", "sv_active", "sv_active_cancel",
 		     "sv_being_canceled", "sv_idle", "sv_used", "sv_tested", "sv_login", "maxwait",
-		     "maxwait_us", "pool_mode");
+		     "maxwait_us", "pool_mode", "startup_mismatch");
 	for (struct list *it = rt.pools.next; it != &rt.pools; it = it->next) {
 		struct pool *p = list_entry(it, struct pool, node);
 		if (p->internal)
@@ -217,7 +219,7 @@ static void show_pools(struct client *c)
 			   (long long)n.sv_idle,
 			   (long long)n.sv_used, (long long)n.sv_tested, (long long)n.sv_login,
 			   wait_s, (long long)((n.maxwait - (double)wait_s) * 1e6),
-			   config_pool_mode_name(p->mode));
+			   config_pool_mode_name(p->mode), (long long)p->startup_mismatch);
 	}
 	result_send(c, &r, "SHOW");
 }

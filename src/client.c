@@ -30,6 +30,7 @@
 #include "runtime.h"
 #include "server.h"
 #include "sqlstate.h"
+#include "startup_set.h"
 #include "stats.h"
 #include "strpool.h"
 #include "tls.h"
@@ -438,12 +439,15 @@ void client_login_done(struct client *c)
 	client_log(c, LOG_LVL_DEBUG, "authenticated%s", c->bypass ? " (gate bypass)" : "");
 	if (c->bypass)
 		gate_bypass_login(c);
-	if (c->pool->have_welcome) {
+	if (!client_startup_settle(c))
+		return;
+	if (client_startup_known(c)) {
 		client_welcome(c);
 		return;
 	}
-	/* The pool has never logged in: the client's greeting needs what the
-	 * server says about itself, so wait for a server first. */
+	/* The pool has never logged in (or not with these startup
+	 * parameters): the client's greeting needs what the server says
+	 * about itself, so wait for a server first. */
 	client_set_state(c, CL_LOGIN_WAIT);
 	c->wait_since = rt_now();
 	pool_acquire(c->pool, c);
@@ -456,17 +460,8 @@ void client_welcome(struct client *c)
 	struct pq_writer w;
 	pq_writer_init(&w);
 	proto_build_auth(&w, PQ_AUTH_OK, NULL, 0);
-	for (size_t i = 0; i < pl->n; i++) {
-		int vi = varcache_index(pl->names[i]);
-		const char *value = pl->values[i];
-		if (vi >= 0) {
-			if (varcache_get(&c->vars, vi))
-				value = varcache_get(&c->vars, vi);
-			else
-				(void)varcache_set(&c->vars, pl->names[i], value);
-		}
-		proto_build_param_status(&w, pl->names[i], value);
-	}
+	for (size_t i = 0; i < pl->n; i++)
+		proto_build_param_status(&w, pl->names[i], client_welcome_value(c, pl->names[i], pl->values[i]));
 	proto_build_backend_key(&w, c->cancel_pid, c->cancel_key);
 	proto_build_ready(&w, 'I');
 	if (!pq_writer_ok(&w)) {
@@ -872,6 +867,7 @@ static void client_destroy(struct conn *conn)
 	client_auth_free(c);
 	prepared_client_free(c);
 	varcache_clear(&c->vars);
+	startup_set_put(c->set);
 	free(c->partial);
 	strpool_put(c->user);
 	strpool_put(c->db_name);

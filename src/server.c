@@ -26,6 +26,7 @@
 #include "runtime.h"
 #include "server.h"
 #include "sqlstate.h"
+#include "startup_set.h"
 #include "stats.h"
 #include "tls.h"
 
@@ -108,7 +109,7 @@ void server_set_state(struct server *s, enum server_state st)
 		conn_timer(&s->conn, rt.cfg->server_connect_timeout);
 }
 
-bool server_connect(struct pool *p)
+bool server_connect(struct pool *p, struct startup_set *set)
 {
 	char err[256];
 	if (!pool_resolve(&p->target, err, sizeof err)) {
@@ -135,6 +136,7 @@ bool server_connect(struct pool *p)
 	}
 	p->nservers++;
 	pool_ref(p);   /* until the server is freed */
+	s->set = startup_set_ref(set);   /* sent at login (server_login.c) */
 	s->state = SV_CONNECTING;
 	server_set_state(s, SV_CONNECTING);
 	server_log(s, LOG_LVL_DEBUG, "connecting");
@@ -948,6 +950,7 @@ static void server_destroy(struct conn *conn)
 	free(s->authq_secret);
 	prepared_server_free(s);
 	varcache_clear(&s->vars);
+	startup_set_put(s->set);
 	param_list_free(&s->login_params);
 	pool_unref(s->pool);
 	conn_release(&s->conn);
