@@ -201,12 +201,10 @@ static void show_version(struct client *c)
 static void show_pools(struct client *c)
 {
 	struct result r;
-	/* startup_mismatch (sluice's, last): links of a client to a server
-	 * opened with other startup parameters (doc/pooling.md) */
-	result_begin(&r, "TTIIIIIIIIIIIIITI", "database", "user", "cl_active", "cl_waiting",
+	result_begin(&r, "TTIIIIIIIIIIIIIT", "database", "user", "cl_active", "cl_waiting",
 		     "cl_active_cancel_req", "cl_waiting_cancel_req", "sv_active", "sv_active_cancel",
 		     "sv_being_canceled", "sv_idle", "sv_used", "sv_tested", "sv_login", "maxwait",
-		     "maxwait_us", "pool_mode", "startup_mismatch");
+		     "maxwait_us", "pool_mode");
 	for (struct list *it = rt.pools.next; it != &rt.pools; it = it->next) {
 		struct pool *p = list_entry(it, struct pool, node);
 		if (p->internal)
@@ -219,7 +217,22 @@ static void show_pools(struct client *c)
 			   (long long)n.sv_idle,
 			   (long long)n.sv_used, (long long)n.sv_tested, (long long)n.sv_login,
 			   wait_s, (long long)((n.maxwait - (double)wait_s) * 1e6),
-			   config_pool_mode_name(p->mode), (long long)p->startup_mismatch);
+			   config_pool_mode_name(p->mode));
+	}
+	result_send(c, &r, "SHOW");
+}
+
+/* sluice's own (SHOW POOLS keeps PgBouncer's columns): per pool, the
+ * links of a client to a server opened with other startup parameters,
+ * where RESET goes back to that server's values (doc/pooling.md) */
+static void show_startup(struct client *c)
+{
+	struct result r;
+	result_begin(&r, "TTI", "database", "user", "startup_mismatch");
+	for (struct list *it = rt.pools.next; it != &rt.pools; it = it->next) {
+		struct pool *p = list_entry(it, struct pool, node);
+		if (!p->internal)
+			result_row(&r, p->db_name, p->user, (long long)p->startup_mismatch);
 	}
 	result_send(c, &r, "SHOW");
 }
@@ -543,6 +556,7 @@ static const struct command show_commands[] = {
 	{ "STATS_TOTALS", show_stats_totals, "per database: totals since start" },
 	{ "STATS_AVERAGES", show_stats_averages, "per database: averages of the last stats_period" },
 	{ "GATES", show_gates, "the migration gate of each database" },
+	{ "STARTUP", show_startup, "per pool: clients linked to a server of other startup parameters" },
 };
 
 static void help_line(void *arg, const char *text)

@@ -30,48 +30,6 @@ static void pool_note_unused(struct pool *p);
 static void idle_cb(evutil_socket_t fd, short what, void *arg);
 static void arm_idle(struct pool *p);
 
-void param_list_add(struct param_list *pl, const char *name, const char *value)
-{
-	for (size_t i = 0; i < pl->n; i++) {
-		if (!strcmp(pl->names[i], name)) {
-			char *v = strdup(value);
-			if (v) {
-				free(pl->values[i]);
-				pl->values[i] = v;
-			}
-			return;
-		}
-	}
-	char **nn = realloc(pl->names, (pl->n + 1) * sizeof *nn);
-	if (!nn)
-		return;
-	pl->names = nn;
-	char **nv = realloc(pl->values, (pl->n + 1) * sizeof *nv);
-	if (!nv)
-		return;
-	pl->values = nv;
-	char *n = strdup(name), *v = strdup(value);
-	if (!n || !v) {
-		free(n);
-		free(v);
-		return;
-	}
-	pl->names[pl->n] = n;
-	pl->values[pl->n] = v;
-	pl->n++;
-}
-
-void param_list_free(struct param_list *pl)
-{
-	for (size_t i = 0; i < pl->n; i++) {
-		free(pl->names[i]);
-		free(pl->values[i]);
-	}
-	free(pl->names);
-	free(pl->values);
-	memset(pl, 0, sizeof *pl);
-}
-
 static char *dup_or(const char *s, const char *fallback)
 {
 	return strdup(s && *s ? s : fallback);

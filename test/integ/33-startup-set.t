@@ -64,12 +64,12 @@ sub through
 
 sub desc_env { my $e = shift; return join(' ', map { "$_=$e->{$_}" } sort keys %$e) || 'no env' }
 
-sub show_pools
+sub show_startup
 {
 	my $sl = shift;
 	my $admin = SluiceTest::Proto->connect(port => $sl->port, timeout => 10);
 	my $r = $admin->login(user => 'app', password => 'app_pw', database => 'sluice', timeout => 10);
-	my $res = $admin->query('SHOW POOLS');
+	my $res = $admin->query('SHOW STARTUP');
 	$admin->terminate;
 	my @cols = @{ $res->{columns} // [] };
 	for my $row (@{ $res->{rows} // [] }) {
@@ -113,7 +113,7 @@ for my $i (0 .. $#clients) {
 	is(SluiceTest::slurp("$dir/$i.$_"), $expect{ desc_env($clients[$i]) },
 	   "session, concurrent over a pool of 2: same output ($_, " . desc_env($clients[$i]) . ')') for 1, 2;
 }
-my $pools = show_pools($sl);
+my $pools = show_startup($sl);
 is($pools->{startup_mismatch}, 0, 'session mode: no client was linked to a server of other startup parameters');
 $sl->stop;
 
@@ -160,8 +160,8 @@ for my $round (1 .. 3) {
 	}
 }
 $_->[0]->terminate for @held;
-$pools = show_pools($tx);
-cmp_ok($pools->{startup_mismatch}, '>', 0, 'SHOW POOLS counts links to servers of other startup parameters');
+$pools = show_startup($tx);
+cmp_ok($pools->{startup_mismatch}, '>', 0, 'SHOW STARTUP counts links to servers of other startup parameters');
 
 # search_path is kept only in session mode: refused here, as before
 $tx->expect_log(qr/unsupported startup parameter: options/);
