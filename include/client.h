@@ -84,6 +84,13 @@ void client_close_logged(struct client *c, const char *reason, bool flush, int l
 
 /* client_startup.c: the startup packet and what may come before it */
 void client_on_startup(struct client *c);
+/* At login, its pool known: keep of c->set what the pool mode passes
+ * (false: refused, c failed) and fill c->vars with the pool's defaults. */
+bool client_startup_settle(struct client *c) MUST_CHECK;
+/* Can c be welcomed before it has a server (every value it is told known)? */
+bool client_startup_known(const struct client *c);
+/* A welcome's ParameterStatus value for `name` (listed: the pool's). */
+const char *client_welcome_value(struct client *c, const char *name, const char *listed);
 
 /* client_log.c, for the module's parts */
 /* May a line about peer `sa`, not logged in, be written (log_limit.h)? */

@@ -52,6 +52,7 @@ union client_peer {
 /* Every idle client costs this struct (malloc rounds it up to 16 bytes):
  * mind the padding when adding a field. */
 enum { NEGOTIATED_SSL = 1, NEGOTIATED_GSSENC = 2 };
+struct startup_set;
 
 struct client {
 	struct conn conn;            /* first */
@@ -70,6 +71,7 @@ struct client {
 	const char *user;            /* strpool strings */
 	const char *db_name;
 	struct varcache vars;        /* what this client believes is set */
+	struct startup_set *set;     /* its startup settings (startup_set.h), NULL: none */
 	struct client_auth *auth;
 	struct client_stmts *stmts;  /* named prepared statements (prepared.c) */
 	struct relay relay;          /* client -> server */

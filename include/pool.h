@@ -19,6 +19,10 @@
  *   pool_ref(p) / pool_unref(p)       a logged-in client or a server points
  *                                     at p (until it is freed)
  *
+ * Servers are opened with the startup settings of the client they are
+ * opened for (startup_set.h); an idle server of the client's own set is
+ * taken first (pool_sets.c, doc/pooling.md).
+ *
  * A server's state is also the list it sits on (idle / used / busy); only
  * server_set_state() moves it.
  *
@@ -38,6 +42,7 @@
 #include <sys/socket.h>
 #include "compiler.h"
 #include "list.h"
+#include "varcache.h"
 
 struct client;
 struct server;
@@ -97,6 +102,10 @@ struct pool {
 	int refs;                    /* logged-in clients and servers pointing here */
 	double unused_since;         /* rt_now() when refs and waiting last reached 0 */
 	struct event *idle_ev;       /* frees a fallback pool unused long enough */
+	struct varcache defaults;    /* tracked parameters as a login that did not set them reported */
+	uint32_t defaults_known;     /* bit i: defaults.val[i] is learned (NULL: not reported) */
+	unsigned long long startup_mismatch;  /* links of a client to a server opened with
+	                                       * other startup settings (pool_sets.c) */
 };
 
 /* A pool's clients and servers by state, with SHOW POOLS's meanings. */
@@ -129,6 +138,8 @@ struct pool_owner_ops {
 	void (*wait_expired)(struct client *c);   /* query_wait_timeout, off the queue */
 };
 void pool_set_owner(const struct pool_owner_ops *ops);
+/* for the module's parts (pool_sets.c) */
+extern const struct pool_owner_ops *pool_owner;
 /* Returns true when c was linked at once (server ready or being set up). */
 bool pool_acquire(struct pool *p, struct client *c);
 void pool_unqueue(struct client *c);
@@ -168,6 +179,31 @@ void pool_ref(struct pool *p);
 void pool_unref(struct pool *p);
 void pool_get_counts(const struct pool *p, struct pool_counts *out);
 bool pool_resolve(struct pool_target *t, char *err, size_t errlen) MUST_CHECK;
+
+/* pool_sets.c: servers opened with their clients' startup settings */
+struct startup_set;
+/* Has the pool learned the defaults of every tracked parameter `set`
+ * leaves out? */
+bool pool_defaults_known(const struct pool *p, const struct startup_set *set);
+/* s logged in: learn its set's spelling and the pool's defaults. */
+void pool_learn_login(struct server *s);
+/* PostgreSQL refused a setting of `set` at login: fail the clients
+ * waiting with it, and only them. */
+void pool_set_refused(struct pool *p, struct startup_set *set, const char *sqlstate, const char *msg);
+/* The set to open the next server with: the first waiting client's whose
+ * set has no server logging in; NULL with nobody waiting. */
+struct startup_set *pool_next_set(struct pool *p);
+/* Who gets s, free now: a waiting client of its set, else the first
+ * waiting client, or NULL when s is better closed to open one of that
+ * client's set (pool_room_needed). */
+struct client *pool_pick_waiter(struct pool *p, struct server *s);
+/* Must a new server be opened for c rather than linking it to a server
+ * of other settings? (session mode; unknown defaults) */
+bool pool_room_needed(const struct pool *p, const struct client *c);
+/* The set a client of p has its servers opened with. */
+struct startup_set *pool_client_set(const struct pool *p, const struct client *c);
+/* Link c to s, counting a link across different sets. */
+void pool_link(struct pool *p, struct server *s, struct client *c);
 
 void param_list_add(struct param_list *pl, const char *name, const char *value);
 void param_list_free(struct param_list *pl);

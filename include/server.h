@@ -2,7 +2,8 @@
  * server.h — one connection to PostgreSQL and its state machine.
  *
  * INTERFACE ROUTINES
- *   server_connect(p)          open a new server connection for pool p
+ *   server_connect(p, set)     open a new server connection for pool p, to
+ *                              log in with startup settings `set`
  *   server_set_owner(ops)      who the server reports to (link.c)
  *   server_setup(s, q, n, k)   send the SETs of a client's parameters (k
  *                              Queries); ops->ready when answered
@@ -45,6 +46,7 @@ enum server_state {
 };
 
 struct server_login;   /* auth exchange state, server_login.c */
+struct startup_set;    /* startup_set.h */
 struct server;
 struct client;
 
@@ -82,6 +84,7 @@ struct server {
 	struct pool *pool;
 	struct client *client;
 	struct varcache vars;        /* what PostgreSQL reported */
+	struct startup_set *set;     /* the startup settings it was opened with (NULL: none) */
 	struct param_list login_params;
 	struct server_login *login;
 	struct server_stmts *stmts;  /* prepared here, and responses owed (prepared.c) */
@@ -131,7 +134,7 @@ bool server_log_ok(const struct server *s, int lvl);
 void server_set_owner(const struct server_owner_ops *ops);
 /* for the module's parts (server_login.c) */
 extern const struct server_owner_ops *server_owner;
-bool server_connect(struct pool *p);
+bool server_connect(struct pool *p, struct startup_set *set);
 void server_setup(struct server *s, const void *queries, size_t len, int count);
 void server_lookup(struct server *s, const struct client *c);
 void server_note_command(struct server *s, const uint8_t *body, size_t len);

@@ -6,6 +6,8 @@
  *   varcache_set(vc, name, value)   remember a value if `name` is tracked
  *                                   (case-insensitive); false otherwise
  *   varcache_get(vc, idx)
+ *   varcache_set_index(vc, idx, value)
+ *   varcache_count()                how many names are tracked now
  *   varcache_apply_sql(want, have, w)   append to `w` the simple Queries
  *                                   setting every tracked parameter where
  *                                   `want` has a value `have` lacks (one
@@ -43,6 +45,10 @@ bool varcache_set_extra(const char *list) MUST_CHECK;
 
 int varcache_index(const char *name);
 bool varcache_set(struct varcache *vc, const char *name, const char *value);
+/* The same by index (0 <= i < varcache_count()); always true. */
+bool varcache_set_index(struct varcache *vc, int i, const char *value);
+/* Names tracked now: the built-in ones and track_extra_parameters. */
+int varcache_count(void);
 static inline const char *varcache_get(const struct varcache *vc, int idx) { return vc->val[idx]; }
 int varcache_apply_sql(const struct varcache *want, const struct varcache *have, struct pq_writer *w);
 void varcache_copy(struct varcache *dst, const struct varcache *src);

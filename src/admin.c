@@ -222,6 +222,21 @@ static void show_pools(struct client *c)
 	result_send(c, &r, "SHOW");
 }
 
+/* sluice's own (SHOW POOLS keeps PgBouncer's columns): per pool, the
+ * links of a client to a server opened with other startup parameters,
+ * where RESET goes back to that server's values (doc/pooling.md) */
+static void show_startup(struct client *c)
+{
+	struct result r;
+	result_begin(&r, "TTI", "database", "user", "startup_mismatch");
+	for (struct list *it = rt.pools.next; it != &rt.pools; it = it->next) {
+		struct pool *p = list_entry(it, struct pool, node);
+		if (!p->internal)
+			result_row(&r, p->db_name, p->user, (long long)p->startup_mismatch);
+	}
+	result_send(c, &r, "SHOW");
+}
+
 static int db_servers(const char *db)
 {
 	int n = 0;
@@ -541,6 +556,7 @@ static const struct command show_commands[] = {
 	{ "STATS_TOTALS", show_stats_totals, "per database: totals since start" },
 	{ "STATS_AVERAGES", show_stats_averages, "per database: averages of the last stats_period" },
 	{ "GATES", show_gates, "the migration gate of each database" },
+	{ "STARTUP", show_startup, "per pool: clients linked to a server of other startup parameters" },
 };
 
 static void help_line(void *arg, const char *text)

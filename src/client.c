@@ -30,6 +30,7 @@
 #include "runtime.h"
 #include "server.h"
 #include "sqlstate.h"
+#include "startup_set.h"
 #include "stats.h"
 #include "strpool.h"
 #include "tls.h"
@@ -220,8 +221,6 @@ static void client_on_auth_input(struct client *c)
 		}
 		if (f != PQ_FRAME_COMPLETE)
 			return;
-		size_t total = pq_msg_total(&h);
-		const uint8_t *msg = evbuffer_pullup(c->conn.in, (ev_ssize_t)total);
 		if (h.type == 'X') {
 			client_close(c, "client ended login", false);
 			return;
@@ -231,9 +230,19 @@ static void client_on_auth_input(struct client *c)
 				    "expected password response, got message type %d", h.type);
 			return;
 		}
+		/* Out of the input before it is acted on: the login it may
+		 * finish can link the client to a server at once (a pool with
+		 * an idle server of its startup set), and whatever is left in
+		 * the input then goes to that server. It holds a password or a
+		 * proof: wiped after use. */
+		uint8_t msg[CLIENT_AUTH_MSG_MAX + PQ_HEADER_LEN];   /* the length, and the type byte */
+		size_t total = pq_msg_total(&h);
+		if (total > sizeof msg || evbuffer_remove(c->conn.in, msg, total) != (int)total) {
+			client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, "invalid message length during authentication");
+			return;
+		}
 		client_auth_message(c, h.type, msg + PQ_HEADER_LEN, pq_body_len(&h));
-		if (c->state != CL_CLOSED)
-			evbuffer_drain(c->conn.in, total);
+		explicit_bzero(msg, total);
 	}
 }
 
@@ -299,12 +308,15 @@ void client_login_done(struct client *c)
 	client_log(c, LOG_LVL_DEBUG, "authenticated%s", c->bypass ? " (gate bypass)" : "");
 	if (c->bypass)
 		gate_bypass_login(c);
-	if (c->pool->have_welcome) {
+	if (!client_startup_settle(c))
+		return;
+	if (client_startup_known(c)) {
 		client_welcome(c);
 		return;
 	}
-	/* The pool has never logged in: the client's greeting needs what the
-	 * server says about itself, so wait for a server first. */
+	/* The pool has never logged in (or not with these startup
+	 * parameters): the client's greeting needs what the server says
+	 * about itself, so wait for a server first. */
 	client_set_state(c, CL_LOGIN_WAIT);
 	c->wait_since = rt_now();
 	pool_acquire(c->pool, c);
@@ -317,17 +329,8 @@ void client_welcome(struct client *c)
 	struct pq_writer w;
 	pq_writer_init(&w);
 	proto_build_auth(&w, PQ_AUTH_OK, NULL, 0);
-	for (size_t i = 0; i < pl->n; i++) {
-		int vi = varcache_index(pl->names[i]);
-		const char *value = pl->values[i];
-		if (vi >= 0) {
-			if (varcache_get(&c->vars, vi))
-				value = varcache_get(&c->vars, vi);
-			else
-				(void)varcache_set(&c->vars, pl->names[i], value);
-		}
-		proto_build_param_status(&w, pl->names[i], value);
-	}
+	for (size_t i = 0; i < pl->n; i++)
+		proto_build_param_status(&w, pl->names[i], client_welcome_value(c, pl->names[i], pl->values[i]));
 	proto_build_backend_key(&w, c->cancel_pid, c->cancel_key);
 	proto_build_ready(&w, 'I');
 	if (!pq_writer_ok(&w)) {
@@ -609,6 +612,7 @@ static void client_destroy(struct conn *conn)
 	client_auth_free(c);
 	prepared_client_free(c);
 	varcache_clear(&c->vars);
+	startup_set_put(c->set);
 	free(c->partial);
 	strpool_put(c->user);
 	strpool_put(c->db_name);

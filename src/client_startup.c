@@ -14,9 +14,12 @@
 #include "client.h"
 #include "config.h"
 #include "log.h"
+#include "pool.h"
 #include "proto.h"
 #include "runtime.h"
+#include "server.h"
 #include "sqlstate.h"
+#include "startup_set.h"
 #include "strpool.h"
 #include "tls.h"
 #include "varcache.h"
@@ -51,26 +54,169 @@ static void client_start_tls(struct client *c)
 	client_log(c, LOG_LVL_DEBUG, "TLS handshake started");
 }
 
+static bool add_refused(struct client *c, enum startup_add r)
+{
+	switch (r) {
+	case STARTUP_ADD_OK:
+		return false;
+	case STARTUP_ADD_TOO_MANY:
+		client_fail(c, SQLSTATE_PROGRAM_LIMIT_EXCEEDED, "too many startup parameters (at most %d settings)",
+			    STARTUP_SET_PARAMS_MAX);
+		break;
+	case STARTUP_ADD_TOO_LONG:
+		client_fail(c, SQLSTATE_PROGRAM_LIMIT_EXCEEDED,
+			    "startup parameters too long (at most %d bytes of names and values)",
+			    STARTUP_SET_BYTES_MAX);
+		break;
+	case STARTUP_ADD_BAD_OPTIONS:
+		client_fail(c, SQLSTATE_PROTOCOL_VIOLATION,
+			    "unsupported startup parameter: options (sluice passes only -c name=value settings)");
+		break;
+	case STARTUP_ADD_NOMEM:
+		client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
+		break;
+	}
+	return true;
+}
+
+/* Startup parameters that PostgreSQL takes as settings and sluice passes
+ * to the servers opened for the client (session mode; in transaction
+ * mode only tracked ones, see client_startup_settle). */
+static bool settable(const char *name)
+{
+	return varcache_index(name) >= 0 || !strcmp(name, "search_path") ||
+	       !strcmp(name, "extra_float_digits");
+}
+
 static bool accept_params(struct client *c, const struct pq_startup *st)
 {
 	const struct config *cfg = rt.cfg;
+	const char *options = NULL;
+	struct startup_builder b;
+	startup_builder_init(&b);
 	for (size_t i = 0; i < st->nparams; i++) {
 		const char *name = st->params[i].name, *value = st->params[i].value;
-		if (varcache_set(&c->vars, name, value))
+		if (settable(name)) {
+			if (add_refused(c, startup_builder_add(&b, name, value, false)))
+				goto refused;
 			continue;
+		}
+		if (!strcmp(name, "options")) {
+			options = value;   /* applied first by PostgreSQL: taken after the rest */
+			continue;
+		}
 		if (config_list_has(cfg->ignore_startup_parameters, name))
-			continue;
-		if (!strcmp(name, "options") && !*value)
 			continue;
 		if (!strcmp(name, "replication")) {
 			client_fail(c, SQLSTATE_FEATURE_NOT_SUPPORTED,
 				    "replication connections are not supported by sluice");
-			return false;
+			goto refused;
 		}
 		client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, "unsupported startup parameter: %s", name);
+		goto refused;
+	}
+	if (options && *options) {
+		enum startup_add r = startup_builder_add_options(&b, options);
+		if (r == STARTUP_ADD_BAD_OPTIONS && config_list_has(cfg->ignore_startup_parameters, "options")) {
+			for (unsigned i = b.n; i-- > 0;)   /* as before: ignored whole */
+				if (b.p[i].from_options)
+					startup_builder_remove(&b, b.p[i].name);
+		} else if (add_refused(c, r)) {
+			goto refused;
+		}
+	}
+	/* the client's values of tracked parameters, until the welcome
+	 * replaces them with PostgreSQL's spelling */
+	for (unsigned i = 0; i < b.n; i++)
+		(void)varcache_set(&c->vars, b.p[i].name, b.p[i].value);
+	/* set per link, never a server's startup value: it differs per
+	 * client too often to key servers by it */
+	startup_builder_remove(&b, "application_name");
+	bool ok = startup_set_intern(&b, &c->set);
+	startup_builder_free(&b);
+	if (!ok)
+		client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
+	return ok;
+refused:
+	startup_builder_free(&b);
+	return false;
+}
+
+/* Transaction and statement pooling keep in step only the parameters
+ * sluice tracks: others (search_path, extra_float_digits, -c settings)
+ * are ignored when ignore_startup_parameters names them, else refused. */
+struct settle {
+	bool session;
+	const char *refused;
+};
+
+static bool keep_in_pool(const struct startup_pair *pr, void *arg)
+{
+	struct settle *st = arg;
+	if (st->session || varcache_index(pr->name) >= 0)
+		return true;
+	const char *as = pr->from_options ? "options" : pr->name;
+	if (!config_list_has(rt.cfg->ignore_startup_parameters, as) && !st->refused)
+		st->refused = as;
+	return false;
+}
+
+bool client_startup_settle(struct client *c)
+{
+	struct pool *p = c->pool;
+	struct settle st = { p->mode == POOL_SESSION, NULL };
+	struct startup_set *set;
+	if (!startup_set_filter(c->set, keep_in_pool, &st, &set)) {
+		client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
 		return false;
 	}
+	startup_set_put(c->set);
+	c->set = set;
+	if (st.refused) {
+		client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, "unsupported startup parameter: %s", st.refused);
+		return false;
+	}
+	/* parameters the client did not give take the pool's defaults, where
+	 * known (pool_defaults_known: else its server tells, at the welcome) */
+	uint32_t mine = startup_set_tracked(set);
+	for (int i = 0; i < varcache_count(); i++)
+		if (!(mine & (1u << i)) && !varcache_get(&c->vars, i) && varcache_get(&p->defaults, i))
+			(void)varcache_set_index(&c->vars, i, varcache_get(&p->defaults, i));
 	return true;
+}
+
+bool client_startup_known(const struct client *c)
+{
+	return c->pool->have_welcome && pool_defaults_known(c->pool, c->set) &&
+	       (!c->set || c->set->canon_known || !startup_set_tracked(c->set));
+}
+
+/* The value a welcome's ParameterStatus gives: what its server reports
+ * when it is linked and set up, else PostgreSQL's spelling of the client's
+ * own value or the pool's default. The client believes it from now on. */
+const char *client_welcome_value(struct client *c, const char *name, const char *listed)
+{
+	int vi = varcache_index(name);
+	if (vi < 0)
+		return listed;
+	/* Its own startup values in PostgreSQL's spelling: known once a
+	 * server of its set has logged in, or read from the server it is
+	 * linked to, once its values are SET there. Else its own as given
+	 * (application_name, not part of a set), else the pool's defaults:
+	 * never a linked server's value of a parameter the client did not
+	 * give, which may be another client's SET. */
+	const char *v = NULL;
+	if (startup_set_tracked(c->set) & (1u << vi)) {
+		v = varcache_get(&c->set->canon, vi);
+		if (!v && c->server && !c->pool->internal)
+			v = varcache_get(&c->server->vars, vi);
+	} else if (!varcache_get(&c->vars, vi)) {
+		v = varcache_get(&c->pool->defaults, vi);
+	}
+	if (!v)
+		v = varcache_get(&c->vars, vi) ? varcache_get(&c->vars, vi) : listed;
+	(void)varcache_set_index(&c->vars, vi, v);
+	return varcache_get(&c->vars, vi) ? varcache_get(&c->vars, vi) : v;
 }
 
 static void client_on_startup_packet(struct client *c, const uint8_t *pkt, uint32_t len)

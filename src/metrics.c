@@ -160,6 +160,16 @@ static void render_pools(struct evbuffer *b)
 		pool_labels(b, "sluice_pool_max_wait_seconds", p);
 		evbuffer_add_printf(b, "} %.6f\n", n.maxwait);
 	}
+	family(b, "sluice_pool_startup_mismatch_total", "counter",
+	       "Clients linked to a server opened with other startup parameters (RESET there "
+	       "goes back to that server's values).");
+	for (struct list *it = rt.pools.next; it != &rt.pools; it = it->next) {
+		const struct pool *p = list_entry(it, struct pool, node);
+		if (p->internal)
+			continue;
+		pool_labels(b, "sluice_pool_startup_mismatch_total", p);
+		evbuffer_add_printf(b, "} %llu\n", p->startup_mismatch);
+	}
 }
 
 struct db_counter {

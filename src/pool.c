@@ -25,54 +25,12 @@
 
 #define DEFAULT_SOCKET_DIR "/var/run/postgresql"
 
-static const struct pool_owner_ops *owner;   /* link.c: pool_set_owner */
+const struct pool_owner_ops *pool_owner;   /* link.c: pool_set_owner */
 
 static void wait_cb(evutil_socket_t fd, short what, void *arg);
 static void pool_note_unused(struct pool *p);
 static void idle_cb(evutil_socket_t fd, short what, void *arg);
 static void arm_idle(struct pool *p);
-
-void param_list_add(struct param_list *pl, const char *name, const char *value)
-{
-	for (size_t i = 0; i < pl->n; i++) {
-		if (!strcmp(pl->names[i], name)) {
-			char *v = strdup(value);
-			if (v) {
-				free(pl->values[i]);
-				pl->values[i] = v;
-			}
-			return;
-		}
-	}
-	char **nn = realloc(pl->names, (pl->n + 1) * sizeof *nn);
-	if (!nn)
-		return;
-	pl->names = nn;
-	char **nv = realloc(pl->values, (pl->n + 1) * sizeof *nv);
-	if (!nv)
-		return;
-	pl->values = nv;
-	char *n = strdup(name), *v = strdup(value);
-	if (!n || !v) {
-		free(n);
-		free(v);
-		return;
-	}
-	pl->names[pl->n] = n;
-	pl->values[pl->n] = v;
-	pl->n++;
-}
-
-void param_list_free(struct param_list *pl)
-{
-	for (size_t i = 0; i < pl->n; i++) {
-		free(pl->names[i]);
-		free(pl->values[i]);
-	}
-	free(pl->names);
-	free(pl->values);
-	memset(pl, 0, sizeof *pl);
-}
 
 static char *dup_or(const char *s, const char *fallback)
 {
@@ -315,6 +273,18 @@ static bool steal_idle_slot(struct pool *self, enum shared_limit lim)
 	return false;
 }
 
+/* Has another pool under the same limit an idle server steal_idle_slot
+ * could close? */
+static bool other_pool_idle(const struct pool *self, enum shared_limit lim)
+{
+	for (const struct list *it = rt.pools.next; it != &rt.pools; it = it->next) {
+		const struct pool *p = list_entry(it, struct pool, node);
+		if (p != self && shares(p, self, lim) && !list_empty(&p->idle))
+			return true;
+	}
+	return false;
+}
+
 static int connecting_count(const struct pool *p)
 {
 	int n = 0;
@@ -386,7 +356,7 @@ void pool_launch(struct pool *p)
 				return;
 			continue;
 		}
-		if (!server_connect(p))
+		if (!server_connect(p, pool_next_set(p)))
 			return;
 	}
 }
@@ -433,10 +403,49 @@ static void wait_cb(evutil_socket_t fd, short what, void *arg)
 		if (now - c->wait_since < limit)
 			break;
 		pool_unqueue(c);
-		owner->wait_expired(c);
+		pool_owner->wait_expired(c);
 	}
 	pool_launch(p);   /* the reserve pool's moment may have come */
 	arm_wait(p);
+}
+
+/* Could pool_launch open a server now (closing another pool's idle one
+ * under a shared limit counts)? */
+static bool can_open(struct pool *p)
+{
+	if (pool_held(p) || rt_now() < p->retry_at || p->nservers >= pool_limit(p))
+		return false;
+	int max_user = config_max_user_connections(rt.cfg, p->target.user);
+	if (p->max_db_connections > 0 && db_server_count(p->db_name) >= p->max_db_connections &&
+	    !other_pool_idle(p, LIMIT_DB))
+		return false;
+	return max_user <= 0 || user_server_count(p->target.user) < max_user ||
+	       other_pool_idle(p, LIMIT_USER);
+}
+
+/* An idle server for c: of its own startup set (pool_sets.c) if there is
+ * one; else none when a new one can be opened, or must be (closing the
+ * least recently used idle server of another set for room); else the
+ * most recently used of another set. */
+static struct server *idle_for(struct pool *p, struct client *c)
+{
+	struct startup_set *want = pool_client_set(p, c);
+	struct server *other = NULL, *oldest = NULL;
+	for (struct list *it = p->idle.next; it != &p->idle; it = it->next) {
+		struct server *s = list_entry(it, struct server, pool_node);
+		if (s->set == want)
+			return s;
+		if (!other)
+			other = s;
+		oldest = s;
+	}
+	if (!other || can_open(p))
+		return NULL;
+	if (pool_room_needed(p, c) && rt_now() >= p->retry_at) {
+		server_close(oldest, "making room for other startup parameters");
+		return NULL;
+	}
+	return other;
 }
 
 bool pool_acquire(struct pool *p, struct client *c)
@@ -447,8 +456,8 @@ bool pool_acquire(struct pool *p, struct client *c)
 		return false;   /* shutting down: no new work */
 	/* Idle servers are kept most recently used first. One idle too long
 	 * is checked first; the client waits for whichever is ready. */
-	while (!list_empty(&p->idle)) {
-		struct server *s = list_entry(list_first(&p->idle), struct server, pool_node);
+	struct server *s;
+	while (c->state != CL_CLOSED && !list_empty(&c->pool_node) && (s = idle_for(p, c))) {
 		if (timers_server_expired(s)) {
 			server_close(s, "server_lifetime reached");
 			continue;
@@ -458,7 +467,7 @@ bool pool_acquire(struct pool *p, struct client *c)
 			continue;
 		}
 		pool_unqueue(c);
-		owner->give(s, c);
+		pool_link(p, s, c);
 		return true;
 	}
 	pool_launch(p);
@@ -469,7 +478,7 @@ bool pool_acquire(struct pool *p, struct client *c)
 
 void pool_set_owner(const struct pool_owner_ops *ops)
 {
-	owner = ops;
+	pool_owner = ops;
 }
 
 void pool_unqueue(struct client *c)
@@ -535,9 +544,16 @@ void pool_server_ready(struct server *s)
 		server_set_state(s, SV_IDLE);
 		return;
 	}
-	struct client *c = list_entry(first, struct client, pool_node);
+	struct client *c = pool_pick_waiter(p, s);
+	if (!c && rt_now() >= p->retry_at) {
+		server_close(s, "making room for other startup parameters");
+		pool_launch(p);
+		return;
+	}
+	if (!c)
+		c = list_entry(first, struct client, pool_node);
 	pool_unqueue(c);
-	owner->give(s, c);
+	pool_link(p, s, c);
 }
 
 static void release_onward(struct server *s, bool reset)
@@ -640,7 +656,7 @@ void pool_login_failed(struct pool *p, const char *sqlstate, const char *msg)
 	while (!list_empty(&p->waiting)) {
 		struct client *c = list_entry(list_first(&p->waiting), struct client, pool_node);
 		pool_unqueue(c);
-		owner->fail(c, sqlstate, msg);
+		pool_owner->fail(c, sqlstate, msg);
 	}
 }
 
@@ -753,6 +769,7 @@ static void pool_free(struct pool *p)
 	if (p->retry_ev)
 		event_free(p->retry_ev);
 	param_list_free(&p->welcome);
+	varcache_clear(&p->defaults);
 	target_free(&p->target);
 	free(p->db_name);
 	free(p->user);

@@ -2,6 +2,7 @@
  * pool_ops.c — acting on all pools of a database at once, for the admin
  * console (PAUSE, RECONNECT, KILL, RESUME) and for reload.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "client_types.h"
@@ -94,4 +95,48 @@ void pool_reconfigure_all(void)
 	struct pool *p;
 	for_each_pool_of(p, NULL, it, tmp)
 		pool_reconfigure(p);
+}
+
+/* ---- the ParameterStatus lists of a login and a pool's welcome ---- */
+
+void param_list_add(struct param_list *pl, const char *name, const char *value)
+{
+	for (size_t i = 0; i < pl->n; i++) {
+		if (!strcmp(pl->names[i], name)) {
+			char *v = strdup(value);
+			if (v) {
+				free(pl->values[i]);
+				pl->values[i] = v;
+			}
+			return;
+		}
+	}
+	char **nn = realloc(pl->names, (pl->n + 1) * sizeof *nn);
+	if (!nn)
+		return;
+	pl->names = nn;
+	char **nv = realloc(pl->values, (pl->n + 1) * sizeof *nv);
+	if (!nv)
+		return;
+	pl->values = nv;
+	char *n = strdup(name), *v = strdup(value);
+	if (!n || !v) {
+		free(n);
+		free(v);
+		return;
+	}
+	pl->names[pl->n] = n;
+	pl->values[pl->n] = v;
+	pl->n++;
+}
+
+void param_list_free(struct param_list *pl)
+{
+	for (size_t i = 0; i < pl->n; i++) {
+		free(pl->names[i]);
+		free(pl->values[i]);
+	}
+	free(pl->names);
+	free(pl->values);
+	memset(pl, 0, sizeof *pl);
 }

@@ -24,6 +24,7 @@
 #include "runtime.h"
 #include "server.h"
 #include "sqlstate.h"
+#include "startup_set.h"
 #include "stats.h"
 #include "tls.h"
 
@@ -109,7 +110,7 @@ void server_set_state(struct server *s, enum server_state st)
 		conn_timer(&s->conn, rt.cfg->server_connect_timeout);
 }
 
-bool server_connect(struct pool *p)
+bool server_connect(struct pool *p, struct startup_set *set)
 {
 	char err[256];
 	if (!pool_resolve(&p->target, err, sizeof err)) {
@@ -136,6 +137,7 @@ bool server_connect(struct pool *p)
 	}
 	p->nservers++;
 	pool_ref(p);   /* until the server is freed */
+	s->set = startup_set_ref(set);   /* sent at login (server_login.c) */
 	s->state = SV_CONNECTING;
 	server_set_state(s, SV_CONNECTING);
 	server_log(s, LOG_LVL_DEBUG, "connecting");
@@ -733,6 +735,7 @@ static void server_destroy(struct conn *conn)
 	server_login_free(s);
 	free(s->authq_secret);
 	varcache_clear(&s->vars);
+	startup_set_put(s->set);
 	param_list_free(&s->login_params);
 	pool_unref(s->pool);
 	conn_release(&s->conn);

@@ -23,6 +23,7 @@
 #include "scram.h"
 #include "server.h"
 #include "sqlstate.h"
+#include "startup_set.h"
 #include "userlist.h"
 
 /* What a server may say about itself before its first ReadyForQuery (the
@@ -77,13 +78,18 @@ bool server_login_start(struct server *s)
 	s->login = calloc(1, sizeof *s->login);
 	if (!s->login)
 		return false;
-	struct pq_param params[] = {
+	struct pq_param params[2 + STARTUP_SET_PARAMS_MAX] = {
 		{ "user", s->pool->target.user },
 		{ "database", s->pool->target.dbname },
 	};
+	/* the client's startup settings: PostgreSQL keeps them as the
+	 * session's reset values (startup_set.h) */
+	size_t n = 2;
+	for (unsigned i = 0; s->set && i < s->set->n; i++)
+		params[n++] = (struct pq_param){ s->set->pairs[i].name, s->set->pairs[i].value };
 	struct pq_writer w;
 	pq_writer_init(&w);
-	proto_build_startup(&w, params, ARRAY_SIZE(params));
+	proto_build_startup(&w, params, n);
 	bool ok = pq_writer_ok(&w);
 	send_writer(s, &w);
 	return ok;
@@ -115,12 +121,27 @@ static void log_login(const struct server *s)
 	log_write_at(lvl, &who, &ev, "new server connection");
 }
 
+/* PostgreSQL refused a setting of the startup set (an invalid value, an
+ * unknown name, one the user may not set): the fault of the clients that
+ * gave it, not of the database. */
+static bool setting_refused(const struct server *s, const char *sqlstate)
+{
+	return s->set && s->state == SV_LOGIN &&
+	       (!strncmp(sqlstate, "22", 2) || !strncmp(sqlstate, "42", 2) || !strncmp(sqlstate, "55", 2));
+}
+
 bool server_login_fail(struct server *s, const char *sqlstate, const char *msg)
 {
 	struct pool *p = s->pool;
-	server_log(s, LOG_LVL_WARN, "login failed: %s", msg);
+	bool refused = setting_refused(s, sqlstate);
+	struct startup_set *set = startup_set_ref(s->set);
+	server_log(s, refused ? LOG_LVL_INFO : LOG_LVL_WARN, "login failed: %s", msg);
 	server_close(s, "login failed");
-	pool_login_failed(p, sqlstate, msg);
+	if (refused)
+		pool_set_refused(p, set, sqlstate, msg);
+	else
+		pool_login_failed(p, sqlstate, msg);
+	startup_set_put(set);
 	return false;
 }
 
@@ -317,6 +338,7 @@ bool server_login_message(struct server *s, char type, const uint8_t *body, size
 		log_login(s);
 		if (!s->pool->have_welcome)
 			pool_capture_welcome(s->pool, &s->login_params);
+		pool_learn_login(s);
 		param_list_free(&s->login_params);
 		pool_server_ready(s);
 		return true;

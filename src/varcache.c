@@ -69,8 +69,19 @@ int varcache_index(const char *name)
 bool varcache_set(struct varcache *vc, const char *name, const char *value)
 {
 	int i = varcache_index(name);
-	if (i < 0)
-		return false;
+	return i >= 0 && varcache_set_index(vc, i, value);
+}
+
+int varcache_count(void)
+{
+	int n = 0;
+	while (n < VC_COUNT && names[n])
+		n++;
+	return n;
+}
+
+bool varcache_set_index(struct varcache *vc, int i, const char *value)
+{
 	if (vc->val[i] && !strcmp(vc->val[i], value))
 		return true;
 	const char *copy = strpool_get(value);

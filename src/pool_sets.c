@@ -1,0 +1,120 @@
+/*
+ * pool_sets.c — which server a client gets, by startup settings. Part of
+ * the pool module (pool.c).
+ *
+ * A server is opened with the startup settings of the client it is
+ * opened for, so that PostgreSQL holds them as the session's reset values.
+ * A client is linked to an idle server of its own set; failing that a new
+ * one is opened when there is room; else (transaction mode) it takes one
+ * of another set, whose values varcache SETs, and RESET there goes back
+ * to the other set's values: such links are counted (SHOW POOLS).
+ *
+ * The welcome a client gets before it has a server needs the pool's
+ * default of every tracked parameter the client did not give; a login
+ * reports them for the parameters its set leaves out. Until a pool knows
+ * them, such a client needs a server of its own set.
+ */
+#include <string.h>
+
+#include "client_types.h"
+#include "config.h"
+#include "pool.h"
+#include "server.h"
+#include "startup_set.h"
+
+/* Waiting clients looked at for a server of their set: beyond these, the
+ * queue's order decides alone. */
+#define PICK_SCAN 64
+
+struct startup_set *pool_client_set(const struct pool *p, const struct client *c)
+{
+	return p->internal ? NULL : c->set;   /* auth_query runs in sluice's own session */
+}
+
+bool pool_defaults_known(const struct pool *p, const struct startup_set *set)
+{
+	uint32_t all = (1u << varcache_count()) - 1;
+	uint32_t need = all & ~startup_set_tracked(set);
+	return (p->defaults_known & need) == need;
+}
+
+void pool_learn_login(struct server *s)
+{
+	struct pool *p = s->pool;
+	uint32_t mine = startup_set_tracked(s->set);
+	for (int i = 0; i < varcache_count(); i++) {
+		if (mine & (1u << i))
+			continue;
+		p->defaults_known |= 1u << i;
+		if (varcache_get(&s->vars, i))
+			(void)varcache_set_index(&p->defaults, i, varcache_get(&s->vars, i));
+	}
+	startup_set_learn(s->set, &s->vars);
+}
+
+void pool_set_refused(struct pool *p, struct startup_set *set, const char *sqlstate, const char *msg)
+{
+	struct list *it, *tmp;
+	list_for_each_safe(it, tmp, &p->waiting) {
+		struct client *c = list_entry(it, struct client, pool_node);
+		if (pool_client_set(p, c) != set)
+			continue;
+		pool_unqueue(c);
+		pool_owner->fail(c, sqlstate, msg);
+	}
+	pool_launch(p);   /* for the others */
+}
+
+/* Is a server of this set logging in (opened for a client waiting)? */
+static bool covered(const struct pool *p, const struct startup_set *set)
+{
+	for (const struct list *it = p->busy.next; it != &p->busy; it = it->next) {
+		const struct server *s = list_entry(it, struct server, pool_node);
+		if (server_logging_in(s) && s->set == set)
+			return true;
+	}
+	return false;
+}
+
+struct startup_set *pool_next_set(struct pool *p)
+{
+	if (p->internal || list_empty(&p->waiting))
+		return NULL;
+	int n = 0;
+	for (struct list *it = p->waiting.next; it != &p->waiting && n < PICK_SCAN; it = it->next, n++) {
+		struct client *c = list_entry(it, struct client, pool_node);
+		if (!covered(p, c->set))
+			return c->set;
+	}
+	return list_entry(list_first(&p->waiting), struct client, pool_node)->set;
+}
+
+bool pool_room_needed(const struct pool *p, const struct client *c)
+{
+	if (p->internal)
+		return false;
+	return p->mode == POOL_SESSION || !pool_defaults_known(p, c->set);
+}
+
+struct client *pool_pick_waiter(struct pool *p, struct server *s)
+{
+	int n = 0;
+	/* a client of s's set, unless one before it has no server coming */
+	for (struct list *it = p->waiting.next; it != &p->waiting && n < PICK_SCAN; it = it->next, n++) {
+		struct client *c = list_entry(it, struct client, pool_node);
+		struct startup_set *want = pool_client_set(p, c);
+		if (want == s->set)
+			return c;
+		if (!covered(p, want))
+			break;
+	}
+	struct client *head = list_entry(list_first(&p->waiting), struct client, pool_node);
+	return pool_room_needed(p, head) ? NULL : head;
+}
+
+void pool_link(struct pool *p, struct server *s, struct client *c)
+{
+	if (s->set != pool_client_set(p, c))
+		p->startup_mismatch++;
+	pool_owner->give(s, c);
+}
