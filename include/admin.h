@@ -26,6 +26,21 @@ struct admin_toks;
  * longer one is refused whole (54000), never run cut short. */
 #define ADMIN_CMD_MAX 4096
 
+#include "runtime.h"
+
+struct config;
+
+/* What the console asks of the process (lifecycle.c fills it at
+ * lifecycle_init): the console never calls an upper module by name. */
+struct admin_process_ops {
+	bool (*reload)(char *err, size_t errlen);   /* RELOAD */
+	bool (*swap)(struct config *next, char *err, size_t errlen);   /* SET */
+	void (*shutdown)(enum rt_shutdown mode);   /* SHUTDOWN [WAIT_FOR_...] */
+};
+void admin_set_process(const struct admin_process_ops *ops);
+/* for the module's parts (admin_cmd.c) */
+extern const struct admin_process_ops *admin_process;
+
 bool admin_is_console(const char *db);
 void admin_login(struct client *c);
 void admin_input(struct client *c);

@@ -57,6 +57,16 @@ struct client_link_ops {
 	                                     * (reset) or is closed */
 };
 void client_set_link(const struct client_link_ops *ops);
+
+/* What the client module asks of the console (admin.c; lifecycle.c
+ * fills it at lifecycle_init): the client never calls it by name. */
+struct client_console_ops {
+	bool (*is_console)(const char *db);   /* is this database the console? */
+	void (*login)(struct client *c);      /* authenticated to the console */
+	void (*input)(struct client *c);      /* CL_ADMIN: input, or its output drained */
+	void (*forget)(struct client *c);     /* a console client is closing */
+};
+void client_set_console(const struct client_console_ops *ops);
 /* for the module's parts (client_hold.c) */
 extern const struct client_link_ops *client_link;
 void client_on_idle_input(struct client *c);

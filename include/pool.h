@@ -42,6 +42,7 @@
 #include <sys/socket.h>
 #include "compiler.h"
 #include "list.h"
+#include "pool_types.h"
 #include "varcache.h"
 
 struct client;
@@ -49,64 +50,6 @@ struct server;
 struct db_entry;
 struct event;
 struct stats_db;
-
-/* Where and as whom this pool's servers log in. */
-struct pool_target {
-	char *host;          /* "" or "/dir": unix socket */
-	int port;
-	char *dbname;
-	char *user;
-	char *password;      /* NULL: from auth_file */
-	struct sockaddr_storage addr;
-	socklen_t addrlen;
-	bool resolved;
-};
-
-struct param_list {
-	char **names, **values;
-	size_t n;
-};
-
-struct gate;
-
-struct pool {
-	struct list node;            /* in rt.pools */
-	char *db_name;               /* as clients name it */
-	char *user;                  /* client user */
-	struct pool_target target;
-	int size;
-	int mode;                    /* enum pool_mode */
-	int next_mode;               /* after a reload: taken once no client uses the pool */
-	struct gate *gate;           /* its database's pause state; NULL if internal */
-	int max_db_connections;
-	struct list idle;            /* struct server, SV_IDLE */
-	struct list used;            /* linked to a client */
-	struct list busy;            /* connecting, logging in, resetting */
-	struct list waiting;         /* struct client, FIFO */
-	int nservers;
-	int nwaiting;
-	int nclients;                /* logged-in clients of this pool */
-	struct param_list welcome;   /* ParameterStatus of the first login */
-	bool have_welcome;
-	int min_pool_size;
-	int reserve_size;
-	bool internal;               /* sluice's own (auth_query), never a client's */
-	bool bypass;                 /* gate bypass sessions: session mode, never held */
-	struct event *retry_ev;      /* reconnect after server_login_retry */
-	struct event *wait_ev;       /* the oldest waiting client's next moment:
-	                              * reserve_pool_timeout, query_wait_timeout */
-	double retry_at;             /* no connect attempts before this */
-	char last_error[256];        /* the last connect/login failure */
-	char last_sqlstate[6];
-	struct stats_db *stats;      /* the database's counters (stats.c) */
-	int refs;                    /* logged-in clients and servers pointing here */
-	double unused_since;         /* rt_now() when refs and waiting last reached 0 */
-	struct event *idle_ev;       /* frees a fallback pool unused long enough */
-	struct varcache defaults;    /* tracked parameters as a login that did not set them reported */
-	uint32_t defaults_known;     /* bit i: defaults.val[i] is learned (NULL: not reported) */
-	unsigned long long startup_mismatch;  /* links of a client to a server opened with
-	                                       * other startup settings (pool_sets.c) */
-};
 
 /* A pool's clients and servers by state, with SHOW POOLS's meanings. */
 struct pool_counts {
@@ -136,6 +79,10 @@ struct pool_owner_ops {
 	/* no server will come for c (its login failed for good) */
 	void (*fail)(struct client *c, const char *sqlstate, const char *msg);
 	void (*wait_expired)(struct client *c);   /* query_wait_timeout, off the queue */
+	void (*stop_query)(struct server *s);     /* cancel what its client left running */
+	/* the gate of a database (NULL: no memory), and its last pool gone */
+	struct gate *(*gate_of)(const char *db_name);
+	void (*database_gone)(const char *db_name);
 };
 void pool_set_owner(const struct pool_owner_ops *ops);
 /* for the module's parts (pool_sets.c) */
@@ -178,13 +125,15 @@ void pool_capture_welcome(struct pool *p, const struct param_list *params);
 void pool_ref(struct pool *p);
 void pool_unref(struct pool *p);
 void pool_get_counts(const struct pool *p, struct pool_counts *out);
-bool pool_resolve(struct pool_target *t, char *err, size_t errlen) MUST_CHECK;
 
 /* pool_sets.c: servers opened with their clients' startup settings */
 struct startup_set;
 /* Has the pool learned the defaults of every tracked parameter `set`
  * leaves out? */
 bool pool_defaults_known(const struct pool *p, const struct startup_set *set);
+/* s logged in: the pool's welcome (its first login's ParameterStatus),
+ * its set's spelling and the pool's defaults. */
+void pool_server_learned(struct server *s);
 /* s logged in: learn its set's spelling and the pool's defaults. */
 void pool_learn_login(struct server *s);
 /* PostgreSQL refused a setting of `set` at login: fail the clients
@@ -205,7 +154,5 @@ struct startup_set *pool_client_set(const struct pool *p, const struct client *c
 /* Link c to s, counting a link across different sets. */
 void pool_link(struct pool *p, struct server *s, struct client *c);
 
-void param_list_add(struct param_list *pl, const char *name, const char *value);
-void param_list_free(struct param_list *pl);
 
 #endif

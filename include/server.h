@@ -24,7 +24,7 @@
 #include "conn.h"
 #include "list.h"
 #include "log.h"
-#include "pool.h"
+#include "pool_types.h"
 #include "relay.h"
 #include "stats.h"
 #include "varcache.h"
@@ -72,6 +72,27 @@ struct server_owner_ops {
 	bool (*scram_keys)(const char *user, const char *verifier,
 			   uint8_t client_key[32], uint8_t server_key[32]);
 };
+/* What a server tells its pool (link.c fills it with the pool module's
+ * functions): the server module never calls the pool by name, and only
+ * moves itself between its pool's lists (server_set_state). */
+struct startup_set;
+struct server_pool_ops {
+	void (*ready)(struct server *s);   /* logged in, reset or checked: hand it on */
+	void (*gone)(struct server *s);    /* closing: forget it, maybe replace it */
+	/* a connect or login failed: the pool's waiting clients may fail */
+	void (*login_failed)(struct pool *p, const char *sqlstate, const char *msg);
+	/* PostgreSQL refused a setting of `set` at login */
+	void (*set_refused)(struct pool *p, struct startup_set *set, const char *sqlstate, const char *msg);
+	void (*learned)(struct server *s);   /* its first login's ParameterStatus (s->login_params) */
+	void (*ref)(struct pool *p);       /* a server points at p, until it is freed */
+	void (*unref)(struct pool *p);
+	void (*idle)(struct server *s);    /* SV_IDLE: arm its lifetime and idle timers */
+	void (*timer)(struct server *s);   /* one of those fired */
+};
+void server_set_pool(const struct server_pool_ops *ops);
+/* for the module's parts (server_login.c) */
+extern const struct server_pool_ops *server_pool;
+
 /* The answer of server_read_value (NULL: the query failed). Return true
  * to keep s (then pass it on, e.g. to server_discard), false to give it
  * back to its pool. */

@@ -41,6 +41,13 @@
 #define OID_NUMERIC 1700
 #define ADMIN_MSG_MAX (64 * 1024)
 
+const struct admin_process_ops *admin_process;   /* lifecycle.c: admin_set_process */
+
+void admin_set_process(const struct admin_process_ops *ops)
+{
+	admin_process = ops;
+}
+
 bool admin_is_console(const char *db)
 {
 	return config_console_name(db) && !config_find_db(rt.cfg, db);

@@ -17,7 +17,6 @@
 #include "client.h"
 #include "config.h"
 #include "gate.h"
-#include "lifecycle.h"
 #include "log.h"
 #include "pool.h"
 #include "runtime.h"
@@ -324,7 +323,7 @@ static void cmd_reload(struct client *c, const struct cmd_call *a)
 {
 	char err[1024];
 	log_info("console: RELOAD");
-	if (!lifecycle_reload(err, sizeof err)) {
+	if (!admin_process->reload(err, sizeof err)) {
 		admin_error(c, SQLSTATE_INVALID_PARAMETER_VALUE,
 			    "reload failed, the running configuration stays: %s", err);
 		return;
@@ -337,17 +336,17 @@ static void cmd_shutdown(struct client *c, const struct cmd_call *a)
 	const char *how = a->arg;
 	if (!how) {
 		log_info("console: SHUTDOWN");
-		lifecycle_shutdown(RT_RUNNING);
+		admin_process->shutdown(RT_RUNNING);
 		return;
 	}
 	if (admin_tok_is(&a->tok[1], "WAIT_FOR_SERVERS")) {
 		log_info("console: SHUTDOWN WAIT_FOR_SERVERS");
 		admin_reply(c, "SHUTDOWN");
-		lifecycle_shutdown(RT_WAIT_SERVERS);
+		admin_process->shutdown(RT_WAIT_SERVERS);
 	} else if (admin_tok_is(&a->tok[1], "WAIT_FOR_CLIENTS")) {
 		log_info("console: SHUTDOWN WAIT_FOR_CLIENTS");
 		admin_reply(c, "SHUTDOWN");
-		lifecycle_shutdown(RT_WAIT_CLIENTS);
+		admin_process->shutdown(RT_WAIT_CLIENTS);
 	} else {
 		admin_error(c, SQLSTATE_SYNTAX_ERROR,
 			    "SHUTDOWN takes no argument, WAIT_FOR_SERVERS or WAIT_FOR_CLIENTS, not %s", how);
@@ -423,7 +422,7 @@ static void cmd_set(struct client *c, const struct cmd_call *a)
 		admin_error(c, refused[res], "%s", why);
 		goto out;
 	}
-	if (!lifecycle_swap(next, why, sizeof why)) {
+	if (!admin_process->swap(next, why, sizeof why)) {
 		log_error("console: SET %s refused, the running configuration stays: %s", key, why);
 		admin_error(c, SQLSTATE_INVALID_PARAMETER_VALUE,
 			    "SET %s refused, the running configuration stays: %s", key, why);

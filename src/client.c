@@ -16,7 +16,6 @@
 
 #include <event2/buffer.h>
 
-#include "admin.h"
 #include "cancel.h"
 #include "client.h"
 #include "config.h"
@@ -51,6 +50,13 @@ const struct client_link_ops *client_link;   /* link.c: client_set_link */
 void client_set_link(const struct client_link_ops *ops)
 {
 	client_link = ops;
+}
+
+static const struct client_console_ops *console;   /* lifecycle.c: client_set_console */
+
+void client_set_console(const struct client_console_ops *ops)
+{
+	console = ops;
 }
 
 static bool queue_state(enum client_state st)
@@ -161,7 +167,7 @@ void client_close_logged(struct client *c, const char *reason, bool flush, int l
 		c->counted = false;
 	}
 	if (c->state == CL_ADMIN)
-		admin_forget(c);
+		console->forget(c);
 	client_set_state(c, CL_CLOSED);
 	if (bypass_session)
 		gate_bypass_logout(c);
@@ -277,8 +283,8 @@ void client_login_done(struct client *c)
 	}
 	rt.nclients++;
 	c->counted = true;
-	if (admin_is_console(c->db_name)) {
-		admin_login(c);
+	if (console->is_console(c->db_name)) {
+		console->login(c);
 		return;
 	}
 	const struct db_entry *db = config_find_db(rt.cfg, c->db_name);
@@ -499,7 +505,7 @@ static void client_on_input(struct client *c)
 			client_link->relay(c);
 			break;
 		case CL_ADMIN:
-			admin_input(c);
+			console->input(c);
 			break;
 		case CL_HELD:
 			if (evbuffer_get_length(c->conn.in) > 0 &&
@@ -581,7 +587,7 @@ static void client_event(struct conn *conn, enum conn_event ev)
 		break;
 	case CONN_EV_DRAINED:
 		if (c->state == CL_ADMIN) {
-			admin_input(c);   /* the answers were read: run what waits */
+			console->input(c);   /* the answers were read: run what waits */
 		} else if (c->server) {
 			client_link->drained(c);
 		} else if (c->state == CL_IDLE) {

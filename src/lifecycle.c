@@ -52,8 +52,23 @@ static void check_shutdown(void)
 	}
 }
 
+static const struct admin_process_ops process_ops = {
+	.reload = lifecycle_reload,
+	.swap = lifecycle_swap,
+	.shutdown = lifecycle_shutdown,
+};
+
+static const struct client_console_ops console_ops = {
+	.is_console = admin_is_console,
+	.login = admin_login,
+	.input = admin_input,
+	.forget = admin_forget,
+};
+
 bool lifecycle_init(void)
 {
+	admin_set_process(&process_ops);
+	client_set_console(&console_ops);
 	/* in this order: a drained gate closes before a PAUSE is told */
 	return rt_checks_init() && rt_check_register(gate_update) &&
 	       rt_check_register(admin_progress) && rt_check_register(check_shutdown);

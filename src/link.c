@@ -18,6 +18,7 @@
 #include "link.h"
 #include "log.h"
 #include "pool.h"
+#include "pool_timers.h"
 #include "prepared.h"
 #include "proto.h"
 #include "runtime.h"
@@ -650,6 +651,21 @@ static const struct pool_owner_ops pool_ops = {
 	.give = link_pair,
 	.fail = client_failed,
 	.wait_expired = client_wait_expired,
+	.stop_query = cancel_backend,
+	.gate_of = gate_get,
+	.database_gone = gate_forget,
+};
+
+static const struct server_pool_ops server_pool_side = {
+	.ready = pool_server_ready,
+	.gone = pool_server_gone,
+	.login_failed = pool_login_failed,
+	.set_refused = pool_set_refused,
+	.learned = pool_server_learned,
+	.ref = pool_ref,
+	.unref = pool_unref,
+	.idle = timers_server_idle,
+	.timer = timers_server_fire,
 };
 
 static const struct gate_owner_ops gate_ops = {
@@ -668,6 +684,7 @@ static const struct client_link_ops client_ops = {
 void link_init(void)
 {
 	server_set_owner(&server_ops);
+	server_set_pool(&server_pool_side);
 	pool_set_owner(&pool_ops);
 	gate_set_owner(&gate_ops);
 	prepared_set_owner(client_failed);

@@ -2,17 +2,13 @@
  * pool.c — pools keyed by (database, user), their limits and wait queue.
  */
 #include <errno.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 
 #include <event2/event.h>
 
-#include "cancel.h"
-#include "gate.h"
 #include "client_types.h"
 #include "config.h"
 #include "log.h"
@@ -146,7 +142,7 @@ static struct pool *pool_find_or_create(const char *db_name, const char *user,
 	p->bypass = bypass;
 	p->db_name = strdup(db_name);
 	p->user = strdup(user);
-	p->gate = internal ? NULL : gate_get(db_name);
+	p->gate = internal ? NULL : pool_owner->gate_of(db_name);
 	p->stats = stats_db_get(db_name);
 	if (!p->db_name || !p->user || (!internal && !p->gate) || !p->stats || !p->wait_ev ||
 	    !p->idle_ev || !target_from_entry(&p->target, entry, db_name, user, internal)) {
@@ -199,38 +195,6 @@ void pool_reconfigure(struct pool *p)
 	}
 	pool_trim(p);
 	pool_launch(p);
-}
-
-bool pool_resolve(struct pool_target *t, char *err, size_t errlen)
-{
-	if (t->resolved)
-		return true;
-	memset(&t->addr, 0, sizeof t->addr);
-	if (t->host[0] == '/') {
-		struct sockaddr_un *un = (struct sockaddr_un *)&t->addr;
-		un->sun_family = AF_UNIX;
-		int n = snprintf(un->sun_path, sizeof un->sun_path, "%s/.s.PGSQL.%d", t->host, t->port);
-		if (n < 0 || (size_t)n >= sizeof un->sun_path) {
-			snprintf(err, errlen, "unix socket path too long: %s", t->host);
-			return false;
-		}
-		t->addrlen = sizeof *un;
-		t->resolved = true;
-		return true;
-	}
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC }, *res = NULL;
-	char port[16];
-	snprintf(port, sizeof port, "%d", t->port);
-	int rc = getaddrinfo(t->host, port, &hints, &res);
-	if (rc != 0 || !res) {
-		snprintf(err, errlen, "could not resolve host \"%s\": %s", t->host, gai_strerror(rc));
-		return false;
-	}
-	memcpy(&t->addr, res->ai_addr, res->ai_addrlen);
-	t->addrlen = res->ai_addrlen;
-	freeaddrinfo(res);
-	t->resolved = true;
-	return true;
 }
 
 /* Server connections of every pool of this database. */
@@ -569,7 +533,7 @@ void pool_release(struct server *s, enum pool_release how)
 	if (how == POOL_RELEASE_CLOSE) {
 		/* a query may still run there: stop it, then close */
 		if (s->state == SV_ACTIVE)
-			cancel_backend(s);
+			pool_owner->stop_query(s);
 		server_close(s, "client left while the server was busy");
 		return;
 	}
@@ -762,7 +726,7 @@ static void pool_free(struct pool *p)
 	if (last) {
 		/* the database goes with its last pool */
 		stats_db_forget(p->stats);
-		gate_forget(p->db_name);
+		pool_owner->database_gone(p->db_name);
 	}
 	event_free(p->wait_ev);
 	event_free(p->idle_ev);

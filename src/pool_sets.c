@@ -38,6 +38,13 @@ bool pool_defaults_known(const struct pool *p, const struct startup_set *set)
 	return (p->defaults_known & need) == need;
 }
 
+void pool_server_learned(struct server *s)
+{
+	if (!s->pool->have_welcome)
+		pool_capture_welcome(s->pool, &s->login_params);
+	pool_learn_login(s);
+}
+
 void pool_learn_login(struct server *s)
 {
 	struct pool *p = s->pool;

@@ -17,8 +17,7 @@
 #include "config.h"
 #include "log.h"
 #include "log_limit.h"
-#include "pool.h"
-#include "pool_timers.h"
+#include "pool_types.h"
 #include "pq_reader.h"
 #include "proto.h"
 #include "runtime.h"
@@ -38,6 +37,13 @@ static const char *const state_names[] = {
 	[SV_SETUP] = "setup", [SV_ACTIVE] = "active", [SV_AUTHQ] = "authq", [SV_RESET] = "reset",
 	[SV_TEST] = "test", [SV_CANCEL_WAIT] = "cancel_wait", [SV_CLOSED] = "closed",
 };
+
+const struct server_pool_ops *server_pool;   /* link.c: server_set_pool */
+
+void server_set_pool(const struct server_pool_ops *ops)
+{
+	server_pool = ops;
+}
 
 void server_set_owner(const struct server_owner_ops *ops)
 {
@@ -96,7 +102,7 @@ void server_set_state(struct server *s, enum server_state st)
 		conn_read_start(&s->conn);
 		list_prepend(to, &s->pool_node);
 		s->idle_since = rt_now();
-		timers_server_idle(s);
+		server_pool->idle(s);
 	} else if (to) {
 		list_append(to, &s->pool_node);
 	}
@@ -116,7 +122,7 @@ bool server_connect(struct pool *p, struct startup_set *set)
 	if (!pool_resolve(&p->target, err, sizeof err)) {
 		if (!p->internal || log_limit_budget(LOG_LVL_WARN, rt_now()))
 			log_warn("pool %s/%s: %s", p->db_name, p->user, err);
-		pool_login_failed(p, SQLSTATE_CONNECTION_FAILURE, err);
+		server_pool->login_failed(p, SQLSTATE_CONNECTION_FAILURE, err);
 		return false;
 	}
 	struct server *s = calloc(1, sizeof *s);
@@ -132,11 +138,11 @@ bool server_connect(struct pool *p, struct startup_set *set)
 		free(s);
 		if (!p->internal || log_limit_budget(LOG_LVL_WARN, rt_now()))
 			log_warn("pool %s/%s: %s", p->db_name, p->user, err);
-		pool_login_failed(p, SQLSTATE_CONNECTION_FAILURE, err);
+		server_pool->login_failed(p, SQLSTATE_CONNECTION_FAILURE, err);
 		return false;
 	}
 	p->nservers++;
-	pool_ref(p);   /* until the server is freed */
+	server_pool->ref(p);   /* until the server is freed */
 	s->set = startup_set_ref(set);   /* sent at login (server_login.c) */
 	s->state = SV_CONNECTING;
 	server_set_state(s, SV_CONNECTING);
@@ -224,7 +230,7 @@ void server_reset(struct server *s)
 	const char *q = rt.cfg->server_reset_query;
 	bool wanted = s->pool->mode == POOL_SESSION || rt.cfg->server_reset_query_always;
 	if (!q || !*q || !wanted) {
-		pool_server_ready(s);
+		server_pool->ready(s);
 		return;
 	}
 	run_control_query(s, q, SV_RESET);
@@ -297,7 +303,7 @@ void server_close(struct server *s, const char *why)
 	if (s->client)
 		server_owner->unlink(s);
 	bool logged_in = !server_logging_in(s);
-	pool_server_gone(s);
+	server_pool->gone(s);
 	server_set_state(s, SV_CLOSED);
 	if (logged_in && s->conn.phase != CONN_CONNECTING) {
 		struct pq_writer w;
@@ -329,7 +335,7 @@ static void server_lost(struct server *s, const char *why)
 	if (logging_in) {
 		char msg[300];
 		snprintf(msg, sizeof msg, "could not connect to server: %s", why);
-		pool_login_failed(s->pool, code, msg);
+		server_pool->login_failed(s->pool, code, msg);
 	}
 }
 
@@ -492,7 +498,7 @@ static bool on_authq_msg(struct server *s, char type, const uint8_t *body, size_
 		s->client = NULL;
 		if (c)
 			c->server = NULL;
-		pool_server_ready(s);
+		server_pool->ready(s);
 		if (c)
 			server_owner->lookup_done(c, s->authq_failed ? NULL : secret,
 					   s->authq_failed ? "auth_query failed" : NULL);
@@ -544,7 +550,7 @@ static bool on_reset_msg(struct server *s, char type, const uint8_t *body, size_
 		}
 		if (value_answered(s, !s->value_failed))
 			return true;   /* taken on by who asked */
-		pool_server_ready(s);
+		server_pool->ready(s);
 		return true;
 	default:
 		return true;
@@ -570,7 +576,7 @@ static void tls_refused(struct server *s, const char *why)
 	struct pool *p = s->pool;
 	server_log(s, LOG_LVL_WARN, "login failed: %s", why);
 	server_close(s, why);
-	pool_login_failed(p, SQLSTATE_INVALID_AUTHORIZATION, why);
+	server_pool->login_failed(p, SQLSTATE_INVALID_AUTHORIZATION, why);
 }
 
 /* The one-byte answer to our SSLRequest. Bytes behind it were sent before
@@ -649,7 +655,7 @@ static void server_on_timeout(struct server *s)
 		server_lost(s, "server_connect_timeout expired");
 		break;
 	case SV_IDLE:
-		timers_server_fire(s);
+		server_pool->timer(s);
 		break;
 	case SV_ACTIVE: {
 		/* The idle timer may still be armed from before the client came
@@ -737,7 +743,7 @@ static void server_destroy(struct conn *conn)
 	varcache_clear(&s->vars);
 	startup_set_put(s->set);
 	param_list_free(&s->login_params);
-	pool_unref(s->pool);
+	server_pool->unref(s->pool);
 	conn_release(&s->conn);
 	free(s);
 }

@@ -17,7 +17,7 @@
 #include "config.h"
 #include "log.h"
 #include "md5auth.h"
-#include "pool.h"
+#include "pool_types.h"
 #include "proto.h"
 #include "runtime.h"
 #include "scram.h"
@@ -138,9 +138,9 @@ bool server_login_fail(struct server *s, const char *sqlstate, const char *msg)
 	server_log(s, refused ? LOG_LVL_INFO : LOG_LVL_WARN, "login failed: %s", msg);
 	server_close(s, "login failed");
 	if (refused)
-		pool_set_refused(p, set, sqlstate, msg);
+		server_pool->set_refused(p, set, sqlstate, msg);
 	else
-		pool_login_failed(p, sqlstate, msg);
+		server_pool->login_failed(p, sqlstate, msg);
 	startup_set_put(set);
 	return false;
 }
@@ -336,11 +336,9 @@ bool server_login_message(struct server *s, char type, const uint8_t *body, size
 		server_login_free(s);
 		conn_timer(&s->conn, 0);
 		log_login(s);
-		if (!s->pool->have_welcome)
-			pool_capture_welcome(s->pool, &s->login_params);
-		pool_learn_login(s);
+		server_pool->learned(s);
 		param_list_free(&s->login_params);
-		pool_server_ready(s);
+		server_pool->ready(s);
 		return true;
 	default:
 		return server_login_fail(s, SQLSTATE_PROTOCOL_VIOLATION,

@@ -1,0 +1,90 @@
+/*
+ * pool_types.h — what a pool is, as data: where its servers log in
+ * (struct pool_target), its lists and settings (struct pool). Shared by
+ * the server module, which moves itself between its pool's lists and
+ * reads where to connect; what a pool does is the pool module's (pool.h),
+ * and what a server reports to it goes through struct server_pool_ops
+ * (server.h).
+ *
+ * INTERFACE ROUTINES
+ *   pool_resolve(t, err, n)       the target's address (a unix socket's
+ *                                 path, or getaddrinfo), once
+ *   param_list_add(pl, n, v) / param_list_free(pl)
+ */
+#ifndef SLUICE_POOL_TYPES_H
+#define SLUICE_POOL_TYPES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include "compiler.h"
+#include "list.h"
+#include "varcache.h"
+
+struct event;
+struct stats_db;
+
+/* Where and as whom this pool's servers log in. */
+struct pool_target {
+	char *host;          /* "" or "/dir": unix socket */
+	int port;
+	char *dbname;
+	char *user;
+	char *password;      /* NULL: from auth_file */
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	bool resolved;
+};
+
+struct param_list {
+	char **names, **values;
+	size_t n;
+};
+
+struct gate;
+
+struct pool {
+	struct list node;            /* in rt.pools */
+	char *db_name;               /* as clients name it */
+	char *user;                  /* client user */
+	struct pool_target target;
+	int size;
+	int mode;                    /* enum pool_mode */
+	int next_mode;               /* after a reload: taken once no client uses the pool */
+	struct gate *gate;           /* its database's pause state; NULL if internal */
+	int max_db_connections;
+	struct list idle;            /* struct server, SV_IDLE */
+	struct list used;            /* linked to a client */
+	struct list busy;            /* connecting, logging in, resetting */
+	struct list waiting;         /* struct client, FIFO */
+	int nservers;
+	int nwaiting;
+	int nclients;                /* logged-in clients of this pool */
+	struct param_list welcome;   /* ParameterStatus of the first login */
+	bool have_welcome;
+	int min_pool_size;
+	int reserve_size;
+	bool internal;               /* sluice's own (auth_query), never a client's */
+	bool bypass;                 /* gate bypass sessions: session mode, never held */
+	struct event *retry_ev;      /* reconnect after server_login_retry */
+	struct event *wait_ev;       /* the oldest waiting client's next moment:
+	                              * reserve_pool_timeout, query_wait_timeout */
+	double retry_at;             /* no connect attempts before this */
+	char last_error[256];        /* the last connect/login failure */
+	char last_sqlstate[6];
+	struct stats_db *stats;      /* the database's counters (stats.c) */
+	int refs;                    /* logged-in clients and servers pointing here */
+	double unused_since;         /* rt_now() when refs and waiting last reached 0 */
+	struct event *idle_ev;       /* frees a fallback pool unused long enough */
+	struct varcache defaults;    /* tracked parameters as a login that did not set them reported */
+	uint32_t defaults_known;     /* bit i: defaults.val[i] is learned (NULL: not reported) */
+	unsigned long long startup_mismatch;  /* links of a client to a server opened with
+	                                       * other startup settings (pool_sets.c) */
+};
+
+bool pool_resolve(struct pool_target *t, char *err, size_t errlen) MUST_CHECK;
+void param_list_add(struct param_list *pl, const char *name, const char *value);
+void param_list_free(struct param_list *pl);
+
+#endif
