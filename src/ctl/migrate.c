@@ -175,6 +175,33 @@ static int wait_command(pid_t pid)
 	}
 }
 
+/* Run the migration's command with DATABASE_URL and the PG* variables;
+ * its exit status, or CTL_EXIT_SIGNAL_BASE + the signal that killed it. */
+static int run_command(const struct migrate_opts *o, const char *host, const char *port, const char *url)
+{
+	int rc, st = -1;
+	pid_t pid = fork();
+	if (pid == 0)
+		exec_command(o, host, port, url);
+	if (pid < 0) {
+		fprintf(stderr, "sluicectl: fork: %s\n", strerror(errno));
+		rc = 126;
+	} else {
+		st = wait_command(pid);
+		if (st < 0)
+			rc = 126;
+		else if (WIFSIGNALED(st))
+			rc = CTL_EXIT_SIGNAL_BASE + WTERMSIG(st);
+		else
+			rc = WEXITSTATUS(st);
+	}
+	if (st >= 0 && WIFSIGNALED(st))
+		fprintf(stderr, "sluicectl: the command was killed by %s\n", strsignal(WTERMSIG(st)));
+	else if (rc != 0)
+		fprintf(stderr, "sluicectl: the command failed (exit status %d)\n", rc);
+	return rc;
+}
+
 int ctl_migrate(struct ctl *ctl, const struct migrate_opts *o)
 {
 	if (!o->no_bypass_check) {
@@ -228,26 +255,7 @@ int ctl_migrate(struct ctl *ctl, const struct migrate_opts *o)
 	fflush(stdout);
 	fflush(stderr);
 
-	int rc, st = -1;
-	pid_t pid = fork();
-	if (pid == 0)
-		exec_command(o, host, port, url);
-	if (pid < 0) {
-		fprintf(stderr, "sluicectl: fork: %s\n", strerror(errno));
-		rc = 126;
-	} else {
-		st = wait_command(pid);
-		if (st < 0)
-			rc = 126;
-		else if (WIFSIGNALED(st))
-			rc = CTL_EXIT_SIGNAL_BASE + WTERMSIG(st);
-		else
-			rc = WEXITSTATUS(st);
-	}
-	if (st >= 0 && WIFSIGNALED(st))
-		fprintf(stderr, "sluicectl: the command was killed by %s\n", strsignal(WTERMSIG(st)));
-	else if (rc != 0)
-		fprintf(stderr, "sluicectl: the command failed (exit status %d)\n", rc);
+	int rc = run_command(o, host, port, url);
 
 	int resumed = ctl_resume(ctl, o->db, window, true);
 	if (resumed == CTL_EXIT_REFUSED)
