@@ -134,8 +134,6 @@ bool pool_defaults_known(const struct pool *p, const struct startup_set *set);
 /* s logged in: the pool's welcome (its first login's ParameterStatus),
  * its set's spelling and the pool's defaults. */
 void pool_server_learned(struct server *s);
-/* s logged in: learn its set's spelling and the pool's defaults. */
-void pool_learn_login(struct server *s);
 /* PostgreSQL refused a setting of `set` at login: fail the clients
  * waiting with it, and only them. */
 void pool_set_refused(struct pool *p, struct startup_set *set, const char *sqlstate, const char *msg);

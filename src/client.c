@@ -5,13 +5,10 @@
  *   CL_STARTUP -> CL_AUTH -> (CL_LOGIN_WAIT) -> CL_IDLE <-> CL_WAITING -> CL_ACTIVE
  *                                                 any -> CL_CLOSED
  */
-#include <arpa/inet.h>
-#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>

@@ -38,14 +38,7 @@ bool pool_defaults_known(const struct pool *p, const struct startup_set *set)
 	return (p->defaults_known & need) == need;
 }
 
-void pool_server_learned(struct server *s)
-{
-	if (!s->pool->have_welcome)
-		pool_capture_welcome(s->pool, &s->login_params);
-	pool_learn_login(s);
-}
-
-void pool_learn_login(struct server *s)
+static void learn_login(struct server *s)
 {
 	struct pool *p = s->pool;
 	uint32_t mine = startup_set_tracked(s->set);
@@ -57,6 +50,13 @@ void pool_learn_login(struct server *s)
 			(void)varcache_set_index(&p->defaults, i, varcache_get(&s->vars, i));
 	}
 	startup_set_learn(s->set, &s->vars);
+}
+
+void pool_server_learned(struct server *s)
+{
+	if (!s->pool->have_welcome)
+		pool_capture_welcome(s->pool, &s->login_params);
+	learn_login(s);
 }
 
 void pool_set_refused(struct pool *p, struct startup_set *set, const char *sqlstate, const char *msg)
