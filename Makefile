@@ -101,7 +101,7 @@ run: deps all
 	perl test/lib/run-scratch.pl
 
 test: all
-	prove $(PROVE_ARGS) -r $(BUILD)/test/unit $(BUILD)/test/fuzz test/lint $(wildcard test/integ) test/diff
+	SLUICE_TEST_FAILURES=$(abspath $(BUILD))/test-failures.txt perl test/lib/prove-recap.pl $(PROVE_ARGS) -r $(BUILD)/test/unit $(BUILD)/test/fuzz test/lint $(wildcard test/integ) test/diff
 
 check: deps
 	$(MAKE) all

@@ -5,7 +5,9 @@
 # all), the check passes. With a fixed plan the check is not an extra test
 # but still fails the file; a test that checks itself is not checked twice;
 # a script that dies before done_testing still gets its check; a script
-# that runs no test is left alone.
+# that runs no test is left alone. Through test/lib/prove-recap.pl (what
+# `make test` runs), a failing file's failed tests and diagnostics are
+# printed again just before prove's summary, which stays last.
 use strict;
 use warnings;
 use FindBin;
@@ -55,7 +57,9 @@ PERL
 sub child
 {
 	my (%o) = @_;
-	my ($out, $err, $rc) = run_cmd([ $^X, $script ], timeout => 120, env => {
+	my @argv = $o{recap} ? ($^X, "$FindBin::Bin/../lib/prove-recap.pl", $script) : ($^X, $script);
+	my ($out, $err, $rc) = run_cmd(\@argv, timeout => 120, env => {
+		SLUICE_TEST_FAILURES => $o{recap} ? "$dir/failures.txt" : undef,
 		CHILD_LIB => "$FindBin::Bin/../lib", CHILD_CONNSTR => $pg->connstr('app'),
 		CHILD_PLAN => $o{plan} // 'done', CHILD_DECLARE => $o{declare} // 'none',
 		CHILD_EXPLICIT => $o{explicit} // 0, CHILD_FORMAT => $o{format} // 'text' });
@@ -63,7 +67,7 @@ sub child
 	my ($plan) = $out =~ /^1\.\.(\d+)/m;
 	# a failing script keeps its temp dirs for a look; these are not for looking at
 	File::Path::remove_tree($_) for "$out$err" =~ /keeping temp dir (\S+)/g;
-	return ($rc, join(',', @checks), $plan // 'none', "$out$err");
+	return ($rc, join(',', @checks), $plan // 'none', "$out$err", $out);
 }
 
 my ($rc, $checks, $plan, $all) = child();
@@ -107,5 +111,20 @@ is("$rc $checks $plan", '0  none', 'a script that runs no test: not checked, and
 ($rc, $checks) = child(plan => 'die');
 isnt($rc, 0, 'a script that dies: fails');
 is($checks, 'not ok', 'a script that dies before done_testing still gets its log check');
+
+# prove-recap.pl: the recap stands between prove's per-file lines and its
+# summary, names the failed test and the unexpected line, and the exit
+# status is prove's.
+my $stdout;
+($rc, undef, undef, $all, $stdout) = child(recap => 1);
+isnt($rc, 0, 'recap: a failing file still fails prove');
+like($stdout, qr/Failures, as the failing test files recorded them:\n=== \Q$script\E\nnot ok 3 - sluice log: .*\n(?:.*\n)*# .*unexpected: .*WARNING .*password authentication failed(?:.*\n)*Test Summary Report\n/,
+     'recap: the failed log check and its unexpected line come again just before the summary')
+    or diag($all);
+like($stdout, qr/Result: FAIL\s*\z/, 'recap: prove\'s summary is still the last thing printed');
+($rc, undef, undef, $all, $stdout) = child(recap => 1, declare => 'sluice');
+is($rc, 0, 'recap: a passing file passes');
+unlike($all, qr/Failures, as the failing/, 'recap: nothing is recapped when all pass');
+like($stdout, qr/Result: PASS\s*\z/, 'recap: ... and the summary is last');
 
 done_testing();

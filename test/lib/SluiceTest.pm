@@ -440,6 +440,44 @@ Test2::API::test2_add_callback_post_load(sub {
 	$stack->top;
 	my ($root) = $stack->all;
 	$root->follow_up(sub { auto_check($_[1]) });
+	$root->listen(\&recap_event) if $ENV{SLUICE_TEST_FAILURES};
+});
+
+# The failure recap (test/lib/prove-recap.pl, used by `make test`): prove
+# prints a failing file's diagnostics where they happened, interleaved
+# with every other file's, and its summary names only the failing test
+# numbers. With SLUICE_TEST_FAILURES set to a file, a test file that ends
+# failing appends its failed tests and diagnostics there (at most
+# $RECAP_MAX lines of at most 400 characters each), and the wrapper
+# prints them again just before the summary.
+my @RECAP;
+my $RECAP_MAX = 80;
+
+sub recap_event
+{
+	my (undef, $e, $number) = @_;
+	return if $$ != $OWNER_PID || @RECAP > $RECAP_MAX;
+	my $f = $e->facet_data;
+	if ($f->{assert} && !$f->{assert}{pass} && !@{ $f->{amnesty} // [] }) {
+		push @RECAP, 'not ok ' . ($number // '?') . ' - ' . ($f->{assert}{details} // '');
+	}
+	for my $info (@{ $f->{info} // [] }) {
+		next unless $info->{debug};   # diag, not note
+		push @RECAP, map { "# $_" } split /\n/, $info->{details} // '';
+	}
+	return;
+}
+
+Test2::API::test2_add_callback_exit(sub {
+	my ($ctx, $real, $new) = @_;
+	my $file = $ENV{SLUICE_TEST_FAILURES};
+	return unless $file && $$ == $OWNER_PID && ($real || $$new);
+	push @RECAP, '(exit status ' . ($real || $$new) . ')';
+	splice @RECAP, $RECAP_MAX, @RECAP - $RECAP_MAX, '... (more left out)' if @RECAP > $RECAP_MAX;
+	open(my $fh, '>>', $file) or return;
+	flock($fh, 2);
+	print $fh "=== $0\n", map { substr($_, 0, 400) . "\n" } @RECAP;
+	close $fh;
 });
 
 # argv wrapped in `sh -c` to raise the open-file limit to $n first (capped
