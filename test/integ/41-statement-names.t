@@ -74,6 +74,25 @@ for my $a (@attacks) {
 	is(run_named($victim, 'mine', '', 0), 'victim', "$what: the victim's statement returns its own row");
 }
 
+# The keyword at every offset of the first 34 bytes, in turn PREPARE,
+# EXECUTE and DEALLOCATE and in mixed case: the fast look for the three
+# words reads sixteen or eight bytes at a time, and a keyword across the
+# edge of a block or in the tail after the last block must still be seen.
+{
+	my @missed;
+	for my $at (0 .. 33) {
+		my $kw = (qw(pRePaRe ExEcUtE dEaLlOcAtE))[ $at % 3 ];
+		my $rest = $kw =~ /^p/i ? "$target AS SELECT 'PWNED'::text" : $target;
+		my $sql = ' ' x $at . "$kw $rest";
+		my $c = client();
+		my $r = $c->query($sql, timeout => 10);
+		push @missed, "$at ($kw): " . ($r->{errors}[0]{C} // 'no error') unless ($r->{errors}[0]{C} // '') eq '42501';
+		$c->close;
+	}
+	is(join(', ', @missed), '', 'the keyword at each offset 0 to 33: refused with 42501 every time');
+	is(run_named($victim, 'mine', '', 0), 'victim', "offsets: the victim's statement returns its own row");
+}
+
 # ... and through the extended protocol: a Parse of the same SQL
 {
 	my $c = client();
