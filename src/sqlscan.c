@@ -25,7 +25,9 @@
  * characters, whitespace, string, comment and dollar-quote bodies are
  * skipped by tight loops or memchr (in the ASCII-safe encodings), and the
  * grammar is called once per token, doing nothing but a length compare
- * for ordinary SELECT/INSERT text. State is fixed-size; no recursion.
+ * for ordinary SELECT/INSERT text; so is the session-state grammar of
+ * sqlscan_state.c, which most tokens reach only as a mask test. State is
+ * fixed-size; no recursion.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -62,7 +64,6 @@ enum gram {
 	G_UESC_STR,     /* after UESCAPE: the escape character's string */
 };
 
-enum tok { T_IDENT, T_QIDENT, T_UIDENT, T_STRING, T_SEMI, T_OTHER };
 
 enum cls {
 	C_OTHER, C_SPACE, C_NL, C_ID, C_DIGIT, C_SQ, C_DQ, C_DOLLAR, C_DASH,
@@ -140,6 +141,15 @@ static inline void str_add(struct sqlscan_lane *L, unsigned c, size_t n)
 	L->str_len = n >= (size_t)(UINT16_MAX - L->str_len) ? UINT16_MAX : (uint16_t)(L->str_len + n);
 }
 
+/* A run of a string's bytes; kept in uraw when the state grammar asked
+ * for this string (a set_config argument). */
+static inline void str_run(struct sqlscan_lane *L, const unsigned char *src, size_t m)
+{
+	str_add(L, src[0], m);
+	if (unlikely(L->collect))
+		run_add(L->uraw, sizeof L->uraw, &L->uraw_len, src, m);
+}
+
 /* check_uescapechar() of PostgreSQL's parser. */
 static bool uescape_ok(unsigned c)
 {
@@ -161,7 +171,7 @@ static void uident_resolve(struct sqlscan *s, struct sqlscan_lane *L, unsigned e
 }
 
 /* A token in a name position: note it, and say whether it was a name. */
-static bool name_token(struct sqlscan *s, struct sqlscan_lane *L, enum tok t, unsigned bit)
+static bool name_token(struct sqlscan *s, struct sqlscan_lane *L, enum sqlscan_tok t, unsigned bit)
 {
 	if (t == T_IDENT || t == T_QIDENT) {
 		if (own(s, L->tok, L->tok_len))
@@ -179,7 +189,7 @@ static bool name_token(struct sqlscan *s, struct sqlscan_lane *L, enum tok t, un
 
 /* The grammar: one call per token. Keywords are unquoted identifiers
  * (folded); quoted ones are always names. */
-static void gram(struct sqlscan *s, struct sqlscan_lane *L, enum tok t)
+static void gram(struct sqlscan *s, struct sqlscan_lane *L, enum sqlscan_tok t)
 {
 	switch ((enum gram)L->gram) {
 	case G_START:
@@ -260,22 +270,39 @@ static void gram(struct sqlscan *s, struct sqlscan_lane *L, enum tok t)
 	}
 }
 
-/* An identifier: in G_BODY only "execute" (7 bytes) matters. */
+/* A token to both grammars: this one, then the session-state one where it
+ * wants it (sqlscan_state.c; c as there). */
+static inline void emit(struct sqlscan *s, struct sqlscan_lane *L, enum sqlscan_tok t, unsigned c)
+{
+	gram(s, L, t);
+	size_t len = t == T_IDENT || t == T_QIDENT ? L->tok_len : 31;
+	if (t == T_SEMI || t == T_UIDENT || sqlscan_state_wants(L, len))
+		sqlscan_state_token(s, L, t, c);
+}
+
+/* An identifier: in G_BODY only "execute" (7 bytes) matters here, and to
+ * the state grammar only a few lengths (function names) in most states. */
 static inline void ident_end(struct sqlscan *s, struct sqlscan_lane *L)
 {
 	if (L->gram != G_BODY || L->tok_len == 7)
 		gram(s, L, T_IDENT);
+	if (sqlscan_state_wants(L, L->tok_len))
+		sqlscan_state_token(s, L, T_IDENT, 0);
 }
 
-/* A token that can be nothing the grammar looks for. */
-static inline void other(struct sqlscan *s, struct sqlscan_lane *L)
+/* A token that can be nothing this grammar looks for: punctuation c. */
+static inline void other(struct sqlscan *s, struct sqlscan_lane *L, unsigned c)
 {
 	if (L->gram != G_BODY)
 		gram(s, L, T_OTHER);
+	if (sqlscan_state_wants(L, 31))
+		sqlscan_state_token(s, L, T_OTHER, c);
 }
 
 static inline void open_sq(struct sqlscan_lane *L, enum sq_kind kind)
 {
+	if (unlikely(L->collect))
+		L->uraw_len = 0;
 	L->lex = L_SQ;
 	L->sq_kind = (uint8_t)kind;
 	L->str_len = 0;
@@ -332,7 +359,7 @@ again:
 					break;
 				goto again;
 			case C_DIGIT:
-				other(s, L);
+				other(s, L, '0');
 				L->lex = L_NUM;
 				break;
 			case C_SQ:   /* the grammar sees a string at its end */
@@ -342,7 +369,7 @@ again:
 				open_dq(L, false);
 				break;
 			case C_DOLLAR:
-				other(s, L);   /* $1, $$...$$ or a lone $: never a name */
+				other(s, L, '$');   /* $1, $$...$$ or a lone $: never a name */
 				L->lex = L_DOLLAR;
 				break;
 			case C_DASH:
@@ -352,10 +379,10 @@ again:
 				L->lex = L_SLASH;
 				break;
 			case C_SEMI:
-				gram(s, L, T_SEMI);
+				emit(s, L, T_SEMI, 0);
 				break;
 			default:
-				other(s, L);
+				other(s, L, c);
 				break;
 			}
 			break;
@@ -423,11 +450,11 @@ again:
 			}
 			L->tok_len = 0;
 			tok_add(L, 'e');
-			gram(s, L, T_IDENT);
+			emit(s, L, T_IDENT, 0);
 			if (L->lex == L_NUM_EMINUS) {
 				L->lex = L_DASH;
 			} else {
-				other(s, L);
+				other(s, L, '+');
 				L->lex = L_NORMAL;
 			}
 			goto again;
@@ -441,7 +468,7 @@ again:
 				L->lex = L_LINE_COMMENT;
 				break;
 			}
-			other(s, L);
+			other(s, L, '-');
 			L->lex = L_NORMAL;
 			goto again;
 		case L_SLASH:
@@ -450,7 +477,7 @@ again:
 				L->depth = 1;
 				break;
 			}
-			other(s, L);
+			other(s, L, '/');
 			L->lex = L_NORMAL;
 			goto again;
 		case L_LINE_COMMENT:
@@ -500,8 +527,8 @@ again:
 				open_dq(L, true);
 				break;
 			}
-			gram(s, L, T_IDENT);   /* "u", then the operator & */
-			other(s, L);
+			emit(s, L, T_IDENT, 0);   /* "u", then the operator & */
+			other(s, L, '&');
 			L->lex = L_NORMAL;
 			goto again;
 		case L_SQ: {
@@ -519,7 +546,7 @@ again:
 					j = q ? (size_t)(q - p) : n;
 				}
 				if (j > i)
-					str_add(L, p[i], j - i);
+					str_run(L, p + i, j - i);
 				if (j == n)
 					return fork_at;
 				i = j;
@@ -539,7 +566,8 @@ again:
 					s->forked = 1;
 					fork_at = i;
 				}
-				str_add(L, c, 1);
+				unsigned char ch = (unsigned char)c;
+				str_run(L, &ch, 1);
 			}
 			break;
 		}
@@ -549,7 +577,8 @@ again:
 			break;
 		case L_SQ_QUOTE:
 			if (k == C_SQ) {   /* '' */
-				str_add(L, c, 1);
+				unsigned char ch = (unsigned char)c;
+				str_run(L, &ch, 1);
 				L->lex = L_SQ;
 				break;
 			}
@@ -574,7 +603,7 @@ again:
 				L->str_simple = 0;
 				break;
 			}
-			gram(s, L, T_STRING);
+			emit(s, L, T_STRING, 0);
 			L->lex = L_NORMAL;
 			goto again;
 		case L_SQ_AFTER_DASH:
@@ -582,7 +611,7 @@ again:
 				L->lex = L_SQ_AFTER_CMT;
 				break;
 			}
-			gram(s, L, T_STRING);
+			emit(s, L, T_STRING, 0);
 			L->lex = L_DASH;
 			goto again;
 		case L_SQ_AFTER_CMT:
@@ -618,7 +647,7 @@ again:
 				L->lex = L_DQ;
 				break;
 			}
-			gram(s, L, L->sq_kind ? T_UIDENT : T_QIDENT);
+			emit(s, L, L->sq_kind ? T_UIDENT : T_QIDENT, 0);
 			L->lex = L_NORMAL;
 			goto again;
 		case L_DOLLAR:
@@ -738,11 +767,15 @@ void sqlscan_reset(struct sqlscan *s)
 {
 	char prefix[sizeof s->prefix];
 	uint8_t plen = s->prefix_len, enc = s->enc;
+	bool (*tracked)(const char *, void *) = s->tracked;
+	void *arg = s->tracked_arg;
 	memcpy(prefix, s->prefix, sizeof prefix);
 	memset(s, 0, offsetof(struct sqlscan, lane[1]));   /* lane 1 is copied whole at a fork */
 	memcpy(s->prefix, prefix, sizeof prefix);
 	s->prefix_len = plen;
 	s->enc = enc;
+	s->tracked = tracked;
+	s->tracked_arg = arg;
 }
 
 void sqlscan_init(struct sqlscan *s, const char *prefix)
@@ -754,11 +787,6 @@ void sqlscan_init(struct sqlscan *s, const char *prefix)
 	if (len)
 		memcpy(s->prefix, prefix, len);
 	s->prefix_len = (uint8_t)len;
-}
-
-void sqlscan_set_encoding(struct sqlscan *s, enum sqlscan_enc enc)
-{
-	s->enc = (uint8_t)enc;
 }
 
 unsigned sqlscan_text(const char *prefix, const char *p, size_t n)

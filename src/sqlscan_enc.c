@@ -130,3 +130,8 @@ size_t sqlscan_udecode(const unsigned char *r, size_t n, unsigned esc, char *out
 	}
 	return o;
 }
+
+void sqlscan_set_encoding(struct sqlscan *s, enum sqlscan_enc enc)
+{
+	s->enc = (uint8_t)enc;
+}

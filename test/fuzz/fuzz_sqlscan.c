@@ -3,8 +3,12 @@
  * client encoding, byte 1 where to split; the rest is the SQL. Besides
  * crashes and over-reads (each piece is an exact-size copy), it checks
  * the scanner's promise: the text fed whole, in two pieces, in three, and
- * one byte at a time gives the same bits.
+ * one byte at a time gives the same bits (the session-state ones too,
+ * with a predicate that tracks the names starting with 't'); and the quick
+ * filter sqlscan_may_hold_state is never false where the scan finds a
+ * session-state bit.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,11 +27,19 @@ static void feed_exact(struct sqlscan *s, const uint8_t *p, size_t n)
 	free(copy);
 }
 
+/* Some names tracked, some not: both paths of the state grammar run. */
+static bool tracked(const char *name, void *arg)
+{
+	(void)arg;
+	return (name[0] | 0x20) == 't';
+}
+
 static unsigned scan(enum sqlscan_enc enc, const uint8_t *p, size_t n, size_t a, size_t b, int bytewise)
 {
 	struct sqlscan s;
 	sqlscan_init(&s, "sluice_");
 	sqlscan_set_encoding(&s, enc);
+	sqlscan_set_tracked(&s, tracked, NULL);
 	if (bytewise) {
 		for (size_t i = 0; i < n; i++)
 			feed_exact(&s, p + i, 1);
@@ -37,6 +49,17 @@ static unsigned scan(enum sqlscan_enc enc, const uint8_t *p, size_t n, size_t a,
 		feed_exact(&s, p + b, n - b);
 	}
 	return sqlscan_finish(&s);
+}
+
+static bool may_hold(const uint8_t *p, size_t n)
+{
+	char *copy = malloc(n ? n : 1);
+	if (!copy)
+		abort();
+	memcpy(copy, p, n);
+	bool may = sqlscan_may_hold_state(copy, n);
+	free(copy);
+	return may;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -49,7 +72,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t a = n * data[1] / 255, b = a + (n - a) / 2;
 
 	unsigned whole = scan(enc, p, n, n, n, 0);
-	if (whole & ~(unsigned)(SQLSCAN_REFUSE | SQLSCAN_DROPS_ALL))
+	if (whole & ~(unsigned)(SQLSCAN_REFUSE | SQLSCAN_DROPS_ALL | SQLSCAN_ST_ANY | SQLSCAN_CL_ANY))
+		abort();
+	if ((whole & SQLSCAN_UNSURE) && whole != SQLSCAN_UNSURE)
+		abort();
+	if ((whole & (SQLSCAN_ST_ANY | SQLSCAN_CL_ANY)) && !may_hold(p, n))
 		abort();
 	if (scan(enc, p, n, a, a, 0) != whole)
 		abort();

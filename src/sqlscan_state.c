@@ -1,0 +1,636 @@
+/*
+ * sqlscan_state.c — the SQL scanner's second grammar: on the tokens
+ * sqlscan.c lexes, it finds the statements that leave state in the server
+ * session (SQLSCAN_ST_*) or drop it (SQLSCAN_CL_*); and a quick filter
+ * that tells, without lexing, that a text holds none of them. Pure; see
+ * sqlscan.h for what is recognised and what cannot be seen.
+ *
+ * Three small machines per lane, stepped once per token: st follows the
+ * statement from its first token (SET, CREATE TEMP, DECLARE ...), fn
+ * notes an identifier that names a function of interest until the next
+ * token shows whether it is called, and sc follows the arguments of a
+ * set_config call (its name and its is_local). Most tokens of most
+ * statements reach none of them: st_want tells the lexer which
+ * identifier lengths matter in the current state, and whether every
+ * token does (bit 31).
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <string.h>
+#include <strings.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+#include "compiler.h"
+#include "sqlscan.h"
+#include "sqlscan_internal.h"
+
+_Static_assert(sizeof ((struct sqlscan_lane *)0)->uraw > SQLSCAN_NAME_MAX,
+	       "a parameter name and its NUL fit in uraw");
+
+enum st {
+	ST_START,        /* first token of a statement */
+	ST_IDLE,         /* nothing but function names */
+	ST_SELECT,       /* SELECT ...: INTO */
+	ST_TEMP,         /* CREATE TEMP TABLE ...: ON COMMIT DROP, or the bit at ';' */
+	ST_DECLARE,      /* DECLARE name ...: WITH HOLD before FOR */
+	ST_PENDING,      /* from here every token matters */
+	ST_SET = ST_PENDING, /* SET: LOCAL, SESSION, TRANSACTION, a name ... */
+	ST_SET_SESSION,  /* SET SESSION */
+	ST_SET_NAME1,    /* SET name, one unquoted part: TIME ZONE, NAMES ... */
+	ST_SET_NAME,     /* SET a.b or "a": more parts may follow */
+	ST_SET_DOT,      /* SET a. */
+	ST_SELECT_INTO,  /* SELECT ... INTO [LOCAL|GLOBAL] */
+	ST_CREATE,       /* CREATE [OR REPLACE] [GLOBAL|LOCAL] */
+	ST_CREATE_TEMP,  /* CREATE TEMP [UNLOGGED|RECURSIVE] */
+	ST_TEMP_ON,      /* CREATE TEMP ... ON */
+	ST_TEMP_COMMIT,  /* CREATE TEMP ... ON COMMIT */
+	ST_DECLARE_NAME, /* DECLARE: the cursor's name */
+	ST_DECLARE_WITH, /* DECLARE name ... WITH */
+	ST_PREPARE,      /* PREPARE: a name or TRANSACTION */
+	ST_PREPARE_TXN,  /* PREPARE TRANSACTION: a string, or it was a name */
+	ST_DISCARD, ST_RESET, ST_UNLISTEN, ST_CLOSE,
+	ST_DEALLOC, ST_DEALLOC_PREP,
+};
+
+enum fn { FN_NONE, FN_SET_CONFIG, FN_LOCK, FN_UNLOCK_ALL, FN_UIDENT, FN_UESC, FN_UESC_STR };
+
+enum sc {
+	SC_NONE,
+	SC_ARG1_FIRST,   /* set_config( : the first token of the name */
+	SC_ARG1_STR,     /* the name is one plain string so far (in uraw) */
+	SC_ARG1,         /* in the name, untracked */
+	SC_ARG2,         /* in the value, the name untracked */
+	SC_ARG3_FIRST,   /* the first token of is_local */
+	SC_ARG3_TRUE,    /* is_local is true so far */
+};
+
+/* Lengths of the function names: set_config, pg_advisory_lock,
+ * pg_try_advisory_lock, pg_advisory_unlock_all, pg_advisory_lock_shared,
+ * pg_try_advisory_lock_shared. */
+#define FN_LENS ((1u << 10) | (1u << 16) | (1u << 20) | (1u << 22) | (1u << 23) | (1u << 27))
+
+static bool is(const struct sqlscan_lane *L, const char *word)
+{
+	size_t len = strlen(word);
+	return L->tok_len == len && memcmp(L->tok, word, len) == 0;
+}
+
+static enum fn fn_named(const char *name, size_t len)
+{
+	switch (len) {
+	case 10: return memcmp(name, "set_config", 10) ? FN_NONE : FN_SET_CONFIG;
+	case 16: return memcmp(name, "pg_advisory_lock", 16) ? FN_NONE : FN_LOCK;
+	case 20: return memcmp(name, "pg_try_advisory_lock", 20) ? FN_NONE : FN_LOCK;
+	case 22: return memcmp(name, "pg_advisory_unlock_all", 22) ? FN_NONE : FN_UNLOCK_ALL;
+	case 23: return memcmp(name, "pg_advisory_lock_shared", 23) ? FN_NONE : FN_LOCK;
+	case 27: return memcmp(name, "pg_try_advisory_lock_shared", 27) ? FN_NONE : FN_LOCK;
+	default: return FN_NONE;
+	}
+}
+
+static void uraw_put(struct sqlscan_lane *L, const char *src, size_t m)
+{
+	if (L->uraw_len < sizeof L->uraw)
+		memcpy(L->uraw + L->uraw_len, src,
+		       m < sizeof L->uraw - L->uraw_len ? m : sizeof L->uraw - L->uraw_len);
+	L->uraw_len = m >= (size_t)(UINT16_MAX - L->uraw_len) ? UINT16_MAX : (uint16_t)(L->uraw_len + m);
+}
+
+static bool uraw_is(const struct sqlscan_lane *L, const char *word)
+{
+	size_t len = strlen(word);
+	return L->uraw_len == len && memcmp(L->uraw, word, len) == 0;
+}
+
+/* Does the pooler track the parameter named in uraw? */
+static bool tracked(const struct sqlscan *s, struct sqlscan_lane *L)
+{
+	if (L->nm_bad || !s->tracked || L->uraw_len > SQLSCAN_NAME_MAX)
+		return false;
+	L->uraw[L->uraw_len] = 0;
+	return s->tracked(L->uraw, s->tracked_arg);
+}
+
+/* One part of a SET name: an identifier as lexed (folded or quoted);
+ * a U&"" one is never decoded here, and PostgreSQL cuts longer parts. */
+static void name_part(struct sqlscan_lane *L, enum sqlscan_tok t)
+{
+	if (t == T_UIDENT || L->tok_len > 63)
+		L->nm_bad = 1;
+	else
+		uraw_put(L, L->tok, L->tok_len);
+}
+
+/* The SET name is complete: the keyword forms name what PostgreSQL sets. */
+static void name_done(struct sqlscan *s, struct sqlscan_lane *L, const char *as)
+{
+	if (as) {
+		L->uraw_len = 0;
+		uraw_put(L, as, strlen(as));
+	}
+	if (!tracked(s, L))
+		s->found |= SQLSCAN_ST_SET;
+	L->st = ST_IDLE;
+}
+
+/* After SET [SESSION]: what is not a form of its own is a name. */
+static void set_rest(struct sqlscan *s, struct sqlscan_lane *L, enum sqlscan_tok t)
+{
+	if (t == T_IDENT && (is(L, "role") || is(L, "authorization") || is(L, "characteristics"))) {
+		s->found |= SQLSCAN_ST_SET;
+		L->st = ST_IDLE;
+		return;
+	}
+	if (t != T_IDENT && t != T_QIDENT && t != T_UIDENT) {
+		L->st = ST_IDLE;   /* a syntax error: nothing runs */
+		return;
+	}
+	L->uraw_len = 0;
+	L->nm_bad = 0;
+	name_part(L, t);
+	L->st = t == T_IDENT ? ST_SET_NAME1 : ST_SET_NAME;
+}
+
+/* The first token of a statement. */
+static enum st first(struct sqlscan *s, struct sqlscan_lane *L, enum sqlscan_tok t)
+{
+	if (t == T_SEMI)
+		return ST_START;
+	if (t != T_IDENT)
+		return ST_IDLE;
+	static const struct { const char *word; uint8_t st; unsigned bit; } starts[] = {
+		{ "set", ST_SET, 0 }, { "select", ST_SELECT, 0 }, { "create", ST_CREATE, 0 },
+		{ "declare", ST_DECLARE_NAME, 0 }, { "prepare", ST_PREPARE, 0 },
+		{ "discard", ST_DISCARD, 0 }, { "reset", ST_RESET, 0 }, { "unlisten", ST_UNLISTEN, 0 },
+		{ "close", ST_CLOSE, 0 }, { "deallocate", ST_DEALLOC, 0 },
+		{ "listen", ST_IDLE, SQLSCAN_ST_LISTEN }, { "load", ST_IDLE, SQLSCAN_ST_LOAD },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(starts); i++)
+		if (is(L, starts[i].word)) {
+			s->found |= starts[i].bit;
+			return (enum st)starts[i].st;
+		}
+	return ST_IDLE;
+}
+
+/* The end of a statement: decide what waited for it. */
+static void statement_end(struct sqlscan *s, struct sqlscan_lane *L)
+{
+	switch ((enum st)L->st) {
+	case ST_TEMP: case ST_TEMP_ON: case ST_TEMP_COMMIT:
+		s->found |= SQLSCAN_ST_TEMP;
+		break;
+	case ST_SET_NAME1:
+		name_done(s, L, uraw_is(L, "names") ? "client_encoding" :
+				uraw_is(L, "schema") ? "search_path" : NULL);
+		break;
+	case ST_SET_NAME:
+		name_done(s, L, NULL);
+		break;
+	default:
+		break;
+	}
+	if (L->sc)   /* a set_config call not closed: PostgreSQL refuses it */
+		s->found |= SQLSCAN_ST_SET_CONFIG;
+	L->st = ST_START;
+	L->fn = FN_NONE;
+	L->sc = SC_NONE;
+	L->collect = 0;
+}
+
+static bool ident(const struct sqlscan_lane *L, enum sqlscan_tok t, const char *word)
+{
+	return t == T_IDENT && is(L, word);
+}
+
+/* The statement machine. */
+static void statement(struct sqlscan *s, struct sqlscan_lane *L, enum sqlscan_tok t, unsigned c)
+{
+	switch ((enum st)L->st) {
+	case ST_START:
+		L->st = first(s, L, t);
+		return;
+	case ST_IDLE:
+		return;
+	case ST_SET:
+		if (ident(L, t, "local") || ident(L, t, "transaction") || ident(L, t, "constraints"))
+			L->st = ST_IDLE;
+		else if (ident(L, t, "session"))
+			L->st = ST_SET_SESSION;
+		else
+			set_rest(s, L, t);
+		return;
+	case ST_SET_SESSION:
+		if (ident(L, t, "transaction")) {
+			L->st = ST_IDLE;
+		} else if (ident(L, t, "session")) {
+			s->found |= SQLSCAN_ST_SET;
+			L->st = ST_IDLE;
+		} else {
+			set_rest(s, L, t);
+		}
+		return;
+	case ST_SET_NAME1:
+		if (ident(L, t, "zone") && uraw_is(L, "time")) {
+			name_done(s, L, "timezone");
+			return;
+		}
+		if (ident(L, t, "option") && uraw_is(L, "xml")) {
+			name_done(s, L, "xmloption");
+			return;
+		}
+		if (t != T_OTHER || c != '.') {
+			name_done(s, L, uraw_is(L, "names") ? "client_encoding" :
+					uraw_is(L, "schema") ? "search_path" : NULL);
+			return;
+		}
+		/* fall through */
+	case ST_SET_NAME:
+		if (t == T_OTHER && c == '.') {
+			uraw_put(L, ".", 1);
+			L->st = ST_SET_DOT;
+		} else {
+			name_done(s, L, NULL);
+		}
+		return;
+	case ST_SET_DOT:
+		if (t == T_IDENT || t == T_QIDENT || t == T_UIDENT) {
+			name_part(L, t);
+			L->st = ST_SET_NAME;
+		} else {
+			L->st = ST_IDLE;   /* "SET a." then no name: a syntax error */
+		}
+		return;
+	case ST_SELECT:
+		if (ident(L, t, "into"))
+			L->st = ST_SELECT_INTO;
+		return;
+	case ST_SELECT_INTO:
+		if (ident(L, t, "temp") || ident(L, t, "temporary")) {
+			s->found |= SQLSCAN_ST_TEMP;
+			L->st = ST_IDLE;
+		} else if (!ident(L, t, "local") && !ident(L, t, "global")) {
+			L->st = ST_SELECT;
+		}
+		return;
+	case ST_CREATE:
+		if (ident(L, t, "temp") || ident(L, t, "temporary"))
+			L->st = ST_CREATE_TEMP;
+		else if (!ident(L, t, "or") && !ident(L, t, "replace") && !ident(L, t, "global") &&
+			 !ident(L, t, "local"))
+			L->st = ST_IDLE;
+		return;
+	case ST_CREATE_TEMP:
+		if (ident(L, t, "table") || ident(L, t, "sequence") || ident(L, t, "view"))
+			L->st = ST_TEMP;
+		else if (!ident(L, t, "unlogged") && !ident(L, t, "recursive"))
+			L->st = ST_IDLE;
+		return;
+	case ST_TEMP:
+		if (ident(L, t, "on"))
+			L->st = ST_TEMP_ON;
+		return;
+	case ST_TEMP_ON:
+		L->st = ident(L, t, "commit") ? ST_TEMP_COMMIT : ST_TEMP;
+		return;
+	case ST_TEMP_COMMIT:   /* ON COMMIT DROP: gone at the transaction's end */
+		L->st = ident(L, t, "drop") ? ST_IDLE : ST_TEMP;
+		return;
+	case ST_DECLARE_NAME:
+		L->st = ST_DECLARE;
+		return;
+	case ST_DECLARE:
+		if (ident(L, t, "with"))
+			L->st = ST_DECLARE_WITH;
+		else if (ident(L, t, "for"))   /* the query: its WITH is a CTE */
+			L->st = ST_IDLE;
+		return;
+	case ST_DECLARE_WITH:
+		if (ident(L, t, "hold")) {
+			s->found |= SQLSCAN_ST_HOLD_CURSOR;
+			L->st = ST_IDLE;
+		} else {
+			L->st = ST_DECLARE;
+		}
+		return;
+	case ST_PREPARE:
+		if (ident(L, t, "transaction")) {
+			L->st = ST_PREPARE_TXN;
+			return;
+		}
+		s->found |= SQLSCAN_ST_PREPARE;
+		L->st = ST_IDLE;
+		return;
+	case ST_PREPARE_TXN:   /* PREPARE transaction AS ...: a statement's name */
+		if (t != T_STRING)
+			s->found |= SQLSCAN_ST_PREPARE;
+		L->st = ST_IDLE;
+		return;
+	case ST_DISCARD:
+		if (ident(L, t, "all"))
+			s->found |= SQLSCAN_CL_ALL;
+		else if (ident(L, t, "temp") || ident(L, t, "temporary"))
+			s->found |= SQLSCAN_CL_TEMP;
+		L->st = ST_IDLE;
+		return;
+	case ST_RESET:
+		if (ident(L, t, "all"))
+			s->found |= SQLSCAN_CL_SET;
+		L->st = ST_IDLE;
+		return;
+	case ST_UNLISTEN:
+		if (t == T_OTHER && c == '*')
+			s->found |= SQLSCAN_CL_LISTEN;
+		L->st = ST_IDLE;
+		return;
+	case ST_CLOSE:
+		if (ident(L, t, "all"))
+			s->found |= SQLSCAN_CL_HOLD_CURSOR;
+		L->st = ST_IDLE;
+		return;
+	case ST_DEALLOC:
+		if (ident(L, t, "prepare")) {
+			L->st = ST_DEALLOC_PREP;
+			return;
+		}
+		/* fall through */
+	case ST_DEALLOC_PREP:
+		if (ident(L, t, "all"))
+			s->found |= SQLSCAN_CL_PREPARE;
+		L->st = ST_IDLE;
+		return;
+	}
+}
+
+static bool is_true_string(const struct sqlscan_lane *L)
+{
+	static const char *const trues[] = { "t", "true", "on", "1", "yes" };
+	if (!L->str_simple || L->uraw_len > 4)
+		return false;
+	for (size_t i = 0; i < ARRAY_SIZE(trues); i++)
+		if (strlen(trues[i]) == L->uraw_len && !strncasecmp(L->uraw, trues[i], L->uraw_len))
+			return true;
+	return false;
+}
+
+/* The arguments of set_config(name, value, is_local): a bit unless the
+ * name is a tracked one or is_local is plainly true. */
+static void set_config_arg(struct sqlscan *s, struct sqlscan_lane *L, enum sqlscan_tok t, unsigned c)
+{
+	bool open = t == T_OTHER && (c == '(' || c == '[');
+	bool close = t == T_OTHER && (c == ')' || c == ']');
+	bool comma = t == T_OTHER && c == ',' && L->sc_depth == 1;
+	bool str = t == T_STRING && L->collect;
+	L->collect = 0;
+	switch ((enum sc)L->sc) {
+	case SC_ARG1_FIRST:
+		L->nm_bad = 0;
+		if (str && L->str_simple) {
+			L->sc = SC_ARG1_STR;
+			return;
+		}
+		L->sc = SC_ARG1;
+		break;
+	case SC_ARG1_STR:
+		if (comma) {
+			L->sc = tracked(s, L) ? SC_NONE : SC_ARG2;
+			return;
+		}
+		L->sc = SC_ARG1;
+		break;
+	case SC_ARG3_FIRST:
+		if (ident(L, t, "true") || (str && is_true_string(L))) {
+			L->sc = SC_ARG3_TRUE;
+			return;
+		}
+		s->found |= SQLSCAN_ST_SET_CONFIG;
+		L->sc = SC_NONE;
+		return;
+	case SC_ARG3_TRUE:
+		if (!(close && L->sc_depth == 1))
+			s->found |= SQLSCAN_ST_SET_CONFIG;
+		L->sc = SC_NONE;
+		return;
+	default:
+		break;
+	}
+	if (open) {
+		if (L->sc_depth == UINT8_MAX) {
+			s->found |= SQLSCAN_ST_SET_CONFIG;
+			L->sc = SC_NONE;
+			return;
+		}
+		L->sc_depth++;
+	} else if (close) {
+		if (--L->sc_depth == 0) {   /* fewer than three arguments */
+			s->found |= SQLSCAN_ST_SET_CONFIG;
+			L->sc = SC_NONE;
+		}
+	} else if (comma) {
+		if (L->sc == SC_ARG1) {
+			L->sc = SC_ARG2;
+		} else {
+			L->sc = SC_ARG3_FIRST;
+			L->collect = 1;
+		}
+	}
+}
+
+/* A function of interest is called: fn was its name, '(' came. */
+static void call(struct sqlscan *s, struct sqlscan_lane *L, enum fn f)
+{
+	if (f == FN_UIDENT) {   /* U&"..." without UESCAPE: '\' escapes */
+		char out[32];
+		bool bad = false;
+		size_t n = L->uraw_len < sizeof L->uraw ? L->uraw_len : sizeof L->uraw;
+		size_t o = sqlscan_udecode((const unsigned char *)L->uraw, n, '\\', out, sizeof out, &bad);
+		f = bad || L->uraw_len > sizeof L->uraw ? FN_UESC_STR : fn_named(out, o);
+	}
+	switch (f) {
+	case FN_SET_CONFIG:
+		if (L->sc) {   /* inside another's arguments: not followed */
+			s->found |= SQLSCAN_ST_SET_CONFIG;
+		} else {
+			L->sc = SC_ARG1_FIRST;
+			L->sc_depth = 1;
+			L->collect = 1;
+		}
+		break;
+	case FN_LOCK:
+		s->found |= SQLSCAN_ST_ADVISORY;
+		break;
+	case FN_UNLOCK_ALL:
+		s->found |= SQLSCAN_CL_ADVISORY;
+		break;
+	case FN_UESC_STR:   /* a U& name not decoded here: either kind */
+		s->found |= SQLSCAN_ST_ADVISORY | SQLSCAN_ST_SET_CONFIG;
+		break;
+	default:
+		break;
+	}
+}
+
+void sqlscan_state_token(struct sqlscan *s, struct sqlscan_lane *L, enum sqlscan_tok t, unsigned c)
+{
+	if (t == T_SEMI) {
+		statement_end(s, L);
+	} else {
+		statement(s, L, t, c);
+		if (L->sc)
+			set_config_arg(s, L, t, c);
+		enum fn prev = (enum fn)L->fn;
+		L->fn = FN_NONE;
+		if (t == T_OTHER && c == '(')
+			call(s, L, prev);
+		else if (t == T_IDENT || t == T_QIDENT)
+			L->fn = (uint8_t)(prev == FN_UIDENT && ident(L, t, "uescape") ? FN_UESC :
+					  L->tok_len <= sizeof L->tok ? fn_named(L->tok, L->tok_len) : FN_NONE);
+		else if (t == T_UIDENT)
+			L->fn = FN_UIDENT;
+		else if (t == T_STRING && prev == FN_UESC)
+			L->fn = FN_UESC_STR;
+	}
+	uint32_t want = FN_LENS;
+	if (L->st >= ST_PENDING || L->fn || L->sc)
+		want = UINT32_MAX;
+	else if (L->st == ST_SELECT)
+		want |= 1u << 4;                   /* into */
+	else if (L->st == ST_TEMP)
+		want |= 1u << 2;                   /* on */
+	else if (L->st == ST_DECLARE)
+		want |= (1u << 4) | (1u << 3);     /* with, for */
+	L->st_want = want;
+}
+
+void sqlscan_set_tracked(struct sqlscan *s, bool (*fn)(const char *name, void *arg), void *arg)
+{
+	s->tracked = fn;
+	s->tracked_arg = arg;
+}
+
+/*
+ * The quick filter. The scan finds a bit only (a) at a statement's first
+ * word, which follows the text's start or a ';' and whitespace or
+ * comments, and (b) at a function name, which holds "set_config" or
+ * "_advisory", or is a U&"..." name; and SELECT ... INTO TEMP needs a
+ * SELECT first word and "temp" anywhere. So: look at the first word after
+ * the start and after every ';' byte (a comment there: true), and for
+ * '_' and '&' anywhere; 'm' (of "temp") matters once a SELECT was seen.
+ * Those four bytes are the anchors, sought sixteen bytes at a time with
+ * SSE2 (eight without); each hit costs a few compares. ';' in strings or
+ * trail bytes of a multibyte character only add hits.
+ */
+#define BYTES(c) (0x0101010101010101ull * (uint8_t)(c))
+/* 0x80 in each byte of v that is zero, and nothing else */
+#define ZERO_BYTES(v) (~((((v) & BYTES(0x7f)) + BYTES(0x7f)) | (v)) & BYTES(0x80))
+
+static bool word_at(const uint8_t *p, size_t n, size_t at, const char *word, size_t len)
+{
+	if (at + len > n)
+		return false;
+	for (size_t j = 0; j < len; j++)
+		if ((p[at + j] | 0x20) != (uint8_t)word[j])
+			return false;
+	return true;
+}
+
+static bool ident_byte(unsigned b)
+{
+	return (b | 0x20) - 'a' < 26 || b - '0' < 10 || b == '_' || b == '$' || b >= 0x80;
+}
+
+/* The first word of a statement at p + i: one that may leave or drop
+ * state; *select when it is SELECT. */
+static bool start_word(const uint8_t *p, size_t n, size_t i, bool *select)
+{
+	static const char *const words[] = {
+		"set", "load", "reset", "close", "listen", "create", "declare", "prepare",
+		"discard", "unlisten", "deallocate",
+	};
+	while (i < n && (p[i] == ' ' || (p[i] >= '\t' && p[i] <= '\r')))
+		i++;
+	if (i + 1 < n && ((p[i] == '-' && p[i + 1] == '-') || (p[i] == '/' && p[i + 1] == '*')))
+		return true;
+	size_t j = i;
+	while (j < n && j - i <= 10 && ident_byte(p[j]))
+		j++;
+	size_t len = j - i;
+	if (len < 3 || len > 10)
+		return false;
+	if (len == 6 && word_at(p, n, i, "select", 6)) {
+		*select = true;
+		return false;
+	}
+	for (size_t w = 0; w < ARRAY_SIZE(words); w++)
+		if (strlen(words[w]) == len && word_at(p, n, i, words[w], len))
+			return true;
+	return false;
+}
+
+/* An anchor at p + i: true if the text may hold state. */
+static bool anchor(const uint8_t *p, size_t n, size_t i, bool *select, bool *temp)
+{
+	switch (p[i]) {
+	case ';':
+		return start_word(p, n, i + 1, select);
+	case '_':
+		return word_at(p, n, i + 1, "advisory", 8) ||
+		       (i >= 3 && word_at(p, n, i - 3, "set", 3) && word_at(p, n, i + 1, "config", 6));
+	case '&':
+		return i > 0 && (p[i - 1] | 0x20) == 'u';
+	default:   /* m or M */
+		if (i >= 2 && word_at(p, n, i - 2, "temp", 4))
+			*temp = true;
+		return *select && *temp;
+	}
+}
+
+static inline uint64_t anchors8(const uint8_t *p, size_t i)
+{
+	uint64_t w;
+	memcpy(&w, p + i, 8);
+	return ZERO_BYTES(w ^ BYTES(';')) | ZERO_BYTES(w ^ BYTES('_')) | ZERO_BYTES(w ^ BYTES('&')) |
+	       ZERO_BYTES((w | BYTES(0x20)) ^ BYTES('m'));
+}
+
+bool sqlscan_may_hold_state(const char *text, size_t n)
+{
+	const uint8_t *p = (const uint8_t *)text;
+	bool select = false, temp = false;
+	if (start_word(p, n, 0, &select))
+		return true;
+	size_t i = 0;
+#ifdef __SSE2__
+	const __m128i lower = _mm_set1_epi8(0x20), semi = _mm_set1_epi8(';'),
+		      under = _mm_set1_epi8('_'), amp = _mm_set1_epi8('&'), m = _mm_set1_epi8('m');
+	for (; i + 16 <= n; i += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+		__m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, semi), _mm_cmpeq_epi8(v, under)),
+					   _mm_or_si128(_mm_cmpeq_epi8(v, amp),
+							_mm_cmpeq_epi8(_mm_or_si128(v, lower), m)));
+		for (unsigned hits = (unsigned)_mm_movemask_epi8(hit); hits; hits &= hits - 1)
+			if (anchor(p, n, i + (size_t)__builtin_ctz(hits), &select, &temp))
+				return true;
+	}
+#endif
+	for (; i + 8 <= n; i += 8) {
+		uint64_t hits = anchors8(p, i);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		for (; hits; hits &= hits - 1)
+			if (anchor(p, n, i + (size_t)__builtin_ctzll(hits) / 8, &select, &temp))
+				return true;
+#else
+		for (size_t k = i; hits && k < i + 8; k++)
+			if ((p[k] == ';' || p[k] == '_' || p[k] == '&' || (p[k] | 0x20) == 'm') &&
+			    anchor(p, n, k, &select, &temp))
+				return true;
+#endif
+	}
+	for (; i < n; i++)
+		if ((p[i] == ';' || p[i] == '_' || p[i] == '&' || (p[i] | 0x20) == 'm') &&
+		    anchor(p, n, i, &select, &temp))
+			return true;
+	return false;
+}
