@@ -71,11 +71,11 @@ enum sc {
  * pg_try_advisory_lock_shared. */
 #define FN_LENS ((1u << 10) | (1u << 16) | (1u << 20) | (1u << 22) | (1u << 23) | (1u << 27))
 
-static bool is(const struct sqlscan_lane *L, const char *word)
-{
-	size_t len = strlen(word);
-	return L->tok_len == len && memcmp(L->tok, word, len) == 0;
-}
+/* The token is the word (a literal: its length is known at compile time,
+ * and the compare is a load or two). */
+#define IS(L, word) ((L)->tok_len == sizeof(word) - 1 && memcmp((L)->tok, word, sizeof(word) - 1) == 0)
+/* ...and an unquoted identifier: a keyword. */
+#define KW(L, t, word) ((t) == T_IDENT && IS(L, word))
 
 static enum fn fn_named(const char *name, size_t len)
 {
@@ -98,11 +98,7 @@ static void uraw_put(struct sqlscan_lane *L, const char *src, size_t m)
 	L->uraw_len = m >= (size_t)(UINT16_MAX - L->uraw_len) ? UINT16_MAX : (uint16_t)(L->uraw_len + m);
 }
 
-static bool uraw_is(const struct sqlscan_lane *L, const char *word)
-{
-	size_t len = strlen(word);
-	return L->uraw_len == len && memcmp(L->uraw, word, len) == 0;
-}
+#define URAW_IS(L, word) ((L)->uraw_len == sizeof(word) - 1 && memcmp((L)->uraw, word, sizeof(word) - 1) == 0)
 
 /* Does the pooler track the parameter named in uraw? */
 static bool tracked(const struct sqlscan *s, struct sqlscan_lane *L)
@@ -138,7 +134,7 @@ static void name_done(struct sqlscan *s, struct sqlscan_lane *L, const char *as)
 /* After SET [SESSION]: what is not a form of its own is a name. */
 static void set_rest(struct sqlscan *s, struct sqlscan_lane *L, enum sqlscan_tok t)
 {
-	if (t == T_IDENT && (is(L, "role") || is(L, "authorization") || is(L, "characteristics"))) {
+	if (t == T_IDENT && (IS(L, "role") || IS(L, "authorization") || IS(L, "characteristics"))) {
 		s->found |= SQLSCAN_ST_SET;
 		L->st = ST_IDLE;
 		return;
@@ -160,19 +156,29 @@ static enum st first(struct sqlscan *s, struct sqlscan_lane *L, enum sqlscan_tok
 		return ST_START;
 	if (t != T_IDENT)
 		return ST_IDLE;
-	static const struct { const char *word; uint8_t st; unsigned bit; } starts[] = {
-		{ "set", ST_SET, 0 }, { "select", ST_SELECT, 0 }, { "create", ST_CREATE, 0 },
-		{ "declare", ST_DECLARE_NAME, 0 }, { "prepare", ST_PREPARE, 0 },
-		{ "discard", ST_DISCARD, 0 }, { "reset", ST_RESET, 0 }, { "unlisten", ST_UNLISTEN, 0 },
-		{ "close", ST_CLOSE, 0 }, { "deallocate", ST_DEALLOC, 0 },
-		{ "listen", ST_IDLE, SQLSCAN_ST_LISTEN }, { "load", ST_IDLE, SQLSCAN_ST_LOAD },
-	};
-	for (size_t i = 0; i < ARRAY_SIZE(starts); i++)
-		if (is(L, starts[i].word)) {
-			s->found |= starts[i].bit;
-			return (enum st)starts[i].st;
-		}
-	return ST_IDLE;
+	switch (L->tok_len) {
+	case 3:
+		return IS(L, "set") ? ST_SET : ST_IDLE;
+	case 4:
+		if (IS(L, "load"))
+			s->found |= SQLSCAN_ST_LOAD;
+		return ST_IDLE;
+	case 5:
+		return IS(L, "reset") ? ST_RESET : IS(L, "close") ? ST_CLOSE : ST_IDLE;
+	case 6:
+		if (IS(L, "listen"))
+			s->found |= SQLSCAN_ST_LISTEN;
+		return IS(L, "select") ? ST_SELECT : IS(L, "create") ? ST_CREATE : ST_IDLE;
+	case 7:
+		return IS(L, "declare") ? ST_DECLARE_NAME : IS(L, "prepare") ? ST_PREPARE :
+		       IS(L, "discard") ? ST_DISCARD : ST_IDLE;
+	case 8:
+		return IS(L, "unlisten") ? ST_UNLISTEN : ST_IDLE;
+	case 10:
+		return IS(L, "deallocate") ? ST_DEALLOC : ST_IDLE;
+	default:
+		return ST_IDLE;
+	}
 }
 
 /* The end of a statement: decide what waited for it. */
@@ -183,8 +189,8 @@ static void statement_end(struct sqlscan *s, struct sqlscan_lane *L)
 		s->found |= SQLSCAN_ST_TEMP;
 		break;
 	case ST_SET_NAME1:
-		name_done(s, L, uraw_is(L, "names") ? "client_encoding" :
-				uraw_is(L, "schema") ? "search_path" : NULL);
+		name_done(s, L, URAW_IS(L, "names") ? "client_encoding" :
+				URAW_IS(L, "schema") ? "search_path" : NULL);
 		break;
 	case ST_SET_NAME:
 		name_done(s, L, NULL);
@@ -200,11 +206,6 @@ static void statement_end(struct sqlscan *s, struct sqlscan_lane *L)
 	L->collect = 0;
 }
 
-static bool ident(const struct sqlscan_lane *L, enum sqlscan_tok t, const char *word)
-{
-	return t == T_IDENT && is(L, word);
-}
-
 /* The statement machine. */
 static void statement(struct sqlscan *s, struct sqlscan_lane *L, enum sqlscan_tok t, unsigned c)
 {
@@ -215,17 +216,17 @@ static void statement(struct sqlscan *s, struct sqlscan_lane *L, enum sqlscan_to
 	case ST_IDLE:
 		return;
 	case ST_SET:
-		if (ident(L, t, "local") || ident(L, t, "transaction") || ident(L, t, "constraints"))
+		if (KW(L, t, "local") || KW(L, t, "transaction") || KW(L, t, "constraints"))
 			L->st = ST_IDLE;
-		else if (ident(L, t, "session"))
+		else if (KW(L, t, "session"))
 			L->st = ST_SET_SESSION;
 		else
 			set_rest(s, L, t);
 		return;
 	case ST_SET_SESSION:
-		if (ident(L, t, "transaction")) {
+		if (KW(L, t, "transaction")) {
 			L->st = ST_IDLE;
-		} else if (ident(L, t, "session")) {
+		} else if (KW(L, t, "session")) {
 			s->found |= SQLSCAN_ST_SET;
 			L->st = ST_IDLE;
 		} else {
@@ -233,17 +234,17 @@ static void statement(struct sqlscan *s, struct sqlscan_lane *L, enum sqlscan_to
 		}
 		return;
 	case ST_SET_NAME1:
-		if (ident(L, t, "zone") && uraw_is(L, "time")) {
+		if (KW(L, t, "zone") && URAW_IS(L, "time")) {
 			name_done(s, L, "timezone");
 			return;
 		}
-		if (ident(L, t, "option") && uraw_is(L, "xml")) {
+		if (KW(L, t, "option") && URAW_IS(L, "xml")) {
 			name_done(s, L, "xmloption");
 			return;
 		}
 		if (t != T_OTHER || c != '.') {
-			name_done(s, L, uraw_is(L, "names") ? "client_encoding" :
-					uraw_is(L, "schema") ? "search_path" : NULL);
+			name_done(s, L, URAW_IS(L, "names") ? "client_encoding" :
+					URAW_IS(L, "schema") ? "search_path" : NULL);
 			return;
 		}
 		/* fall through */
@@ -264,51 +265,51 @@ static void statement(struct sqlscan *s, struct sqlscan_lane *L, enum sqlscan_to
 		}
 		return;
 	case ST_SELECT:
-		if (ident(L, t, "into"))
+		if (KW(L, t, "into"))
 			L->st = ST_SELECT_INTO;
 		return;
 	case ST_SELECT_INTO:
-		if (ident(L, t, "temp") || ident(L, t, "temporary")) {
+		if (KW(L, t, "temp") || KW(L, t, "temporary")) {
 			s->found |= SQLSCAN_ST_TEMP;
 			L->st = ST_IDLE;
-		} else if (!ident(L, t, "local") && !ident(L, t, "global")) {
+		} else if (!KW(L, t, "local") && !KW(L, t, "global")) {
 			L->st = ST_SELECT;
 		}
 		return;
 	case ST_CREATE:
-		if (ident(L, t, "temp") || ident(L, t, "temporary"))
+		if (KW(L, t, "temp") || KW(L, t, "temporary"))
 			L->st = ST_CREATE_TEMP;
-		else if (!ident(L, t, "or") && !ident(L, t, "replace") && !ident(L, t, "global") &&
-			 !ident(L, t, "local"))
+		else if (!KW(L, t, "or") && !KW(L, t, "replace") && !KW(L, t, "global") &&
+			 !KW(L, t, "local"))
 			L->st = ST_IDLE;
 		return;
 	case ST_CREATE_TEMP:
-		if (ident(L, t, "table") || ident(L, t, "sequence") || ident(L, t, "view"))
+		if (KW(L, t, "table") || KW(L, t, "sequence") || KW(L, t, "view"))
 			L->st = ST_TEMP;
-		else if (!ident(L, t, "unlogged") && !ident(L, t, "recursive"))
+		else if (!KW(L, t, "unlogged") && !KW(L, t, "recursive"))
 			L->st = ST_IDLE;
 		return;
 	case ST_TEMP:
-		if (ident(L, t, "on"))
+		if (KW(L, t, "on"))
 			L->st = ST_TEMP_ON;
 		return;
 	case ST_TEMP_ON:
-		L->st = ident(L, t, "commit") ? ST_TEMP_COMMIT : ST_TEMP;
+		L->st = KW(L, t, "commit") ? ST_TEMP_COMMIT : ST_TEMP;
 		return;
 	case ST_TEMP_COMMIT:   /* ON COMMIT DROP: gone at the transaction's end */
-		L->st = ident(L, t, "drop") ? ST_IDLE : ST_TEMP;
+		L->st = KW(L, t, "drop") ? ST_IDLE : ST_TEMP;
 		return;
 	case ST_DECLARE_NAME:
 		L->st = ST_DECLARE;
 		return;
 	case ST_DECLARE:
-		if (ident(L, t, "with"))
+		if (KW(L, t, "with"))
 			L->st = ST_DECLARE_WITH;
-		else if (ident(L, t, "for"))   /* the query: its WITH is a CTE */
+		else if (KW(L, t, "for"))   /* the query: its WITH is a CTE */
 			L->st = ST_IDLE;
 		return;
 	case ST_DECLARE_WITH:
-		if (ident(L, t, "hold")) {
+		if (KW(L, t, "hold")) {
 			s->found |= SQLSCAN_ST_HOLD_CURSOR;
 			L->st = ST_IDLE;
 		} else {
@@ -316,7 +317,7 @@ static void statement(struct sqlscan *s, struct sqlscan_lane *L, enum sqlscan_to
 		}
 		return;
 	case ST_PREPARE:
-		if (ident(L, t, "transaction")) {
+		if (KW(L, t, "transaction")) {
 			L->st = ST_PREPARE_TXN;
 			return;
 		}
@@ -329,14 +330,14 @@ static void statement(struct sqlscan *s, struct sqlscan_lane *L, enum sqlscan_to
 		L->st = ST_IDLE;
 		return;
 	case ST_DISCARD:
-		if (ident(L, t, "all"))
+		if (KW(L, t, "all"))
 			s->found |= SQLSCAN_CL_ALL;
-		else if (ident(L, t, "temp") || ident(L, t, "temporary"))
+		else if (KW(L, t, "temp") || KW(L, t, "temporary"))
 			s->found |= SQLSCAN_CL_TEMP;
 		L->st = ST_IDLE;
 		return;
 	case ST_RESET:
-		if (ident(L, t, "all"))
+		if (KW(L, t, "all"))
 			s->found |= SQLSCAN_CL_SET;
 		L->st = ST_IDLE;
 		return;
@@ -346,18 +347,18 @@ static void statement(struct sqlscan *s, struct sqlscan_lane *L, enum sqlscan_to
 		L->st = ST_IDLE;
 		return;
 	case ST_CLOSE:
-		if (ident(L, t, "all"))
+		if (KW(L, t, "all"))
 			s->found |= SQLSCAN_CL_HOLD_CURSOR;
 		L->st = ST_IDLE;
 		return;
 	case ST_DEALLOC:
-		if (ident(L, t, "prepare")) {
+		if (KW(L, t, "prepare")) {
 			L->st = ST_DEALLOC_PREP;
 			return;
 		}
 		/* fall through */
 	case ST_DEALLOC_PREP:
-		if (ident(L, t, "all"))
+		if (KW(L, t, "all"))
 			s->found |= SQLSCAN_CL_PREPARE;
 		L->st = ST_IDLE;
 		return;
@@ -401,7 +402,7 @@ static void set_config_arg(struct sqlscan *s, struct sqlscan_lane *L, enum sqlsc
 		L->sc = SC_ARG1;
 		break;
 	case SC_ARG3_FIRST:
-		if (ident(L, t, "true") || (str && is_true_string(L))) {
+		if (KW(L, t, "true") || (str && is_true_string(L))) {
 			L->sc = SC_ARG3_TRUE;
 			return;
 		}
@@ -485,7 +486,7 @@ void sqlscan_state_token(struct sqlscan *s, struct sqlscan_lane *L, enum sqlscan
 		if (t == T_OTHER && c == '(')
 			call(s, L, prev);
 		else if (t == T_IDENT || t == T_QIDENT)
-			L->fn = (uint8_t)(prev == FN_UIDENT && ident(L, t, "uescape") ? FN_UESC :
+			L->fn = (uint8_t)(prev == FN_UIDENT && KW(L, t, "uescape") ? FN_UESC :
 					  L->tok_len <= sizeof L->tok ? fn_named(L->tok, L->tok_len) : FN_NONE);
 		else if (t == T_UIDENT)
 			L->fn = FN_UIDENT;
@@ -545,28 +546,29 @@ static bool ident_byte(unsigned b)
  * state; *select when it is SELECT. */
 static bool start_word(const uint8_t *p, size_t n, size_t i, bool *select)
 {
-	static const char *const words[] = {
-		"set", "load", "reset", "close", "listen", "create", "declare", "prepare",
-		"discard", "unlisten", "deallocate",
-	};
 	while (i < n && (p[i] == ' ' || (p[i] >= '\t' && p[i] <= '\r')))
 		i++;
 	if (i + 1 < n && ((p[i] == '-' && p[i + 1] == '-') || (p[i] == '/' && p[i + 1] == '*')))
 		return true;
-	size_t j = i;
-	while (j < n && j - i <= 10 && ident_byte(p[j]))
-		j++;
-	size_t len = j - i;
-	if (len < 3 || len > 10)
+	if (i >= n)
 		return false;
-	if (len == 6 && word_at(p, n, i, "select", 6)) {
-		*select = true;
-		return false;
+	/* the word, and no identifier byte after it */
+#define W(word) (word_at(p, n, i, word, sizeof(word) - 1) && \
+		 (i + sizeof(word) - 1 == n || !ident_byte(p[i + sizeof(word) - 1])))
+	switch (p[i] | 0x20) {
+	case 's':
+		if (W("select"))
+			*select = true;
+		return W("set");
+	case 'l': return W("load") || W("listen");
+	case 'r': return W("reset");
+	case 'c': return W("close") || W("create");
+	case 'd': return W("declare") || W("discard") || W("deallocate");
+	case 'p': return W("prepare");
+	case 'u': return W("unlisten");
+	default: return false;
 	}
-	for (size_t w = 0; w < ARRAY_SIZE(words); w++)
-		if (strlen(words[w]) == len && word_at(p, n, i, words[w], len))
-			return true;
-	return false;
+#undef W
 }
 
 /* An anchor at p + i: true if the text may hold state. */
@@ -587,6 +589,12 @@ static bool anchor(const uint8_t *p, size_t n, size_t i, bool *select, bool *tem
 	}
 }
 
+#ifndef __SSE2__
+static inline bool is_anchor(unsigned b)
+{
+	return b == ';' || b == '_' || b == '&' || (b | 0x20) == 'm';
+}
+
 static inline uint64_t anchors8(const uint8_t *p, size_t i)
 {
 	uint64_t w;
@@ -594,6 +602,21 @@ static inline uint64_t anchors8(const uint8_t *p, size_t i)
 	return ZERO_BYTES(w ^ BYTES(';')) | ZERO_BYTES(w ^ BYTES('_')) | ZERO_BYTES(w ^ BYTES('&')) |
 	       ZERO_BYTES((w | BYTES(0x20)) ^ BYTES('m'));
 }
+#endif
+
+#ifdef __SSE2__
+/* The anchors among 16 bytes at q, a bit per byte. */
+static inline unsigned anchors16(const uint8_t *q)
+{
+	const __m128i lower = _mm_set1_epi8(0x20), semi = _mm_set1_epi8(';'),
+		      under = _mm_set1_epi8('_'), amp = _mm_set1_epi8('&'), m = _mm_set1_epi8('m');
+	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
+	__m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, semi), _mm_cmpeq_epi8(v, under)),
+				   _mm_or_si128(_mm_cmpeq_epi8(v, amp),
+						_mm_cmpeq_epi8(_mm_or_si128(v, lower), m)));
+	return (unsigned)_mm_movemask_epi8(hit);
+}
+#endif
 
 bool sqlscan_may_hold_state(const char *text, size_t n)
 {
@@ -603,18 +626,19 @@ bool sqlscan_may_hold_state(const char *text, size_t n)
 		return true;
 	size_t i = 0;
 #ifdef __SSE2__
-	const __m128i lower = _mm_set1_epi8(0x20), semi = _mm_set1_epi8(';'),
-		      under = _mm_set1_epi8('_'), amp = _mm_set1_epi8('&'), m = _mm_set1_epi8('m');
-	for (; i + 16 <= n; i += 16) {
-		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
-		__m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, semi), _mm_cmpeq_epi8(v, under)),
-					   _mm_or_si128(_mm_cmpeq_epi8(v, amp),
-							_mm_cmpeq_epi8(_mm_or_si128(v, lower), m)));
-		for (unsigned hits = (unsigned)_mm_movemask_epi8(hit); hits; hits &= hits - 1)
+	/* sixteen bytes at a time where SSE2 is there (every x86-64) */
+	for (; i + 16 <= n; i += 16)
+		for (unsigned hits = anchors16(p + i); hits; hits &= hits - 1)
+			if (anchor(p, n, i + (size_t)__builtin_ctz(hits), &select, &temp))
+				return true;
+	if (i < n) {   /* the rest, through a zero-padded copy: no byte loop */
+		uint8_t tail[16] = { 0 };
+		memcpy(tail, p + i, n - i);
+		for (unsigned hits = anchors16(tail) & ((1u << (n - i)) - 1); hits; hits &= hits - 1)
 			if (anchor(p, n, i + (size_t)__builtin_ctz(hits), &select, &temp))
 				return true;
 	}
-#endif
+#else
 	for (; i + 8 <= n; i += 8) {
 		uint64_t hits = anchors8(p, i);
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -623,14 +647,13 @@ bool sqlscan_may_hold_state(const char *text, size_t n)
 				return true;
 #else
 		for (size_t k = i; hits && k < i + 8; k++)
-			if ((p[k] == ';' || p[k] == '_' || p[k] == '&' || (p[k] | 0x20) == 'm') &&
-			    anchor(p, n, k, &select, &temp))
+			if (is_anchor(p[k]) && anchor(p, n, k, &select, &temp))
 				return true;
 #endif
 	}
 	for (; i < n; i++)
-		if ((p[i] == ';' || p[i] == '_' || p[i] == '&' || (p[i] | 0x20) == 'm') &&
-		    anchor(p, n, i, &select, &temp))
+		if (is_anchor(p[i]) && anchor(p, n, i, &select, &temp))
 			return true;
+#endif
 	return false;
 }

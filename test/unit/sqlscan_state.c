@@ -462,7 +462,7 @@ static void test_filter(void)
 	int bad = 0;
 	static const char *const words[] = { "set_config(", "pg_advisory_lock(", "u&\"x\"(", ";LISTEN x" };
 	for (size_t w = 0; w < ARRAY_SIZE(words); w++)
-		for (size_t at = 0; at + strlen(words[w]) < sizeof buf - 1; at++) {
+		for (size_t at = 0; at + strlen(words[w]) + 3 < sizeof buf; at++) {
 			memset(buf, 'a', sizeof buf);
 			buf[0] = 'S';   /* "Saaa...": no statement start word */
 			memcpy(buf + at + 1, words[w], strlen(words[w]));
