@@ -55,7 +55,8 @@
  *   set_config(name, value, is_local)     ST_SET_CONFIG, unless is_local is
  *     exactly true, 't', 'true', 'on', '1' or 'yes' (any case), or name is
  *     a plain string literal naming a tracked parameter; a set_config call
- *     inside another's arguments counts whatever its own are
+ *     inside the arguments of one not yet judged counts whatever its own
+ *     are (not followed)
  *   pg_[try_]advisory_lock[_shared](      ST_ADVISORY (not the _xact_ forms)
  *   pg_advisory_unlock_all(               CL_ADVISORY
  *
