@@ -88,7 +88,13 @@ struct client {
 	bool counted;                /* counted in rt.nclients */
 	bool in_flight;              /* counted in its gate's in_flight (link.c) */
 	bool console_waiting;        /* admin: a command waits (PAUSE, WAIT_CLOSE) */
+	bool pinned;                 /* keeps its server in transaction pooling (session_state.c) */
 	uint16_t npartial;           /* bytes at partial */
+	uint8_t state_held;          /* session state kinds on its server while pinned */
+	uint8_t state_warned;        /* kinds logged for it already (once each) */
+	uint8_t state_notice;        /* kinds a NOTICE is due for, at the next ReadyForQuery */
+	uint8_t state_refusal;       /* the last refusal: kind index, | 0x80 past max_pinned_servers */
+	uint32_t state_clear;        /* SQLSCAN_CL_* bits sent, applied at ReadyForQuery */
 	double connected_at;         /* rt_now() when accepted (age in log lines) */
 };
 

@@ -42,6 +42,9 @@ struct hba_rules;
 enum auth_type { AUTH_TRUST = 0, AUTH_PLAIN, AUTH_MD5, AUTH_SCRAM, AUTH_HBA, AUTH_CERT };
 enum pool_mode { POOL_SESSION = 0, POOL_TRANSACTION, POOL_STATEMENT };
 enum gate_policy { GATE_POLICY_REOPEN = 0, GATE_POLICY_CANCEL };
+/* transaction_session_state: what a transaction-pooled client's session
+ * state (SET, advisory locks, LISTEN, ...) meets (session_state.c) */
+enum state_policy { STATE_ALLOW = 0, STATE_WARN, STATE_REFUSE, STATE_PIN };
 enum gate_reset { GATE_RESET_DISCARD = 0, GATE_RESET_RECONNECT, GATE_RESET_NONE };
 enum tls_mode { TLS_DISABLE = 0, TLS_ALLOW, TLS_PREFER, TLS_REQUIRE, TLS_VERIFY_CA, TLS_VERIFY_FULL };
 
@@ -51,6 +54,7 @@ struct user_settings {
 	char *name;
 	int pool_mode;
 	int max_user_connections;
+	int state_policy;    /* enum state_policy, -1: the database's */
 	int line;
 };
 
@@ -64,6 +68,7 @@ struct db_entry {
 	char *password;      /* NULL : take from auth_file */
 	int pool_size;       /* -1 : default_pool_size */
 	int pool_mode;       /* -1 : global pool_mode; else enum pool_mode */
+	int state_policy;    /* -1 : global transaction_session_state */
 	int max_db_connections; /* -1 : global */
 	int min_pool_size;   /* -1 : global */
 	int reserve_pool;    /* -1 : global reserve_pool_size */
@@ -131,6 +136,8 @@ struct config {
 	int max_prepared_statements; /* 200: per server connection; 0 = no tracking */
 	int max_client_prepared_statements; /* 10000: named statements one client may hold */
 	int max_client_prepared_bytes;      /* 64MB: their names and texts */
+	int state_policy;            /* enum state_policy, warn (transaction_session_state) */
+	int max_pinned_servers;      /* 0: half the pool (at least 1) may be pinned */
 
 	int stats_period;            /* 60: seconds between SHOW STATS_AVERAGES updates */
 	char *metrics_listen;        /* "": off; else host:port of /metrics and /health */
@@ -200,6 +207,8 @@ int config_db_pool_size(const struct config *cfg, const struct db_entry *db);
 int config_db_pool_mode(const struct config *cfg, const struct db_entry *db);
 /* Effective pool mode for (db, user): [users] beats [databases] beats global. */
 int config_pool_mode_for(const struct config *cfg, const struct db_entry *db, const char *user);
+/* transaction_session_state for a user of a database: [users], [databases], global */
+int config_state_policy_for(const struct config *cfg, const struct db_entry *db, const char *user);
 int config_max_user_connections(const struct config *cfg, const char *user);
 const struct user_settings *config_find_user(const struct config *cfg, const char *user);
 

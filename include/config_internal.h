@@ -76,6 +76,7 @@ extern const struct cfg_key cfg_user_keys[];
 extern const size_t cfg_user_nkeys;
 extern const struct cfg_enum cfg_auth_types[];
 extern const struct cfg_enum cfg_pool_modes[];
+extern const struct cfg_enum cfg_state_policies[];
 extern const struct cfg_enum cfg_tls_modes[];
 extern const struct cfg_enum cfg_gate_policies[];
 extern const struct cfg_enum cfg_gate_resets[];

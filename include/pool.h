@@ -95,6 +95,7 @@ enum pool_release {
 	POOL_RELEASE_CLOSE,   /* something may still run there: cancel it, close */
 	POOL_RELEASE_RESET,   /* reuse, after server_reset_query where it applies */
 	POOL_RELEASE_KEEP,    /* reuse as it is */
+	POOL_RELEASE_DISCARD, /* reuse after DISCARD ALL, whatever server_reset_query says */
 };
 void pool_release(struct server *s, enum pool_release how);
 void pool_cancel_settled(struct server *s);

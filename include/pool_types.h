@@ -22,6 +22,12 @@
 #include "list.h"
 #include "varcache.h"
 
+/* Kinds of session state session_state.c tells apart (SET, set_config,
+ * advisory locks, LISTEN, temp tables, cursors WITH HOLD, SQL PREPARE,
+ * LOAD), and what can meet them (warned, refused, pinned). */
+#define STATE_KINDS 8
+enum state_action { STATE_WARNED = 0, STATE_REFUSED, STATE_PINNED };
+
 struct event;
 struct stats_db;
 
@@ -52,6 +58,11 @@ struct pool {
 	int size;
 	int mode;                    /* enum pool_mode */
 	int next_mode;               /* after a reload: taken once no client uses the pool */
+	int state_policy;            /* enum state_policy (transaction_session_state) */
+	int npinned;                 /* servers pinned to their client (session_state.c) */
+	/* statements that leave session state, per kind (session_state.h's
+	 * STATE_KINDS) and what met them: warned, refused, pinned */
+	unsigned long long state_seen[STATE_KINDS][3];
 	struct gate *gate;           /* its database's pause state; NULL if internal */
 	int max_db_connections;
 	struct list idle;            /* struct server, SV_IDLE */

@@ -29,8 +29,13 @@
  *                                       the server's Describe of it)
  *   prepared_client_observe(c, type)    client side: note other requests
  *   prepared_client_scan(c, p, n, last) a Query's text: refused if it names
- *                                       sluice's statements
- *   prepared_parse_allowed(c, query)    the same for a Parse's text
+ *                                       sluice's statements; session state
+ *                                       (session_state.h) met as the pool says
+ *   prepared_parse_verdict(c, body, len) the same for a Parse (RELAY_DROP:
+ *                                       refused by the policy)
+ *   prepared_refused_parse(c, body, len, w)  that Parse with the refusal
+ *   prepared_parse_watched(c, body, len) a Parse without statement tracking:
+ *                                       verdict, and the refusal in its place
  *   prepared_client_idle(c, max_len)    a client without a server: answer
  *                                       what needs none
  *   prepared_server_observe(s, type)    server side: drop replies to ours
@@ -80,10 +85,15 @@ enum relay_action prepared_client_message(struct client *c, char type,
 enum relay_action prepared_client_observe(struct client *c, char type);
 
 /* prepared_sql.c: SQL naming sluice's statements is refused (the client
- * is failed). A Query is shown piece by piece (`last` ends it: the verdict
- * is the answer to it), a Parse's query text whole. */
+ * is failed); session state meets transaction_session_state. A Query is
+ * shown piece by piece (`last` ends it: the verdict is the answer to
+ * it), a Parse whole. */
+struct pq_writer;
 enum relay_action prepared_client_scan(struct client *c, const uint8_t *p, size_t n, bool last);
-bool prepared_parse_allowed(struct client *c, const char *query) MUST_CHECK;
+enum relay_action prepared_parse_verdict(struct client *c, const uint8_t *body, size_t len);
+bool prepared_refused_parse(struct client *c, const uint8_t *body, size_t len,
+			    struct pq_writer *w) MUST_CHECK;
+enum relay_action prepared_parse_watched(struct client *c, const uint8_t *body, size_t len);
 
 enum prepared_idle {
 	PREPARED_IDLE_ANSWERED,   /* all input answered (or none was there) */

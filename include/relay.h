@@ -78,8 +78,10 @@ typedef void (*relay_peek_fn)(void *owner, char type, const uint8_t *msg, size_t
  * comes as one empty last piece). It answers RELAY_FORWARD to let a piece
  * pass (the last piece's answer comes before it passes: the verdict on
  * the whole); anything else ends the run RELAY_FAILED with the rest
- * unsent, so the peer never gets the message whole. It never writes to
- * dst. */
+ * unsent, so the peer never gets the message whole. One exception: to a
+ * message shown whole in one piece it may answer RELAY_DROP, after
+ * relay_flush() and writing what replaces it to dst; otherwise it never
+ * writes to dst. */
 typedef enum relay_action (*relay_scan_fn)(void *owner, char type, const uint8_t *p, size_t n,
 					   bool last);
 

@@ -119,7 +119,7 @@ struct server {
 	bool used;                   /* has served a client (server_lifetime = 0) */
 	bool close_needed;           /* RECONNECT or a new target: close when free */
 	int cancels;                 /* cancel requests for it in flight (cancel.c) */
-	bool reset_after_cancel;     /* SV_CANCEL_WAIT: then POOL_RELEASE_RESET, else _KEEP */
+	uint8_t release_after_cancel; /* SV_CANCEL_WAIT: then this POOL_RELEASE_* (pool.c) */
 	char last_query[101];        /* the first 100 bytes of the last query its client
 	                              * sent (the gate's report); kept here, not per
 	                              * client, since only linked clients send any */

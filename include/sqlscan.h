@@ -89,6 +89,11 @@
  *                                    (sqlscan_init clears it, reset keeps it)
  *   sqlscan_may_hold_state(p, n)     a quick filter: false only when the
  *                                    scan would find no ST_* nor CL_* bit
+ *   sqlscan_may_match(p, n, state)   one pass for both filters: false only
+ *                                    when the scan would find none of the
+ *                                    own-name bits (PREPARE, EXECUTE,
+ *                                    DEALLOCATE must stand in the text) nor,
+ *                                    with state, an ST_* or CL_* bit
  *
  * A piece may end anywhere, even inside a token: feeding a text in pieces
  * gives the same bits as feeding it whole. Text after a NUL byte is ignored
@@ -195,5 +200,6 @@ unsigned sqlscan_finish(struct sqlscan *s);
 unsigned sqlscan_text(const char *prefix, const char *p, size_t n);
 void sqlscan_set_tracked(struct sqlscan *s, bool (*tracked)(const char *name, void *arg), void *arg);
 bool sqlscan_may_hold_state(const char *p, size_t n);
+bool sqlscan_may_match(const char *p, size_t n, bool state);
 
 #endif

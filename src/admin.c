@@ -29,6 +29,7 @@
 #include "proto.h"
 #include "runtime.h"
 #include "server.h"
+#include "session_state.h"
 #include "sqlstate.h"
 #include "stats.h"
 
@@ -240,6 +241,31 @@ static void show_startup(struct client *c)
 		struct pool *p = list_entry(it, struct pool, node);
 		if (!p->internal)
 			result_row(&r, p->db_name, p->user, (long long)p->startup_mismatch);
+	}
+	result_send(c, &r, "SHOW");
+}
+
+/* sluice's own: per pool and kind of session state, what
+ * transaction_session_state did with the statements that leave it
+ * (session_state.h); a row once a pool has met a kind, and the pool's
+ * pinned servers now */
+static void show_state_leaks(struct client *c)
+{
+	struct result r;
+	result_begin(&r, "TTTTIIII", "database", "user", "policy", "kind", "warned", "refused",
+		     "pinned", "sv_pinned");
+	for (struct list *it = rt.pools.next; it != &rt.pools; it = it->next) {
+		struct pool *p = list_entry(it, struct pool, node);
+		if (p->internal)
+			continue;
+		for (int k = 0; k < STATE_KINDS; k++) {
+			const unsigned long long *n = p->state_seen[k];
+			if (n[STATE_WARNED] || n[STATE_REFUSED] || n[STATE_PINNED])
+				result_row(&r, p->db_name, p->user, session_state_policy_name(p->state_policy),
+					   session_state_kind_name(k), (long long)n[STATE_WARNED],
+					   (long long)n[STATE_REFUSED], (long long)n[STATE_PINNED],
+					   (long long)p->npinned);
+		}
 	}
 	result_send(c, &r, "SHOW");
 }
@@ -564,6 +590,7 @@ static const struct command show_commands[] = {
 	{ "STATS_AVERAGES", show_stats_averages, "per database: averages of the last stats_period" },
 	{ "GATES", show_gates, "the migration gate of each database" },
 	{ "STARTUP", show_startup, "per pool: clients linked to a server of other startup parameters" },
+	{ "STATE_LEAKS", show_state_leaks, "per pool and kind: session state warned, refused, pinned" },
 };
 
 static void help_line(void *arg, const char *text)

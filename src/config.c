@@ -564,6 +564,14 @@ int config_pool_mode_for(const struct config *cfg, const struct db_entry *db, co
 	return us && us->pool_mode >= 0 ? us->pool_mode : config_db_pool_mode(cfg, db);
 }
 
+int config_state_policy_for(const struct config *cfg, const struct db_entry *db, const char *user)
+{
+	const struct user_settings *us = config_find_user(cfg, user);
+	if (us && us->state_policy >= 0)
+		return us->state_policy;
+	return db && db->state_policy >= 0 ? db->state_policy : cfg->state_policy;
+}
+
 /*
  * As in PgBouncer, a user's 0 means "the global value", not "no limit":
  * a pgbouncer.ini that says max_user_connections=0 for a user keeps the

@@ -77,6 +77,14 @@ const struct cfg_enum cfg_syslog_facilities[] = {
 	{ NULL, 0, false },
 };
 
+const struct cfg_enum cfg_state_policies[] = {
+	{ "allow", STATE_ALLOW, false },
+	{ "warn", STATE_WARN, false },
+	{ "refuse", STATE_REFUSE, false },
+	{ "pin", STATE_PIN, false },
+	{ NULL, 0, false },
+};
+
 const struct cfg_enum cfg_pool_modes[] = {
 	{ "session", POOL_SESSION, false },
 	{ "transaction", POOL_TRANSACTION, false },
@@ -174,6 +182,8 @@ const struct cfg_key cfg_global_keys[] = {
 	SECS("server_check_delay", G(server_check_delay), "30"),
 	STR("track_extra_parameters", G(track_extra_parameters), "", false),
 	INT("max_prepared_statements", G(max_prepared_statements), 0, INT_MAX, "200", true),
+	ENUM("transaction_session_state", G(state_policy), cfg_state_policies, "warn", true),
+	INT("max_pinned_servers", G(max_pinned_servers), 0, INT_MAX, "0", true),
 	INT("max_client_prepared_statements", G(max_client_prepared_statements), 1, INT_MAX, "10000", true),
 	BYTES("max_client_prepared_bytes", G(max_client_prepared_bytes), 1024, INT_MAX, "64MB"),
 
@@ -237,6 +247,7 @@ const struct cfg_key cfg_db_keys[] = {
 	STR("password", D(password), NULL, true),
 	INT("pool_size", D(pool_size), 1, INT_MAX, NULL, true),
 	ENUM("pool_mode", D(pool_mode), cfg_pool_modes, NULL, true),
+	ENUM("transaction_session_state", D(state_policy), cfg_state_policies, NULL, true),
 	INT("max_db_connections", D(max_db_connections), 0, INT_MAX, NULL, true),
 	INT("min_pool_size", D(min_pool_size), 0, INT_MAX, NULL, true),
 	INT("reserve_pool", D(reserve_pool), 0, INT_MAX, NULL, true),
@@ -253,6 +264,7 @@ const size_t cfg_db_nkeys = ARRAY_SIZE(cfg_db_keys);
 /* [users] values: no defaults; unset means "use the database's or global value". */
 const struct cfg_key cfg_user_keys[] = {
 	ENUM("pool_mode", U(pool_mode), cfg_pool_modes, NULL, true),
+	ENUM("transaction_session_state", U(state_policy), cfg_state_policies, NULL, true),
 	INT("max_user_connections", U(max_user_connections), 0, INT_MAX, NULL, true),
 
 	/* accepted by newer PgBouncer versions */

@@ -23,10 +23,11 @@
 #include "proto.h"
 #include "runtime.h"
 #include "server.h"
+#include "session_state.h"
 #include "sqlstate.h"
 #include "stats.h"
 
-static struct relay_spec client_spec, client_spec_tracked;
+static struct relay_spec client_spec, client_spec_tracked, client_spec_watched;
 static struct relay_spec server_spec, server_spec_tracked, server_spec_describing;
 static void client_relay(struct client *c);
 static void server_relay(struct server *s);
@@ -47,6 +48,13 @@ static inline bool at_boundary(const struct client *c)
 static inline bool in_flight(const struct client *c)
 {
 	return c->server && c->state != CL_CLOSED && !at_boundary(c);
+}
+
+/* Does the client keep its server between transactions? In session
+ * pooling, and when session state pins it (session_state.c). */
+static inline bool keeps_server(const struct client *c)
+{
+	return c->pool->mode == POOL_SESSION || c->pinned;
 }
 
 bool link_at_boundary(const struct client *c)
@@ -159,11 +167,12 @@ void link_release(struct client *c)
 static void let_go(struct client *c)
 {
 	struct server *s = c->server;
+	int how = session_state_left(c);   /* a pinned server is discarded (or closed) */
 	if (!s)
 		return;
 	bool clean = link_at_boundary(c) && conn_in_len(&s->conn) == 0;
 	detach(c, s);
-	pool_release(s, clean ? POOL_RELEASE_RESET : POOL_RELEASE_CLOSE);
+	pool_release(s, clean ? (enum pool_release)how : POOL_RELEASE_CLOSE);
 }
 
 static void send_ready(struct client *c, char status)
@@ -207,7 +216,7 @@ void link_lost(struct client *c, struct server *s, const char *sqlstate, const c
 	}
 	uint32_t outstanding = c->relay.counted - s->relay.counted;
 	bool mid_message = c->relay.pending || c->relay.unsynced;
-	if (c->pool->mode == POOL_SESSION || mid_message || (outstanding == 0 && s->txn_status != 'I')) {
+	if (keeps_server(c) || mid_message || (outstanding == 0 && s->txn_status != 'I')) {
 		/* Session state, or the message stream itself, died with the
 		 * server: end the session, as PostgreSQL would; after the
 		 * server's own FATAL, with nothing more (as PostgreSQL). */
@@ -261,7 +270,7 @@ static void relay_to_server(struct client *c)
 	if (in_before > 0 && link_at_boundary(c)) {
 		/* the client starts its next transaction */
 		if (gate_holds_client(c)) {
-			if (c->pool->mode == POOL_SESSION)
+			if (keeps_server(c))
 				client_hold(c);
 			else
 				link_release(c);   /* and is held there */
@@ -269,7 +278,8 @@ static void relay_to_server(struct client *c)
 		}
 		c->xact_start = rt_now();
 	}
-	struct relay_spec *spec = client_tracks_statements(c) ? &client_spec_tracked : &client_spec;
+	struct relay_spec *spec = client_tracks_statements(c) ? &client_spec_tracked
+				  : session_state_watch(c) ? &client_spec_watched : &client_spec;
 	spec->max_len = (uint32_t)rt.cfg->max_packet_size;
 	for (;;) {
 		uint32_t before = c->relay.counted;
@@ -334,6 +344,8 @@ static enum relay_action client_inspect(void *owner, char type, const uint8_t *b
 {
 	if (type == 'X')
 		return RELAY_DROP_STOP;
+	if (!client_tracks_statements(owner))
+		return type == 'P' ? prepared_parse_watched(owner, body, len) : RELAY_FORWARD;
 	return prepared_client_message(owner, type, body, len);
 }
 
@@ -417,6 +429,12 @@ static enum relay_action on_ready(struct server *s, struct client *c)
 	}
 	bool answered = c->relay.counted == s->relay.counted;
 	stats_ready(&s->clock, s->pool->stats, s->txn_status, !answered || c->relay.unsynced);
+	if (c->state_notice) {
+		relay_flush(&s->relay);   /* the NOTICE goes before this ReadyForQuery */
+		session_state_notices(c, c->conn.out);
+	}
+	if (answered && c->state_clear)
+		session_state_answered(c);   /* may unpin: then released below */
 	if (rt.cfg->query_timeout > 0)
 		conn_timer(&s->conn, answered ? 0 : rt.cfg->query_timeout);
 	if (s->pool->mode == POOL_SESSION) {
@@ -430,6 +448,11 @@ static enum relay_action on_ready(struct server *s, struct client *c)
 	}
 	if (s->pool->mode == POOL_STATEMENT && s->txn_status != 'I')
 		return RELAY_FORWARD_STOP;
+	if (c->pinned) {
+		if (answered && !c->relay.unsynced)
+			client_idle_timer(c, s->txn_status);
+		return RELAY_FORWARD;
+	}
 	if (answered && !c->relay.unsynced) {
 		if (s->txn_status == 'I')
 			return RELAY_FORWARD_STOP;   /* transaction over (if nothing else is owed) */
@@ -463,6 +486,8 @@ static enum relay_action server_inspect(void *owner, char type, const uint8_t *b
 		enum relay_action act = s->stmts ? prepared_server_message(s, type, body, len) : RELAY_FORWARD;
 		if (act != RELAY_FORWARD)
 			return act;
+		if (c)
+			c->state_clear = 0;   /* the clearing statement may not have run */
 		if (c && s->pool->mode == POOL_SESSION && is_fatal(body, len))
 			s->said_fatal = true;   /* the session ends with it, as on PostgreSQL */
 		return c && s->pool->mode != POOL_SESSION ? soften_fatal(s, c, body, len) : RELAY_FORWARD;
@@ -722,6 +747,22 @@ static struct relay_spec client_spec_tracked = {
 	.fn = client_inspect,
 	.observe = client_observe,
 	/* SQL naming sluice's statements is refused (prepared_sql.c) */
+	.scan_types = { ['Q'] = true },
+	.scan = client_scan,
+};
+
+/* No statement tracking, but session state is watched for
+ * (transaction_session_state): Query texts scanned, Parses read whole. */
+static struct relay_spec client_spec_watched = {
+	.inspect = { ['X'] = true, ['P'] = true },
+	.peek_types = { ['Q'] = true, ['P'] = true },
+	.peek = client_peek,
+	.count = { ['Q'] = true, ['S'] = true, ['F'] = true },
+	.unsync = { ['P'] = true, ['B'] = true, ['E'] = true, ['D'] = true,
+		    ['C'] = true, ['H'] = true },
+	.max_len = PQ_MESSAGE_MAX,
+	.max_inspect_len = PQ_MESSAGE_MAX,
+	.fn = client_inspect,
 	.scan_types = { ['Q'] = true },
 	.scan = client_scan,
 };

@@ -23,6 +23,7 @@
 #include "metrics.h"
 #include "pool.h"
 #include "runtime.h"
+#include "session_state.h"
 #include "stats.h"
 
 #define METRICS_MAX_SOCKETS 8
@@ -169,6 +170,33 @@ static void render_pools(struct evbuffer *b)
 			continue;
 		pool_labels(b, "sluice_pool_startup_mismatch_total", p);
 		evbuffer_add_printf(b, "} %llu\n", p->startup_mismatch);
+	}
+	family(b, "sluice_pool_session_state_total", "counter",
+	       "Statements in transaction or statement pooling that leave session state on the "
+	       "server, by kind and by what transaction_session_state did (warned, refused, "
+	       "pinned).");
+	static const char *const actions[] = { "warned", "refused", "pinned" };
+	for (struct list *it = rt.pools.next; it != &rt.pools; it = it->next) {
+		const struct pool *p = list_entry(it, struct pool, node);
+		if (p->internal)
+			continue;
+		for (int k = 0; k < STATE_KINDS; k++)
+			for (int a = 0; a < 3; a++) {
+				if (!p->state_seen[k][a])
+					continue;
+				pool_labels(b, "sluice_pool_session_state_total", p);
+				evbuffer_add_printf(b, ",kind=\"%s\",action=\"%s\"} %llu\n",
+						    session_state_kind_name(k), actions[a], p->state_seen[k][a]);
+			}
+	}
+	family(b, "sluice_pool_pinned_servers", "gauge",
+	       "Servers kept by a client whose session state pins it (transaction_session_state = pin).");
+	for (struct list *it = rt.pools.next; it != &rt.pools; it = it->next) {
+		const struct pool *p = list_entry(it, struct pool, node);
+		if (p->internal)
+			continue;
+		pool_labels(b, "sluice_pool_pinned_servers", p);
+		evbuffer_add_printf(b, "} %d\n", p->npinned);
 	}
 }
 

@@ -100,6 +100,9 @@ static void settings_from_entry(struct pool *p, const struct db_entry *entry)
 							       : rt.cfg->max_db_connections;
 	p->min_pool_size = entry->min_pool_size >= 0 ? entry->min_pool_size : rt.cfg->min_pool_size;
 	p->reserve_size = entry->reserve_pool >= 0 ? entry->reserve_pool : rt.cfg->reserve_pool_size;
+	/* sluice's own lookups and bypass sessions are no clients' to judge */
+	p->state_policy = p->internal || p->bypass ? STATE_ALLOW
+						    : config_state_policy_for(rt.cfg, entry, p->user);
 	if (p->internal) {
 		/* one lookup per server: auth_query_max_in_flight bounds what
 		 * strangers can make PostgreSQL run at once; more wait in the
@@ -520,10 +523,12 @@ void pool_server_ready(struct server *s)
 	pool_link(p, s, c);
 }
 
-static void release_onward(struct server *s, bool reset)
+static void release_onward(struct server *s, enum pool_release how)
 {
-	if (reset)
+	if (how == POOL_RELEASE_RESET)
 		server_reset(s);
+	else if (how == POOL_RELEASE_DISCARD)
+		server_discard(s);   /* a pinned client's session state goes */
 	else
 		pool_server_ready(s);
 }
@@ -542,11 +547,11 @@ void pool_release(struct server *s, enum pool_release how)
 		 * query yet, and would cancel whatever runs there next: the
 		 * reset query, a check, or another client's SET or query.
 		 * PgBouncer (1.19 on) waits the same way. */
-		s->reset_after_cancel = how == POOL_RELEASE_RESET;
+		s->release_after_cancel = (uint8_t)how;
 		server_set_state(s, SV_CANCEL_WAIT);
 		return;
 	}
-	release_onward(s, how == POOL_RELEASE_RESET);
+	release_onward(s, how);
 }
 
 void pool_cancel_settled(struct server *s)
@@ -554,7 +559,7 @@ void pool_cancel_settled(struct server *s)
 	if (s->state != SV_CANCEL_WAIT)
 		return;   /* still with its client, or closing */
 	server_log(s, LOG_LVL_DEBUG, "the cancel sent for it is taken: back to the pool");
-	release_onward(s, s->reset_after_cancel);
+	release_onward(s, (enum pool_release)s->release_after_cancel);
 }
 
 /* Other pools of the same database may have been waiting for a slot. */

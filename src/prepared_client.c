@@ -17,9 +17,11 @@
 #include "log.h"
 #include "pool.h"
 #include "pq_reader.h"
+#include "pq_writer.h"
 #include "prepared.h"
 #include "prepared_internal.h"
 #include "proto.h"
+#include "relay.h"
 #include "runtime.h"
 #include "server.h"
 #include "sqlstate.h"
@@ -530,19 +532,26 @@ enum relay_action prepared_client_message(struct client *c, char type,
 					  const uint8_t *body, size_t len)
 {
 	struct server *s = c->server;
-	if (type == 'P') {
-		struct pq_reader q = pq_reader_make(body, len);
-		(void)pq_get_cstring(&q);
-		const char *text = pq_get_cstring(&q);
-		if (text && !prepared_parse_allowed(c, text))
-			return RELAY_FAIL;
-	}
-	if (s->stmts && s->stmts->skipping)
-		return RELAY_FORWARD;   /* the server ignores it: nothing is owed */
-	struct pq_reader r = pq_reader_make(body, len);
-	struct pq_writer w;
-	enum relay_action act;
+	struct pq_writer w, refused = { 0 };
+	enum relay_action act = RELAY_FORWARD;
 	pq_writer_init(&w);
+	if (type == 'P') {
+		act = prepared_parse_verdict(c, body, len);
+		if (act == RELAY_DROP) {
+			/* transaction_session_state refuses it: the same Parse of
+			 * the refusal goes on in its place, tracked as any other */
+			if (!prepared_refused_parse(c, body, len, &refused))
+				act = RELAY_FAIL;
+			body = refused.buf + PQ_HEADER_LEN;
+			len = refused.len - PQ_HEADER_LEN;
+		}
+		if (act == RELAY_FAIL)
+			goto out;
+	}
+	act = RELAY_FORWARD;
+	if (s->stmts && s->stmts->skipping)
+		goto out;   /* the server ignores it: nothing is owed */
+	struct pq_reader r = pq_reader_make(body, len);
 	switch (type) {
 	case 'P': act = on_parse(c, s, &r, &w); break;
 	case 'B': act = on_bind(c, s, &r, &w, len); break;
@@ -552,9 +561,16 @@ enum relay_action prepared_client_message(struct client *c, char type,
 	}
 	if (!pq_writer_ok(&w))
 		act = RELAY_FAIL;
-	pq_writer_free(&w);
 	if (s->stmts)
 		s->stmts->worked = true;
+out:
+	if (refused.len && (act == RELAY_FORWARD || act == RELAY_FORWARD_STOP)) {
+		relay_flush(&c->relay);   /* what passes is the refusal, not the client's Parse */
+		act = evbuffer_add(s->conn.out, refused.buf, refused.len) == 0 ? RELAY_DROP : RELAY_FAIL;
+	}
+	if (refused.buf)
+		pq_writer_free(&refused);
+	pq_writer_free(&w);
 	return act;
 }
 

@@ -17,13 +17,19 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
+
+#include <event2/buffer.h>
 
 #include "client_types.h"
+#include "conn.h"
 #include "pool.h"
+#include "pq_reader.h"
+#include "pq_writer.h"
 #include "prepared.h"
+#include "proto.h"
+#include "relay.h"
+#include "server.h"
+#include "session_state.h"
 #include "sqlscan.h"
 #include "sqlstate.h"
 #include "stmtreg.h"
@@ -40,79 +46,6 @@ static enum sqlscan_enc client_enc(const struct client *c)
 		if (!strcmp(pl->names[i], "server_encoding"))
 			server = pl->values[i];
 	return sqlscan_encoding(client ? client : "", server ? server : "");
-}
-
-/* Could the text name a statement to refuse? Only where PREPARE, EXECUTE
- * or DEALLOCATE stands in it, and keywords are never quoted or escaped: a
- * case-blind look for the three words, sixteen bytes at a time (SSE2;
- * else eight) for the letters that anchor them (p, x, d), costs a few
- * instructions a word where lexing costs many a byte. (A trail byte of a client-only encoding
- * may spell one falsely: then the scanner decides.) */
-#define BYTES(c) (0x0101010101010101ull * (uint8_t)(c))
-/* 0x80 in each byte of v that is zero, and nothing else */
-#define ZERO_BYTES(v) (~((((v) & BYTES(0x7f)) + BYTES(0x7f)) | (v)) & BYTES(0x80))
-
-static bool word_at(const uint8_t *p, size_t n, size_t at, const char *word, size_t len)
-{
-	if (at + len > n)
-		return false;
-	for (size_t j = 0; j < len; j++)
-		if ((p[at + j] | 0x20) != (uint8_t)word[j])
-			return false;
-	return true;
-}
-
-static bool keyword_at(const uint8_t *p, size_t n, size_t i)
-{
-	switch (p[i] | 0x20) {
-	case 'p': return word_at(p, n, i, "prepare", 7);
-	case 'x': return i > 0 && word_at(p, n, i - 1, "execute", 7);
-	case 'd': return word_at(p, n, i, "deallocate", 10);
-	default: return false;
-	}
-}
-
-/* The anchors in eight bytes at p + i, a bit per byte (bit 8k for byte k). */
-static inline uint64_t anchors8(const uint8_t *p, size_t i)
-{
-	uint64_t w;
-	memcpy(&w, p + i, 8);
-	w |= BYTES(0x20);
-	return ZERO_BYTES(w ^ BYTES('p')) | ZERO_BYTES(w ^ BYTES('x')) | ZERO_BYTES(w ^ BYTES('d'));
-}
-
-static bool mentions_keyword(const uint8_t *p, size_t n)
-{
-	size_t i = 0;
-#ifdef __SSE2__
-	/* sixteen bytes at a time where SSE2 is there (every x86-64) */
-	const __m128i lower = _mm_set1_epi8(0x20);
-	const __m128i ap = _mm_set1_epi8('p'), ax = _mm_set1_epi8('x'), ad = _mm_set1_epi8('d');
-	for (; i + 16 <= n; i += 16) {
-		__m128i v = _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)(p + i)), lower);
-		__m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, ap), _mm_cmpeq_epi8(v, ax)),
-					   _mm_cmpeq_epi8(v, ad));
-		for (unsigned hits = (unsigned)_mm_movemask_epi8(hit); hits; hits &= hits - 1)
-			if (keyword_at(p, n, i + (size_t)__builtin_ctz(hits)))
-				return true;
-	}
-#endif
-	for (; i + 8 <= n; i += 8) {
-		uint64_t hits = anchors8(p, i);
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-		for (; hits; hits &= hits - 1)
-			if (keyword_at(p, n, i + (size_t)__builtin_ctzll(hits) / 8))
-				return true;
-#else
-		for (size_t k = i; hits && k < i + 8; k++)
-			if (keyword_at(p, n, k))
-				return true;
-#endif
-	}
-	for (; i < n; i++)
-		if (keyword_at(p, n, i))
-			return true;
-	return false;
 }
 
 /* What the scan found: pass it, or end the client's session. */
@@ -134,44 +67,140 @@ static bool judge(struct client *c, unsigned found)
 	return false;
 }
 
-/* A whole text, at once. */
-static bool text_allowed(struct client *c, const uint8_t *p, size_t n)
+/* The scan of a client's text: for sluice's statement names (always)
+ * and, where the client's pool watches for it, for session state. */
+static void start_scan(struct client *c, struct sqlscan *s)
 {
-	if (!mentions_keyword(p, n))
-		return true;
+	sqlscan_init(s, STMT_NAME_PREFIX);
+	sqlscan_set_encoding(s, client_enc(c));
+	if (session_state_watch(c))
+		sqlscan_set_tracked(s, session_state_tracked, c);
+}
+
+/* A whole text, at once; a cheap look first (most texts stop there: it
+ * costs a few instructions per 16 bytes where lexing costs many a byte). */
+static unsigned scan_whole(struct client *c, const uint8_t *p, size_t n)
+{
+	if (!sqlscan_may_match((const char *)p, n, session_state_watch(c)))
+		return 0;
 	struct sqlscan s;
-	sqlscan_init(&s, STMT_NAME_PREFIX);
-	sqlscan_set_encoding(&s, client_enc(c));
+	start_scan(c, &s);
 	sqlscan_feed(&s, (const char *)p, n);
-	return judge(c, sqlscan_finish(&s));
+	return sqlscan_finish(&s);
+}
+
+/* What a text's scan means: RELAY_FORWARD, it runs (warned or pinned as
+ * transaction_session_state says); RELAY_DROP, the policy refuses it
+ * (the caller puts the refusal in its place); RELAY_FAIL, the session
+ * ends (sluice's own statement names). */
+static enum relay_action verdict(struct client *c, unsigned found, const uint8_t *p, size_t n)
+{
+	if (!judge(c, found))
+		return RELAY_FAIL;
+	if (!(found & (SQLSCAN_ST_ANY | SQLSCAN_CL_ANY)) || !session_state_watch(c))
+		return RELAY_FORWARD;
+	return session_state_admit(c, found, p, n) ? RELAY_FORWARD : RELAY_DROP;
+}
+
+/* In place of a refused Query: the refusal, raised by the server. */
+static bool send_refusal_query(struct client *c)
+{
+	struct pq_writer w;
+	pq_writer_init(&w);
+	proto_build_query(&w, session_state_refusal_sql(c));
+	bool ok = pq_writer_ok(&w);
+	relay_flush(&c->relay);   /* after what passed before it */
+	if (ok)
+		ok = evbuffer_add(c->server->conn.out, w.buf, w.len) == 0;
+	pq_writer_free(&w);
+	return ok;
 }
 
 enum relay_action prepared_client_scan(struct client *c, const uint8_t *p, size_t n, bool last)
 {
 	struct client_stmts *cs = c->stmts;
-	if (last && !(cs && cs->scan_streaming))   /* the whole body in one piece */
-		return text_allowed(c, p, n) ? RELAY_FORWARD : RELAY_FAIL;
+	if (last && !(cs && cs->scan_streaming)) {   /* the whole body in one piece */
+		enum relay_action v = verdict(c, scan_whole(c, p, n), p, n);
+		if (v != RELAY_DROP)
+			return v;
+		return send_refusal_query(c) ? RELAY_DROP : RELAY_FAIL;
+	}
 	/* streamed: every piece through the scanner, kept per client */
 	if (!cs && !(cs = stmtreg_names(c)))
 		goto no_memory;
 	if (!cs->scan && !(cs->scan = malloc(sizeof *cs->scan)))
 		goto no_memory;
 	if (!cs->scan_streaming) {
-		sqlscan_init(cs->scan, STMT_NAME_PREFIX);
-		sqlscan_set_encoding(cs->scan, client_enc(c));
+		start_scan(c, cs->scan);
 		cs->scan_streaming = true;
 	}
 	sqlscan_feed(cs->scan, (const char *)p, n);
 	if (!last)
 		return RELAY_FORWARD;
 	cs->scan_streaming = false;
-	return judge(c, sqlscan_finish(cs->scan)) ? RELAY_FORWARD : RELAY_FAIL;
+	enum relay_action v = verdict(c, sqlscan_finish(cs->scan), (const uint8_t *)"", 0);
+	if (v == RELAY_DROP) {
+		/* its front went out already: nothing can take its place */
+		char msg[400];
+		session_state_refusal_text(c, msg, sizeof msg);
+		prepared_fail(c, SQLSTATE_FEATURE_NOT_SUPPORTED, "%s", msg);
+		return RELAY_FAIL;
+	}
+	return v;
 no_memory:
 	prepared_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
 	return RELAY_FAIL;
 }
 
-bool prepared_parse_allowed(struct client *c, const char *query)
+enum relay_action prepared_parse_verdict(struct client *c, const uint8_t *body, size_t len)
 {
-	return text_allowed(c, (const uint8_t *)query, strlen(query));
+	struct pq_reader r = pq_reader_make(body, len);
+	(void)pq_get_cstring(&r);
+	const char *text = pq_get_cstring(&r);
+	if (!text)
+		return RELAY_FORWARD;   /* malformed: PostgreSQL says so */
+	size_t n = strlen(text);
+	return verdict(c, scan_whole(c, (const uint8_t *)text, n), (const uint8_t *)text, n);
+}
+
+#define TEXT_OID 25u   /* pg_type's text */
+
+/* A refused Parse becomes the same Parse of the refusal's DO block; its
+ * parameter types stay (a Bind must still fit them), and those left
+ * unspecified become text, which nothing then reads. */
+bool prepared_refused_parse(struct client *c, const uint8_t *body, size_t len, struct pq_writer *w)
+{
+	struct pq_reader r = pq_reader_make(body, len);
+	const char *name = pq_get_cstring(&r);
+	(void)pq_get_cstring(&r);
+	uint16_t nparams = pq_get_u16(&r);
+	if (!name || r.bad)
+		return false;
+	pq_begin(w, 'P');
+	pq_put_cstring(w, name);
+	pq_put_cstring(w, session_state_refusal_sql(c));
+	pq_put_u16(w, nparams);
+	for (uint16_t i = 0; i < nparams; i++) {
+		uint32_t oid = pq_get_u32(&r);
+		pq_put_u32(w, oid ? oid : TEXT_OID);
+	}
+	pq_end(w);
+	return !r.bad && pq_writer_ok(w);
+}
+
+/* Without statement tracking, a Parse is only looked at for session
+ * state: it passes, or its refusal goes in its place. */
+enum relay_action prepared_parse_watched(struct client *c, const uint8_t *body, size_t len)
+{
+	enum relay_action v = prepared_parse_verdict(c, body, len);
+	if (v != RELAY_DROP)
+		return v;
+	struct pq_writer w;
+	pq_writer_init(&w);
+	bool ok = prepared_refused_parse(c, body, len, &w);
+	relay_flush(&c->relay);
+	if (ok)
+		ok = evbuffer_add(c->server->conn.out, w.buf, w.len) == 0;
+	pq_writer_free(&w);
+	return ok ? RELAY_DROP : RELAY_FAIL;
 }

@@ -163,7 +163,7 @@ static void note_type(struct relay *r, const struct relay_spec *spec, uint8_t ty
 /* A hook ran. It may have flushed, and then written to dst; writing
  * without flushing first breaks the order (checked where it is cheap:
  * around `fn`, which sees few messages). */
-static void after_hook(struct run *x, size_t run_before, bool check)
+static inline void after_hook(struct run *x, size_t run_before, bool check)
 {
 	if (x->flushed || check) {
 		x->flushed = false;
@@ -268,7 +268,13 @@ static enum relay_result walk(struct run *x, const struct relay_spec *spec, void
 			r->scanning = !r->dropping && spec->scan && spec->scan_types[type];
 			if (r->scanning) {
 				r->scanning = n < total;
-				if (scan_feed(x, spec, owner, h.type, PQ_HEADER_LEN, n, n == total) != RELAY_FORWARD)
+				size_t run_before = x->run;
+				enum relay_action v = scan_feed(x, spec, owner, h.type, PQ_HEADER_LEN, n, n == total);
+				if (x->flushed)
+					after_hook(x, run_before, false);
+				if (v == RELAY_DROP && n == total)
+					r->dropping = true;   /* refused whole: what replaces it is in dst */
+				else if (v != RELAY_FORWARD)
 					return RELAY_FAILED;
 			}
 			take(x, n, r->dropping);

@@ -527,7 +527,7 @@ void sqlscan_set_tracked(struct sqlscan *s, bool (*fn)(const char *name, void *a
 /* 0x80 in each byte of v that is zero, and nothing else */
 #define ZERO_BYTES(v) (~((((v) & BYTES(0x7f)) + BYTES(0x7f)) | (v)) & BYTES(0x80))
 
-static bool word_at(const uint8_t *p, size_t n, size_t at, const char *word, size_t len)
+static inline bool word_at(const uint8_t *p, size_t n, size_t at, const char *word, size_t len)
 {
 	if (at + len > n)
 		return false;
@@ -537,7 +537,7 @@ static bool word_at(const uint8_t *p, size_t n, size_t at, const char *word, siz
 	return true;
 }
 
-static bool ident_byte(unsigned b)
+static inline bool ident_byte(unsigned b)
 {
 	return (b | 0x20) - 'a' < 26 || b - '0' < 10 || b == '_' || b == '$' || b >= 0x80;
 }
@@ -555,105 +555,217 @@ static bool start_word(const uint8_t *p, size_t n, size_t i, bool *select)
 	/* the word, and no identifier byte after it */
 #define W(word) (word_at(p, n, i, word, sizeof(word) - 1) && \
 		 (i + sizeof(word) - 1 == n || !ident_byte(p[i + sizeof(word) - 1])))
+	if (i + 2 >= n)
+		return false;   /* every word is three letters or more */
+	/* the first two letters pick the word: most texts start with one of
+	 * none (SELECT, INSERT, UPDATE, BEGIN) and cost a compare or two */
+	unsigned second = p[i + 1] | 0x20u;
 	switch (p[i] | 0x20) {
 	case 's':
+		if (second != 'e')
+			return false;
+		if ((p[i + 2] | 0x20) == 't')
+			return W("set");
 		if (W("select"))
 			*select = true;
-		return W("set");
-	case 'l': return W("load") || W("listen");
-	case 'r': return W("reset");
-	case 'c': return W("close") || W("create");
-	case 'd': return W("declare") || W("discard") || W("deallocate");
-	case 'p': return W("prepare");
-	case 'u': return W("unlisten");
+		return false;
+	case 'l': return second == 'o' ? W("load") : second == 'i' && W("listen");
+	case 'r': return second == 'e' && W("reset");
+	case 'c': return second == 'l' ? W("close") : second == 'r' && W("create");
+	case 'd': return second == 'e' ? W("declare") || W("deallocate") : second == 'i' && W("discard");
+	case 'p': return second == 'r' && W("prepare");
+	case 'u': return second == 'n' && W("unlisten");
 	default: return false;
 	}
 #undef W
 }
 
-/* An anchor at p + i: true if the text may hold state. */
+/* PREPARE, EXECUTE or DEALLOCATE around an anchor letter (p, x, d) at
+ * p + i: keywords are never quoted or escaped, so a case-blind look for
+ * the words finds every place where the scan could find sluice's
+ * statement names. */
+static inline bool own_keyword_at(const uint8_t *p, size_t n, size_t i)
+{
+	switch (p[i] | 0x20) {
+	case 'p': return word_at(p, n, i, "prepare", 7);
+	case 'x': return i > 0 && word_at(p, n, i - 1, "execute", 7);
+	case 'd': return word_at(p, n, i, "deallocate", 10);
+	default: return false;
+	}
+}
+
+/* An anchor at p + i: true if the text may hold what is looked for. */
 static bool anchor(const uint8_t *p, size_t n, size_t i, bool *select, bool *temp)
 {
 	switch (p[i]) {
 	case ';':
-		return start_word(p, n, i + 1, select);
+		return i + 1 < n && start_word(p, n, i + 1, select);   /* (most texts end with one) */
 	case '_':
-		return word_at(p, n, i + 1, "advisory", 8) ||
-		       (i >= 3 && word_at(p, n, i - 3, "set", 3) && word_at(p, n, i + 1, "config", 6));
+		if (i + 1 >= n)
+			return false;
+		switch (p[i + 1] | 0x20) {   /* one compare for most identifiers */
+		case 'a': return word_at(p, n, i + 1, "advisory", 8);
+		case 'c': return i >= 3 && word_at(p, n, i - 3, "set", 3) && word_at(p, n, i + 1, "config", 6);
+		default: return false;
+		}
 	case '&':
 		return i > 0 && (p[i - 1] | 0x20) == 'u';
-	default:   /* m or M */
+	case 'm': case 'M':   /* only SELECT ... INTO TEMP needs it */
+		if (!*select)
+			return false;
 		if (i >= 2 && word_at(p, n, i - 2, "temp", 4))
 			*temp = true;
 		return *select && *temp;
+	default:
+		return own_keyword_at(p, n, i);
 	}
 }
 
+/* Which bytes are anchors: p, x, d (either case) for sluice's own
+ * statement names; ; _ & m for session state. */
+enum { LOOK_OWN = 1, LOOK_STATE = 2 };
+
 #ifndef __SSE2__
-static inline bool is_anchor(unsigned b)
+static inline bool is_anchor(unsigned b, int look)
 {
-	return b == ';' || b == '_' || b == '&' || (b | 0x20) == 'm';
+	unsigned l = b | 0x20;
+	return ((look & LOOK_OWN) && (l == 'p' || l == 'x' || l == 'd')) ||
+	       ((look & LOOK_STATE) && (b == ';' || b == '_' || b == '&' || l == 'm'));
 }
 
-static inline uint64_t anchors8(const uint8_t *p, size_t i)
+static inline uint64_t anchors8(const uint8_t *p, size_t i, int look)
 {
-	uint64_t w;
+	uint64_t w, hits = 0;
 	memcpy(&w, p + i, 8);
-	return ZERO_BYTES(w ^ BYTES(';')) | ZERO_BYTES(w ^ BYTES('_')) | ZERO_BYTES(w ^ BYTES('&')) |
-	       ZERO_BYTES((w | BYTES(0x20)) ^ BYTES('m'));
+	uint64_t l = w | BYTES(0x20);
+	if (look & LOOK_OWN)
+		hits |= ZERO_BYTES(l ^ BYTES('p')) | ZERO_BYTES(l ^ BYTES('x')) | ZERO_BYTES(l ^ BYTES('d'));
+	if (look & LOOK_STATE)
+		hits |= ZERO_BYTES(w ^ BYTES(';')) | ZERO_BYTES(w ^ BYTES('_')) | ZERO_BYTES(w ^ BYTES('&')) |
+			ZERO_BYTES(l ^ BYTES('m'));
+	return hits;
 }
 #endif
 
 #ifdef __SSE2__
 /* The anchors among 16 bytes at q, a bit per byte. */
-static inline unsigned anchors16(const uint8_t *q)
+static inline unsigned anchors16(const uint8_t *q, int look)
 {
-	const __m128i lower = _mm_set1_epi8(0x20), semi = _mm_set1_epi8(';'),
-		      under = _mm_set1_epi8('_'), amp = _mm_set1_epi8('&'), m = _mm_set1_epi8('m');
 	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
-	__m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, semi), _mm_cmpeq_epi8(v, under)),
-				   _mm_or_si128(_mm_cmpeq_epi8(v, amp),
-						_mm_cmpeq_epi8(_mm_or_si128(v, lower), m)));
+	__m128i l = _mm_or_si128(v, _mm_set1_epi8(0x20));
+	__m128i hit = _mm_setzero_si128();
+	if (look & LOOK_OWN)
+		hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(l, _mm_set1_epi8('p')),
+						_mm_cmpeq_epi8(l, _mm_set1_epi8('x'))),
+				   _mm_cmpeq_epi8(l, _mm_set1_epi8('d')));
+	if (look & LOOK_STATE)
+		hit = _mm_or_si128(hit, _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(';')),
+								  _mm_cmpeq_epi8(v, _mm_set1_epi8('_'))),
+						     _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('&')),
+								  _mm_cmpeq_epi8(l, _mm_set1_epi8('m')))));
 	return (unsigned)_mm_movemask_epi8(hit);
 }
 #endif
 
-bool sqlscan_may_hold_state(const char *text, size_t n)
+static inline uint32_t lit4(const char *s)
 {
-	const uint8_t *p = (const uint8_t *)text;
+	uint32_t v;
+	memcpy(&v, s, 4);
+	return v;
+}
+
+/* The words most texts start with, told from the first four bytes at
+ * once (folded to lower case): none of them starts a statement of
+ * interest. -1: not one of them (start_word decides); else whether it is
+ * SELECT (whose INTO TEMP is looked for). */
+static inline int plain_start(const uint8_t *p, size_t n)
+{
+	if (n < 5)
+		return -1;
+	uint32_t w;
+	memcpy(&w, p, 4);
+	w |= 0x20202020u;
+	if (w == lit4("sele"))
+		return 1;
+	if (ident_byte(p[4]) && (w == lit4("inse") || w == lit4("upda") || w == lit4("dele") ||
+				 w == lit4("begi") || w == lit4("comm") || w == lit4("roll") ||
+				 w == lit4("with") || w == lit4("valu") || w == lit4("fetc") ||
+				 w == lit4("copy") || w == lit4("show") || w == lit4("expl")))
+		return 0;
+	return -1;
+}
+
+/* The byte after (or before) an anchor, inline: most anchors are letters
+ * inside ordinary words and end here, without a call. */
+static inline bool worth_a_look(const uint8_t *p, size_t n, size_t i, bool select)
+{
+	unsigned next = i + 1 < n ? p[i + 1] | 0x20u : 0;
+	switch (p[i] | 0x20) {
+	case 'p': return next == 'r';
+	case 'd': return next == 'e';
+	case 'x': return i > 0 && (p[i - 1] | 0x20) == 'e';
+	case 'm': return select;
+	case '_' | 0x20: return next == 'a' || next == 'c';
+	case ';': return i + 1 < n;
+	default: return true;   /* & */
+	}
+}
+
+/* One pass over the text for everything `look` asks. An anchor of the
+ * other kind can only be a letter p, x, d or m, whose check then looks
+ * for the other's words too: harmless (a true is only "scan it"). */
+static bool filter(const uint8_t *p, size_t n, int look)
+{
 	bool select = false, temp = false;
-	if (start_word(p, n, 0, &select))
-		return true;
+	if (look & LOOK_STATE) {
+		int plain = plain_start(p, n);
+		if (plain >= 0)
+			select = plain;
+		else if (start_word(p, n, 0, &select))
+			return true;
+	}
 	size_t i = 0;
 #ifdef __SSE2__
 	/* sixteen bytes at a time where SSE2 is there (every x86-64) */
 	for (; i + 16 <= n; i += 16)
-		for (unsigned hits = anchors16(p + i); hits; hits &= hits - 1)
-			if (anchor(p, n, i + (size_t)__builtin_ctz(hits), &select, &temp))
+		for (unsigned hits = anchors16(p + i, look); hits; hits &= hits - 1)
+			if (worth_a_look(p, n, i + (size_t)__builtin_ctz(hits), select) &&
+			    anchor(p, n, i + (size_t)__builtin_ctz(hits), &select, &temp))
 				return true;
 	if (i < n) {   /* the rest, through a zero-padded copy: no byte loop */
 		uint8_t tail[16] = { 0 };
 		memcpy(tail, p + i, n - i);
-		for (unsigned hits = anchors16(tail) & ((1u << (n - i)) - 1); hits; hits &= hits - 1)
-			if (anchor(p, n, i + (size_t)__builtin_ctz(hits), &select, &temp))
+		for (unsigned hits = anchors16(tail, look) & ((1u << (n - i)) - 1); hits; hits &= hits - 1)
+			if (worth_a_look(p, n, i + (size_t)__builtin_ctz(hits), select) &&
+			    anchor(p, n, i + (size_t)__builtin_ctz(hits), &select, &temp))
 				return true;
 	}
 #else
 	for (; i + 8 <= n; i += 8) {
-		uint64_t hits = anchors8(p, i);
+		uint64_t hits = anchors8(p, i, look);
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 		for (; hits; hits &= hits - 1)
 			if (anchor(p, n, i + (size_t)__builtin_ctzll(hits) / 8, &select, &temp))
 				return true;
 #else
 		for (size_t k = i; hits && k < i + 8; k++)
-			if (is_anchor(p[k]) && anchor(p, n, k, &select, &temp))
+			if (is_anchor(p[k], look) && anchor(p, n, k, &select, &temp))
 				return true;
 #endif
 	}
 	for (; i < n; i++)
-		if (is_anchor(p[i]) && anchor(p, n, i, &select, &temp))
+		if (is_anchor(p[i], look) && anchor(p, n, i, &select, &temp))
 			return true;
 #endif
 	return false;
+}
+
+bool sqlscan_may_hold_state(const char *text, size_t n)
+{
+	return filter((const uint8_t *)text, n, LOOK_STATE);
+}
+
+bool sqlscan_may_match(const char *text, size_t n, bool state)
+{
+	return filter((const uint8_t *)text, n, LOOK_OWN | (state ? LOOK_STATE : 0));
 }

@@ -16,6 +16,10 @@ use Time::HiRes qw(time);
 use SluiceTest qw(wait_for run_c_test);
 use SluiceTest::Proto qw(msg error_text);
 
+# SET work_mem below is session state in transaction pooling: the default
+# transaction_session_state (warn) says so once per client (61-session-state.t)
+SluiceTest::expect_log(qr/session state in transaction pooling \(application_name "[^"]*"\): set: .*\("SET work_mem \.\.\."\)/);
+
 my $pg = SluiceTest::Pg->new;
 my %pw = (app => 'app_pw', load => 'load_pw', alice => 'alice_pw', bob => 'bob_pw');
 $pg->create_role($_, $pw{$_}) for sort keys %pw;

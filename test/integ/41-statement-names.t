@@ -19,6 +19,10 @@ use Test::More;
 use SluiceTest qw(app_pool);
 use SluiceTest::Proto qw(msg);
 
+# a client's own SQL PREPARE is session state in transaction pooling: the
+# default transaction_session_state (warn) says so (61-session-state.t)
+SluiceTest::expect_log(qr/session state in transaction pooling \(application_name "[^"]*"\): sql_prepare: .*\("PREPARE own_q \.\.\."\)/);
+
 my ($pg, $sl) = app_pool();
 # each refusal below
 $sl->expect_log(qr/ app\/app\S+ pooler error: (?:PREPARE|EXECUTE|DEALLOCATE) of a prepared statement named sluice_\.\.\.: those are sluice's own, on servers other clients share; SQL-level PREPARE, EXECUTE and DEALLOCATE of them are refused \(sqlstate=42501\)/);

@@ -92,6 +92,7 @@ static const struct { const char *key, *want; } defaults[] = {
 	{ "server_check_delay", "30" }, { "track_extra_parameters", "" },
 	{ "max_prepared_statements", "200" }, { "max_client_prepared_statements", "10000" },
 	{ "max_client_prepared_bytes", "67108864" },
+	{ "transaction_session_state", "warn" }, { "max_pinned_servers", "0" },
 	{ "stats_period", "60" }, { "metrics_listen", "" },
 	{ "client_tls_sslmode", "disable" }, { "client_tls_key_file", "(null)" },
 	{ "client_tls_cert_file", "(null)" }, { "client_tls_ca_file", "(null)" },
@@ -249,6 +250,14 @@ static const struct { const char *text, *err; } errors[] = {
 	{ "[sluice]\nauth_type = any\n", "t.ini:2: auth_type: \"any\" is not supported yet" },
 	{ "[sluice]\npool_mode = sessions\n",
 	  "t.ini:2: pool_mode: \"sessions\" is not one of: session, transaction, statement" },
+	{ "[sluice]\ntransaction_session_state = sometimes\n",
+	  "t.ini:2: transaction_session_state: \"sometimes\" is not one of: allow, warn, refuse, pin" },
+	{ "[databases]\nd = transaction_session_state=pinned\n",
+	  "t.ini:2: transaction_session_state: \"pinned\" is not one of: allow, warn, refuse, pin" },
+	{ "[users]\nu = transaction_session_state=\n",
+	  "t.ini:2: transaction_session_state: \"\" is not one of: allow, warn, refuse, pin" },
+	{ "[sluice]\nmax_pinned_servers = -1\n",
+	  "t.ini:2: max_pinned_servers: -1 is out of range (0..2147483647)" },
 	{ "[sluice]\nquery_wait_timeout = -1\n",
 	  "t.ini:2: query_wait_timeout: \"-1\" is not a number of seconds (units: ms, s, min, h, d)" },
 	{ "[sluice]\nquery_wait_timeout = 1e3\n",
@@ -633,6 +642,46 @@ static void test_pool_mode_precedence(void)
 	config_free(cfg);
 }
 
+/* transaction_session_state: [users] over [databases] over the global
+ * key; a bad value names file, line and key. */
+static void test_state_policy_precedence(void)
+{
+	static const char text[] =
+		"[sluice]\n"
+		"transaction_session_state = refuse\n"
+		"[databases]\n"
+		"pindb = transaction_session_state=pin\n"
+		"plain = host=x\n"
+		"[users]\n"
+		"ok = transaction_session_state=allow\n"
+		"w = transaction_session_state=warn pool_mode=transaction\n"
+		"other = max_user_connections=3\n";
+	static const struct { const char *db, *user; int want; } cases[] = {
+		{ "plain", "nobody", STATE_REFUSE },   /* global */
+		{ NULL, NULL, STATE_REFUSE },
+		{ "pindb", "nobody", STATE_PIN },      /* database over global */
+		{ "pindb", "other", STATE_PIN },       /* user without the key: database */
+		{ "pindb", "ok", STATE_ALLOW },        /* user over database */
+		{ "plain", "w", STATE_WARN },          /* user over global */
+	};
+	struct config *cfg;
+	char err[512];
+
+	if (!ok(parse(text, &cfg, err, sizeof err), "state policy config parses")) {
+		diag("%s", err);
+		return;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		const struct db_entry *db = cases[i].db ? config_find_db(cfg, cases[i].db) : NULL;
+		char name[128];
+		snprintf(name, sizeof name, "transaction_session_state for db %s, user %s",
+			 cases[i].db ? cases[i].db : "(none)", cases[i].user ? cases[i].user : "(none)");
+		is_int(config_state_policy_for(cfg, db, cases[i].user), cases[i].want, name);
+	}
+	config_free(cfg);
+
+}
+
 /* ---- small functions ---- */
 
 static void test_list_and_names(void)
@@ -877,6 +926,7 @@ int main(void)
 	test_db_pool_limits();
 	test_users();
 	test_pool_mode_precedence();
+	test_state_policy_precedence();
 	test_list_and_names();
 	test_reload_check();
 	test_files();
