@@ -85,7 +85,7 @@ $(BUILD)/test/fuzz/%_replay.t: test/fuzz/%.c test/fuzz/replay_main.c $(LIBA) | $
 DEB_PKGS = build-essential pkg-config libevent-dev libssl-dev libpq-dev liburing-dev \
            postgresql-15 postgresql-client-15 pgbouncer clang perl openssl \
            python3-asyncpg python3-psycopg nodejs $(if $(shell command -v npm),,npm) \
-           default-jdk-headless libpostgresql-jdbc-java
+           default-jdk-headless libpostgresql-jdbc-java logrotate
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \

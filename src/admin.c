@@ -689,9 +689,9 @@ void admin_login(struct client *c)
 	if (pq_writer_ok(&w))
 		evbuffer_add(c->conn.out, w.buf, w.len);
 	pq_writer_free(&w);
-	client_log_login(c);
 	conn_timer(&c->conn, 0);
 	client_set_state(c, CL_ADMIN);
+	client_log_login(c);   /* logged in: not under the limit of client_log.c */
 	conn_send(&c->conn);
 }
 

@@ -343,7 +343,6 @@ void client_welcome(struct client *c)
 	}
 	(void)conn_add(&c->conn, w.buf, w.len);
 	pq_writer_free(&w);
-	client_log_login(c);
 	conn_timer(&c->conn, 0);
 	if (c->server) {
 		client_set_state(c, CL_ACTIVE);
@@ -351,6 +350,9 @@ void client_welcome(struct client *c)
 		client_set_state(c, CL_IDLE);
 		client_idle_timer(c, 'I');
 	}
+	/* once logged in: the limit on lines about clients that have not
+	 * (client_log.c) must not drop a login's own line */
+	client_log_login(c);
 	conn_read_start(&c->conn);
 	conn_send_soon(&c->conn);
 }

@@ -11,7 +11,8 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../lib";
 use Test::More;
-use SluiceTest qw(wait_for);
+use HTTP::Tiny;
+use SluiceTest qw(free_port wait_for);
 use SluiceTest::Proto;
 
 my $pg = SluiceTest::Pg->new;
@@ -30,12 +31,14 @@ $pg->safe_psql('app', 'CREATE SCHEMA tenant_a; GRANT ALL ON SCHEMA tenant_a TO P
 my $users_ini = "[users]\n" . join('', map { "$_->{name} = pool_mode=$_->{mode} "
 	. "transaction_session_state=$_->{policy}\n" } @users)
     . "capped = pool_mode=transaction transaction_session_state=pin\n";
+my $mport = free_port();
 my $sl = SluiceTest::Sluice->new(
 	pg => $pg, databases => { app => $pg->connstr('app'), app2 => $pg->connstr('app') . ' pool_size=2' },
 	users => { (map { $_->{name} => 'pw' } @users), capped => 'pw', plain => 'pw' },
 	default_user => 'plain',
 	settings => { default_pool_size => 1, query_wait_timeout => 10, max_pinned_servers => 1,
-		      admin_users => 'plain', pool_mode => 'transaction' },
+		      admin_users => 'plain', pool_mode => 'transaction',
+		      metrics_listen => "127.0.0.1:$mport" },
 	extra_config => $users_ini,
 );
 $sl->expect_log(qr/WARNING C-\d+ app\/warn_\w+@\S+ session state in (transaction|statement) pooling/);
@@ -224,13 +227,31 @@ for my $u (@users) {
 }
 is($n->{'warn_transaction/set'}{warned}, 2, 'SHOW STATE_LEAKS: every statement is counted (2), warned once');
 
-# the default is warn, in transaction pooling only; session pooling never looks
+# The same counts in the metrics, and the pinned servers now (none).
 {
-	my $c = client('plain');
-	my $r = $c->query('SET search_path = tenant_a');
+	my $res = HTTP::Tiny->new(timeout => 10)->get("http://127.0.0.1:$mport/metrics");
+	my $m = $res->{content} // '';
+	like($m, qr/^sluice_pool_session_state_total\{database="app",user="refuse_statement",kind="load",action="refused"\} [1-9]\d*$/m,
+	     'metrics: sluice_pool_session_state_total by pool, kind and action');
+	like($m, qr/^sluice_pool_session_state_total\{database="app",user="warn_transaction",kind="set",action="warned"\} 2$/m,
+	     'metrics: ... every warned statement counted');
+	like($m, qr/^sluice_pool_pinned_servers\{database="app",user="pin_transaction"\} 0$/m,
+	     'metrics: sluice_pool_pinned_servers, 0 once the pinned clients left');
+}
+
+# the default is warn, in transaction pooling only; the log line names the
+# client's application_name, the kind and the statement's first words,
+# never its values
+{
+	my $c = $sl->proto(user => 'plain', password => 'pw', db => 'app', params => { application_name => 'app_x' });
+	my $r = $c->query("SET search_path = tenant_secret_value");
 	ok((grep { ($_->{M} // '') =~ /^sluice: set in transaction pooling/ } @{ $r->{notices} }),
 	   'default (warn): a NOTICE');
 	$c->terminate;
+	my ($line) = grep { /app\/plain@/ && /session state/ } split /\n/, $sl->log_contents;
+	like($line // '', qr/WARNING C-\d+ app\/plain@\S+ session state in transaction pooling \(application_name "app_x"\): set: SET without LOCAL changes the setting for the server's next clients \("SET search_path \.\.\."\); transaction_session_state = warn lets it run$/,
+	     'the warning names client, user, application_name, kind and first words');
+	unlike($line // '', qr/tenant_secret_value/, '... and no value');
 }
 $sl->expect_log(qr/WARNING C-\d+ app\/plain@\S+ session state in transaction pooling/);
 
