@@ -718,13 +718,17 @@ void link_init(void)
 
 /* ---- the relay's tables ---- */
 
+/* Every client side counts its sync points (Query, Sync, FunctionCall)
+ * and notes the types that open work a later sync point ends. */
+#define CLIENT_SYNC_TYPES \
+	.count = { ['Q'] = true, ['S'] = true, ['F'] = true }, \
+	.unsync = { ['P'] = true, ['B'] = true, ['E'] = true, ['D'] = true, ['C'] = true, ['H'] = true }
+
 static struct relay_spec client_spec = {
 	.inspect = { ['X'] = true },
 	.peek_types = { ['Q'] = true, ['P'] = true },
 	.peek = client_peek,
-	.count = { ['Q'] = true, ['S'] = true, ['F'] = true },
-	.unsync = { ['P'] = true, ['B'] = true, ['E'] = true, ['D'] = true,
-			    ['C'] = true, ['H'] = true },
+	CLIENT_SYNC_TYPES,
 	.max_len = PQ_MESSAGE_MAX,
 	.max_inspect_len = 4,
 	.fn = client_inspect,
@@ -739,9 +743,7 @@ static struct relay_spec client_spec_tracked = {
 	.head_len = PREPARED_HEAD_LEN,
 	.peek_types = { ['Q'] = true, ['P'] = true },
 	.peek = client_peek,
-	.count = { ['Q'] = true, ['S'] = true, ['F'] = true },
-	.unsync = { ['P'] = true, ['B'] = true, ['E'] = true, ['D'] = true,
-		    ['C'] = true, ['H'] = true },
+	CLIENT_SYNC_TYPES,
 	.max_len = PQ_MESSAGE_MAX,
 	.max_inspect_len = PQ_MESSAGE_MAX,
 	.fn = client_inspect,
@@ -757,9 +759,7 @@ static struct relay_spec client_spec_watched = {
 	.inspect = { ['X'] = true, ['P'] = true },
 	.peek_types = { ['Q'] = true, ['P'] = true },
 	.peek = client_peek,
-	.count = { ['Q'] = true, ['S'] = true, ['F'] = true },
-	.unsync = { ['P'] = true, ['B'] = true, ['E'] = true, ['D'] = true,
-		    ['C'] = true, ['H'] = true },
+	CLIENT_SYNC_TYPES,
 	.max_len = PQ_MESSAGE_MAX,
 	.max_inspect_len = PQ_MESSAGE_MAX,
 	.fn = client_inspect,
