@@ -591,8 +591,11 @@ enum relay_action prepared_client_observe(struct client *c, char type)
 	case 'F': ok = prepared_owe(s, RQ_FUNC, 0, NULL); break;
 	default: break;
 	}
-	/* Parse, Bind, Describe and Close are noted by prepared_client_message */
-	if (s->stmts && !strchr("SHPBDC", type))
+	/* Parse, Bind, Describe and Close are noted by prepared_client_message.
+	 * CopyData, CopyDone and CopyFail change no transaction's state: in a
+	 * COPY their Query's ReadyForQuery is still owed, and after a failed
+	 * one (sent eagerly, arriving late) PostgreSQL ignores them. */
+	if (s->stmts && !strchr("SHPBDCdcf", type))
 		s->stmts->worked = true;
 	return ok ? RELAY_FORWARD : RELAY_FAIL;
 }
