@@ -255,4 +255,25 @@ is($n->{'warn_transaction/set'}{warned}, 2, 'SHOW STATE_LEAKS: every statement i
 }
 $sl->expect_log(qr/WARNING C-\d+ app\/plain@\S+ session state in transaction pooling/);
 
+# Without statement tracking (max_prepared_statements = 0) Query and Parse
+# texts are still looked at: refuse and pin work the same.
+{
+	my $nt = SluiceTest::Sluice->new(
+		pg => $pg, databases => { app => $pg->connstr('app') }, users => { plain => 'pw' },
+		default_user => 'plain',
+		settings => { default_pool_size => 1, pool_mode => 'transaction', max_prepared_statements => 0,
+			      transaction_session_state => 'refuse' },
+	);
+	my $a = $nt->proto(user => 'plain', password => 'pw', db => 'app');
+	is($a->query('LISTEN nt')->{errors}[0]{C}, '0A000', 'no statement tracking: a Query is still refused');
+	my $msg = \&SluiceTest::Proto::msg;
+	$a->send($msg->('P', "\0SET search_path = tenant_a\0" . pack('n', 0)) . $msg->('B', "\0\0" . pack('nnn', 0, 0, 0))
+		 . $msg->('E', "\0" . pack('N', 0)) . $msg->('S'));
+	my $r = $a->read_results(10);
+	is($r->{errors}[0]{C}, '0A000', 'no statement tracking: an unnamed Parse is still refused');
+	is($a->query_value('SHOW search_path'), '"$user", public', '... and nothing leaked');
+	is($a->query_value('SELECT count(*) FROM pg_listening_channels()'), '0', '... nor the LISTEN');
+	$a->terminate;
+}
+
 done_testing();
