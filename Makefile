@@ -74,7 +74,7 @@ $(OUT)/sluice: $(BUILD)/obj/main.o $(LIBA)
 $(OUT)/sluicectl: $(CTL_SRCS) $(wildcard src/ctl/*.h) include/sqlstate.h
 	$(CC) $(CFLAGS) -I$(PQINCLUDE) $(LDFLAGS_SAN) -o $@ $(CTL_SRCS) $(PQLIBS)
 
-$(BUILD)/test/unit/%.t: test/unit/%.c $(LIBA) test/lib/tap.h | $(BUILD)/test/unit
+$(BUILD)/test/unit/%.t: test/unit/%.c $(LIBA) test/lib/tap.h test/lib/sqlscan_feed.h | $(BUILD)/test/unit
 	$(CC) $(CFLAGS) $(LDFLAGS_SAN) -o $@ $< $(LIBA) $(LIBS)
 $(BUILD)/test/bin/%: test/integ/c/%.c $(LIBA) | $(BUILD)/test/bin
 	$(CC) $(CFLAGS) -I/usr/include/postgresql $(LDFLAGS_SAN) -o $@ $< $(LIBA) $(PQLIBS) $(LIBS) -lpthread

@@ -11,6 +11,7 @@
 
 #include "compiler.h"
 #include "sqlscan.h"
+#include "sqlscan_feed.h"
 #include "tap.h"
 
 #define P SQLSCAN_PREPARE_OWN
@@ -257,15 +258,6 @@ static void start(struct sqlscan *s, const struct scase *c)
 {
 	sqlscan_init(s, c->prefix ? c->prefix : "sluice_");
 	sqlscan_set_encoding(s, c->enc);
-}
-
-/* Feed one piece from an exact-size heap copy, so ASan sees an over-read. */
-static void feed_exact(struct sqlscan *s, const char *p, size_t n)
-{
-	char *copy = malloc(n ? n : 1);
-	memcpy(copy, p, n);
-	sqlscan_feed(s, copy, n);
-	free(copy);
 }
 
 static unsigned whole(const struct scase *c)

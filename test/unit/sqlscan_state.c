@@ -14,6 +14,7 @@
 
 #include "compiler.h"
 #include "sqlscan.h"
+#include "sqlscan_feed.h"
 #include "tap.h"
 
 #define S  SQLSCAN_ST_SET
@@ -294,14 +295,6 @@ static void start(struct sqlscan *s, enum pred pred)
 static size_t case_len(const struct scase *c)
 {
 	return strlen(c->sql);
-}
-
-static void feed_exact(struct sqlscan *s, const char *p, size_t n)
-{
-	char *copy = malloc(n ? n : 1);
-	memcpy(copy, p, n);
-	sqlscan_feed(s, copy, n);
-	free(copy);
 }
 
 static unsigned whole(const struct scase *c)
