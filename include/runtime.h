@@ -58,8 +58,12 @@ bool rt_check_register(rt_check_fn fn);
 void rt_kick(void);
 void rt_checks_free(void);
 
-/* Monotonic time in seconds. */
+/* Monotonic time in seconds. While the clock is held (conn_loop runs), it
+ * is read once per loop pass: rt_clock_tick() at the end of each pass lets
+ * the next pass read it again. Outside the loop every call reads it. */
 double rt_now(void);
+void rt_clock_hold(bool hold);
+void rt_clock_tick(void);
 /* Wall-clock time in seconds since the epoch (for display). */
 double rt_wallclock(void);
 

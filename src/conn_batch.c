@@ -172,15 +172,18 @@ void conn_loop(void)
 	else
 		log_info("socket reads and writes: one system call each (%s)", why);
 	batching = true;
+	rt_clock_hold(true);
 	for (;;) {
 		int r = event_base_loop(rt.base, EVLOOP_ONCE);
 		in_batch = true;
 		batch_reads();
 		batch_writes();
 		in_batch = false;
+		rt_clock_tick();
 		if (r != 0 || event_base_got_break(rt.base) || event_base_got_exit(rt.base))
 			break;
 	}
 	batching = false;
+	rt_clock_hold(false);
 	iobatch_stop();
 }

@@ -50,11 +50,34 @@ void rt_checks_free(void)
 	checks.n = 0;
 }
 
+/* Inside a loop pass the clock is read once: every event of the pass
+ * happened "when the pass began" to within the pass's own length, and a
+ * transaction asks for the time several times (waits, statistics, idle
+ * timers). 0: read it at the next call. */
+static double pass_clock;
+static bool pass_clock_held;
+
 double rt_now(void)
 {
+	if (pass_clock > 0)
+		return pass_clock;
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	double now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	if (pass_clock_held)
+		pass_clock = now;
+	return now;
+}
+
+void rt_clock_hold(bool hold)
+{
+	pass_clock_held = hold;
+	pass_clock = 0;
+}
+
+void rt_clock_tick(void)
+{
+	pass_clock = 0;
 }
 
 double rt_wallclock(void)
