@@ -1,6 +1,8 @@
 # sluice — build, test, run.
 #
-#   make            build ./sluice and ./sluicectl
+#   make            build ./sluice and ./sluicectl, and the man pages into
+#                   build/man (sluice.1, sluicectl.1, sluice.ini.5) when
+#                   go-md2man is installed
 #   make run        install what is missing, build, start a scratch PostgreSQL
 #                   and sluice in front of it, print the DATABASE_URL
 #   make check      install what is missing, build, run every test with prove
@@ -53,18 +55,24 @@ TBIN    := $(patsubst test/integ/c/%.c,$(BUILD)/test/bin/%,$(wildcard test/integ
 FUZZ_TARGETS := $(patsubst test/fuzz/%.c,%,$(filter-out test/fuzz/replay_main.c,$(wildcard test/fuzz/*.c)))
 FUZZ_REPLAY  := $(FUZZ_TARGETS:%=$(BUILD)/test/fuzz/%_replay.t)
 CTL_SRCS := $(wildcard src/ctl/*.c)
+VERSION := $(shell sed -n 's/^\#define SLUICE_VERSION "\(.*\)"$$/\1/p' src/main.c)
+# Man pages: Markdown (doc/man/*.md; sluice.ini.5 includes doc/config.md)
+# through doc/man/mkpage.pl and Debian's go-md2man.
+MD2MAN  := $(shell command -v go-md2man 2>/dev/null)
+MAN_PAGES := $(BUILD)/man/sluice.1 $(BUILD)/man/sluicectl.1 $(BUILD)/man/sluice.ini.5
 
 PROVE_ARGS ?=
 export SLUICE_BIN = $(abspath $(OUT)/sluice)
 export SLUICECTL_BIN = $(abspath $(OUT)/sluicectl)
 export SLUICE_TEST_BIN = $(abspath $(BUILD)/test/bin)
+export SLUICE_MAN_DIR = $(abspath $(BUILD)/man)
 
-.PHONY: all deps run check test asan fuzz bench clean difftest
-all: $(OUT)/sluice $(OUT)/sluicectl $(UNIT_T) $(TBIN) $(FUZZ_REPLAY)
+.PHONY: all deps run check test asan fuzz bench clean difftest man man-skipped
+all: $(OUT)/sluice $(OUT)/sluicectl $(UNIT_T) $(TBIN) $(FUZZ_REPLAY) man
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) | $(BUILD)/obj
 	$(CC) $(CFLAGS) -c -o $@ $<
-$(BUILD)/obj $(BUILD)/test/unit $(BUILD)/test/bin $(BUILD)/test/fuzz:
+$(BUILD)/obj $(BUILD)/test/unit $(BUILD)/test/bin $(BUILD)/test/fuzz $(BUILD)/man/md:
 	mkdir -p $@
 $(LIBA): $(OBJS)
 	rm -f $@ && ar rcs $@ $^
@@ -81,11 +89,23 @@ $(BUILD)/test/bin/%: test/integ/c/%.c $(LIBA) | $(BUILD)/test/bin
 $(BUILD)/test/fuzz/%_replay.t: test/fuzz/%.c test/fuzz/replay_main.c $(LIBA) | $(BUILD)/test/fuzz
 	$(CC) $(CFLAGS) $(LDFLAGS_SAN) -DFUZZ_NAME='"$*"' -o $@ $< test/fuzz/replay_main.c $(LIBA) $(LIBS)
 
+# Without go-md2man the binaries still build; make check installs it (deps)
+# and test/lint/man-pages.t then fails if a page is missing.
+man: $(if $(MD2MAN),$(MAN_PAGES),man-skipped)
+man-skipped:
+	@echo "man pages skipped: go-md2man is not installed (make deps installs it)"
+$(BUILD)/man/%: doc/man/%.md doc/man/mkpage.pl src/main.c | $(BUILD)/man/md
+	perl doc/man/mkpage.pl --version '$(VERSION)' $< > $(BUILD)/man/md/$*.md
+	$(MD2MAN) -in $(BUILD)/man/md/$*.md -out $(BUILD)/man/md/$*.roff
+	perl doc/man/mkpage.pl --roff $(BUILD)/man/md/$*.roff > $@.tmp && mv $@.tmp $@
+$(BUILD)/man/sluice.ini.5: doc/config.md
+
 # Debian packages the build, the tests and the benchmarks use.
 DEB_PKGS = build-essential pkg-config libevent-dev libssl-dev libpq-dev liburing-dev \
            postgresql-15 postgresql-client-15 pgbouncer clang perl openssl \
            python3-asyncpg python3-psycopg nodejs $(if $(shell command -v npm),,npm) \
-           default-jdk-headless libpostgresql-jdbc-java logrotate
+           default-jdk-headless libpostgresql-jdbc-java logrotate \
+           go-md2man man-db groff-base
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \

@@ -9,7 +9,10 @@
  *
  * Adding a key: a field in struct config (or struct db_entry, struct
  * user_settings), one row below, a line in etc/sluice.ini and a section in
- * doc/config.md (test/unit/config.c checks the last two).
+ * doc/config.md (test/unit/config.c checks the last two). A TODO row is
+ * named in doc/config.md too ("Keys not supported yet", or the [databases]
+ * and [users] sections): test/lint/man-pages.t checks every row in
+ * sluice.ini(5), which make builds from doc/config.md.
  */
 #include <errno.h>
 #include <limits.h>
