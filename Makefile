@@ -105,7 +105,13 @@ DEB_PKGS = build-essential pkg-config libevent-dev libssl-dev libpq-dev liburing
            postgresql-15 postgresql-client-15 pgbouncer clang perl openssl \
            python3-asyncpg python3-psycopg nodejs $(if $(shell command -v npm),,npm) \
            default-jdk-headless libpostgresql-jdbc-java logrotate \
-           go-md2man man-db groff-base
+           go-md2man man-db groff-base prometheus prometheus-pgbouncer-exporter
+# Of those, packages whose postinst enables and starts a service of the
+# same name (unless policy-rc.d forbids it, as in most containers): the
+# tests want only their programs (promtool; the exporter, started by
+# test/integ/65-monitoring.t on its own port), so make deps stops and
+# disables the service of each one it installs itself.
+DEB_SERVICES = prometheus prometheus-pgbouncer-exporter
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
@@ -113,8 +119,19 @@ deps:
 	if [ -n "$$missing" ]; then \
 	  echo "make deps: installing$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	  { $$SUDO apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; } || exit 1; \
+	  for s in $(DEB_SERVICES); do \
+	    case " $$missing " in *" $$s "*) \
+	      echo "make deps: stopping and disabling the $$s service (only its programs are used)"; \
+	      if [ -d /run/systemd/system ]; then \
+	        $$SUDO systemctl disable --now $$s.service >/dev/null 2>&1 || true; \
+	      else \
+	        $$SUDO invoke-rc.d $$s stop >/dev/null 2>&1 || true; \
+	        $$SUDO update-rc.d $$s disable >/dev/null 2>&1 || true; \
+	      fi;; \
+	    esac; \
+	  done; \
 	fi
 
 run: deps all

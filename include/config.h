@@ -140,6 +140,7 @@ struct config {
 	int max_pinned_servers;      /* 0: half the pool (at least 1) may be pinned */
 
 	int stats_period;            /* 60: seconds between SHOW STATS_AVERAGES updates */
+	int stats_legacy_columns;    /* 0: SHOW STATS adds PgBouncer 1.7's total_requests, avg_req, avg_query */
 	char *metrics_listen;        /* "": off; else host:port of /metrics and /health */
 
 	/* TLS toward clients and toward PostgreSQL (PgBouncer's keys) */

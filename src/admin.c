@@ -531,18 +531,29 @@ static void show_gates(struct client *c)
 
 /* ---- SHOW STATS, STATS_TOTALS, STATS_AVERAGES: one row per database ---- */
 
+/*
+ * stats_legacy_columns adds, after PgBouncer 1.18's columns, the three of
+ * PgBouncer 1.7 that 1.8 renamed (total_requests is total_query_count,
+ * avg_req avg_query_count, avg_query avg_query_time): tools written before
+ * 1.8 (Debian 12's prometheus-pgbouncer-exporter) stop on their absence.
+ * Both calls always pass the three; the type string says how many are
+ * read, and a variadic call may pass more than are read.
+ */
 static void show_stats(struct client *c)
 {
 	struct result r;
-	result_begin(&r, "TNNNNNNNNNNNNNN", "database", "total_xact_count", "total_query_count",
+	result_begin(&r, rt.cfg->stats_legacy_columns ? "TNNNNNNNNNNNNNNNNN" : "TNNNNNNNNNNNNNN",
+		     "database", "total_xact_count", "total_query_count",
 		     "total_received", "total_sent", "total_xact_time", "total_query_time",
 		     "total_wait_time", "avg_xact_count", "avg_query_count", "avg_recv", "avg_sent",
-		     "avg_xact_time", "avg_query_time", "avg_wait_time");
+		     "avg_xact_time", "avg_query_time", "avg_wait_time",
+		     "total_requests", "avg_req", "avg_query");
 	for (const struct stats_db *d = stats_db_next(NULL); d; d = stats_db_next(d)) {
 		const struct stats_counters *t = &d->total, *a = &d->avg;
 		result_row(&r, d->name, t->xact_count, t->query_count, t->recv_bytes, t->sent_bytes,
 			   t->xact_us, t->query_us, t->wait_us, a->xact_count, a->query_count,
-			   a->recv_bytes, a->sent_bytes, a->xact_us, a->query_us, a->wait_us);
+			   a->recv_bytes, a->sent_bytes, a->xact_us, a->query_us, a->wait_us,
+			   t->query_count, a->query_count, a->query_us);
 	}
 	result_send(c, &r, "SHOW");
 }

@@ -192,6 +192,7 @@ const struct cfg_key cfg_global_keys[] = {
 
 	/* statistics (PgBouncer's stats_period) and sluice's HTTP metrics */
 	INT("stats_period", G(stats_period), 1, INT_MAX, "60", true),
+	BOOL("stats_legacy_columns", G(stats_legacy_columns), "0", true),
 	STR("metrics_listen", G(metrics_listen), "", false),
 
 	/* TLS: PgBouncer's keys and defaults; files are re-read on SIGHUP */

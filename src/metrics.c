@@ -149,7 +149,8 @@ static void render_pools(struct evbuffer *b)
 	pool_family(b, "sluice_pool_server_connections",
 		    "Server connections of a pool: active (linked to a client), idle, used (running "
 		    "the reset query), tested (running server_check_query), login (connecting or "
-		    "logging in).", server_states, ARRAY_SIZE(server_states));
+		    "logging in), being_canceled (let go of while a cancel for it is on its way).",
+		    server_states, ARRAY_SIZE(server_states));
 	family(b, "sluice_pool_max_wait_seconds", "gauge",
 	       "How long the oldest client waiting for a server of the pool has waited.");
 	for (struct list *it = rt.pools.next; it != &rt.pools; it = it->next) {

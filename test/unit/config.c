@@ -93,7 +93,7 @@ static const struct { const char *key, *want; } defaults[] = {
 	{ "max_prepared_statements", "200" }, { "max_client_prepared_statements", "10000" },
 	{ "max_client_prepared_bytes", "67108864" },
 	{ "transaction_session_state", "warn" }, { "max_pinned_servers", "0" },
-	{ "stats_period", "60" }, { "metrics_listen", "" },
+	{ "stats_period", "60" }, { "stats_legacy_columns", "off" }, { "metrics_listen", "" },
 	{ "client_tls_sslmode", "disable" }, { "client_tls_key_file", "(null)" },
 	{ "client_tls_cert_file", "(null)" }, { "client_tls_ca_file", "(null)" },
 	{ "client_tls_protocols", "secure" }, { "client_tls_ciphers", "default" },
