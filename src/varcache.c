@@ -137,6 +137,10 @@ static bool differs(const struct varcache *want, const struct varcache *have, in
  * values (bytes in the client's encoding) must come after the change. */
 int varcache_apply_sql(const struct varcache *want, const struct varcache *have, struct pq_writer *w)
 {
+	/* the usual link: a client back on a server that has its values
+	 * (strpool strings, so equal values are equal pointers) */
+	if (memcmp(want, have, sizeof *want) == 0)
+		return 0;
 	int queries = 0;
 	if (differs(want, have, VC_CLIENT_ENCODING)) {
 		pq_begin(w, 'Q');
