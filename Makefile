@@ -18,6 +18,9 @@
 #                   direct PostgreSQL (QUICK=1: a two-minute smoke run); writes
 #                   doc/performance.md and .png, raw results in build/bench/
 #   make deps       apt-get install the Debian packages that are missing
+#
+# libsystemd (sd_notify for a Type=notify service, src/sdnotify.c) is used
+# when pkg-config finds it; SYSTEMD=0 builds without it, SYSTEMD=1 insists.
 
 BUILD   ?= build
 OUT     ?= .
@@ -32,6 +35,14 @@ CC      ?= cc
 WARN    = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
           -Wno-unused-parameter -Wformat=2 -Wno-format-nonliteral
 CFLAGS_BASE = -std=gnu11 -g $(WARN) -Iinclude -Itest/lib -D_GNU_SOURCE
+LIBS    = -levent_core -levent_extra -lssl -lcrypto -luring
+ifndef SYSTEMD
+SYSTEMD := $(shell pkg-config --exists libsystemd 2>/dev/null && echo 1 || echo 0)
+endif
+ifeq ($(SYSTEMD),1)
+CFLAGS_BASE += -DHAVE_SYSTEMD $(shell pkg-config --cflags libsystemd)
+LIBS    += $(or $(shell pkg-config --libs libsystemd 2>/dev/null),-lsystemd)
+endif
 ifeq ($(SAN),1)
 CFLAGS_OPT = -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
              -fno-sanitize-recover=undefined -DSLUICE_DEBUG
@@ -40,7 +51,6 @@ else
 CFLAGS_OPT ?= -O2
 endif
 CFLAGS  += $(CFLAGS_BASE) $(CFLAGS_OPT)
-LIBS    = -levent_core -levent_extra -lssl -lcrypto -luring
 PQLIBS  = -lpq
 PQINCLUDE ?= $(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 
@@ -59,13 +69,17 @@ export SLUICE_BIN = $(abspath $(OUT)/sluice)
 export SLUICECTL_BIN = $(abspath $(OUT)/sluicectl)
 export SLUICE_TEST_BIN = $(abspath $(BUILD)/test/bin)
 
-.PHONY: all deps run check test asan fuzz bench clean difftest
+.PHONY: all deps run check test asan fuzz bench clean difftest FORCE
 all: $(OUT)/sluice $(OUT)/sluicectl $(UNIT_T) $(TBIN) $(FUZZ_REPLAY)
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) | $(BUILD)/obj
 	$(CC) $(CFLAGS) -c -o $@ $<
 $(BUILD)/obj $(BUILD)/test/unit $(BUILD)/test/bin $(BUILD)/test/fuzz:
 	mkdir -p $@
+# sdnotify.o is rebuilt when SYSTEMD changes between two builds in one BUILD
+$(BUILD)/systemd.flag: FORCE | $(BUILD)/obj
+	@echo $(SYSTEMD) | cmp -s - $@ || echo $(SYSTEMD) > $@
+$(BUILD)/obj/sdnotify.o: $(BUILD)/systemd.flag
 $(LIBA): $(OBJS)
 	rm -f $@ && ar rcs $@ $^
 $(OUT)/sluice: $(BUILD)/obj/main.o $(LIBA)
@@ -82,7 +96,7 @@ $(BUILD)/test/fuzz/%_replay.t: test/fuzz/%.c test/fuzz/replay_main.c $(LIBA) | $
 	$(CC) $(CFLAGS) $(LDFLAGS_SAN) -DFUZZ_NAME='"$*"' -o $@ $< test/fuzz/replay_main.c $(LIBA) $(LIBS)
 
 # Debian packages the build, the tests and the benchmarks use.
-DEB_PKGS = build-essential pkg-config libevent-dev libssl-dev libpq-dev liburing-dev \
+DEB_PKGS = build-essential pkg-config libevent-dev libssl-dev libpq-dev liburing-dev libsystemd-dev \
            postgresql-15 postgresql-client-15 pgbouncer clang perl openssl \
            python3-asyncpg python3-psycopg nodejs $(if $(shell command -v npm),,npm) \
            default-jdk-headless libpostgresql-jdbc-java logrotate
