@@ -20,6 +20,9 @@
 #                   direct PostgreSQL (QUICK=1: a two-minute smoke run); writes
 #                   doc/performance.md and .png, raw results in build/bench/
 #   make deps       apt-get install the Debian packages that are missing
+#
+# libsystemd (sd_notify for a Type=notify service, src/sdnotify.c) is used
+# when pkg-config finds it; SYSTEMD=0 builds without it, SYSTEMD=1 insists.
 
 BUILD   ?= build
 OUT     ?= .
@@ -34,6 +37,14 @@ CC      ?= cc
 WARN    = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
           -Wno-unused-parameter -Wformat=2 -Wno-format-nonliteral
 CFLAGS_BASE = -std=gnu11 -g $(WARN) -Iinclude -Itest/lib -D_GNU_SOURCE
+LIBS    = -levent_core -levent_extra -lssl -lcrypto -luring
+ifndef SYSTEMD
+SYSTEMD := $(shell pkg-config --exists libsystemd 2>/dev/null && echo 1 || echo 0)
+endif
+ifeq ($(SYSTEMD),1)
+CFLAGS_BASE += -DHAVE_SYSTEMD $(shell pkg-config --cflags libsystemd)
+LIBS    += $(or $(shell pkg-config --libs libsystemd 2>/dev/null),-lsystemd)
+endif
 ifeq ($(SAN),1)
 CFLAGS_OPT = -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
              -fno-sanitize-recover=undefined -DSLUICE_DEBUG
@@ -42,7 +53,6 @@ else
 CFLAGS_OPT ?= -O2
 endif
 CFLAGS  += $(CFLAGS_BASE) $(CFLAGS_OPT)
-LIBS    = -levent_core -levent_extra -lssl -lcrypto -luring
 PQLIBS  = -lpq
 PQINCLUDE ?= $(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 
@@ -67,13 +77,17 @@ export SLUICECTL_BIN = $(abspath $(OUT)/sluicectl)
 export SLUICE_TEST_BIN = $(abspath $(BUILD)/test/bin)
 export SLUICE_MAN_DIR = $(abspath $(BUILD)/man)
 
-.PHONY: all deps run check test asan fuzz bench clean difftest man man-skipped
+.PHONY: all deps run check test asan fuzz bench clean difftest man man-skipped FORCE
 all: $(OUT)/sluice $(OUT)/sluicectl $(UNIT_T) $(TBIN) $(FUZZ_REPLAY) man
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) | $(BUILD)/obj
 	$(CC) $(CFLAGS) -c -o $@ $<
 $(BUILD)/obj $(BUILD)/test/unit $(BUILD)/test/bin $(BUILD)/test/fuzz $(BUILD)/man/md:
 	mkdir -p $@
+# sdnotify.o is rebuilt when SYSTEMD changes between two builds in one BUILD
+$(BUILD)/systemd.flag: FORCE | $(BUILD)/obj
+	@echo $(SYSTEMD) | cmp -s - $@ || echo $(SYSTEMD) > $@
+$(BUILD)/obj/sdnotify.o: $(BUILD)/systemd.flag
 $(LIBA): $(OBJS)
 	rm -f $@ && ar rcs $@ $^
 $(OUT)/sluice: $(BUILD)/obj/main.o $(LIBA)
@@ -101,7 +115,7 @@ $(BUILD)/man/%: doc/man/%.md doc/man/mkpage.pl src/main.c | $(BUILD)/man/md
 $(BUILD)/man/sluice.ini.5: doc/config.md
 
 # Debian packages the build, the tests and the benchmarks use.
-DEB_PKGS = build-essential pkg-config libevent-dev libssl-dev libpq-dev liburing-dev \
+DEB_PKGS = build-essential pkg-config libevent-dev libssl-dev libpq-dev liburing-dev libsystemd-dev \
            postgresql-15 postgresql-client-15 pgbouncer clang perl openssl \
            python3-asyncpg python3-psycopg nodejs $(if $(shell command -v npm),,npm) \
            default-jdk-headless libpostgresql-jdbc-java logrotate \

@@ -3,7 +3,9 @@
  *
  * INTERFACE ROUTINES
  *   listener_start(cfg, err, errlen)   bind every listen_addr and the unix
- *                                      socket; false (with why) on failure
+ *                                      socket, or take the sockets systemd
+ *                                      passed (sdlisten.h) instead; false
+ *                                      (with why) on failure
  *   listener_stop()                    close them and remove the socket file
  */
 #ifndef SLUICE_LISTENER_H

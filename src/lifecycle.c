@@ -16,6 +16,7 @@
 #include "log.h"
 #include "pool.h"
 #include "runtime.h"
+#include "sdnotify.h"
 #include "server.h"
 #include "sqlstate.h"
 #include "tls.h"
@@ -103,8 +104,19 @@ static void release_idle_sessions(void)
 	}
 }
 
+static const char *shutdown_how(enum rt_shutdown mode)
+{
+	switch (mode) {
+	case RT_RUNNING: return "now";
+	case RT_WAIT_SERVERS: return "once every server connection is free";
+	case RT_WAIT_CLIENTS: return "once every client has left";
+	}
+	return "";
+}
+
 void lifecycle_shutdown(enum rt_shutdown mode)
 {
+	sdnotify_stopping(shutdown_how(mode));   /* the first way asked is the one told */
 	if (mode == RT_RUNNING) {
 		log_info("shutting down now");
 		event_base_loopbreak(rt.base);
@@ -153,10 +165,13 @@ bool lifecycle_swap(struct config *next, char *err, size_t errlen)
 bool lifecycle_reload(char *err, size_t errlen)
 {
 	struct config *next = NULL;
+	sdnotify_reloading();
 	if (!config_load(rt.cfg->path, &next, err, errlen) || !lifecycle_swap(next, err, errlen)) {
 		log_error("reload refused, the running configuration stays: %s", err);
+		sdnotify_reloaded(err);
 		return false;
 	}
 	log_info("configuration reloaded from %s", rt.cfg->path);
+	sdnotify_reloaded(NULL);
 	return true;
 }

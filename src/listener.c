@@ -20,6 +20,7 @@
 #include "listener.h"
 #include "log.h"
 #include "runtime.h"
+#include "sdlisten.h"
 
 #define LISTEN_BACKLOG 4096
 #define MAX_LISTENERS 16
@@ -171,8 +172,49 @@ static bool listen_unix(const char *dir, int port, bool take_over, char *err, si
 	return add_listener(fd, un.sun_path, err, errlen);
 }
 
+/* Sockets from systemd (etc/sluice.socket) replace listen_addr,
+ * listen_port and unix_socket_dir, as in PgBouncer: the unit says where to
+ * listen. They are not ours to unlink; a reload leaves them alone, as it
+ * does every listener; closing ours at shutdown leaves systemd's copy,
+ * which keeps accepting for the next start. */
+static bool listen_passed(const struct config *cfg, const int *fds, int n, char *err, size_t errlen)
+{
+	log_info("socket activation: %d listening socket%s from systemd; listen_addr, listen_port "
+		 "and unix_socket_dir are not used for listening", n, n == 1 ? "" : "s");
+	for (int i = 0; i < n; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof ss;
+		char what[sizeof(struct sockaddr_un) + NI_MAXHOST + 64] = "";
+		char host[NI_MAXHOST] = "?", port[NI_MAXSERV] = "?";
+		if (getsockname(fds[i], (struct sockaddr *)&ss, &len) < 0)
+			memset(&ss, 0, sizeof ss);
+		if (ss.ss_family == AF_UNIX) {
+			const struct sockaddr_un *un = (const struct sockaddr_un *)&ss;
+			snprintf(what, sizeof what, "%.*s (fd %d)", (int)sizeof un->sun_path,
+				 un->sun_path[0] ? un->sun_path : "(abstract unix socket)", fds[i]);
+		} else {
+			getnameinfo((struct sockaddr *)&ss, len, host, sizeof host, port, sizeof port,
+				    NI_NUMERICHOST | NI_NUMERICSERV);
+			snprintf(what, sizeof what, "%s:%s (fd %d)", host, port, fds[i]);
+			int secs = DEFER_ACCEPT_SECS;
+			if (cfg->tcp_defer_accept &&
+			    setsockopt(fds[i], IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs) < 0)
+				log_warn("tcp_defer_accept: %s", strerror(errno));
+		}
+		if (!add_listener(fds[i], what, err, errlen))
+			return false;
+	}
+	return true;
+}
+
 bool listener_start(const struct config *cfg, char *err, size_t errlen)
 {
+	int passed[MAX_LISTENERS];
+	int n = sdlisten_take(passed, MAX_LISTENERS, err, errlen);
+	if (n < 0)
+		return false;
+	if (n > 0)
+		return listen_passed(cfg, passed, n, err, errlen);
 	if (cfg->listen_addr && *cfg->listen_addr) {
 		char *list = strdup(cfg->listen_addr), *save = NULL;
 		if (!list)

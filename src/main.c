@@ -24,6 +24,7 @@
 #include "metrics.h"
 #include "pool.h"
 #include "runtime.h"
+#include "sdnotify.h"
 #include "stats.h"
 #include "tls.h"
 #include "varcache.h"
@@ -228,7 +229,9 @@ int main(int argc, char **argv)
 	evsignal_add(sighup, NULL);
 
 	log_info("sluice " SLUICE_VERSION " started (pid %d, %s)", (int)getpid(), cfg->path);
+	sdnotify_ready();
 	conn_loop();
+	sdnotify_free();
 
 	listener_stop();
 	metrics_free(metrics);

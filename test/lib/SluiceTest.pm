@@ -188,7 +188,9 @@ sub _child_setup
 
 # Start argv in the background. stdin from a file or /dev/null; stdout and
 # stderr appended to files (default /dev/null; '-' keeps ours). Options as
-# run_cmd, plus own_group (a process group of its own). Returns the pid.
+# run_cmd, plus own_group (a process group of its own) and child_init (code
+# run in the child just before exec, where $$ is the pid argv will have).
+# Returns the pid.
 sub spawn
 {
 	my ($argv, %o) = @_;
@@ -201,6 +203,7 @@ sub spawn
 			my $err = $o{stderr} // $out;
 			if ($out ne '-') { open(STDOUT, '>>', $out) or die "stdout $out: $!" }
 			if ($err ne '-') { open(STDERR, '>>', $err) or die "stderr $err: $!" }
+			$o{child_init}->() if $o{child_init};
 			exec { $argv->[0] } @$argv or die "exec $argv->[0]: $!";
 		};
 		print STDERR "spawn failed: $@";

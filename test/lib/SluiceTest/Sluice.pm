@@ -35,6 +35,8 @@ package SluiceTest::Sluice;
 # must then be writable by postgres).
 # nofile => N raises its open-file limit to N (through `sh -c 'ulimit -n'`,
 # capped at the hard limit) for tests with many connections.
+# child_init => sub { ... } runs in the child just before exec, with $$
+# already sluice's pid (LISTEN_PID, WATCHDOG_PID, descriptors to pass).
 # The section is [sluice], or [pgbouncer] when SLUICE_BIN is a pgbouncer;
 # a pgbouncer is run as `postgres` when we are root (it refuses root).
 
@@ -68,6 +70,7 @@ sub new
 		wait_login => $o{wait_login} // 1,
 		console   => $o{console},
 		nofile    => $o{nofile},
+		child_init => $o{child_init},
 		bin       => bin(),
 		pgbouncer => is_pgbouncer(),
 		pid       => undef,
@@ -168,7 +171,7 @@ sub start
 		@argv = SluiceTest::with_nofile($self->{nofile}, @argv) if $self->{nofile};
 		my $pid = spawn(\@argv, %out,
 				as_postgres => $self->{as_postgres}, cwd => $self->{cwd},
-				clean_env => 0);
+				clean_env => 0, child_init => $self->{child_init});
 		$self->{pid} = $pid;
 		delete $self->{crashed};
 		delete $self->{exit_status};
