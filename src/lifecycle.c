@@ -153,6 +153,11 @@ bool lifecycle_swap(struct config *next, char *err, size_t errlen)
 bool lifecycle_reload(char *err, size_t errlen)
 {
 	struct config *next = NULL;
+	if (rt.cfg->from_url) {
+		/* the one-line start: no file to read again (SET still works) */
+		log_info("nothing to reload: sluice started from %s, not from a file", rt.cfg->path);
+		return true;
+	}
 	if (!config_load(rt.cfg->path, &next, err, errlen) || !lifecycle_swap(next, err, errlen)) {
 		log_error("reload refused, the running configuration stays: %s", err);
 		return false;
