@@ -24,6 +24,13 @@
  *   config_key_next(&cursor, &info)       the keys SHOW CONFIG lists
  *   config_key_value(cfg, key)            a key's value as SHOW CONFIG
  *                                         prints it (malloc'd)
+ *   config_from_url(&opts, &cfg, err, errlen)   the one-line start: a whole
+ *                                         configuration from one
+ *                                         postgresql:// URL (config_url.c)
+ *   config_url_for_clients(cfg)           the DATABASE_URL clients of such
+ *                                         a configuration use (malloc'd)
+ *   config_db_tls_mode(cfg, db)           an entry's sslmode, else the
+ *                                         global server_tls_sslmode
  *
  * Reload and SET build a new struct and swap one pointer
  * (lifecycle_swap); nothing here is global.
@@ -72,11 +79,14 @@ struct db_entry {
 	int max_db_connections; /* -1 : global */
 	int min_pool_size;   /* -1 : global */
 	int reserve_pool;    /* -1 : global reserve_pool_size */
+	int server_tls_sslmode; /* -1 : global server_tls_sslmode; else enum tls_mode
+	                      * (the entry's `sslmode`, libpq's name) */
 	int line;            /* where it was defined, for messages */
 };
 
 struct config {
-	char *path;                  /* file it came from */
+	char *path;                  /* file it came from; a label when from_url */
+	int from_url;                /* bool: built by config_from_url, no file to reload */
 	char *dir;                   /* its directory: relative paths resolve here */
 
 	/* [sluice] / [pgbouncer] */
@@ -254,6 +264,28 @@ struct config_key_info {
 bool config_key_next(size_t *cursor, struct config_key_info *info);
 /* The key's value in cfg as text, malloc'd; NULL: no such key, or out of memory. */
 char *config_key_value(const struct config *cfg, const char *key);
+
+/*
+ * The one-line start (`sluice postgresql://USER:PASSWORD@HOST:PORT/DB`):
+ * one [databases] entry named DB (the URL's database, else its user, as
+ * libpq defaults), which logs in to PostgreSQL as the URL's user with its
+ * password; that login as the only user toward clients, by SCRAM with the
+ * same password (a verifier made in memory); transaction pooling on
+ * 127.0.0.1:6432, no unix socket, the user in admin_users. listen
+ * ("HOST:PORT", "[v6]:PORT"), pool_mode and pool_size override; NULL keeps
+ * the default. `origin` labels the configuration in messages (cfg->path).
+ */
+struct config_url_opts {
+	const char *url;
+	const char *origin;
+	const char *listen;
+	const char *pool_mode;
+	const char *pool_size;
+};
+bool config_from_url(const struct config_url_opts *o, struct config **out,
+		     char *err, size_t errlen) MUST_CHECK;
+char *config_url_for_clients(const struct config *cfg);
+int config_db_tls_mode(const struct config *cfg, const struct db_entry *db);
 
 /* Text of enum values, for messages and SHOW CONFIG later. */
 const char *config_auth_type_name(int t);

@@ -31,6 +31,16 @@
  *                                        ("file:line") prefixes warnings
  *   connstr_parse_user(text, where, us, err, l)   the same for one [users]
  *                                        value, with the per-user keys
+ *   connstr_apply_url(&u, where, db, global, err, l)   a parsed
+ *                                        postgresql:// URL into db (the URL
+ *                                        form of a [databases] value);
+ *                                        parameters that are global keys
+ *                                        go to `global`, or are refused
+ *                                        when it is NULL
+ *   config_blank(name, dir, err, l)      a configuration of defaults, no
+ *                                        file behind it, an empty user list
+ *   config_add_db(cfg, name, err, l)     a new [databases] entry of
+ *                                        defaults (NULL: out of memory)
  *   file_read_all(path, &buf, &len, err, l)  whole file, NUL-terminated
  */
 #ifndef SLUICE_CONFIG_INTERNAL_H
@@ -99,6 +109,12 @@ bool connstr_parse(const char *text, const char *where, struct db_entry *db,
 		   char *err, size_t errlen) MUST_CHECK;
 bool connstr_parse_user(const char *text, const char *where, struct user_settings *us,
 			char *err, size_t errlen) MUST_CHECK;
+
+struct connurl;
+bool connstr_apply_url(const struct connurl *u, const char *where, struct db_entry *db,
+		       struct config *global, char *err, size_t errlen) MUST_CHECK;
+struct config *config_blank(const char *name, const char *dir, char *err, size_t errlen);
+struct db_entry *config_add_db(struct config *cfg, const char *name, char *err, size_t errlen);
 
 bool file_read_all(const char *path, char **buf, size_t *len, char *err, size_t errlen) MUST_CHECK;
 

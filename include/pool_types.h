@@ -38,6 +38,7 @@ struct pool_target {
 	char *dbname;
 	char *user;
 	char *password;      /* NULL: from auth_file */
+	int tls_mode;        /* the entry's sslmode; -1: server_tls_sslmode */
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
 	bool resolved;

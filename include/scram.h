@@ -9,6 +9,7 @@
  *   scram_secret_from_password(password, &sec)     random salt, 4096 iters
  *   scram_secret_from_password_salt(password, salt, n, iters, &sec)
  *                                                  the same, salt given
+ *   scram_secret_to_verifier(&sec, out, outlen)   back to SCRAM-SHA-256$...
  *   scram_secret_dummy(user_seed, &sec)            a plausible fake, for
  *                                                  unknown users
  *   scram_server_first(&st, &sec, client_first, len, out, outlen)
@@ -92,6 +93,7 @@ bool scram_secret_from_password(const char *password, struct scram_secret *sec) 
 bool scram_secret_from_password_salt(const char *password, const uint8_t *salt,
 				     size_t salt_len, int iterations,
 				     struct scram_secret *sec) MUST_CHECK;
+bool scram_secret_to_verifier(const struct scram_secret *sec, char *out, size_t outlen) MUST_CHECK;
 void scram_secret_dummy(const char *user_seed, struct scram_secret *sec);
 
 bool scram_server_first(struct scram_server_state *st, const struct scram_secret *sec,

@@ -9,7 +9,10 @@
  *                                     CA files); on failure the contexts in
  *                                     use are kept. Call again on SIGHUP.
  *   tls_accept_ctx()                  NULL when client TLS is disabled
- *   tls_connect_ctx()                 NULL when server TLS is disabled
+ *   tls_connect_ctx(mode)             the context for a connection to
+ *                                     PostgreSQL in that enum tls_mode
+ *                                     (the entry's sslmode, else
+ *                                     server_tls_sslmode); NULL for disable
  *   tls_shutdown()                    free them
  */
 #ifndef SLUICE_TLS_H
@@ -24,7 +27,7 @@ struct config;
 
 bool tls_configure(const struct config *cfg, char *err, size_t errlen) MUST_CHECK;
 SSL_CTX *tls_accept_ctx(void);
-SSL_CTX *tls_connect_ctx(void);
+SSL_CTX *tls_connect_ctx(int mode);
 void tls_shutdown(void);
 
 #endif

@@ -553,6 +553,55 @@ int config_db_pool_mode(const struct config *cfg, const struct db_entry *db)
 	return db && db->pool_mode >= 0 ? db->pool_mode : cfg->pool_mode;
 }
 
+int config_db_tls_mode(const struct config *cfg, const struct db_entry *db)
+{
+	return db && db->server_tls_sslmode >= 0 ? db->server_tls_sslmode : cfg->server_tls_sslmode;
+}
+
+struct config *config_blank(const char *name, const char *dir, char *err, size_t errlen)
+{
+	char *d = strdup(dir);
+	struct config *cfg = d ? config_new(name, d, err, errlen) : NULL;
+	if (!d)
+		fail(err, errlen, "%s: out of memory", name);
+	if (cfg && !(cfg->users = calloc(1, sizeof *cfg->users))) {
+		fail(err, errlen, "%s: out of memory", name);
+		config_free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
+struct db_entry *config_add_db(struct config *cfg, const char *name, char *err, size_t errlen)
+{
+	char why[256];
+	struct db_entry *grown = realloc(cfg->dbs, (cfg->ndbs + 1) * sizeof *grown);
+	if (!grown) {
+		fail(err, errlen, "%s: out of memory", name);
+		return NULL;
+	}
+	cfg->dbs = grown;
+	cfg->fallback = NULL;     /* the array moved; find it again */
+	for (size_t i = 0; i < cfg->ndbs; i++)
+		if (strcmp(cfg->dbs[i].name, "*") == 0)
+			cfg->fallback = &cfg->dbs[i];
+	struct db_entry *db = &cfg->dbs[cfg->ndbs];
+	memset(db, 0, sizeof *db);
+	if (!cfg_keys_init(cfg_db_keys, cfg_db_nkeys, db, why, sizeof why)) {
+		fail(err, errlen, "%s: %s", name, why);
+		return NULL;
+	}
+	if (!(db->name = strdup(name))) {
+		cfg_keys_free(cfg_db_keys, cfg_db_nkeys, db);
+		fail(err, errlen, "%s: out of memory", name);
+		return NULL;
+	}
+	cfg->ndbs++;
+	if (!strcmp(name, "*"))
+		cfg->fallback = db;
+	return db;
+}
+
 const struct user_settings *config_find_user(const struct config *cfg, const char *user)
 {
 	return user ? find_user(cfg, user) : NULL;

@@ -257,6 +257,8 @@ const struct cfg_key cfg_db_keys[] = {
 	INT("reserve_pool", D(reserve_pool), 0, INT_MAX, NULL, true),
 	/* newer PgBouncer's name for reserve_pool: the same field */
 	INT("reserve_pool_size", D(reserve_pool), 0, INT_MAX, NULL, true),
+	/* libpq's name; server_tls_sslmode for this database alone */
+	ENUM("sslmode", D(server_tls_sslmode), cfg_tls_modes, NULL, true),
 
 	TODO("auth_user"), TODO("auth_query"), TODO("auth_dbname"),
 	TODO("client_encoding"), TODO("datestyle"), TODO("timezone"),

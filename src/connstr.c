@@ -1,12 +1,20 @@
 /*
  * connstr.c — a [databases] or [users] value: libpq-style
- * `key=value key='v a l'`.
+ * `key=value key='v a l'`, or (a [databases] value) a libpq URL,
+ * `postgresql://user:password@host:port/dbname?sslmode=require`.
  *
  * Values may be single-quoted; inside or outside quotes a backslash takes
  * the next character literally (`\'`, `\\`). Each key is looked up in the
  * per-database (or per-user) part of the key table (config_keys.c) and
  * stored through the same typed setter as the global keys, so numbers are
  * parsed strictly. A repeated key: the last one wins (as in libpq).
+ *
+ * A URL (connurl.c parses it) fills the same fields: its user, password,
+ * host, port and database name, then each query parameter as the key of
+ * that name (`sslmode`, `pool_size`, ...). The libpq parameters that are
+ * global keys in sluice (sslrootcert, sslcert, sslkey, connect_timeout) are
+ * refused in a [databases] entry with the key to set instead; the
+ * one-line start (config_url.c) sets them.
  *
  * INTERFACE ROUTINES
  *   connstr_parse(text, where, db, err, errlen)        see config_internal.h
@@ -17,6 +25,7 @@
 #include <string.h>
 
 #include "config_internal.h"
+#include "connurl.h"
 #include "log.h"
 
 static bool is_space(char c)
@@ -150,11 +159,97 @@ out:
 	return ok;
 }
 
+/* libpq URL parameters that are global keys of sluice's */
+static const struct {
+	const char *param, *key;
+} global_params[] = {
+	{ "sslrootcert", "server_tls_ca_file" },
+	{ "sslcert", "server_tls_cert_file" },
+	{ "sslkey", "server_tls_key_file" },
+	{ "connect_timeout", "server_connect_timeout" },
+};
+
+static bool set_global_param(const char *param, const char *key, const char *value,
+			     struct config *global, char *err, size_t errlen)
+{
+	const struct cfg_key *k = cfg_key_find(cfg_global_keys, cfg_global_nkeys, key);
+	char why[200];
+
+	if (!global) {
+		snprintf(err, errlen, "%s: a URL parameter sluice applies to every database: "
+			 "set %s in [sluice] instead", param, key);
+		return false;
+	}
+	if (!k || !cfg_key_set(k, global, value, global->dir, why, sizeof why)) {
+		snprintf(err, errlen, "%s: %s", param, k ? why : "unknown");
+		return false;
+	}
+	return true;
+}
+
+bool connstr_apply_url(const struct connurl *u, const char *where, struct db_entry *db,
+		       struct config *global, char *err, size_t errlen)
+{
+	const struct target t = { cfg_db_keys, cfg_db_nkeys, "database", db,
+				  db->name ? db->name : "?" };
+	const struct { const char *key, *value; } parts[] = {
+		{ "host", u->host }, { "dbname", u->dbname }, { "user", u->user },
+		{ "password", u->password },
+	};
+	char port[16];
+
+	for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+		if (parts[i].value && !set_key(&t, parts[i].key, parts[i].value, where, err, errlen))
+			return false;
+	snprintf(port, sizeof port, "%d", u->port);
+	if (u->port > 0 && !set_key(&t, "port", port, where, err, errlen))
+		return false;
+	for (size_t i = 0; i < u->nparams; i++) {
+		const char *name = u->params[i].name, *value = u->params[i].value;
+		size_t g = 0;
+		while (g < sizeof global_params / sizeof global_params[0] &&
+		       strcmp(global_params[g].param, name) != 0)
+			g++;
+		if (g < sizeof global_params / sizeof global_params[0]) {
+			if (!set_global_param(name, global_params[g].key, value, global, err, errlen))
+				return false;
+			continue;
+		}
+		if (!cfg_key_find(cfg_db_keys, cfg_db_nkeys, name)) {
+			snprintf(err, errlen, "%s: unknown URL parameter", name);
+			return false;
+		}
+		if (!set_key(&t, name, value, where, err, errlen))
+			return false;
+	}
+	return true;
+}
+
+static bool parse_url(const char *text, const char *where, struct db_entry *db,
+		      char *err, size_t errlen)
+{
+	struct connurl u;
+	char why[300];
+	bool ok = connurl_parse(text, &u, why, sizeof why);
+
+	if (!ok)
+		snprintf(err, errlen, "%s: URL: %s", db->name ? db->name : "?", why);
+	else
+		ok = connstr_apply_url(&u, where, db, NULL, err, errlen);
+	connurl_free(&u);
+	return ok;
+}
+
 bool connstr_parse(const char *text, const char *where, struct db_entry *db,
 		   char *err, size_t errlen)
 {
 	const struct target t = { cfg_db_keys, cfg_db_nkeys, "database", db,
 				  db->name ? db->name : "?" };
+	const char *start = text;
+	while (is_space(*start))
+		start++;
+	if (connurl_is_url(start))
+		return parse_url(start, where, db, err, errlen);
 	return parse_pairs(text, where, &t, err, errlen);
 }
 

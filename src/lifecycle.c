@@ -166,6 +166,12 @@ bool lifecycle_reload(char *err, size_t errlen)
 {
 	struct config *next = NULL;
 	sdnotify_reloading();
+	if (rt.cfg->from_url) {
+		/* the one-line start: no file to read again (SET still works) */
+		log_info("nothing to reload: sluice started from %s, not from a file", rt.cfg->path);
+		sdnotify_reloaded(NULL);
+		return true;
+	}
 	if (!config_load(rt.cfg->path, &next, err, errlen) || !lifecycle_swap(next, err, errlen)) {
 		log_error("reload refused, the running configuration stays: %s", err);
 		sdnotify_reloaded(err);

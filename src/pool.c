@@ -69,6 +69,7 @@ static bool target_from_entry(struct pool_target *t, const struct db_entry *entr
 	memset(t, 0, sizeof *t);
 	t->host = dup_or(entry->host, DEFAULT_SOCKET_DIR);
 	t->port = entry->port > 0 ? entry->port : 5432;
+	t->tls_mode = entry->server_tls_sslmode;
 	t->dbname = dup_or(entry->dbname, db_name);
 	t->user = internal ? strdup(user) : dup_or(entry->user, user);
 	/* the entry's password belongs to its own user */
@@ -88,7 +89,8 @@ static bool str_eq(const char *a, const char *b)
 
 static bool target_same(const struct pool_target *a, const struct pool_target *b)
 {
-	return a->port == b->port && str_eq(a->host, b->host) && str_eq(a->dbname, b->dbname) &&
+	return a->port == b->port && a->tls_mode == b->tls_mode &&
+	       str_eq(a->host, b->host) && str_eq(a->dbname, b->dbname) &&
 	       str_eq(a->user, b->user) && str_eq(a->password, b->password);
 }
 

@@ -339,6 +339,23 @@ bool scram_secret_from_verifier(const char *verifier, struct scram_secret *sec)
 	return ok;
 }
 
+/* The inverse of scram_secret_from_verifier: the text pg_authid and an
+ * auth_file hold. */
+bool scram_secret_to_verifier(const struct scram_secret *sec, char *out, size_t outlen)
+{
+	char salt[base64_encoded_len(SCRAM_SALT_MAX) + 1];
+	char stored[base64_encoded_len(SCRAM_KEY_LEN) + 1], server[sizeof stored];
+
+	if (sec->iterations < 1 || sec->salt_len < 1 || sec->salt_len > SCRAM_SALT_MAX ||
+	    !base64_encode(sec->salt, sec->salt_len, salt, sizeof salt) ||
+	    !base64_encode(sec->stored_key, SCRAM_KEY_LEN, stored, sizeof stored) ||
+	    !base64_encode(sec->server_key, SCRAM_KEY_LEN, server, sizeof server))
+		return false;
+	int n = snprintf(out, outlen, "%s%d:%s$%s:%s", verifier_prefix, sec->iterations,
+			 salt, stored, server);
+	return n > 0 && (size_t)n < outlen;
+}
+
 /*
  * A stable fake per seed: everything derives from HMAC(process key, seed),
  * so repeated attempts for one unknown user see the same salt and the

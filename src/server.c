@@ -557,11 +557,18 @@ static bool on_reset_msg(struct server *s, char type, const uint8_t *body, size_
 	}
 }
 
+/* The pool's database entry's sslmode, else server_tls_sslmode. */
+static int tls_mode(const struct server *s)
+{
+	int m = s->pool->target.tls_mode;
+	return m >= 0 ? m : rt.cfg->server_tls_sslmode;
+}
+
 /* TLS toward PostgreSQL: not over unix sockets (PostgreSQL does not offer
  * it there), and not when disabled. */
 static bool wants_tls(const struct server *s)
 {
-	return tls_connect_ctx() && s->pool->target.host[0] != '/';
+	return tls_connect_ctx(tls_mode(s)) && s->pool->target.host[0] != '/';
 }
 
 static void start_login(struct server *s)
@@ -595,17 +602,21 @@ static void server_on_tls_answer(struct server *s)
 		}
 		/* the host name is checked against the certificate only for
 		 * verify-full; verify-ca checks the chain alone */
-		const char *host = rt.cfg->server_tls_sslmode == TLS_VERIFY_FULL ? s->pool->target.host : NULL;
-		if (!conn_tls_start(&s->conn, tls_connect_ctx(), false, host))
+		int mode = tls_mode(s);
+		const char *host = mode == TLS_VERIFY_FULL ? s->pool->target.host : NULL;
+		SSL_CTX *ctx = tls_connect_ctx(mode);
+		if (!ctx || !conn_tls_start(&s->conn, ctx, false, host))
 			server_lost(s, "could not start TLS");
 		return;
 	}
-	if (answer == 'N' && rt.cfg->server_tls_sslmode < TLS_REQUIRE) {
+	if (answer == 'N' && tls_mode(s) < TLS_REQUIRE) {
 		start_login(s);
 		return;
 	}
 	if (answer == 'N')
-		tls_refused(s, "server does not support TLS, but server_tls_sslmode requires it");
+		tls_refused(s, s->pool->target.tls_mode >= 0
+			    ? "server does not support TLS, but the database's sslmode requires it"
+			    : "server does not support TLS, but server_tls_sslmode requires it");
 	else
 		server_lost(s, "unexpected answer to SSLRequest");
 }

@@ -4,6 +4,11 @@
  *
  * Only TLS 1.2 and 1.3 are ever enabled. Contexts are reference-counted by
  * OpenSSL: a reload swaps in new ones while open connections keep theirs.
+ *
+ * Toward PostgreSQL there are two contexts, one that checks the server's
+ * certificate (verify-ca, verify-full) and one that does not (allow,
+ * prefer, require): a [databases] entry's `sslmode` may differ from the
+ * global server_tls_sslmode, and each is built only if some mode needs it.
  */
 #include <stdio.h>
 #include <string.h>
@@ -16,7 +21,7 @@
 #include "log.h"
 #include "tls.h"
 
-static SSL_CTX *accept_ctx, *connect_ctx;
+static SSL_CTX *accept_ctx, *connect_ctx, *verify_ctx;
 
 static void ssl_error(char *err, size_t errlen, const char *what, const char *arg)
 {
@@ -154,7 +159,7 @@ fail:
 	return NULL;
 }
 
-static SSL_CTX *build_connect(const struct config *cfg, char *err, size_t errlen)
+static SSL_CTX *build_connect(const struct config *cfg, bool verify, char *err, size_t errlen)
 {
 	SSL_CTX *ctx = new_ctx(TLS_client_method());
 	if (!ctx) {
@@ -167,12 +172,7 @@ static SSL_CTX *build_connect(const struct config *cfg, char *err, size_t errlen
 	if (cfg->server_tls_cert_file && cfg->server_tls_key_file &&
 	    !load_pair(ctx, cfg->server_tls_cert_file, cfg->server_tls_key_file, err, errlen))
 		goto fail;
-	if (cfg->server_tls_sslmode >= TLS_VERIFY_CA) {
-		if (!cfg->server_tls_ca_file) {
-			snprintf(err, errlen, "server_tls_sslmode = %s needs server_tls_ca_file",
-				 config_tls_mode_name(cfg->server_tls_sslmode));
-			goto fail;
-		}
+	if (verify) {
 		if (SSL_CTX_load_verify_locations(ctx, cfg->server_tls_ca_file, NULL) != 1) {
 			ssl_error(err, errlen, "server_tls_ca_file", cfg->server_tls_ca_file);
 			goto fail;
@@ -187,28 +187,69 @@ fail:
 	return NULL;
 }
 
+/* Which contexts toward PostgreSQL the modes in use need: the global one
+ * and each [databases] entry's own. A mode that verifies needs the CA file. */
+static bool connect_needs(const struct config *cfg, bool *plain, bool *verify,
+			  char *err, size_t errlen)
+{
+	*plain = *verify = false;
+	for (size_t i = 0; i <= cfg->ndbs; i++) {
+		const struct db_entry *db = i < cfg->ndbs ? &cfg->dbs[i] : NULL;
+		int mode = config_db_tls_mode(cfg, db);
+		if (mode == TLS_DISABLE)
+			continue;
+		if (mode < TLS_VERIFY_CA) {
+			*plain = true;
+			continue;
+		}
+		*verify = true;
+		if (cfg->server_tls_ca_file)
+			continue;
+		if (db && db->server_tls_sslmode >= 0)
+			snprintf(err, errlen, "[databases] %s: sslmode = %s needs server_tls_ca_file",
+				 db->name, config_tls_mode_name(mode));
+		else
+			snprintf(err, errlen, "server_tls_sslmode = %s needs server_tls_ca_file",
+				 config_tls_mode_name(mode));
+		return false;
+	}
+	return true;
+}
+
 bool tls_configure(const struct config *cfg, char *err, size_t errlen)
 {
-	SSL_CTX *a = NULL, *c = NULL;
+	SSL_CTX *a = NULL, *c = NULL, *v = NULL;
+	bool plain, verify;
 	if (cfg->client_tls_sslmode != TLS_DISABLE && !(a = build_accept(cfg, err, errlen)))
 		return false;
-	if (cfg->server_tls_sslmode != TLS_DISABLE && !(c = build_connect(cfg, err, errlen))) {
+	if (!connect_needs(cfg, &plain, &verify, err, errlen) ||
+	    (plain && !(c = build_connect(cfg, false, err, errlen))) ||
+	    (verify && !(v = build_connect(cfg, true, err, errlen)))) {
 		SSL_CTX_free(a);
+		SSL_CTX_free(c);
 		return false;
 	}
 	SSL_CTX_free(accept_ctx);
 	SSL_CTX_free(connect_ctx);
+	SSL_CTX_free(verify_ctx);
 	accept_ctx = a;
 	connect_ctx = c;
+	verify_ctx = v;
 	return true;
 }
 
 SSL_CTX *tls_accept_ctx(void) { return accept_ctx; }
-SSL_CTX *tls_connect_ctx(void) { return connect_ctx; }
+SSL_CTX *tls_connect_ctx(int mode)
+{
+	if (mode == TLS_DISABLE)
+		return NULL;
+	return mode >= TLS_VERIFY_CA ? verify_ctx : connect_ctx;
+}
 
 void tls_shutdown(void)
 {
 	SSL_CTX_free(accept_ctx);
 	SSL_CTX_free(connect_ctx);
-	accept_ctx = connect_ctx = NULL;
+	SSL_CTX_free(verify_ctx);
+	accept_ctx = connect_ctx = verify_ctx = NULL;
 }

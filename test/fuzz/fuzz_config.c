@@ -1,7 +1,9 @@
 /*
  * fuzz_config.c — libFuzzer target for the configuration parsers: the ini
  * reader with [databases] connection strings (config_parse_text), the
- * auth_file reader (userlist_parse), and connstr_parse on its own. Nothing
+ * auth_file reader (userlist_parse), connstr_parse on its own, and the
+ * postgresql:// URL parser (connurl_parse; what it builds back must parse
+ * to the same parts, and scrubbing must keep the length). Nothing
  * here touches a file; everything parsed is freed, so leaks show.
  */
 #include <stdint.h>
@@ -10,10 +12,42 @@
 
 #include "config.h"
 #include "config_internal.h"
+#include "connurl.h"
 #include "log.h"
 #include "userlist.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static bool same(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+static void fuzz_url(const char *s)
+{
+	char err[512];
+	struct connurl u, back;
+	if (connurl_parse(s, &u, err, sizeof err)) {
+		char *built = connurl_build(&u);
+		if (built) {
+			if (!connurl_parse(built, &back, err, sizeof err))
+				BUG("connurl_build made %s, which does not parse: %s", built, err);
+			if (!same(u.user, back.user) || !same(u.password, back.password) ||
+			    !same(u.host, back.host) || u.port != back.port || !same(u.dbname, back.dbname))
+				BUG("connurl_build made %s, which parses to other parts", built);
+			connurl_free(&back);
+		}
+		free(built);
+	}
+	connurl_free(&u);
+	char *copy = strdup(s);
+	if (copy) {
+		connurl_scrub(copy);
+		if (strlen(copy) != strlen(s))
+			BUG("connurl_scrub changed the length");
+	}
+	free(copy);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -55,6 +89,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				BUG("connstr_parse let port %d pool_size %d through", db.port, db.pool_size);
 			cfg_keys_free(cfg_db_keys, cfg_db_nkeys, &db);
 		}
+		if (s)
+			fuzz_url(s);
 		free(s);
 	}
 	return 0;

@@ -42,6 +42,37 @@ static const struct {
 	  UNSET_S, UNSET_S, UNSET_S, UNSET_S, -1, -1, -1, -1 },
 };
 
+/* the URL form: the same fields (sslmode: -1 unset, else enum tls_mode) */
+static const struct {
+	const char *text;
+	const char *host, *dbname, *user, *password;   /* UNSET_S: NULL */
+	int port, pool_size, pool_mode, sslmode;
+} url_good[] = {
+	{ "postgresql://app:pw@127.0.0.1:5433/realdb?sslmode=require", "127.0.0.1", "realdb", "app", "pw",
+	  5433, -1, -1, TLS_REQUIRE },
+	{ "postgres://h", "h", UNSET_S, UNSET_S, UNSET_S, -1, -1, -1, -1 },
+	{ "  postgresql://h/d", "h", "d", UNSET_S, UNSET_S, -1, -1, -1, -1 },
+	{ "postgresql:///app?host=%2Ftmp&pool_size=5&pool_mode=session", "/tmp", "app", UNSET_S, UNSET_S,
+	  -1, 5, POOL_SESSION, -1 },
+	{ "postgresql://u:@h/d?sslmode=disable", "h", "d", "u", "", -1, -1, -1, TLS_DISABLE },
+	{ "postgresql://h/d?application_name=x", "h", "d", UNSET_S, UNSET_S, -1, -1, -1, -1 },
+	{ "postgresql://[::1]:6000/d?user=bob&password=a%26b", "::1", "d", "bob", "a&b", 6000, -1, -1, -1 },
+	{ "host=h sslmode=verify-full", "h", UNSET_S, UNSET_S, UNSET_S, -1, -1, -1, TLS_VERIFY_FULL },
+};
+
+static const struct { const char *text, *err; } url_bad[] = {
+	{ "postgresql://h/d?sslrootcert=ca.pem", "sslrootcert: a URL parameter sluice applies to every "
+	  "database: set server_tls_ca_file in [sluice] instead" },
+	{ "postgresql://h/d?connect_timeout=5", "connect_timeout: a URL parameter sluice applies to every "
+	  "database: set server_connect_timeout in [sluice] instead" },
+	{ "postgresql://h/d?options=-c%20a%3Db", "options: unknown URL parameter" },
+	{ "postgresql://h:99999/d", "appdb: URL: port \"99999\" is not a number from 1 to 65535" },
+	{ "postgresql://h/d?pool_size=0", "pool_size: 0 is out of range (1..2147483647)" },
+	{ "postgresql://h/d?sslmode=yes", "sslmode: \"yes\" is not one of: disable, allow, prefer, require, "
+	  "verify-ca, verify-full" },
+	{ "postgresql://h1,h2/d", "appdb: URL: several hosts (h1,h2,...) are not supported: give one" },
+};
+
 /* the per-database pool limits that used to be ignored */
 static const struct {
 	const char *text;
@@ -78,7 +109,9 @@ static const struct { const char *text, *err; } bad[] = {
 	{ "max_db_connections=lots", "max_db_connections: \"lots\" is not an integer" },
 	{ "pool_mode=fast", "pool_mode: \"fast\" is not one of: session, transaction, statement" },
 	{ "bogus=1", "bogus: unknown database parameter" },
-	{ "host=x sslmode=require", "sslmode: unknown database parameter" },
+	{ "host=x gssencmode=disable", "gssencmode: unknown database parameter" },
+	{ "sslmode=sometimes", "sslmode: \"sometimes\" is not one of: disable, allow, prefer, require, "
+	  "verify-ca, verify-full" },
 	{ "host", "appdb: expected \"=\" after \"host\"" },
 	{ "host x=y", "appdb: expected \"=\" after \"host\"" },
 	{ "=x", "appdb: expected key=value, found \"=\"" },
@@ -172,6 +205,28 @@ int main(void)
 		err[0] = 0;
 		ok(!connstr_parse(bad[i].text, "t.ini:1", db, err, sizeof err), "fails: [%s]", bad[i].text);
 		is_str(err, bad[i].err, "  message");
+		free_db(db);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(url_good); i++) {
+		struct db_entry *db = new_db();
+		bool okay = connstr_parse(url_good[i].text, "t.ini:1", db, err, sizeof err);
+		if (!ok(okay, "URL parses: [%s]", url_good[i].text))
+			diag("%s", err);
+		is_str(s_or_unset(db->host), url_good[i].host, "  host");
+		is_str(s_or_unset(db->dbname), url_good[i].dbname, "  dbname");
+		is_str(s_or_unset(db->user), url_good[i].user, "  user");
+		is_str(s_or_unset(db->password), url_good[i].password, "  password");
+		is_int(db->port, url_good[i].port, "  port");
+		is_int(db->pool_size, url_good[i].pool_size, "  pool_size");
+		is_int(db->pool_mode, url_good[i].pool_mode, "  pool_mode");
+		is_int(db->server_tls_sslmode, url_good[i].sslmode, "  sslmode");
+		free_db(db);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(url_bad); i++) {
+		struct db_entry *db = new_db();
+		err[0] = 0;
+		ok(!connstr_parse(url_bad[i].text, "t.ini:1", db, err, sizeof err), "URL fails: [%s]", url_bad[i].text);
+		is_str(err, url_bad[i].err, "  message");
 		free_db(db);
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(limits); i++) {

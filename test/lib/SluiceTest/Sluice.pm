@@ -31,6 +31,13 @@ package SluiceTest::Sluice;
 # (working directory, default '/', so relative paths must resolve against
 # the file's directory); stderr then goes to sluice.stderr next to the
 # config, and default_db/default_user/default_password make wait_login work.
+# To run it with arguments of the test's own instead of a config path (the
+# one-line start, `sluice postgresql://...`): args (the argv after the
+# binary), port (where it will listen), env (its environment's changes,
+# undef deletes); nothing is written, it logs to stderr only (sluice.stderr
+# in its temp dir, so log_contents is empty and check_log reads stderr), its
+# stdout goes to sluice.stdout there (stdout_contents), and
+# default_db/default_user/default_password make wait_login work.
 # as_postgres runs it as `postgres` when we are root (the files it writes
 # must then be writable by postgres).
 # nofile => N raises its open-file limit to N (through `sh -c 'ulimit -n'`,
@@ -71,6 +78,7 @@ sub new
 		console   => $o{console},
 		nofile    => $o{nofile},
 		child_init => $o{child_init},
+		env       => $o{env},
 		bin       => bin(),
 		pgbouncer => is_pgbouncer(),
 		pid       => undef,
@@ -86,6 +94,16 @@ sub new
 		$self->{stderr} = "$self->{dir}/sluice.stderr";
 		$self->{port} = $o{port};
 		$self->{cwd} = $o{cwd} // '/';
+	} elsif (defined $o{args}) {
+		croak "args needs port" unless defined $o{port};
+		$self->{given_args} = [ @{ $o{args} } ];
+		$self->{dir} = new_tempdir('sluice', for_postgres => $self->{as_postgres});
+		$self->{config} = '';
+		$self->{logfile} = '';
+		$self->{stderr} = "$self->{dir}/sluice.stderr";
+		$self->{stdout} = "$self->{dir}/sluice.stdout";
+		$self->{port} = $o{port};
+		$self->{cwd} = $o{cwd} // $self->{dir};
 	} else {
 		$self->{dir} = new_tempdir('sluice', for_postgres => $self->{as_postgres});
 		$self->{config} = "$self->{dir}/sluice.ini";
@@ -120,7 +138,7 @@ sub section { $_[0]{pgbouncer} ? 'pgbouncer' : 'sluice' }
 sub write_config
 {
 	my ($self) = @_;
-	return if $self->{given_config};
+	return if $self->{given_config} || $self->{given_args};
 	my %s = (
 		listen_addr     => '127.0.0.1',
 		unix_socket_dir => $self->{dir},
@@ -160,18 +178,18 @@ sub start
 	croak "already running" if $self->{pid};
 	for my $try (1 .. 3) {
 		my %out = $self->{console} ? (stdout => '-', stderr => '-', own_group => 1)
-			: (stdout => $self->{stderr}, stderr => $self->{stderr});
+			: (stdout => $self->{stdout} // $self->{stderr}, stderr => $self->{stderr});
 		if ($self->{as_postgres} && is_root() && !$self->{console}) {
 			# the child opens its stderr file after dropping root
 			spit($self->{stderr}, '') unless -e $self->{stderr};
 			my ($uid, $gid) = SluiceTest::postgres_ids();
 			chown $uid, $gid, $self->{stderr};
 		}
-		my @argv = ($self->{bin}, $self->{config});
+		my @argv = ($self->{bin}, $self->{given_args} ? @{ $self->{given_args} } : $self->{config});
 		@argv = SluiceTest::with_nofile($self->{nofile}, @argv) if $self->{nofile};
 		my $pid = spawn(\@argv, %out,
 				as_postgres => $self->{as_postgres}, cwd => $self->{cwd},
-				clean_env => 0, child_init => $self->{child_init});
+				clean_env => 0, child_init => $self->{child_init}, env => $self->{env});
 		$self->{pid} = $pid;
 		delete $self->{crashed};
 		delete $self->{exit_status};
@@ -189,6 +207,7 @@ sub start
 			$self->{pid} = undef;
 			my $log = $self->log_contents . $self->stderr_contents;
 			if ($try < 3 && !defined $self->{settings}{listen_port} && !$self->{given_config}
+			    && !$self->{given_args}
 			    && $log =~ /Address already in use|could not bind|bind\(\) failed/i) {
 				$self->{port} = free_port();
 				$self->write_config;
@@ -241,6 +260,7 @@ sub sockdir { $_[0]{dir} }
 sub config_path { $_[0]{config} }
 sub log_contents { length $_[0]{logfile} ? slurp($_[0]{logfile}) : '' }
 sub stderr_contents { slurp($_[0]{stderr}) }
+sub stdout_contents { defined $_[0]{stdout} ? slurp($_[0]{stdout}) : '' }
 
 # Still running? Reaps it (and remembers the status) if it exited.
 sub alive
