@@ -388,9 +388,10 @@ void conn_read_start(struct conn *c)
 		return;
 	c->reading = true;
 	event_add(c->rev, NULL);
-	/* records OpenSSL already decrypted do not wake the socket, nor do
-	 * bytes a batch read while reading was off */
-	if ((c->ssl && c->phase != CONN_TLS && SSL_pending(c->ssl) > 0) || c->in_unseen)
+	/* bytes OpenSSL holds already (decrypted, or read from the socket and
+	 * not yet decrypted: SSL_pending counts only the first) do not wake
+	 * the socket, nor do bytes a batch read while reading was off */
+	if ((c->ssl && c->phase != CONN_TLS && SSL_has_pending(c->ssl)) || c->in_unseen)
 		event_active(c->rev, EV_READ, 0);
 }
 

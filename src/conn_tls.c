@@ -15,7 +15,12 @@
 #include "conn.h"
 #include "conn_internal.h"
 
-#define TLS_READ_BUDGET (256 * 1024)   /* per callback, then yield */
+#define TLS_READ_BUDGET (256 * 1024)   /* bytes per callback, then yield */
+/* SSL_read calls per callback, then yield: each call takes one record, and
+ * a peer that sends its bytes in records of one byte each must not hold
+ * the loop for the 256 Ki records of the byte budget (seconds: every
+ * other connection waited meanwhile). Full records take 16 KiB a call. */
+#define TLS_READ_CALLS 64
 #define TLS_WRITE_CHUNK (16 * 1024)
 
 static char tls_err[256];
@@ -57,8 +62,13 @@ int conn_tls_write_some(struct conn *c)
 void conn_tls_read(struct conn *c)
 {
 	size_t got = 0;
-	bool eof = false, failed = false;
-	while (got < TLS_READ_BUDGET) {
+	int calls = 0;
+	bool eof = false, failed = false, yielded = false;
+	for (;;) {
+		if (got >= TLS_READ_BUDGET || calls++ == TLS_READ_CALLS) {
+			yielded = true;
+			break;
+		}
 		struct evbuffer_iovec v;
 		if (evbuffer_reserve_space(c->in, CONN_READ_SIZE, &v, 1) < 1) {
 			c->err = ENOMEM;
@@ -91,7 +101,9 @@ void conn_tls_read(struct conn *c)
 		failed = true;
 		break;
 	}
-	if (got >= TLS_READ_BUDGET && SSL_pending(c->ssl) > 0)
+	/* What OpenSSL holds already, decrypted or still raw, wakes no socket:
+	 * after a yield, the next pass comes back for it */
+	if (yielded && SSL_has_pending(c->ssl))
 		event_active(c->rev, EV_READ, 0);
 	if (got)
 		conn_dispatch(c, CONN_EV_READ);

@@ -19,6 +19,10 @@
  *       default: plus when the server offers SCRAM-SHA-256-PLUS, else n
  *     --cert F --key F  present a client certificate
  *     --query SQL       after login, run SQL and print its first value
+ *     --query-pad K     the query is SELECT length('x...x') with K x's
+ *     --record N        after login, write at most N bytes per SSL_write:
+ *                       records of N bytes (the many tiny records of a
+ *                       slow or hostile client)
  *
  * It prints what happened, one fact a line, for the test to match:
  *   ssl-answer S                       the reply to SSLRequest
@@ -63,6 +67,7 @@
 
 static int fd = -1;
 static SSL *ssl;
+static size_t record_max;   /* --record: bytes per SSL_write, 0: any */
 
 static void die(const char *what) __attribute__((noreturn));
 static void die(const char *what)
@@ -77,7 +82,7 @@ static bool write_all(const void *buf, size_t len)
 	while (len) {
 		int n;
 		if (ssl) {
-			n = SSL_write(ssl, p, (int)len);
+			n = SSL_write(ssl, p, (int)(record_max && len > record_max ? record_max : len));
 			if (n <= 0)
 				return false;
 		} else {
@@ -398,6 +403,7 @@ int main(int argc, char **argv)
 	const char *host = "127.0.0.1", *user = NULL, *db = NULL, *password = NULL;
 	const char *sasl = NULL, *cert = NULL, *key = NULL, *query = NULL;
 	int port = 0;
+	long pad = -1, record = 0;
 	bool plain = false;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -418,6 +424,8 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--cert")) cert = v;
 		else if (!strcmp(a, "--key")) key = v;
 		else if (!strcmp(a, "--query")) query = v;
+		else if (!strcmp(a, "--query-pad")) pad = atol(v);
+		else if (!strcmp(a, "--record")) record = atol(v);
 		else die("unknown option");
 	}
 	if (!port || !user)
@@ -521,6 +529,16 @@ int main(int argc, char **argv)
 		free(body);
 	}
 
+	if (pad >= 0) {
+		char *q = malloc((size_t)pad + 32);
+		if (!q)
+			die("out of memory");
+		int head = sprintf(q, "SELECT length('");
+		memset(q + head, 'x', (size_t)pad);
+		strcpy(q + head + pad, "')");
+		query = q;
+	}
+	record_max = record > 0 ? (size_t)record : 0;
 	if (query) {
 		send_msg('Q', query, strlen(query) + 1);
 		for (;;) {
