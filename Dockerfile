@@ -1,31 +1,39 @@
-# sluice in a container: built in a Debian 12 stage with the same `make`
-# the README uses, run from a slim Debian 12 image as a non-root user.
+# sluice in a container, from the same Debian package `make deb` builds:
+# the first stage builds it as the README says, the second installs it
+# into a slim Debian 12 (its postinst makes the user sluice) and runs
+# sluice as that user. doc/packaging.md; test/lint/dockerfile.t lints this
+# file and checks it against the Makefile and debian/control.
 #
 #   docker build -t sluice .
-#   docker run -p 6432:6432 -v $PWD/my.ini:/etc/sluice/sluice.ini:ro sluice
-#   docker run --rm --entrypoint sluicectl sluice -h HOST status
+#   docker run -e SLUICE_DATABASE_URL=postgresql://app:secret@db:5432/app -p 6432:6432 sluice
+#   docker run -p 6432:6432 -v "$PWD/sluice.ini:/etc/sluice/sluice.ini:ro" sluice /etc/sluice/sluice.ini
+#   docker run --rm --entrypoint sluicectl sluice --help
 
 FROM debian:12 AS build
+# debian/control's Build-Depends, and what dpkg-buildpackage itself runs
 RUN apt-get update \
- && apt-get install -y --no-install-recommends build-essential pkg-config libevent-dev libssl-dev libpq-dev liburing-dev \
+ && apt-get install -y --no-install-recommends build-essential debhelper dpkg-dev \
+      go-md2man libevent-dev libpq-dev libssl-dev liburing-dev libsystemd-dev perl pkg-config \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY Makefile ./
+# the Makefile's DEB_SRC: the files `make deb` builds the package from
+COPY Makefile README.md ./
 COPY include ./include
 COPY src ./src
-COPY test/lib ./test/lib
-RUN make sluice sluicectl
+COPY doc ./doc
+COPY etc ./etc
+COPY debian ./debian
+RUN make deb
 
 FROM debian:12-slim
+COPY --from=build /src/build/deb/sluice_*.deb /tmp/
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libevent-2.1-7 libevent-core-2.1-7 libevent-extra-2.1-7 liburing2 libssl3 libpq5 ca-certificates \
- && rm -rf /var/lib/apt/lists/* \
- && useradd --system --no-create-home --shell /usr/sbin/nologin sluice \
- && mkdir -p /etc/sluice /run/sluice \
- && chown sluice /run/sluice
-COPY --from=build /src/sluice /src/sluicectl /usr/local/bin/
-COPY etc/sluice.ini etc/userlist.txt /etc/sluice/
+ && apt-get install -y --no-install-recommends /tmp/sluice_*.deb \
+ && rm -rf /var/lib/apt/lists/* /tmp/sluice_*.deb
 USER sluice
 EXPOSE 6432
-ENTRYPOINT ["/usr/local/bin/sluice"]
-CMD ["/etc/sluice/sluice.ini"]
+# The one-line start: with no configuration file argument sluice reads
+# SLUICE_DATABASE_URL (docker run -e) and pools that database; it listens on
+# 127.0.0.1 unless told otherwise, which no one outside the container reaches.
+ENTRYPOINT ["/usr/sbin/sluice"]
+CMD ["--listen", "0.0.0.0:6432"]

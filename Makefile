@@ -20,6 +20,9 @@
 #                   direct PostgreSQL (QUICK=1: a two-minute smoke run); writes
 #                   doc/performance.md and .png, raw results in build/bench/
 #   make deps       apt-get install the Debian packages that are missing
+#   make deb        build the Debian package build/deb/sluice_VERSION_ARCH.deb
+#                   with dpkg-buildpackage from debian/, in a copy of the tree
+#                   (build/deb/sluice-VERSION); doc/packaging.md
 #
 # libsystemd (sd_notify for a Type=notify service, src/sdnotify.c) is used
 # when pkg-config finds it; SYSTEMD=0 builds without it, SYSTEMD=1 insists.
@@ -77,11 +80,11 @@ export SLUICECTL_BIN = $(abspath $(OUT)/sluicectl)
 export SLUICE_TEST_BIN = $(abspath $(BUILD)/test/bin)
 export SLUICE_MAN_DIR = $(abspath $(BUILD)/man)
 
-.PHONY: all deps run check test asan fuzz bench clean difftest man man-skipped FORCE
+.PHONY: all deps run check test asan fuzz bench clean difftest man man-skipped deb FORCE
 all: $(OUT)/sluice $(OUT)/sluicectl $(UNIT_T) $(TBIN) $(FUZZ_REPLAY) man
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) | $(BUILD)/obj
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 $(BUILD)/obj $(BUILD)/test/unit $(BUILD)/test/bin $(BUILD)/test/fuzz $(BUILD)/man/md:
 	mkdir -p $@
 # sdnotify.o is rebuilt when SYSTEMD changes between two builds in one BUILD
@@ -91,17 +94,17 @@ $(BUILD)/obj/sdnotify.o: $(BUILD)/systemd.flag
 $(LIBA): $(OBJS)
 	rm -f $@ && ar rcs $@ $^
 $(OUT)/sluice: $(BUILD)/obj/main.o $(LIBA)
-	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LIBS)
+	$(CC) $(LDFLAGS_SAN) $(LDFLAGS) -o $@ $^ $(LIBS)
 # sluicectl: a libpq client of the admin console; nothing of the pooler linked in
 $(OUT)/sluicectl: $(CTL_SRCS) $(wildcard src/ctl/*.h) include/sqlstate.h
-	$(CC) $(CFLAGS) -I$(PQINCLUDE) $(LDFLAGS_SAN) -o $@ $(CTL_SRCS) $(PQLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -I$(PQINCLUDE) $(LDFLAGS_SAN) $(LDFLAGS) -o $@ $(CTL_SRCS) $(PQLIBS)
 
 $(BUILD)/test/unit/%.t: test/unit/%.c $(LIBA) test/lib/tap.h test/lib/sqlscan_feed.h | $(BUILD)/test/unit
-	$(CC) $(CFLAGS) $(LDFLAGS_SAN) -o $@ $< $(LIBA) $(LIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS_SAN) $(LDFLAGS) -o $@ $< $(LIBA) $(LIBS)
 $(BUILD)/test/bin/%: test/integ/c/%.c $(LIBA) | $(BUILD)/test/bin
-	$(CC) $(CFLAGS) -I/usr/include/postgresql $(LDFLAGS_SAN) -o $@ $< $(LIBA) $(PQLIBS) $(LIBS) -lpthread
+	$(CC) $(CPPFLAGS) $(CFLAGS) -I/usr/include/postgresql $(LDFLAGS_SAN) $(LDFLAGS) -o $@ $< $(LIBA) $(PQLIBS) $(LIBS) -lpthread
 $(BUILD)/test/fuzz/%_replay.t: test/fuzz/%.c test/fuzz/replay_main.c $(LIBA) | $(BUILD)/test/fuzz
-	$(CC) $(CFLAGS) $(LDFLAGS_SAN) -DFUZZ_NAME='"$*"' -o $@ $< test/fuzz/replay_main.c $(LIBA) $(LIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS_SAN) $(LDFLAGS) -DFUZZ_NAME='"$*"' -o $@ $< test/fuzz/replay_main.c $(LIBA) $(LIBS)
 
 # Without go-md2man the binaries still build; make check installs it (deps)
 # and test/lint/man-pages.t then fails if a page is missing.
@@ -119,7 +122,8 @@ DEB_PKGS = build-essential pkg-config libevent-dev libssl-dev libpq-dev liburing
            postgresql-15 postgresql-client-15 pgbouncer clang perl openssl \
            python3-asyncpg python3-psycopg nodejs $(if $(shell command -v npm),,npm) \
            default-jdk-headless libpostgresql-jdbc-java logrotate \
-           go-md2man man-db groff-base prometheus prometheus-pgbouncer-exporter
+           go-md2man man-db groff-base prometheus prometheus-pgbouncer-exporter \
+           debhelper dpkg-dev lintian
 # Of those, packages whose postinst enables and starts a service of the
 # same name (unless policy-rc.d forbids it, as in most containers): the
 # tests want only their programs (promtool; the exporter, started by
@@ -147,6 +151,28 @@ deps:
 	    esac; \
 	  done; \
 	fi
+
+# The Debian package, built in a copy of the files the build needs (the
+# tree's own, committed or not), so that dpkg-buildpackage writes nothing
+# into the tree. The Dockerfile's build stage copies the same DEB_SRC and
+# runs this target (test/lint/dockerfile.t checks both). The flags of this
+# make (CFLAGS from the environment, MAKEFLAGS) stay out: dpkg-buildflags
+# and debian/rules decide the package's.
+DEB_DIR ?= $(BUILD)/deb
+DEB_SRC = Makefile README.md include src doc etc debian
+deb:
+	@v=$$(dpkg-parsechangelog -l debian/changelog -S Version) || exit 1; \
+	if [ "$$v" != "$(VERSION)" ]; then \
+	  echo "make deb: debian/changelog is at $$v, src/main.c's SLUICE_VERSION at $(VERSION): add a changelog entry"; exit 1; \
+	fi
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_DIR)/sluice-$(VERSION)
+	cp -R --parents $(DEB_SRC) $(DEB_DIR)/sluice-$(VERSION)/
+	cd $(DEB_DIR)/sluice-$(VERSION) && \
+	  env -u CFLAGS -u CPPFLAGS -u LDFLAGS -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+	  dpkg-buildpackage --build=binary --no-sign -jauto
+	rm -rf $(DEB_DIR)/sluice-$(VERSION)
+	@ls $(DEB_DIR)/sluice_$(VERSION)_*.deb
 
 run: deps all
 	perl test/lib/run-scratch.pl
