@@ -14,6 +14,7 @@
 #include "link.h"
 #include "listener.h"
 #include "log.h"
+#include "peers.h"
 #include "pool.h"
 #include "runtime.h"
 #include "server.h"
@@ -83,6 +84,7 @@ void lifecycle_free(void)
 {
 	rt_checks_free();
 	gate_free_all();
+	peers_free();
 }
 
 /* Session pooling: a client between transactions gives its server up now
@@ -134,6 +136,7 @@ static void apply_settings(void)
 	if (!log_configure(&ls, err, sizeof err))
 		log_error("%s; logging goes on where it went", err);
 	pool_reconfigure_all();
+	peers_configure(rt.cfg);
 	lifecycle_kick();
 }
 
