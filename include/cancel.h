@@ -5,10 +5,16 @@
  * INTERFACE ROUTINES
  *   cancel_init(settled)   who is told when a server's last cancel in
  *                          flight is taken (the pool; set once, main.c)
- *   cancel_register(c)     give c a fresh random (pid, key) and index it
+ *   cancel_register(c)     give c a fresh random (pid, key), carrying
+ *                          peer_id when it is set (cancel_key.h), and index it
  *   cancel_unregister(c)
- *   cancel_request(pid, key)  look up the client; if it holds a server,
- *                          send PostgreSQL a CancelRequest for that backend
+ *   cancel_request(pid, key, why, n)  look up the client; if it holds a
+ *                          server, send PostgreSQL a CancelRequest for that
+ *                          backend. With peer_id set, a key of another
+ *                          peer's goes to that peer instead (peers.h).
+ *                          false: dropped for a reason its sender's
+ *                          connection should log (`why`); an unknown key
+ *                          or an idle client is dropped quietly (true)
  *   cancel_backend(s)      send PostgreSQL a CancelRequest for s's backend
  *                          (also before sluice drops a server mid-query)
  *   cancel_forget(s)       s is being freed: its cancels still in flight
@@ -23,6 +29,7 @@
 #define SLUICE_CANCEL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct client;
@@ -34,7 +41,7 @@ typedef void (*cancel_settled_fn)(struct server *s);
 void cancel_init(cancel_settled_fn settled);
 bool cancel_register(struct client *c);
 void cancel_unregister(struct client *c);
-void cancel_request(uint32_t pid, uint32_t key);
+bool cancel_request(uint32_t pid, uint32_t key, char *why, size_t whylen);
 void cancel_backend(struct server *s);
 void cancel_forget(struct server *s);
 

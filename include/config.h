@@ -17,6 +17,7 @@
  *   config_console_name(name)             sluice / pgbouncer: the console's,
  *                                         never the fallback's
  *   config_db_pool_size / config_db_pool_mode   entry value or global default
+ *   config_find_peer(cfg, id)             [peers] entry or NULL
  *   config_copy(cfg)                      a copy sharing nothing with cfg
  *   config_with_setting(cfg, key, value, &next, err, errlen)   SET: a copy
  *                                         of cfg with one key changed,
@@ -83,6 +84,21 @@ struct db_entry {
 	                      * (the entry's `sslmode`, libpq's name) */
 	int line;            /* where it was defined, for messages */
 };
+
+/* One [peers] entry: `2 = host=/run/sluice-2 port=6432 pool_size=10`, where
+ * cancel requests whose key carries peer id 2 are forwarded. Unset ints
+ * are -1. */
+struct peer_entry {
+	char *name;          /* the id as a key in [peers], in canonical decimal */
+	int id;              /* 1..CONFIG_PEER_ID_MAX */
+	char *host;          /* required: host name, IP address or "/dir" of a unix socket */
+	int port;            /* -1 : 6432 */
+	int pool_size;       /* -1 : default_pool_size; forwards to it in flight at most */
+	int line;            /* where it was defined, for messages */
+};
+
+#define CONFIG_PEER_ID_MAX 16383   /* PgBouncer's bound: 14 bits of the cancel key */
+#define CONFIG_PEER_PORT 6432      /* a [peers] entry's default port */
 
 struct config {
 	char *path;                  /* file it came from; a label when from_url */
@@ -173,6 +189,11 @@ struct config {
 	double gate_hold_timeout;    /* 60: longest a client is held; 0 = no limit */
 	double gate_max_pause;       /* 300: a gate closed this long reopens; 0 = never */
 
+	/* cancels across instances (peers.c, doc/cluster.md) */
+	int peer_id;                 /* 0: off; else this instance's id in its keys */
+	struct peer_entry *peers;    /* [peers] entries in file order */
+	size_t npeers;
+
 	struct user_settings *user_settings; /* [users] entries */
 	size_t nuser_settings;
 
@@ -222,6 +243,8 @@ int config_pool_mode_for(const struct config *cfg, const struct db_entry *db, co
 int config_state_policy_for(const struct config *cfg, const struct db_entry *db, const char *user);
 int config_max_user_connections(const struct config *cfg, const char *user);
 const struct user_settings *config_find_user(const struct config *cfg, const char *user);
+/* The [peers] entry for id, or NULL */
+const struct peer_entry *config_find_peer(const struct config *cfg, int id);
 
 /* Is `name` in the comma-separated list `list`? (whitespace around items ignored) */
 bool config_list_has(const char *list, const char *name);

@@ -7,7 +7,8 @@
  * by the same setter a file value goes through), whether a reload may change
  * it, and where it lives in its struct. Global keys ([sluice]/[pgbouncer])
  * live in struct config, per-database keys ([databases] values) in struct
- * db_entry, per-user keys ([users] values) in struct user_settings; the same
+ * db_entry, per-user keys ([users] values) in struct user_settings, [peers]
+ * values in struct peer_entry; the same
  * setter serves all three, so `pool_size=abc` fails exactly like
  * `default_pool_size = abc`.
  *
@@ -31,6 +32,7 @@
  *                                        ("file:line") prefixes warnings
  *   connstr_parse_user(text, where, us, err, l)   the same for one [users]
  *                                        value, with the per-user keys
+ *   connstr_parse_peer(text, where, pe, err, l)   ...and one [peers] value
  *   connstr_apply_url(&u, where, db, global, err, l)   a parsed
  *                                        postgresql:// URL into db (the URL
  *                                        form of a [databases] value);
@@ -71,7 +73,7 @@ struct cfg_enum {
 struct cfg_key {
 	const char *name;
 	enum cfg_type type;
-	size_t offset;       /* into struct config, db_entry or user_settings */
+	size_t offset;       /* into struct config, db_entry, user_settings or peer_entry */
 	long long min, max;  /* CFG_INT, CFG_BYTES, CFG_SECONDS */
 	const char *def;     /* default, as text; NULL: unset (-1, -1.0, 0 or NULL) */
 	const struct cfg_enum *enums; /* CFG_ENUM: ends with { NULL } */
@@ -84,6 +86,8 @@ extern const struct cfg_key cfg_db_keys[];
 extern const size_t cfg_db_nkeys;
 extern const struct cfg_key cfg_user_keys[];
 extern const size_t cfg_user_nkeys;
+extern const struct cfg_key cfg_peer_keys[];
+extern const size_t cfg_peer_nkeys;
 extern const struct cfg_enum cfg_auth_types[];
 extern const struct cfg_enum cfg_pool_modes[];
 extern const struct cfg_enum cfg_state_policies[];
@@ -108,6 +112,8 @@ char *cfg_resolve_path(const char *dir, const char *path);
 bool connstr_parse(const char *text, const char *where, struct db_entry *db,
 		   char *err, size_t errlen) MUST_CHECK;
 bool connstr_parse_user(const char *text, const char *where, struct user_settings *us,
+			char *err, size_t errlen) MUST_CHECK;
+bool connstr_parse_peer(const char *text, const char *where, struct peer_entry *pe,
 			char *err, size_t errlen) MUST_CHECK;
 
 struct connurl;

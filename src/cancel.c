@@ -2,10 +2,16 @@
  * cancel.c — per-client cancel keys and CancelRequest forwarding.
  *
  * Each client gets a random (pid, key) of sluice's own, indexed in a hash
- * table by pid. A CancelRequest naming it is passed on, as a CancelRequest
- * with the real backend's key, to the server connection the client holds
- * at that moment; one naming anything else is dropped silently, as
- * PostgreSQL does.
+ * table by the pair. A CancelRequest naming it is passed on, as a
+ * CancelRequest with the real backend's key, to the server connection the
+ * client holds at that moment; one naming anything else is dropped
+ * silently, as PostgreSQL does.
+ *
+ * With peer_id set, the keys carry it (cancel_key.h), and a CancelRequest
+ * whose key carries another peer's id is forwarded to that peer once
+ * (peers.c) instead of looked up here. Its pid alone then has only 15
+ * random bits, so the table keys on the pair (under the process's SipHash
+ * key), and the pair is what must be unique.
  *
  * PostgreSQL signals the backend from the process that reads the
  * CancelRequest, which then closes the connection; until then the signal
@@ -21,29 +27,33 @@
  * the same backend at about the same time: it adds nothing and is dropped
  * (logged at DEBUG).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <event2/buffer.h>
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 
 #include "cancel.h"
+#include "cancel_key.h"
 #include "client_types.h"
+#include "config.h"
 #include "csprng.h"
 #include "htab.h"
 #include "log.h"
+#include "peers.h"
 #include "pool.h"
 #include "proto.h"
 #include "runtime.h"
 #include "server.h"
+#include "siphash.h"
 
 #define CANCEL_CONNECT_TIMEOUT 5.0
 #define CANCEL_ANSWER_TIMEOUT 5.0   /* for PostgreSQL to close it once sent */
 #define CANCEL_IN_FLIGHT_MAX 1      /* per server connection */
 
-/* Clients by cancel_pid. The pids are random (csprng): each is its own hash. */
-static struct htab by_pid;
+/* Clients by (cancel_pid, cancel_key). */
+static struct htab by_key;
 static cancel_settled_fn settled_fn;
 
 void cancel_init(cancel_settled_fn settled)
@@ -51,11 +61,19 @@ void cancel_init(cancel_settled_fn settled)
 	settled_fn = settled;
 }
 
-static struct client *find(uint32_t pid)
+static uint64_t key_hash(uint32_t pid, uint32_t key)
 {
-	for (struct htab_node *n = htab_find(&by_pid, pid); n; n = htab_find_next(n)) {
+	const uint32_t pair[2] = { pid, key };
+	return siphash_of(pair, sizeof pair);
+}
+
+static struct client *find(uint32_t pid, uint32_t key)
+{
+	const uint32_t want[2] = { pid, key };
+	for (struct htab_node *n = htab_find(&by_key, key_hash(pid, key)); n; n = htab_find_next(n)) {
 		struct client *c = container_of(n, struct client, cancel_node);
-		if (c->cancel_pid == pid)
+		const uint32_t have[2] = { c->cancel_pid, c->cancel_key };
+		if (CRYPTO_memcmp(want, have, sizeof want) == 0)
 			return c;
 	}
 	return NULL;
@@ -64,16 +82,16 @@ static struct client *find(uint32_t pid)
 bool cancel_register(struct client *c)
 {
 	for (int tries = 0; tries < 16; tries++) {
-		uint32_t v[2];
+		uint32_t v[2], pid, key;
 		if (!csprng_bytes(v, sizeof v))
 			return false;
-		v[0] &= 0x7fffffff;   /* a positive pid, as clients expect */
-		if (v[0] == 0 || find(v[0]))
+		cancel_key_make(v, rt.cfg->peer_id, &pid, &key);
+		if (pid == 0 || find(pid, key))
 			continue;
-		if (!htab_add(&by_pid, &c->cancel_node, v[0]))
+		if (!htab_add(&by_key, &c->cancel_node, key_hash(pid, key)))
 			return false;
-		c->cancel_pid = v[0];
-		c->cancel_key = v[1];
+		c->cancel_pid = pid;
+		c->cancel_key = key;
 		return true;
 	}
 	return false;
@@ -83,7 +101,7 @@ void cancel_unregister(struct client *c)
 {
 	if (!c->cancel_pid)
 		return;
-	htab_del(&by_pid, &c->cancel_node);
+	htab_del(&by_key, &c->cancel_node);
 	c->cancel_pid = 0;
 }
 
@@ -171,25 +189,46 @@ static void cancel_destroy(struct conn *conn)
 
 static const struct conn_ops cancel_ops = { cancel_event, cancel_destroy };
 
-void cancel_request(uint32_t pid, uint32_t key)
+/* A key of another peer's: on to it, once. */
+static bool to_peer(int peer, uint32_t pid, uint32_t key, char *why, size_t whylen)
 {
-	struct client *c = find(pid);
-	if (!c || CRYPTO_memcmp(&c->cancel_key, &key, sizeof key) != 0) {
+	if (cancel_key_hops(key) == 0) {
+		/* forwarded here already, by an instance whose [peers] entry for
+		 * `peer` leads here: a second forward could go round in circles */
+		snprintf(why, whylen, "cancel request for peer %d reached peer %d after its one forward: "
+			 "dropped (a [peers] entry for %d leads to the wrong instance)", peer,
+			 rt.cfg->peer_id, peer);
+		return false;
+	}
+	return peers_forward(peer, pid, cancel_key_hop(key), why, whylen);
+}
+
+bool cancel_request(uint32_t pid, uint32_t key, char *why, size_t whylen)
+{
+	if (rt.cfg->peer_id) {
+		int peer = cancel_key_peer(pid);
+		if (peer != rt.cfg->peer_id)
+			return to_peer(peer, pid, key, why, whylen);
+		key = cancel_key_as_issued(key);   /* forwarded or not */
+	}
+	struct client *c = find(pid, key);
+	if (!c) {
 		log_debug("cancel request for unknown key ignored");
-		return;
+		return true;
 	}
 	struct server *s = c->server;
 	if (!s || s->state != SV_ACTIVE) {
 		client_log(c, LOG_LVL_DEBUG, "cancel request while no query runs: ignored");
-		return;
+		return true;
 	}
 	if (s->cancels >= CANCEL_IN_FLIGHT_MAX) {
 		client_log(c, LOG_LVL_DEBUG, "cancel request while one for backend %u is in flight: dropped",
 			   s->backend_pid);
-		return;
+		return true;
 	}
 	client_log(c, LOG_LVL_INFO, "forwarding cancel request to backend %u", s->backend_pid);
 	cancel_backend(s);
+	return true;
 }
 
 void cancel_backend(struct server *s)

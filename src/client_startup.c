@@ -250,11 +250,15 @@ static void client_on_startup_packet(struct client *c, const uint8_t *pkt, uint3
 		(void)conn_add(&c->conn, "N", 1);
 		conn_send(&c->conn);
 		return;
-	case STARTUP_CANCEL:
-		/* at DEBUG: a client may send thousands a second */
-		cancel_request(st.cancel_pid, st.cancel_key);
+	case STARTUP_CANCEL: {
+		/* at DEBUG: a client may send thousands a second; a cancel
+		 * dropped on its way to a peer is a WARNING, limited per sender */
+		char dropped[256];
+		if (!cancel_request(st.cancel_pid, st.cancel_key, dropped, sizeof dropped))
+			client_log_peer(c, LOG_LVL_WARN, "%s", dropped);
 		client_close_logged(c, "cancel request handled", false, LOG_LVL_DEBUG);
 		return;
+	}
 	default:
 		break;
 	}

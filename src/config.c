@@ -5,7 +5,8 @@
  *   [sluice] or [pgbouncer]   global keys (config_keys.c)
  *   [databases]               name = key=value ... (connstr.c); `*` = fallback
  *   [users]                   user = key=value ... (connstr.c, per-user keys)
- *   [peers], others           warned about and skipped
+ *   [peers]                   id = host=... port=... pool_size=... (connstr.c)
+ *   others                    warned about and skipped
  *   ; or # at line start      comment
  *   %include FILE             textual include (config_load only)
  *
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/un.h>
 
 #include "config.h"
 #include "hba.h"
@@ -29,7 +31,7 @@
 
 #define INCLUDE_DEPTH_MAX 8
 
-enum section { SECT_NONE, SECT_GLOBAL, SECT_DATABASES, SECT_USERS, SECT_IGNORED };
+enum section { SECT_NONE, SECT_GLOBAL, SECT_DATABASES, SECT_USERS, SECT_PEERS, SECT_IGNORED };
 
 struct parser {
 	struct config *cfg;
@@ -38,6 +40,7 @@ struct parser {
 	enum section sect;      /* carries across %include, as textual inclusion */
 	size_t dbcap;
 	size_t usercap;
+	size_t peercap;
 };
 
 /* Where a line came from: file name, its directory, line number. */
@@ -122,12 +125,11 @@ static bool parse_section(struct parser *ps, char *s, const struct src *at,
 		ps->sect = SECT_DATABASES;
 	} else if (strcasecmp(name, "users") == 0) {
 		ps->sect = SECT_USERS;
+	} else if (strcasecmp(name, "peers") == 0) {
+		ps->sect = SECT_PEERS;
 	} else {
 		ps->sect = SECT_IGNORED;
-		if (strcasecmp(name, "peers") == 0)
-			log_warn("%s:%d: section [%s] is not supported yet, ignored", at->name, at->line, name);
-		else
-			log_warn("%s:%d: unknown section [%s], ignored", at->name, at->line, name);
+		log_warn("%s:%d: unknown section [%s], ignored", at->name, at->line, name);
 	}
 	return true;
 }
@@ -188,12 +190,12 @@ static bool set_global(struct parser *ps, const char *key, const char *value,
 	return true;
 }
 
-/* [databases] and [users] entries are alike: a name and a line, keys of
- * their own table, and a value in the connection-string syntax. One kind
- * of each describes where its array, count and parts are; add_entry and
- * find_entry serve both. */
+/* [databases], [users] and [peers] entries are alike: a name and a line,
+ * keys of their own table, and a value in the connection-string syntax.
+ * One kind of each describes where its array, count and parts are;
+ * add_entry and find_entry serve all three. */
 struct entry_kind {
-	const char *what;                 /* "database", "user" (for errors) */
+	const char *what;                 /* "database", "user", "peer" (for errors) */
 	size_t size;                      /* of one entry */
 	size_t array_at, count_at;        /* in struct config */
 	size_t cap_at;                    /* in struct parser */
@@ -211,6 +213,28 @@ static bool parse_db(const char *text, const char *where, void *entry, char *err
 static bool parse_user(const char *text, const char *where, void *entry, char *err, size_t errlen)
 {
 	return connstr_parse_user(text, where, entry, err, errlen);
+}
+
+/* A peer's host is where its cancels go: there is no sensible default (in
+ * the so_reuseport shape each instance needs an address of its own). */
+static bool parse_peer(const char *text, const char *where, void *entry, char *err, size_t errlen)
+{
+	struct peer_entry *pe = entry;
+	pe->id = atoi(pe->name);     /* canonical decimal: add_peer made it */
+	if (!connstr_parse_peer(text, where, pe, err, errlen))
+		return false;
+	if (!pe->host || !*pe->host)
+		return fail(err, errlen, "%s: host is required (where this peer takes cancel requests)",
+			    pe->name);
+	if (pe->host[0] == '@')
+		return fail(err, errlen, "host: abstract unix sockets (\"%s\") are not supported",
+			    pe->host);
+	struct sockaddr_un un;
+	if (pe->host[0] == '/' &&
+	    strlen(pe->host) + sizeof "/.s.PGSQL.65535" > sizeof un.sun_path)
+		return fail(err, errlen, "host: unix socket directory too long (at most %zu bytes)",
+			    sizeof un.sun_path - sizeof "/.s.PGSQL.65535");
+	return true;
 }
 
 static const struct entry_kind db_kind = {
@@ -256,6 +280,13 @@ static void *find_entry(const struct entry_kind *k, const struct config *cfg, co
 	}
 	return NULL;
 }
+
+static const struct entry_kind peer_kind = {
+	"peer", sizeof(struct peer_entry),
+	offsetof(struct config, peers), offsetof(struct config, npeers), offsetof(struct parser, peercap),
+	offsetof(struct peer_entry, name), offsetof(struct peer_entry, line),
+	cfg_peer_keys, &cfg_peer_nkeys, parse_peer,
+};
 
 static struct db_entry *find_db(const struct config *cfg, const char *name)
 {
@@ -316,6 +347,25 @@ static bool add_entry(const struct entry_kind *k, struct parser *ps, const char 
 	return true;
 }
 
+/* A [peers] key is a peer id: digits only, 1..CONFIG_PEER_ID_MAX, written
+ * back in canonical decimal so that "02" and "2" are the same entry. */
+static bool add_peer(struct parser *ps, const char *key, const char *value, const struct src *at,
+		     char *err, size_t errlen)
+{
+	long id = 0;
+	if (strspn(key, "0123456789") != strlen(key))
+		return fail(err, errlen, "%s:%d: %s: a peer id is an integer 1..%d", at->name, at->line,
+			    key, CONFIG_PEER_ID_MAX);
+	for (const char *p = key; *p && id <= CONFIG_PEER_ID_MAX; p++)
+		id = id * 10 + (*p - '0');
+	if (id < 1 || id > CONFIG_PEER_ID_MAX)
+		return fail(err, errlen, "%s:%d: %s: peer id out of range (1..%d)", at->name, at->line,
+			    key, CONFIG_PEER_ID_MAX);
+	char name[16];
+	snprintf(name, sizeof name, "%ld", id);
+	return add_entry(&peer_kind, ps, name, value, at, err, errlen);
+}
+
 static bool parse_line(struct parser *ps, char *line, const struct src *at,
 		       char *err, size_t errlen)
 {
@@ -346,6 +396,8 @@ static bool parse_line(struct parser *ps, char *line, const struct src *at,
 		return add_entry(&db_kind, ps, key, value, at, err, errlen);
 	case SECT_USERS:
 		return add_entry(&user_kind, ps, key, value, at, err, errlen);
+	case SECT_PEERS:
+		return add_peer(ps, key, value, at, err, errlen);
 	case SECT_IGNORED:
 		break;
 	}
@@ -392,6 +444,9 @@ static bool finish(struct config *cfg, char *err, size_t errlen)
 		log_warn("%s: auth_type = %s but no auth_file is set: password logins will fail",
 			 cfg->path, config_auth_type_name(cfg->auth_type));
 	config_warn_gate_bypass(cfg, cfg->path);
+	if (cfg->npeers && !cfg->peer_id)
+		log_warn("%s: [peers] is set but peer_id is 0: cancel requests are not forwarded "
+			 "(give this instance its own peer_id)", cfg->path);
 	if (!cfg->users && !(cfg->users = calloc(1, sizeof *cfg->users)))
 		return fail(err, errlen, "%s: out of memory", cfg->path);
 	return true;
@@ -502,6 +557,9 @@ void config_free(struct config *cfg)
 	for (size_t i = 0; i < cfg->nuser_settings; i++)
 		entry_clear(&user_kind, &cfg->user_settings[i]);
 	free(cfg->user_settings);
+	for (size_t i = 0; i < cfg->npeers; i++)
+		entry_clear(&peer_kind, &cfg->peers[i]);
+	free(cfg->peers);
 	cfg_keys_free(cfg_global_keys, cfg_global_nkeys, cfg);
 	userlist_free(cfg->users);
 	hba_free(cfg->hba);
@@ -605,6 +663,14 @@ struct db_entry *config_add_db(struct config *cfg, const char *name, char *err, 
 const struct user_settings *config_find_user(const struct config *cfg, const char *user)
 {
 	return user ? find_user(cfg, user) : NULL;
+}
+
+const struct peer_entry *config_find_peer(const struct config *cfg, int id)
+{
+	for (size_t i = 0; i < cfg->npeers; i++)
+		if (cfg->peers[i].id == id)
+			return &cfg->peers[i];
+	return NULL;
 }
 
 int config_pool_mode_for(const struct config *cfg, const struct db_entry *db, const char *user)

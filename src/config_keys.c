@@ -96,8 +96,8 @@ const struct cfg_enum cfg_pool_modes[] = {
 };
 
 /*
- * Each row names its field as G(f) (struct config), D(f) (struct db_entry)
- * or U(f) (struct user_settings); FIELD() turns that into the offset and
+ * Each row names its field as G(f) (struct config), D(f) (struct db_entry),
+ * U(f) (struct user_settings) or P(f) (struct peer_entry); FIELD() turns that into the offset and
  * checks at compile time that the field has the C type the key's type
  * stores (int, double, char *), so a row can never write past its field.
  */
@@ -107,6 +107,7 @@ const struct cfg_enum cfg_pool_modes[] = {
 #define G(f) config, f
 #define D(f) db_entry, f
 #define U(f) user_settings, f
+#define P(f) peer_entry, f
 /* name, type, offset, min, max, default, enums, reload_ok; "fld" is G/D/U(f) */
 #define INT(n, fld, lo, hi, def, rl)  INT_(n, fld, lo, hi, def, rl)
 #define BOOL(n, fld, def, rl)         BOOL_(n, fld, def, rl)
@@ -221,13 +222,17 @@ const struct cfg_key cfg_global_keys[] = {
 	SECS("gate_hold_timeout", G(gate_hold_timeout), "60"),
 	SECS("gate_max_pause", G(gate_max_pause), "300"),
 
+	/* cancels across instances: PgBouncer's key; the keys handed to
+	 * clients carry it, so only a restart changes it */
+	INT("peer_id", G(peer_id), 0, CONFIG_PEER_ID_MAX, "0", false),
+
 	/* PgBouncer keys not implemented yet: a warning, never a failure. */
 	TODO("user"), TODO("unix_socket_mode"), TODO("unix_socket_group"),
 	TODO("auth_dbname"),
 TODO("auth_ident_file"), TODO("auth_ldap_options"),
 	TODO("max_db_client_connections"), TODO("max_user_client_connections"),
 	TODO("server_round_robin"),
-	TODO("application_name_add_host"), TODO("disable_pqexec"), TODO("peer_id"),
+	TODO("application_name_add_host"), TODO("disable_pqexec"),
 	TODO("conffile"), TODO("service_name"), TODO("job_name"),
 	TODO("log_stats"), TODO("server_fast_close"),
 	TODO("query_wait_notify"), TODO("cancel_wait_timeout"),
@@ -279,6 +284,14 @@ const struct cfg_key cfg_user_keys[] = {
 	TODO("transaction_timeout"),
 };
 const size_t cfg_user_nkeys = ARRAY_SIZE(cfg_user_keys);
+
+/* [peers] values: PgBouncer's three; host is required (config.c checks). */
+const struct cfg_key cfg_peer_keys[] = {
+	STR("host", P(host), NULL, true),
+	INT("port", P(port), 1, 65535, NULL, true),
+	INT("pool_size", P(pool_size), 1, INT_MAX, NULL, true),
+};
+const size_t cfg_peer_nkeys = ARRAY_SIZE(cfg_peer_keys);
 
 struct unit {
 	const char *name;

@@ -61,6 +61,22 @@ static bool copy_user_settings(struct config *c, const struct config *cfg)
 	return true;
 }
 
+static bool copy_peers(struct config *c, const struct config *cfg)
+{
+	if (!cfg->npeers)
+		return true;
+	if (!(c->peers = calloc(cfg->npeers, sizeof *c->peers)))
+		return false;
+	for (size_t i = 0; i < cfg->npeers; i++) {
+		c->peers[i] = cfg->peers[i];
+		c->npeers = i + 1;
+		if (!copy_entry(cfg_peer_keys, cfg_peer_nkeys, &c->peers[i], &cfg->peers[i],
+				&c->peers[i].name, cfg->peers[i].name))
+			return false;
+	}
+	return true;
+}
+
 static bool copy_or_null(char **dst, const char *src)
 {
 	*dst = src ? strdup(src) : NULL;
@@ -80,11 +96,13 @@ struct config *config_copy(const struct config *cfg)
 	c->fallback = NULL;
 	c->user_settings = NULL;
 	c->nuser_settings = 0;
+	c->peers = NULL;
+	c->npeers = 0;
 	c->users = NULL;
 	c->hba = NULL;
 	bool fine = cfg_keys_copy(cfg_global_keys, cfg_global_nkeys, c, cfg) &&
 		    copy_or_null(&c->path, cfg->path) && copy_or_null(&c->dir, cfg->dir) &&
-		    copy_dbs(c, cfg) && copy_user_settings(c, cfg) &&
+		    copy_dbs(c, cfg) && copy_user_settings(c, cfg) && copy_peers(c, cfg) &&
 		    (!cfg->users || (c->users = userlist_copy(cfg->users))) &&
 		    (!cfg->hba || (c->hba = hba_copy(cfg->hba)));
 	if (!fine) {

@@ -1,11 +1,11 @@
 /*
- * connstr.c — a [databases] or [users] value: libpq-style
+ * connstr.c — a [databases], [users] or [peers] value: libpq-style
  * `key=value key='v a l'`, or (a [databases] value) a libpq URL,
  * `postgresql://user:password@host:port/dbname?sslmode=require`.
  *
  * Values may be single-quoted; inside or outside quotes a backslash takes
  * the next character literally (`\'`, `\\`). Each key is looked up in the
- * per-database (or per-user) part of the key table (config_keys.c) and
+ * per-database (per-user, per-peer) part of the key table (config_keys.c) and
  * stored through the same typed setter as the global keys, so numbers are
  * parsed strictly. A repeated key: the last one wins (as in libpq).
  *
@@ -19,6 +19,7 @@
  * INTERFACE ROUTINES
  *   connstr_parse(text, where, db, err, errlen)        see config_internal.h
  *   connstr_parse_user(text, where, us, err, errlen)   see config_internal.h
+ *   connstr_parse_peer(text, where, pe, err, errlen)   see config_internal.h
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,7 +89,7 @@ static bool take_value(char **pp, char **value, const char **problem)
 struct target {
 	const struct cfg_key *keys;
 	size_t nkeys;
-	const char *what;       /* "database" or "user", for messages */
+	const char *what;       /* "database", "user" or "peer", for messages */
 	void *base;
 	const char *name;       /* the entry's name, for messages */
 };
@@ -258,5 +259,13 @@ bool connstr_parse_user(const char *text, const char *where, struct user_setting
 {
 	const struct target t = { cfg_user_keys, cfg_user_nkeys, "user", us,
 				  us->name ? us->name : "?" };
+	return parse_pairs(text, where, &t, err, errlen);
+}
+
+bool connstr_parse_peer(const char *text, const char *where, struct peer_entry *pe,
+			char *err, size_t errlen)
+{
+	const struct target t = { cfg_peer_keys, cfg_peer_nkeys, "peer", pe,
+				  pe->name ? pe->name : "?" };
 	return parse_pairs(text, where, &t, err, errlen);
 }

@@ -14,6 +14,7 @@
 #include "link.h"
 #include "listener.h"
 #include "log.h"
+#include "peers.h"
 #include "pool.h"
 #include "runtime.h"
 #include "sdnotify.h"
@@ -84,6 +85,7 @@ void lifecycle_free(void)
 {
 	rt_checks_free();
 	gate_free_all();
+	peers_free();
 }
 
 /* Session pooling: a client between transactions gives its server up now
@@ -146,6 +148,7 @@ static void apply_settings(void)
 	if (!log_configure(&ls, err, sizeof err))
 		log_error("%s; logging goes on where it went", err);
 	pool_reconfigure_all();
+	peers_configure(rt.cfg);
 	lifecycle_kick();
 }
 

@@ -31,6 +31,7 @@
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
+#include "peers.h"
 #include "pool.h"
 #include "runtime.h"
 #include "sdnotify.h"
@@ -188,6 +189,7 @@ static bool start(struct config *cfg, bool background, struct metrics **metrics)
 	list_init(&rt.clients);
 	list_init(&rt.logins);
 	cancel_init(pool_cancel_settled);   /* servers wait for their cancels */
+	peers_configure(cfg);               /* where cancels for other instances go */
 	link_init();   /* the ops tables the pair's modules report through */
 	rt.base = event_base_new();
 	if (!rt.base || !conn_reaper_init() || !lifecycle_init()) {

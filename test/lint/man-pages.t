@@ -78,11 +78,12 @@ sub has_word { return $_[0] =~ /(?<![\w-])\Q$_[1]\E(?![\w-])/ }
 # a definition list's term: at the paragraph indent, at the start of a line
 sub has_term { return $_[0] =~ /^ {7}(?:\S.*[ ,])?\Q$_[1]\E(?![\w-])/m }
 
-# The key tables of src/config_keys.c: {global => {on => [...], todo => [...]}, db => ..., user => ...}
+# The key tables of src/config_keys.c: {global => {on => [...], todo => [...]}, db => ..., user => ..., peer => ...}
 sub key_tables {
 	my ($src) = @_;
 	my %t;
-	my %name = (global => 'cfg_global_keys', db => 'cfg_db_keys', user => 'cfg_user_keys');
+	my %name = (global => 'cfg_global_keys', db => 'cfg_db_keys', user => 'cfg_user_keys',
+		    peer => 'cfg_peer_keys');
 	for my $k (sort keys %name) {
 		my ($body) = $src =~ /\b$name{$k}\[\]\s*=\s*\{(.*?)\n\};/s
 			or BAIL_OUT("src/config_keys.c: no table $name{$k}");
@@ -99,8 +100,8 @@ sub key_tables {
 }
 
 # What sluice.ini(5) lacks: each global key as a subsection of "[sluice] keys",
-# those not supported yet in "Keys not supported yet"; each [databases] and
-# [users] key as a term of its section (not supported: named there).
+# those not supported yet in "Keys not supported yet"; each [databases],
+# [users] and [peers] key as a term of its section (not supported: named there).
 sub missing_keys {
 	my ($text, $t) = @_;
 	my ($s, $subs) = sections($text);
@@ -112,7 +113,7 @@ sub missing_keys {
 	for (@{ $t->{global}{todo} // [] }) {
 		push @miss, "[sluice] key $_ (in \"Keys not supported yet\")" unless has_word($todo, $_);
 	}
-	for my $p (['db', '[databases]'], ['user', '[users]']) {
+	for my $p (['db', '[databases]'], ['user', '[users]'], ['peer', '[peers]']) {
 		my ($k, $sec) = @$p;
 		my $body = $s->{$sec} // '';
 		push @miss, "$sec key $_ (a term of \"$sec\")" for grep { !has_term($body, $_) } @{ $t->{$k}{on} };
@@ -163,8 +164,8 @@ my $tables = key_tables(slurp("$root/src/config_keys.c"));
 my @miss = missing_keys($text{'sluice.ini.5'}, $tables);
 is_deeply(\@miss, [], 'sluice.ini.5 has every key of src/config_keys.c where it belongs')
 	or diag(join "\n", map { "missing: $_" } @miss);
-note(sprintf('%d [sluice], %d [databases], %d [users] keys checked',
-	map { @{ $tables->{$_}{on} } + @{ $tables->{$_}{todo} // [] } } qw(global db user)));
+note(sprintf('%d [sluice], %d [databases], %d [users], %d [peers] keys checked',
+	map { @{ $tables->{$_}{on} } + @{ $tables->{$_}{todo} // [] } } qw(global db user peer)));
 
 my $sluice_help = `"$sluice" -h`;
 ok($? == 0 && $sluice_help =~ /^\s+-d\s/m, 'sluice -h prints its options') or diag($sluice_help);

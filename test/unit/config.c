@@ -104,6 +104,7 @@ static const struct { const char *key, *want; } defaults[] = {
 	{ "so_reuseport", "off" }, { "tcp_defer_accept", "on" }, { "gate_drain_timeout", "30" }, { "gate_drain_policy", "reopen" },
 	{ "gate_bypass_users", "" }, { "gate_bypass_application_names", "" }, { "gate_auto", "off" },
 	{ "gate_resume_reset", "discard" }, { "gate_hold_timeout", "60" }, { "gate_max_pause", "300" },
+	{ "peer_id", "0" },
 };
 
 static void test_defaults(void)
@@ -399,7 +400,7 @@ static const struct { const char *text, *warning; } warnings[] = {
 	{ "[sluice]\ntransaction_timeout = 5\n", "t.ini:2: transaction_timeout is not supported yet, ignored" },
 	{ "[pgbouncer]\n\nTCP_KEEPALIVE = 1\n", "t.ini:3: tcp_keepalive is not supported yet, ignored" },
 	{ "[sluice]\nclient_tls_ecdhcurve = auto\n", "t.ini:2: client_tls_ecdhcurve is not supported yet, ignored" },
-	{ "[peers]\n1 = host=x\n", "t.ini:1: section [peers] is not supported yet, ignored" },
+	{ "[peers]\n1 = host=x\n", "t.ini: [peers] is set but peer_id is 0: cancel requests are not forwarded" },
 	{ "[extra]\nx = y\n", "t.ini:1: unknown section [extra], ignored" },
 	{ "[databases]\nappdb = client_encoding=UTF8 host=x\n",
 	  "t.ini:2: appdb: database parameter client_encoding is not supported yet, ignored" },

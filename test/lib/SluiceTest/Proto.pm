@@ -5,7 +5,7 @@ package SluiceTest::Proto;
 # ErrorResponse fields). Authentication: trust, cleartext, md5 and
 # SCRAM-SHA-256 (pure Perl over Digest::SHA).
 #
-#   my $c = SluiceTest::Proto->connect(host => '127.0.0.1', port => $p);
+#   my $c = SluiceTest::Proto->connect(host => '127.0.0.1', port => $p);   # or host => '/socket/dir'
 #   my $r = $c->login(user => 'app', password => 'pw', database => 'app');
 #   $r->{ok} or print error_text($r->{error});   # $r->{error}{C} is the SQLSTATE
 #   my $q = $c->query('SELECT 1');               # {rows, columns, tags, errors, notices, status}
@@ -25,8 +25,9 @@ use Errno qw(EINTR);
 use Exporter 'import';
 use IO::Select;
 use IO::Socket::INET;
+use IO::Socket::UNIX;
 use MIME::Base64 qw(encode_base64 decode_base64);
-use Socket qw(IPPROTO_TCP TCP_NODELAY);
+use Socket qw(IPPROTO_TCP TCP_NODELAY SOCK_STREAM);
 use Time::HiRes qw(time);
 
 our @EXPORT_OK = qw(startup_packet ssl_request gssenc_request cancel_request msg
@@ -81,13 +82,22 @@ sub error_text
 	return join(' ', grep { defined } $e->{S}, $e->{C} ? "$e->{C}:" : undef, $e->{M} // '(no message)');
 }
 
+# host: an address, or a directory (starting with /) holding the unix
+# socket .s.PGSQL.<port>, as libpq reads it.
 sub connect
 {
 	my ($class, %o) = @_;
-	my $sock = IO::Socket::INET->new(PeerAddr => $o{host} // '127.0.0.1', PeerPort => $o{port},
-					 Proto => 'tcp', Timeout => $o{timeout} // 10)
-	    or croak "connect to port $o{port}: $!";
-	setsockopt($sock, IPPROTO_TCP, TCP_NODELAY, 1);
+	my $host = $o{host} // '127.0.0.1';
+	my $sock;
+	if ($host =~ m{^/}) {
+		$sock = IO::Socket::UNIX->new(Type => SOCK_STREAM, Peer => "$host/.s.PGSQL.$o{port}")
+		    or croak "connect to $host/.s.PGSQL.$o{port}: $!";
+	} else {
+		$sock = IO::Socket::INET->new(PeerAddr => $host, PeerPort => $o{port},
+					      Proto => 'tcp', Timeout => $o{timeout} // 10)
+		    or croak "connect to port $o{port}: $!";
+		setsockopt($sock, IPPROTO_TCP, TCP_NODELAY, 1);
+	}
 	binmode $sock;
 	return bless { sock => $sock, buf => '', timeout => $o{timeout} // 10,
 		       eof => 0, timed_out => 0 }, $class;
