@@ -17,25 +17,14 @@ use File::Temp qw(tempdir);
 use Cwd qw(abs_path);
 use JSON::PP qw(decode_json);
 use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use FileText qw(slurp spew);
 
 my $root = abs_path(dirname(__FILE__) . '/../..');
 my $jsdir = "$root/test/lint/js";
 my $tmp = tempdir(CLEANUP => 1);
 delete @ENV{qw(MAKEFLAGS MFLAGS MAKELEVEL)};
-
-sub slurp {
-	my ($path) = @_;
-	open my $fh, '<', $path or die "$path: $!";
-	local $/;
-	return scalar <$fh>;
-}
-
-sub spew {
-	my ($path, $text) = @_;
-	open my $fh, '>', $path or die "$path: $!";
-	print $fh $text;
-	close $fh or die "$path: $!";
-}
 
 # (output of stdout and stderr together, exit status)
 sub run {

@@ -11,6 +11,9 @@ use File::Basename qw(dirname);
 use File::Temp qw(tempdir);
 use Cwd qw(abs_path);
 use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use FileText qw(slurp spew);
 
 my $root = abs_path(dirname(__FILE__) . '/../..');
 my $mandir = $ENV{SLUICE_MAN_DIR} // "$root/build/man";
@@ -18,20 +21,6 @@ my $sluice = $ENV{SLUICE_BIN} // "$root/sluice";
 my $sluicectl = $ENV{SLUICECTL_BIN} // "$root/sluicectl";
 my @pages = qw(sluice.1 sluicectl.1 sluice.ini.5);
 my $tmp = tempdir(CLEANUP => 1);
-
-sub slurp {
-	my ($path) = @_;
-	open my $fh, '<', $path or die "$path: $!";
-	local $/;
-	return scalar <$fh>;
-}
-
-sub spew {
-	my ($path, $text) = @_;
-	open my $fh, '>', $path or die "$path: $!";
-	print $fh $text;
-	close $fh or die "$path: $!";
-}
 
 # man -l PAGE as a reader at an 80-column terminal sees it: (text, warnings)
 sub render {
