@@ -156,7 +156,8 @@ deps:
 # tree's own, committed or not), so that dpkg-buildpackage writes nothing
 # into the tree. The Dockerfile's build stage copies the same DEB_SRC and
 # runs this target (test/lint/dockerfile.t checks both). The flags of this
-# make (CFLAGS from the environment, MAKEFLAGS) stay out: dpkg-buildflags
+# make (CFLAGS from the environment, MAKEFLAGS, and BUILD, OUT, SAN as make
+# asan gives them) stay out: dpkg-buildflags
 # and debian/rules decide the package's.
 DEB_DIR ?= $(BUILD)/deb
 DEB_SRC = Makefile README.md include src doc etc debian
@@ -169,7 +170,7 @@ deb:
 	mkdir -p $(DEB_DIR)/sluice-$(VERSION)
 	cp -R --parents $(DEB_SRC) $(DEB_DIR)/sluice-$(VERSION)/
 	cd $(DEB_DIR)/sluice-$(VERSION) && \
-	  env -u CFLAGS -u CPPFLAGS -u LDFLAGS -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+	  env -u CFLAGS -u CPPFLAGS -u LDFLAGS -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u BUILD -u OUT -u SAN \
 	  dpkg-buildpackage --build=binary --no-sign -jauto
 	rm -rf $(DEB_DIR)/sluice-$(VERSION)
 	@ls $(DEB_DIR)/sluice_$(VERSION)_*.deb

@@ -24,7 +24,9 @@ use FileText qw(slurp spew);
 my $root = abs_path(dirname(__FILE__) . '/../..');
 my $jsdir = "$root/test/lint/js";
 my $tmp = tempdir(CLEANUP => 1);
-delete @ENV{qw(MAKEFLAGS MFLAGS MAKELEVEL)};
+# and make asan's BUILD=build/asan OUT=... SAN=1, which reach us as
+# environment variables
+delete @ENV{qw(MAKEFLAGS MFLAGS MAKELEVEL BUILD OUT SAN)};
 
 # (output of stdout and stderr together, exit status)
 sub run {
