@@ -529,8 +529,9 @@ int main(int argc, char **argv)
 		free(body);
 	}
 
+	char *padded = NULL;
 	if (pad >= 0) {
-		char *q = malloc((size_t)pad + 32);
+		char *q = padded = malloc((size_t)pad + 32);
 		if (!q)
 			die("out of memory");
 		int head = sprintf(q, "SELECT length('");
@@ -561,6 +562,7 @@ int main(int argc, char **argv)
 				break;
 		}
 	}
+	free(padded);
 	send_msg('X', "", 0);
 	if (ssl)
 		SSL_shutdown(ssl);
