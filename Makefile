@@ -103,7 +103,7 @@ $(BUILD)/test/unit/%.t: test/unit/%.c $(LIBA) test/lib/tap.h test/lib/sqlscan_fe
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS_SAN) $(LDFLAGS) -o $@ $< $(LIBA) $(LIBS)
 $(BUILD)/test/bin/%: test/integ/c/%.c $(LIBA) | $(BUILD)/test/bin
 	$(CC) $(CPPFLAGS) $(CFLAGS) -I/usr/include/postgresql $(LDFLAGS_SAN) $(LDFLAGS) -o $@ $< $(LIBA) $(PQLIBS) $(LIBS) -lpthread
-$(BUILD)/test/fuzz/%_replay.t: test/fuzz/%.c test/fuzz/replay_main.c $(LIBA) | $(BUILD)/test/fuzz
+$(BUILD)/test/fuzz/%_replay.t: test/fuzz/%.c test/fuzz/replay_main.c test/lib/sqlscan_feed.h $(LIBA) | $(BUILD)/test/fuzz
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS_SAN) $(LDFLAGS) -DFUZZ_NAME='"$*"' -o $@ $< test/fuzz/replay_main.c $(LIBA) $(LIBS)
 
 # Without go-md2man the binaries still build; make check installs it (deps)
@@ -193,7 +193,7 @@ asan: deps
 fuzz:
 	mkdir -p build/fuzz
 	for t in $(FUZZ_TARGETS); do \
-	  clang -std=gnu11 -g -O1 -Iinclude -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
+	  clang -std=gnu11 -g -O1 -Iinclude -Itest/lib -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
 	    -o build/fuzz/$$t test/fuzz/$$t.c $(LIBSRCS) $(LIBS) || exit 1; \
 	  mkdir -p test/fuzz/corpus/$$t build/fuzz/corpus/$$t; \
 	  build/fuzz/$$t -max_total_time=$(FUZZ_TIME) -max_len=12000 build/fuzz/corpus/$$t test/fuzz/corpus/$$t || exit 1; \

@@ -14,18 +14,9 @@
 #include <string.h>
 
 #include "sqlscan.h"
+#include "sqlscan_feed.h"   /* feed_exact: each piece an exact-size heap copy */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void feed_exact(struct sqlscan *s, const uint8_t *p, size_t n)
-{
-	char *copy = malloc(n ? n : 1);
-	if (!copy)
-		abort();
-	memcpy(copy, p, n);
-	sqlscan_feed(s, copy, n);
-	free(copy);
-}
 
 /* Some names tracked, some not: both paths of the state grammar run. */
 static bool tracked(const char *name, void *arg)
@@ -42,11 +33,11 @@ static unsigned scan(enum sqlscan_enc enc, const uint8_t *p, size_t n, size_t a,
 	sqlscan_set_tracked(&s, tracked, NULL);
 	if (bytewise) {
 		for (size_t i = 0; i < n; i++)
-			feed_exact(&s, p + i, 1);
+			feed_exact(&s, (const char *)p + i, 1);
 	} else {
-		feed_exact(&s, p, a);
-		feed_exact(&s, p + a, b - a);
-		feed_exact(&s, p + b, n - b);
+		feed_exact(&s, (const char *)p, a);
+		feed_exact(&s, (const char *)p + a, b - a);
+		feed_exact(&s, (const char *)p + b, n - b);
 	}
 	return sqlscan_finish(&s);
 }

@@ -1,5 +1,6 @@
 /*
- * sqlscan_feed.h — for the scanner's unit tests (test/unit/sqlscan*.c):
+ * sqlscan_feed.h — for the scanner's unit tests (test/unit/sqlscan*.c) and
+ * its fuzzer (test/fuzz/fuzz_sqlscan.c):
  * feed one piece from an exact-size heap copy, so that AddressSanitizer
  * sees any read past the piece.
  */
