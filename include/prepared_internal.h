@@ -78,8 +78,8 @@ struct server_stmts {
 	bool stalled;              /* PREPARED_QUEUE_MAX answers owed: the client waits */
 	bool worked;               /* since the last ReadyForQuery after which nothing
 	                            * was owed, a message went to the server that may
-	                            * change its transaction (all but Sync and Flush):
-	                            * its txn_status may be out of date */
+	                            * end a failed transaction (an Execute, a Query, a
+	                            * FunctionCall): its txn_status may be out of date */
 };
 
 

@@ -90,18 +90,20 @@ static bool make_room(struct server *s, struct server_stmts *ss, struct pq_write
 	return true;
 }
 
-/* Begin sluice's Parse of ps under its server name: the server's old one
- * (its plan went stale, or a stand-in) is closed first, and room is made
- * under max_prepared_statements. The caller writes the rest. */
+/* Begin sluice's Parse of ps under its server name: the name is closed
+ * first, and room is made under max_prepared_statements. The caller
+ * writes the rest. The Close goes also when sluice believes the server
+ * lacks the name: an error ahead of an earlier Close (an eviction's, or
+ * a stand-in's replacement) skips it and leaves the statement there, and
+ * a Parse of the name would then fail with 42P05 (closing a name the
+ * server lacks is no error). */
 static bool begin_parse(struct server *s, struct server_stmts *ss, struct pq_writer *w,
 			const struct pstmt *ps)
 {
-	if (prepared_sset_find(ss, ps->id)) {
-		put_stmt_msg(s, w, 'C', 'S', ps->id);
-		if (!prepared_rq_push(ss, RQ_OWN_CLOSE, ps->id, NULL))
-			return false;
-		prepared_sset_del(ss, ps->id);
-	}
+	put_stmt_msg(s, w, 'C', 'S', ps->id);
+	if (!prepared_rq_push(ss, RQ_OWN_CLOSE, ps->id, NULL))
+		return false;
+	prepared_sset_del(ss, ps->id);
 	if (!make_room(s, ss, w))
 		return false;
 	char name[32];
@@ -152,8 +154,12 @@ static bool parse_would_pass(const struct server *s)
 }
 
 /* Will the server's transaction have failed (state E) when the next
- * message reaches it? So when its last ReadyForQuery said E and only
- * Syncs (which leave it failed) or sluice's own answers are owed since. */
+ * message reaches it? So when its last ReadyForQuery said E and nothing
+ * that could end a failed transaction was sent since: in state E only an
+ * Execute (of a ROLLBACK or COMMIT), a Query or a FunctionCall can; a
+ * Parse, Bind, Describe, Close or Sync fails or passes and leaves it
+ * failed. (An error among them skips what follows, the client's message
+ * too, as PostgreSQL would have skipped it.) */
 static bool txn_failed_ahead(const struct server *s)
 {
 	const struct server_stmts *ss = s->stmts;
@@ -163,7 +169,7 @@ static bool txn_failed_ahead(const struct server *s)
 		return false;
 	for (size_t i = 0; i < ss->qlen; i++) {
 		uint8_t kind = ss->q[(ss->qhead + i) & (ss->qcap - 1)].kind;
-		if (kind != RQ_SYNC && !prepared_is_answer(kind))
+		if (kind == RQ_EXECUTE || kind == RQ_QUERY || kind == RQ_FUNC)
 			return false;
 	}
 	return true;
@@ -561,8 +567,6 @@ enum relay_action prepared_client_message(struct client *c, char type,
 	}
 	if (!pq_writer_ok(&w))
 		act = RELAY_FAIL;
-	if (s->stmts)
-		s->stmts->worked = true;
 out:
 	if (refused.len && (act == RELAY_FORWARD || act == RELAY_FORWARD_STOP)) {
 		relay_flush(&c->relay);   /* what passes is the refusal, not the client's Parse */
@@ -591,10 +595,12 @@ enum relay_action prepared_client_observe(struct client *c, char type)
 	case 'F': ok = prepared_owe(s, RQ_FUNC, 0, NULL); break;
 	default: break;
 	}
-	/* Parse, Bind, Describe and Close are noted by prepared_client_message.
-	 * CopyData, CopyDone and CopyFail change no transaction's state: in a
-	 * COPY their Query's ReadyForQuery is still owed, and after a failed
-	 * one (sent eagerly, arriving late) PostgreSQL ignores them. */
+	/* Parse, Bind, Describe and Close are noted by prepared_client_message;
+	 * none of them ends a transaction (a Bind of ROLLBACK does nothing
+	 * until its Execute). CopyData, CopyDone and CopyFail change no
+	 * transaction's state: in a COPY their Query's ReadyForQuery is still
+	 * owed, and after a failed one (sent eagerly, arriving late)
+	 * PostgreSQL ignores them. */
 	if (s->stmts && !strchr("SHPBDCdcf", type))
 		s->stmts->worked = true;
 	return ok ? RELAY_FORWARD : RELAY_FAIL;

@@ -42,9 +42,40 @@ sub run_case
 	$c->query('ROLLBACK');
 }
 
+# A Describe and a Bind of it in one write, in a failed transaction: the
+# Bind reaches sluice while the Describe's answers (from sluice's
+# stand-in) are still owed, and must fail in the Bind all the same, not
+# in a Parse of sluice's (difference 9 of doc/testing.md).
+sub run_pipelined
+{
+	my ($c) = @_;
+	$c->send(msg('P', "s2\0DO \$\$BEGIN END\$\$\0" . pack('n', 0)) . msg('S'));
+	$c->read_results(10);
+	my $other = $sl->proto;
+	$other->query('DEALLOCATE ALL');
+	$other->terminate;
+	$c->query('BEGIN');
+	is($c->query('SELECT 1/0')->{status}, 'E', 'pipelined: the transaction is failed');
+	for my $round (1 .. 2) {
+		$c->send(msg('D', "Ss2\0") . msg('S')
+			 . msg('B', "\0s2\0" . pack('nnn', 0, 0, 0)) . msg('E', "\0" . pack('N', 0)) . msg('S'));
+		my $d = $c->read_results(10);
+		is(join('', @{$d->{types}}), 'tnZ', "pipelined, round $round: the Describe answers as on PostgreSQL");
+		my $r = $c->read_results(10);
+		my $e = $r->{errors}[0] // {};
+		is($e->{C}, '25P02', "pipelined, round $round: the Bind gets 25P02");
+		is($e->{R}, 'exec_bind_message', "pipelined, round $round: ... from the Bind, not a Parse of sluice's");
+	}
+	$c->query('ROLLBACK');
+	$c->send(msg('B', "\0s2\0" . pack('nnn', 0, 0, 0)) . msg('E', "\0" . pack('N', 0)) . msg('S'));
+	my $r = $c->read_results(10);
+	is(scalar @{$r->{errors}}, 0, 'after ROLLBACK the statement runs');
+}
+
 my $c = $sl->proto;
 run_case($c, 0);
 run_case($c, 1);
+run_pipelined($c);
 $c->terminate;
 
 done_testing();
