@@ -129,9 +129,6 @@ static bool accept_params(struct client *c, const struct pq_startup *st)
 	 * replaces them with PostgreSQL's spelling */
 	for (unsigned i = 0; i < b.n; i++)
 		(void)varcache_set(&c->vars, b.p[i].name, b.p[i].value);
-	/* set per link, never a server's startup value: it differs per
-	 * client too often to key servers by it */
-	startup_builder_remove(&b, "application_name");
 	bool ok = startup_set_intern(&b, &c->set);
 	startup_builder_free(&b);
 	if (!ok)
@@ -153,6 +150,12 @@ struct settle {
 static bool keep_in_pool(const struct startup_pair *pr, void *arg)
 {
 	struct settle *st = arg;
+	/* application_name differs per client too often to key shared
+	 * servers by it: outside session mode it is SET per link. In
+	 * session mode a server serves one session at a time, and opened
+	 * with it, RESET ALL goes back to it as on PostgreSQL. */
+	if (!strcmp(pr->name, "application_name"))
+		return st->session;
 	if (st->session || varcache_index(pr->name) >= 0)
 		return true;
 	const char *as = pr->from_options ? "options" : pr->name;
@@ -202,9 +205,9 @@ const char *client_welcome_value(struct client *c, const char *name, const char 
 	/* Its own startup values in PostgreSQL's spelling: known once a
 	 * server of its set has logged in, or read from the server it is
 	 * linked to, once its values are SET there. Else its own as given
-	 * (application_name, not part of a set), else the pool's defaults:
-	 * never a linked server's value of a parameter the client did not
-	 * give, which may be another client's SET. */
+	 * (application_name outside session mode, not part of a set), else
+	 * the pool's defaults: never a linked server's value of a parameter
+	 * the client did not give, which may be another client's SET. */
 	const char *v = NULL;
 	if (startup_set_tracked(c->set) & (1u << vi)) {
 		v = varcache_get(&c->set->canon, vi);

@@ -279,7 +279,7 @@ class ClientGen:
                 "SET TimeZone = '%s'" % self.r.choice(['UTC', 'Europe/Paris', 'America/New_York']),
                 "SET extra_float_digits = %d" % self.r.choice([0, 1, 3]),
                 "SET search_path = public, pg_catalog",
-            ] + ([] if AVOID_KNOWN else ["RESET ALL"]))    # reset-all-startup-param-session.json
+            ] + ["RESET ALL"])    # reset-all-startup-param-session.json (fixed)
             self.step([['Q', sql]])
         elif c == 1:
             self.step([['Q', "CREATE TEMP TABLE IF NOT EXISTS tmp%d (x int); INSERT INTO tmp%d VALUES (%d); SELECT count(*) FROM tmp%d"

@@ -20,8 +20,13 @@ my $sl = SluiceTest::Sluice->new(
 
 my $default_work_mem = $pg->safe_psql('app', 'SHOW work_mem');
 
+# Every client logs in with psql's application_name: session mode opens a
+# server with its client's startup parameters (so that RESET ALL goes back
+# to them) and gives a client only a server of its own parameters.
+my %as_psql = (params => { application_name => 'psql' });
+
 # --- client 1 sets up session state
-my $c1 = $sl->proto;
+my $c1 = $sl->proto(%as_psql);
 my $pid1 = $c1->query_value('SELECT pg_backend_pid()');
 like($pid1, qr/^\d+$/, 'client 1 has a server backend');
 my @setup = (
@@ -53,7 +58,7 @@ is($c1->query_value('SELECT pg_backend_pid()'), $pid1, 'client 1: same backend t
 
 # a second client waits while client 1 holds the only server connection
 my $c2 = SluiceTest::Proto->connect(port => $sl->port);
-my $login2 = $c2->login(user => 'app', password => 'app_pw', database => 'app');
+my $login2 = $c2->login(user => 'app', password => 'app_pw', database => 'app', %as_psql);
 ok($login2->{ok}, 'client 2 logs in while client 1 holds the server connection')
     or diag(SluiceTest::Proto::error_text($login2->{error}));
 $c2->send(SluiceTest::Proto::msg('Q', "SELECT pg_backend_pid()\0"));

@@ -1,7 +1,8 @@
 # Issue 17, part 1: a client's startup parameters are its session's reset
 # values. psql scripts like those of PostgreSQL's regression suite (SET,
 # SHOW, RESET x, RESET ALL, DISCARD ALL, SET LOCAL in a transaction) run by
-# clients started with PGDATESTYLE, PGTZ and PGOPTIONS, through sluice over
+# clients started with PGDATESTYLE, PGTZ, PGAPPNAME and PGOPTIONS, through
+# sluice over
 # a small shared pool and directly, must print the same.
 use strict;
 use warnings;
@@ -29,6 +30,10 @@ SET datestyle = 'German'; SET intervalstyle = 'iso_8601'; SET extra_float_digits
 RESET ALL; SHOW datestyle; SHOW timezone; SHOW intervalstyle; SHOW search_path; SHOW extra_float_digits;
 SET datestyle = 'German'; SET timezone = 'UTC'; DISCARD ALL; SHOW datestyle; SHOW timezone;
 SELECT timestamptz '2001-02-03 04:05:06+00';
+SET application_name = 'changed'; RESET application_name; SHOW application_name;
+SET application_name = 'changed'; RESET ALL; SHOW application_name;
+SET application_name = 'changed'; SET application_name TO DEFAULT; SHOW application_name;
+SET application_name = 'changed'; DISCARD ALL; SHOW application_name;
 SQL
 
 # Simple ones first: transaction mode keys servers only by what sluice
