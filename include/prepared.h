@@ -116,6 +116,15 @@ bool prepared_client_stalled(struct server *s);
 /* Descriptions of statements are owed: their answers must be read. */
 bool prepared_server_describing(const struct server *s);
 void prepared_server_discarded(struct server *s);
+/* A statement returning rows that every server of a pool tracking
+ * statements has, prepared at its first link (while its transaction
+ * cannot have failed): in a failed transaction a Describe of a statement
+ * the server lacks and that returns rows is sent as a Describe of this,
+ * which fails there as PostgreSQL fails the client's. */
+#define PREPARED_ROWS_NAME "sluice_rows"
+/* Append to w the simple Query preparing it if s lacks it; returns how
+ * many Queries (0 or 1). */
+int prepared_link_setup(struct server *s, struct pq_writer *w);
 bool prepared_server_idle(const struct server *s);
 void prepared_client_free(struct client *c);
 /* DISCARD ALL / DEALLOCATE ALL: the client's names are gone. */

@@ -117,6 +117,7 @@ struct server {
 	double created;
 	double idle_since;
 	bool used;                   /* has served a client (server_lifetime = 0) */
+	bool rows_stmt;              /* has PREPARED_ROWS_NAME (prepared.h) */
 	bool close_needed;           /* RECONNECT or a new target: close when free */
 	int cancels;                 /* cancel requests for it in flight (cancel.c) */
 	uint8_t release_after_cancel; /* SV_CANCEL_WAIT: then this POOL_RELEASE_* (pool.c) */

@@ -137,6 +137,8 @@ void link_pair(struct server *s, struct client *c)
 	struct pq_writer w;
 	pq_writer_init(&w);
 	int queries = varcache_apply_sql(&c->vars, &s->vars, &w);
+	if (client_tracks_statements(c) && !c->pool->internal)
+		queries += prepared_link_setup(s, &w);
 	if (queries > 0 && pq_writer_ok(&w)) {
 		server_setup(s, w.buf, w.len, queries);
 		pq_writer_free(&w);

@@ -141,8 +141,19 @@ void prepared_server_free(struct server *s)
 
 void prepared_server_discarded(struct server *s)
 {
+	s->rows_stmt = false;
 	if (s->stmts)
 		sset_clear(s->stmts);
+}
+
+int prepared_link_setup(struct server *s, struct pq_writer *w)
+{
+	if (s->rows_stmt)
+		return 0;
+	/* a SELECT of nothing: one row type (no columns), no plan to speak of */
+	proto_build_query(w, "PREPARE " PREPARED_ROWS_NAME " AS SELECT");
+	s->rows_stmt = true;
+	return 1;
 }
 
 bool prepared_server_idle(const struct server *s)

@@ -113,6 +113,31 @@ static bool begin_parse(struct server *s, struct server_stmts *ss, struct pq_wri
 	return true;
 }
 
+/* Would PostgreSQL accept, right now, a Parse of a statement this server
+ * has prepared? Only when nothing is in flight and its transaction has
+ * not failed (in a failed one every Parse but COMMIT's or ROLLBACK's gets
+ * 25P02, and what is in flight may yet fail). */
+static bool parse_would_pass(const struct server *s)
+{
+	return s->stmts->qlen == 0 && s->txn_status != 'E' && !s->stmts->skipping;
+}
+
+/* PREPARED_ROWS_NAME again, after a DISCARD ALL or DEALLOCATE ALL took it,
+ * when nothing can make its Parse fail. */
+static bool ensure_rows_stmt(struct server *s, struct pq_writer *w)
+{
+	if (s->rows_stmt || !parse_would_pass(s))
+		return true;
+	pq_begin(w, 'P');
+	pq_put_cstring(w, PREPARED_ROWS_NAME);
+	pq_put_cstring(w, "SELECT");
+	pq_put_u16(w, 0);
+	pq_end(w);
+	put_msg(s, w);
+	s->rows_stmt = true;
+	return prepared_rq_push(s->stmts, RQ_OWN_PARSE, 0, NULL);
+}
+
 /* Make sure the server has `ps`, preparing it if not (as the client's
  * Parse under `cname`, or as sluice's own when `cname` is NULL), and
  * describing it there, so that what it takes and returns is known. */
@@ -128,7 +153,7 @@ static struct sstmt *ensure_prepared(struct server *s, struct pstmt *ps, struct 
 		list_prepend(&ss->lru, &e->lru);
 		return e;
 	}
-	if (!begin_parse(s, ss, w, ps))
+	if (!ensure_rows_stmt(s, w) || !begin_parse(s, ss, w, ps))
 		return NULL;
 	pq_put_bytes(w, ps->rest, ps->rest_len);
 	pq_end(w);
@@ -142,15 +167,6 @@ static struct sstmt *ensure_prepared(struct server *s, struct pstmt *ps, struct 
 	if (added)
 		added->parse_owed = true;
 	return added;
-}
-
-/* Would PostgreSQL accept, right now, a Parse of a statement this server
- * has prepared? Only when nothing is in flight and its transaction has
- * not failed (in a failed one every Parse but COMMIT's or ROLLBACK's gets
- * 25P02, and what is in flight may yet fail). */
-static bool parse_would_pass(const struct server *s)
-{
-	return s->stmts->qlen == 0 && s->txn_status != 'E' && !s->stmts->skipping;
 }
 
 /* Will the server's transaction have failed (state E) when the next
@@ -464,9 +480,10 @@ static enum relay_action on_bind(struct client *c, struct server *s, struct pq_r
  * PostgreSQL answers it there when the statement returns no rows, and
  * fails it with 25P02 when it does; which it is, sluice knows from the
  * statement's last description. No rows: the stand-in answers. Rows: a
- * Describe of another statement of this server that returns rows fails
- * as the client's would. Neither known: the statement is prepared, and
- * that Parse fails (25P02 from exec_parse_message, see doc/testing.md). */
+ * Describe of another statement of this server that returns rows (else of
+ * PREPARED_ROWS_NAME) fails as the client's would. Neither known: the
+ * statement is prepared, and that Parse fails (25P02 from
+ * exec_parse_message, see doc/testing.md). */
 static enum relay_action describe_in_failed_txn(struct client *c, struct server *s,
 						struct pq_reader *r, struct pq_writer *w,
 						size_t shown, struct cstmt *e)
@@ -478,9 +495,18 @@ static enum relay_action describe_in_failed_txn(struct client *c, struct server 
 			return RELAY_FAIL;
 		return prepared_owe(s, RQ_DESCRIBE_STMT, e->ps->id, e->name) ? RELAY_FORWARD : RELAY_FAIL;
 	}
-	struct sstmt *other = ps->rows && ps->rows->kind == 'T' ? some_rows_stmt(s->stmts) : NULL;
+	bool rows = ps->rows && ps->rows->kind == 'T';
+	struct sstmt *other = rows ? some_rows_stmt(s->stmts) : NULL;
 	if (other) {
 		put_stmt_msg(s, w, 'D', 'S', other->ps->id);
+		return prepared_owe(s, RQ_DESCRIBE, 0, NULL) ? RELAY_DROP : RELAY_FAIL;
+	}
+	if (rows && s->rows_stmt) {
+		pq_begin(w, 'D');
+		pq_put_u8(w, 'S');
+		pq_put_cstring(w, PREPARED_ROWS_NAME);
+		pq_end(w);
+		put_msg(s, w);
 		return prepared_owe(s, RQ_DESCRIBE, 0, NULL) ? RELAY_DROP : RELAY_FAIL;
 	}
 	if (!ensure_prepared(s, e->ps, w, NULL) || !send_renamed(c, s, w, 'D', "S", 1, e->ps, r, shown))

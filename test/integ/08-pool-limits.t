@@ -261,6 +261,12 @@ for my $case ([ 'on', 1, {} ], [ 'off', 0, { tcp_defer_accept => 0 } ],
 	# app's pool and the waiting app2 client must get the slot at once, not
 	# at its timeout.
 	{
+		# app2's pool learns the welcome of a client without startup
+		# parameters (psql's, below, has application_name, which session
+		# mode keys servers by)
+		my $first = $sl2->proto(user => 'app2', db => 'lim');
+		is($first->query_value('SELECT 1'), '1', 'max_db_connections: an app2 client without parameters');
+		$first->terminate;
 		my @a = map { $sl2->proto(user => 'app', db => 'lim') } 1 .. 2;
 		is(scalar(grep { ($_->query_value('SELECT 1') // '') eq '1' } @a), 2,
 		   'max_db_connections: two app clients hold both slots');

@@ -491,7 +491,9 @@ note('8. max_prepared_statements = 3: least recently used closed');
 		    : $res->{rows}[0][0] // 'no row';
 	};
 	my $on_server = sub {
-		my $res = $c->query(q{SELECT statement FROM pg_prepared_statements WHERE name LIKE 'sluice\_%'});
+		# (sluice_rows is sluice's own, on every server: prepared.h)
+		my $res = $c->query(q{SELECT statement FROM pg_prepared_statements WHERE name LIKE 'sluice\_%'
+				       AND name <> 'sluice_rows'});
 		return join(',', sort map { $_->[0] =~ /stmt(\d+)/ ? $1 : '?' } @{ $res->{rows} });
 	};
 	my @lru;   # most recently used first

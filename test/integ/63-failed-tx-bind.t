@@ -72,7 +72,46 @@ sub run_pipelined
 	is(scalar @{$r->{errors}}, 0, 'after ROLLBACK the statement runs');
 }
 
+# A Describe, in a failed transaction, of a statement that returns rows,
+# on a server that lacks it and has no other statement returning rows:
+# PostgreSQL fails the Describe itself (exec_describe_statement_message).
+# A new server of the pool has nothing of the client's: the client
+# prepared r1 on the pool's first server, which is then gone.
+sub run_describe_rows
+{
+	my $d = $sl->proto;
+	$d->send(msg('P', "r1\0SELECT 1 AS one\0" . pack('n', 0)) . msg('S'));
+	is(scalar @{$d->read_results(10)->{errors}}, 0, 'describe rows: r1 prepared');
+	my $pid = $d->query_value('SELECT pg_backend_pid()');
+	$pg->safe_psql('postgres', "SELECT pg_terminate_backend($pid)");
+	$d->query('SELECT 1');   # may meet the terminated server: a new one is opened
+	$d->query('BEGIN');
+	is($d->query('SELECT 1/0')->{status}, 'E', 'describe rows: the transaction is failed');
+	$d->send(msg('D', "Sr1\0") . msg('S'));
+	my $r = $d->read_results(10);
+	my $e = $r->{errors}[0] // {};
+	is($e->{C}, '25P02', 'describe rows: the Describe gets 25P02');
+	is($e->{R}, 'exec_describe_statement_message', '... from the Describe, as on PostgreSQL');
+	$d->query('ROLLBACK');
+	$d->send(msg('B', "\0r1\0" . pack('nnn', 0, 0, 0)) . msg('E', "\0" . pack('N', 0)) . msg('S'));
+	$r = $d->read_results(10);
+	is_deeply($r->{rows}, [['1']], 'describe rows: after ROLLBACK r1 runs');
+	# another client's DEALLOCATE ALL takes every statement of the server
+	my $other = $sl->proto;
+	$other->query('DEALLOCATE ALL');
+	$other->terminate;
+	$d->query('BEGIN');
+	is($d->query('SELECT 1/0')->{status}, 'E', 'describe rows after DEALLOCATE ALL: the transaction is failed');
+	$d->send(msg('D', "Sr1\0") . msg('S'));
+	$e = $d->read_results(10)->{errors}[0] // {};
+	is("$e->{C} $e->{R}", '25P02 exec_describe_statement_message',
+	   'describe rows after DEALLOCATE ALL: 25P02 from the Describe');
+	$d->query('ROLLBACK');
+	$d->terminate;
+}
+
 my $c = $sl->proto;
+run_describe_rows();
 run_case($c, 0);
 run_case($c, 1);
 run_pipelined($c);
