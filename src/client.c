@@ -78,6 +78,12 @@ void client_set_state(struct client *c, enum client_state st)
 	client_log(c, LOG_LVL_NOISE, "state %s -> %s", client_state_name(c->state),
 		   client_state_name(st));
 	leave_lists(c, c->state, st);
+	/* an idle client's empty buffers wait on the spare list (conn_shed):
+	 * most of what an idle client would otherwise cost */
+	if (st == CL_IDLE)
+		conn_shed(&c->conn);
+	else if (c->state == CL_IDLE)
+		conn_unshed(&c->conn);
 	c->state = st;
 }
 
@@ -104,7 +110,6 @@ void client_accept(int fd, const struct sockaddr *sa, socklen_t len)
 	list_init(&c->pool_node);
 	list_init(&c->login_node);
 	list_append(&rt.clients, &c->all_node);
-	c->connect_time = rt_wallclock();
 	c->request_at = rt_now();
 	if (len <= (socklen_t)sizeof c->peer)
 		memcpy(&c->peer, sa, len);
@@ -268,7 +273,7 @@ void client_login_done(struct client *c)
 {
 	/* authenticated: from a login slot to a place under max_client_conn,
 	 * with an output buffer from now on (the code after login writes to
-	 * c->conn.out directly) */
+	 * c->conn.out directly, except while the client is idle: conn_shed) */
 	login_slots_leave(c);
 	if (!conn_out(&c->conn)) {
 		client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
@@ -424,7 +429,7 @@ void client_on_idle_input(struct client *c)
 		if (res != PREPARED_IDLE_SERVER)
 			return;
 	}
-	if (evbuffer_get_length(c->conn.in) < PQ_HEADER_LEN)
+	if (conn_in_len(&c->conn) < PQ_HEADER_LEN)
 		return;
 	evbuffer_copyout(c->conn.in, hdr, PQ_HEADER_LEN);
 	if (hdr[0] == 'X') {
@@ -507,7 +512,7 @@ static void client_on_input(struct client *c)
 			console->input(c);
 			break;
 		case CL_HELD:
-			if (evbuffer_get_length(c->conn.in) > 0 &&
+			if (conn_in_len(&c->conn) > 0 &&
 			    *evbuffer_pullup(c->conn.in, 1) == 'X') {
 				client_close(c, "client terminated while held", false);
 				return;
