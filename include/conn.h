@@ -5,7 +5,8 @@
  *
  * INTERFACE ROUTINES
  *   conn_init(c, fd, ops)      take a connected socket, made non-blocking by
- *                              its maker (accept4 with SOCK_NONBLOCK); it
+ *                              its maker (accept4 with SOCK_NONBLOCK), TCP
+ *                              ones with TCP_NODELAY (their listener's); it
  *                              starts without c->out (conn_out)
  *   conn_out(c)                c->out, made on first need; NULL when out of
  *                              memory (a socket that is never answered costs

@@ -395,10 +395,17 @@ static void set_nodelay(int fd)
 
 bool conn_init(struct conn *c, int fd, const struct conn_ops *ops)
 {
-	if (!setup(c, fd, ops, true))
-		return false;
-	set_nodelay(fd);
-	return true;
+	/* (no TCP_NODELAY here: an accepted socket has its listener's) */
+#ifdef SLUICE_DEBUG
+	int nodelay = 0;
+	socklen_t nl = sizeof nodelay;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0 && ss.ss_family != AF_UNIX &&
+	    getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &nl) == 0 && !nodelay)
+		BUG("conn: accepted TCP socket %d without TCP_NODELAY", fd);
+#endif
+	return setup(c, fd, ops, true);
 }
 
 bool conn_connect(struct conn *c, const struct sockaddr *sa, socklen_t len,
