@@ -51,8 +51,14 @@ int varcache_index(const char *name);
 bool varcache_set(struct varcache *vc, const char *name, const char *value);
 /* The same by index (0 <= i < varcache_count()); always true. */
 bool varcache_set_index(struct varcache *vc, int i, const char *value);
+/* The same with a value another varcache holds (a strpool string):
+ * counted again, not looked up. */
+void varcache_set_held(struct varcache *vc, int i, const char *value);
 /* Names tracked now: the built-in ones and track_extra_parameters. */
 int varcache_count(void);
+/* Changes whenever the tracked names do (varcache_set_extra): what was
+ * worked out from varcache_index holds while it stays the same. */
+unsigned varcache_generation(void);
 static inline const char *varcache_get(const struct varcache *vc, int idx)
 {
 	return idx < VC_BUILTIN ? vc->val[idx] : vc->extra ? vc->extra[idx - VC_BUILTIN] : NULL;

@@ -334,11 +334,18 @@ void client_login_done(struct client *c)
 void client_welcome(struct client *c)
 {
 	const struct param_list *pl = &c->pool->welcome;
+	const struct welcome_prep *wp = pool_welcome(c->pool);
 	struct pq_writer w;
 	pq_writer_init(&w);
 	proto_build_auth(&w, PQ_AUTH_OK, NULL, 0);
-	for (size_t i = 0; i < pl->n; i++)
-		proto_build_param_status(&w, pl->names[i], client_welcome_value(c, pl->names[i], pl->values[i]));
+	for (size_t i = 0; i < pl->n; i++) {
+		/* the untracked values are every client's: built once (pool_welcome) */
+		int vi = wp ? wp->vi[i] : varcache_index(pl->names[i]);
+		if (vi < 0 && wp)
+			pq_put_bytes(&w, wp->msgs + (i ? wp->end[i - 1] : 0), wp->end[i] - (i ? wp->end[i - 1] : 0));
+		else
+			proto_build_param_status(&w, pl->names[i], client_welcome_value(c, vi, pl->values[i]));
+	}
 	proto_build_backend_key(&w, c->cancel_pid, c->cancel_key);
 	proto_build_ready(&w, 'I');
 	if (!pq_writer_ok(&w)) {

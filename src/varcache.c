@@ -24,10 +24,17 @@ static const char *names[VC_COUNT] = {
 };
 
 static char extra_names[VC_EXTRA_MAX][64];
+static unsigned generation;
+
+unsigned varcache_generation(void)
+{
+	return generation;
+}
 
 bool varcache_set_extra(const char *list)
 {
 	int n = 0;
+	generation++;
 	for (int i = VC_BUILTIN; i < VC_COUNT; i++)
 		names[i] = NULL;
 	const char *p = list ? list : "";
@@ -102,6 +109,15 @@ bool varcache_set_index(struct varcache *vc, int i, const char *value)
 	strpool_put(*v);
 	*v = copy;
 	return true;
+}
+
+void varcache_set_held(struct varcache *vc, int i, const char *value)
+{
+	const char **v = slot(vc, i);
+	if (!v || *v == value)
+		return;
+	strpool_put(*v);
+	*v = strpool_hold(value);
 }
 
 /*

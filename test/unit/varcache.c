@@ -99,6 +99,19 @@ int main(void)
 	(void)varcache_set(&d, "TimeZone", "UTC");
 	ok(d.extra == NULL, "setting a built-in name makes no extras' array");
 	varcache_clear(&d);
+	/* a value another varcache holds, taken as it is */
+	int sp = varcache_index("search_path");
+	varcache_set_held(&d, sp, varcache_get(&a, sp));
+	varcache_set_held(&d, tz, varcache_get(&a, tz));
+	ok(varcache_get(&d, sp) == varcache_get(&a, sp) && varcache_get(&d, tz) == varcache_get(&a, tz),
+	   "varcache_set_held shares the other's copies");
+	varcache_clear(&a);
+	ok(varcache_get(&d, sp) && !strcmp(varcache_get(&d, sp), "public") &&
+	   !strcmp(varcache_get(&d, tz), "UTC"), "and keeps them when the other lets go");
+	(void)varcache_set(&a, "TimeZone", "UTC");
+	(void)varcache_set(&a, "application_name", "it's a \\ test");
+	(void)varcache_set(&a, "search_path", "public");
+	varcache_clear(&d);
 	varcache_clear(&a);
 	varcache_clear(&b);
 
