@@ -99,8 +99,9 @@ void client_on_startup(struct client *c);
 bool client_startup_settle(struct client *c) MUST_CHECK;
 /* Can c be welcomed before it has a server (every value it is told known)? */
 bool client_startup_known(const struct client *c);
-/* A welcome's ParameterStatus value for `name` (listed: the pool's). */
-const char *client_welcome_value(struct client *c, const char *name, const char *listed);
+/* A welcome's ParameterStatus value for the name of varcache index `vi`
+ * (listed: the pool's; vi < 0, a name not tracked: that one). */
+const char *client_welcome_value(struct client *c, int vi, const char *listed);
 
 /* client_log.c, for the module's parts */
 /* May a line about peer `sa`, not logged in, be written (log_limit.h)? */

@@ -80,7 +80,6 @@ struct client {
 	uint8_t *partial;            /* before login: the start of a message not yet
 	                              * complete, out of conn.in (client.c: stash) */
 	double wait_since;
-	double connect_time;         /* wall clock, for SHOW CLIENTS */
 	double request_at;           /* rt_now() of the last request (SHOW CLIENTS) */
 	unsigned negotiations;       /* NEGOTIATED_*: the requests answered (each kind once) */
 	int lookup_method;           /* auth method waiting on auth_query */
@@ -95,7 +94,8 @@ struct client {
 	uint8_t state_notice;        /* kinds a NOTICE is due for, at the next ReadyForQuery */
 	uint8_t state_refusal;       /* the last refusal: kind index, | 0x80 past max_pinned_servers */
 	uint32_t state_clear;        /* SQLSCAN_CL_* bits sent, applied at ReadyForQuery */
-	double connected_at;         /* rt_now() when accepted (age in log lines) */
+	double connected_at;         /* rt_now() when accepted (age in log lines;
+	                              * SHOW CLIENTS' connect_time, as request_at) */
 };
 
 /* "10.0.0.5:53122", "[::1]:53122" or "unix" */

@@ -5,7 +5,8 @@
  *
  * INTERFACE ROUTINES
  *   conn_init(c, fd, ops)      take a connected socket, made non-blocking by
- *                              its maker (accept4 with SOCK_NONBLOCK); it
+ *                              its maker (accept4 with SOCK_NONBLOCK), TCP
+ *                              ones with TCP_NODELAY (their listener's); it
  *                              starts without c->out (conn_out)
  *   conn_out(c)                c->out, made on first need; NULL when out of
  *                              memory (a socket that is never answered costs
@@ -31,6 +32,11 @@
  *                              owner gets CONN_EV_TLS_READY (or an error)
  *   conn_tls_error(c)          why the last TLS step failed
  *   conn_frame(c, max, &hdr)   frame the next typed message in c->in
+ *   conn_shed(c)               the owner is idle (a client between
+ *                              transactions): its buffers go back to a
+ *                              shared spare list whenever they are empty,
+ *                              and come back on first need
+ *   conn_unshed(c)             busy again: both buffers now
  *   conn_loop()                run the event loop until it is broken; each
  *                              pass's plain-socket reads, then its soon
  *                              writes, go to the kernel as batches
@@ -90,7 +96,7 @@ struct conn {
 	uint32_t batch_slot; /* place in this pass's batch + 1; 0: not in it */
 	uint64_t id;
 	const struct conn_ops *ops;
-	struct evbuffer *in, *out;
+	struct evbuffer *in, *out;   /* NULL while shed (conn_shed), out until first need */
 	struct event *rev, *wev;   /* wev is made on first need */
 	struct list dead_node;
 	int err;
@@ -102,6 +108,7 @@ struct conn {
 	bool write_failed;   /* a write error waits to be reported from the loop */
 	bool wev_on;         /* wev is added */
 	bool read_big;       /* the last read was large: read straight into c->in */
+	bool shed;           /* conn_shed: empty buffers go back to the spare list */
 	struct ssl_st *ssl;  /* TLS on this socket, once started */
 	bool tls_write_wants_read; /* SSL_write waits for the socket to be readable */
 	bool in_unseen;      /* a batch read bytes while reading was off: report
@@ -126,7 +133,12 @@ void conn_close_flushed(struct conn *c);
 /* Frees buffers and events; called by the owner's destroy. */
 void conn_release(struct conn *c);
 size_t conn_out_len(const struct conn *c);
+/* c->out; after conn_shed it may be NULL until this makes it again. */
 struct evbuffer *conn_out(struct conn *c);
+void conn_shed(struct conn *c);
+/* Makes both buffers if it can; where it could not, c->in NULL reads as
+ * empty and conn_out() tries again (NULL: no memory). */
+void conn_unshed(struct conn *c);
 /* Append to conn_out(c); false when out of memory. */
 bool conn_add(struct conn *c, const void *data, size_t len);
 /* The next typed message in c->in (nothing is consumed): PQ_FRAME_COMPLETE

@@ -18,6 +18,12 @@
 /* conn.c */
 void conn_dispatch(struct conn *c, enum conn_event ev);   /* unless closing */
 void conn_read_done(struct conn *c, const uint8_t *buf, ssize_t res);
+struct evbuffer *conn_in_take(struct conn *c);
+/* c->in, taken from the spare list if shed; NULL: no memory */
+static inline struct evbuffer *conn_in(struct conn *c)
+{
+	return c->in ? c->in : conn_in_take(c);
+}
 bool conn_write_wait(struct conn *c);
 void conn_write_unwait(struct conn *c);
 void conn_write_now(struct conn *c, bool from_loop);

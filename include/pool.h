@@ -123,6 +123,10 @@ void pool_mark_reconnect(struct pool *p);
 void pool_trim(struct pool *p);
 
 void pool_capture_welcome(struct pool *p, const struct param_list *params);
+/* pool_sets.c: p->welcome worked out (struct welcome_prep), made on first
+ * need and again after the tracked names change; NULL: no memory. */
+const struct welcome_prep *pool_welcome(struct pool *p);
+void pool_welcome_forget(struct pool *p);
 void pool_ref(struct pool *p);
 void pool_unref(struct pool *p);
 void pool_get_counts(const struct pool *p, struct pool_counts *out);

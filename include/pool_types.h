@@ -51,6 +51,17 @@ struct param_list {
 
 struct gate;
 
+/* The welcome's ParameterStatus messages, worked out once per pool rather
+ * than at every login: per entry of pool->welcome its varcache index (-1:
+ * not tracked), and the messages of the untracked entries, whose values
+ * are the same for every client, already built. */
+struct welcome_prep {
+	int *vi;                     /* per entry */
+	size_t *end;                 /* per entry: where its built message ends in msgs */
+	uint8_t *msgs;
+	unsigned gen;                /* varcache_generation() it was made for */
+};
+
 struct pool {
 	struct list node;            /* in rt.pools */
 	char *db_name;               /* as clients name it */
@@ -74,6 +85,7 @@ struct pool {
 	int nwaiting;
 	int nclients;                /* logged-in clients of this pool */
 	struct param_list welcome;   /* ParameterStatus of the first login */
+	struct welcome_prep *welcome_prep;   /* made from it once (pool_welcome) */
 	bool have_welcome;
 	int min_pool_size;
 	int reserve_size;

@@ -41,6 +41,7 @@ struct runtime {
 	int nconns;                  /* all client sockets, for the hard cap */
 	enum rt_shutdown shutdown;
 	int cli_verbose;             /* -v given on the command line */
+	uint64_t passes;             /* loop passes ended (rt_clock_tick) */
 };
 
 extern struct runtime rt;

@@ -9,6 +9,8 @@
  *                    out of memory
  *   strpool_put(s)   give back one count of a string strpool_get returned
  *                    (NULL is a no-op); the last one frees it
+ *   strpool_hold(s)  one more count of a string strpool_get returned: a
+ *                    copy from one holder to another, without hashing it
  *
  * Two strings from the pool are equal exactly when their pointers are.
  */
@@ -17,5 +19,6 @@
 
 const char *strpool_get(const char *s);
 void strpool_put(const char *s);
+const char *strpool_hold(const char *s);
 
 #endif

@@ -481,7 +481,7 @@ static void show_clients(struct client *self)
 		long long port, lport;
 		split_addr(&c->peer.sa, host, sizeof host, &port);
 		local_addr(c->conn.fd, laddr, sizeof laddr, &lport);
-		format_wall(c->connect_time, connected, sizeof connected);
+		format_wall(wall - (now - c->connected_at), connected, sizeof connected);
 		format_wall(wall - (now - c->request_at), requested, sizeof requested);
 		snprintf(ptr, sizeof ptr, "C-%llu", (unsigned long long)c->conn.id);
 		snprintf(link, sizeof link, "S-%llu", c->server ? (unsigned long long)c->server->conn.id : 0ULL);

@@ -78,6 +78,12 @@ void client_set_state(struct client *c, enum client_state st)
 	client_log(c, LOG_LVL_NOISE, "state %s -> %s", client_state_name(c->state),
 		   client_state_name(st));
 	leave_lists(c, c->state, st);
+	/* an idle client's empty buffers wait on the spare list (conn_shed):
+	 * most of what an idle client would otherwise cost */
+	if (st == CL_IDLE)
+		conn_shed(&c->conn);
+	else if (c->state == CL_IDLE)
+		conn_unshed(&c->conn);
 	c->state = st;
 }
 
@@ -104,7 +110,6 @@ void client_accept(int fd, const struct sockaddr *sa, socklen_t len)
 	list_init(&c->pool_node);
 	list_init(&c->login_node);
 	list_append(&rt.clients, &c->all_node);
-	c->connect_time = rt_wallclock();
 	c->request_at = rt_now();
 	if (len <= (socklen_t)sizeof c->peer)
 		memcpy(&c->peer, sa, len);
@@ -268,7 +273,7 @@ void client_login_done(struct client *c)
 {
 	/* authenticated: from a login slot to a place under max_client_conn,
 	 * with an output buffer from now on (the code after login writes to
-	 * c->conn.out directly) */
+	 * c->conn.out directly, except while the client is idle: conn_shed) */
 	login_slots_leave(c);
 	if (!conn_out(&c->conn)) {
 		client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
@@ -329,11 +334,18 @@ void client_login_done(struct client *c)
 void client_welcome(struct client *c)
 {
 	const struct param_list *pl = &c->pool->welcome;
+	const struct welcome_prep *wp = pool_welcome(c->pool);
 	struct pq_writer w;
 	pq_writer_init(&w);
 	proto_build_auth(&w, PQ_AUTH_OK, NULL, 0);
-	for (size_t i = 0; i < pl->n; i++)
-		proto_build_param_status(&w, pl->names[i], client_welcome_value(c, pl->names[i], pl->values[i]));
+	for (size_t i = 0; i < pl->n; i++) {
+		/* the untracked values are every client's: built once (pool_welcome) */
+		int vi = wp ? wp->vi[i] : varcache_index(pl->names[i]);
+		if (vi < 0 && wp)
+			pq_put_bytes(&w, wp->msgs + (i ? wp->end[i - 1] : 0), wp->end[i] - (i ? wp->end[i - 1] : 0));
+		else
+			proto_build_param_status(&w, pl->names[i], client_welcome_value(c, vi, pl->values[i]));
+	}
 	proto_build_backend_key(&w, c->cancel_pid, c->cancel_key);
 	proto_build_ready(&w, 'I');
 	if (!pq_writer_ok(&w)) {
@@ -424,7 +436,7 @@ void client_on_idle_input(struct client *c)
 		if (res != PREPARED_IDLE_SERVER)
 			return;
 	}
-	if (evbuffer_get_length(c->conn.in) < PQ_HEADER_LEN)
+	if (conn_in_len(&c->conn) < PQ_HEADER_LEN)
 		return;
 	evbuffer_copyout(c->conn.in, hdr, PQ_HEADER_LEN);
 	if (hdr[0] == 'X') {
@@ -507,7 +519,7 @@ static void client_on_input(struct client *c)
 			console->input(c);
 			break;
 		case CL_HELD:
-			if (evbuffer_get_length(c->conn.in) > 0 &&
+			if (conn_in_len(&c->conn) > 0 &&
 			    *evbuffer_pullup(c->conn.in, 1) == 'X') {
 				client_close(c, "client terminated while held", false);
 				return;

@@ -606,7 +606,7 @@ void client_auth_free(struct client *c)
 		OPENSSL_cleanse(a->secret, strlen(a->secret));
 		free(a->secret);
 	}
-	OPENSSL_cleanse(a, sizeof *a);
+	explicit_bzero(a, sizeof *a);   /* (OPENSSL_cleanse goes a byte at a time) */
 	free(a);
 	c->auth = NULL;
 }

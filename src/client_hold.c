@@ -74,7 +74,7 @@ void client_reject_held(struct client *c, const char *sqlstate, const char *msg)
 	proto_build_error(&w, "ERROR", sqlstate, msg, NULL);
 	proto_build_ready(&w, 'I');
 	if (pq_writer_ok(&w))
-		evbuffer_add(c->conn.out, w.buf, w.len);
+		(void)conn_add(&c->conn, w.buf, w.len);
 	pq_writer_free(&w);
 	conn_send(&c->conn);
 	if (c->server) {

@@ -127,6 +127,8 @@ void client_log_error(struct client *c, const char *sqlstate, const char *msg)
  * DEBUG, one connection per cancel) */
 void client_log_disconnect(struct client *c, const char *reason, int lvl_on)
 {
+	if (!log_on(rt.cfg->log_disconnections ? lvl_on : LOG_LVL_DEBUG))
+		return;   /* (before formatting the age: every connection ends here) */
 	char age[32];
 	snprintf(age, sizeof age, "%.3fs", rt_now() - c->connected_at);
 	const struct log_kv kv[] = { { "age", age } };

@@ -184,7 +184,7 @@ bool client_startup_settle(struct client *c)
 	uint32_t mine = startup_set_tracked(set);
 	for (int i = 0; i < varcache_count(); i++)
 		if (!(mine & (1u << i)) && !varcache_get(&c->vars, i) && varcache_get(&p->defaults, i))
-			(void)varcache_set_index(&c->vars, i, varcache_get(&p->defaults, i));
+			varcache_set_held(&c->vars, i, varcache_get(&p->defaults, i));
 	return true;
 }
 
@@ -197,9 +197,8 @@ bool client_startup_known(const struct client *c)
 /* The value a welcome's ParameterStatus gives: what its server reports
  * when it is linked and set up, else PostgreSQL's spelling of the client's
  * own value or the pool's default. The client believes it from now on. */
-const char *client_welcome_value(struct client *c, const char *name, const char *listed)
+const char *client_welcome_value(struct client *c, int vi, const char *listed)
 {
-	int vi = varcache_index(name);
 	if (vi < 0)
 		return listed;
 	/* Its own startup values in PostgreSQL's spelling: known once a
@@ -216,8 +215,11 @@ const char *client_welcome_value(struct client *c, const char *name, const char 
 	} else if (!varcache_get(&c->vars, vi)) {
 		v = varcache_get(&c->pool->defaults, vi);
 	}
-	if (!v)
-		v = varcache_get(&c->vars, vi) ? varcache_get(&c->vars, vi) : listed;
+	if (v) {   /* another varcache's: a strpool string */
+		varcache_set_held(&c->vars, vi, v);
+		return v;
+	}
+	v = varcache_get(&c->vars, vi) ? varcache_get(&c->vars, vi) : listed;
 	(void)varcache_set_index(&c->vars, vi, v);
 	return varcache_get(&c->vars, vi) ? varcache_get(&c->vars, vi) : v;
 }

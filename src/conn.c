@@ -12,6 +12,12 @@
  * there is handed to the loop with event_active(), so no owner sees its
  * object change state in the middle of its own code.
  *
+ * An idle client should cost little more than its struct: while its owner
+ * says it is idle (conn_shed), an empty buffer goes back to a spare list
+ * shared by all connections, and the next read or write takes one from
+ * there. The list also serves new connections and takes back closed
+ * ones', so a connection per transaction makes no buffers either.
+ *
  * The rest of the module, each in a file of its own: the batches of
  * reads and writes of a loop pass (conn_batch.c), the timer heap
  * (conn_timer.c) and TLS (conn_tls.c); conn_internal.h joins them.
@@ -38,8 +44,49 @@
 #define CONN_READ_SMALL 900            /* copied into a chain of malloc's 1 KiB class */
 #define CONN_FLUSH_TIMEOUT 5.0         /* longest wait to flush before closing */
 
+#define CONN_SPARE_MAX 256              /* empty buffers kept for reuse, at most */
+
 static void plain_read(struct conn *c, evutil_socket_t fd);
 static void write_cb(evutil_socket_t fd, short what, void *arg);
+
+static struct {
+	struct evbuffer *v[CONN_SPARE_MAX];
+	unsigned n;
+} spare;
+
+static struct evbuffer *buffer_take(void)
+{
+	return spare.n ? spare.v[--spare.n] : evbuffer_new();
+}
+
+/* An empty buffer back to the spare list, or freed: one read into with
+ * reserved space (an empty chain of CONN_READ_SIZE may stay in it: TLS
+ * reads, large plain reads), or one too many. */
+static void buffer_give(struct conn *c, struct evbuffer **b)
+{
+	if (spare.n < CONN_SPARE_MAX && !c->ssl && !c->read_big)
+		spare.v[spare.n++] = *b;
+	else
+		evbuffer_free(*b);
+	*b = NULL;
+}
+
+/* A closing connection's buffer: given back when empty, else freed. */
+static void buffer_drop(struct conn *c, struct evbuffer **b)
+{
+	if (*b && evbuffer_get_length(*b) == 0) {
+		buffer_give(c, b);
+	} else if (*b) {
+		evbuffer_free(*b);
+		*b = NULL;
+	}
+}
+
+struct evbuffer *conn_in_take(struct conn *c)
+{
+	c->in = buffer_take();
+	return c->in;
+}
 
 void conn_dispatch(struct conn *c, enum conn_event ev)
 {
@@ -100,7 +147,8 @@ void conn_read_done(struct conn *c, const uint8_t *buf, ssize_t res)
 		}
 		return;
 	}
-	if (evbuffer_add(c->in, buf, (size_t)res) != 0) {
+	struct evbuffer *in = conn_in(c);
+	if (!in || evbuffer_add(in, buf, (size_t)res) != 0) {
 		c->err = ENOMEM;
 		conn_dispatch(c, CONN_EV_ERROR);
 		return;
@@ -127,7 +175,7 @@ static void plain_read(struct conn *c, evutil_socket_t fd)
 		return;
 	}
 	struct evbuffer_iovec v[2];
-	int nv = evbuffer_reserve_space(c->in, CONN_READ_SIZE, v, 2);
+	int nv = conn_in(c) ? evbuffer_reserve_space(c->in, CONN_READ_SIZE, v, 2) : -1;
 	if (nv <= 0) {
 		c->err = ENOMEM;
 		conn_dispatch(c, CONN_EV_ERROR);
@@ -289,6 +337,8 @@ void conn_write_settled(struct conn *c, bool from_loop)
 		return;
 	}
 	conn_write_unwait(c);
+	if (c->shed && c->out)
+		buffer_give(c, &c->out);
 }
 
 static void write_cb(evutil_socket_t fd, short what, void *arg)
@@ -331,8 +381,8 @@ static bool setup(struct conn *c, int fd, const struct conn_ops *ops, bool lazy_
 	if (!(fcntl(fd, F_GETFL) & O_NONBLOCK))
 		BUG("conn: socket %d is blocking", fd);
 #endif
-	c->in = evbuffer_new();
-	c->out = lazy_out ? NULL : evbuffer_new();
+	c->in = buffer_take();
+	c->out = lazy_out ? NULL : buffer_take();
 	c->rev = event_new(rt.base, fd, EV_READ | EV_PERSIST, read_cb, c);
 	return c->in && (lazy_out || c->out) && c->rev;   /* c->wev: see conn_write_wait() */
 }
@@ -345,10 +395,17 @@ static void set_nodelay(int fd)
 
 bool conn_init(struct conn *c, int fd, const struct conn_ops *ops)
 {
-	if (!setup(c, fd, ops, true))
-		return false;
-	set_nodelay(fd);
-	return true;
+	/* (no TCP_NODELAY here: an accepted socket has its listener's) */
+#ifdef SLUICE_DEBUG
+	int nodelay = 0;
+	socklen_t nl = sizeof nodelay;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0 && ss.ss_family != AF_UNIX &&
+	    getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &nl) == 0 && !nodelay)
+		BUG("conn: accepted TCP socket %d without TCP_NODELAY", fd);
+#endif
+	return setup(c, fd, ops, true);
 }
 
 bool conn_connect(struct conn *c, const struct sockaddr *sa, socklen_t len,
@@ -499,6 +556,8 @@ void conn_close_flushed(struct conn *c)
 void conn_release(struct conn *c)
 {
 	conn_unnote(c, CONN_NOTE_READ | CONN_NOTE_WRITE);
+	buffer_drop(c, &c->in);    /* (while c->ssl still says what they held) */
+	buffer_drop(c, &c->out);
 	if (c->ssl) {
 		SSL_free(c->ssl);
 		c->ssl = NULL;
@@ -506,11 +565,8 @@ void conn_release(struct conn *c)
 	if (c->rev) event_free(c->rev);
 	if (c->wev) event_free(c->wev);
 	conn_timer_remove(c);
-	if (c->in) evbuffer_free(c->in);
-	if (c->out) evbuffer_free(c->out);
 	if (c->fd >= 0) close(c->fd);
 	c->rev = c->wev = NULL;
-	c->in = c->out = NULL;
 	c->fd = -1;
 }
 
@@ -522,8 +578,28 @@ size_t conn_out_len(const struct conn *c)
 struct evbuffer *conn_out(struct conn *c)
 {
 	if (!c->out)
-		c->out = evbuffer_new();
+		c->out = buffer_take();
 	return c->out;
+}
+
+void conn_shed(struct conn *c)
+{
+	c->shed = true;
+	if (c->in && evbuffer_get_length(c->in) == 0)
+		buffer_give(c, &c->in);
+	/* out only when nothing more is to come of it: no write waits for
+	 * room, no owner waits for the drain; noted for this pass's writes,
+	 * it goes back once written (conn_write_settled) */
+	if (c->out && !(c->noted & CONN_NOTE_WRITE) && !c->wev_on && !c->want_drained &&
+	    c->phase == CONN_OPEN && evbuffer_get_length(c->out) == 0)
+		buffer_give(c, &c->out);
+}
+
+void conn_unshed(struct conn *c)
+{
+	c->shed = false;
+	(void)conn_in(c);
+	(void)conn_out(c);
 }
 
 bool conn_add(struct conn *c, const void *data, size_t len)
@@ -535,7 +611,7 @@ bool conn_add(struct conn *c, const void *data, size_t len)
 enum pq_frame conn_frame(const struct conn *c, uint32_t max, struct pq_header *hdr)
 {
 	uint8_t buf[PQ_HEADER_LEN];
-	size_t avail = evbuffer_get_length(c->in);
+	size_t avail = conn_in_len(c);
 	if (avail < PQ_HEADER_LEN)
 		return PQ_FRAME_NEED_MORE;
 	evbuffer_copyout(c->in, buf, PQ_HEADER_LEN);

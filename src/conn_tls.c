@@ -70,7 +70,7 @@ void conn_tls_read(struct conn *c)
 			break;
 		}
 		struct evbuffer_iovec v;
-		if (evbuffer_reserve_space(c->in, CONN_READ_SIZE, &v, 1) < 1) {
+		if (!conn_in(c) || evbuffer_reserve_space(c->in, CONN_READ_SIZE, &v, 1) < 1) {
 			c->err = ENOMEM;
 			failed = true;
 			break;

@@ -266,8 +266,8 @@ static void client_relay(struct client *c)
 static void relay_to_server(struct client *c)
 {
 	struct server *s = c->server;
-	if (!s || s->state != SV_ACTIVE)
-		return;
+	if (!s || s->state != SV_ACTIVE || !c->conn.in)
+		return;   /* (no input buffer: nothing to pass, conn_unshed) */
 	size_t in_before = conn_in_len(&c->conn);
 	if (in_before > 0 && link_at_boundary(c)) {
 		/* the client starts its next transaction */
@@ -413,7 +413,7 @@ static enum relay_action soften_fatal(struct server *s, struct client *c,
 	bool ok = pq_writer_ok(&w);
 	relay_flush(&s->relay);   /* after what the relay passed before it */
 	if (ok)
-		evbuffer_add(c->conn.out, w.buf, w.len);
+		ok = conn_add(&c->conn, w.buf, w.len);
 	pq_writer_free(&w);
 	return ok ? RELAY_DROP : RELAY_FAIL;
 }
@@ -433,7 +433,8 @@ static enum relay_action on_ready(struct server *s, struct client *c)
 	stats_ready(&s->clock, s->pool->stats, s->txn_status, !answered || c->relay.unsynced);
 	if (c->state_notice) {
 		relay_flush(&s->relay);   /* the NOTICE goes before this ReadyForQuery */
-		session_state_notices(c, c->conn.out);
+		if (conn_out(&c->conn))
+			session_state_notices(c, c->conn.out);
 	}
 	if (answered && c->state_clear)
 		session_state_answered(c);   /* may unpin: then released below */
@@ -552,6 +553,10 @@ static void relay_to_client(struct server *s, struct client *c)
 		const struct relay_spec *spec = !s->stmts ? &server_spec
 			: prepared_server_describing(s) ? &server_spec_describing : &server_spec_tracked;
 		size_t in_before = conn_in_len(&s->conn);
+		if (!conn_out(&c->conn)) {
+			client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
+			return;
+		}
 		enum relay_result r = relay_run(&s->relay, s->conn.in, c->conn.out, spec, s,
 						CONN_HIGH_WATER);
 		stats_server_bytes(s->pool->stats, in_before - conn_in_len(&s->conn));

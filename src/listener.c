@@ -13,7 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <event2/listener.h>
+#include <event2/event.h>
 
 #include "client.h"
 #include "config.h"
@@ -24,34 +24,67 @@
 
 #define LISTEN_BACKLOG 4096
 #define MAX_LISTENERS 16
+#define ACCEPT_BURST_MAX 64
 
-static struct evconnlistener *listeners[MAX_LISTENERS];
+/* A listening socket. Each wake takes up to `burst` connections: one
+ * while they come one at a time, so that no accept finds the queue empty
+ * (a system call that does nothing, once per connection). The event is
+ * level-triggered, so what a wake leaves wakes the very next loop pass:
+ * a wake right after one that took all it might doubles the burst, one
+ * that finds the queue empty halves it. */
+struct listener {
+	struct event *ev;
+	int fd;
+	int burst;
+	uint64_t full_pass;   /* the loop pass of a wake that took all its burst, + 1 */
+};
+
+static struct listener listeners[MAX_LISTENERS];
 static int nlisteners;
 static char unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static struct stat unix_stat;   /* the socket file we made, to remove only it */
 
-static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
-		      int len, void *arg)
-{
-	client_accept(fd, sa, (socklen_t)len);
-}
-
 static void reenable_cb(evutil_socket_t fd, short what, void *arg)
 {
-	evconnlistener_enable(arg);
+	struct listener *l = arg;
+	if (l->ev)   /* (not closed meanwhile) */
+		event_add(l->ev, NULL);
 }
 
-static void accept_error_cb(struct evconnlistener *l, void *arg)
+static void accept_failed(struct listener *l, int err)
 {
-	int err = EVUTIL_SOCKET_ERROR();
-	log_warn("accept failed: %s", evutil_socket_error_to_string(err));
-	if (err != EINTR && err != ECONNABORTED && err != EAGAIN) {
+	log_warn("accept failed: %s", strerror(err));
+	if (err != EINTR && err != ECONNABORTED) {
 		/* Out of descriptors or memory: pause accepting briefly rather
 		 * than spin on the same error. */
-		evconnlistener_disable(l);
+		event_del(l->ev);
 		struct timeval tv = { 1, 0 };
 		event_base_once(rt.base, -1, EV_TIMEOUT, reenable_cb, l, &tv);
 	}
+}
+
+static void accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	struct listener *l = arg;
+	if (l->full_pass == rt.passes && l->burst < ACCEPT_BURST_MAX)
+		l->burst *= 2;   /* the last pass left some */
+	for (int i = 0; i < l->burst; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof ss;
+		int fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				if (l->burst > 1)
+					l->burst /= 2;
+			} else {
+				accept_failed(l, errno);
+			}
+			l->full_pass = 0;
+			return;
+		}
+		client_accept(fd, (struct sockaddr *)&ss, len);
+	}
+	l->full_pass = rt.passes + 1;
 }
 
 static bool add_listener(int fd, const char *what, char *err, size_t errlen)
@@ -61,17 +94,33 @@ static bool add_listener(int fd, const char *what, char *err, size_t errlen)
 		close(fd);
 		return false;
 	}
-	struct evconnlistener *l = evconnlistener_new(rt.base, accept_cb, NULL,
-		LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, LISTEN_BACKLOG, fd);
-	if (!l) {
+	/* (listen again: a socket from systemd may have a smaller backlog,
+	 * or be blocking) */
+	struct listener *l = &listeners[nlisteners];
+	l->fd = fd;
+	l->burst = 1;
+	l->full_pass = 0;
+	l->ev = NULL;
+	if (evutil_make_socket_nonblocking(fd) < 0 || listen(fd, LISTEN_BACKLOG) < 0 ||
+	    !(l->ev = event_new(rt.base, fd, EV_READ | EV_PERSIST, accept_cb, l)) ||
+	    event_add(l->ev, NULL) < 0) {
 		snprintf(err, errlen, "cannot listen on %s", what);
+		if (l->ev)
+			event_free(l->ev);
 		close(fd);
 		return false;
 	}
-	evconnlistener_set_error_cb(l, accept_error_cb);
-	listeners[nlisteners++] = l;
+	nlisteners++;
 	log_info("listening on %s", what);
 	return true;
+}
+
+/* Accepted TCP sockets inherit TCP_NODELAY from their listener on Linux:
+ * set once here rather than once per connection. */
+static void set_nodelay(int fd)
+{
+	int one = 1;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
 /* Wake for a TCP connection only once its first bytes (the startup
@@ -108,6 +157,7 @@ static bool listen_tcp(const char *host, int port, bool reuseport, bool defer_ac
 		}
 		if (ai->ai_family == AF_INET6)
 			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+		set_nodelay(fd);
 		int secs = DEFER_ACCEPT_SECS;
 		if (defer_accept && setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs) < 0)
 			log_warn("tcp_defer_accept: %s", strerror(errno));
@@ -196,6 +246,7 @@ static bool listen_passed(const struct config *cfg, const int *fds, int n, char 
 			getnameinfo((struct sockaddr *)&ss, len, host, sizeof host, port, sizeof port,
 				    NI_NUMERICHOST | NI_NUMERICSERV);
 			snprintf(what, sizeof what, "%s:%s (fd %d)", host, port, fds[i]);
+			set_nodelay(fds[i]);
 			int secs = DEFER_ACCEPT_SECS;
 			if (cfg->tcp_defer_accept &&
 			    setsockopt(fds[i], IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs) < 0)
@@ -244,9 +295,8 @@ bool listener_start(const struct config *cfg, char *err, size_t errlen)
 
 /* Connections the kernel already completed wait in the backlog: take
  * them before closing, or closing the socket would reset them. */
-static void accept_backlog(struct evconnlistener *l)
+static void accept_backlog(int lfd)
 {
-	int lfd = evconnlistener_get_fd(l);
 	for (;;) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof ss;
@@ -260,8 +310,10 @@ static void accept_backlog(struct evconnlistener *l)
 void listener_stop(void)
 {
 	for (int i = 0; i < nlisteners; i++) {
-		accept_backlog(listeners[i]);
-		evconnlistener_free(listeners[i]);
+		accept_backlog(listeners[i].fd);
+		event_free(listeners[i].ev);
+		listeners[i].ev = NULL;
+		close(listeners[i].fd);
 	}
 	nlisteners = 0;
 	/* remove the socket file only if it is still ours (a process that

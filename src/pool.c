@@ -633,6 +633,7 @@ void pool_login_failed(struct pool *p, const char *sqlstate, const char *msg)
 
 void pool_capture_welcome(struct pool *p, const struct param_list *params)
 {
+	pool_welcome_forget(p);
 	param_list_free(&p->welcome);
 	for (size_t i = 0; i < params->n; i++)
 		param_list_add(&p->welcome, params->names[i], params->values[i]);
@@ -739,6 +740,7 @@ static void pool_free(struct pool *p)
 	event_free(p->idle_ev);
 	if (p->retry_ev)
 		event_free(p->retry_ev);
+	pool_welcome_forget(p);
 	param_list_free(&p->welcome);
 	varcache_clear(&p->defaults);
 	target_free(&p->target);

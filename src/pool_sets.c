@@ -14,11 +14,13 @@
  * reports them for the parameters its set leaves out. Until a pool knows
  * them, such a client needs a server of its own set.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "client_types.h"
 #include "config.h"
 #include "pool.h"
+#include "proto.h"
 #include "server.h"
 #include "startup_set.h"
 
@@ -124,4 +126,51 @@ void pool_link(struct pool *p, struct server *s, struct client *c)
 	if (s->set != pool_client_set(p, c))
 		p->startup_mismatch++;
 	pool_owner->give(s, c);
+}
+
+void pool_welcome_forget(struct pool *p)
+{
+	struct welcome_prep *wp = p->welcome_prep;
+	if (!wp)
+		return;
+	free(wp->vi);
+	free(wp->end);
+	free(wp->msgs);
+	free(wp);
+	p->welcome_prep = NULL;
+}
+
+const struct welcome_prep *pool_welcome(struct pool *p)
+{
+	if (p->welcome_prep && p->welcome_prep->gen == varcache_generation())
+		return p->welcome_prep;
+	pool_welcome_forget(p);
+	const struct param_list *pl = &p->welcome;
+	struct welcome_prep *wp = calloc(1, sizeof *wp);
+	struct pq_writer w;
+	pq_writer_init(&w);
+	if (!wp || !(wp->vi = calloc(pl->n + 1, sizeof *wp->vi)) ||
+	    !(wp->end = calloc(pl->n + 1, sizeof *wp->end)))
+		goto fail;
+	for (size_t i = 0; i < pl->n; i++) {
+		wp->vi[i] = varcache_index(pl->names[i]);
+		if (wp->vi[i] < 0)
+			proto_build_param_status(&w, pl->names[i], pl->values[i]);
+		wp->end[i] = w.len;
+	}
+	if (!pq_writer_ok(&w) || !(wp->msgs = malloc(w.len ? w.len : 1)))
+		goto fail;
+	memcpy(wp->msgs, w.buf, w.len);
+	pq_writer_free(&w);
+	wp->gen = varcache_generation();
+	p->welcome_prep = wp;
+	return wp;
+fail:
+	pq_writer_free(&w);
+	if (wp) {
+		free(wp->vi);
+		free(wp->end);
+		free(wp);
+	}
+	return NULL;
 }

@@ -233,7 +233,7 @@ static void send_answer(struct client *c, uint8_t kind)
 	char msg[5] = { kind == RQ_ANSWER_PARSE ? '1' : '3', 0, 0, 0, 4 };
 	if (c->server)
 		relay_flush(&c->server->relay);   /* after the responses passed before it */
-	evbuffer_add(c->conn.out, msg, sizeof msg);
+	(void)conn_add(&c->conn, msg, sizeof msg);
 }
 
 /* Answers owed by sluice go out as soon as nothing before them is owed. */
@@ -355,7 +355,7 @@ static enum relay_action mismatch_error(struct server *s)
 	bool ok = pq_writer_ok(&w);
 	relay_flush(&s->relay);
 	if (ok)
-		evbuffer_add(c->conn.out, w.buf, w.len);
+		ok = conn_add(&c->conn, w.buf, w.len);
 	pq_writer_free(&w);
 	return ok ? RELAY_DROP : RELAY_FAIL;
 }
@@ -389,8 +389,7 @@ static enum relay_action error_renamed(struct server *s, const struct rq_entry *
 	enum relay_action act = RELAY_FORWARD;
 	if (proto_build_error_renamed(&w, body, len, from, to) && pq_writer_ok(&w)) {
 		relay_flush(&s->relay);
-		evbuffer_add(c->conn.out, w.buf, w.len);
-		act = RELAY_DROP;
+		act = conn_add(&c->conn, w.buf, w.len) ? RELAY_DROP : RELAY_FAIL;
 	}
 	pq_writer_free(&w);
 	return act;

@@ -21,8 +21,8 @@ static bool add_msg(struct client *c, char type, const uint8_t *body, size_t len
 {
 	uint8_t hdr[PQ_HEADER_LEN] = { (uint8_t)type, (uint8_t)((len + 4) >> 24), (uint8_t)((len + 4) >> 16),
 				       (uint8_t)((len + 4) >> 8), (uint8_t)(len + 4) };
-	return evbuffer_add(c->conn.out, hdr, sizeof hdr) == 0 &&
-	       (len == 0 || evbuffer_add(c->conn.out, body, len) == 0);
+	/* conn_add: an idle client's output buffer may be shed */
+	return conn_add(&c->conn, hdr, sizeof hdr) && (len == 0 || conn_add(&c->conn, body, len));
 }
 
 /* Answer one whole message alone if sluice can: a Parse of a statement
@@ -82,7 +82,7 @@ static enum prepared_idle answer_one(struct client *c, char type, const uint8_t 
 enum prepared_idle prepared_client_idle(struct client *c, uint32_t max_len)
 {
 	for (;;) {
-		size_t avail = evbuffer_get_length(c->conn.in);
+		size_t avail = conn_in_len(&c->conn);
 		if (avail < PQ_HEADER_LEN)
 			return avail ? PREPARED_IDLE_MORE : PREPARED_IDLE_ANSWERED;
 		if (conn_out_full(&c->conn))

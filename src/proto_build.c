@@ -58,10 +58,25 @@ void proto_build_notice(struct pq_writer *w, const char *sqlstate, const char *m
 
 void proto_build_param_status(struct pq_writer *w, const char *name, const char *value)
 {
-	pq_begin(w, 'S');
-	pq_put_cstring(w, name);
-	pq_put_cstring(w, value);
-	pq_end(w);
+	/* a login's welcome has a dozen: each made whole here and appended
+	 * once, rather than in four appends that each check for room */
+	uint8_t msg[256];
+	size_t nl = strlen(name) + 1, vl = strlen(value) + 1, len = 4 + nl + vl;
+	if (1 + len > sizeof msg) {
+		pq_begin(w, 'S');
+		pq_put_cstring(w, name);
+		pq_put_cstring(w, value);
+		pq_end(w);
+		return;
+	}
+	msg[0] = 'S';
+	msg[1] = (uint8_t)(len >> 24);
+	msg[2] = (uint8_t)(len >> 16);
+	msg[3] = (uint8_t)(len >> 8);
+	msg[4] = (uint8_t)len;
+	memcpy(msg + 5, name, nl);
+	memcpy(msg + 5 + nl, value, vl);
+	pq_put_bytes(w, msg, 1 + len);
 }
 
 void proto_build_backend_key(struct pq_writer *w, uint32_t pid, uint32_t key)

@@ -78,6 +78,7 @@ void rt_clock_hold(bool hold)
 void rt_clock_tick(void)
 {
 	pass_clock = 0;
+	rt.passes++;
 }
 
 double rt_wallclock(void)

@@ -295,8 +295,8 @@ void startup_set_learn(struct startup_set *set, const struct varcache *vars)
 		return;
 	uint32_t mask = startup_set_tracked(set);
 	for (int i = 0; i < VC_COUNT; i++)
-		if ((mask & (1u << i)) && vars->val[i])
-			(void)varcache_set_index(&set->canon, i, vars->val[i]);
+		if ((mask & (1u << i)) && varcache_get(vars, i))
+			(void)varcache_set_index(&set->canon, i, varcache_get(vars, i));
 	set->canon_known = true;
 }
 

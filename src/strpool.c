@@ -57,3 +57,9 @@ void strpool_put(const char *s)
 	htab_del(&pool, &e->node);
 	free(e);
 }
+
+const char *strpool_hold(const char *s)
+{
+	container_of(s, struct entry, s)->refs++;
+	return s;
+}

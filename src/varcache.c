@@ -24,10 +24,17 @@ static const char *names[VC_COUNT] = {
 };
 
 static char extra_names[VC_EXTRA_MAX][64];
+static unsigned generation;
+
+unsigned varcache_generation(void)
+{
+	return generation;
+}
 
 bool varcache_set_extra(const char *list)
 {
 	int n = 0;
+	generation++;
 	for (int i = VC_BUILTIN; i < VC_COUNT; i++)
 		names[i] = NULL;
 	const char *p = list ? list : "";
@@ -80,16 +87,37 @@ int varcache_count(void)
 	return n;
 }
 
+/* Where value i lives; NULL when it is an extra one and there is no
+ * room for the extras (no memory). */
+static const char **slot(struct varcache *vc, int i)
+{
+	if (i < VC_BUILTIN)
+		return &vc->val[i];
+	if (!vc->extra)
+		vc->extra = calloc(VC_EXTRA_MAX, sizeof *vc->extra);
+	return vc->extra ? &vc->extra[i - VC_BUILTIN] : NULL;
+}
+
 bool varcache_set_index(struct varcache *vc, int i, const char *value)
 {
-	if (vc->val[i] && !strcmp(vc->val[i], value))
-		return true;
+	const char **v = slot(vc, i);
+	if (!v || (*v && !strcmp(*v, value)))
+		return true;   /* (no memory: as below) */
 	const char *copy = strpool_get(value);
 	if (!copy)
 		return true;   /* keep the old value; a later SET corrects it */
-	strpool_put(vc->val[i]);
-	vc->val[i] = copy;
+	strpool_put(*v);
+	*v = copy;
 	return true;
+}
+
+void varcache_set_held(struct varcache *vc, int i, const char *value)
+{
+	const char **v = slot(vc, i);
+	if (!v || *v == value)
+		return;
+	strpool_put(*v);
+	*v = strpool_hold(value);
 }
 
 /*
@@ -129,7 +157,18 @@ static void put_set(struct pq_writer *w, int i, const char *v)
 
 static bool differs(const struct varcache *want, const struct varcache *have, int i)
 {
-	return want->val[i] && want->val[i] != have->val[i];   /* strpool strings: equal is identical */
+	const char *w = varcache_get(want, i);
+	return w && w != varcache_get(have, i);   /* strpool strings: equal is identical */
+}
+
+static bool extras_equal(const struct varcache *a, const struct varcache *b)
+{
+	if (a->extra == b->extra)
+		return true;   /* (both NULL) */
+	for (int i = 0; i < VC_EXTRA_MAX; i++)
+		if (varcache_get(a, VC_BUILTIN + i) != varcache_get(b, VC_BUILTIN + i))
+			return false;
+	return true;
 }
 
 /* client_encoding goes first, in a Query of its own: the server converts a
@@ -139,12 +178,12 @@ int varcache_apply_sql(const struct varcache *want, const struct varcache *have,
 {
 	/* the usual link: a client back on a server that has its values
 	 * (strpool strings, so equal values are equal pointers) */
-	if (memcmp(want, have, sizeof *want) == 0)
+	if (memcmp(want->val, have->val, sizeof want->val) == 0 && extras_equal(want, have))
 		return 0;
 	int queries = 0;
 	if (differs(want, have, VC_CLIENT_ENCODING)) {
 		pq_begin(w, 'Q');
-		put_set(w, VC_CLIENT_ENCODING, want->val[VC_CLIENT_ENCODING]);
+		put_set(w, VC_CLIENT_ENCODING, varcache_get(want, VC_CLIENT_ENCODING));
 		pq_put_u8(w, 0);
 		pq_end(w);
 		queries++;
@@ -156,7 +195,7 @@ int varcache_apply_sql(const struct varcache *want, const struct varcache *have,
 		if (!any)
 			pq_begin(w, 'Q');
 		any = true;
-		put_set(w, i, want->val[i]);
+		put_set(w, i, varcache_get(want, i));
 	}
 	if (any) {
 		pq_put_u8(w, 0);
@@ -169,14 +208,20 @@ int varcache_apply_sql(const struct varcache *want, const struct varcache *have,
 void varcache_copy(struct varcache *dst, const struct varcache *src)
 {
 	for (int i = 0; i < VC_COUNT && names[i]; i++)
-		if (src->val[i])
-			(void)varcache_set(dst, names[i], src->val[i]);
+		if (varcache_get(src, i))
+			(void)varcache_set(dst, names[i], varcache_get(src, i));
 }
 
 void varcache_clear(struct varcache *vc)
 {
-	for (int i = 0; i < VC_COUNT; i++) {
+	for (int i = 0; i < VC_BUILTIN; i++) {
 		strpool_put(vc->val[i]);
 		vc->val[i] = NULL;
+	}
+	if (vc->extra) {
+		for (int i = 0; i < VC_EXTRA_MAX; i++)
+			strpool_put(vc->extra[i]);
+		free(vc->extra);
+		vc->extra = NULL;
 	}
 }

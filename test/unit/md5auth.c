@@ -4,6 +4,7 @@
  *   printf secretalice | md5sum
  *   printf '%s\x01\x02\x03\x04' 4a0a68b43b6cd5cf266fa02f196e2371 | md5sum
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "md5auth.h"
@@ -80,10 +81,36 @@ static void test_check(void)
 	   "NULL secret refused");
 }
 
+/* Plain-text passwords' inner hashes are kept for a few (user, password)
+ * pairs: the answers stay those of the stored-hash path, for more pairs
+ * than are kept, in any order, and a user's new password is not answered
+ * with the old one's hash. */
+static void test_inner_kept(void)
+{
+	bool all = true;
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < 20; i++) {
+			char user[16], pw[16], hashed[MD5AUTH_LEN + 1], want[MD5AUTH_LEN + 1], got[MD5AUTH_LEN + 1];
+			int k = round == 1 ? 19 - i : i;
+			snprintf(user, sizeof user, "u%d", k % 10);   /* ten users, two passwords each */
+			snprintf(pw, sizeof pw, "pw%d", k);
+			all &= md5auth_hash(pw, user, hashed) && md5auth_response(hashed, user, salt_b, want) &&
+			       md5auth_response(pw, user, salt_b, got) && !strcmp(got, want) &&
+			       md5auth_check(pw, user, salt_b, want);
+		}
+	}
+	ok(all, "plain-text answers match the stored-hash ones, 20 pairs, 3 rounds");
+	char a[MD5AUTH_LEN + 1], b[MD5AUTH_LEN + 1];
+	ok(md5auth_response("old-pw", "carol", salt_a, a) && md5auth_response("new-pw", "carol", salt_a, b) &&
+	   strcmp(a, b) != 0, "a user's new password gets its own hash");
+	ok(!md5auth_check("new-pw", "carol", salt_a, a), "and the old one's answer is refused");
+}
+
 int main(void)
 {
 	test_hash();
 	test_response();
 	test_check();
+	test_inner_kept();
 	return done_testing();
 }

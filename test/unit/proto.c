@@ -210,6 +210,18 @@ static void test_builders(void)
 	proto_build_param_status(&w, "a", "b");
 	is_mem(w.buf, w.len, "S\0\0\0\x08" "a\0b", 9, "ParameterStatus bytes");
 	pq_writer_reset(&w);
+	{
+		/* a value too long for the one-piece way: the same bytes */
+		char val[400];
+		memset(val, 'v', sizeof val - 1);
+		val[sizeof val - 1] = 0;
+		proto_build_param_status(&w, "search_path", val);
+		size_t want = 1 + 4 + 12 + sizeof val;
+		ok(w.len == want && w.buf[0] == 'S' && w.buf[3] == (uint8_t)((want - 1) >> 8) &&
+		   w.buf[4] == (uint8_t)(want - 1) && !memcmp(w.buf + 5, "search_path", 12) &&
+		   !memcmp(w.buf + 17, val, sizeof val), "a long ParameterStatus: the same bytes");
+		pq_writer_reset(&w);
+	}
 	proto_build_auth(&w, PQ_AUTH_MD5, "salt", 4);
 	is_mem(w.buf, w.len, "R\0\0\0\x0c\0\0\0\5salt", 13, "AuthenticationMD5Password bytes");
 	pq_writer_reset(&w);

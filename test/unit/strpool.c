@@ -31,6 +31,11 @@ int main(void)
 	ok(1, "putting NULL is a no-op");
 	const char *c = strpool_get("UTF8");
 	is_str(c, "UTF8", "got again after the last put");
+	ok(strpool_hold(c) == c, "held: the same copy");
+	strpool_put(c);
+	is_str(c, "UTF8", "a hold is a count of its own: one put leaves it");
+	ok(strpool_get("UTF8") == c, "and a get still finds it");
+	strpool_put(c);
 
 	/* enough strings for the table to double several times */
 	int wrong = 0;

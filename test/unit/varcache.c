@@ -80,6 +80,38 @@ int main(void)
 	s = sql_of(&a, &b);
 	is_str(s, "SET search_path = $v$public$v$;", "and set like the others");
 	free(s);
+	/* the extras live in an array of each varcache's own */
+	(void)varcache_set(&b, "search_path", "public");
+	ok(sql_of(&a, &b) == NULL, "equal extra values in two arrays: no SET");
+	ok(varcache_get(&a, varcache_index("search_path")) == varcache_get(&b, varcache_index("search_path")),
+	   "extra values are shared strings too");
+	struct varcache d = { 0 };
+	varcache_copy(&d, &a);
+	ok(sql_of(&a, &d) == NULL && sql_of(&d, &a) == NULL, "a copy carries the extra values");
+	varcache_clear(&d);
+	ok(d.extra == NULL && varcache_get(&d, varcache_index("search_path")) == NULL,
+	   "clearing gives the extras' array back");
+	s = sql_of(&a, &d);
+	is_str(s, "SET TimeZone = $v$UTC$v$;SET application_name = $v$it's a \\ test$v$;"
+	       "SET search_path = $v$public$v$;", "against a varcache without extras");
+	free(s);
+	ok(sql_of(&d, &a) == NULL, "...and nothing the other way (no value wanted)");
+	(void)varcache_set(&d, "TimeZone", "UTC");
+	ok(d.extra == NULL, "setting a built-in name makes no extras' array");
+	varcache_clear(&d);
+	/* a value another varcache holds, taken as it is */
+	int sp = varcache_index("search_path");
+	varcache_set_held(&d, sp, varcache_get(&a, sp));
+	varcache_set_held(&d, tz, varcache_get(&a, tz));
+	ok(varcache_get(&d, sp) == varcache_get(&a, sp) && varcache_get(&d, tz) == varcache_get(&a, tz),
+	   "varcache_set_held shares the other's copies");
+	varcache_clear(&a);
+	ok(varcache_get(&d, sp) && !strcmp(varcache_get(&d, sp), "public") &&
+	   !strcmp(varcache_get(&d, tz), "UTC"), "and keeps them when the other lets go");
+	(void)varcache_set(&a, "TimeZone", "UTC");
+	(void)varcache_set(&a, "application_name", "it's a \\ test");
+	(void)varcache_set(&a, "search_path", "public");
+	varcache_clear(&d);
 	varcache_clear(&a);
 	varcache_clear(&b);
 

@@ -1,0 +1,158 @@
+/*
+ * conn_shed.t — an idle connection's empty buffers go back to the spare
+ * list (conn_shed) and come back on first need: a read while shed finds
+ * an input buffer, a write an output buffer; output still waiting for
+ * room stays until it is written; conn_unshed makes both again; a buffer
+ * given back serves the next connection; bytes are never lost on the way.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "conn.h"
+#include "log.h"
+#include "runtime.h"
+#include "tap.h"
+
+struct tconn {
+	struct conn conn;   /* first */
+	char got[64];
+	size_t seen;
+	bool had_in;        /* c->in was there when the read was reported */
+};
+
+static void on_event(struct conn *c, enum conn_event ev)
+{
+	struct tconn *t = (struct tconn *)c;
+	if (ev != CONN_EV_READ)
+		return;
+	t->had_in = c->in != NULL;
+	size_t n = c->in ? evbuffer_get_length(c->in) : 0;
+	if (n > sizeof t->got - 1 - t->seen)
+		n = sizeof t->got - 1 - t->seen;
+	if (n)
+		evbuffer_remove(c->in, t->got + t->seen, n);
+	t->seen += n;
+	event_base_loopbreak(rt.base);
+}
+
+static void on_destroy(struct conn *c)
+{
+	conn_release(c);
+}
+
+static const struct conn_ops ops = { on_event, on_destroy };
+
+/* Run the loop until the owner has seen a read (or 2 s pass). */
+static void loop_until_read(void)
+{
+	struct timeval tv = { 2, 0 };
+	event_base_loopexit(rt.base, &tv);
+	event_base_dispatch(rt.base);
+}
+
+static size_t read_all(int fd, char *buf, size_t n)
+{
+	size_t got = 0;
+	for (int tries = 0; got < n && tries < 200; tries++) {
+		ssize_t r = read(fd, buf + got, n - got);
+		if (r > 0)
+			got += (size_t)r;
+		else if (r < 0 && errno == EAGAIN)
+			usleep(1000);
+		else
+			break;
+	}
+	return got;
+}
+
+int main(void)
+{
+	log_set_level(LOG_LVL_WARN);
+	rt.base = event_base_new();
+	ok(rt.base && conn_reaper_init(), "event base and reaper");
+
+	int sv[2];
+	ok(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0, "socketpair");
+	static struct tconn t;
+	ok(conn_init(&t.conn, sv[0], &ops), "conn_init");
+	conn_read_start(&t.conn);
+	ok(t.conn.in != NULL && t.conn.out == NULL, "a new connection: an input buffer, no output yet");
+
+	conn_shed(&t.conn);
+	ok(t.conn.in == NULL && t.conn.out == NULL, "shed: the empty input buffer went back");
+	ok(conn_in_len(&t.conn) == 0 && conn_out_len(&t.conn) == 0, "lengths read as empty while shed");
+
+	/* a read while shed */
+	ok(write(sv[1], "hello", 5) == 5, "the peer writes");
+	loop_until_read();
+	ok(t.had_in && t.seen == 5 && !memcmp(t.got, "hello", 5), "the read found an input buffer, bytes whole");
+
+	/* a write while shed: the buffer goes back once written */
+	ok(conn_add(&t.conn, "world", 5), "conn_add while shed makes an output buffer");
+	conn_send(&t.conn);
+	ok(t.conn.out == NULL, "written at once: the output buffer went back");
+	char buf[64];
+	ok(read_all(sv[1], buf, 5) == 5 && !memcmp(buf, "world", 5), "the peer got it");
+
+	/* output that waits for room stays until it is written */
+	static char big[1 << 20];
+	memset(big, 'x', sizeof big);
+	ok(conn_add(&t.conn, big, sizeof big), "1 MiB queued");
+	conn_send(&t.conn);
+	ok(t.conn.out != NULL && conn_out_len(&t.conn) > 0, "the socket took part of it; the rest waits");
+	conn_shed(&t.conn);
+	ok(t.conn.out != NULL && conn_out_len(&t.conn) > 0, "shed again: waiting output stays");
+	size_t drained = 0;
+	for (int i = 0; i < 2000 && conn_out_len(&t.conn) > 0; i++) {
+		char sink[65536];
+		ssize_t r = read(sv[1], sink, sizeof sink);
+		if (r > 0)
+			drained += (size_t)r;
+		event_base_loop(rt.base, EVLOOP_NONBLOCK);
+	}
+	for (;;) {
+		char sink[65536];
+		ssize_t r = read(sv[1], sink, sizeof sink);
+		if (r <= 0)
+			break;
+		drained += (size_t)r;
+	}
+	ok(drained == sizeof big, "every byte reached the peer (%zu)", drained);
+	ok(t.conn.out == NULL, "once written, the output buffer went back");
+
+	/* busy again */
+	conn_unshed(&t.conn);
+	ok(t.conn.in != NULL && t.conn.out != NULL, "conn_unshed: both buffers");
+	ok(conn_add(&t.conn, "again", 5), "conn_add");
+	conn_send(&t.conn);
+	ok(t.conn.out != NULL, "not shed: the output buffer stays after a write");
+	ok(read_all(sv[1], buf, 5) == 5 && !memcmp(buf, "again", 5), "the peer got it");
+
+	/* a buffer given back serves the next connection */
+	struct evbuffer *was_in = t.conn.in, *was_out = t.conn.out;
+	conn_shed(&t.conn);
+	ok(t.conn.in == NULL && t.conn.out == NULL, "shed: both went back");
+	int sv2[2];
+	ok(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv2) == 0, "another socketpair");
+	static struct tconn u;
+	ok(conn_init(&u.conn, sv2[0], &ops), "conn_init");
+	ok(u.conn.in == was_in || u.conn.in == was_out, "the new connection's input is one given back");
+	ok(evbuffer_get_length(u.conn.in) == 0, "and empty");
+	ok(conn_add(&u.conn, "x", 1) && evbuffer_get_length(u.conn.out) == 1,
+	   "and its output holds only its own byte");
+
+	conn_close(&t.conn);
+	conn_close(&u.conn);
+	event_base_loop(rt.base, EVLOOP_NONBLOCK);
+	close(sv[1]);
+	close(sv2[1]);
+	event_free(rt.reaper);
+	event_base_free(rt.base);
+	return done_testing();
+}
