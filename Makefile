@@ -39,8 +39,11 @@ DIFF_PYTHON ?= $(firstword $(wildcard /usr/bin/python3) python3)
 CC      ?= cc
 WARN    = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
           -Wno-unused-parameter -Wformat=2 -Wno-format-nonliteral
-CFLAGS_BASE = -std=gnu11 -g $(WARN) -Iinclude -Itest/lib -D_GNU_SOURCE
-LIBS    = -levent_core -levent_extra -lssl -lcrypto -luring
+# libpq: the coordination connection of a cluster (src/cluster.c) and sluicectl
+PQINCLUDE ?= $(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
+PQINCLUDE := $(PQINCLUDE)
+CFLAGS_BASE = -std=gnu11 -g $(WARN) -Iinclude -Itest/lib -I$(PQINCLUDE) -D_GNU_SOURCE
+LIBS    = -levent_core -levent_extra -lssl -lcrypto -luring -lpq
 ifndef SYSTEMD
 SYSTEMD := $(shell pkg-config --exists libsystemd 2>/dev/null && echo 1 || echo 0)
 endif
@@ -57,7 +60,6 @@ CFLAGS_OPT ?= -O2
 endif
 CFLAGS  += $(CFLAGS_BASE) $(CFLAGS_OPT)
 PQLIBS  = -lpq
-PQINCLUDE ?= $(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 
 SRCS    := $(wildcard src/*.c)
 LIBSRCS := $(filter-out src/main.c,$(SRCS))
@@ -193,7 +195,7 @@ asan: deps
 fuzz:
 	mkdir -p build/fuzz
 	for t in $(FUZZ_TARGETS); do \
-	  clang -std=gnu11 -g -O1 -Iinclude -Itest/lib -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
+	  clang -std=gnu11 -g -O1 -Iinclude -Itest/lib -I$(PQINCLUDE) -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
 	    -o build/fuzz/$$t test/fuzz/$$t.c $(LIBSRCS) $(LIBS) || exit 1; \
 	  mkdir -p test/fuzz/corpus/$$t build/fuzz/corpus/$$t; \
 	  build/fuzz/$$t -max_total_time=$(FUZZ_TIME) -max_len=12000 build/fuzz/corpus/$$t test/fuzz/corpus/$$t || exit 1; \

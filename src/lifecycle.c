@@ -8,6 +8,7 @@
 
 #include "admin.h"
 #include "client.h"
+#include "cluster.h"
 #include "config.h"
 #include "gate.h"
 #include "lifecycle.h"
@@ -84,6 +85,7 @@ void lifecycle_kick(void)
 void lifecycle_free(void)
 {
 	rt_checks_free();
+	cluster_stop();
 	gate_free_all();
 	peers_free();
 }

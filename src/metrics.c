@@ -17,6 +17,7 @@
 #include <event2/http.h>
 
 #include "client.h"
+#include "cluster.h"
 #include "config.h"
 #include "gate.h"
 #include "log.h"
@@ -368,11 +369,47 @@ static void render_gates(struct evbuffer *b)
 	}
 }
 
+/* The cluster's members as this instance last read them (SHOW PEERS). */
+static void render_cluster(struct evbuffer *b)
+{
+	if (!cluster_enabled())
+		return;
+	size_t n;
+	const struct cluster_member *m = cluster_members(&n);
+	const struct cluster_state *st = cluster_status();
+	long long alive = 0, pools = 0;
+	for (size_t i = 0; i < n; i++)
+		if (m[i].alive) {
+			alive++;
+			pools += m[i].pool_total;
+		}
+	family(b, "sluice_cluster_connected", "gauge", "1 while the coordination connection is up.");
+	evbuffer_add_printf(b, "sluice_cluster_connected %d\n", st->connected);
+	family(b, "sluice_cluster_reconnects_total", "counter", "Coordination connections lost since start.");
+	evbuffer_add_printf(b, "sluice_cluster_reconnects_total %llu\n", (unsigned long long)st->losses);
+	family(b, "sluice_cluster_members", "gauge", "Members by state (alive: a heartbeat within "
+	       "cluster_member_timeout).");
+	evbuffer_add_printf(b, "sluice_cluster_members{state=\"alive\"} %lld\n", alive);
+	evbuffer_add_printf(b, "sluice_cluster_members{state=\"dead\"} %lld\n", (long long)n - alive);
+	family(b, "sluice_cluster_pool_size_total", "gauge",
+	       "Sum of the live members' pool sizes: pool limits are per instance.");
+	evbuffer_add_printf(b, "sluice_cluster_pool_size_total %lld\n", pools);
+	family(b, "sluice_cluster_member_heartbeat_age_seconds", "gauge", "Seconds since each member's heartbeat.");
+	for (size_t i = 0; i < n; i++)
+		evbuffer_add_printf(b, "sluice_cluster_member_heartbeat_age_seconds{peer_id=\"%d\"} %.3f\n",
+				    m[i].peer_id, m[i].age);
+	family(b, "sluice_cluster_member_pool_size", "gauge", "Each member's sum of pool sizes.");
+	for (size_t i = 0; i < n; i++)
+		evbuffer_add_printf(b, "sluice_cluster_member_pool_size{peer_id=\"%d\"} %d\n",
+				    m[i].peer_id, m[i].pool_total);
+}
+
 void metrics_render(struct evbuffer *b)
 {
 	render_pools(b);
 	render_databases(b);
 	render_gates(b);
+	render_cluster(b);
 	render_process(b);
 }
 
