@@ -8,6 +8,7 @@
 
 #include "admin.h"
 #include "cluster.h"
+#include "cluster_gate.h"
 #include "config.h"
 #include "gate.h"
 #include "runtime.h"
@@ -24,9 +25,10 @@ static void seconds_text(double from, double to, char *out, size_t n)
 void admin_show_gates(struct client *c)
 {
 	struct result r;
-	result_begin(&r, "TTTIIIIITTTIITT", "database", "state", "since", "window", "held",
+	result_begin(&r, "TTTIIIIITTTIITTNTT", "database", "state", "since", "window", "held",
 		     "in_flight", "bypass", "last_window", "last_drain_s", "last_closed_s",
-		     "last_longest_hold_s", "last_held", "last_errors", "schema_before", "schema_after");
+		     "last_longest_hold_s", "last_held", "last_errors", "schema_before", "schema_after",
+		     "cluster_window", "cluster_state", "cluster_members");
 	double now = rt_now(), wall = rt_wallclock();
 	for (struct gate *g = gate_next(NULL); g; g = gate_next(g)) {
 		char since[64], drain[32], closed[32], hold[32];
@@ -35,11 +37,13 @@ void admin_show_gates(struct client *c)
 		seconds_text(w->started, w->closed, drain, sizeof drain);
 		seconds_text(w->closed, w->ended, closed, sizeof closed);
 		snprintf(hold, sizeof hold, "%.3f", w->longest_hold);
+		uint64_t cw;
+		const char *members, *cstate = cluster_gate_part(g->db_name, &cw, &members);
 		result_row(&r, g->db_name, gate_state_name(g->state), since,
 			   (long long)(g->state == GATE_OPEN ? 0 : g->cur.number), (long long)g->nheld,
 			   (long long)gate_in_flight(g), (long long)g->nbypass, (long long)w->number,
 			   drain, closed, w->number ? hold : "", (long long)w->held, (long long)w->errors,
-			   w->schema_before, w->schema_after);
+			   w->schema_before, w->schema_after, cw, cstate, members);
 	}
 	result_send(c, &r, "SHOW");
 }

@@ -407,6 +407,14 @@ static bool default_dsn(char *out, size_t n)
 	return true;
 }
 
+/* What the server says outside a query's answer (a NOTICE, the FATAL
+ * of a terminated session): logged, never written to stderr by libpq. */
+static void notice_cb(void *arg, const char *msg)
+{
+	log_info("cluster %s: the coordination server says: %.*s", rt.cfg->cluster_name,
+		 (int)strcspn(msg, "\n"), msg);
+}
+
 static void start_connect(void)
 {
 	char dsn[2048];
@@ -420,11 +428,17 @@ static void start_connect(void)
 		}
 		conninfo = dsn;
 	}
-	cl.pg = PQconnectStart(conninfo);
+	/* the member is named in pg_stat_activity (a dsn may name another) */
+	char app[64];
+	snprintf(app, sizeof app, "sluice cluster peer %d", rt.cfg->peer_id);
+	const char *const keys[] = { "dbname", "fallback_application_name", NULL };
+	const char *const vals[] = { conninfo, app, NULL };
+	cl.pg = PQconnectStartParams(keys, vals, 1);
 	if (!cl.pg) {
 		cl.next_connect = rt_now() + cl.backoff;
 		return;
 	}
+	PQsetNoticeProcessor(cl.pg, notice_cb, NULL);
 	cl.phase = PH_CONNECTING;
 	cl.started_at = rt_now();
 	if (PQstatus(cl.pg) == CONNECTION_BAD) {

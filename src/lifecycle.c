@@ -9,6 +9,7 @@
 #include "admin.h"
 #include "client.h"
 #include "cluster.h"
+#include "cluster_gate.h"
 #include "config.h"
 #include "gate.h"
 #include "lifecycle.h"
@@ -84,8 +85,9 @@ void lifecycle_kick(void)
 
 void lifecycle_free(void)
 {
+	cluster_stop();        /* its queries' owners hear of it first */
+	cluster_gate_stop();
 	rt_checks_free();
-	cluster_stop();
 	gate_free_all();
 	peers_free();
 }

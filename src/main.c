@@ -208,8 +208,7 @@ static bool start(struct config *cfg, bool background, struct metrics **metrics)
 		listener_stop();
 		return false;
 	}
-	cluster_gate_start();
-	if (!cluster_start()) {
+	if (!cluster_gate_start() || !cluster_start()) {
 		log_error("cannot start the cluster's coordination connection");
 		stats_stop();
 		listener_stop();
