@@ -49,6 +49,7 @@ struct cwait {
 	const char *sqlstate;
 	char msg[512];
 	char detail[DETAIL_MAX];
+	char members[256];           /* "1=closed 2=closed", as SHOW GATES shows them */
 };
 
 static struct list waits = { &waits, &waits };
@@ -157,6 +158,7 @@ static void got_failed(void *arg, const PGresult *res)
 	}
 	char reason[sizeof w->msg];
 	snprintf(reason, sizeof reason, "%s", w->msg);
+	cluster_gate_mark(w->db, w->number, "failed", w->members);
 	cluster_notify();
 	finish(w, false, SQLSTATE_LOCK_NOT_AVAILABLE,
 	       "PAUSE %s CLUSTER: %s; cluster window %llu reopened everywhere", w->db, reason,
@@ -185,6 +187,7 @@ static void got_closed(void *arg, const PGresult *res)
 		return;
 	}
 	log_info("cluster window %llu (%s): closed on every live member", (unsigned long long)w->number, w->db);
+	cluster_gate_mark(w->db, w->number, "closed", w->members);   /* SHOW GATES says so at once */
 	cluster_notify();
 	finish(w, true, NULL, "PAUSE");
 }
@@ -209,8 +212,9 @@ static void got_check(void *arg, const PGresult *res)
 		return;
 	}
 	int alive = 0, closed = 0, failed = 0;
-	size_t len = 0;
+	size_t len = 0, mlen = 0;
 	w->detail[0] = 0;
+	w->members[0] = 0;
 	int rows = PQntuples(res) > CLUSTER_MEMBERS_MAX ? CLUSTER_MEMBERS_MAX : PQntuples(res);
 	for (int r = 0; r < rows; r++) {
 		const char *peer = cluster_value(res, r, 2), *rs = cluster_value(res, r, 3);
@@ -226,6 +230,13 @@ static void got_check(void *arg, const PGresult *res)
 		if (n < 0 || (size_t)n >= sizeof w->detail - len)
 			break;
 		len += (size_t)n;
+		if (*rs) {
+			n = snprintf(w->members + mlen, sizeof w->members - mlen, "%s%s=%s", mlen ? " " : "", peer, rs);
+			if (n < 0 || (size_t)n >= sizeof w->members - mlen)
+				w->members[mlen] = 0;
+			else
+				mlen += (size_t)n;
+		}
 	}
 	if (!strcmp(state, "closed")) {
 		finish(w, true, NULL, "PAUSE");
@@ -345,6 +356,7 @@ static void got_resumed(void *arg, const PGresult *res)
 	w->number = strtoull(cluster_value(res, 0, 0), NULL, 10);
 	log_info("cluster window %llu (%s): ended by this member (RESUME %s CLUSTER)",
 		 (unsigned long long)w->number, w->db, w->db);
+	cluster_gate_mark(w->db, w->number, "open", NULL);
 	cluster_notify();
 	finish(w, true, NULL, "RESUME");
 }

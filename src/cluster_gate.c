@@ -84,6 +84,16 @@ const char *cluster_gate_part(const char *db, uint64_t *number, const char **mem
 	return p ? p->state : "";
 }
 
+void cluster_gate_mark(const char *db, uint64_t number, const char *state, const char *members)
+{
+	struct part *p = part_find(db);
+	if (!p || p->number != number)
+		return;   /* not read yet: the next read brings it */
+	snprintf(p->state, sizeof p->state, "%s", state);
+	if (members)
+		snprintf(p->members, sizeof p->members, "%s", members);
+}
+
 /* What this member's gate does in window p: its report. */
 static const char *part_state(const struct part *p, const struct gate *g)
 {
