@@ -53,7 +53,8 @@ for my $id (1 .. 3) {
 ok($window, "the window has a number ($window)");
 ok(wait_for(sub { (gate_of($adm{2}, 'app')->{cluster_members} // '') eq '1=closed 2=closed 3=closed' },
 	    timeout => 5), "SHOW GATES: each member's part: 1=closed 2=closed 3=closed");
-is(gate_of($adm{1}, 'app')->{cluster_state}, 'closed', 'SHOW GATES: the cluster window is closed');
+ok(wait_for(sub { gate_of($adm{1}, 'app')->{cluster_state} eq 'closed' }, timeout => 5),
+   'SHOW GATES on member 1: the cluster window is closed (once read after the NOTIFY)');
 is($pg->safe_psql('coord', "SELECT state FROM sluice_cluster.windows WHERE number = $window"), 'closed',
    'the window is closed in the coordination database');
 like($sl{$_}->log_contents, qr/gate open -> draining \(window $window\)/, "member $_ logged its gate with the window number")
