@@ -9,7 +9,10 @@
 # clients' commit count equals PostgreSQL's, and no transfer commits while
 # a cluster window is closed (track_commit_timestamp against the window's
 # closed and ended times in the coordination database, both PostgreSQL's
-# clock).
+# clock). Last, kill -9 of member 2 during a closed fourth window while
+# clients connect, work and disconnect through the shared port
+# (reconnect_loop): the window ends with the others, member 2 is dead in
+# the summary, and the clients go on through the survivor.
 #
 # make check runs it short (60 clients, 20 s); `make cluster-proof` runs
 # it as issue 19 asks (SLUICE_CLUSTER_PROOF=full: 200 clients, 40 s).
@@ -159,7 +162,46 @@ for my $k (1 .. 3) {
 }
 is(pg_value(q{SELECT count(*) FROM history WHERE pg_xact_commit_timestamp(xmin) IS NULL}), 0,
    'PostgreSQL has every transfer\'s commit time');
-my %per = map { ($_ => scalar(() = $sl{$_}->log_contents =~ /login ok/g)) } 1 .. 3;
+# ---- kill -9 of member 2 inside a closed window, clients reconnecting
+my $loop = SluiceTest::c_test_program('reconnect_loop');
+$pg->safe_psql('app', 'CREATE TABLE hits (client int, n int); GRANT INSERT, SELECT ON hits TO app',
+	       user => 'migrator', password => 'mig_pw', host => 'tcp');
+spit("$dir/m4.sql", "INSERT INTO mig_log VALUES ('m4', 'start', clock_timestamp());\n"
+     . "DO \$\$ BEGIN PERFORM pg_sleep(6); END \$\$;\n"
+     . "INSERT INTO mig_log VALUES ('m4', 'end', clock_timestamp());\n");
+my $lpid = SluiceTest::spawn([ $loop, "host=127.0.0.1 port=$shared dbname=app user=app password=app_pw", 10,
+			       "$dir/loop.ready", "$dir/loop.stop", 120 ],
+			     env => { PGGSSENCMODE => 'disable' }, stdout => "$dir/loop.out", stderr => "$dir/loop.err");
+ok(wait_for(sub { -e "$dir/loop.ready" }, timeout => 30), 'reconnecting clients run through the shared port');
+my $mpid = SluiceTest::spawn(
+	[ $CTL, '-h', $sl{1}->sockdir, '-p', $sl{1}->port, '-U', 'admin', 'migrate', 'app', '--cluster',
+	  '--timeout', '10', '--', SluiceTest::psql_bin(), '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', "$dir/m4.sql" ],
+	env => { SLUICECTL_PASSWORD => 'admin_pw', PGPASSWORD => 'mig_pw', PGUSER => 'migrator' },
+	stdout => "$dir/m4.out", stderr => "$dir/m4.err");
+ok(wait_for(sub { $pg->safe_psql('coord', "SELECT count(*) FROM sluice_cluster.windows WHERE number = 4 "
+				 . "AND state = 'closed'") == 1 }, timeout => 20), 'the fourth window is closed');
+SluiceTest::Cluster::kill9($sl{2});
+my $st4 = SluiceTest::wait_pid($mpid, 60);
+is(SluiceTest::exit_code($st4), 0, 'member 2 killed in the window: migrate --cluster through member 1 exits 0')
+    or diag(slurp("$dir/m4.out") . slurp("$dir/m4.err"));
+like(slurp("$dir/m4.out"), qr/^\s+2\s+\S+\s+dead\s/m, 'its summary shows member 2 dead');
+like(slurp("$dir/m4.out"), qr/^\s+1\s+\S+\s+alive\s+closed\s/m, '... and member 1 closed');
+my $after_kill = pg_value('SELECT count(*) FROM hits');
+ok(wait_for(sub { pg_value('SELECT count(*) FROM hits') > $after_kill + 50 }, timeout => 20),
+   'the reconnecting clients go on through the survivor');
+spit("$dir/loop.stop", '');
+SluiceTest::wait_pid($lpid, 30);
+# the connections member 2 held when it was killed fail (kill -9): said,
+# not counted; the clients reconnect through the shared port
+my $lout = slurp("$dir/loop.out");
+my ($cf) = $lout =~ /no connection failed\s*\n?#\s*got (\d+)/;
+my ($qf) = $lout =~ /no query failed\s*\n?#\s*got (\d+)/;
+my ($rounds) = $lout =~ /(\d+) rounds/;
+note(sprintf('reconnecting clients: %s rounds; at the kill of member 2, %d connects and %d queries failed',
+	     $rounds // '?', $cf // 0, $qf // 0));
+is(gate_of(console($sl{$_}), 'app')->{state}, 'open', "member $_: open after the window") for 1, 3;
+
+my %per = map { ($_ => scalar(() = $sl{$_}->log_contents =~ /login ok/g)) } 1 .. 3;   # member 2's log outlives it
 ok($per{1} && $per{2} && $per{3}, "clients logged in to every member ($per{1}, $per{2}, $per{3})");
 note(sprintf('%d clients, %d s, %d transfers; the test took %.1f s', $NCLIENTS, $SECONDS, $committed,
 	     time - $t_start));
