@@ -207,8 +207,10 @@ static void cluster_done(void *arg, bool ok, const char *sqlstate, const char *m
 static void cmd_cluster(struct client *c, const struct cmd_call *a, bool pause)
 {
 	const char *db = a->arg;
-	/* the option after CLUSTER: as PAUSE db / RESUME db take it */
-	const struct cmd_call opt = { a->tok + 1, a->n - 1, db };
+	/* the option after CLUSTER, read as PAUSE db / RESUME db read theirs */
+	const struct admin_tok shifted[4] = { a->tok[0], a->tok[1], a->tok[a->n > 3 ? 3 : 2],
+					      a->tok[a->n > 4 ? 4 : 2] };
+	const struct cmd_call opt = { shifted, 4, db };
 	double v = 0;
 	char why[512];
 	if (a->n > 3 && (!admin_tok_is(&a->tok[3], pause ? "TIMEOUT" : "WINDOW") || a->n != 5)) {
@@ -228,8 +230,10 @@ static void cmd_cluster(struct client *c, const struct cmd_call *a, bool pause)
 		return;
 	}
 	/* PAUSE: no TIMEOUT, gate_drain_timeout; TIMEOUT 0, no deadline */
-	double timeout = a->n == 5 ? (v > 0 ? v : -1) : rt.cfg->gate_drain_timeout > 0 ? rt.cfg->gate_drain_timeout : -1;
-	log_info("console: %s %s CLUSTER%s", a->tok[0].text, db, a->n == 5 ? (pause ? " (with TIMEOUT)" : " (with WINDOW)") : "");
+	double dflt = rt.cfg->gate_drain_timeout > 0 ? rt.cfg->gate_drain_timeout : -1;
+	double timeout = a->n == 5 ? (v > 0 ? v : -1) : dflt;
+	log_info("console: %s %s CLUSTER%s", a->tok[0].text, db,
+		 a->n < 5 ? "" : pause ? " (with TIMEOUT)" : " (with WINDOW)");
 	c->console_waiting = true;
 	bool ok = pause ? cluster_gate_pause(db, timeout, cluster_done, c, why, sizeof why)
 			: cluster_gate_resume(db, (uint64_t)v, cluster_done, c, why, sizeof why);

@@ -84,7 +84,8 @@ static void undo_pause(struct ctl *ctl, const char *db, long long before)
 	console_close(&second);
 }
 
-enum pause_result ctl_cluster_pause(struct ctl *ctl, const char *db, double timeout, long long *window, int *sig)
+enum pause_result ctl_cluster_pause(struct ctl *ctl, const char *db, double timeout, long long *window,
+				    int *sig)
 {
 	struct gate_row g;
 	*window = 0;

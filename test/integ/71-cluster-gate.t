@@ -30,6 +30,7 @@ $sl{1} = member(%common, id => 1, settings => { so_reuseport => 1, listen_port =
 $sl{2} = member(%common, id => 2, settings => { so_reuseport => 1, listen_port => $shared });
 $sl{3} = member(%common, id => 3);
 my %adm = map { ($_ => console($sl{$_})) } 1 .. 3;
+$sl{3}->expect_log(qr/pooler error: PAUSE app: TIMEOUT takes/, qr/pooler error: usage: PAUSE db CLUSTER/);
 $sl{1}->expect_log(qr/pooler error: database app is paused by cluster window \d+: RESUME app CLUSTER ends it/,
 		   qr/pooler error: cluster window 999 of database app is not open/,
 		   qr/pooler error: PAUSE app CLUSTER: a member could not drain before the deadline/);
@@ -40,8 +41,16 @@ ok(wait_for(sub { 3 == grep { $_->{state} eq 'alive' } values %{ peers_by_id($ad
 sub app_of { my ($id) = @_; return $sl{$id}->proto(host => $sl{$id}->sockdir) }
 sub send_q { my ($c, $sql) = @_; $c->send(msg('Q', "$sql\0")) }
 
+# ---- syntax: the option after CLUSTER is read as PAUSE db reads its own
+my ($tags, $err) = console_query($adm{3}, 'PAUSE app CLUSTER TIMEOUT nan');
+like($err // '', qr/^PAUSE app: TIMEOUT takes a finite number of seconds, 0 or more, not "nan"/,
+     'PAUSE app CLUSTER TIMEOUT nan: a syntax error');
+($tags, $err) = console_query($adm{3}, 'PAUSE app CLUSTER FOR 5');
+like($err // '', qr/^usage: PAUSE db CLUSTER \[TIMEOUT n\]/, 'PAUSE app CLUSTER FOR 5: usage');
+is(gate_of($adm{3}, 'app')->{state} // 'open', 'open', 'nothing was paused');
+
 # ---- PAUSE app CLUSTER through member 3: every member closes
-my ($tags, $err) = console_query($adm{3}, 'PAUSE app CLUSTER');
+($tags, $err) = console_query($adm{3}, 'PAUSE app CLUSTER');
 is_deeply($tags, ['PAUSE'], 'PAUSE app CLUSTER returns PAUSE') or diag($err);
 my $window;
 for my $id (1 .. 3) {
