@@ -139,6 +139,22 @@ is(gate_of($adm{$_}, 'app')->{state}, 'closed', "member $_: closed") for 1, 3, 4
 is_deeply($tags, ['RESUME'], 'RESUME app CLUSTER') or diag($err);
 ok(wait_for(sub { gate_of($adm{$_}, 'app')->{state} eq 'open' }, timeout => 5), "member $_: open") for 1, 3, 4;
 
+# ---- gate_max_pause holds cluster-wide: the member that opens a window
+# sets its end for all (the others keep gate_max_pause = 300 s)
+$sl{3}->expect_log(qr/gate closed longer than gate_max_pause/);
+is_deeply((console_query($adm{3}, 'SET gate_max_pause = 3'))[0], ['SET'], 'member 3: SET gate_max_pause = 3');
+($tags, $err) = console_query($adm{3}, 'PAUSE app CLUSTER');
+is_deeply($tags, ['PAUSE'], 'PAUSE app CLUSTER through member 3') or diag($err);
+$window = gate_of($adm{3}, 'app')->{cluster_window};
+my $t1 = time;
+ok(wait_for(sub { gate_of($adm{$_}, 'app')->{state} eq 'open' }, timeout => 15),
+   "member $_ reopens once the window's gate_max_pause passed") for 1, 4;
+ok(time - $t1 < 10, 'long before their own gate_max_pause (300 s)');
+like($sl{1}->log_contents, qr/cluster window $window \(app\) ended \(gate_max_pause passed\)/,
+     'member 1 says why, with the window number');
+is($pg->safe_psql('coord', "SELECT state || ' ' || reason FROM sluice_cluster.windows WHERE number = $window"),
+   'open gate_max_pause passed', 'the window ended in the coordination database');
+
 # ---- without a cluster: PAUSE ... CLUSTER is refused
 my $solo = SluiceTest::Sluice->new(pg => $pg, databases => { app => $pg->connstr('app') },
 				   users => { app => 'app_pw', admin => 'admin_pw' },
