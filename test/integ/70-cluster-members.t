@@ -58,8 +58,19 @@ my $http = HTTP::Tiny->new(timeout => 10);
 my $m = $http->get("http://127.0.0.1:$mport/metrics")->{content} // '';
 like($m, qr/^sluice_cluster_members\{state="alive"\} 3$/m, '/metrics: three live members');
 like($m, qr/^sluice_cluster_connected 1$/m, '/metrics: connected');
-like($m, qr/^sluice_cluster_pool_size_total 15$/m, '/metrics: the pool sizes summed');
+like($m, qr/^sluice_cluster_pool_size 15$/m, '/metrics: the pool sizes summed');
 like($m, qr/^sluice_cluster_member_heartbeat_age_seconds\{peer_id="2"\} [\d.]+$/m, '/metrics: heartbeat age per member');
+like($m, qr/^sluice_cluster_member_up\{peer_id="1"\} 1$/m, '/metrics: member 1 up');
+my $keep = $sl{3}->proto(host => $sl{3}->sockdir);   # its gate of app exists while a client uses it
+ok(wait_for(sub { ($http->get("http://127.0.0.1:$mport/metrics")->{content} // '')
+		  =~ /^sluice_cluster_member_gate_open\{peer_id="3",database="app"\} 1$/m }, timeout => 10),
+   "/metrics: member 3's gate of app, open, as its heartbeat says");
+$keep->terminate;
+SKIP: {
+	skip 'no /usr/bin/promtool', 1 unless -x '/usr/bin/promtool';
+	my ($pout, $perr, $prc) = SluiceTest::run_cmd([ '/usr/bin/promtool', 'check', 'metrics' ], stdin => $m, timeout => 30);
+	ok($prc == 0 && $pout eq '' && $perr eq '', 'promtool check metrics: nothing to say') or diag("$pout$perr");
+}
 
 # --- cancels learned from membership: no [peers] anywhere
 ok(wait_for(sub { $sl{$_}->log_contents =~ /cluster membership: 2 peers to forward cancel requests to/ },
