@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include "compiler.h"
+#include "pq_writer.h"
 
 struct client;
 struct admin_toks;
@@ -57,6 +58,24 @@ void admin_error_detail(struct client *c, const char *sqlstate, const char *deta
 /* admin_cmd.c: run the command if t->v[0] names one that acts (false: it
  * names none). */
 bool admin_cmd_run(struct client *c, const struct admin_toks *t);
+
+/* For admin*.c: a result set, column types as a string: 'T' text, 'I'
+ * int4, 'N' numeric (PgBouncer's type for its 64-bit counters).
+ * result_row takes a const char * per 'T' column (NULL for SQL NULL), a
+ * long long per 'I' column, a uint64_t per 'N' column. */
+struct result {
+	struct pq_writer w;
+	const char *types;
+	int rows;
+};
+void result_begin(struct result *r, const char *types, ...);
+void result_row(struct result *r, ...);
+void result_send(struct client *c, struct result *r, const char *tag);
+void admin_format_wall(double wall, char *out, size_t n);
+/* admin_cluster.c: SHOW GATES and SHOW PEERS; the CLUSTER forms of PAUSE
+ * and RESUME (a->tok[2] is CLUSTER) */
+void admin_show_gates(struct client *c);
+void admin_show_peers(struct client *c);
 void admin_cmd_help(void (*line)(void *arg, const char *text), void *arg);
 
 #endif

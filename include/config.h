@@ -194,6 +194,14 @@ struct config {
 	struct peer_entry *peers;    /* [peers] entries in file order */
 	size_t npeers;
 
+	/* a cluster of instances (cluster.c, cluster_gate.c, doc/cluster.md) */
+	char *cluster_name;          /* "": no cluster, nothing of it runs */
+	char *cluster_dsn;           /* "": the first database's server */
+	char *cluster_schema;        /* "sluice_cluster": an SQL identifier */
+	char *cluster_address;       /* "": where peers forward cancels (unix socket, else TCP) */
+	double cluster_member_timeout; /* 10: a member without heartbeat this long is dead */
+	double cluster_heartbeat;    /* 1: seconds between heartbeats */
+
 	struct user_settings *user_settings; /* [users] entries */
 	size_t nuser_settings;
 

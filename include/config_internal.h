@@ -27,6 +27,7 @@
  *   cfg_keys_free(tab, n, base)          free the strings base owns
  *   cfg_enum_name(enums, value)          text of an enum value or NULL
  *   cfg_resolve_path(dir, path)          malloc'd: path, or dir/path if relative
+ *   cfg_check_cluster(cfg, err, n)       the cluster keys, checked together
  *   connstr_parse(text, where, db, err, l)   one [databases] value into db;
  *                                        err is "KEY: reason"; `where`
  *                                        ("file:line") prefixes warnings
@@ -108,6 +109,8 @@ char *cfg_key_text(const struct cfg_key *k, const void *base);
 void cfg_keys_free(const struct cfg_key *tab, size_t n, void *base);
 const char *cfg_enum_name(const struct cfg_enum *e, int value);
 char *cfg_resolve_path(const char *dir, const char *path);
+/* cluster_*: false with err set if the cluster keys do not fit together */
+bool cfg_check_cluster(const struct config *cfg, char *err, size_t errlen) MUST_CHECK;
 
 bool connstr_parse(const char *text, const char *where, struct db_entry *db,
 		   char *err, size_t errlen) MUST_CHECK;

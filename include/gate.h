@@ -10,6 +10,11 @@
  *                             database, now and later
  *   gate_resume(g)            -> open: refresh servers (gate_resume_reset),
  *                             release held clients. g NULL: every gate
+ *   gate_pause_window(g, t, n)   open -> draining in a cluster's window n
+ *                             (cluster_gate.c): as gate_pause, numbered n
+ *   gate_hold_all(on)         hold every client's next transaction, whatever
+ *                             its gate says (a cluster member whose windows
+ *                             are not read yet); off: open gates let theirs go
  *   gate_kill(g)              KILL: closed at once, clients and servers dropped
  *   gate_update()             a transaction ended somewhere: draining gates
  *                             with nothing in flight become closed
@@ -67,6 +72,8 @@ struct gate {
 	int in_flight;               /* its clients inside a transaction (gate_count_flight) */
 	struct gate_window cur, last;
 	uint64_t failed_window;      /* the last window whose drain failed */
+	uint64_t cluster_window;     /* the cluster window it takes part in; 0: none
+	                              * (cluster_gate.c sets and clears it) */
 	uint64_t windows_total;      /* windows so far (metrics) */
 	uint64_t errors_total;       /* errors in all windows (metrics) */
 	char failure[1024];          /* ...and what still ran */
@@ -88,6 +95,8 @@ bool gate_holds_client(const struct client *c);
 bool gate_paused_all(void);
 /* timeout 0: gate_drain_timeout; < 0: no deadline. False: already paused. */
 bool gate_pause(struct gate *g, double timeout);
+bool gate_pause_window(struct gate *g, double timeout, uint64_t number);
+void gate_hold_all(bool on);
 void gate_resume(struct gate *g);
 void gate_kill(struct gate *g);
 void gate_update(void);

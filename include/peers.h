@@ -24,6 +24,9 @@
  *   peers_set(specs, n, self) the table from a list; self (this instance's
  *                             id) is left out. false: out of memory, the
  *                             table stays as it was
+ *   peers_learn(specs, n)     the peers a cluster's membership knows: kept
+ *                             and merged under [peers] (at this call and
+ *                             every reload); the same list again is a no-op
  *   peers_forward(id, pid, key, why, n)  start forwarding a CancelRequest
  *                             to peer id. false: dropped at once, `why`
  *                             says so (the caller logs it, limited per
@@ -54,6 +57,7 @@ struct peer_spec {
 };
 
 void peers_configure(const struct config *cfg);
+void peers_learn(const struct peer_spec *specs, size_t n);
 bool peers_set(const struct peer_spec *specs, size_t n, int self) MUST_CHECK;
 bool peers_forward(int id, uint32_t pid, uint32_t key, char *why, size_t whylen) MUST_CHECK;
 void peers_free(void);

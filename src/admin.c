@@ -57,18 +57,12 @@ bool admin_is_console(const char *db)
 /* ---- result builder: column types as a string, 'T' text, 'I' int4,
  * 'N' numeric (PgBouncer's type for its 64-bit counters) ---- */
 
-struct result {
-	struct pq_writer w;
-	const char *types;
-	int rows;
-};
-
 static uint32_t type_oid(char t)
 {
 	return t == 'I' ? OID_INT4 : t == 'N' ? OID_NUMERIC : OID_TEXT;
 }
 
-static void result_begin(struct result *r, const char *types, ...)
+void result_begin(struct result *r, const char *types, ...)
 {
 	va_list ap;
 	pq_writer_init(&r->w);
@@ -93,7 +87,7 @@ static void result_begin(struct result *r, const char *types, ...)
 
 /* One row: a const char * per 'T' column (NULL for SQL NULL), a long long
  * per 'I' column, a uint64_t per 'N' column. */
-static void result_row(struct result *r, ...)
+void result_row(struct result *r, ...)
 {
 	va_list ap;
 	size_t n = strlen(r->types);
@@ -146,7 +140,7 @@ static void send_writer(struct client *c, struct pq_writer *w)
 	conn_send(&c->conn);
 }
 
-static void result_send(struct client *c, struct result *r, const char *tag)
+void result_send(struct client *c, struct result *r, const char *tag)
 {
 	pq_begin(&r->w, 'C');
 	pq_put_cstring(&r->w, tag);
@@ -399,7 +393,7 @@ static void local_addr(int fd, char *host, size_t n, long long *port)
 	split_addr((const struct sockaddr *)&ss, host, n, port);
 }
 
-static void format_wall(double wall, char *out, size_t n)
+void admin_format_wall(double wall, char *out, size_t n)
 {
 	time_t t = (time_t)wall;
 	struct tm tm;
@@ -436,7 +430,7 @@ static void show_servers(struct client *c)
 				snprintf(link, sizeof link, "C-%llu",
 					 s->client ? (unsigned long long)s->client->conn.id : 0ULL);
 				local_addr(s->conn.fd, laddr, sizeof laddr, &lport);
-				format_wall(wall - (now - s->created), connected, sizeof connected);
+				admin_format_wall(wall - (now - s->created), connected, sizeof connected);
 				tls_desc(&s->conn, tls, sizeof tls);
 				const char *state = s->state == SV_IDLE ? "idle" : s->client ? "active"
 					: server_logging_in(s) ? "login"
@@ -481,8 +475,8 @@ static void show_clients(struct client *self)
 		long long port, lport;
 		split_addr(&c->peer.sa, host, sizeof host, &port);
 		local_addr(c->conn.fd, laddr, sizeof laddr, &lport);
-		format_wall(wall - (now - c->connected_at), connected, sizeof connected);
-		format_wall(wall - (now - c->request_at), requested, sizeof requested);
+		admin_format_wall(wall - (now - c->connected_at), connected, sizeof connected);
+		admin_format_wall(wall - (now - c->request_at), requested, sizeof requested);
 		snprintf(ptr, sizeof ptr, "C-%llu", (unsigned long long)c->conn.id);
 		snprintf(link, sizeof link, "S-%llu", c->server ? (unsigned long long)c->server->conn.id : 0ULL);
 		tls_desc(&c->conn, tls, sizeof tls);
@@ -495,38 +489,6 @@ static void show_clients(struct client *self)
 			   ptr, c->server ? link : NULL, 0LL, tls, app ? app : "");
 	}
 	result_send(self, &r, "SHOW");
-}
-
-static void seconds_text(double from, double to, char *out, size_t n)
-{
-	if (from > 0 && to >= from)
-		snprintf(out, n, "%.3f", to - from);
-	else
-		out[0] = 0;
-}
-
-/* sluice's own: the migration gate of each database (doc/migrations.md). */
-static void show_gates(struct client *c)
-{
-	struct result r;
-	result_begin(&r, "TTTIIIIITTTIITT", "database", "state", "since", "window", "held",
-		     "in_flight", "bypass", "last_window", "last_drain_s", "last_closed_s",
-		     "last_longest_hold_s", "last_held", "last_errors", "schema_before", "schema_after");
-	double now = rt_now(), wall = rt_wallclock();
-	for (struct gate *g = gate_next(NULL); g; g = gate_next(g)) {
-		char since[64], drain[32], closed[32], hold[32];
-		format_wall(wall - (now - g->since), since, sizeof since);
-		const struct gate_window *w = &g->last;
-		seconds_text(w->started, w->closed, drain, sizeof drain);
-		seconds_text(w->closed, w->ended, closed, sizeof closed);
-		snprintf(hold, sizeof hold, "%.3f", w->longest_hold);
-		result_row(&r, g->db_name, gate_state_name(g->state), since,
-			   (long long)(g->state == GATE_OPEN ? 0 : g->cur.number), (long long)g->nheld,
-			   (long long)gate_in_flight(g), (long long)g->nbypass, (long long)w->number,
-			   drain, closed, w->number ? hold : "", (long long)w->held, (long long)w->errors,
-			   w->schema_before, w->schema_after);
-	}
-	result_send(c, &r, "SHOW");
 }
 
 /* ---- SHOW STATS, STATS_TOTALS, STATS_AVERAGES: one row per database ---- */
@@ -599,7 +561,8 @@ static const struct command show_commands[] = {
 	{ "STATS", show_stats, "per database: totals since start and averages of the last stats_period" },
 	{ "STATS_TOTALS", show_stats_totals, "per database: totals since start" },
 	{ "STATS_AVERAGES", show_stats_averages, "per database: averages of the last stats_period" },
-	{ "GATES", show_gates, "the migration gate of each database" },
+	{ "GATES", admin_show_gates, "the migration gate of each database, and its cluster window" },
+	{ "PEERS", admin_show_peers, "the members of the cluster (cluster_name)" },
 	{ "STARTUP", show_startup, "per pool: clients linked to a server of other startup parameters" },
 	{ "STATE_LEAKS", show_state_leaks, "per pool and kind: session state warned, refused, pinned" },
 };

@@ -15,6 +15,8 @@
 #include "admin.h"
 #include "admin_lex.h"
 #include "client.h"
+#include "cluster.h"
+#include "cluster_gate.h"
 #include "config.h"
 #include "gate.h"
 #include "log.h"
@@ -110,6 +112,7 @@ void admin_progress(void)
 
 void admin_forget(struct client *c)
 {
+	cluster_gate_forget(c);
 	struct list *it, *tmp;
 	list_for_each_safe(it, tmp, &waits) {
 		struct admin_wait *w = list_entry(it, struct admin_wait, node);
@@ -188,11 +191,72 @@ static bool option_number(struct client *c, const struct cmd_call *a, const char
 	return true;
 }
 
+/* ---- PAUSE db CLUSTER, RESUME db CLUSTER (cluster_gate.h) ---- */
+
+static void cluster_done(void *arg, bool ok, const char *sqlstate, const char *msg, const char *detail)
+{
+	struct client *c = arg;
+	c->console_waiting = false;
+	if (ok)
+		admin_reply(c, msg);
+	else
+		admin_error_detail(c, sqlstate, detail, "%s", msg);
+	admin_input(c);   /* commands that came meanwhile */
+}
+
+static void cmd_cluster(struct client *c, const struct cmd_call *a, bool pause)
+{
+	const char *db = a->arg;
+	/* the option after CLUSTER, read as PAUSE db / RESUME db read theirs */
+	const struct admin_tok shifted[4] = { a->tok[0], a->tok[1], a->tok[a->n > 3 ? 3 : 2],
+					      a->tok[a->n > 4 ? 4 : 2] };
+	const struct cmd_call opt = { shifted, 4, db };
+	double v = 0;
+	char why[512];
+	if (a->n > 3 && (!admin_tok_is(&a->tok[3], pause ? "TIMEOUT" : "WINDOW") || a->n != 5)) {
+		admin_error(c, SQLSTATE_SYNTAX_ERROR, "usage: %s db CLUSTER [%s n]", a->tok[0].text,
+			    pause ? "TIMEOUT" : "WINDOW");
+		return;
+	}
+	if (a->n == 5 && !option_number(c, &opt, pause ? "TIMEOUT" : "WINDOW", !pause, &v))
+		return;
+	if (!cluster_enabled()) {
+		admin_error(c, SQLSTATE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+			    "%s %s CLUSTER: this instance is in no cluster (cluster_name)", a->tok[0].text, db);
+		return;
+	}
+	if (!known_db(db)) {
+		admin_error(c, SQLSTATE_INVALID_CATALOG_NAME, "no such database: %s", db);
+		return;
+	}
+	/* PAUSE: no TIMEOUT, gate_drain_timeout; TIMEOUT 0, no deadline */
+	double dflt = rt.cfg->gate_drain_timeout > 0 ? rt.cfg->gate_drain_timeout : -1;
+	double timeout = a->n == 5 ? (v > 0 ? v : -1) : dflt;
+	log_info("console: %s %s CLUSTER%s", a->tok[0].text, db,
+		 a->n < 5 ? "" : pause ? " (with TIMEOUT)" : " (with WINDOW)");
+	c->console_waiting = true;
+	bool ok = pause ? cluster_gate_pause(db, timeout, cluster_done, c, why, sizeof why)
+			: cluster_gate_resume(db, (uint64_t)v, cluster_done, c, why, sizeof why);
+	if (!ok) {
+		c->console_waiting = false;
+		admin_error(c, SQLSTATE_CONNECTION_EXCEPTION, "%s %s CLUSTER: %s", a->tok[0].text, db, why);
+	}
+}
+
+static bool is_cluster(const struct cmd_call *a)
+{
+	return a->n >= 3 && admin_tok_is(&a->tok[2], "CLUSTER");
+}
+
 static void cmd_pause(struct client *c, const struct cmd_call *a)
 {
 	size_t n = a->n;
 	const char *db = a->arg;
 	double timeout = 0;
+	if (is_cluster(a)) {
+		cmd_cluster(c, a, true);
+		return;
+	}
 	if (!option_number(c, a, "TIMEOUT", false, &timeout))
 		return;
 	if (!db) {
@@ -227,6 +291,10 @@ static void cmd_resume(struct client *c, const struct cmd_call *a)
 	size_t n = a->n;
 	const char *db = a->arg;
 	double window = 0;
+	if (is_cluster(a)) {
+		cmd_cluster(c, a, false);
+		return;
+	}
 	if (!option_number(c, a, "WINDOW", true, &window))
 		return;
 	if (!db) {
@@ -252,6 +320,12 @@ static void cmd_resume(struct client *c, const struct cmd_call *a)
 	}
 	if (g->state == GATE_OPEN) {
 		admin_error(c, SQLSTATE_OBJECT_NOT_IN_PREREQUISITE_STATE, "database %s is not paused", db);
+		return;
+	}
+	if (g->cluster_window && g->cluster_window == g->cur.number) {
+		admin_error(c, SQLSTATE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+			    "database %s is paused by cluster window %llu: RESUME %s CLUSTER ends it", db,
+			    (unsigned long long)g->cluster_window, db);
 		return;
 	}
 	if (n > 2 && (uint64_t)window != g->cur.number) {
@@ -443,8 +517,9 @@ static const struct {
 	void (*fn)(struct client *c, const struct cmd_call *a);
 	const char *help;
 } commands[] = {
-	{ "PAUSE", 0, 3, true, cmd_pause, "PAUSE [db [TIMEOUT s]]: hold new transactions once those in flight end" },
-	{ "RESUME", 0, 3, true, cmd_resume, "RESUME [db [WINDOW n]]: end a PAUSE or KILL" },
+	{ "PAUSE", 0, 4, true, cmd_pause, "PAUSE [db [CLUSTER] [TIMEOUT s]]: hold new transactions once those "
+	  "in flight end (CLUSTER: on every member of the cluster)" },
+	{ "RESUME", 0, 4, true, cmd_resume, "RESUME [db [CLUSTER] [WINDOW n]]: end a PAUSE or KILL" },
 	{ "RECONNECT", 0, 1, true, cmd_reconnect, "RECONNECT [db]: replace servers as they come free" },
 	{ "WAIT_CLOSE", 0, 1, true, cmd_wait_close, "WAIT_CLOSE [db]: wait until RECONNECT/RELOAD closed them" },
 	{ "KILL", 1, 1, true, cmd_kill, "KILL db: drop its clients and servers; pause it" },

@@ -447,6 +447,8 @@ static bool finish(struct config *cfg, char *err, size_t errlen)
 	if (cfg->npeers && !cfg->peer_id)
 		log_warn("%s: [peers] is set but peer_id is 0: cancel requests are not forwarded "
 			 "(give this instance its own peer_id)", cfg->path);
+	if (!cfg_check_cluster(cfg, err, errlen))
+		return false;
 	if (!cfg->users && !(cfg->users = calloc(1, sizeof *cfg->users)))
 		return fail(err, errlen, "%s: out of memory", cfg->path);
 	return true;

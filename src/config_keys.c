@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -225,6 +226,14 @@ const struct cfg_key cfg_global_keys[] = {
 	/* cancels across instances: PgBouncer's key; the keys handed to
 	 * clients carry it, so only a restart changes it */
 	INT("peer_id", G(peer_id), 0, CONFIG_PEER_ID_MAX, "0", false),
+
+	/* a cluster coordinated through PostgreSQL (sluice's own) */
+	STR("cluster_name", G(cluster_name), "", false),
+	STR("cluster_dsn", G(cluster_dsn), "", false),
+	STR("cluster_schema", G(cluster_schema), "sluice_cluster", false),
+	STR("cluster_address", G(cluster_address), "", false),
+	SECS("cluster_member_timeout", G(cluster_member_timeout), "10"),
+	SECS("cluster_heartbeat", G(cluster_heartbeat), "1"),
 
 	/* PgBouncer keys not implemented yet: a warning, never a failure. */
 	TODO("user"), TODO("unix_socket_mode"), TODO("unix_socket_group"),
@@ -598,4 +607,41 @@ void cfg_keys_free(const struct cfg_key *tab, size_t n, void *base)
 		free(*field);
 		*field = NULL;
 	}
+}
+
+static bool PRINTF(3, 4) say(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return false;
+}
+
+/* The cluster keys name SQL objects and values sluice puts into its
+ * queries: a plain identifier for the schema (it is spliced into the
+ * SQL), printable text for the rest (sent as parameters). */
+bool cfg_check_cluster(const struct config *cfg, char *err, size_t errlen)
+{
+	const char *s = cfg->cluster_schema, *n = cfg->cluster_name;
+	if (!n || !*n)
+		return true;
+	if (!cfg->peer_id)
+		return say(err, errlen, "%s: cluster_name is set but peer_id is 0: every member of a "
+			    "cluster needs its own peer_id", cfg->path);
+	for (const char *p = n; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return say(err, errlen, "%s: cluster_name: control characters are not allowed", cfg->path);
+	if (strlen(n) > 63)
+		return say(err, errlen, "%s: cluster_name: at most 63 bytes", cfg->path);
+	size_t len = s ? strlen(s) : 0;
+	if (!len || len > 63 || strspn(s, "abcdefghijklmnopqrstuvwxyz_0123456789") != len ||
+	    (s[0] >= '0' && s[0] <= '9'))
+		return say(err, errlen, "%s: cluster_schema: a lower-case SQL identifier of at most 63 "
+			    "bytes (letters, digits, _), not \"%s\"", cfg->path, s ? s : "");
+	if (cfg->cluster_heartbeat <= 0 || cfg->cluster_member_timeout < 2 * cfg->cluster_heartbeat)
+		return say(err, errlen, "%s: cluster_member_timeout (%g s) must be at least twice "
+			    "cluster_heartbeat (%g s), which must be over 0", cfg->path,
+			    cfg->cluster_member_timeout, cfg->cluster_heartbeat);
+	return true;
 }

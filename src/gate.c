@@ -43,6 +43,7 @@ static const char schema_version_query[] =
 
 static struct list gates = { &gates, &gates };
 static bool paused_all;
+static bool held_all;        /* gate_hold_all: a cluster's windows not read yet */
 static uint64_t last_window;
 
 static const char *const state_names[] = {
@@ -60,7 +61,7 @@ const char *gate_state_name(enum gate_state st)
 }
 
 static void timer_cb(evutil_socket_t fd, short what, void *arg);
-static bool pause_one(struct gate *g, double timeout);
+static bool pause_one(struct gate *g, double timeout, uint64_t number);
 
 struct gate *gate_get(const char *db_name)
 {
@@ -85,7 +86,7 @@ struct gate *gate_get(const char *db_name)
 	g->since = rt_now();
 	list_append(&gates, &g->node);
 	if (paused_all)
-		pause_one(g, -1);   /* PAUSE of everything covers it too */
+		pause_one(g, -1, 0);   /* PAUSE of everything covers it too */
 	return g;
 }
 
@@ -107,7 +108,7 @@ bool gate_holds_client(const struct client *c)
 		return false;   /* sluice's own pools */
 	if (c->bypass)      /* an auto window lets the migrator in once drained */
 		return g->auto_window && g->state == GATE_DRAINING;
-	return paused_all || g->state != GATE_OPEN;
+	return paused_all || held_all || g->state != GATE_OPEN;
 }
 
 static void set_state(struct gate *g, enum gate_state st)
@@ -209,12 +210,15 @@ static void hold_queued(struct gate *g)
 	}
 }
 
-static bool pause_one(struct gate *g, double timeout)
+/* number 0: the next of this instance's own windows; else a cluster's */
+static bool pause_one(struct gate *g, double timeout, uint64_t number)
 {
 	if (g->state != GATE_OPEN)
 		return false;
 	memset(&g->cur, 0, sizeof g->cur);
-	g->cur.number = ++last_window;
+	if (number > last_window)
+		last_window = number;   /* this instance's later windows number after it */
+	g->cur.number = number ? number : ++last_window;
 	g->windows_total++;
 	g->cur.started = rt_now();
 	g->cancelling = false;
@@ -231,13 +235,18 @@ static bool pause_one(struct gate *g, double timeout)
 bool gate_pause(struct gate *g, double timeout)
 {
 	if (g)
-		return pause_one(g, timeout);
+		return pause_one(g, timeout, 0);
 	if (paused_all)
 		return false;
 	paused_all = true;
 	for (g = gate_next(NULL); g; g = gate_next(g))
-		pause_one(g, timeout);
+		pause_one(g, timeout, 0);
 	return true;
+}
+
+bool gate_pause_window(struct gate *g, double timeout, uint64_t number)
+{
+	return pause_one(g, timeout, number);
 }
 
 /* gate_resume_reset: what a schema change may have left on the servers
@@ -317,6 +326,19 @@ static bool got_version_after(void *arg, struct server *s, const char *value)
 	return false;
 }
 
+/* The gate is open: its held clients go on, its queued ones get servers. */
+static void release_held(struct gate *g)
+{
+	while (!list_empty(&g->held))
+		owner->release(list_entry(list_first(&g->held), struct client, hold_node));
+	for (struct list *it = rt.pools.next; it != &rt.pools; it = it->next) {
+		struct pool *p = list_entry(it, struct pool, node);
+		if (p->gate == g)
+			pool_launch(p);
+	}
+	gate_kick();
+}
+
 static void resume_one(struct gate *g, bool refresh)
 {
 	if (g->state == GATE_OPEN)
@@ -337,14 +359,20 @@ static void resume_one(struct gate *g, bool refresh)
 			server_read_value(s, schema_version_query, got_version_after, g);
 		refresh_servers(g);
 	}
-	while (!list_empty(&g->held))
-		owner->release(list_entry(list_first(&g->held), struct client, hold_node));
-	for (struct list *it = rt.pools.next; it != &rt.pools; it = it->next) {
-		struct pool *p = list_entry(it, struct pool, node);
-		if (p->gate == g)
-			pool_launch(p);
-	}
-	gate_kick();
+	if (!held_all)   /* else a cluster's windows are not read yet: still held */
+		release_held(g);
+}
+
+void gate_hold_all(bool on)
+{
+	if (held_all == on)
+		return;
+	held_all = on;
+	if (on)
+		return;
+	for (struct gate *g = gate_next(NULL); g; g = gate_next(g))
+		if (g->state == GATE_OPEN && !paused_all)
+			release_held(g);
 }
 
 void gate_resume(struct gate *g)
@@ -362,7 +390,7 @@ void gate_resume(struct gate *g)
 void gate_kill(struct gate *g)
 {
 	if (g->state == GATE_OPEN) {
-		pause_one(g, 0);
+		pause_one(g, 0, 0);
 		g->deadline = 0;
 	}
 	set_state(g, GATE_CLOSED);
@@ -402,7 +430,7 @@ void gate_bypass_login(struct client *c)
 	if (rt.cfg->gate_auto && g->state == GATE_OPEN && !paused_all) {
 		log_info("database %s: bypass client %s logged in: gate_auto closes the gate",
 			 g->db_name, c->user);
-		pause_one(g, 0);
+		pause_one(g, 0, 0);
 		g->auto_window = true;
 	}
 }
@@ -596,7 +624,7 @@ void gate_forget(const char *db_name)
 			continue;
 		/* a window, DISABLE or clients it counts are state an operator
 		 * set or relies on: kept */
-		if (g->state == GATE_OPEN && !g->disabled && g->nheld == 0 && g->nbypass == 0 &&
+		if (g->state == GATE_OPEN && !g->disabled && g->nheld == 0 && g->nbypass == 0 && !g->cluster_window &&
 		    !paused_all && !evtimer_pending(g->timer, NULL))
 			gate_free(g);
 		return;
@@ -609,4 +637,5 @@ void gate_free_all(void)
 	list_for_each_safe(it, tmp, &gates)
 		gate_free(list_entry(it, struct gate, node));
 	paused_all = false;
+	held_all = false;
 }

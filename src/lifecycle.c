@@ -8,6 +8,8 @@
 
 #include "admin.h"
 #include "client.h"
+#include "cluster.h"
+#include "cluster_gate.h"
 #include "config.h"
 #include "gate.h"
 #include "lifecycle.h"
@@ -83,6 +85,8 @@ void lifecycle_kick(void)
 
 void lifecycle_free(void)
 {
+	cluster_stop();        /* its queries' owners hear of it first */
+	cluster_gate_stop();
 	rt_checks_free();
 	gate_free_all();
 	peers_free();

@@ -23,6 +23,8 @@
 #include <event2/event.h>
 
 #include "cancel.h"
+#include "cluster.h"
+#include "cluster_gate.h"
 #include "config.h"
 #include "conn.h"
 #include "connurl.h"
@@ -203,6 +205,12 @@ static bool start(struct config *cfg, bool background, struct metrics **metrics)
 	}
 	if (!stats_start()) {
 		log_error("cannot start the stats timer");
+		listener_stop();
+		return false;
+	}
+	if (!cluster_gate_start() || !cluster_start()) {
+		log_error("cannot start the cluster's coordination connection");
+		stats_stop();
 		listener_stop();
 		return false;
 	}

@@ -17,6 +17,7 @@
 #include <event2/http.h>
 
 #include "client.h"
+#include "cluster.h"
 #include "config.h"
 #include "gate.h"
 #include "log.h"
@@ -368,11 +369,76 @@ static void render_gates(struct evbuffer *b)
 	}
 }
 
+/* "app=open other=closed/12": a line per database. Its row is the
+ * member's own text: names are escaped as label values. */
+static void render_member_gates(struct evbuffer *b, const struct cluster_member *m)
+{
+	char peer[16];
+	snprintf(peer, sizeof peer, "%d", m->peer_id);
+	for (const char *p = m->gates; *p;) {
+		p += strspn(p, " ");
+		size_t len = strcspn(p, " ");
+		const char *eq = memchr(p, '=', len);
+		if (len && eq) {
+			char db[128];
+			snprintf(db, sizeof db, "%.*s", (int)(eq - p), p);
+			evbuffer_add_printf(b, "sluice_cluster_member_gate_open{");
+			label(b, "peer_id", peer, true);
+			label(b, "database", db, false);
+			evbuffer_add_printf(b, "} %d\n", len - (size_t)(eq + 1 - p) == 4 && !strncmp(eq + 1, "open", 4));
+		}
+		p += len;
+	}
+}
+
+/* The cluster's members as this instance last read them (SHOW PEERS). */
+static void render_cluster(struct evbuffer *b)
+{
+	if (!cluster_enabled())
+		return;
+	size_t n;
+	const struct cluster_member *m = cluster_members(&n);
+	const struct cluster_state *st = cluster_status();
+	long long alive = 0, pools = 0;
+	for (size_t i = 0; i < n; i++)
+		if (m[i].alive) {
+			alive++;
+			pools += m[i].pool_total;
+		}
+	family(b, "sluice_cluster_connected", "gauge", "1 while the coordination connection is up.");
+	evbuffer_add_printf(b, "sluice_cluster_connected %d\n", st->connected);
+	family(b, "sluice_cluster_reconnects_total", "counter", "Coordination connections lost since start.");
+	evbuffer_add_printf(b, "sluice_cluster_reconnects_total %llu\n", (unsigned long long)st->losses);
+	family(b, "sluice_cluster_members", "gauge", "Members by state (alive: a heartbeat within "
+	       "cluster_member_timeout).");
+	evbuffer_add_printf(b, "sluice_cluster_members{state=\"alive\"} %lld\n", alive);
+	evbuffer_add_printf(b, "sluice_cluster_members{state=\"dead\"} %lld\n", (long long)n - alive);
+	family(b, "sluice_cluster_pool_size", "gauge",
+	       "Sum of the live members' pool sizes: pool limits are per instance.");
+	evbuffer_add_printf(b, "sluice_cluster_pool_size %lld\n", pools);
+	family(b, "sluice_cluster_member_heartbeat_age_seconds", "gauge", "Seconds since each member's heartbeat.");
+	for (size_t i = 0; i < n; i++)
+		evbuffer_add_printf(b, "sluice_cluster_member_heartbeat_age_seconds{peer_id=\"%d\"} %.3f\n",
+				    m[i].peer_id, m[i].age);
+	family(b, "sluice_cluster_member_pool_size", "gauge", "Each member's sum of pool sizes.");
+	for (size_t i = 0; i < n; i++)
+		evbuffer_add_printf(b, "sluice_cluster_member_pool_size{peer_id=\"%d\"} %d\n",
+				    m[i].peer_id, m[i].pool_total);
+	family(b, "sluice_cluster_member_up", "gauge", "1 for a member alive by cluster_member_timeout.");
+	for (size_t i = 0; i < n; i++)
+		evbuffer_add_printf(b, "sluice_cluster_member_up{peer_id=\"%d\"} %d\n", m[i].peer_id, m[i].alive);
+	family(b, "sluice_cluster_member_gate_open", "gauge",
+	       "Each member's gate of each database, as its heartbeat said: 1 open, 0 draining or closed.");
+	for (size_t i = 0; i < n; i++)
+		render_member_gates(b, &m[i]);
+}
+
 void metrics_render(struct evbuffer *b)
 {
 	render_pools(b);
 	render_databases(b);
 	render_gates(b);
+	render_cluster(b);
 	render_process(b);
 }
 

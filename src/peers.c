@@ -314,16 +314,77 @@ bool peers_set(const struct peer_spec *specs, size_t n, int self)
 	return true;
 }
 
+/* Peers a cluster's membership told of (peers_learn): kept across
+ * reloads, merged under [peers] (whose entry wins for an id in both). */
+static struct learned {
+	int id, port, pool_size;
+	char *host;
+} *learned;
+static size_t nlearned;
+
+static void learned_free(void)
+{
+	for (size_t i = 0; i < nlearned; i++)
+		free(learned[i].host);
+	free(learned);
+	learned = NULL;
+	nlearned = 0;
+}
+
+static bool same_as_learned(const struct peer_spec *specs, size_t n)
+{
+	if (n != nlearned)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (specs[i].id != learned[i].id || specs[i].port != learned[i].port ||
+		    specs[i].pool_size != learned[i].pool_size || strcmp(specs[i].host, learned[i].host))
+			return false;
+	return true;
+}
+
+void peers_learn(const struct peer_spec *specs, size_t n)
+{
+	if (same_as_learned(specs, n))
+		return;   /* most heartbeats: nothing to resolve again */
+	struct learned *next = n ? calloc(n, sizeof *next) : NULL;
+	if (n && !next)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		next[i] = (struct learned){ specs[i].id, specs[i].port, specs[i].pool_size, strdup(specs[i].host) };
+		if (!next[i].host) {
+			for (size_t j = 0; j < i; j++)
+				free(next[j].host);
+			free(next);
+			return;
+		}
+	}
+	learned_free();
+	learned = next;
+	nlearned = n;
+	log_info("cluster membership: %zu peer%s to forward cancel requests to", n, n == 1 ? "" : "s");
+	peers_configure(rt.cfg);
+}
+
+static bool listed(const struct config *cfg, int id)
+{
+	for (size_t i = 0; cfg->peer_id && i < cfg->npeers; i++)
+		if (cfg->peers[i].id == id)
+			return true;
+	return false;
+}
+
 void peers_configure(const struct config *cfg)
 {
-	size_t n = cfg->peer_id ? cfg->npeers : 0;
+	size_t nconf = cfg->peer_id ? cfg->npeers : 0, n = nconf;
+	for (size_t i = 0; cfg->peer_id && i < nlearned; i++)
+		n += !listed(cfg, learned[i].id);
 	struct peer_spec *specs = n ? calloc(n, sizeof *specs) : NULL;
 	char (*origins)[WHERE_LEN] = n ? calloc(n, sizeof *origins) : NULL;
 	if (n && (!specs || !origins)) {
 		log_error("%s: [peers]: out of memory; the peers stay as they were", cfg->path);
 		goto out;
 	}
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < nconf; i++) {
 		const struct peer_entry *pe = &cfg->peers[i];
 		snprintf(origins[i], sizeof origins[i], "%s:%d", cfg->path, pe->line);
 		specs[i] = (struct peer_spec){
@@ -331,6 +392,14 @@ void peers_configure(const struct config *cfg)
 			.port = pe->port > 0 ? pe->port : CONFIG_PEER_PORT,
 			.pool_size = pe->pool_size > 0 ? pe->pool_size : cfg->default_pool_size,
 			.origin = origins[i],
+		};
+	}
+	for (size_t i = 0, k = nconf; cfg->peer_id && i < nlearned; i++) {
+		if (listed(cfg, learned[i].id))
+			continue;
+		specs[k++] = (struct peer_spec){
+			.id = learned[i].id, .host = learned[i].host, .port = learned[i].port,
+			.pool_size = learned[i].pool_size, .origin = "cluster membership",
 		};
 	}
 	if (!peers_set(specs, n, cfg->peer_id))
@@ -342,6 +411,7 @@ out:
 
 void peers_free(void)
 {
+	learned_free();
 	for (struct list *it = forwards.next; it != &forwards; it = it->next)
 		list_entry(it, struct forward, node)->peer = NULL;
 	table_free(table, ntable);

@@ -249,6 +249,9 @@ bool console_gate(struct ctl *ctl, const char *db, struct gate_row *g)
 		g->last_errors = number_field(r, i, "last_errors");
 		copy_field(r, i, "schema_before", g->schema_before, sizeof g->schema_before);
 		copy_field(r, i, "schema_after", g->schema_after, sizeof g->schema_after);
+		g->cluster_window = number_field(r, i, "cluster_window");
+		copy_field(r, i, "cluster_state", g->cluster_state, sizeof g->cluster_state);
+		copy_field(r, i, "cluster_members", g->cluster_members, sizeof g->cluster_members);
 		break;
 	}
 	PQclear(r);

@@ -12,6 +12,9 @@
  *               ctl_catch_signals / ctl_signal_fd / ctl_take_signal
  *   commands.c  ctl_pause / ctl_resume / ctl_print_window / ctl_status
  *   migrate.c   ctl_migrate                    pause, run, resume, report
+ *   cluster.c   ctl_cluster_pause / ctl_cluster_resume / ctl_cluster_status /
+ *               ctl_cluster_summary            the --cluster forms, through
+ *               any member, with a summary per member
  *   sluicectl.c main: arguments, help, exit codes
  */
 #ifndef SLUICECTL_H
@@ -48,6 +51,9 @@ struct gate_row {
 	long long window, held, in_flight, bypass, last_window, last_held, last_errors;
 	char last_drain_s[32], last_closed_s[32], last_longest_hold_s[32];
 	char schema_before[128], schema_after[128];
+	long long cluster_window;    /* the database's latest cluster window; 0: none */
+	char cluster_state[16];      /* its state: closing, closed, open, failed */
+	char cluster_members[256];   /* each member's report: "1=closed 2=draining" */
 };
 
 bool console_open(struct ctl *ctl);
@@ -90,8 +96,17 @@ struct migrate_opts {
 	const char *db, *user;
 	double timeout;              /* < 0: gate_drain_timeout applies */
 	bool no_bypass_check;
+	bool cluster;                /* --cluster: the window closes every member */
 	char **argv;                 /* the command */
 };
 int ctl_migrate(struct ctl *ctl, const struct migrate_opts *o);
+
+/* cluster.c: PAUSE db CLUSTER / RESUME db CLUSTER through the member ctl
+ * talks to; results as ctl_pause and ctl_resume give them. */
+enum pause_result ctl_cluster_pause(struct ctl *ctl, const char *db, double timeout, long long *window, int *sig);
+int ctl_cluster_resume(struct ctl *ctl, const char *db, long long window, bool quiet_not_paused);
+int ctl_cluster_status(struct ctl *ctl, const char *db);
+/* Each member's part in the database's latest cluster window, on stdout. */
+void ctl_cluster_summary(struct ctl *ctl, const char *db);
 
 #endif

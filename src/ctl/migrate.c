@@ -217,6 +217,11 @@ int ctl_migrate(struct ctl *ctl, const struct migrate_opts *o)
 			"so that it reopens only its own window\n", o->db, g.window, g.state);
 		return CTL_EXIT_REFUSED;
 	}
+	if (o->cluster && (!strcmp(g.cluster_state, "closing") || !strcmp(g.cluster_state, "closed"))) {
+		fprintf(stderr, "sluicectl: %s has cluster window %lld open (%s): migrate --cluster needs it "
+			"ended, so that it reopens only its own\n", o->db, g.cluster_window, g.cluster_state);
+		return CTL_EXIT_REFUSED;
+	}
 	/* copies: a reconnect at RESUME frees the connection's strings */
 	char host[512], port[32];
 	snprintf(host, sizeof host, "%s", PQhost(ctl->conn) ? PQhost(ctl->conn) : "");
@@ -233,7 +238,9 @@ int ctl_migrate(struct ctl *ctl, const struct migrate_opts *o)
 
 	long long window = 0;
 	int sig = 0;
-	switch (ctl_pause(ctl, o->db, o->timeout, &window, &sig)) {
+	enum pause_result pr = o->cluster ? ctl_cluster_pause(ctl, o->db, o->timeout, &window, &sig)
+					  : ctl_pause(ctl, o->db, o->timeout, &window, &sig);
+	switch (pr) {
 	case PAUSE_DONE:
 		break;
 	case PAUSE_DRAIN_FAILED:
@@ -249,24 +256,27 @@ int ctl_migrate(struct ctl *ctl, const struct migrate_opts *o)
 		fprintf(stderr, "sluicectl: the command was not run\n");
 		return CTL_EXIT_SIGNAL_BASE + sig;
 	}
-	fprintf(stderr, "sluicectl: %s paused (window %lld); migrating as %s through %s:%s\n", o->db, window,
-		o->user, host, port);
+	fprintf(stderr, "sluicectl: %s paused (%swindow %lld); migrating as %s through %s:%s\n", o->db,
+		o->cluster ? "on every member, cluster " : "", window, o->user, host, port);
 	print_command(o->argv);
 	fflush(stdout);
 	fflush(stderr);
 
 	int rc = run_command(o, host, port, url);
 
-	int resumed = ctl_resume(ctl, o->db, window, true);
+	int resumed = o->cluster ? ctl_cluster_resume(ctl, o->db, window, true)
+				 : ctl_resume(ctl, o->db, window, true);
 	if (resumed == CTL_EXIT_REFUSED)
 		fprintf(stderr, "sluicectl: WARNING: window %lld of %s had already ended before the command did "
 			"(gate_max_pause, or a RESUME from elsewhere): application transactions may have run "
 			"alongside the migration\n", window, o->db);
 	if (resumed != CTL_EXIT_UNAVAILABLE)
 		ctl_print_window(ctl, o->db, window);
+	if (resumed != CTL_EXIT_UNAVAILABLE && o->cluster)
+		ctl_cluster_summary(ctl, o->db);
 	if (resumed == CTL_EXIT_UNAVAILABLE) {
-		fprintf(stderr, "sluicectl: could not reopen the gate of %s: run `sluicectl resume %s` "
-			"(gate_max_pause reopens it in the end)\n", o->db, o->db);
+		fprintf(stderr, "sluicectl: could not reopen the gate of %s: run `sluicectl resume %s%s` "
+			"(gate_max_pause reopens it in the end)\n", o->db, o->db, o->cluster ? " --cluster" : "");
 		if (rc == 0)
 			rc = CTL_EXIT_NOT_RESUMED;
 	}

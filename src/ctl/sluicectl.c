@@ -13,11 +13,11 @@ static const char help_text[] =
 	"sluicectl — the migration gate of a sluice pooler, from the command line\n"
 	"\n"
 	"usage:\n"
-	"  sluicectl [-h HOST] [-p PORT] [-U USER] pause DB [--timeout S]\n"
-	"  sluicectl [-h HOST] [-p PORT] [-U USER] resume DB [--window N]\n"
-	"  sluicectl [-h HOST] [-p PORT] [-U USER] status [DB]\n"
-	"  sluicectl [-h HOST] [-p PORT] [-U USER] migrate DB [--timeout S] [--user U]\n"
-	"            [--no-bypass-check] -- COMMAND [ARGS...]\n"
+	"  sluicectl [-h HOST] [-p PORT] [-U USER] pause DB [--cluster] [--timeout S]\n"
+	"  sluicectl [-h HOST] [-p PORT] [-U USER] resume DB [--cluster] [--window N]\n"
+	"  sluicectl [-h HOST] [-p PORT] [-U USER] status [DB] [--cluster]\n"
+	"  sluicectl [-h HOST] [-p PORT] [-U USER] migrate DB [--cluster] [--timeout S]\n"
+	"            [--user U] [--no-bypass-check] -- COMMAND [ARGS...]\n"
 	"\n"
 	"  pause    close DB's gate: wait until the transactions in flight end (at most\n"
 	"           S seconds; default: sluice's gate_drain_timeout; 0: no deadline);\n"
@@ -31,6 +31,9 @@ static const char help_text[] =
 	"           PGDATABASE, PGUSER (--user, default $PGUSER; a user in sluice's\n"
 	"           gate_bypass_users) and PGAPPNAME=sluicectl-migrate; PGPASSWORD passes\n"
 	"           through and goes into DATABASE_URL when set\n"
+	"  --cluster  act on every member of HOST's sluice cluster (cluster_name): the\n"
+	"           window is the cluster's (PAUSE DB CLUSTER), and a line per member is\n"
+	"           printed (peer, address, alive or dead, its part in the window)\n"
 	"\n"
 	"The console: database pgbouncer on HOST:PORT as USER; defaults as libpq's\n"
 	"(PGHOST, PGPORT, PGUSER). Password: SLUICECTL_PASSWORD if set, else libpq's\n"
@@ -75,6 +78,7 @@ struct args {
 	int nwords;
 	const char *timeout, *window, *user;
 	bool no_bypass_check;
+	bool cluster;
 	char **command;              /* after "--" */
 };
 
@@ -129,6 +133,10 @@ static int parse_args(int argc, char **argv, struct args *a)
 			a->no_bypass_check = true;
 			continue;
 		}
+		if (!strcmp(arg, "--cluster")) {
+			a->cluster = true;
+			continue;
+		}
 		if (arg[0] == '-' && arg[1])
 			return usage("unknown option %s", arg);
 		if (a->nwords == 2)
@@ -171,7 +179,7 @@ int main(int argc, char **argv)
 	if (a.window && (!parse_seconds(a.window, &window) || window < 1))
 		return usage("--window takes a window number, not \"%s\"", a.window);
 	struct migrate_opts mo = { .db = db, .timeout = timeout, .no_bypass_check = a.no_bypass_check,
-				   .argv = a.command };
+				   .cluster = a.cluster, .argv = a.command };
 	if (is_migrate) {
 		if (!a.command || !a.command[0])
 			return usage("%s", "migrate needs a command after --");
@@ -183,7 +191,11 @@ int main(int argc, char **argv)
 	if (!console_open(&a.ctl))
 		return CTL_EXIT_UNAVAILABLE;
 	if (is_status) {
-		rc = ctl_status(&a.ctl, db);
+		rc = a.cluster ? ctl_cluster_status(&a.ctl, db) : ctl_status(&a.ctl, db);
+	} else if (is_resume && a.cluster) {
+		rc = ctl_cluster_resume(&a.ctl, db, (long long)window, false);
+		if (rc == CTL_EXIT_OK)
+			ctl_cluster_summary(&a.ctl, db);
 	} else if (is_resume) {
 		rc = ctl_resume(&a.ctl, db, (long long)window, false);
 		struct gate_row g;
@@ -195,9 +207,14 @@ int main(int argc, char **argv)
 		if (!ctl_catch_signals()) {
 			rc = CTL_EXIT_UNAVAILABLE;
 		} else {
-			switch (ctl_pause(&a.ctl, db, timeout, &w, &sig)) {
+			enum pause_result pr = a.cluster ? ctl_cluster_pause(&a.ctl, db, timeout, &w, &sig)
+							 : ctl_pause(&a.ctl, db, timeout, &w, &sig);
+			switch (pr) {
 			case PAUSE_DONE:
-				printf("%s paused (window %lld); reopen with: sluicectl resume %s\n", db, w, db);
+				printf("%s paused (%swindow %lld); reopen with: sluicectl resume %s%s\n", db,
+				       a.cluster ? "on every member, cluster " : "", w, db, a.cluster ? " --cluster" : "");
+				if (a.cluster)
+					ctl_cluster_summary(&a.ctl, db);
 				rc = CTL_EXIT_OK;
 				break;
 			case PAUSE_DRAIN_FAILED: rc = CTL_EXIT_DRAIN_FAILED; break;

@@ -103,6 +103,7 @@ is_deeply([ sort split /\n/, $out ], [ qw(/etc/logrotate.d/sluice /etc/sluice/sl
 like($out, qr/^Package: sluice\nVersion: \Q$version\E\nArchitecture: \Q$arch\E\n/, "package sluice $version for $arch");
 like($out, qr/^Depends: .*\badduser\b/m, 'it depends on adduser (postinst)');
 like($out, qr/^Depends: .*\blibevent-core\S*.*\blibssl3\b/m, 'and on the libraries it links, from shlibs');
+like($out, qr/^Depends: .*\blibpq5\b/m, 'and on libpq (a cluster\'s coordination connection, doc/cluster.md)');
 # A Type=notify service whose sluice was built without libsystemd would
 # never say READY=1, and systemd would kill it at TimeoutStartSec.
 if (-f "$ROOT/etc/sluice.service" && slurp("$ROOT/etc/sluice.service") =~ /^Type=notify\s*$/m) {

@@ -105,6 +105,8 @@ static const struct { const char *key, *want; } defaults[] = {
 	{ "gate_bypass_users", "" }, { "gate_bypass_application_names", "" }, { "gate_auto", "off" },
 	{ "gate_resume_reset", "discard" }, { "gate_hold_timeout", "60" }, { "gate_max_pause", "300" },
 	{ "peer_id", "0" },
+	{ "cluster_name", "" }, { "cluster_dsn", "" }, { "cluster_schema", "sluice_cluster" },
+	{ "cluster_address", "" }, { "cluster_member_timeout", "10" }, { "cluster_heartbeat", "1" },
 };
 
 static void test_defaults(void)
@@ -222,6 +224,15 @@ static void test_values(void)
 /* ---- errors: exact messages ---- */
 
 static const struct { const char *text, *err; } errors[] = {
+	{ "[sluice]\ncluster_name = c\n",
+	  "t.ini: cluster_name is set but peer_id is 0: every member of a cluster needs its own peer_id" },
+	{ "[sluice]\ncluster_name = c\npeer_id = 1\ncluster_schema = Bad\n",
+	  "t.ini: cluster_schema: a lower-case SQL identifier of at most 63 bytes (letters, digits, _), not \"Bad\"" },
+	{ "[sluice]\ncluster_name = c\npeer_id = 1\ncluster_schema = x; DROP TABLE t\n",
+	  "t.ini: cluster_schema: a lower-case SQL identifier of at most 63 bytes (letters, digits, _), "
+	  "not \"x; DROP TABLE t\"" },
+	{ "[sluice]\ncluster_name = c\npeer_id = 1\ncluster_heartbeat = 6\n",
+	  "t.ini: cluster_member_timeout (10 s) must be at least twice cluster_heartbeat (6 s), which must be over 0" },
 	{ "listen_port = 1\n", "t.ini:1: listen_port: key outside of any section" },
 	{ "[sluice]\nlisten_port\n", "t.ini:2: expected \"key = value\" or \"[section]\"" },
 	{ "[sluice\n", "t.ini:1: unterminated section header" },

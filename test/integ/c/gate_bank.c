@@ -5,7 +5,11 @@
  * sluice while migration windows come and go. Single-threaded over async
  * libpq. Prints TAP.
  *
- *   gate_bank CONNSTR NCLIENTS SECONDS NACCOUNTS OUTDIR
+ *   gate_bank CONNSTR NCLIENTS SECONDS NACCOUNTS OUTDIR [CLIENT_BASE]
+ *
+ * CLIENT_BASE (default 0) is added to the client numbers written to
+ * history, so that several drivers (one per sluice of a cluster,
+ * 74-cluster-load.t) share the table.
  *
  * Each client prepares four statements once:
  *   begin   BEGIN
@@ -39,6 +43,8 @@
 #include "tap.h"
 
 #define MAX_CONNECTING 50
+
+static int client_base;   /* added to the client numbers in history */
 
 enum cstate { C_CONNECTING, C_PREPARING, C_IDLE, C_BUSY, C_DEAD };
 enum step { S_BEGIN, S_MOVE1, S_MOVE2, S_LOG, S_COMMIT, S_NSTEPS };
@@ -127,7 +133,7 @@ static bool send_step(struct client *c, int i)
 		break;
 	case S_LOG:
 		name = "log";
-		snprintf(p[0], sizeof p[0], "%d", i);
+		snprintf(p[0], sizeof p[0], "%d", client_base + i);
 		snprintf(p[1], sizeof p[1], "%d", c->seq);
 		snprintf(p[2], sizeof p[2], "%d", c->src);
 		snprintf(p[3], sizeof p[3], "%d", c->dst);
@@ -253,6 +259,7 @@ int main(int argc, char **argv)
 	const char *connstr = argv[1], *outdir = argv[5];
 	int n = atoi(argv[2]), naccounts = atoi(argv[4]);
 	double seconds = atof(argv[3]);
+	client_base = argc > 6 ? atoi(argv[6]) : 0;
 	char path[4096];
 	snprintf(path, sizeof path, "%s/begins", outdir);
 	begins_file = fopen(path, "w");
