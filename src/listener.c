@@ -37,6 +37,8 @@ struct listener {
 	int fd;
 	int burst;
 	uint64_t full_pass;   /* the loop pass of a wake that took all its burst, + 1 */
+	bool nodelay_each;    /* TCP from systemd: connections queued before we set
+			       * TCP_NODELAY on it lack it, so each gets its own */
 };
 
 static struct listener listeners[MAX_LISTENERS];
@@ -63,6 +65,14 @@ static void accept_failed(struct listener *l, int err)
 	}
 }
 
+/* Accepted TCP sockets inherit TCP_NODELAY from their listener on Linux:
+ * set once here rather than once per connection. */
+static void set_nodelay(int fd)
+{
+	int one = 1;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
 static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
 	struct listener *l = arg;
@@ -82,12 +92,14 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 			l->full_pass = 0;
 			return;
 		}
+		if (l->nodelay_each)
+			set_nodelay(fd);
 		client_accept(fd, (struct sockaddr *)&ss, len);
 	}
 	l->full_pass = rt.passes + 1;
 }
 
-static bool add_listener(int fd, const char *what, char *err, size_t errlen)
+static bool add_listener(int fd, const char *what, bool nodelay_each, char *err, size_t errlen)
 {
 	if (nlisteners == MAX_LISTENERS) {
 		snprintf(err, errlen, "too many listen addresses");
@@ -100,6 +112,7 @@ static bool add_listener(int fd, const char *what, char *err, size_t errlen)
 	l->fd = fd;
 	l->burst = 1;
 	l->full_pass = 0;
+	l->nodelay_each = nodelay_each;
 	l->ev = NULL;
 	if (evutil_make_socket_nonblocking(fd) < 0 || listen(fd, LISTEN_BACKLOG) < 0 ||
 	    !(l->ev = event_new(rt.base, fd, EV_READ | EV_PERSIST, accept_cb, l)) ||
@@ -113,14 +126,6 @@ static bool add_listener(int fd, const char *what, char *err, size_t errlen)
 	nlisteners++;
 	log_info("listening on %s", what);
 	return true;
-}
-
-/* Accepted TCP sockets inherit TCP_NODELAY from their listener on Linux:
- * set once here rather than once per connection. */
-static void set_nodelay(int fd)
-{
-	int one = 1;
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
 /* Wake for a TCP connection only once its first bytes (the startup
@@ -171,7 +176,7 @@ static bool listen_tcp(const char *host, int port, bool reuseport, bool defer_ac
 			freeaddrinfo(res);
 			return false;
 		}
-		if (!add_listener(fd, what, err, errlen)) {
+		if (!add_listener(fd, what, false, err, errlen)) {
 			freeaddrinfo(res);
 			return false;
 		}
@@ -219,7 +224,7 @@ static bool listen_unix(const char *dir, int port, bool take_over, char *err, si
 	memcpy(unix_path, un.sun_path, sizeof unix_path);
 	if (stat(unix_path, &unix_stat) != 0)
 		memset(&unix_stat, 0, sizeof unix_stat);
-	return add_listener(fd, un.sun_path, err, errlen);
+	return add_listener(fd, un.sun_path, false, err, errlen);
 }
 
 /* Sockets from systemd (etc/sluice.socket) replace listen_addr,
@@ -252,7 +257,7 @@ static bool listen_passed(const struct config *cfg, const int *fds, int n, char 
 			    setsockopt(fds[i], IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs) < 0)
 				log_warn("tcp_defer_accept: %s", strerror(errno));
 		}
-		if (!add_listener(fds[i], what, err, errlen))
+		if (!add_listener(fds[i], what, ss.ss_family != AF_UNIX, err, errlen))
 			return false;
 	}
 	return true;
@@ -295,14 +300,16 @@ bool listener_start(const struct config *cfg, char *err, size_t errlen)
 
 /* Connections the kernel already completed wait in the backlog: take
  * them before closing, or closing the socket would reset them. */
-static void accept_backlog(int lfd)
+static void accept_backlog(const struct listener *l)
 {
 	for (;;) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof ss;
-		int fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = accept4(l->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return;
+		if (l->nodelay_each)
+			set_nodelay(fd);
 		client_accept(fd, (struct sockaddr *)&ss, len);
 	}
 }
@@ -310,7 +317,7 @@ static void accept_backlog(int lfd)
 void listener_stop(void)
 {
 	for (int i = 0; i < nlisteners; i++) {
-		accept_backlog(listeners[i].fd);
+		accept_backlog(&listeners[i]);
 		event_free(listeners[i].ev);
 		listeners[i].ev = NULL;
 		close(listeners[i].fd);

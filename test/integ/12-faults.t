@@ -36,9 +36,10 @@ sub cpu_seconds
 			      server_login_retry => 0.5, query_wait_timeout => 30 },
 	);
 	# PostgreSQL's restart: the clients' servers go away, and logins
-	# meanwhile find it shutting down or starting up
+	# meanwhile find it shutting down or starting up (a login under way
+	# when the fast shutdown begins is terminated like any backend)
 	$sl->expect_log(qr/pooler error: server closed the connection unexpectedly \(sqlstate=08006\)/,
-			qr/ S-\d+ \S+ login failed: the database system is (?:shutting down|starting up)$/);
+			qr/ S-\d+ \S+ login failed: (?:the database system is (?:shutting down|starting up)|terminating connection due to administrator command)$/);
 	my $dir = SluiceTest::new_tempdir('faults');
 	my ($ready, $stop) = ("$dir/ready", "$dir/stop");
 
@@ -84,9 +85,10 @@ sub cpu_seconds
 		settings => { pool_mode => 'session', default_pool_size => 2, server_login_retry => 0.5 },
 	);
 	# PostgreSQL's restart: the clients' servers go away, and logins
-	# meanwhile find it shutting down or starting up
+	# meanwhile find it shutting down or starting up (a login under way
+	# when the fast shutdown begins is terminated like any backend)
 	$sl->expect_log(qr/pooler error: server closed the connection unexpectedly \(sqlstate=08006\)/,
-			qr/ S-\d+ \S+ login failed: the database system is (?:shutting down|starting up)$/);
+			qr/ S-\d+ \S+ login failed: (?:the database system is (?:shutting down|starting up)|terminating connection due to administrator command)$/);
 	my $c = $sl->proto;
 	my $pid = $c->query_value('SELECT pg_backend_pid()');
 	like($pid, qr/^\d+$/, 'session mode: a client holds a server');
