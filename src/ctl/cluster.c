@@ -142,26 +142,11 @@ int ctl_cluster_resume(struct ctl *ctl, const char *db, long long window, bool q
 		snprintf(sql, sizeof sql, "RESUME %s CLUSTER WINDOW %lld", db, window);
 	else
 		snprintf(sql, sizeof sql, "RESUME %s CLUSTER", db);
-	PGresult *r = console_run(ctl, sql, NULL);
-	if (!r && ctl->conn) {
-		fprintf(stderr, "sluicectl: connecting to the console again to resume %s\n", db);
-		console_close(ctl);
-		if (console_open(ctl))
-			r = console_run(ctl, sql, NULL);
-	}
-	if (!r)
-		return CTL_EXIT_UNAVAILABLE;
-	int rc = CTL_EXIT_OK;
-	if (PQresultStatus(r) == PGRES_FATAL_ERROR) {
-		if (!(quiet_not_paused && !strcmp(console_sqlstate(r), SQLSTATE_OBJECT_NOT_IN_PREREQUISITE_STATE)))
-			console_error(r, sql);
-		rc = CTL_EXIT_REFUSED;
-	} else if (window > 0) {
+	int rc = ctl_resume_run(ctl, db, sql, quiet_not_paused);
+	if (rc == CTL_EXIT_OK && window > 0)
 		fprintf(stderr, "sluicectl: %s resumed on every member (cluster window %lld)\n", db, window);
-	} else {
+	else if (rc == CTL_EXIT_OK)
 		fprintf(stderr, "sluicectl: %s resumed on every member\n", db);
-	}
-	PQclear(r);
 	return rc;
 }
 

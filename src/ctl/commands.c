@@ -92,13 +92,8 @@ enum pause_result ctl_pause(struct ctl *ctl, const char *db, double timeout, lon
 	return PAUSE_DONE;
 }
 
-int ctl_resume(struct ctl *ctl, const char *db, long long window, bool quiet_not_paused)
+int ctl_resume_run(struct ctl *ctl, const char *db, const char *sql, bool quiet_not_paused)
 {
-	char sql[160];
-	if (window > 0)
-		snprintf(sql, sizeof sql, "RESUME %s WINDOW %lld", db, window);
-	else
-		snprintf(sql, sizeof sql, "RESUME %s", db);
 	PGresult *r = console_run(ctl, sql, NULL);
 	if (!r && ctl->conn) {
 		/* the console connection may have been dropped during a long
@@ -115,13 +110,23 @@ int ctl_resume(struct ctl *ctl, const char *db, long long window, bool quiet_not
 		if (!(quiet_not_paused && !strcmp(console_sqlstate(r), SQLSTATE_OBJECT_NOT_IN_PREREQUISITE_STATE)))
 			console_error(r, sql);
 		rc = CTL_EXIT_REFUSED;
-	} else {
-		if (window > 0)
-			fprintf(stderr, "sluicectl: %s resumed (window %lld)\n", db, window);
-		else
-			fprintf(stderr, "sluicectl: %s resumed\n", db);
 	}
 	PQclear(r);
+	return rc;
+}
+
+int ctl_resume(struct ctl *ctl, const char *db, long long window, bool quiet_not_paused)
+{
+	char sql[160];
+	if (window > 0)
+		snprintf(sql, sizeof sql, "RESUME %s WINDOW %lld", db, window);
+	else
+		snprintf(sql, sizeof sql, "RESUME %s", db);
+	int rc = ctl_resume_run(ctl, db, sql, quiet_not_paused);
+	if (rc == CTL_EXIT_OK && window > 0)
+		fprintf(stderr, "sluicectl: %s resumed (window %lld)\n", db, window);
+	else if (rc == CTL_EXIT_OK)
+		fprintf(stderr, "sluicectl: %s resumed\n", db);
 	return rc;
 }
 

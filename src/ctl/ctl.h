@@ -10,7 +10,7 @@
  *               console_gate(ctl, db, &row)    one row of SHOW GATES
  *               console_config(ctl, key, ...)  one value of SHOW CONFIG
  *               ctl_catch_signals / ctl_signal_fd / ctl_take_signal
- *   commands.c  ctl_pause / ctl_resume / ctl_print_window / ctl_status
+ *   commands.c  ctl_pause / ctl_resume / ctl_resume_run / ctl_print_window / ctl_status
  *   migrate.c   ctl_migrate                    pause, run, resume, report
  *   cluster.c   ctl_cluster_pause / ctl_cluster_resume / ctl_cluster_status /
  *               ctl_cluster_summary            the --cluster forms, through
@@ -86,6 +86,9 @@ enum pause_result { PAUSE_DONE, PAUSE_REFUSED, PAUSE_DRAIN_FAILED, PAUSE_BROKEN,
 enum pause_result ctl_pause(struct ctl *ctl, const char *db, double timeout, long long *window, int *sig);
 /* RESUME db [WINDOW n] (window <= 0: any). */
 int ctl_resume(struct ctl *ctl, const char *db, long long window, bool quiet_not_paused);
+/* Run a RESUME statement `sql` for db (one more try on a new console
+ * connection if the old one was dropped); prints only errors. */
+int ctl_resume_run(struct ctl *ctl, const char *db, const char *sql, bool quiet_not_paused);
 /* The last finished window's figures; waits up to ~1 s for schema_after. */
 void ctl_print_window(struct ctl *ctl, const char *db, long long window);
 int ctl_status(struct ctl *ctl, const char *db);
