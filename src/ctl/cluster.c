@@ -137,17 +137,7 @@ enum pause_result ctl_cluster_pause(struct ctl *ctl, const char *db, double time
 
 int ctl_cluster_resume(struct ctl *ctl, const char *db, long long window, bool quiet_not_paused)
 {
-	char sql[160];
-	if (window > 0)
-		snprintf(sql, sizeof sql, "RESUME %s CLUSTER WINDOW %lld", db, window);
-	else
-		snprintf(sql, sizeof sql, "RESUME %s CLUSTER", db);
-	int rc = ctl_resume_run(ctl, db, sql, quiet_not_paused);
-	if (rc == CTL_EXIT_OK && window > 0)
-		fprintf(stderr, "sluicectl: %s resumed on every member (cluster window %lld)\n", db, window);
-	else if (rc == CTL_EXIT_OK)
-		fprintf(stderr, "sluicectl: %s resumed on every member\n", db);
-	return rc;
+	return ctl_resume_in(ctl, db, window, quiet_not_paused, true);
 }
 
 int ctl_cluster_status(struct ctl *ctl, const char *db)

@@ -115,19 +115,30 @@ int ctl_resume_run(struct ctl *ctl, const char *db, const char *sql, bool quiet_
 	return rc;
 }
 
-int ctl_resume(struct ctl *ctl, const char *db, long long window, bool quiet_not_paused)
+int ctl_resume_in(struct ctl *ctl, const char *db, long long window, bool quiet_not_paused,
+		  bool cluster)
 {
+	const char *scope = cluster ? " CLUSTER" : "";
 	char sql[160];
 	if (window > 0)
-		snprintf(sql, sizeof sql, "RESUME %s WINDOW %lld", db, window);
+		snprintf(sql, sizeof sql, "RESUME %s%s WINDOW %lld", db, scope, window);
 	else
-		snprintf(sql, sizeof sql, "RESUME %s", db);
+		snprintf(sql, sizeof sql, "RESUME %s%s", db, scope);
 	int rc = ctl_resume_run(ctl, db, sql, quiet_not_paused);
-	if (rc == CTL_EXIT_OK && window > 0)
-		fprintf(stderr, "sluicectl: %s resumed (window %lld)\n", db, window);
-	else if (rc == CTL_EXIT_OK)
-		fprintf(stderr, "sluicectl: %s resumed\n", db);
+	if (rc != CTL_EXIT_OK)
+		return rc;
+	const char *where = cluster ? " on every member" : "";
+	if (window > 0)
+		fprintf(stderr, "sluicectl: %s resumed%s (%swindow %lld)\n", db, where,
+			cluster ? "cluster " : "", window);
+	else
+		fprintf(stderr, "sluicectl: %s resumed%s\n", db, where);
 	return rc;
+}
+
+int ctl_resume(struct ctl *ctl, const char *db, long long window, bool quiet_not_paused)
+{
+	return ctl_resume_in(ctl, db, window, quiet_not_paused, false);
 }
 
 static const char *or_unknown(const char *s)

@@ -89,6 +89,10 @@ int ctl_resume(struct ctl *ctl, const char *db, long long window, bool quiet_not
 /* Run a RESUME statement `sql` for db (one more try on a new console
  * connection if the old one was dropped); prints only errors. */
 int ctl_resume_run(struct ctl *ctl, const char *db, const char *sql, bool quiet_not_paused);
+/* RESUME db [CLUSTER] [WINDOW n], and a line saying so: ctl_resume and
+ * ctl_cluster_resume. */
+int ctl_resume_in(struct ctl *ctl, const char *db, long long window, bool quiet_not_paused,
+		  bool cluster);
 /* The last finished window's figures; waits up to ~1 s for schema_after. */
 void ctl_print_window(struct ctl *ctl, const char *db, long long window);
 int ctl_status(struct ctl *ctl, const char *db);
