@@ -61,10 +61,12 @@ enum relay_result {
 
 typedef enum relay_action (*relay_inspect_fn)(void *owner, char type,
 					     const uint8_t *body, size_t len);
-/* Optional per-message hooks (no pull-up): `observe` sees every message's
- * type when its header arrives and may drop it (RELAY_DROP) or let it
- * pass (RELAY_FORWARD, then `inspect` rules apply); `after` runs once the
- * whole message has been passed or dropped. */
+/* Optional per-message hooks (no pull-up): `observe` sees the type of each
+ * message of its `observe_types` when its header arrives and may drop it
+ * (RELAY_DROP) or let it pass (RELAY_FORWARD, then `inspect` rules apply);
+ * `after` runs, for its `after_types`, once the whole message has been
+ * passed or dropped. A hook that cares about a few types only is not
+ * called for the rest (a DataRow is most of what a server sends). */
 typedef enum relay_action (*relay_observe_fn)(void *owner, char type);
 typedef void (*relay_after_fn)(void *owner, char type);
 /* Optional: sees the start of a message of a `peek` type before it
@@ -92,6 +94,8 @@ struct relay_spec {
 	bool unsync[256];         /* types that open work a later sync point ends */
 	bool peek_types[256];     /* types shown to `peek` */
 	bool head[256];           /* inspect types shown by their head when long */
+	bool observe_types[256];  /* types `observe` sees (the others pass unseen) */
+	bool after_types[256];    /* types `after` runs for */
 	uint32_t max_len;         /* longest message accepted */
 	uint32_t max_inspect_len; /* longest message that may be pulled up */
 	uint32_t head_len;        /* body bytes of a long `head` message shown */

@@ -1,7 +1,7 @@
 /*
  * link.c — a client linked to a server (link.h): pairing them, the relay
- * in both directions with the tables that say what each side's messages
- * mean, backpressure on both sides, the one rule for "between
+ * in both directions (what each side's messages mean is link_hooks.c's),
+ * backpressure on both sides, the one rule for "between
  * transactions", the release decision per pool mode, and the fate of the
  * client when its server goes away. The ops tables at the end are how
  * server, pool, gate, prepared and client report to the pair's owner.
@@ -16,6 +16,7 @@
 #include "config.h"
 #include "gate.h"
 #include "link.h"
+#include "link_hooks.h"
 #include "log.h"
 #include "pool.h"
 #include "pool_timers.h"
@@ -27,8 +28,6 @@
 #include "sqlstate.h"
 #include "stats.h"
 
-static struct relay_spec client_spec, client_spec_tracked, client_spec_watched;
-static struct relay_spec server_spec, server_spec_tracked, server_spec_describing;
 static void client_relay(struct client *c);
 static void server_relay(struct server *s);
 static void note_flight(struct client *c);
@@ -280,9 +279,7 @@ static void relay_to_server(struct client *c)
 		}
 		c->xact_start = rt_now();
 	}
-	struct relay_spec *spec = client_tracks_statements(c) ? &client_spec_tracked
-				  : session_state_watch(c) ? &client_spec_watched : &client_spec;
-	spec->max_len = (uint32_t)rt.cfg->max_packet_size;
+	const struct relay_spec *spec = link_client_spec(c);
 	for (;;) {
 		uint32_t before = c->relay.counted;
 		enum relay_result r = relay_run(&c->relay, c->conn.in, s->conn.out, spec, c,
@@ -342,177 +339,7 @@ static void relay_to_server(struct client *c)
 	}
 }
 
-static enum relay_action client_inspect(void *owner, char type, const uint8_t *body, size_t len)
-{
-	if (type == 'X')
-		return RELAY_DROP_STOP;
-	if (!client_tracks_statements(owner))
-		return type == 'P' ? prepared_parse_watched(owner, body, len) : RELAY_FORWARD;
-	return prepared_client_message(owner, type, body, len);
-}
-
-static enum relay_action client_observe(void *owner, char type)
-{
-	return prepared_client_observe(owner, type);
-}
-
-static enum relay_action client_scan(void *owner, char type, const uint8_t *p, size_t n, bool last)
-{
-	return prepared_client_scan(owner, p, n, last);
-}
-
-/* The start of each query, for the gate's report of what still runs. */
-static void client_peek(void *owner, char type, const uint8_t *msg, size_t avail)
-{
-	struct client *c = owner;
-	struct server *s = c->server;
-	uint8_t buf[PQ_HEADER_LEN + 64 + sizeof s->last_query];
-	size_t n = avail < sizeof buf - 1 ? avail : sizeof buf - 1;
-	if (!s || n <= PQ_HEADER_LEN)
-		return;
-	memcpy(buf, msg, n);
-	buf[n] = 0;
-	const char *q = (const char *)buf + PQ_HEADER_LEN;
-	if (type == 'P') {
-		/* statement name, then the query */
-		size_t name = strnlen(q, n - PQ_HEADER_LEN);
-		if (PQ_HEADER_LEN + name + 1 >= n)
-			return;
-		q += name + 1;
-	}
-	/* cut to fit, on purpose (snprintf here trips -Wformat-truncation at -O1) */
-	size_t len = strnlen(q, sizeof s->last_query - 1);
-	memcpy(s->last_query, q, len);
-	s->last_query[len] = 0;
-}
-
 /* ---- server -> client ---- */
-
-/* A server's FATAL (it is going away) would tell a transaction-pooled
- * client that its own connection is over, but sluice keeps that client:
- * it gets the same error as ERROR. */
-static bool is_fatal(const uint8_t *body, size_t len)
-{
-	struct pq_error_fields f;
-	return proto_parse_error(body, len, &f) &&
-	       (!strcmp(f.severity, "FATAL") || !strcmp(f.severity, "PANIC"));
-}
-
-static enum relay_action soften_fatal(struct server *s, struct client *c,
-				      const uint8_t *body, size_t len)
-{
-	struct pq_error_fields f;
-	if (!proto_parse_error(body, len, &f))
-		return RELAY_FAIL;
-	if (strcmp(f.severity, "FATAL") != 0 && strcmp(f.severity, "PANIC") != 0)
-		return RELAY_FORWARD;
-	s->said_fatal = true;
-	struct pq_writer w;
-	pq_writer_init(&w);
-	proto_build_error(&w, "ERROR", f.sqlstate, f.message, f.detail);
-	bool ok = pq_writer_ok(&w);
-	relay_flush(&s->relay);   /* after what the relay passed before it */
-	if (ok)
-		ok = conn_add(&c->conn, w.buf, w.len);
-	pq_writer_free(&w);
-	return ok ? RELAY_DROP : RELAY_FAIL;
-}
-
-/* A ReadyForQuery: the release decision per pool mode. */
-static enum relay_action on_ready(struct server *s, struct client *c)
-{
-	if (s->relay.counted > c->relay.counted) {
-		/* (already counted: the relay counts before it shows) Every
-		 * ReadyForQuery answers one Query, Sync or FunctionCall of
-		 * the client's; this one answers none. Whatever follows can
-		 * no longer be matched to what the client asked. */
-		s->violation = "ReadyForQuery when no query was waiting for one";
-		return RELAY_FAIL;
-	}
-	bool answered = c->relay.counted == s->relay.counted;
-	stats_ready(&s->clock, s->pool->stats, s->txn_status, !answered || c->relay.unsynced);
-	if (c->state_notice) {
-		relay_flush(&s->relay);   /* the NOTICE goes before this ReadyForQuery */
-		if (conn_out(&c->conn))
-			session_state_notices(c, c->conn.out);
-	}
-	if (answered && c->state_clear)
-		session_state_answered(c);   /* may unpin: then released below */
-	if (rt.cfg->query_timeout > 0)
-		conn_timer(&s->conn, answered ? 0 : rt.cfg->query_timeout);
-	if (s->pool->mode == POOL_SESSION) {
-		/* shutting down: a session ends at its transaction's end */
-		if (rt.shutdown == RT_WAIT_SERVERS && s->txn_status == 'I' && answered &&
-		    !c->relay.unsynced)
-			return RELAY_FORWARD_STOP;
-		if (answered)
-			client_idle_timer(c, s->txn_status);
-		return RELAY_FORWARD;
-	}
-	if (s->pool->mode == POOL_STATEMENT && s->txn_status != 'I')
-		return RELAY_FORWARD_STOP;
-	if (c->pinned) {
-		if (answered && !c->relay.unsynced)
-			client_idle_timer(c, s->txn_status);
-		return RELAY_FORWARD;
-	}
-	if (answered && !c->relay.unsynced) {
-		if (s->txn_status == 'I')
-			return RELAY_FORWARD_STOP;   /* transaction over (if nothing else is owed) */
-		client_idle_timer(c, s->txn_status);
-	}
-	return RELAY_FORWARD;
-}
-
-static enum relay_action server_inspect(void *owner, char type, const uint8_t *body, size_t len)
-{
-	struct server *s = owner;
-	struct client *c = s->client;
-	switch (type) {
-	case 'Z':
-		if (!proto_parse_ready(body, len, &s->txn_status))
-			return RELAY_FAIL;
-		return c ? on_ready(s, c) : RELAY_FORWARD;
-	case 'S': {
-		const char *name, *value;
-		if (!proto_parse_param_status(body, len, &name, &value))
-			return RELAY_FAIL;
-		(void)varcache_set(&s->vars, name, value);
-		if (c)
-			(void)varcache_set(&c->vars, name, value);
-		return RELAY_FORWARD;
-	}
-	case 'C':
-		server_note_command(s, body, len);
-		return RELAY_FORWARD;
-	case 'E': {
-		enum relay_action act = s->stmts ? prepared_server_message(s, type, body, len) : RELAY_FORWARD;
-		if (act != RELAY_FORWARD)
-			return act;
-		if (c)
-			c->state_clear = 0;   /* the clearing statement may not have run */
-		if (c && s->pool->mode == POOL_SESSION && is_fatal(body, len))
-			s->said_fatal = true;   /* the session ends with it, as on PostgreSQL */
-		return c && s->pool->mode != POOL_SESSION ? soften_fatal(s, c, body, len) : RELAY_FORWARD;
-	}
-	case 't':
-	case 'T':
-	case 'n':
-		return prepared_server_message(s, type, body, len);
-	default:
-		return RELAY_FORWARD;
-	}
-}
-
-static enum relay_action server_observe(void *owner, char type)
-{
-	return prepared_server_observe(owner, type);
-}
-
-static void server_after(void *owner, char type)
-{
-	prepared_server_after(owner, type);
-}
 
 /* A transaction (or statement) ended: the client gives the server back. */
 static void transaction_end(struct server *s)
@@ -550,8 +377,7 @@ static void relay_to_client(struct server *s, struct client *c)
 {
 	for (;;) {
 		/* chosen per run: only the client side adds what is owed */
-		const struct relay_spec *spec = !s->stmts ? &server_spec
-			: prepared_server_describing(s) ? &server_spec_describing : &server_spec_tracked;
+		const struct relay_spec *spec = link_server_spec(s);
 		size_t in_before = conn_in_len(&s->conn);
 		if (!conn_out(&c->conn)) {
 			client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
@@ -722,78 +548,3 @@ void link_init(void)
 	prepared_set_owner(client_failed);
 	client_set_link(&client_ops);
 }
-
-/* ---- the relay's tables ---- */
-
-/* Every client side counts its sync points (Query, Sync, FunctionCall)
- * and notes the types that open work a later sync point ends. */
-#define CLIENT_SYNC_TYPES \
-	.count = { ['Q'] = true, ['S'] = true, ['F'] = true }, \
-	.unsync = { ['P'] = true, ['B'] = true, ['E'] = true, ['D'] = true, ['C'] = true, ['H'] = true }
-
-static struct relay_spec client_spec = {
-	.inspect = { ['X'] = true },
-	.peek_types = { ['Q'] = true, ['P'] = true },
-	.peek = client_peek,
-	CLIENT_SYNC_TYPES,
-	.max_len = PQ_MESSAGE_MAX,
-	.max_inspect_len = 4,
-	.fn = client_inspect,
-};
-
-/* Parse/Bind/Describe/Close are read to be rewritten: a Parse whole (its
- * text is what other servers are given), the others by their head, the
- * names in front; the rest streams (a Bind's parameters). */
-static struct relay_spec client_spec_tracked = {
-	.inspect = { ['X'] = true, ['P'] = true, ['B'] = true, ['D'] = true, ['C'] = true },
-	.head = { ['B'] = true, ['D'] = true, ['C'] = true },
-	.head_len = PREPARED_HEAD_LEN,
-	.peek_types = { ['Q'] = true, ['P'] = true },
-	.peek = client_peek,
-	CLIENT_SYNC_TYPES,
-	.max_len = PQ_MESSAGE_MAX,
-	.max_inspect_len = PQ_MESSAGE_MAX,
-	.fn = client_inspect,
-	.observe = client_observe,
-	/* SQL naming sluice's statements is refused (prepared_sql.c) */
-	.scan_types = { ['Q'] = true },
-	.scan = client_scan,
-};
-
-/* No statement tracking, but session state is watched for
- * (transaction_session_state): Query texts scanned, Parses read whole. */
-static struct relay_spec client_spec_watched = {
-	.inspect = { ['X'] = true, ['P'] = true },
-	.peek_types = { ['Q'] = true, ['P'] = true },
-	.peek = client_peek,
-	CLIENT_SYNC_TYPES,
-	.max_len = PQ_MESSAGE_MAX,
-	.max_inspect_len = PQ_MESSAGE_MAX,
-	.fn = client_inspect,
-	.scan_types = { ['Q'] = true },
-	.scan = client_scan,
-};
-
-static struct relay_spec server_spec = {
-	.inspect = { ['Z'] = true, ['S'] = true, ['E'] = true },
-	.count = { ['Z'] = true },
-	.max_len = PQ_MESSAGE_MAX,
-	.max_inspect_len = SERVER_CONTROL_MSG_MAX,
-	.fn = server_inspect,
-};
-
-/* A server that has met named prepared statements also settles the
- * responses its client is owed (prepared.c), and reads the descriptions of
- * statements while some are owed (`...`: the types inspected besides). */
-#define TRACKED_SPEC(...) { \
-	.inspect = { ['Z'] = true, ['S'] = true, ['C'] = true, ['E'] = true, __VA_ARGS__ }, \
-	.count = { ['Z'] = true }, \
-	.max_len = PQ_MESSAGE_MAX, \
-	.max_inspect_len = SERVER_CONTROL_MSG_MAX, \
-	.fn = server_inspect, \
-	.observe = server_observe, \
-	.after = server_after, \
-}
-static struct relay_spec server_spec_tracked = TRACKED_SPEC();
-static struct relay_spec server_spec_describing =
-	TRACKED_SPEC(['t'] = true, ['T'] = true, ['n'] = true);

@@ -236,7 +236,7 @@ static enum relay_result walk(struct run *x, const struct relay_spec *spec, void
 			r->pending -= (uint32_t)n;
 			if (r->pending > 0)
 				return RELAY_IDLE;
-			if (spec->after)
+			if (spec->after && spec->after_types[(uint8_t)r->cur_type])
 				run_after(x, spec, owner, r->cur_type);
 			continue;
 		}
@@ -259,8 +259,9 @@ static enum relay_result walk(struct run *x, const struct relay_spec *spec, void
 			size_t in_chain = x->chain_len - x->run;
 			spec->peek(owner, h.type, hp, in_chain < total ? in_chain : total);
 		}
+		bool observe = spec->observe && spec->observe_types[type];
 		if (!spec->inspect[type]) {
-			enum relay_action act = spec->observe ? spec->observe(owner, h.type) : RELAY_FORWARD;
+			enum relay_action act = observe ? spec->observe(owner, h.type) : RELAY_FORWARD;
 			note_type(r, spec, type);
 			size_t n = avail < total ? avail : total;
 			r->dropping = act == RELAY_DROP;
@@ -279,7 +280,7 @@ static enum relay_result walk(struct run *x, const struct relay_spec *spec, void
 			}
 			take(x, n, r->dropping);
 			r->pending = (uint32_t)(total - n);
-			if (r->pending == 0 && spec->after)
+			if (r->pending == 0 && spec->after && spec->after_types[type])
 				run_after(x, spec, owner, h.type);
 			continue;
 		}
@@ -293,7 +294,7 @@ static enum relay_result walk(struct run *x, const struct relay_spec *spec, void
 		const uint8_t *msg = view(x, shown);
 		if (!msg)
 			return RELAY_FAILED;
-		enum relay_action act = spec->observe ? spec->observe(owner, h.type) : RELAY_FORWARD;
+		enum relay_action act = observe ? spec->observe(owner, h.type) : RELAY_FORWARD;
 		note_type(r, spec, type);
 		size_t skip = 0;
 		if (act == RELAY_FORWARD) {
@@ -322,7 +323,7 @@ static enum relay_result walk(struct run *x, const struct relay_spec *spec, void
 			return RELAY_FAILED;
 		}
 		/* with bytes still to come, `after` runs once they have passed */
-		if (r->pending == 0 && spec->after)
+		if (r->pending == 0 && spec->after && spec->after_types[type])
 			run_after(x, spec, owner, h.type);
 		if (act == RELAY_FORWARD_STOP || act == RELAY_DROP_STOP)
 			return RELAY_STOPPED;

@@ -46,6 +46,7 @@ struct owner {
 	int scan_calls, scan_ends;
 	size_t head_shown, head_body; /* inspect of a 'B': what it was shown */
 	bool head_drop;               /* inspect of a 'B': drop it */
+	const struct relay_spec *spec; /* relay_split's, when not `spec` */
 };
 
 static enum relay_action inspect(void *arg, char type, const uint8_t *body, size_t len)
@@ -140,7 +141,9 @@ static struct relay_spec spec = {
 	.max_inspect_len = 100,
 	.fn = inspect,
 	.observe = observe,
+	.observe_types = { [0 ... 255] = true },
 	.after = after,
+	.after_types = { [0 ... 255] = true },
 	.peek = peek,
 	.scan_types = { ['Q'] = true },
 	.scan = scan,
@@ -162,10 +165,11 @@ static char *relay_split(struct owner *o, const uint8_t *in, size_t len, size_t 
 {
 	struct evbuffer *src = evbuffer_new();
 	o->dst = evbuffer_new();
+	const struct relay_spec *sp = o->spec ? o->spec : &spec;
 	evbuffer_add(src, in, cut);
-	*last = relay_run(&o->r, src, o->dst, &spec, o, 1 << 20);
+	*last = relay_run(&o->r, src, o->dst, sp, o, 1 << 20);
 	evbuffer_add(src, in + cut, len - cut);
-	*last = relay_run(&o->r, src, o->dst, &spec, o, 1 << 20);
+	*last = relay_run(&o->r, src, o->dst, sp, o, 1 << 20);
 	char *s = contents(o->dst, out_len);
 	ok(evbuffer_get_length(src) == 0 || *last == RELAY_STOPPED, "cut %zu: the input is used up", cut);
 	evbuffer_free(src);
@@ -207,6 +211,47 @@ static void test_order_at_every_cut(void)
 	       "the hook's answer in its place");
 	is_int(afters, (int)len + 1, "every cut: `after` once per message, in order");
 	is_int(counts, (int)len + 1, "every cut: one counted type, nothing pending");
+}
+
+/* `observe` and `after` see only their types: the others pass unseen,
+ * whole or in pieces. */
+static void test_hook_types(void)
+{
+	struct relay_spec typed = spec, unseen = spec;
+	memset(typed.observe_types, 0, sizeof typed.observe_types);
+	memset(typed.after_types, 0, sizeof typed.after_types);
+	typed.observe_types['X'] = true;
+	typed.after_types['X'] = typed.after_types['C'] = typed.after_types['Z'] = true;
+	memset(unseen.observe_types, 0, sizeof unseen.observe_types);
+	uint8_t in[512];
+	size_t len = 0;
+	len += put(in + len, 'T', "row description");
+	len += put(in + len, 'D', "a data row");
+	size_t x_at = len;
+	size_t x_len = put(in + len, 'X', "dropped by observe, streamed in pieces");
+	len += x_len;
+	len += put(in + len, 'C', "SELECT 1");
+	len += put(in + len, 'Z', "I");
+	uint8_t want[512];
+	memcpy(want, in, x_at);
+	memcpy(want + x_at, in + x_at + x_len, len - x_at - x_len);
+	int dropped = 0, afters = 0, passed = 0;
+	for (size_t cut = 0; cut <= len; cut++) {
+		struct owner o = { .drop_type = 'X', .spec = &typed };
+		size_t olen;
+		enum relay_result res;
+		char *got = relay_split(&o, in, len, cut, &olen, &res);
+		dropped += olen == len - x_len && !memcmp(got, want, olen);
+		afters += o.nafter == 3 && !memcmp(o.after, "XCZ", 3);
+		free(got);
+		struct owner u = { .drop_type = 'X', .spec = &unseen };
+		got = relay_split(&u, in, len, cut, &olen, &res);
+		passed += olen == len && !memcmp(got, in, len);
+		free(got);
+	}
+	is_int(dropped, (int)len + 1, "every cut: a type `observe` sees is dropped by it");
+	is_int(afters, (int)len + 1, "every cut: `after` only for its types, in order");
+	is_int(passed, (int)len + 1, "every cut: a type `observe` does not see passes");
 }
 
 static void test_stop_leaves_the_rest(void)
@@ -458,6 +503,7 @@ int main(void)
 {
 	test_head();
 	test_order_at_every_cut();
+	test_hook_types();
 	test_stop_leaves_the_rest();
 	test_peek();
 	test_wait_and_peek_next();
