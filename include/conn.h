@@ -51,6 +51,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+
+#include <event2/buffer.h>
+
 #include "compiler.h"
 #include "list.h"
 #include "proto.h"
@@ -132,7 +135,11 @@ void conn_close(struct conn *c);
 void conn_close_flushed(struct conn *c);
 /* Frees buffers and events; called by the owner's destroy. */
 void conn_release(struct conn *c);
-size_t conn_out_len(const struct conn *c);
+/* inline: asked several times per message relayed */
+static inline size_t conn_out_len(const struct conn *c)
+{
+	return c->out ? evbuffer_get_length(c->out) : 0;
+}
 /* c->out; after conn_shed it may be NULL until this makes it again. */
 struct evbuffer *conn_out(struct conn *c);
 void conn_shed(struct conn *c);
@@ -145,7 +152,10 @@ bool conn_add(struct conn *c, const void *data, size_t len);
  * when all pq_msg_total(hdr) bytes are there, PQ_FRAME_BAD when its length
  * is below 4 or above max, else not yet. */
 enum pq_frame conn_frame(const struct conn *c, uint32_t max, struct pq_header *hdr);
-size_t conn_in_len(const struct conn *c);
+static inline size_t conn_in_len(const struct conn *c)
+{
+	return c->in ? evbuffer_get_length(c->in) : 0;
+}
 /* True when c->out is above the high watermark; arms CONN_EV_DRAINED. */
 bool conn_out_full(struct conn *c);
 

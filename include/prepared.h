@@ -36,7 +36,7 @@
  *   prepared_refused_parse(c, body, len, w)  that Parse with the refusal
  *   prepared_parse_watched(c, body, len) a Parse without statement tracking:
  *                                       verdict, and the refusal in its place
- *   prepared_client_idle(c, max_len)    a client without a server: answer
+ *   prepared_client_idle(c, max_len, next) a client without a server: answer
  *                                       what needs none
  *   prepared_server_observe(s, type)    server side: drop replies to ours
  *   prepared_server_message(s, type, body, len)   server side: descriptions
@@ -102,7 +102,8 @@ enum prepared_idle {
 	PREPARED_IDLE_FAIL,       /* out of memory */
 	PREPARED_IDLE_FULL,       /* the client's output is over its mark: stop reading */
 };
-enum prepared_idle prepared_client_idle(struct client *c, uint32_t max_len);
+/* *next: the type of the message that needs a server (PREPARED_IDLE_SERVER) */
+enum prepared_idle prepared_client_idle(struct client *c, uint32_t max_len, char *next);
 
 enum relay_action prepared_server_observe(struct server *s, char type);
 enum relay_action prepared_server_message(struct server *s, char type,

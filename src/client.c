@@ -416,11 +416,11 @@ static void client_on_wait_timer(struct client *c)
 
 void client_on_idle_input(struct client *c)
 {
-	uint8_t hdr[PQ_HEADER_LEN];
+	char type = 0;
 	if (client_tracks_statements(c)) {
 		/* a server is taken only when there is work for it */
 		size_t in_before = conn_in_len(&c->conn);
-		enum prepared_idle res = prepared_client_idle(c, (uint32_t)rt.cfg->max_packet_size);
+		enum prepared_idle res = prepared_client_idle(c, (uint32_t)rt.cfg->max_packet_size, &type);
 		if (conn_in_len(&c->conn) != in_before)
 			client_idle_timer(c, 'I');   /* it spoke: idle from now */
 		if (conn_out_len(&c->conn) > 0)
@@ -436,10 +436,14 @@ void client_on_idle_input(struct client *c)
 		if (res != PREPARED_IDLE_SERVER)
 			return;
 	}
-	if (conn_in_len(&c->conn) < PQ_HEADER_LEN)
-		return;
-	evbuffer_copyout(c->conn.in, hdr, PQ_HEADER_LEN);
-	if (hdr[0] == 'X') {
+	if (!type) {   /* (prepared_client_idle read it already) */
+		uint8_t hdr[PQ_HEADER_LEN];
+		if (conn_in_len(&c->conn) < PQ_HEADER_LEN)
+			return;
+		evbuffer_copyout(c->conn.in, hdr, PQ_HEADER_LEN);
+		type = (char)hdr[0];
+	}
+	if (type == 'X') {
 		client_close(c, "client terminated", false);
 		return;
 	}

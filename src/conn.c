@@ -570,11 +570,6 @@ void conn_release(struct conn *c)
 	c->fd = -1;
 }
 
-size_t conn_out_len(const struct conn *c)
-{
-	return c->out ? evbuffer_get_length(c->out) : 0;
-}
-
 struct evbuffer *conn_out(struct conn *c)
 {
 	if (!c->out)
@@ -619,11 +614,6 @@ enum pq_frame conn_frame(const struct conn *c, uint32_t max, struct pq_header *h
 	if (f == PQ_FRAME_BAD)
 		return f;
 	return avail >= pq_msg_total(hdr) ? PQ_FRAME_COMPLETE : PQ_FRAME_HEADER;
-}
-
-size_t conn_in_len(const struct conn *c)
-{
-	return c->in ? evbuffer_get_length(c->in) : 0;
 }
 
 bool conn_out_full(struct conn *c)

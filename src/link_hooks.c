@@ -40,27 +40,26 @@ static enum relay_action client_scan(void *owner, char type, const uint8_t *p, s
 	return prepared_client_scan(owner, p, n, last);
 }
 
-/* The start of each query, for the gate's report of what still runs. */
+/* The start of each query, for the gate's report of what still runs:
+ * copied straight from the bytes shown (`avail` of them, header
+ * included), cut at its end or at the room there is. */
 static void client_peek(void *owner, char type, const uint8_t *msg, size_t avail)
 {
 	struct client *c = owner;
 	struct server *s = c->server;
-	uint8_t buf[PQ_HEADER_LEN + 64 + sizeof s->last_query];
-	size_t n = avail < sizeof buf - 1 ? avail : sizeof buf - 1;
-	if (!s || n <= PQ_HEADER_LEN)
+	if (!s || avail <= PQ_HEADER_LEN)
 		return;
-	memcpy(buf, msg, n);
-	buf[n] = 0;
-	const char *q = (const char *)buf + PQ_HEADER_LEN;
+	const char *q = (const char *)msg + PQ_HEADER_LEN;
+	size_t left = avail - PQ_HEADER_LEN;
 	if (type == 'P') {
 		/* statement name, then the query */
-		size_t name = strnlen(q, n - PQ_HEADER_LEN);
-		if (PQ_HEADER_LEN + name + 1 >= n)
+		const char *end = memchr(q, 0, left);
+		if (!end || (size_t)(end - q) + 1 >= left)
 			return;
-		q += name + 1;
+		left -= (size_t)(end - q) + 1;
+		q = end + 1;
 	}
-	/* cut to fit, on purpose (snprintf here trips -Wformat-truncation at -O1) */
-	size_t len = strnlen(q, sizeof s->last_query - 1);
+	size_t len = strnlen(q, left < sizeof s->last_query - 1 ? left : sizeof s->last_query - 1);
 	memcpy(s->last_query, q, len);
 	s->last_query[len] = 0;
 }

@@ -627,7 +627,10 @@ enum relay_action prepared_client_observe(struct client *c, char type)
 	 * transaction's state: in a COPY their Query's ReadyForQuery is still
 	 * owed, and after a failed one (sent eagerly, arriving late)
 	 * PostgreSQL ignores them. */
-	if (s->stmts && !strchr("SHPBDCdcf", type))
+	static const bool idle_types[256] = { ['S'] = true, ['H'] = true, ['P'] = true, ['B'] = true,
+					      ['D'] = true, ['C'] = true, ['d'] = true, ['c'] = true,
+					      ['f'] = true };
+	if (s->stmts && !idle_types[(uint8_t)type])
 		s->stmts->worked = true;
 	return ok ? RELAY_FORWARD : RELAY_FAIL;
 }

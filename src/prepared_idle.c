@@ -79,7 +79,7 @@ static enum prepared_idle answer_one(struct client *c, char type, const uint8_t 
 	}
 }
 
-enum prepared_idle prepared_client_idle(struct client *c, uint32_t max_len)
+enum prepared_idle prepared_client_idle(struct client *c, uint32_t max_len, char *next)
 {
 	for (;;) {
 		size_t avail = conn_in_len(&c->conn);
@@ -90,9 +90,11 @@ enum prepared_idle prepared_client_idle(struct client *c, uint32_t max_len)
 		const uint8_t *hdr = evbuffer_pullup(c->conn.in, PQ_HEADER_LEN);   /* in place, as a rule */
 		if (!hdr)
 			return PREPARED_IDLE_FAIL;
-		char type = (char)hdr[0];
+		char type = *next = (char)hdr[0];
 		uint32_t mlen = (uint32_t)hdr[1] << 24 | (uint32_t)hdr[2] << 16 | (uint32_t)hdr[3] << 8 | hdr[4];
-		if (mlen < 4 || mlen > max_len || !strchr("PDCHS", type) || type == 0)
+		static const bool answerable[256] = { ['P'] = true, ['D'] = true, ['C'] = true,
+						      ['H'] = true, ['S'] = true };
+		if (mlen < 4 || mlen > max_len || !answerable[(uint8_t)type])
 			return PREPARED_IDLE_SERVER;   /* the relay judges it */
 		size_t total = (size_t)mlen + 1;
 		if (avail < total)

@@ -706,7 +706,7 @@ static inline bool worth_a_look(const uint8_t *p, size_t n, size_t i, bool selec
 	case 'x': return i > 0 && (p[i - 1] | 0x20) == 'e';
 	case 'm': return select;
 	case '_' | 0x20: return next == 'a' || next == 'c';
-	case ';': return i + 1 < n;
+	case ';': return i + 1 < n && p[i + 1] != 0;   /* (a Query's text ends ";\0") */
 	default: return true;   /* & */
 	}
 }
@@ -732,10 +732,18 @@ static bool filter(const uint8_t *p, size_t n, int look)
 			if (worth_a_look(p, n, i + (size_t)__builtin_ctz(hits), select) &&
 			    anchor(p, n, i + (size_t)__builtin_ctz(hits), &select, &temp))
 				return true;
-	if (i < n) {   /* the rest, through a zero-padded copy: no byte loop */
-		uint8_t tail[16] = { 0 };
-		memcpy(tail, p + i, n - i);
-		for (unsigned hits = anchors16(tail, look) & ((1u << (n - i)) - 1); hits; hits &= hits - 1)
+	if (i < n) {
+		/* the rest: the last sixteen bytes again, the bits of those
+		 * seen dropped; a shorter text through a zero-padded copy */
+		unsigned hits;
+		if (n >= 16) {
+			hits = anchors16(p + n - 16, look) >> (16 - (n - i));
+		} else {
+			uint8_t tail[16] = { 0 };
+			memcpy(tail, p + i, n - i);
+			hits = anchors16(tail, look) & ((1u << (n - i)) - 1);
+		}
+		for (; hits; hits &= hits - 1)
 			if (worth_a_look(p, n, i + (size_t)__builtin_ctz(hits), select) &&
 			    anchor(p, n, i + (size_t)__builtin_ctz(hits), &select, &temp))
 				return true;
