@@ -182,7 +182,8 @@ bool client_startup_settle(struct client *c)
 	/* parameters the client did not give take the pool's defaults, where
 	 * known (pool_defaults_known: else its server tells, at the welcome) */
 	uint32_t mine = startup_set_tracked(set);
-	for (int i = 0; i < varcache_count(); i++)
+	int count = varcache_count();
+	for (int i = 0; i < count; i++)
 		if (!(mine & (1u << i)) && !varcache_get(&c->vars, i) && varcache_get(&p->defaults, i))
 			varcache_set_held(&c->vars, i, varcache_get(&p->defaults, i));
 	return true;
