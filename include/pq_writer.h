@@ -4,6 +4,8 @@
  *
  * INTERFACE ROUTINES
  *   pq_writer_init / pq_writer_free
+ *   pq_writer_init_room(w, room, size)   start in the caller's buffer
+ *                          (on the stack); grows to the heap past it
  *   pq_begin(w, type)      start a message (type 0: untyped, as startup)
  *   pq_put_u8/u16/u32/bytes/cstring
  *   pq_end(w)              patch the length of the message begun last
@@ -31,9 +33,11 @@ struct pq_writer {
 	size_t len, cap;
 	size_t msg_start;   /* offset of the current message's length field */
 	bool failed;
+	bool borrowed;      /* buf is the caller's (pq_writer_init_room): not freed */
 };
 
 void pq_writer_init(struct pq_writer *w);
+void pq_writer_init_room(struct pq_writer *w, void *room, size_t size);
 void pq_writer_free(struct pq_writer *w);
 void pq_writer_reset(struct pq_writer *w);
 void pq_begin(struct pq_writer *w, char type);

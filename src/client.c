@@ -188,8 +188,9 @@ static void client_close(struct client *c, const char *reason, bool flush)
 
 void client_add_error(struct client *c, const char *severity, const char *sqlstate, const char *msg)
 {
+	uint8_t room[640];   /* client_fail's messages are at most 512 bytes */
 	struct pq_writer w;
-	pq_writer_init(&w);
+	pq_writer_init_room(&w, room, sizeof room);
 	proto_build_error(&w, severity, sqlstate, msg, NULL);
 	if (pq_writer_ok(&w))
 		(void)conn_add(&c->conn, w.buf, w.len);
@@ -335,16 +336,22 @@ void client_welcome(struct client *c)
 {
 	const struct param_list *pl = &c->pool->welcome;
 	const struct welcome_prep *wp = pool_welcome(c->pool);
+	uint8_t room[1024];   /* PostgreSQL's welcome is about 400 bytes */
 	struct pq_writer w;
-	pq_writer_init(&w);
+	pq_writer_init_room(&w, room, sizeof room);
 	proto_build_auth(&w, PQ_AUTH_OK, NULL, 0);
 	for (size_t i = 0; i < pl->n; i++) {
-		/* the untracked values are every client's: built once (pool_welcome) */
+		/* the untracked values are every client's: built once
+		 * (pool_welcome), and a run of them is copied in one piece */
 		int vi = wp ? wp->vi[i] : varcache_index(pl->names[i]);
-		if (vi < 0 && wp)
-			pq_put_bytes(&w, wp->msgs + (i ? wp->end[i - 1] : 0), wp->end[i] - (i ? wp->end[i - 1] : 0));
-		else
+		if (vi < 0 && wp) {
+			size_t from = i ? wp->end[i - 1] : 0;
+			while (i + 1 < pl->n && wp->vi[i + 1] < 0)
+				i++;
+			pq_put_bytes(&w, wp->msgs + from, wp->end[i] - from);
+		} else {
 			proto_build_param_status(&w, pl->names[i], client_welcome_value(c, vi, pl->values[i]));
+		}
 	}
 	proto_build_backend_key(&w, c->cancel_pid, c->cancel_key);
 	proto_build_ready(&w, 'I');

@@ -174,8 +174,9 @@ static size_t server_end_point(SSL *ssl, uint8_t out[64])
 
 static void send_auth(struct client *c, uint32_t code, const void *data, size_t len)
 {
+	uint8_t room[640];   /* a SCRAM message is at most 512 bytes */
 	struct pq_writer w;
-	pq_writer_init(&w);
+	pq_writer_init_room(&w, room, sizeof room);
 	proto_build_auth(&w, code, data, len);
 	if (pq_writer_ok(&w))
 		(void)conn_add(&c->conn, w.buf, w.len);

@@ -12,9 +12,21 @@ void pq_writer_init(struct pq_writer *w)
 	memset(w, 0, sizeof *w);
 }
 
+/* A login's messages (its authentication request, its welcome) are built
+ * and sent at once: in room on the caller's stack they cost no malloc,
+ * realloc and free each. */
+void pq_writer_init_room(struct pq_writer *w, void *room, size_t size)
+{
+	memset(w, 0, sizeof *w);
+	w->buf = room;
+	w->cap = size;
+	w->borrowed = true;
+}
+
 void pq_writer_free(struct pq_writer *w)
 {
-	free(w->buf);
+	if (!w->borrowed)
+		free(w->buf);
 	memset(w, 0, sizeof *w);
 }
 
@@ -38,11 +50,14 @@ static bool reserve(struct pq_writer *w, size_t n)
 	size_t cap = w->cap ? w->cap : 256;
 	while (cap < w->len + n)
 		cap *= 2;
-	uint8_t *nb = realloc(w->buf, cap);
+	uint8_t *nb = w->borrowed ? malloc(cap) : realloc(w->buf, cap);
 	if (!nb) {
 		w->failed = true;
 		return false;
 	}
+	if (w->borrowed)
+		memcpy(nb, w->buf, w->len);
+	w->borrowed = false;
 	w->buf = nb;
 	w->cap = cap;
 	return true;
