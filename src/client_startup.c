@@ -129,7 +129,7 @@ static bool accept_params(struct client *c, const struct pq_startup *st)
 	 * replaces them with PostgreSQL's spelling */
 	for (unsigned i = 0; i < b.n; i++)
 		(void)varcache_set(&c->vars, b.p[i].name, b.p[i].value);
-	bool ok = startup_set_intern(&b, &c->set);
+	bool ok = startup_set_unshared(&b, &c->set);
 	startup_builder_free(&b);
 	if (!ok)
 		client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");

@@ -223,6 +223,7 @@ static bool intern_pairs(struct startup_pair *pairs, unsigned n, struct startup_
 	}
 	s->refs = 1;
 	s->n = n;
+	s->shared = true;
 	s->key = key;
 	s->keylen = keylen;
 	/* the pairs point into the key's copy: "[-]name=value\0" each */
@@ -248,6 +249,38 @@ bool startup_set_intern(const struct startup_builder *b, struct startup_set **ou
 	return intern_pairs(pairs, b->n, out);
 }
 
+/* A client's settings wait here from its startup packet to its login,
+ * where startup_set_filter makes the shared set its pool keeps: one
+ * allocation, neither sorted nor hashed nor in the table. (Interned, a
+ * set that held application_name was made and freed again at nearly
+ * every login in transaction mode, which drops that name.) */
+bool startup_set_unshared(const struct startup_builder *b, struct startup_set **out)
+{
+	*out = NULL;
+	if (b->n == 0)
+		return true;
+	size_t text = 0;
+	for (unsigned i = 0; i < b->n; i++)
+		text += strlen(b->p[i].name) + strlen(b->p[i].value) + 2;
+	size_t head = sizeof **out + b->n * sizeof (*out)->pairs[0];
+	struct startup_set *s = malloc(head + text);
+	if (!s)
+		return false;
+	memset(s, 0, sizeof *s);
+	s->refs = 1;
+	s->n = b->n;
+	char *p = (char *)s + head;
+	for (unsigned i = 0; i < b->n; i++) {
+		size_t nl = strlen(b->p[i].name) + 1, vl = strlen(b->p[i].value) + 1;
+		memcpy(p, b->p[i].name, nl);
+		memcpy(p + nl, b->p[i].value, vl);
+		s->pairs[i] = (struct startup_pair){ p, p + nl, b->p[i].from_options };
+		p += nl + vl;
+	}
+	*out = s;
+	return true;
+}
+
 bool startup_set_filter(struct startup_set *set, bool (*keep)(const struct startup_pair *, void *),
 			void *arg, struct startup_set **out)
 {
@@ -270,6 +303,10 @@ void startup_set_put(struct startup_set *set)
 {
 	if (!set || --set->refs > 0)
 		return;
+	if (!set->shared) {
+		free(set);
+		return;
+	}
 	htab_del(&sets, &set->node);
 	varcache_clear(&set->canon);
 	free(set->key);
