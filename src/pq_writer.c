@@ -63,43 +63,14 @@ static bool reserve(struct pq_writer *w, size_t n)
 	return true;
 }
 
-void pq_put_bytes(struct pq_writer *w, const void *p, size_t n)
+/* Past the room there is: pq_put_bytes (pq_writer.h) comes here. */
+void pq_put_bytes_grow(struct pq_writer *w, const void *p, size_t n)
 {
 	if (!reserve(w, n))
 		return;
 	if (n)
 		memcpy(w->buf + w->len, p, n);
 	w->len += n;
-}
-
-void pq_put_u8(struct pq_writer *w, uint8_t v)
-{
-	pq_put_bytes(w, &v, 1);
-}
-
-void pq_put_u16(struct pq_writer *w, uint16_t v)
-{
-	uint8_t b[2] = { (uint8_t)(v >> 8), (uint8_t)v };
-	pq_put_bytes(w, b, 2);
-}
-
-void pq_put_u32(struct pq_writer *w, uint32_t v)
-{
-	uint8_t b[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v };
-	pq_put_bytes(w, b, 4);
-}
-
-void pq_put_cstring(struct pq_writer *w, const char *s)
-{
-	pq_put_bytes(w, s, strlen(s) + 1);
-}
-
-void pq_begin(struct pq_writer *w, char type)
-{
-	if (type)
-		pq_put_u8(w, (uint8_t)type);
-	w->msg_start = w->len;
-	pq_put_u32(w, 0);
 }
 
 void pq_end(struct pq_writer *w)
