@@ -70,7 +70,11 @@ struct startup_set {
 struct startup_builder {
 	unsigned n;
 	size_t bytes;
-	struct { char *name, *value; bool from_options; } p[STARTUP_SET_PARAMS_MAX];
+	struct {
+		char name[STARTUP_NAME_MAX + 1];   /* lower case (name_ok: at most 63 bytes) */
+		char *value;
+		bool from_options;
+	} p[STARTUP_SET_PARAMS_MAX];
 };
 
 enum startup_add {

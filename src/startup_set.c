@@ -15,18 +15,20 @@
 
 static struct htab sets;
 
+/* Only the count is zeroed: the pairs past it are never read, and a
+ * login's builder is 2.5 KiB. */
 void startup_builder_init(struct startup_builder *b)
 {
-	memset(b, 0, sizeof *b);
+	b->n = 0;
+	b->bytes = 0;
 }
 
 void startup_builder_free(struct startup_builder *b)
 {
-	for (unsigned i = 0; i < b->n; i++) {
-		free(b->p[i].name);
+	for (unsigned i = 0; i < b->n; i++)
 		free(b->p[i].value);
-	}
-	memset(b, 0, sizeof *b);
+	b->n = 0;
+	b->bytes = 0;
 }
 
 /* Setting names go into SET statements unquoted: identifier characters
@@ -68,17 +70,16 @@ enum startup_add startup_builder_add(struct startup_builder *b, const char *name
 		return STARTUP_ADD_TOO_LONG;
 	if (i < 0 && b->n == STARTUP_SET_PARAMS_MAX)
 		return STARTUP_ADD_TOO_MANY;
-	char *v = strdup(value), *n = i < 0 ? strdup(name) : NULL;
-	if (!v || (i < 0 && !n)) {
-		free(v);
-		free(n);
+	char *v = strdup(value);
+	if (!v)
 		return STARTUP_ADD_NOMEM;
-	}
 	if (i < 0) {
+		/* lower case; name_ok let only ASCII letters, digits, '_' and '.' by */
 		i = (int)b->n++;
-		for (char *p = n; *p; p++)
-			*p = (char)tolower((unsigned char)*p);
-		b->p[i].name = n;
+		char *n = b->p[i].name;
+		for (; *name; name++)
+			*n++ = (char)(*name >= 'A' && *name <= 'Z' ? *name | 0x20 : *name);
+		*n = 0;
 	} else {
 		free(b->p[i].value);
 	}
@@ -94,7 +95,6 @@ void startup_builder_remove(struct startup_builder *b, const char *name)
 	if (i < 0)
 		return;
 	b->bytes -= strlen(b->p[i].name) + strlen(b->p[i].value);
-	free(b->p[i].name);
 	free(b->p[i].value);
 	b->p[i] = b->p[--b->n];
 }
