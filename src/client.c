@@ -335,7 +335,7 @@ void client_login_done(struct client *c)
 void client_welcome(struct client *c)
 {
 	const struct param_list *pl = &c->pool->welcome;
-	const struct welcome_prep *wp = pool_welcome(c->pool);
+	struct welcome_prep *wp = pool_welcome(c->pool);
 	uint8_t room[1024];   /* PostgreSQL's welcome is about 400 bytes */
 	struct pq_writer w;
 	pq_writer_init_room(&w, room, sizeof room);
@@ -350,7 +350,11 @@ void client_welcome(struct client *c)
 				i++;
 			pq_put_bytes(&w, wp->msgs + from, wp->end[i] - from);
 		} else {
-			proto_build_param_status(&w, pl->names[i], client_welcome_value(c, vi, pl->values[i]));
+			const char *v = client_welcome_value(c, vi, pl->values[i]);
+			if (wp && v == varcache_get(&c->vars, vi))   /* a strpool string */
+				pool_welcome_tracked(wp, i, pl->names[i], v, &w);
+			else
+				proto_build_param_status(&w, pl->names[i], v);
 		}
 	}
 	proto_build_backend_key(&w, c->cancel_pid, c->cancel_key);
