@@ -45,10 +45,14 @@ struct client_auth {
 	int method;               /* enum auth_type actually used */
 	bool plus;                /* SCRAM-SHA-256-PLUS chosen */
 	enum auth_step step;
-	char *secret;             /* copy of the stored secret; NULL: unknown user */
+	char *secret;             /* copy of the stored secret (in `room`); NULL:
+	                           * unknown user */
 	int kind;
 	uint8_t salt[4];
 	struct scram_exchange *x; /* SCRAM only (start_scram) */
+	size_t room_len;
+	char room[];              /* the secret's copy: one allocation with the
+	                           * state, one free and one wipe at the end */
 };
 
 /* Apart, and made for a SCRAM exchange only: its 1.3 KiB, zeroed on
@@ -230,7 +234,8 @@ static void start_scram(struct client *c, struct client_auth *a)
 	}
 	if (!have) {
 		/* unknown user, an md5 secret, or a broken verifier */
-		free(a->secret);
+		if (a->secret)
+			explicit_bzero(a->secret, strlen(a->secret));
 		a->secret = NULL;
 		scram_secret_dummy(c->user, &a->x->sec);
 	}
@@ -432,21 +437,20 @@ void client_auth_start(struct client *c)
  * empty password is treated as NULL). */
 static void begin_exchange(struct client *c, int method, const char *secret)
 {
-	struct client_auth *a = calloc(1, sizeof *a);
+	if (secret && userlist_secret_empty(c->user, secret))
+		secret = NULL;
+	size_t room_len = secret ? strlen(secret) + 1 : 0;
+	struct client_auth *a = malloc(sizeof *a + room_len);
 	if (!a) {
 		client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
 		return;
 	}
+	memset(a, 0, sizeof *a);
+	a->room_len = room_len;
 	c->auth = a;
-	if (secret && userlist_secret_empty(c->user, secret))
-		secret = NULL;
 	if (secret) {
-		a->secret = strdup(secret);
+		a->secret = memcpy(a->room, secret, room_len);
 		a->kind = userlist_secret_kind(secret);
-		if (!a->secret) {
-			client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
-			return;
-		}
 	}
 	bool scram_only = a->secret && a->kind == SECRET_SCRAM;
 	switch (method) {
@@ -614,15 +618,11 @@ void client_auth_free(struct client *c)
 	struct client_auth *a = c->auth;
 	if (!a)
 		return;
-	if (a->secret) {
-		OPENSSL_cleanse(a->secret, strlen(a->secret));
-		free(a->secret);
-	}
 	if (a->x) {
 		explicit_bzero(a->x, sizeof *a->x);   /* (OPENSSL_cleanse goes a byte at a time) */
 		free(a->x);
 	}
-	explicit_bzero(a, sizeof *a);
+	explicit_bzero(a, sizeof *a + a->room_len);   /* the secret's copy too */
 	free(a);
 	c->auth = NULL;
 }
