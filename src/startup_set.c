@@ -32,19 +32,24 @@ void startup_builder_free(struct startup_builder *b)
 }
 
 /* Setting names go into SET statements unquoted: identifier characters
- * only (a custom setting has a dot). Tested a byte at a time: strspn()
- * with a 64-byte set builds its table on every call, which cost more than
- * the rest of a login's startup packet. */
-static bool name_ok(const char *name)
+ * only (a custom setting has a dot). Checked and lower-cased in one pass
+ * into out; false: empty, too long or another character. (strspn() with
+ * a 64-byte set builds its table on every call, which cost more than the
+ * rest of a login's startup packet.) */
+static bool lower_name(const char *name, char out[STARTUP_NAME_MAX + 1])
 {
 	size_t len = 0;
 	for (; name[len]; len++) {
 		unsigned char ch = (unsigned char)name[len];
-		if (len == STARTUP_NAME_MAX ||
-		    !((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-		      ch == '_' || ch == '.'))
+		if (len == STARTUP_NAME_MAX)
 			return false;
+		if (ch >= 'A' && ch <= 'Z')
+			ch |= 0x20;
+		else if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '.'))
+			return false;
+		out[len] = (char)ch;
 	}
+	out[len] = 0;
 	return len > 0;
 }
 
@@ -59,13 +64,15 @@ static int find(const struct startup_builder *b, const char *name)
 enum startup_add startup_builder_add(struct startup_builder *b, const char *name, const char *value,
 				     bool from_options)
 {
-	if (!name_ok(name))
+	char lower[STARTUP_NAME_MAX + 1];
+	if (!lower_name(name, lower))
 		return from_options ? STARTUP_ADD_BAD_OPTIONS : STARTUP_ADD_TOO_LONG;
-	int i = find(b, name);
+	size_t nl = strlen(lower);
+	int i = find(b, lower);
 	if (i >= 0 && from_options && !b->p[i].from_options)
 		return STARTUP_ADD_OK;   /* PostgreSQL applies `options` first */
 	size_t old = i >= 0 ? strlen(b->p[i].name) + strlen(b->p[i].value) : 0;
-	size_t bytes = b->bytes - old + strlen(name) + strlen(value);
+	size_t bytes = b->bytes - old + nl + strlen(value);
 	if (bytes > STARTUP_SET_BYTES_MAX)
 		return STARTUP_ADD_TOO_LONG;
 	if (i < 0 && b->n == STARTUP_SET_PARAMS_MAX)
@@ -74,12 +81,8 @@ enum startup_add startup_builder_add(struct startup_builder *b, const char *name
 	if (!v)
 		return STARTUP_ADD_NOMEM;
 	if (i < 0) {
-		/* lower case; name_ok let only ASCII letters, digits, '_' and '.' by */
 		i = (int)b->n++;
-		char *n = b->p[i].name;
-		for (; *name; name++)
-			*n++ = (char)(*name >= 'A' && *name <= 'Z' ? *name | 0x20 : *name);
-		*n = 0;
+		memcpy(b->p[i].name, lower, nl + 1);
 	} else {
 		free(b->p[i].value);
 	}
