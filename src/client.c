@@ -301,8 +301,7 @@ void client_login_done(struct client *c)
 			    "database \"%s\" is not currently accepting connections", c->db_name);
 		return;
 	}
-	int app = varcache_index("application_name");
-	c->bypass = config_gate_bypass(rt.cfg, c->user, app >= 0 ? varcache_get(&c->vars, app) : NULL);
+	c->bypass = config_gate_bypass(rt.cfg, c->user, varcache_get(&c->vars, VC_APPLICATION_NAME));
 	c->pool = c->bypass ? pool_get_bypass(c->db_name, c->user, db) : pool_get(c->db_name, c->user, db);
 	if (!c->pool) {
 		client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");

@@ -321,14 +321,17 @@ void client_on_startup(struct client *c)
 		}
 		if (avail < len)
 			return;
-		uint8_t *pkt = malloc(len);
+		/* a login's packet is some 100 bytes: on the stack, no malloc */
+		uint8_t room[512];
+		uint8_t *pkt = len <= sizeof room ? room : malloc(len);
 		if (!pkt) {
 			client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
 			return;
 		}
 		evbuffer_remove(c->conn.in, pkt, len);
 		client_on_startup_packet(c, pkt, len);   /* keeps copies of what it needs */
-		free(pkt);
+		if (pkt != room)
+			free(pkt);
 	}
 }
 
