@@ -125,8 +125,14 @@ void pool_trim(struct pool *p);
 void pool_capture_welcome(struct pool *p, const struct param_list *params);
 /* pool_sets.c: p->welcome worked out (struct welcome_prep), made on first
  * need and again after the tracked names change; NULL: no memory. */
-const struct welcome_prep *pool_welcome(struct pool *p);
+struct welcome_prep *pool_welcome(struct pool *p);
 void pool_welcome_forget(struct pool *p);
+/* The ParameterStatus of entry i (a tracked name) with `value`, a strpool
+ * string, into w: the last one made for that entry when the value is the
+ * same. */
+struct pq_writer;
+void pool_welcome_tracked(struct welcome_prep *wp, size_t i, const char *name, const char *value,
+			  struct pq_writer *w);
 void pool_ref(struct pool *p);
 void pool_unref(struct pool *p);
 void pool_get_counts(const struct pool *p, struct pool_counts *out);

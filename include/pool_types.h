@@ -60,6 +60,17 @@ struct welcome_prep {
 	size_t *end;                 /* per entry: where its built message ends in msgs */
 	uint8_t *msgs;
 	unsigned gen;                /* varcache_generation() it was made for */
+	size_t n;                    /* entries */
+	struct welcome_last *last;   /* per entry: a tracked one's last message */
+};
+
+/* A tracked parameter's value is the client's, but most clients of a pool
+ * get the same (the pool's default, the same application_name): the
+ * ParameterStatus of the last value given is kept (pool_welcome_tracked). */
+struct welcome_last {
+	const char *value;           /* a strpool string, held; NULL: none yet */
+	uint8_t *msg;
+	size_t len;
 };
 
 struct pool {

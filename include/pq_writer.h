@@ -4,6 +4,8 @@
  *
  * INTERFACE ROUTINES
  *   pq_writer_init / pq_writer_free
+ *   pq_writer_init_room(w, room, size)   start in the caller's buffer
+ *                          (on the stack); grows to the heap past it
  *   pq_begin(w, type)      start a message (type 0: untyped, as startup)
  *   pq_put_u8/u16/u32/bytes/cstring
  *   pq_end(w)              patch the length of the message begun last
@@ -20,6 +22,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+
 #include "compiler.h"
 
 /* The most one writer holds: nothing sluice builds is larger. Past it
@@ -31,17 +35,60 @@ struct pq_writer {
 	size_t len, cap;
 	size_t msg_start;   /* offset of the current message's length field */
 	bool failed;
+	bool borrowed;      /* buf is the caller's (pq_writer_init_room): not freed */
 };
 
 void pq_writer_init(struct pq_writer *w);
+void pq_writer_init_room(struct pq_writer *w, void *room, size_t size);
 void pq_writer_free(struct pq_writer *w);
 void pq_writer_reset(struct pq_writer *w);
-void pq_begin(struct pq_writer *w, char type);
-void pq_put_u8(struct pq_writer *w, uint8_t v);
-void pq_put_u16(struct pq_writer *w, uint16_t v);
-void pq_put_u32(struct pq_writer *w, uint32_t v);
-void pq_put_bytes(struct pq_writer *w, const void *p, size_t n);
-void pq_put_cstring(struct pq_writer *w, const char *s);
+void pq_put_bytes_grow(struct pq_writer *w, const void *p, size_t n);
+
+/* Inline: messages are built a few bytes at a time (a login's dozen, each
+ * query's Bind), and a call with its checks per put cost more than the
+ * copy. The check here is the whole check while there is room (cap never
+ * passes PQ_WRITER_MAX; a failed writer puts nothing). */
+static inline void pq_put_bytes(struct pq_writer *w, const void *p, size_t n)
+{
+	if (likely(!w->failed && n <= w->cap - w->len)) {
+		if (n)
+			memcpy(w->buf + w->len, p, n);
+		w->len += n;
+	} else {
+		pq_put_bytes_grow(w, p, n);
+	}
+}
+
+static inline void pq_put_u8(struct pq_writer *w, uint8_t v)
+{
+	pq_put_bytes(w, &v, 1);
+}
+
+static inline void pq_put_u16(struct pq_writer *w, uint16_t v)
+{
+	uint8_t b[2] = { (uint8_t)(v >> 8), (uint8_t)v };
+	pq_put_bytes(w, b, 2);
+}
+
+static inline void pq_put_u32(struct pq_writer *w, uint32_t v)
+{
+	uint8_t b[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v };
+	pq_put_bytes(w, b, 4);
+}
+
+static inline void pq_put_cstring(struct pq_writer *w, const char *s)
+{
+	pq_put_bytes(w, s, strlen(s) + 1);
+}
+
+static inline void pq_begin(struct pq_writer *w, char type)
+{
+	if (type)
+		pq_put_u8(w, (uint8_t)type);
+	w->msg_start = w->len;
+	pq_put_u32(w, 0);
+}
+
 void pq_end(struct pq_writer *w);
 void pq_end_front(struct pq_writer *w, size_t more);
 

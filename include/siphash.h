@@ -14,6 +14,7 @@
  *   siphash_bytes(s, p, len)     hash len more bytes (any split of the
  *                                message gives the same hash)
  *   siphash_final(s)             the 64-bit hash of all the bytes given
+ *   siphash_keyed(k0, k1, p, len)   the same for one message, in one call
  *   siphash_of(p, len)           the hash of p under the process key
  */
 #ifndef SLUICE_SIPHASH_H
@@ -32,6 +33,7 @@ void siphash_init(struct siphash *s, uint64_t k0, uint64_t k1);
 void siphash_start(struct siphash *s);
 void siphash_bytes(struct siphash *s, const void *p, size_t len);
 uint64_t siphash_final(struct siphash *s);
+uint64_t siphash_keyed(uint64_t k0, uint64_t k1, const void *p, size_t len);
 uint64_t siphash_of(const void *p, size_t len);
 
 #endif

@@ -19,6 +19,10 @@
  *   startup_builder_remove(b, name)
  *   startup_set_intern(b, &set)   the shared set of b's settings (NULL when
  *                          empty), counted once more; false: out of memory
+ *   startup_set_unshared(b, &set)   b's settings as one client's own set,
+ *                          not shared, until startup_set_filter makes
+ *                          the shared one (NULL when empty); false: out
+ *                          of memory. Only filter, get and put take it.
  *   startup_set_filter(set, keep, arg, &out)   the set of the settings
  *                          keep() says yes to, with their origin forgotten
  *   startup_set_ref(set) / startup_set_put(set)
@@ -55,6 +59,7 @@ struct startup_set {
 	struct htab_node node;       /* in the table of all sets, by its key's hash */
 	unsigned refs;
 	unsigned n;
+	bool shared;                 /* in the table (startup_set_intern, _filter) */
 	bool canon_known;            /* a server opened with it has logged in */
 	struct varcache canon;       /* ...and reported these for its tracked names */
 	char *key;                   /* the pairs, sorted, as one string */
@@ -65,7 +70,11 @@ struct startup_set {
 struct startup_builder {
 	unsigned n;
 	size_t bytes;
-	struct { char *name, *value; bool from_options; } p[STARTUP_SET_PARAMS_MAX];
+	struct {
+		char name[STARTUP_NAME_MAX + 1];   /* lower case (name_ok: at most 63 bytes) */
+		char *value;
+		bool from_options;
+	} p[STARTUP_SET_PARAMS_MAX];
 };
 
 enum startup_add {
@@ -84,6 +93,7 @@ enum startup_add startup_builder_add_options(struct startup_builder *b, const ch
 void startup_builder_remove(struct startup_builder *b, const char *name);
 
 bool startup_set_intern(const struct startup_builder *b, struct startup_set **out) MUST_CHECK;
+bool startup_set_unshared(const struct startup_builder *b, struct startup_set **out) MUST_CHECK;
 bool startup_set_filter(struct startup_set *set, bool (*keep)(const struct startup_pair *, void *),
 			void *arg, struct startup_set **out) MUST_CHECK;
 struct startup_set *startup_set_ref(struct startup_set *set);

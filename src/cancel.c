@@ -67,16 +67,21 @@ static uint64_t key_hash(uint32_t pid, uint32_t key)
 	return siphash_of(pair, sizeof pair);
 }
 
-static struct client *find(uint32_t pid, uint32_t key)
+static struct client *find_hashed(uint32_t pid, uint32_t key, uint64_t hash)
 {
 	const uint32_t want[2] = { pid, key };
-	for (struct htab_node *n = htab_find(&by_key, key_hash(pid, key)); n; n = htab_find_next(n)) {
+	for (struct htab_node *n = htab_find(&by_key, hash); n; n = htab_find_next(n)) {
 		struct client *c = container_of(n, struct client, cancel_node);
 		const uint32_t have[2] = { c->cancel_pid, c->cancel_key };
 		if (CRYPTO_memcmp(want, have, sizeof want) == 0)
 			return c;
 	}
 	return NULL;
+}
+
+static struct client *find(uint32_t pid, uint32_t key)
+{
+	return find_hashed(pid, key, key_hash(pid, key));
 }
 
 bool cancel_register(struct client *c)
@@ -86,9 +91,12 @@ bool cancel_register(struct client *c)
 		if (!csprng_bytes(v, sizeof v))
 			return false;
 		cancel_key_make(v, rt.cfg->peer_id, &pid, &key);
-		if (pid == 0 || find(pid, key))
+		if (pid == 0)
 			continue;
-		if (!htab_add(&by_key, &c->cancel_node, key_hash(pid, key)))
+		uint64_t hash = key_hash(pid, key);   /* once: SipHash, at every login */
+		if (find_hashed(pid, key, hash))
+			continue;
+		if (!htab_add(&by_key, &c->cancel_node, hash))
 			return false;
 		c->cancel_pid = pid;
 		c->cancel_key = key;

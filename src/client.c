@@ -188,8 +188,9 @@ static void client_close(struct client *c, const char *reason, bool flush)
 
 void client_add_error(struct client *c, const char *severity, const char *sqlstate, const char *msg)
 {
+	uint8_t room[640];   /* client_fail's messages are at most 512 bytes */
 	struct pq_writer w;
-	pq_writer_init(&w);
+	pq_writer_init_room(&w, room, sizeof room);
 	proto_build_error(&w, severity, sqlstate, msg, NULL);
 	if (pq_writer_ok(&w))
 		(void)conn_add(&c->conn, w.buf, w.len);
@@ -300,8 +301,7 @@ void client_login_done(struct client *c)
 			    "database \"%s\" is not currently accepting connections", c->db_name);
 		return;
 	}
-	int app = varcache_index("application_name");
-	c->bypass = config_gate_bypass(rt.cfg, c->user, app >= 0 ? varcache_get(&c->vars, app) : NULL);
+	c->bypass = config_gate_bypass(rt.cfg, c->user, varcache_get(&c->vars, VC_APPLICATION_NAME));
 	c->pool = c->bypass ? pool_get_bypass(c->db_name, c->user, db) : pool_get(c->db_name, c->user, db);
 	if (!c->pool) {
 		client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
@@ -334,17 +334,27 @@ void client_login_done(struct client *c)
 void client_welcome(struct client *c)
 {
 	const struct param_list *pl = &c->pool->welcome;
-	const struct welcome_prep *wp = pool_welcome(c->pool);
+	struct welcome_prep *wp = pool_welcome(c->pool);
+	uint8_t room[1024];   /* PostgreSQL's welcome is about 400 bytes */
 	struct pq_writer w;
-	pq_writer_init(&w);
+	pq_writer_init_room(&w, room, sizeof room);
 	proto_build_auth(&w, PQ_AUTH_OK, NULL, 0);
 	for (size_t i = 0; i < pl->n; i++) {
-		/* the untracked values are every client's: built once (pool_welcome) */
+		/* the untracked values are every client's: built once
+		 * (pool_welcome), and a run of them is copied in one piece */
 		int vi = wp ? wp->vi[i] : varcache_index(pl->names[i]);
-		if (vi < 0 && wp)
-			pq_put_bytes(&w, wp->msgs + (i ? wp->end[i - 1] : 0), wp->end[i] - (i ? wp->end[i - 1] : 0));
-		else
-			proto_build_param_status(&w, pl->names[i], client_welcome_value(c, vi, pl->values[i]));
+		if (vi < 0 && wp) {
+			size_t from = i ? wp->end[i - 1] : 0;
+			while (i + 1 < pl->n && wp->vi[i + 1] < 0)
+				i++;
+			pq_put_bytes(&w, wp->msgs + from, wp->end[i] - from);
+		} else {
+			const char *v = client_welcome_value(c, vi, pl->values[i]);
+			if (wp && v == varcache_get(&c->vars, vi))   /* a strpool string */
+				pool_welcome_tracked(wp, i, pl->names[i], v, &w);
+			else
+				proto_build_param_status(&w, pl->names[i], v);
+		}
 	}
 	proto_build_backend_key(&w, c->cancel_pid, c->cancel_key);
 	proto_build_ready(&w, 'I');

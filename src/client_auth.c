@@ -45,11 +45,22 @@ struct client_auth {
 	int method;               /* enum auth_type actually used */
 	bool plus;                /* SCRAM-SHA-256-PLUS chosen */
 	enum auth_step step;
-	char *secret;             /* copy of the stored secret; NULL: unknown user */
+	char *secret;             /* copy of the stored secret (in `room`); NULL:
+	                           * unknown user */
 	int kind;
 	uint8_t salt[4];
+	struct scram_exchange *x; /* SCRAM only (start_scram) */
+	size_t room_len;
+	char room[];              /* the secret's copy: one allocation with the
+	                           * state, one free and one wipe at the end */
+};
+
+/* Apart, and made for a SCRAM exchange only: its 1.3 KiB, zeroed on
+ * allocation and wiped on free, were most of what an md5 or cleartext
+ * login spent on its authentication state. */
+struct scram_exchange {
 	struct scram_secret sec;
-	struct scram_server_state scram;
+	struct scram_server_state st;
 };
 
 /* ---- SCRAM secrets derived from plain-text passwords, by user ----
@@ -167,8 +178,9 @@ static size_t server_end_point(SSL *ssl, uint8_t out[64])
 
 static void send_auth(struct client *c, uint32_t code, const void *data, size_t len)
 {
+	uint8_t room[640];   /* a SCRAM message is at most 512 bytes */
 	struct pq_writer w;
-	pq_writer_init(&w);
+	pq_writer_init_room(&w, room, sizeof room);
 	proto_build_auth(&w, code, data, len);
 	if (pq_writer_ok(&w))
 		(void)conn_add(&c->conn, w.buf, w.len);
@@ -210,17 +222,22 @@ static void start_scram(struct client *c, struct client_auth *a)
 {
 	a->method = AUTH_SCRAM;
 	a->step = STEP_SASL_INITIAL;
+	if (!(a->x = calloc(1, sizeof *a->x))) {
+		client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
+		return;
+	}
 	bool have = false;
 	if (a->secret && a->kind == SECRET_SCRAM) {
-		have = scram_secret_from_verifier(a->secret, &a->sec);
+		have = scram_secret_from_verifier(a->secret, &a->x->sec);
 	} else if (a->secret && a->kind == SECRET_PLAIN) {
-		have = plain_scram_secret(c->user, a->secret, &a->sec);
+		have = plain_scram_secret(c->user, a->secret, &a->x->sec);
 	}
 	if (!have) {
 		/* unknown user, an md5 secret, or a broken verifier */
-		free(a->secret);
+		if (a->secret)
+			explicit_bzero(a->secret, strlen(a->secret));
 		a->secret = NULL;
-		scram_secret_dummy(c->user, &a->sec);
+		scram_secret_dummy(c->user, &a->x->sec);
 	}
 	static const char mechs[] = "SCRAM-SHA-256\0";
 	static const char mechs_plus[] = "SCRAM-SHA-256-PLUS\0SCRAM-SHA-256\0";
@@ -420,21 +437,20 @@ void client_auth_start(struct client *c)
  * empty password is treated as NULL). */
 static void begin_exchange(struct client *c, int method, const char *secret)
 {
-	struct client_auth *a = calloc(1, sizeof *a);
+	if (secret && userlist_secret_empty(c->user, secret))
+		secret = NULL;
+	size_t room_len = secret ? strlen(secret) + 1 : 0;
+	struct client_auth *a = malloc(sizeof *a + room_len);
 	if (!a) {
 		client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
 		return;
 	}
+	memset(a, 0, sizeof *a);
+	a->room_len = room_len;
 	c->auth = a;
-	if (secret && userlist_secret_empty(c->user, secret))
-		secret = NULL;
 	if (secret) {
-		a->secret = strdup(secret);
+		a->secret = memcpy(a->room, secret, room_len);
 		a->kind = userlist_secret_kind(secret);
-		if (!a->secret) {
-			client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
-			return;
-		}
 	}
 	bool scram_only = a->secret && a->kind == SECRET_SCRAM;
 	switch (method) {
@@ -562,7 +578,7 @@ void client_auth_message(struct client *c, char type, const uint8_t *body, size_
 		size_t cblen = c->conn.ssl ? server_end_point(c->conn.ssl, cb) : 0;
 		if (cbind_refused(c, a, data, dlen))
 			return;
-		if (!scram_server_first_cb(&a->scram, &a->sec, cblen ? cb : NULL, cblen, a->plus,
+		if (!scram_server_first_cb(&a->x->st, &a->x->sec, cblen ? cb : NULL, cblen, a->plus,
 					   (const char *)data, dlen, out, sizeof out)) {
 			client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, "malformed SCRAM message");
 			return;
@@ -574,7 +590,7 @@ void client_auth_message(struct client *c, char type, const uint8_t *body, size_
 	case STEP_SASL_RESPONSE: {
 		bool proof_ok = false;
 		uint8_t client_key[SCRAM_KEY_LEN];
-		if (!scram_server_final_key(&a->scram, &a->sec, (const char *)body, len, out, sizeof out,
+		if (!scram_server_final_key(&a->x->st, &a->x->sec, (const char *)body, len, out, sizeof out,
 					    &proof_ok, client_key)) {
 			if (a->plus) {
 				client_fail(c, SQLSTATE_INVALID_AUTHORIZATION, "SCRAM channel binding check failed");
@@ -588,7 +604,7 @@ void client_auth_message(struct client *c, char type, const uint8_t *body, size_
 			return;
 		}
 		if (a->kind == SECRET_SCRAM)
-			remember_keys(c->user, a->secret, client_key, a->sec.server_key);
+			remember_keys(c->user, a->secret, client_key, a->x->sec.server_key);
 		OPENSSL_cleanse(client_key, sizeof client_key);
 		send_auth(c, PQ_AUTH_SASL_FINAL, out, strlen(out));
 		auth_ok(c);
@@ -602,11 +618,11 @@ void client_auth_free(struct client *c)
 	struct client_auth *a = c->auth;
 	if (!a)
 		return;
-	if (a->secret) {
-		OPENSSL_cleanse(a->secret, strlen(a->secret));
-		free(a->secret);
+	if (a->x) {
+		explicit_bzero(a->x, sizeof *a->x);   /* (OPENSSL_cleanse goes a byte at a time) */
+		free(a->x);
 	}
-	explicit_bzero(a, sizeof *a);   /* (OPENSSL_cleanse goes a byte at a time) */
+	explicit_bzero(a, sizeof *a + a->room_len);   /* the secret's copy too */
 	free(a);
 	c->auth = NULL;
 }

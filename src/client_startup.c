@@ -129,7 +129,7 @@ static bool accept_params(struct client *c, const struct pq_startup *st)
 	 * replaces them with PostgreSQL's spelling */
 	for (unsigned i = 0; i < b.n; i++)
 		(void)varcache_set(&c->vars, b.p[i].name, b.p[i].value);
-	bool ok = startup_set_intern(&b, &c->set);
+	bool ok = startup_set_unshared(&b, &c->set);
 	startup_builder_free(&b);
 	if (!ok)
 		client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
@@ -182,7 +182,8 @@ bool client_startup_settle(struct client *c)
 	/* parameters the client did not give take the pool's defaults, where
 	 * known (pool_defaults_known: else its server tells, at the welcome) */
 	uint32_t mine = startup_set_tracked(set);
-	for (int i = 0; i < varcache_count(); i++)
+	int count = varcache_count();
+	for (int i = 0; i < count; i++)
 		if (!(mine & (1u << i)) && !varcache_get(&c->vars, i) && varcache_get(&p->defaults, i))
 			varcache_set_held(&c->vars, i, varcache_get(&p->defaults, i));
 	return true;
@@ -320,14 +321,17 @@ void client_on_startup(struct client *c)
 		}
 		if (avail < len)
 			return;
-		uint8_t *pkt = malloc(len);
+		/* a login's packet is some 100 bytes: on the stack, no malloc */
+		uint8_t room[512];
+		uint8_t *pkt = len <= sizeof room ? room : malloc(len);
 		if (!pkt) {
 			client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
 			return;
 		}
 		evbuffer_remove(c->conn.in, pkt, len);
 		client_on_startup_packet(c, pkt, len);   /* keeps copies of what it needs */
-		free(pkt);
+		if (pkt != room)
+			free(pkt);
 	}
 }
 

@@ -22,6 +22,7 @@
 #include "pool.h"
 #include "proto.h"
 #include "server.h"
+#include "strpool.h"
 #include "startup_set.h"
 
 /* Waiting clients looked at for a server of their set: beyond these, the
@@ -133,6 +134,11 @@ void pool_welcome_forget(struct pool *p)
 	struct welcome_prep *wp = p->welcome_prep;
 	if (!wp)
 		return;
+	for (size_t i = 0; wp->last && i < wp->n; i++) {
+		strpool_put(wp->last[i].value);
+		free(wp->last[i].msg);
+	}
+	free(wp->last);
 	free(wp->vi);
 	free(wp->end);
 	free(wp->msgs);
@@ -140,7 +146,7 @@ void pool_welcome_forget(struct pool *p)
 	p->welcome_prep = NULL;
 }
 
-const struct welcome_prep *pool_welcome(struct pool *p)
+struct welcome_prep *pool_welcome(struct pool *p)
 {
 	if (p->welcome_prep && p->welcome_prep->gen == varcache_generation())
 		return p->welcome_prep;
@@ -150,7 +156,8 @@ const struct welcome_prep *pool_welcome(struct pool *p)
 	struct pq_writer w;
 	pq_writer_init(&w);
 	if (!wp || !(wp->vi = calloc(pl->n + 1, sizeof *wp->vi)) ||
-	    !(wp->end = calloc(pl->n + 1, sizeof *wp->end)))
+	    !(wp->end = calloc(pl->n + 1, sizeof *wp->end)) ||
+	    !(wp->last = calloc(pl->n + 1, sizeof *wp->last)))
 		goto fail;
 	for (size_t i = 0; i < pl->n; i++) {
 		wp->vi[i] = varcache_index(pl->names[i]);
@@ -163,14 +170,38 @@ const struct welcome_prep *pool_welcome(struct pool *p)
 	memcpy(wp->msgs, w.buf, w.len);
 	pq_writer_free(&w);
 	wp->gen = varcache_generation();
+	wp->n = pl->n;
 	p->welcome_prep = wp;
 	return wp;
 fail:
 	pq_writer_free(&w);
 	if (wp) {
+		free(wp->last);
 		free(wp->vi);
 		free(wp->end);
 		free(wp);
 	}
 	return NULL;
+}
+
+void pool_welcome_tracked(struct welcome_prep *wp, size_t i, const char *name, const char *value,
+			  struct pq_writer *w)
+{
+	struct welcome_last *l = &wp->last[i];
+	if (l->value != value) {   /* strpool strings: the same value is the same pointer */
+		struct pq_writer m;
+		pq_writer_init(&m);
+		proto_build_param_status(&m, name, value);
+		if (!pq_writer_ok(&m)) {
+			pq_writer_free(&m);
+			proto_build_param_status(w, name, value);   /* not kept: made each time */
+			return;
+		}
+		strpool_put(l->value);
+		free(l->msg);
+		l->value = strpool_hold(value);
+		l->msg = m.buf;   /* the writer's heap buffer, kept */
+		l->len = m.len;
+	}
+	pq_put_bytes(w, l->msg, l->len);
 }

@@ -12,9 +12,21 @@ void pq_writer_init(struct pq_writer *w)
 	memset(w, 0, sizeof *w);
 }
 
+/* A login's messages (its authentication request, its welcome) are built
+ * and sent at once: in room on the caller's stack they cost no malloc,
+ * realloc and free each. */
+void pq_writer_init_room(struct pq_writer *w, void *room, size_t size)
+{
+	memset(w, 0, sizeof *w);
+	w->buf = room;
+	w->cap = size;
+	w->borrowed = true;
+}
+
 void pq_writer_free(struct pq_writer *w)
 {
-	free(w->buf);
+	if (!w->borrowed)
+		free(w->buf);
 	memset(w, 0, sizeof *w);
 }
 
@@ -38,53 +50,27 @@ static bool reserve(struct pq_writer *w, size_t n)
 	size_t cap = w->cap ? w->cap : 256;
 	while (cap < w->len + n)
 		cap *= 2;
-	uint8_t *nb = realloc(w->buf, cap);
+	uint8_t *nb = w->borrowed ? malloc(cap) : realloc(w->buf, cap);
 	if (!nb) {
 		w->failed = true;
 		return false;
 	}
+	if (w->borrowed)
+		memcpy(nb, w->buf, w->len);
+	w->borrowed = false;
 	w->buf = nb;
 	w->cap = cap;
 	return true;
 }
 
-void pq_put_bytes(struct pq_writer *w, const void *p, size_t n)
+/* Past the room there is: pq_put_bytes (pq_writer.h) comes here. */
+void pq_put_bytes_grow(struct pq_writer *w, const void *p, size_t n)
 {
 	if (!reserve(w, n))
 		return;
 	if (n)
 		memcpy(w->buf + w->len, p, n);
 	w->len += n;
-}
-
-void pq_put_u8(struct pq_writer *w, uint8_t v)
-{
-	pq_put_bytes(w, &v, 1);
-}
-
-void pq_put_u16(struct pq_writer *w, uint16_t v)
-{
-	uint8_t b[2] = { (uint8_t)(v >> 8), (uint8_t)v };
-	pq_put_bytes(w, b, 2);
-}
-
-void pq_put_u32(struct pq_writer *w, uint32_t v)
-{
-	uint8_t b[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v };
-	pq_put_bytes(w, b, 4);
-}
-
-void pq_put_cstring(struct pq_writer *w, const char *s)
-{
-	pq_put_bytes(w, s, strlen(s) + 1);
-}
-
-void pq_begin(struct pq_writer *w, char type)
-{
-	if (type)
-		pq_put_u8(w, (uint8_t)type);
-	w->msg_start = w->len;
-	pq_put_u32(w, 0);
 }
 
 void pq_end(struct pq_writer *w)

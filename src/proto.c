@@ -81,7 +81,12 @@ too_many:
 bool proto_parse_startup(const uint8_t *pkt, size_t len, struct pq_startup *st,
 			 const char **why, const char **sqlstate)
 {
-	memset(st, 0, sizeof *st);
+	/* the scalars only: the arrays (1.5 KiB) are read up to their counts */
+	st->kind = 0;
+	st->version = 0;
+	st->user = st->database = NULL;
+	st->nparams = st->npq_options = 0;
+	st->cancel_pid = st->cancel_key = 0;
 	*sqlstate = SQLSTATE_PROTOCOL_VIOLATION;
 	struct pq_reader r = pq_reader_make(pkt, len);
 	uint32_t declared = pq_get_u32(&r);

@@ -15,27 +15,42 @@
 
 static struct htab sets;
 
+/* Only the count is zeroed: the pairs past it are never read, and a
+ * login's builder is 2.5 KiB. */
 void startup_builder_init(struct startup_builder *b)
 {
-	memset(b, 0, sizeof *b);
+	b->n = 0;
+	b->bytes = 0;
 }
 
 void startup_builder_free(struct startup_builder *b)
 {
-	for (unsigned i = 0; i < b->n; i++) {
-		free(b->p[i].name);
+	for (unsigned i = 0; i < b->n; i++)
 		free(b->p[i].value);
-	}
-	memset(b, 0, sizeof *b);
+	b->n = 0;
+	b->bytes = 0;
 }
 
 /* Setting names go into SET statements unquoted: identifier characters
- * only (a custom setting has a dot). */
-static bool name_ok(const char *name)
+ * only (a custom setting has a dot). Checked and lower-cased in one pass
+ * into out; false: empty, too long or another character. (strspn() with
+ * a 64-byte set builds its table on every call, which cost more than the
+ * rest of a login's startup packet.) */
+static bool lower_name(const char *name, char out[STARTUP_NAME_MAX + 1])
 {
-	size_t len = strlen(name);
-	return len > 0 && len <= STARTUP_NAME_MAX &&
-	       strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.") == len;
+	size_t len = 0;
+	for (; name[len]; len++) {
+		unsigned char ch = (unsigned char)name[len];
+		if (len == STARTUP_NAME_MAX)
+			return false;
+		if (ch >= 'A' && ch <= 'Z')
+			ch |= 0x20;
+		else if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '.'))
+			return false;
+		out[len] = (char)ch;
+	}
+	out[len] = 0;
+	return len > 0;
 }
 
 static int find(const struct startup_builder *b, const char *name)
@@ -49,28 +64,25 @@ static int find(const struct startup_builder *b, const char *name)
 enum startup_add startup_builder_add(struct startup_builder *b, const char *name, const char *value,
 				     bool from_options)
 {
-	if (!name_ok(name))
+	char lower[STARTUP_NAME_MAX + 1];
+	if (!lower_name(name, lower))
 		return from_options ? STARTUP_ADD_BAD_OPTIONS : STARTUP_ADD_TOO_LONG;
-	int i = find(b, name);
+	size_t nl = strlen(lower);
+	int i = find(b, lower);
 	if (i >= 0 && from_options && !b->p[i].from_options)
 		return STARTUP_ADD_OK;   /* PostgreSQL applies `options` first */
 	size_t old = i >= 0 ? strlen(b->p[i].name) + strlen(b->p[i].value) : 0;
-	size_t bytes = b->bytes - old + strlen(name) + strlen(value);
+	size_t bytes = b->bytes - old + nl + strlen(value);
 	if (bytes > STARTUP_SET_BYTES_MAX)
 		return STARTUP_ADD_TOO_LONG;
 	if (i < 0 && b->n == STARTUP_SET_PARAMS_MAX)
 		return STARTUP_ADD_TOO_MANY;
-	char *v = strdup(value), *n = i < 0 ? strdup(name) : NULL;
-	if (!v || (i < 0 && !n)) {
-		free(v);
-		free(n);
+	char *v = strdup(value);
+	if (!v)
 		return STARTUP_ADD_NOMEM;
-	}
 	if (i < 0) {
 		i = (int)b->n++;
-		for (char *p = n; *p; p++)
-			*p = (char)tolower((unsigned char)*p);
-		b->p[i].name = n;
+		memcpy(b->p[i].name, lower, nl + 1);
 	} else {
 		free(b->p[i].value);
 	}
@@ -86,7 +98,6 @@ void startup_builder_remove(struct startup_builder *b, const char *name)
 	if (i < 0)
 		return;
 	b->bytes -= strlen(b->p[i].name) + strlen(b->p[i].value);
-	free(b->p[i].name);
 	free(b->p[i].value);
 	b->p[i] = b->p[--b->n];
 }
@@ -215,6 +226,7 @@ static bool intern_pairs(struct startup_pair *pairs, unsigned n, struct startup_
 	}
 	s->refs = 1;
 	s->n = n;
+	s->shared = true;
 	s->key = key;
 	s->keylen = keylen;
 	/* the pairs point into the key's copy: "[-]name=value\0" each */
@@ -240,6 +252,38 @@ bool startup_set_intern(const struct startup_builder *b, struct startup_set **ou
 	return intern_pairs(pairs, b->n, out);
 }
 
+/* A client's settings wait here from its startup packet to its login,
+ * where startup_set_filter makes the shared set its pool keeps: one
+ * allocation, neither sorted nor hashed nor in the table. (Interned, a
+ * set that held application_name was made and freed again at nearly
+ * every login in transaction mode, which drops that name.) */
+bool startup_set_unshared(const struct startup_builder *b, struct startup_set **out)
+{
+	*out = NULL;
+	if (b->n == 0)
+		return true;
+	size_t text = 0;
+	for (unsigned i = 0; i < b->n; i++)
+		text += strlen(b->p[i].name) + strlen(b->p[i].value) + 2;
+	size_t head = sizeof **out + b->n * sizeof (*out)->pairs[0];
+	struct startup_set *s = malloc(head + text);
+	if (!s)
+		return false;
+	memset(s, 0, sizeof *s);
+	s->refs = 1;
+	s->n = b->n;
+	char *p = (char *)s + head;
+	for (unsigned i = 0; i < b->n; i++) {
+		size_t nl = strlen(b->p[i].name) + 1, vl = strlen(b->p[i].value) + 1;
+		memcpy(p, b->p[i].name, nl);
+		memcpy(p + nl, b->p[i].value, vl);
+		s->pairs[i] = (struct startup_pair){ p, p + nl, b->p[i].from_options };
+		p += nl + vl;
+	}
+	*out = s;
+	return true;
+}
+
 bool startup_set_filter(struct startup_set *set, bool (*keep)(const struct startup_pair *, void *),
 			void *arg, struct startup_set **out)
 {
@@ -262,6 +306,10 @@ void startup_set_put(struct startup_set *set)
 {
 	if (!set || --set->refs > 0)
 		return;
+	if (!set->shared) {
+		free(set);
+		return;
+	}
 	htab_del(&sets, &set->node);
 	varcache_clear(&set->canon);
 	free(set->key);

@@ -101,7 +101,8 @@ static const char **slot(struct varcache *vc, int i)
 bool varcache_set_index(struct varcache *vc, int i, const char *value)
 {
 	const char **v = slot(vc, i);
-	if (!v || (*v && !strcmp(*v, value)))
+	/* the same string first: a welcome sets most values to what they are */
+	if (!v || (*v && (*v == value || !strcmp(*v, value))))
 		return true;   /* (no memory: as below) */
 	const char *copy = strpool_get(value);
 	if (!copy)

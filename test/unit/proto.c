@@ -229,6 +229,18 @@ static void test_builders(void)
 	is_mem(w.buf, w.len, "\0\0\0\x10\x04\xd2\x16\x2e\0\0\0\7\0\0\0\x09", 16, "CancelRequest bytes");
 	ok(pq_writer_ok(&w), "writer still ok");
 	pq_writer_free(&w);
+
+	/* in the caller's room, then past it: the same bytes, on the heap */
+	uint8_t room[8];
+	pq_writer_init_room(&w, room, sizeof room);
+	proto_build_ready(&w, 'I');
+	ok(w.buf == room && w.len == 6, "a message that fits stays in the caller's room");
+	proto_build_backend_key(&w, 1, 2);
+	is_mem(w.buf, w.len, "Z\0\0\0\5IK\0\0\0\x0c\0\0\0\1\0\0\0\2", 19,
+	       "past the room: moved to the heap whole");
+	ok(w.buf != room, "... and off the room");
+	pq_writer_free(&w);
+	ok(w.buf == NULL && w.len == 0, "freed: empty");
 }
 
 /* User and database names are cut to 63 bytes, as PostgreSQL 15 cuts them

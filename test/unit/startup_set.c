@@ -29,6 +29,12 @@ static bool only_tracked(const struct startup_pair *p, void *arg)
 	return varcache_index(p->name) >= 0;
 }
 
+/* as transaction mode does */
+static bool not_application_name(const struct startup_pair *p, void *arg)
+{
+	return strcmp(p->name, "application_name") != 0;
+}
+
 int main(void)
 {
 	const char *ab[] = { "DateStyle", "Postgres, MDY", "TimeZone", "PST8PDT", NULL };
@@ -97,6 +103,25 @@ int main(void)
 	struct startup_set *mx = set_of(mixed, NULL);
 	ok(startup_set_filter(mx, only_tracked, NULL, &f) && f == s1, "filtered down to an existing set: the same one");
 	startup_set_put(f);
+
+	/* a client's own set until its login: not shared, filtered into the shared one */
+	startup_builder_init(&b);
+	if (startup_builder_add(&b, "TimeZone", "PST8PDT", false) != STARTUP_ADD_OK ||
+	    startup_builder_add(&b, "application_name", "app", false) != STARTUP_ADD_OK ||
+	    startup_builder_add_options(&b, "-c DateStyle=Postgres,\\ MDY") != STARTUP_ADD_OK)
+		diag("could not build");
+	struct startup_set *u = NULL, *uf = NULL;
+	size_t before = startup_set_count();
+	ok(startup_set_unshared(&b, &u) && u && !u->shared && u->n == 3, "an unshared set of three settings");
+	startup_builder_free(&b);
+	is_int((int)startup_set_count(), (int)before, "not in the table");
+	is_str(startup_set_get(u, "datestyle"), "Postgres, MDY", "its values by name");
+	ok(u->pairs[2].from_options && !u->pairs[0].from_options, "its pairs keep their origin");
+	ok(startup_set_filter(u, not_application_name, NULL, &uf) && uf == s1, "filtered: the shared set of the same settings");
+	startup_set_put(u);
+	startup_set_put(uf);
+	startup_builder_init(&b);
+	ok(startup_set_unshared(&b, &u) && u == NULL, "no settings: NULL");
 
 	/* learned spelling */
 	struct varcache v = { 0 };
