@@ -200,14 +200,19 @@ static void server_after(void *owner, char type)
 	.count = { ['Q'] = true, ['S'] = true, ['F'] = true }, \
 	.unsync = { ['P'] = true, ['B'] = true, ['E'] = true, ['D'] = true, ['C'] = true, ['H'] = true }
 
+/* What every client side has: the sync points, the start of each query
+ * for the gate (peek), Terminate and the rest shown to client_inspect. */
+#define CLIENT_SPEC_BASE \
+	CLIENT_SYNC_TYPES, \
+	.peek_types = { ['Q'] = true, ['P'] = true }, \
+	.peek = client_peek, \
+	.max_len = PQ_MESSAGE_MAX, \
+	.fn = client_inspect
+
 static struct relay_spec client_spec = {
+	CLIENT_SPEC_BASE,
 	.inspect = { ['X'] = true },
-	.peek_types = { ['Q'] = true, ['P'] = true },
-	.peek = client_peek,
-	CLIENT_SYNC_TYPES,
-	.max_len = PQ_MESSAGE_MAX,
 	.max_inspect_len = 4,
-	.fn = client_inspect,
 };
 
 /* Parse/Bind/Describe/Close are read to be rewritten: a Parse whole (its
@@ -217,12 +222,8 @@ static struct relay_spec client_spec_tracked = {
 	.inspect = { ['X'] = true, ['P'] = true, ['B'] = true, ['D'] = true, ['C'] = true },
 	.head = { ['B'] = true, ['D'] = true, ['C'] = true },
 	.head_len = PREPARED_HEAD_LEN,
-	.peek_types = { ['Q'] = true, ['P'] = true },
-	.peek = client_peek,
-	CLIENT_SYNC_TYPES,
-	.max_len = PQ_MESSAGE_MAX,
+	CLIENT_SPEC_BASE,
 	.max_inspect_len = PQ_MESSAGE_MAX,
-	.fn = client_inspect,
 	.observe = client_observe,
 	.observe_types = { [0 ... 255] = true },   /* each may have ended a transaction */
 	/* SQL naming sluice's statements is refused (prepared_sql.c) */
@@ -234,12 +235,8 @@ static struct relay_spec client_spec_tracked = {
  * (transaction_session_state): Query texts scanned, Parses read whole. */
 static struct relay_spec client_spec_watched = {
 	.inspect = { ['X'] = true, ['P'] = true },
-	.peek_types = { ['Q'] = true, ['P'] = true },
-	.peek = client_peek,
-	CLIENT_SYNC_TYPES,
-	.max_len = PQ_MESSAGE_MAX,
+	CLIENT_SPEC_BASE,
 	.max_inspect_len = PQ_MESSAGE_MAX,
-	.fn = client_inspect,
 	.scan_types = { ['Q'] = true },
 	.scan = client_scan,
 };
