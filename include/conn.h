@@ -7,10 +7,11 @@
  *   conn_init(c, fd, ops)      take a connected socket, made non-blocking by
  *                              its maker (accept4 with SOCK_NONBLOCK), TCP
  *                              ones with TCP_NODELAY (their listener's); it
- *                              starts without c->out (conn_out)
+ *                              starts without buffers: c->in comes with the
+ *                              first read, c->out with conn_out
  *   conn_out(c)                c->out, made on first need; NULL when out of
- *                              memory (a socket that is never answered costs
- *                              no output buffer)
+ *                              memory (a socket that never sends or is never
+ *                              answered costs no buffer)
  *   conn_add(c, data, len)     append to conn_out(c)
  *   conn_connect(c, sa, len, ops)  start a non-blocking connect
  *   conn_read_start/stop(c)    read interest
@@ -37,6 +38,9 @@
  *                              shared spare list whenever they are empty,
  *                              and come back on first need
  *   conn_unshed(c)             busy again: both buffers now
+ *   conn_shed_in(c)            c->in alone back to the spare list if it is
+ *                              empty; the next read takes one again (a
+ *                              login that waits for the rest of a message)
  *   conn_loop()                run the event loop until it is broken; each
  *                              pass's plain-socket reads, then its soon
  *                              writes, go to the kernel as batches
@@ -52,13 +56,11 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include <event2/buffer.h>
-
+#include "buf.h"
 #include "compiler.h"
 #include "list.h"
 #include "proto.h"
 
-struct evbuffer;
 struct event;
 struct conn;
 struct ssl_st;
@@ -99,7 +101,7 @@ struct conn {
 	uint32_t batch_slot; /* place in this pass's batch + 1; 0: not in it */
 	uint64_t id;
 	const struct conn_ops *ops;
-	struct evbuffer *in, *out;   /* NULL while shed (conn_shed), out until first need */
+	struct buf *in, *out;   /* NULL while shed (conn_shed), out until first need */
 	struct event *rev, *wev;   /* wev is made on first need */
 	struct list dead_node;
 	int err;
@@ -138,14 +140,15 @@ void conn_release(struct conn *c);
 /* inline: asked several times per message relayed */
 static inline size_t conn_out_len(const struct conn *c)
 {
-	return c->out ? evbuffer_get_length(c->out) : 0;
+	return c->out ? buf_len(c->out) : 0;
 }
 /* c->out; after conn_shed it may be NULL until this makes it again. */
-struct evbuffer *conn_out(struct conn *c);
+struct buf *conn_out(struct conn *c);
 void conn_shed(struct conn *c);
 /* Makes both buffers if it can; where it could not, c->in NULL reads as
  * empty and conn_out() tries again (NULL: no memory). */
 void conn_unshed(struct conn *c);
+void conn_shed_in(struct conn *c);
 /* Append to conn_out(c); false when out of memory. */
 bool conn_add(struct conn *c, const void *data, size_t len);
 /* The next typed message in c->in (nothing is consumed): PQ_FRAME_COMPLETE
@@ -154,7 +157,7 @@ bool conn_add(struct conn *c, const void *data, size_t len);
 enum pq_frame conn_frame(const struct conn *c, uint32_t max, struct pq_header *hdr);
 static inline size_t conn_in_len(const struct conn *c)
 {
-	return c->in ? evbuffer_get_length(c->in) : 0;
+	return c->in ? buf_len(c->in) : 0;
 }
 /* True when c->out is above the high watermark; arms CONN_EV_DRAINED. */
 bool conn_out_full(struct conn *c);

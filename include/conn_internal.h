@@ -18,9 +18,9 @@
 /* conn.c */
 void conn_dispatch(struct conn *c, enum conn_event ev);   /* unless closing */
 void conn_read_done(struct conn *c, const uint8_t *buf, ssize_t res);
-struct evbuffer *conn_in_take(struct conn *c);
+struct buf *conn_in_take(struct conn *c);
 /* c->in, taken from the spare list if shed; NULL: no memory */
-static inline struct evbuffer *conn_in(struct conn *c)
+static inline struct buf *conn_in(struct conn *c)
 {
 	return c->in ? c->in : conn_in_take(c);
 }

@@ -3,11 +3,11 @@
  *
  * Headers are read where they lie in the source buffer. Consecutive
  * messages that pass are moved together, once, when something else must
- * happen (a drop, the end of the input): usually one evbuffer move of
- * whole chains, no copy, for everything one read brought. A message that
+ * happen (a drop, the end of the input): usually one move that hands the
+ * array over, no copy, for everything one read brought. A message that
  * arrives in pieces is streamed through as its pieces arrive. Only message
- * types marked in the inspect table are made contiguous and shown to the
- * owner, who decides what happens to each.
+ * types marked in the inspect table are shown to the owner (where they
+ * lie: buffers are contiguous), who decides what happens to each.
  *
  * The rule for hooks: messages passed so far may still sit in `src`. A
  * hook that writes to `dst` itself calls relay_flush() first, so that
@@ -39,7 +39,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct evbuffer;
+struct buf;
 
 enum relay_action {
 	RELAY_FORWARD,       /* pass the message on */
@@ -61,7 +61,7 @@ enum relay_result {
 
 typedef enum relay_action (*relay_inspect_fn)(void *owner, char type,
 					     const uint8_t *body, size_t len);
-/* Optional per-message hooks (no pull-up): `observe` sees the type of each
+/* Optional per-message hooks (nothing shown): `observe` sees the type of each
  * message of its `observe_types` when its header arrives and may drop it
  * (RELAY_DROP) or let it pass (RELAY_FORWARD, then `inspect` rules apply);
  * `after` runs, for its `after_types`, once the whole message has been
@@ -70,8 +70,8 @@ typedef enum relay_action (*relay_inspect_fn)(void *owner, char type,
 typedef enum relay_action (*relay_observe_fn)(void *owner, char type);
 typedef void (*relay_after_fn)(void *owner, char type);
 /* Optional: sees the start of a message of a `peek` type before it
- * moves: `n` contiguous bytes of it, header included (at least the
- * header, at most the whole message). */
+ * moves: `n` bytes of it, header included (at least the header, at most
+ * the whole message: as much as has arrived). */
 typedef void (*relay_peek_fn)(void *owner, char type, const uint8_t *msg, size_t n);
 
 /* Optional, for `scan_types` (types not inspected, so streamed): each
@@ -97,7 +97,7 @@ struct relay_spec {
 	bool observe_types[256];  /* types `observe` sees (the others pass unseen) */
 	bool after_types[256];    /* types `after` runs for */
 	uint32_t max_len;         /* longest message accepted */
-	uint32_t max_inspect_len; /* longest message that may be pulled up */
+	uint32_t max_inspect_len; /* longest message shown whole to `fn` */
 	uint32_t head_len;        /* body bytes of a long `head` message shown */
 	relay_inspect_fn fn;
 	relay_observe_fn observe;
@@ -116,7 +116,7 @@ struct relay {
 	bool unsynced;            /* an unsync type passed after the last count type */
 };
 
-enum relay_result relay_run(struct relay *r, struct evbuffer *src, struct evbuffer *dst,
+enum relay_result relay_run(struct relay *r, struct buf *src, struct buf *dst,
 			    const struct relay_spec *spec, void *owner, size_t dst_high);
 /* Within a hook of relay_run(r, ...): move the messages passed so far to
  * dst now. Anywhere else (or for a relay not running) it does nothing. */

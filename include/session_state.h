@@ -53,7 +53,7 @@
 #include "config.h"
 #include "pool_types.h"
 
-struct evbuffer;
+struct buf;
 
 static inline bool session_state_watch(const struct client *c)
 {
@@ -65,7 +65,7 @@ bool session_state_admit(struct client *c, unsigned bits, const uint8_t *text, s
 const char *session_state_refusal_sql(const struct client *c);
 void session_state_refusal_text(const struct client *c, char *out, size_t n);
 void session_state_answered(struct client *c);
-void session_state_notices(struct client *c, struct evbuffer *out);
+void session_state_notices(struct client *c, struct buf *out);
 int session_state_left(struct client *c);
 const char *session_state_kind_name(int kind);
 const char *session_state_policy_name(int policy);

@@ -124,7 +124,7 @@ void result_row(struct result *r, ...)
 static void send_writer(struct client *c, struct pq_writer *w)
 {
 	if (pq_writer_ok(w)) {
-		evbuffer_add(c->conn.out, w->buf, w->len);
+		buf_add(c->conn.out, w->buf, w->len);
 	} else {
 		char msg[160];
 		snprintf(msg, sizeof msg, "the answer is larger than the console sends (%u bytes) "
@@ -134,7 +134,7 @@ static void send_writer(struct client *c, struct pq_writer *w)
 		proto_build_ready(w, 'I');
 		client_log_error(c, SQLSTATE_PROGRAM_LIMIT_EXCEEDED, msg);
 		if (pq_writer_ok(w))
-			evbuffer_add(c->conn.out, w->buf, w->len);
+			buf_add(c->conn.out, w->buf, w->len);
 	}
 	pq_writer_free(w);
 	conn_send(&c->conn);
@@ -661,7 +661,7 @@ void admin_login(struct client *c)
 	proto_build_backend_key(&w, 0, 0);
 	proto_build_ready(&w, 'I');
 	if (pq_writer_ok(&w))
-		evbuffer_add(c->conn.out, w.buf, w.len);
+		buf_add(c->conn.out, w.buf, w.len);
 	pq_writer_free(&w);
 	conn_timer(&c->conn, 0);
 	client_set_state(c, CL_ADMIN);
@@ -707,7 +707,7 @@ void admin_input(struct client *c)
 			client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
 			return;
 		}
-		evbuffer_remove(c->conn.in, msg, total);
+		buf_remove(c->conn.in, msg, total);
 		msg[total] = 0;
 		if (h.type == 'Q')
 			run_command(c, msg + PQ_HEADER_LEN);

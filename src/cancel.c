@@ -151,7 +151,7 @@ static void cancel_event(struct conn *conn, enum conn_event ev)
 		proto_build_cancel(&w, cc->pid, cc->key);
 		bool ok = pq_writer_ok(&w);
 		if (ok)
-			evbuffer_add(conn->out, w.buf, w.len);
+			buf_add(conn->out, w.buf, w.len);
 		pq_writer_free(&w);
 		if (!ok) {
 			settle(cc);
@@ -166,7 +166,7 @@ static void cancel_event(struct conn *conn, enum conn_event ev)
 	}
 	case CONN_EV_READ:
 		/* PostgreSQL answers a CancelRequest with nothing: ignore it */
-		evbuffer_drain(conn->in, conn_in_len(conn));
+		buf_drain(conn->in, conn_in_len(conn));
 		break;
 	case CONN_EV_EOF:
 		log_noise("cancel request to backend %u taken", cc->pid);

@@ -246,7 +246,7 @@ static void client_on_auth_input(struct client *c)
 		 * proof: wiped after use. */
 		uint8_t msg[CLIENT_AUTH_MSG_MAX + PQ_HEADER_LEN];   /* the length, and the type byte */
 		size_t total = pq_msg_total(&h);
-		if (total > sizeof msg || evbuffer_remove(c->conn.in, msg, total) != (int)total) {
+		if (total > sizeof msg || buf_remove(c->conn.in, msg, total) != total) {
 			client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, "invalid message length during authentication");
 			return;
 		}
@@ -447,11 +447,9 @@ void client_on_idle_input(struct client *c)
 			return;
 	}
 	if (!type) {   /* (prepared_client_idle read it already) */
-		uint8_t hdr[PQ_HEADER_LEN];
 		if (conn_in_len(&c->conn) < PQ_HEADER_LEN)
 			return;
-		evbuffer_copyout(c->conn.in, hdr, PQ_HEADER_LEN);
-		type = (char)hdr[0];
+		type = (char)buf_data(c->conn.in)[0];
 	}
 	if (type == 'X') {
 		client_close(c, "client terminated", false);
@@ -470,10 +468,11 @@ void client_on_idle_input(struct client *c)
 /* ---- events ---- */
 
 /* Before login, the bytes of a message not yet complete wait in an
- * exact-size copy rather than in conn.in, whose smallest chunk (libevent's
- * chain) is 1 KiB: a socket that sends a byte and then nothing holds 1 KiB
- * less for as long as it waits. Messages before login are at most
- * PQ_STARTUP_MAX or CLIENT_AUTH_MSG_MAX bytes, which npartial holds. */
+ * exact-size copy, and conn.in, whose smallest array (buf.h's
+ * BUF_MIN_CAP) is 1 KiB, goes back to the spare list (conn_shed_in): a
+ * socket that sends a byte and then nothing holds 1 KiB less for as long
+ * as it waits. Messages before login are at most PQ_STARTUP_MAX or
+ * CLIENT_AUTH_MSG_MAX bytes, which npartial holds. */
 static void stash(struct client *c)
 {
 	size_t n = conn_in_len(&c->conn);
@@ -482,16 +481,17 @@ static void stash(struct client *c)
 	uint8_t *p = malloc(n);
 	if (!p)
 		return;   /* it stays where it is */
-	evbuffer_remove(c->conn.in, p, n);
+	buf_remove(c->conn.in, p, n);
 	c->partial = p;
 	c->npartial = (uint16_t)n;
+	conn_shed_in(&c->conn);
 }
 
 static void unstash(struct client *c)
 {
 	if (!c->partial)
 		return;
-	if (evbuffer_prepend(c->conn.in, c->partial, c->npartial) != 0) {
+	if (!buf_prepend(c->conn.in, c->partial, c->npartial)) {
 		client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
 		return;
 	}
@@ -534,7 +534,7 @@ static void client_on_input(struct client *c)
 			break;
 		case CL_HELD:
 			if (conn_in_len(&c->conn) > 0 &&
-			    *evbuffer_pullup(c->conn.in, 1) == 'X') {
+			    *buf_data(c->conn.in) == 'X') {
 				client_close(c, "client terminated while held", false);
 				return;
 			}

@@ -64,7 +64,7 @@ void client_reject_held(struct client *c, const char *sqlstate, const char *msg)
 			client_fail(c, sqlstate, "%s", msg);
 			return;
 		}
-		evbuffer_drain(c->conn.in, pq_msg_total(&h));
+		buf_drain(c->conn.in, pq_msg_total(&h));
 		if (sync_point(h.type))
 			break;
 	}

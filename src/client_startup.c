@@ -310,10 +310,10 @@ void client_on_startup(struct client *c)
 	while (c->state == CL_STARTUP) {
 		uint8_t hdr[4];
 		uint32_t len;
-		size_t avail = evbuffer_get_length(c->conn.in);
+		size_t avail = conn_in_len(&c->conn);
 		if (avail < 4)
 			return;
-		evbuffer_copyout(c->conn.in, hdr, 4);
+		buf_copyout(c->conn.in, hdr, 4);
 		enum pq_frame f = proto_frame_startup(hdr, 4, &len);
 		if (f == PQ_FRAME_BAD) {
 			client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, "invalid length of startup packet");
@@ -328,7 +328,7 @@ void client_on_startup(struct client *c)
 			client_fail(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
 			return;
 		}
-		evbuffer_remove(c->conn.in, pkt, len);
+		buf_remove(c->conn.in, pkt, len);
 		client_on_startup_packet(c, pkt, len);   /* keeps copies of what it needs */
 		if (pkt != room)
 			free(pkt);

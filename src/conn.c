@@ -4,8 +4,9 @@
  * Writes go to the socket at once; a write event is armed only when the
  * kernel did not take everything, and it is made then, on first need: most
  * clients never fill their socket buffer, and an idle connection should
- * cost as little as it can. Reads fill the input buffer directly with
- * readv() into reserved space, up to CONN_READ_SIZE per call.
+ * cost as little as it can. Buffers are buf.h's contiguous arrays: a
+ * write is one send() of the whole output; a small read is copied in
+ * (plain_read), a large one lands in reserved space.
  *
  * Events reach the owner only from the event loop, never from inside a
  * call the owner made (conn_send): a write error or a drained buffer found
@@ -29,10 +30,8 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
 #include <event2/event.h>
 #include <openssl/ssl.h>
 
@@ -45,12 +44,13 @@
 #define CONN_FLUSH_TIMEOUT 5.0         /* longest wait to flush before closing */
 
 #define CONN_SPARE_MAX 256              /* empty buffers kept for reuse, at most */
+#define CONN_SPARE_CAP 4096             /* ...with arrays this large at most */
 
 static void plain_read(struct conn *c, evutil_socket_t fd);
 static void write_cb(evutil_socket_t fd, short what, void *arg);
 
 static struct {
-	struct evbuffer *v[CONN_SPARE_MAX];
+	struct buf *v[CONN_SPARE_MAX];
 	unsigned n;
 } spare;
 
@@ -78,43 +78,37 @@ static void event_give(struct event *ev)
 		event_free(ev);
 }
 
-static struct evbuffer *buffer_take(void)
+static struct buf *buffer_take(void)
 {
-	return spare.n ? spare.v[--spare.n] : evbuffer_new();
+	return spare.n ? spare.v[--spare.n] : buf_new();
 }
 
-/* An empty buffer back to the spare list, or freed: one read into with
- * reserved space (an empty chain of CONN_READ_SIZE may stay in it: TLS
- * reads, large plain reads), or one too many. */
-static void buffer_give(struct conn *c, struct evbuffer **b)
+/* An empty buffer back to the spare list (its array cut back to
+ * BUF_MIN_CAP when a large read left it bigger than CONN_SPARE_CAP), or
+ * freed when the list is full. */
+static void buffer_give(struct buf **b)
 {
-	if (spare.n < CONN_SPARE_MAX && !c->ssl && !c->read_big)
+	if (spare.n < CONN_SPARE_MAX) {
+		if ((*b)->cap > CONN_SPARE_CAP)
+			buf_shrink(*b);
 		spare.v[spare.n++] = *b;
-	else
-		evbuffer_free(*b);
+	} else {
+		buf_free(*b);
+	}
 	*b = NULL;
 }
 
-/* A closing connection's buffer: given back, emptied first when it would
- * be kept (a client's Terminate is still in its input when it closes, at
- * every ordinary logout: emptying costs less than evbuffer_free and the
- * next connection's evbuffer_new), else freed. */
-static void buffer_drop(struct conn *c, struct evbuffer **b)
+/* A closing connection's buffer: emptied (a client's Terminate is still
+ * in its input when it closes, at every ordinary logout) and given back. */
+static void buffer_drop(struct buf **b)
 {
 	if (!*b)
 		return;
-	size_t n = evbuffer_get_length(*b);
-	if (n > 0 && spare.n < CONN_SPARE_MAX && !c->ssl && !c->read_big)
-		(void)evbuffer_drain(*b, n);
-	if (evbuffer_get_length(*b) == 0) {
-		buffer_give(c, b);
-	} else {
-		evbuffer_free(*b);
-		*b = NULL;
-	}
+	buf_drain(*b, buf_len(*b));
+	buffer_give(b);
 }
 
-struct evbuffer *conn_in_take(struct conn *c)
+struct buf *conn_in_take(struct conn *c)
 {
 	c->in = buffer_take();
 	return c->in;
@@ -179,8 +173,8 @@ void conn_read_done(struct conn *c, const uint8_t *buf, ssize_t res)
 		}
 		return;
 	}
-	struct evbuffer *in = conn_in(c);
-	if (!in || evbuffer_add(in, buf, (size_t)res) != 0) {
+	struct buf *in = conn_in(c);
+	if (!in || !buf_add(in, buf, (size_t)res)) {
 		c->err = ENOMEM;
 		conn_dispatch(c, CONN_EV_ERROR);
 		return;
@@ -193,10 +187,9 @@ void conn_read_done(struct conn *c, const uint8_t *buf, ssize_t res)
 	conn_dispatch(c, CONN_EV_READ);
 }
 
-/* Most reads bring one small message: recv() into `spill` (recv is a
- * cheaper way into the kernel than readv here), then a copy of the few
- * bytes into c->in, in a chain malloc serves from its fast cache. A read
- * that fills more than CONN_READ_SMALL switches to reading straight into
+/* Most reads bring one small message: recv() into `spill`, then a copy
+ * of the few bytes into c->in, whose array stays small. A read that
+ * fills more than CONN_READ_SMALL switches to reading straight into
  * reserved space in c->in (no copy) until a read is small again. */
 static void plain_read(struct conn *c, evutil_socket_t fd)
 {
@@ -206,32 +199,18 @@ static void plain_read(struct conn *c, evutil_socket_t fd)
 		conn_read_done(c, spill, n < 0 ? -errno : n);
 		return;
 	}
-	struct evbuffer_iovec v[2];
-	int nv = conn_in(c) ? evbuffer_reserve_space(c->in, CONN_READ_SIZE, v, 2) : -1;
-	if (nv <= 0) {
+	uint8_t *room = conn_in(c) ? buf_reserve(c->in, CONN_READ_SIZE) : NULL;
+	if (!room) {
 		c->err = ENOMEM;
 		conn_dispatch(c, CONN_EV_ERROR);
 		return;
 	}
-	struct iovec iov[2];
-	for (int i = 0; i < nv; i++) {
-		iov[i].iov_base = v[i].iov_base;
-		iov[i].iov_len = v[i].iov_len;
-	}
-	ssize_t n = readv(fd, iov, nv);
+	ssize_t n = recv(fd, room, CONN_READ_SIZE, 0);
 	if (n <= 0) {
-		ssize_t res = n < 0 ? -errno : 0;
-		evbuffer_commit_space(c->in, v, 0);
-		conn_read_done(c, NULL, res);   /* nothing read: EAGAIN, end of file or error */
+		conn_read_done(c, NULL, n < 0 ? -errno : 0);   /* nothing read: EAGAIN, end of file or error */
 		return;
 	}
-	size_t left = (size_t)n;
-	for (int i = 0; i < nv; i++) {
-		size_t take = left < v[i].iov_len ? left : v[i].iov_len;
-		v[i].iov_len = take;
-		left -= take;
-	}
-	evbuffer_commit_space(c->in, v, nv);
+	buf_commit(c->in, (size_t)n);
 	c->read_big = (size_t)n > CONN_READ_SMALL;
 	conn_dispatch(c, CONN_EV_READ);
 }
@@ -282,18 +261,9 @@ void conn_write_unwait(struct conn *c)
 static int write_some(struct conn *c)
 {
 	if (!c->ssl) {
-		/* one chain (the usual reply): send(), a cheaper way into the
-		 * kernel than writev; several: writev them all at once */
-		struct evbuffer_iovec v;
-		ssize_t n;
-		if (evbuffer_peek(c->out, -1, NULL, &v, 1) == 1 &&
-		    v.iov_len == evbuffer_get_length(c->out)) {
-			n = send(c->fd, v.iov_base, v.iov_len, MSG_NOSIGNAL);
-			if (n > 0)
-				evbuffer_drain(c->out, (size_t)n);
-		} else {
-			n = evbuffer_write(c->out, c->fd);
-		}
+		ssize_t n = send(c->fd, buf_data(c->out), buf_len(c->out), MSG_NOSIGNAL);
+		if (n > 0)
+			buf_drain(c->out, (size_t)n);
 		if (n > 0)
 			return (int)n;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
@@ -313,7 +283,7 @@ void conn_write_failed(struct conn *c, bool from_loop)
 		return;
 	}
 	if (c->out)
-		evbuffer_drain(c->out, evbuffer_get_length(c->out));
+		buf_drain(c->out, buf_len(c->out));
 	if (from_loop) {
 		conn_dispatch(c, CONN_EV_ERROR);
 	} else {
@@ -370,7 +340,7 @@ void conn_write_settled(struct conn *c, bool from_loop)
 	}
 	conn_write_unwait(c);
 	if (c->shed && c->out)
-		buffer_give(c, &c->out);
+		buffer_give(&c->out);
 }
 
 static void write_cb(evutil_socket_t fd, short what, void *arg)
@@ -402,7 +372,7 @@ void conn_timer_fired(struct conn *c)
 	conn_dispatch(c, CONN_EV_TIMEOUT);
 }
 
-static bool setup(struct conn *c, int fd, const struct conn_ops *ops, bool lazy_out)
+static bool setup(struct conn *c, int fd, const struct conn_ops *ops, bool lazy)
 {
 	memset(c, 0, sizeof *c);
 	list_init(&c->dead_node);
@@ -413,10 +383,12 @@ static bool setup(struct conn *c, int fd, const struct conn_ops *ops, bool lazy_
 	if (!(fcntl(fd, F_GETFL) & O_NONBLOCK))
 		BUG("conn: socket %d is blocking", fd);
 #endif
-	c->in = buffer_take();
-	c->out = lazy_out ? NULL : buffer_take();
+	/* an accepted socket's buffers come on first need: one that never
+	 * sends a byte costs no array (a server's are made at once) */
+	c->in = lazy ? NULL : buffer_take();
+	c->out = lazy ? NULL : buffer_take();
 	c->rev = event_take(fd, EV_READ | EV_PERSIST, read_cb, c);
-	return c->in && (lazy_out || c->out) && c->rev;   /* c->wev: see conn_write_wait() */
+	return (lazy || (c->in && c->out)) && c->rev;   /* c->wev: see conn_write_wait() */
 }
 
 static void set_nodelay(int fd)
@@ -588,8 +560,8 @@ void conn_close_flushed(struct conn *c)
 void conn_release(struct conn *c)
 {
 	conn_unnote(c, CONN_NOTE_READ | CONN_NOTE_WRITE);
-	buffer_drop(c, &c->in);    /* (while c->ssl still says what they held) */
-	buffer_drop(c, &c->out);
+	buffer_drop(&c->in);
+	buffer_drop(&c->out);
 	if (c->ssl) {
 		SSL_free(c->ssl);
 		c->ssl = NULL;
@@ -602,7 +574,7 @@ void conn_release(struct conn *c)
 	c->fd = -1;
 }
 
-struct evbuffer *conn_out(struct conn *c)
+struct buf *conn_out(struct conn *c)
 {
 	if (!c->out)
 		c->out = buffer_take();
@@ -612,14 +584,20 @@ struct evbuffer *conn_out(struct conn *c)
 void conn_shed(struct conn *c)
 {
 	c->shed = true;
-	if (c->in && evbuffer_get_length(c->in) == 0)
-		buffer_give(c, &c->in);
+	if (c->in && buf_len(c->in) == 0)
+		buffer_give(&c->in);
 	/* out only when nothing more is to come of it: no write waits for
 	 * room, no owner waits for the drain; noted for this pass's writes,
 	 * it goes back once written (conn_write_settled) */
 	if (c->out && !(c->noted & CONN_NOTE_WRITE) && !c->wev_on && !c->want_drained &&
-	    c->phase == CONN_OPEN && evbuffer_get_length(c->out) == 0)
-		buffer_give(c, &c->out);
+	    c->phase == CONN_OPEN && buf_len(c->out) == 0)
+		buffer_give(&c->out);
+}
+
+void conn_shed_in(struct conn *c)
+{
+	if (c->in && buf_len(c->in) == 0)
+		buffer_give(&c->in);
 }
 
 void conn_unshed(struct conn *c)
@@ -631,18 +609,16 @@ void conn_unshed(struct conn *c)
 
 bool conn_add(struct conn *c, const void *data, size_t len)
 {
-	struct evbuffer *out = conn_out(c);
-	return out && evbuffer_add(out, data, len) == 0;
+	struct buf *out = conn_out(c);
+	return out && buf_add(out, data, len);
 }
 
 enum pq_frame conn_frame(const struct conn *c, uint32_t max, struct pq_header *hdr)
 {
-	uint8_t buf[PQ_HEADER_LEN];
 	size_t avail = conn_in_len(c);
 	if (avail < PQ_HEADER_LEN)
 		return PQ_FRAME_NEED_MORE;
-	evbuffer_copyout(c->in, buf, PQ_HEADER_LEN);
-	enum pq_frame f = proto_frame(buf, PQ_HEADER_LEN, max, hdr);
+	enum pq_frame f = proto_frame(buf_data(c->in), PQ_HEADER_LEN, max, hdr);
 	if (f == PQ_FRAME_BAD)
 		return f;
 	return avail >= pq_msg_total(hdr) ? PQ_FRAME_COMPLETE : PQ_FRAME_HEADER;

@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include <event2/buffer.h>
 #include <event2/event.h>
 
 #include "conn.h"
@@ -105,8 +104,8 @@ static void write_done(struct conn *c, ssize_t res)
 	if (c->phase == CONN_CLOSED)
 		return;
 	if (res > 0) {
-		evbuffer_drain(c->out, (size_t)res);
-		if (evbuffer_get_length(c->out) == 0)
+		buf_drain(c->out, (size_t)res);
+		if (buf_len(c->out) == 0)
 			conn_write_settled(c, false);
 		else
 			conn_write_now(c, false);   /* the rest, or a wait for room */
@@ -144,17 +143,11 @@ static void batch_writes(void)
 				conn_write_now(c, false);
 				continue;
 			}
-			struct evbuffer_iovec v[IOBATCH_IOV];
-			int nv = evbuffer_peek(c->out, -1, NULL, v, IOBATCH_IOV);
-			if (nv > IOBATCH_IOV)
-				nv = IOBATCH_IOV;
-			for (int k = 0; k < nv; k++) {
-				ops[n].iov[k].iov_base = v[k].iov_base;
-				ops[n].iov[k].iov_len = v[k].iov_len;
-			}
+			ops[n].iov[0].iov_base = buf_data(c->out);
+			ops[n].iov[0].iov_len = buf_len(c->out);
 			ops[n].fd = c->fd;
 			ops[n].write = true;
-			ops[n].niov = nv;
+			ops[n].niov = 1;
 			who[n++] = c;
 		}
 		iobatch_run(ops, n);

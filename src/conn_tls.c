@@ -6,7 +6,6 @@
 #include <stdio.h>
 
 #include <arpa/inet.h>
-#include <event2/buffer.h>
 #include <event2/event.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -29,17 +28,17 @@ static char tls_err[256];
  * block (or waits for a read), < 0 failed. */
 int conn_tls_write_some(struct conn *c)
 {
-	struct evbuffer_iovec v;
-	if (evbuffer_peek(c->out, -1, NULL, &v, 1) < 1)
+	size_t have = conn_out_len(c);
+	if (have == 0)
 		return 0;
 	/* a retried SSL_write must repeat its length exactly */
 	int len = c->tls_retry_len ? c->tls_retry_len
-				   : (int)(v.iov_len < TLS_WRITE_CHUNK ? v.iov_len : TLS_WRITE_CHUNK);
+				   : (int)(have < TLS_WRITE_CHUNK ? have : TLS_WRITE_CHUNK);
 	ERR_clear_error();
-	int n = SSL_write(c->ssl, v.iov_base, len);
+	int n = SSL_write(c->ssl, buf_data(c->out), len);
 	if (n > 0) {
 		c->tls_retry_len = 0;
-		evbuffer_drain(c->out, (size_t)n);
+		buf_drain(c->out, (size_t)n);
 		return n;
 	}
 	switch (SSL_get_error(c->ssl, n)) {
@@ -69,21 +68,19 @@ void conn_tls_read(struct conn *c)
 			yielded = true;
 			break;
 		}
-		struct evbuffer_iovec v;
-		if (!conn_in(c) || evbuffer_reserve_space(c->in, CONN_READ_SIZE, &v, 1) < 1) {
+		uint8_t *room = conn_in(c) ? buf_reserve(c->in, CONN_READ_SIZE) : NULL;
+		if (!room) {
 			c->err = ENOMEM;
 			failed = true;
 			break;
 		}
 		ERR_clear_error();
-		int n = SSL_read(c->ssl, v.iov_base, (int)v.iov_len);
+		int n = SSL_read(c->ssl, room, CONN_READ_SIZE);
 		if (n > 0) {
-			v.iov_len = (size_t)n;
-			evbuffer_commit_space(c->in, &v, 1);
+			buf_commit(c->in, (size_t)n);
 			got += (size_t)n;
 			continue;
 		}
-		evbuffer_commit_space(c->in, &v, 0);
 		int e = SSL_get_error(c->ssl, n);
 		if (e == SSL_ERROR_WANT_READ)
 			break;

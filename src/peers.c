@@ -137,7 +137,7 @@ static void forward_event(struct conn *conn, enum conn_event ev)
 		break;
 	}
 	case CONN_EV_READ:
-		evbuffer_drain(conn->in, conn_in_len(conn));   /* a peer answers nothing */
+		buf_drain(conn->in, conn_in_len(conn));   /* a peer answers nothing */
 		break;
 	case CONN_EV_EOF:
 		log_debug("cancel request forwarded to peer %d (%s): taken", f->id, f->where);

@@ -37,7 +37,7 @@ static void put_msg(struct server *s, struct pq_writer *w)
 	if (s->client)
 		relay_flush(&s->client->relay);   /* after the messages passed before it */
 	if (pq_writer_ok(w))
-		evbuffer_add(s->conn.out, w->buf, w->len);
+		buf_add(s->conn.out, w->buf, w->len);
 	pq_writer_reset(w);
 }
 
@@ -596,7 +596,7 @@ enum relay_action prepared_client_message(struct client *c, char type,
 out:
 	if (refused.len && (act == RELAY_FORWARD || act == RELAY_FORWARD_STOP)) {
 		relay_flush(&c->relay);   /* what passes is the refusal, not the client's Parse */
-		act = evbuffer_add(s->conn.out, refused.buf, refused.len) == 0 ? RELAY_DROP : RELAY_FAIL;
+		act = buf_add(s->conn.out, refused.buf, refused.len) ? RELAY_DROP : RELAY_FAIL;
 	}
 	if (refused.buf)
 		pq_writer_free(&refused);

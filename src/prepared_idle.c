@@ -87,9 +87,7 @@ enum prepared_idle prepared_client_idle(struct client *c, uint32_t max_len, char
 			return avail ? PREPARED_IDLE_MORE : PREPARED_IDLE_ANSWERED;
 		if (conn_out_full(&c->conn))
 			return PREPARED_IDLE_FULL;   /* a client that does not read its answers */
-		const uint8_t *hdr = evbuffer_pullup(c->conn.in, PQ_HEADER_LEN);   /* in place, as a rule */
-		if (!hdr)
-			return PREPARED_IDLE_FAIL;
+		const uint8_t *hdr = buf_data(c->conn.in);   /* in place */
 		char type = *next = (char)hdr[0];
 		uint32_t mlen = (uint32_t)hdr[1] << 24 | (uint32_t)hdr[2] << 16 | (uint32_t)hdr[3] << 8 | hdr[4];
 		static const bool answerable[256] = { ['P'] = true, ['D'] = true, ['C'] = true,
@@ -99,12 +97,10 @@ enum prepared_idle prepared_client_idle(struct client *c, uint32_t max_len, char
 		size_t total = (size_t)mlen + 1;
 		if (avail < total)
 			return PREPARED_IDLE_MORE;
-		const uint8_t *msg = evbuffer_pullup(c->conn.in, (ev_ssize_t)total);
-		if (!msg)
-			return PREPARED_IDLE_FAIL;
+		const uint8_t *msg = hdr;
 		enum prepared_idle res = answer_one(c, type, msg + PQ_HEADER_LEN, mlen - 4);
 		if (res != PREPARED_IDLE_ANSWERED)
 			return res;
-		evbuffer_drain(c->conn.in, total);
+		buf_drain(c->conn.in, total);
 	}
 }

@@ -111,7 +111,7 @@ static bool send_refusal_query(struct client *c)
 	bool ok = pq_writer_ok(&w);
 	relay_flush(&c->relay);   /* after what passed before it */
 	if (ok)
-		ok = evbuffer_add(c->server->conn.out, w.buf, w.len) == 0;
+		ok = buf_add(c->server->conn.out, w.buf, w.len);
 	pq_writer_free(&w);
 	return ok;
 }
@@ -200,7 +200,7 @@ enum relay_action prepared_parse_watched(struct client *c, const uint8_t *body, 
 	bool ok = prepared_refused_parse(c, body, len, &w);
 	relay_flush(&c->relay);
 	if (ok)
-		ok = evbuffer_add(c->server->conn.out, w.buf, w.len) == 0;
+		ok = buf_add(c->server->conn.out, w.buf, w.len);
 	pq_writer_free(&w);
 	return ok ? RELAY_DROP : RELAY_FAIL;
 }

@@ -1,14 +1,18 @@
 /*
- * relay.c — forward by length; pull up only what must be understood.
+ * relay.c — forward by length; look only at what must be understood.
  *
  * One call of relay_run walks the messages in src. Those that pass are
  * not moved one by one: `run` counts the bytes at the front of src that
  * have passed, and they move to dst together when something else must
  * happen first (a message dropped, a hook writing to dst) or when the
- * walk ends. Headers are read in place from src's first chain.
+ * walk ends: usually one move of everything one read brought, which
+ * hands src's array to an empty dst without copying a byte (buf_move).
+ * src is one contiguous array (buf.h), so every header and every
+ * inspected message is read where it lies.
  */
-#include <event2/buffer.h>
+#include <string.h>
 
+#include "buf.h"
 #include "log.h"
 #include "proto.h"
 #include "relay.h"
@@ -16,12 +20,11 @@
 /* One running relay_run; hooks may start another (a stack of them). */
 struct run {
 	struct relay *r;
-	struct evbuffer *src, *dst;
+	struct buf *src, *dst;
 	size_t src_len, dst_len;   /* their lengths, kept here as they change */
 	size_t run;                /* bytes at src's front passed, not yet moved */
 	bool flushed;              /* a hook called relay_flush: dst may have grown */
-	const uint8_t *chain;      /* src's first chain, when `chain_len` > 0 */
-	size_t chain_len;
+	bool failed;               /* a move ran out of memory */
 	size_t shown;              /* length of the message `fn` is shown (at `run`) */
 	size_t skip;               /* bytes of it the owner replaced (relay_skip_head) */
 	struct run *prev;
@@ -33,11 +36,13 @@ static void flush(struct run *x)
 {
 	if (x->run == 0)
 		return;
-	evbuffer_remove_buffer(x->src, x->dst, x->run);
+	if (!buf_move(x->src, x->dst, x->run)) {
+		x->failed = true;   /* the walk stops RELAY_FAILED */
+		return;
+	}
 	x->src_len -= x->run;
 	x->dst_len += x->run;
 	x->run = 0;
-	x->chain_len = 0;
 }
 
 void relay_flush(struct relay *r)
@@ -75,79 +80,31 @@ void relay_skip_head(struct relay *r, size_t n)
 size_t relay_peek_next(struct relay *r, uint8_t *buf, size_t n)
 {
 	struct run *x = shown_run(r);
-	if (x) {
-		size_t at = x->run + x->shown;   /* the shown message lies at `run` */
-		if (at >= x->src_len)
-			return 0;
-		if (n > x->src_len - at)
-			n = x->src_len - at;
-		struct evbuffer_ptr p;
-		if (evbuffer_ptr_set(x->src, &p, at, EVBUFFER_PTR_SET) != 0)
-			return 0;
-		ev_ssize_t got = evbuffer_copyout_from(x->src, &p, buf, n);
-		return got > 0 ? (size_t)got : 0;
-	}
-	return 0;
+	if (!x)
+		return 0;
+	size_t at = x->run + x->shown;   /* the shown message lies at `run` */
+	if (at >= x->src_len)
+		return 0;
+	if (n > x->src_len - at)
+		n = x->src_len - at;
+	memcpy(buf, buf_data(x->src) + at, n);
+	return n;
 }
 
-/* Where src's first chain lies (nothing when src is empty). */
-static void look(struct run *x)
+/* The bytes at offset `run` of src (a flush moves `run` to 0). */
+static inline const uint8_t *view(const struct run *x)
 {
-	struct evbuffer_iovec v;
-	x->chain_len = 0;
-	if (evbuffer_peek(x->src, -1, NULL, &v, 1) >= 1) {
-		x->chain = v.iov_base;
-		x->chain_len = v.iov_len;
-	}
+	return buf_data(x->src) + x->run;
 }
 
-/* `n` contiguous bytes at offset `run` of src (the caller knows they are
- * there): read in place from the first chain, or made contiguous at the
- * front after moving what has passed. NULL only when memory ran out. */
-static const uint8_t *view(struct run *x, size_t n)
-{
-	if (x->chain_len == 0)
-		look(x);
-	if (x->run + n > x->chain_len) {
-		flush(x);
-		if (!evbuffer_pullup(x->src, (ev_ssize_t)n))
-			return NULL;
-		look(x);
-	}
-	return x->chain + x->run;
-}
-
-/* Show bytes [skip, n) from `run` in src to spec->scan, chain by chain;
- * `last`: they end the message. Anything but RELAY_FORWARD from any piece
- * is the verdict. */
+/* Show bytes [skip, n) from `run` in src to spec->scan; `last`: they end
+ * the message. */
 static enum relay_action scan_feed(struct run *x, const struct relay_spec *spec, void *owner,
 				   char type, size_t skip, size_t n, bool last)
 {
-	struct evbuffer_ptr p;
 	if (n <= skip)
 		return last ? spec->scan(owner, type, (const uint8_t *)"", 0, true) : RELAY_FORWARD;
-	if (x->chain_len >= x->run + n)   /* all in the chain already viewed: the usual case */
-		return spec->scan(owner, type, x->chain + x->run + skip, n - skip, last);
-	if (evbuffer_ptr_set(x->src, &p, x->run + skip, EVBUFFER_PTR_SET) != 0)
-		return RELAY_FAIL;
-	size_t left = n - skip;
-	enum relay_action act = RELAY_FORWARD;
-	while (left > 0) {
-		struct evbuffer_iovec v[8];
-		int nv = evbuffer_peek(x->src, (ev_ssize_t)left, &p, v, 8);
-		if (nv <= 0)
-			return RELAY_FAIL;
-		for (int i = 0; i < nv && i < 8 && left > 0; i++) {
-			size_t k = v[i].iov_len < left ? v[i].iov_len : left;
-			left -= k;
-			act = spec->scan(owner, type, v[i].iov_base, k, last && left == 0);
-			if (act != RELAY_FORWARD)
-				return act;
-			if (evbuffer_ptr_set(x->src, &p, k, EVBUFFER_PTR_ADD) != 0)
-				return RELAY_FAIL;
-		}
-	}
-	return act;
+	return spec->scan(owner, type, view(x) + skip, n - skip, last);
 }
 
 static void note_type(struct relay *r, const struct relay_spec *spec, uint8_t type)
@@ -167,10 +124,10 @@ static inline void after_hook(struct run *x, size_t run_before, bool check)
 {
 	if (x->flushed || check) {
 		x->flushed = false;
-		size_t dst_len = evbuffer_get_length(x->dst);
+		size_t dst_len = buf_len(x->dst);
 		if (x->run == run_before && run_before > 0 && dst_len != x->dst_len)
 			BUG("a relay hook wrote to its destination without relay_flush()");
-		x->dst_len = dst_len;   /* (a flush forgot the chain view itself) */
+		x->dst_len = dst_len;
 	}
 }
 
@@ -189,9 +146,10 @@ static void take(struct run *x, size_t n, bool drop)
 		return;
 	}
 	flush(x);
-	evbuffer_drain(x->src, n);
+	if (x->failed)
+		return;
+	buf_drain(x->src, n);
 	x->src_len -= n;
-	x->chain_len = 0;
 }
 
 /* Pass (or drop) what is here of a message of `total` bytes at `run`,
@@ -219,6 +177,8 @@ static enum relay_result walk(struct run *x, const struct relay_spec *spec, void
 {
 	struct relay *r = x->r;
 	for (;;) {
+		if (unlikely(x->failed))
+			return RELAY_FAILED;
 		size_t avail = x->src_len - x->run;
 		if (r->pending > 0) {
 			if (avail == 0)
@@ -244,9 +204,7 @@ static enum relay_result walk(struct run *x, const struct relay_spec *spec, void
 			return RELAY_BACKPRESSURE;
 		if (avail < PQ_HEADER_LEN)
 			return RELAY_IDLE;
-		const uint8_t *hp = view(x, PQ_HEADER_LEN);
-		if (!hp)
-			return RELAY_FAILED;
+		const uint8_t *hp = view(x);
 		/* proto_frame()'s checks, inline: this runs for every message */
 		struct pq_header h = { (char)hp[0], (uint32_t)hp[1] << 24 | (uint32_t)hp[2] << 16 |
 						     (uint32_t)hp[3] << 8 | hp[4] };
@@ -255,9 +213,8 @@ static enum relay_result walk(struct run *x, const struct relay_spec *spec, void
 		size_t total = pq_msg_total(&h);
 		uint8_t type = (uint8_t)h.type;
 		if (spec->peek && spec->peek_types[type]) {
-			/* as much of it as lies in the same chain */
-			size_t in_chain = x->chain_len - x->run;
-			spec->peek(owner, h.type, hp, in_chain < total ? in_chain : total);
+			/* as much of it as has come */
+			spec->peek(owner, h.type, hp, avail < total ? avail : total);
 		}
 		bool observe = spec->observe && spec->observe_types[type];
 		if (!spec->inspect[type]) {
@@ -291,9 +248,7 @@ static enum relay_result walk(struct run *x, const struct relay_spec *spec, void
 			return RELAY_BAD_LENGTH;
 		if (avail < shown)
 			return RELAY_IDLE;
-		const uint8_t *msg = view(x, shown);
-		if (!msg)
-			return RELAY_FAILED;
+		const uint8_t *msg = view(x);
 		enum relay_action act = observe ? spec->observe(owner, h.type) : RELAY_FORWARD;
 		note_type(r, spec, type);
 		size_t skip = 0;
@@ -330,14 +285,14 @@ static enum relay_result walk(struct run *x, const struct relay_spec *spec, void
 	}
 }
 
-enum relay_result relay_run(struct relay *r, struct evbuffer *src, struct evbuffer *dst,
+enum relay_result relay_run(struct relay *r, struct buf *src, struct buf *dst,
 			    const struct relay_spec *spec, void *owner, size_t dst_high)
 {
 	struct run x = { .r = r, .src = src, .dst = dst, .prev = running,
-			 .src_len = evbuffer_get_length(src), .dst_len = evbuffer_get_length(dst) };
+			 .src_len = buf_len(src), .dst_len = buf_len(dst) };
 	running = &x;
 	enum relay_result res = walk(&x, spec, owner, dst_high);
 	flush(&x);
 	running = x.prev;
-	return res;
+	return x.failed ? RELAY_FAILED : res;
 }

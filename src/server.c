@@ -190,7 +190,7 @@ void server_lookup(struct server *s, const struct client *c)
 	pq_begin(&w, 'S');
 	pq_end(&w);
 	if (pq_writer_ok(&w))
-		evbuffer_add(s->conn.out, w.buf, w.len);
+		buf_add(s->conn.out, w.buf, w.len);
 	pq_writer_free(&w);
 	s->authq_failed = false;
 	server_set_state(s, SV_AUTHQ);
@@ -201,7 +201,7 @@ void server_lookup(struct server *s, const struct client *c)
 
 void server_setup(struct server *s, const void *queries, size_t len, int count)
 {
-	evbuffer_add(s->conn.out, queries, len);
+	buf_add(s->conn.out, queries, len);
 	s->setup_left = count;
 	server_set_state(s, SV_SETUP);
 	conn_read_start(&s->conn);
@@ -218,7 +218,7 @@ static void run_control_query(struct server *s, const char *q, enum server_state
 		server_close(s, "out of memory");
 		return;
 	}
-	evbuffer_add(s->conn.out, w.buf, w.len);
+	buf_add(s->conn.out, w.buf, w.len);
 	pq_writer_free(&w);
 	server_set_state(s, st);
 	conn_read_start(&s->conn);
@@ -310,7 +310,7 @@ void server_close(struct server *s, const char *why)
 		pq_writer_init(&w);
 		proto_build_terminate(&w);
 		if (pq_writer_ok(&w))
-			evbuffer_add(s->conn.out, w.buf, w.len);
+			buf_add(s->conn.out, w.buf, w.len);
 		pq_writer_free(&w);
 		conn_close_flushed(&s->conn);
 	} else {
@@ -405,7 +405,7 @@ static bool each_message(struct server *s, bool (*fn)(struct server *, char, con
 			server_lost(s, "out of memory");
 			return false;
 		}
-		evbuffer_remove(s->conn.in, msg, total);
+		buf_remove(s->conn.in, msg, total);
 		enum server_state before = s->state;
 		bool go_on = fn(s, h.type, msg + PQ_HEADER_LEN, pq_body_len(&h));
 		if (msg != stackbuf)
@@ -593,7 +593,7 @@ static void server_on_tls_answer(struct server *s)
 	if (s->conn.ssl)
 		return;   /* handshaking: conn.c drives it */
 	uint8_t answer;
-	if (evbuffer_remove(s->conn.in, &answer, 1) != 1)
+	if (buf_remove(s->conn.in, &answer, 1) != 1)
 		return;
 	if (answer == 'S') {
 		if (conn_in_len(&s->conn) > 0) {
@@ -715,7 +715,7 @@ static void server_event(struct conn *conn, enum conn_event ev)
 			/* SSLRequest: an int32 length 8 and the code 1234.5679 */
 			static const uint8_t req[8] = { 0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f };
 			server_set_state(s, SV_TLS);
-			evbuffer_add(s->conn.out, req, sizeof req);
+			buf_add(s->conn.out, req, sizeof req);
 			conn_send(&s->conn);
 			break;
 		}

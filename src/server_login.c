@@ -68,7 +68,7 @@ static const char *server_secret(const struct server *s, int *kind)
 static void send_writer(struct server *s, struct pq_writer *w)
 {
 	if (pq_writer_ok(w))
-		evbuffer_add(s->conn.out, w->buf, w->len);
+		buf_add(s->conn.out, w->buf, w->len);
 	pq_writer_free(w);
 	conn_send(&s->conn);
 }

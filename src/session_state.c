@@ -236,7 +236,7 @@ void session_state_answered(struct client *c)
 	}
 }
 
-void session_state_notices(struct client *c, struct evbuffer *out)
+void session_state_notices(struct client *c, struct buf *out)
 {
 	for (int k = 0; k < STATE_KINDS; k++) {
 		if (!(c->state_notice & (1u << k)))
@@ -248,7 +248,7 @@ void session_state_notices(struct client *c, struct evbuffer *out)
 		pq_writer_init(&w);
 		proto_build_notice(&w, SQLSTATE_WARNING, msg);
 		if (pq_writer_ok(&w))
-			evbuffer_add(out, w.buf, w.len);
+			buf_add(out, w.buf, w.len);
 		pq_writer_free(&w);
 	}
 	c->state_notice = 0;

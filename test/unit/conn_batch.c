@@ -18,7 +18,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
 #include <event2/event.h>
 
 #include "conn.h"
@@ -50,10 +49,10 @@ static char nbuf[160];
 
 static void take(struct tconn *t)
 {
-	size_t n = evbuffer_get_length(t->conn.in);
+	size_t n = buf_len(t->conn.in);
 	if (n > sizeof t->got - 1 - t->seen)
 		n = sizeof t->got - 1 - t->seen;
-	evbuffer_remove(t->conn.in, t->got + t->seen, n);
+	buf_remove(t->conn.in, t->got + t->seen, n);
 	t->seen += n;
 }
 
@@ -75,8 +74,9 @@ static void on_event(struct conn *c, enum conn_event ev)
 	switch (t->role) {
 	case ECHO:
 		reads_total++;
-		echoed += (int)evbuffer_get_length(c->in);
-		evbuffer_add_buffer(conn_out(c), c->in);   /* made on first need */
+		echoed += (int)buf_len(c->in);
+		if (!buf_move(c->in, conn_out(c), buf_len(c->in)))   /* out made on first need */
+			abort();
 		conn_send_soon(c);
 		if ((size_t)echoed == echo_want)
 			event_base_loopbreak(rt.base);

@@ -1,6 +1,8 @@
 /*
- * conn_shed.t — an idle connection's empty buffers go back to the spare
- * list (conn_shed) and come back on first need: a read while shed finds
+ * conn_shed.t — an accepted connection has no buffer until its first
+ * read or write; an idle connection's empty buffers go back to the spare
+ * list (conn_shed; the input alone: conn_shed_in) and come back on first
+ * need: a read while shed finds
  * an input buffer, a write an output buffer; output still waiting for
  * room stays until it is written; conn_unshed makes both again; a buffer
  * given back serves the next connection; bytes are never lost on the way.
@@ -11,7 +13,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
 #include <event2/event.h>
 
 #include "conn.h"
@@ -32,11 +33,11 @@ static void on_event(struct conn *c, enum conn_event ev)
 	if (ev != CONN_EV_READ)
 		return;
 	t->had_in = c->in != NULL;
-	size_t n = c->in ? evbuffer_get_length(c->in) : 0;
+	size_t n = c->in ? buf_len(c->in) : 0;
 	if (n > sizeof t->got - 1 - t->seen)
 		n = sizeof t->got - 1 - t->seen;
 	if (n)
-		evbuffer_remove(c->in, t->got + t->seen, n);
+		buf_remove(c->in, t->got + t->seen, n);
 	t->seen += n;
 	event_base_loopbreak(rt.base);
 }
@@ -82,7 +83,11 @@ int main(void)
 	static struct tconn t;
 	ok(conn_init(&t.conn, sv[0], &ops), "conn_init");
 	conn_read_start(&t.conn);
-	ok(t.conn.in != NULL && t.conn.out == NULL, "a new connection: an input buffer, no output yet");
+	ok(t.conn.in == NULL && t.conn.out == NULL, "a new connection: no buffer until one is needed");
+	ok(write(sv[1], "hi", 2) == 2, "the peer writes");
+	loop_until_read();
+	ok(t.had_in && t.seen == 2 && t.conn.in != NULL, "the first read made an input buffer");
+	t.seen = 0;
 
 	conn_shed(&t.conn);
 	ok(t.conn.in == NULL && t.conn.out == NULL, "shed: the empty input buffer went back");
@@ -135,17 +140,31 @@ int main(void)
 	ok(read_all(sv[1], buf, 5) == 5 && !memcmp(buf, "again", 5), "the peer got it");
 
 	/* a buffer given back serves the next connection */
-	struct evbuffer *was_in = t.conn.in, *was_out = t.conn.out;
+	struct buf *was_in = t.conn.in, *was_out = t.conn.out;
 	conn_shed(&t.conn);
 	ok(t.conn.in == NULL && t.conn.out == NULL, "shed: both went back");
 	int sv2[2];
 	ok(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv2) == 0, "another socketpair");
 	static struct tconn u;
 	ok(conn_init(&u.conn, sv2[0], &ops), "conn_init");
-	ok(u.conn.in == was_in || u.conn.in == was_out, "the new connection's input is one given back");
-	ok(evbuffer_get_length(u.conn.in) == 0, "and empty");
-	ok(conn_add(&u.conn, "x", 1) && evbuffer_get_length(u.conn.out) == 1,
-	   "and its output holds only its own byte");
+	ok(u.conn.in == NULL && u.conn.out == NULL, "the new connection has no buffer yet");
+	ok(conn_add(&u.conn, "x", 1) && (u.conn.out == was_in || u.conn.out == was_out),
+	   "its first write takes one given back");
+	ok(buf_len(u.conn.out) == 1, "which holds only its own byte");
+
+	/* the input alone, between a login's messages */
+	conn_read_start(&u.conn);
+	u.seen = 0;
+	ok(write(sv2[1], "abc", 3) == 3, "the other peer writes");
+	loop_until_read();
+	ok(u.had_in && u.seen == 3 && u.conn.in != NULL && buf_len(u.conn.in) == 0,
+	   "read whole: an empty input buffer");
+	conn_shed_in(&u.conn);
+	ok(u.conn.in == NULL && u.conn.out != NULL && !u.conn.shed,
+	   "conn_shed_in: the input went back, the output stays, not shed");
+	ok(write(sv2[1], "de", 2) == 2, "the other peer writes again");
+	loop_until_read();
+	ok(u.had_in && u.seen == 5 && !memcmp(u.got, "abcde", 5), "the next read took one again, bytes whole");
 
 	conn_close(&t.conn);
 	conn_close(&u.conn);

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/buffer.h>
 
+#include "buf.h"
 #include "proto.h"
 #include "relay.h"
 #include "tap.h"
@@ -27,7 +27,7 @@ static size_t put(uint8_t *out, char type, const char *body)
 
 struct owner {
 	struct relay r;
-	struct evbuffer *dst;
+	struct buf *dst;
 	char seen[64];        /* types in the order hooks saw them */
 	int nseen;
 	char after[64];
@@ -72,14 +72,14 @@ static enum relay_action inspect(void *arg, char type, const uint8_t *body, size
 		size_t rest = o->head_body - name;
 		uint8_t h[PQ_HEADER_LEN] = { 'B', 0, 0, (uint8_t)((rest + 8) >> 8), (uint8_t)(rest + 8) };
 		relay_flush(&o->r);
-		evbuffer_add(o->dst, h, sizeof h);
-		evbuffer_add(o->dst, "NEW", 4);
+		buf_add(o->dst, h, sizeof h);
+		buf_add(o->dst, "NEW", 4);
 		relay_skip_head(&o->r, PQ_HEADER_LEN + name);
 		return RELAY_FORWARD;
 	}
 	if (type == o->answer_type) {
 		relay_flush(&o->r);
-		evbuffer_add(o->dst, "!", 1);
+		buf_add(o->dst, "!", 1);
 		return RELAY_DROP;
 	}
 	(void)body;
@@ -149,11 +149,11 @@ static struct relay_spec spec = {
 	.scan = scan,
 };
 
-static char *contents(struct evbuffer *b, size_t *len)
+static char *contents(struct buf *b, size_t *len)
 {
-	*len = evbuffer_get_length(b);
+	*len = buf_len(b);
 	char *s = malloc(*len + 1);
-	evbuffer_copyout(b, s, *len);
+	buf_copyout(b, s, *len);
 	s[*len] = 0;
 	return s;
 }
@@ -163,17 +163,17 @@ static char *contents(struct evbuffer *b, size_t *len)
 static char *relay_split(struct owner *o, const uint8_t *in, size_t len, size_t cut,
 			 size_t *out_len, enum relay_result *last)
 {
-	struct evbuffer *src = evbuffer_new();
-	o->dst = evbuffer_new();
+	struct buf *src = buf_new();
+	o->dst = buf_new();
 	const struct relay_spec *sp = o->spec ? o->spec : &spec;
-	evbuffer_add(src, in, cut);
+	buf_add(src, in, cut);
 	*last = relay_run(&o->r, src, o->dst, sp, o, 1 << 20);
-	evbuffer_add(src, in + cut, len - cut);
+	buf_add(src, in + cut, len - cut);
 	*last = relay_run(&o->r, src, o->dst, sp, o, 1 << 20);
 	char *s = contents(o->dst, out_len);
-	ok(evbuffer_get_length(src) == 0 || *last == RELAY_STOPPED, "cut %zu: the input is used up", cut);
-	evbuffer_free(src);
-	evbuffer_free(o->dst);
+	ok(buf_len(src) == 0 || *last == RELAY_STOPPED, "cut %zu: the input is used up", cut);
+	buf_free(src);
+	buf_free(o->dst);
 	return s;
 }
 
@@ -263,15 +263,15 @@ static void test_stop_leaves_the_rest(void)
 	size_t first = len;
 	len += put(in + len, 'D', "next transaction");
 	struct owner o = { .stop_type = 'Z' };
-	struct evbuffer *src = evbuffer_new();
-	o.dst = evbuffer_new();
-	evbuffer_add(src, in, len);
+	struct buf *src = buf_new();
+	o.dst = buf_new();
+	buf_add(src, in, len);
 	enum relay_result res = relay_run(&o.r, src, o.dst, &spec, &o, 1 << 20);
 	is_int(res, RELAY_STOPPED, "FORWARD_STOP stops");
-	is_int((int)evbuffer_get_length(o.dst), (int)first, "what came up to and with the stop passed");
-	is_int((int)evbuffer_get_length(src), (int)(len - first), "what came after it waits in src");
-	evbuffer_free(src);
-	evbuffer_free(o.dst);
+	is_int((int)buf_len(o.dst), (int)first, "what came up to and with the stop passed");
+	is_int((int)buf_len(src), (int)(len - first), "what came after it waits in src");
+	buf_free(src);
+	buf_free(o.dst);
 }
 
 /* RELAY_WAIT leaves the message and all after it in src, and shows it
@@ -286,26 +286,26 @@ static void test_wait_and_peek_next(void)
 	size_t second = len;
 	len += put(in + len, 'Q', "after");
 	struct owner o = { .wait_type = 'E', .waits = 1 };
-	struct evbuffer *src = evbuffer_new();
-	o.dst = evbuffer_new();
-	evbuffer_add(src, in, second);   /* the message after E has not come */
+	struct buf *src = buf_new();
+	o.dst = buf_new();
+	buf_add(src, in, second);   /* the message after E has not come */
 	enum relay_result res = relay_run(&o.r, src, o.dst, &spec, &o, 1 << 20);
 	is_int(res, RELAY_WAITING, "RELAY_WAIT: the run ends waiting");
 	is_int((int)o.nnext, 0, "relay_peek_next: nothing after the message yet");
-	is_int((int)evbuffer_get_length(o.dst), (int)first, "what came before it passed");
-	is_int((int)evbuffer_get_length(src), (int)(second - first), "the waiting message stays in src");
+	is_int((int)buf_len(o.dst), (int)first, "what came before it passed");
+	is_int((int)buf_len(src), (int)(second - first), "the waiting message stays in src");
 	is_int(o.nafter, 1, "no after hook for the waiting message");
-	evbuffer_add(src, in + second, len - second);
+	buf_add(src, in + second, len - second);
 	res = relay_run(&o.r, src, o.dst, &spec, &o, 1 << 20);
 	is_int(res, RELAY_IDLE, "shown again, it passes");
 	is_int((int)o.nnext, 10, "relay_peek_next: the whole next message, header first");
 	is_mem(o.next, o.nnext, in + second, len - second, "... byte for byte");
-	is_int((int)evbuffer_get_length(o.dst), (int)len, "everything reached dst, in order");
+	is_int((int)buf_len(o.dst), (int)len, "everything reached dst, in order");
 	is_int(o.nseen, 2, "the waiting message was shown twice");
 	uint8_t buf[4];
 	is_int((int)relay_peek_next(&o.r, buf, sizeof buf), 0, "relay_peek_next outside a run: 0");
-	evbuffer_free(src);
-	evbuffer_free(o.dst);
+	buf_free(src);
+	buf_free(o.dst);
 }
 
 /* A scanned message is shown piece by piece; its last piece passes only
@@ -323,12 +323,12 @@ static void test_scan(void)
 			for (int k = 0; k < 3; k++)
 				cuts[k] = cuts[k] < len ? cuts[k] : len;
 			struct owner o = { 0 };
-			struct evbuffer *src = evbuffer_new();
-			o.dst = evbuffer_new();
+			struct buf *src = buf_new();
+			o.dst = buf_new();
 			size_t fed = 0;
 			enum relay_result res = RELAY_IDLE;
 			for (int k = 0; k < 3; k++) {
-				evbuffer_add(src, in + fed, cuts[k] - fed);
+				buf_add(src, in + fed, cuts[k] - fed);
 				fed = cuts[k];
 				res = relay_run(&o.r, src, o.dst, &spec, &o, 1 << 20);
 				if (res == RELAY_FAILED)
@@ -336,28 +336,28 @@ static void test_scan(void)
 			}
 			if (bad) {
 				is_int(res, RELAY_FAILED, "a refused scanned message fails the run");
-				ok(evbuffer_get_length(o.dst) < len, "cut %zu: its last piece never passed", cut1);
+				ok(buf_len(o.dst) < len, "cut %zu: its last piece never passed", cut1);
 			} else {
 				is_int(res, RELAY_IDLE, "an accepted scanned message passes");
-				ok(evbuffer_get_length(o.dst) == len, "cut %zu: all of it reached dst", cut1);
+				ok(buf_len(o.dst) == len, "cut %zu: all of it reached dst", cut1);
 				is_int(o.scan_ends, 1, "one piece marked last, once per message");
 				ok(o.scan_calls >= (cut1 + 9 < len - first ? 2 : 1), "shown in pieces as they came (%d)",
 				   o.scan_calls);
 			}
-			evbuffer_free(src);
-			evbuffer_free(o.dst);
+			buf_free(src);
+			buf_free(o.dst);
 		}
 	}
 	/* whole at once: one piece, then the verdict */
 	size_t len = put(in, 'Q', "BAD");
 	struct owner o = { 0 };
-	struct evbuffer *src = evbuffer_new();
-	o.dst = evbuffer_new();
-	evbuffer_add(src, in, len);
+	struct buf *src = buf_new();
+	o.dst = buf_new();
+	buf_add(src, in, len);
 	is_int(relay_run(&o.r, src, o.dst, &spec, &o, 1 << 20), RELAY_FAILED, "refused whole: the run fails");
-	is_int((int)evbuffer_get_length(o.dst), 0, "... and nothing of it passed");
-	evbuffer_free(src);
-	evbuffer_free(o.dst);
+	is_int((int)buf_len(o.dst), 0, "... and nothing of it passed");
+	buf_free(src);
+	buf_free(o.dst);
 }
 
 static void test_peek(void)
@@ -367,51 +367,51 @@ static void test_peek(void)
 	len += put(in + len, 'D', "before");
 	len += put(in + len, 'Q', "SELECT 42");
 	struct owner o = { 0 };
-	struct evbuffer *src = evbuffer_new();
-	o.dst = evbuffer_new();
-	evbuffer_add(src, in, len);
+	struct buf *src = buf_new();
+	o.dst = buf_new();
+	buf_add(src, in, len);
 	(void)relay_run(&o.r, src, o.dst, &spec, &o, 1 << 20);
 	is_str(o.peeked, "SELECT 42", "peek sees a message behind another in the same buffer");
-	evbuffer_free(src);
-	evbuffer_free(o.dst);
+	buf_free(src);
+	buf_free(o.dst);
 }
 
 static void test_bad_and_backpressure(void)
 {
 	uint8_t in[2048];
 	struct owner o = { 0 };
-	struct evbuffer *src = evbuffer_new();
-	o.dst = evbuffer_new();
+	struct buf *src = buf_new();
+	o.dst = buf_new();
 
 	size_t len = put(in, 'D', "ok");
 	in[len] = 'D';
 	memcpy(in + len + 1, "\0\0\0\3", 4);   /* a length below 4 */
-	evbuffer_add(src, in, len + 5);
+	buf_add(src, in, len + 5);
 	is_int(relay_run(&o.r, src, o.dst, &spec, &o, 1 << 20), RELAY_BAD_LENGTH, "a length below 4 is refused");
-	is_int((int)evbuffer_get_length(o.dst), (int)len, "... after the good message before it passed");
+	is_int((int)buf_len(o.dst), (int)len, "... after the good message before it passed");
 
-	evbuffer_drain(src, evbuffer_get_length(src));
-	evbuffer_drain(o.dst, evbuffer_get_length(o.dst));
+	buf_drain(src, buf_len(src));
+	buf_drain(o.dst, buf_len(o.dst));
 	memset(&o.r, 0, sizeof o.r);
 	char big[200];
 	memset(big, 'x', sizeof big - 1);
 	big[sizeof big - 1] = 0;
 	len = put(in, 'E', big);
-	evbuffer_add(src, in, len);
+	buf_add(src, in, len);
 	is_int(relay_run(&o.r, src, o.dst, &spec, &o, 1 << 20), RELAY_BAD_LENGTH,
 	       "an inspected message over max_inspect_len is refused");
 
-	evbuffer_drain(src, evbuffer_get_length(src));
+	buf_drain(src, buf_len(src));
 	memset(&o.r, 0, sizeof o.r);
 	len = 0;
 	for (int i = 0; i < 10; i++)
 		len += put(in + len, 'D', "0123456789");
-	evbuffer_add(src, in, len);
+	buf_add(src, in, len);
 	is_int(relay_run(&o.r, src, o.dst, &spec, &o, 30), RELAY_BACKPRESSURE, "backpressure above dst_high");
-	ok(evbuffer_get_length(o.dst) > 0 && evbuffer_get_length(o.dst) <= 45,
-	   "only about dst_high passed (%zu bytes)", evbuffer_get_length(o.dst));
-	evbuffer_free(src);
-	evbuffer_free(o.dst);
+	ok(buf_len(o.dst) > 0 && buf_len(o.dst) <= 45,
+	   "only about dst_high passed (%zu bytes)", buf_len(o.dst));
+	buf_free(src);
+	buf_free(o.dst);
 }
 
 /* A message longer than what has arrived streams through as it comes. */
@@ -423,19 +423,19 @@ static void test_streaming(void)
 	uint8_t in[1024];
 	size_t len = put(in, 'D', body);
 	struct owner o = { 0 };
-	struct evbuffer *src = evbuffer_new();
-	o.dst = evbuffer_new();
-	evbuffer_add(src, in, 100);
+	struct buf *src = buf_new();
+	o.dst = buf_new();
+	buf_add(src, in, 100);
 	(void)relay_run(&o.r, src, o.dst, &spec, &o, 1 << 20);
-	is_int((int)evbuffer_get_length(o.dst), 100, "the first piece passed at once");
+	is_int((int)buf_len(o.dst), 100, "the first piece passed at once");
 	is_int((int)o.r.pending, (int)(len - 100), "the rest is pending");
 	is_int(o.nafter, 0, "`after` waits for the end of the message");
-	evbuffer_add(src, in + 100, len - 100);
+	buf_add(src, in + 100, len - 100);
 	(void)relay_run(&o.r, src, o.dst, &spec, &o, 1 << 20);
-	is_int((int)evbuffer_get_length(o.dst), (int)len, "the rest followed");
+	is_int((int)buf_len(o.dst), (int)len, "the rest followed");
 	is_int(o.nafter, 1, "`after` ran once it had all passed");
-	evbuffer_free(src);
-	evbuffer_free(o.dst);
+	buf_free(src);
+	buf_free(o.dst);
 }
 
 /* A 'B' longer than head_len is shown by its head; the owner replaces
