@@ -104,7 +104,26 @@ struct relay_spec {
 	relay_after_fn after;
 	relay_peek_fn peek;
 	relay_scan_fn scan;
+	/* made by relay_spec_ready from the tables above: one load tells
+	 * the walk everything about a type (RELAY_T_*) */
+	uint8_t flags[256];
+	bool ready;
 };
+
+enum {
+	RELAY_T_INSPECT = 1,   /* inspect */
+	RELAY_T_SCAN = 2,      /* scan_types, with a `scan` */
+	RELAY_T_COUNT = 4,     /* count */
+	RELAY_T_UNSYNC = 8,    /* unsync */
+	RELAY_T_PEEK = 16,     /* peek_types, with a `peek` */
+	RELAY_T_HEAD = 32,     /* head */
+	RELAY_T_OBSERVE = 64,  /* observe_types, with an `observe` */
+	RELAY_T_AFTER = 128,   /* after_types, with an `after` */
+};
+
+/* Fill spec->flags from its tables and hooks; once after they are set
+ * and again after any change. relay_run refuses a spec not ready. */
+void relay_spec_ready(struct relay_spec *spec);
 
 /* Per direction: bytes of the message in passage still to come. */
 struct relay {

@@ -275,8 +275,22 @@ static struct relay_spec server_spec_tracked = TRACKED_SPEC();
 static struct relay_spec server_spec_describing =
 	TRACKED_SPEC(['t'] = true, ['T'] = true, ['n'] = true);
 
+/* The specs' type flags, made once (their tables never change). */
+static void specs_ready(void)
+{
+	static bool done;
+	if (done)
+		return;
+	struct relay_spec *all[] = { &client_spec, &client_spec_tracked, &client_spec_watched,
+				     &server_spec, &server_spec_tracked, &server_spec_describing };
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+		relay_spec_ready(all[i]);
+	done = true;
+}
+
 struct relay_spec *link_client_spec(const struct client *c)
 {
+	specs_ready();
 	struct relay_spec *spec = client_tracks_statements(c) ? &client_spec_tracked
 				  : session_state_watch(c) ? &client_spec_watched : &client_spec;
 	spec->max_len = (uint32_t)rt.cfg->max_packet_size;
@@ -285,6 +299,7 @@ struct relay_spec *link_client_spec(const struct client *c)
 
 const struct relay_spec *link_server_spec(const struct server *s)
 {
+	specs_ready();
 	return !s->stmts ? &server_spec
 		: prepared_server_describing(s) ? &server_spec_describing : &server_spec_tracked;
 }

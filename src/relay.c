@@ -107,12 +107,26 @@ static enum relay_action scan_feed(struct run *x, const struct relay_spec *spec,
 	return spec->scan(owner, type, view(x) + skip, n - skip, last);
 }
 
-static void note_type(struct relay *r, const struct relay_spec *spec, uint8_t type)
+void relay_spec_ready(struct relay_spec *spec)
 {
-	if (spec->count[type]) {
+	for (int t = 0; t < 256; t++)
+		spec->flags[t] = (uint8_t)((spec->inspect[t] ? RELAY_T_INSPECT : 0) |
+					   (spec->scan && spec->scan_types[t] ? RELAY_T_SCAN : 0) |
+					   (spec->count[t] ? RELAY_T_COUNT : 0) |
+					   (spec->unsync[t] ? RELAY_T_UNSYNC : 0) |
+					   (spec->peek && spec->peek_types[t] ? RELAY_T_PEEK : 0) |
+					   (spec->head[t] ? RELAY_T_HEAD : 0) |
+					   (spec->observe && spec->observe_types[t] ? RELAY_T_OBSERVE : 0) |
+					   (spec->after && spec->after_types[t] ? RELAY_T_AFTER : 0));
+	spec->ready = true;
+}
+
+static inline void note_type(struct relay *r, uint8_t f)
+{
+	if (f & RELAY_T_COUNT) {
 		r->counted++;
 		r->unsynced = false;
-	} else if (spec->unsync[type]) {
+	} else if (f & RELAY_T_UNSYNC) {
 		r->unsynced = true;
 	}
 }
@@ -139,7 +153,7 @@ static void run_after(struct run *x, const struct relay_spec *spec, void *owner,
 }
 
 /* Pass (or drop) `n` bytes at offset `run` of src. */
-static void take(struct run *x, size_t n, bool drop)
+static inline void take(struct run *x, size_t n, bool drop)
 {
 	if (!drop) {
 		x->run += n;
@@ -196,7 +210,7 @@ static enum relay_result walk(struct run *x, const struct relay_spec *spec, void
 			r->pending -= (uint32_t)n;
 			if (r->pending > 0)
 				return RELAY_IDLE;
-			if (spec->after && spec->after_types[(uint8_t)r->cur_type])
+			if (spec->flags[(uint8_t)r->cur_type] & RELAY_T_AFTER)
 				run_after(x, spec, owner, r->cur_type);
 			continue;
 		}
@@ -212,18 +226,26 @@ static enum relay_result walk(struct run *x, const struct relay_spec *spec, void
 			return RELAY_BAD_LENGTH;
 		size_t total = pq_msg_total(&h);
 		uint8_t type = (uint8_t)h.type;
-		if (spec->peek && spec->peek_types[type]) {
+		uint8_t f = spec->flags[type];
+		if (likely(!(f & ~(RELAY_T_COUNT | RELAY_T_UNSYNC))) && avail >= total) {
+			/* nothing to show anyone, and here whole: most messages */
+			note_type(r, f);
+			r->cur_type = h.type;
+			x->run += total;
+			continue;
+		}
+		if (f & RELAY_T_PEEK) {
 			/* as much of it as has come */
 			spec->peek(owner, h.type, hp, avail < total ? avail : total);
 		}
-		bool observe = spec->observe && spec->observe_types[type];
-		if (!spec->inspect[type]) {
+		bool observe = f & RELAY_T_OBSERVE;
+		if (!(f & RELAY_T_INSPECT)) {
 			enum relay_action act = observe ? spec->observe(owner, h.type) : RELAY_FORWARD;
-			note_type(r, spec, type);
+			note_type(r, f);
 			size_t n = avail < total ? avail : total;
 			r->dropping = act == RELAY_DROP;
 			r->cur_type = h.type;
-			r->scanning = !r->dropping && spec->scan && spec->scan_types[type];
+			r->scanning = !r->dropping && (f & RELAY_T_SCAN);
 			if (r->scanning) {
 				r->scanning = n < total;
 				size_t run_before = x->run;
@@ -237,12 +259,12 @@ static enum relay_result walk(struct run *x, const struct relay_spec *spec, void
 			}
 			take(x, n, r->dropping);
 			r->pending = (uint32_t)(total - n);
-			if (r->pending == 0 && spec->after && spec->after_types[type])
+			if (r->pending == 0 && (f & RELAY_T_AFTER))
 				run_after(x, spec, owner, h.type);
 			continue;
 		}
 		size_t shown = total;
-		if (spec->head[type] && h.len - 4 > spec->head_len)
+		if ((f & RELAY_T_HEAD) && h.len - 4 > spec->head_len)
 			shown = PQ_HEADER_LEN + spec->head_len;   /* the rest streams */
 		else if (h.len > spec->max_inspect_len)
 			return RELAY_BAD_LENGTH;
@@ -250,7 +272,7 @@ static enum relay_result walk(struct run *x, const struct relay_spec *spec, void
 			return RELAY_IDLE;
 		const uint8_t *msg = view(x);
 		enum relay_action act = observe ? spec->observe(owner, h.type) : RELAY_FORWARD;
-		note_type(r, spec, type);
+		note_type(r, f);
 		size_t skip = 0;
 		if (act == RELAY_FORWARD) {
 			size_t run_before = x->run;
@@ -278,7 +300,7 @@ static enum relay_result walk(struct run *x, const struct relay_spec *spec, void
 			return RELAY_FAILED;
 		}
 		/* with bytes still to come, `after` runs once they have passed */
-		if (r->pending == 0 && spec->after && spec->after_types[type])
+		if (r->pending == 0 && (f & RELAY_T_AFTER))
 			run_after(x, spec, owner, h.type);
 		if (act == RELAY_FORWARD_STOP || act == RELAY_DROP_STOP)
 			return RELAY_STOPPED;
@@ -288,6 +310,8 @@ static enum relay_result walk(struct run *x, const struct relay_spec *spec, void
 enum relay_result relay_run(struct relay *r, struct buf *src, struct buf *dst,
 			    const struct relay_spec *spec, void *owner, size_t dst_high)
 {
+	if (unlikely(!spec->ready))
+		BUG("relay_run: a spec without relay_spec_ready()");
 	struct run x = { .r = r, .src = src, .dst = dst, .prev = running,
 			 .src_len = buf_len(src), .dst_len = buf_len(dst) };
 	running = &x;

@@ -223,6 +223,8 @@ static void test_hook_types(void)
 	typed.observe_types['X'] = true;
 	typed.after_types['X'] = typed.after_types['C'] = typed.after_types['Z'] = true;
 	memset(unseen.observe_types, 0, sizeof unseen.observe_types);
+	relay_spec_ready(&typed);
+	relay_spec_ready(&unseen);
 	uint8_t in[512];
 	size_t len = 0;
 	len += put(in + len, 'T', "row description");
@@ -501,6 +503,7 @@ static void test_head(void)
 
 int main(void)
 {
+	relay_spec_ready(&spec);
 	test_head();
 	test_order_at_every_cut();
 	test_hook_types();
