@@ -56,6 +56,11 @@ static inline int32_t pq_get_i32(struct pq_reader *r) { return (int32_t)pq_get_u
 static inline const char *pq_get_cstring(struct pq_reader *r)
 {
 	if (r->bad) return NULL;
+	if (r->left && r->p[0] == 0) {   /* "" (the unnamed statement or portal): no memchr */
+		r->p++;
+		r->left--;
+		return (const char *)r->p - 1;
+	}
 	const uint8_t *nul = r->left ? memchr(r->p, 0, r->left) : NULL;
 	if (!nul) { r->bad = true; r->left = 0; return NULL; }
 	const char *s = (const char *)r->p;

@@ -154,22 +154,29 @@ void iobatch_run(struct iobatch_op *ops, int n)
 		ring_broken(ops, n, done, -r);
 		return;
 	}
+	/* every completion is there already (MSG_DONTWAIT): take them all,
+	 * then advance the ring once; wait only if one is missing */
 	int got = 0;
 	while (got < n) {
+		unsigned head, seen = 0;
 		struct io_uring_cqe *cqe;
-		int w = io_uring_wait_cqe(&ring, &cqe);
-		if (w == -EINTR)
-			continue;
-		if (w < 0) {
+		io_uring_for_each_cqe(&ring, head, cqe) {
+			uint64_t i = io_uring_cqe_get_data64(cqe);
+			if (i >= (uint64_t)n || done[i])
+				BUG("iobatch_run: completion for %llu, not in the batch",
+				    (unsigned long long)i);
+			ops[i].res = cqe->res;
+			done[i] = true;
+			seen++;
+		}
+		io_uring_cq_advance(&ring, seen);
+		got += (int)seen;
+		if (got == n)
+			break;
+		int w = io_uring_wait_cqe(&ring, &cqe);   /* (takes nothing from the ring) */
+		if (w < 0 && w != -EINTR) {
 			ring_broken(ops, n, done, -w);
 			return;
 		}
-		uint64_t i = io_uring_cqe_get_data64(cqe);
-		if (i >= (uint64_t)n || done[i])
-			BUG("iobatch_run: completion for %llu, not in the batch", (unsigned long long)i);
-		ops[i].res = cqe->res;
-		done[i] = true;
-		io_uring_cqe_seen(&ring, cqe);
-		got++;
 	}
 }

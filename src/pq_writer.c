@@ -25,7 +25,7 @@ void pq_writer_init_room(struct pq_writer *w, void *room, size_t size)
 
 void pq_writer_free(struct pq_writer *w)
 {
-	if (!w->borrowed)
+	if (w->buf && !w->borrowed)   /* (most writers of a relay hook wrote nothing) */
 		free(w->buf);
 	memset(w, 0, sizeof *w);
 }
