@@ -88,6 +88,9 @@ struct pool {
 	unsigned long long state_seen[STATE_KINDS][3];
 	struct gate *gate;           /* its database's pause state; NULL if internal */
 	int max_db_connections;
+	int max_user_connections;    /* its server user's, from the configuration
+	                              * (pool_new, pool_reconfigure): asked at
+	                              * every server release */
 	struct list idle;            /* struct server, SV_IDLE */
 	struct list used;            /* linked to a client */
 	struct list busy;            /* connecting, logging in, resetting */

@@ -162,6 +162,7 @@ static struct pool *pool_find_or_create(const char *db_name, const char *user,
 	}
 	p->mode = p->next_mode = pool_mode_of(p, entry);
 	settings_from_entry(p, entry);
+	p->max_user_connections = config_max_user_connections(rt.cfg, p->target.user);
 	list_append(&rt.pools, &p->node);
 	pool_launch(p);
 	log_debug("pool %s/%s created: server %s@%s:%d/%s, size %d", p->db_name, p->user,
@@ -177,6 +178,7 @@ void pool_reconfigure(struct pool *p)
 	/* autodb_idle_timeout, or whether the fallback serves the database,
 	 * may have changed */
 	arm_idle(p);
+	p->max_user_connections = config_max_user_connections(rt.cfg, p->target.user);
 	const struct db_entry *entry = config_find_db(rt.cfg, p->db_name);
 	if (!entry)
 		return;   /* removed: its clients go on; new logins are refused */
@@ -194,6 +196,7 @@ void pool_reconfigure(struct pool *p)
 			 t.user, t.host, t.port, t.dbname);
 		target_free(&p->target);
 		p->target = t;
+		p->max_user_connections = config_max_user_connections(rt.cfg, p->target.user);
 		p->last_error[0] = 0;
 		p->retry_at = 0;
 		pool_mark_reconnect(p);
@@ -312,7 +315,7 @@ void pool_launch(struct pool *p)
 		return;   /* shutting down */
 	if (rt_now() < p->retry_at)
 		return;   /* retry_cb calls again when the pause is over */
-	int max_user = config_max_user_connections(rt.cfg, p->target.user);
+	int max_user = p->max_user_connections;
 	while (p->nservers < pool_limit(p) &&
 	       (p->nwaiting > connecting_count(p) || p->nservers < p->min_pool_size)) {
 		if (p->max_db_connections > 0 && db_server_count(p->db_name) >= p->max_db_connections) {
@@ -384,7 +387,7 @@ static bool can_open(struct pool *p)
 {
 	if (pool_held(p) || rt_now() < p->retry_at || p->nservers >= pool_limit(p))
 		return false;
-	int max_user = config_max_user_connections(rt.cfg, p->target.user);
+	int max_user = p->max_user_connections;
 	if (p->max_db_connections > 0 && db_server_count(p->db_name) >= p->max_db_connections &&
 	    !other_pool_idle(p, LIMIT_DB))
 		return false;
@@ -463,7 +466,7 @@ void pool_unqueue(struct client *c)
  * that limit is reached? Then p's idle server is worth more closed. */
 static bool other_pool_starved(const struct pool *p)
 {
-	int max_user = config_max_user_connections(rt.cfg, p->target.user);
+	int max_user = p->max_user_connections;
 	bool db_full = p->max_db_connections > 0 && db_server_count(p->db_name) >= p->max_db_connections;
 	bool user_full = max_user > 0 && user_server_count(p->target.user) >= max_user;
 	if (!db_full && !user_full)

@@ -363,6 +363,34 @@ note('max_user_connections');
 	$sl->stop;
 }
 
+{
+	# A limit set by a reload holds for pools made before it (pools keep
+	# the user's limit and take it again at every change).
+	my $sl = fresh(settings => { default_pool_size => 5, query_wait_timeout => 10 });
+	my @c = map { $sl->proto(db => 'app') } 1 .. 4;
+	is($c[0]->query_value('SELECT 1'), 1, 'max_user_connections set later: the pool exists');
+	$sl->{settings}{max_user_connections} = 1;
+	$sl->reload;
+	ok(wait_for(sub { $sl->log_contents =~ /configuration reloaded/ }, timeout => 10),
+	   'max_user_connections set later: reloaded');
+	my $w = $pg->watch_max(q{SELECT count(*) FROM pg_stat_activity WHERE usename = 'app'});
+	my $bad = 0;
+	$_->send(join('', map { msg('Q', "$_\0") } 'BEGIN', 'SELECT pg_sleep(0.1)', 'COMMIT')) for @c;
+	for my $i (0 .. $#c) {
+		for (1 .. 3) {
+			my $r = $c[$i]->read_results(15);
+			$bad++, diag("client $i: " . ($r->{lost} // error_text($r->{errors}[0])))
+			    if $r->{lost} || @{ $r->{errors} };
+		}
+	}
+	my ($max, $samples) = $w->stop;
+	is($bad, 0, 'max_user_connections set later: 4 clients all served');
+	cmp_ok($max // 99, '<=', 1, "max_user_connections set later: never more than 1 backend (max "
+	       . ($max // 'none') . ", $samples samples)");
+	$_->terminate for @c;
+	$sl->stop;
+}
+
 # ---------------------------------------------------------------------------
 note('server_check_query / server_check_delay');
 {
