@@ -17,7 +17,6 @@
 
 #include <openssl/ssl.h>
 
-#include <event2/buffer.h>
 
 #include "admin.h"
 #include "admin_lex.h"

@@ -31,7 +31,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/buffer.h>
 #include <openssl/crypto.h>
 
 #include "cancel.h"

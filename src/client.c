@@ -11,7 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
 
 #include "cancel.h"
 #include "client.h"

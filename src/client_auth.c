@@ -16,7 +16,6 @@
 #include <string.h>
 
 #include <arpa/inet.h>
-#include <event2/buffer.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <event2/buffer.h>
 
 #include "client.h"
 #include "config.h"

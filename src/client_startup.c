@@ -8,7 +8,6 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include <event2/buffer.h>
 
 #include "cancel.h"
 #include "client.h"

@@ -40,7 +40,7 @@
 #include "log.h"
 #include "runtime.h"
 
-#define CONN_READ_SMALL 900            /* copied into a chain of malloc's 1 KiB class */
+#define CONN_READ_SMALL 900            /* copied in: fits BUF_MIN_CAP (1 KiB) */
 #define CONN_FLUSH_TIMEOUT 5.0         /* longest wait to flush before closing */
 
 #define CONN_SPARE_MAX 256              /* empty buffers kept for reuse, at most */

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <event2/buffer.h>
 
 #include "cancel.h"
 #include "client.h"

@@ -20,7 +20,6 @@
 #include <string.h>
 #include <sys/un.h>
 
-#include <event2/buffer.h>
 
 #include "config.h"
 #include "conn.h"

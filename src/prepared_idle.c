@@ -7,7 +7,6 @@
  */
 #include <string.h>
 
-#include <event2/buffer.h>
 
 #include "client_types.h"
 #include "conn.h"

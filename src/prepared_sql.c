@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/buffer.h>
 
 #include "client_types.h"
 #include "conn.h"

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/buffer.h>
 #include <openssl/ssl.h>
 
 #include "config.h"

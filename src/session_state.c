@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <event2/buffer.h>
 
 #include "log.h"
 #include "pool.h"
