@@ -468,22 +468,25 @@ void client_on_idle_input(struct client *c)
 
 /* Before login, the bytes of a message not yet complete wait in an
  * exact-size copy, and conn.in, whose smallest array (buf.h's
- * BUF_MIN_CAP) is 1 KiB, goes back to the spare list (conn_shed_in): a
- * socket that sends a byte and then nothing holds 1 KiB less for as long
- * as it waits. Messages before login are at most PQ_STARTUP_MAX or
+ * BUF_MIN_CAP) is 1 KiB, goes back to the spare list whenever it is empty
+ * before login ends (conn_shed_in): a socket that sends a byte and then
+ * nothing, or a client that has yet to send its password, holds 1 KiB
+ * less for as long as it waits. Messages before login are at most PQ_STARTUP_MAX or
  * CLIENT_AUTH_MSG_MAX bytes, which npartial holds. */
 static void stash(struct client *c)
 {
-	size_t n = conn_in_len(&c->conn);
-	if (n == 0 || n > UINT16_MAX || (c->state != CL_STARTUP && c->state != CL_AUTH))
+	if (c->state != CL_STARTUP && c->state != CL_AUTH)
 		return;
-	uint8_t *p = malloc(n);
-	if (!p)
-		return;   /* it stays where it is */
-	buf_remove(c->conn.in, p, n);
-	c->partial = p;
-	c->npartial = (uint16_t)n;
-	conn_shed_in(&c->conn);
+	size_t n = conn_in_len(&c->conn);
+	if (n > 0 && n <= UINT16_MAX) {
+		uint8_t *p = malloc(n);
+		if (!p)
+			return;   /* it stays where it is */
+		buf_remove(c->conn.in, p, n);
+		c->partial = p;
+		c->npartial = (uint16_t)n;
+	}
+	conn_shed_in(&c->conn);   /* empty now (waiting for a password, say): back */
 }
 
 static void unstash(struct client *c)

@@ -7,7 +7,8 @@
 # 53300; a slot that has been logging in for longer than a second is given
 # to a newcomer; so a real client logs in at once while the flood sits,
 # and all 50 logged-in places stay usable. A silent socket costs sluice
-# less than SILENT_BOUND bytes (measured over 2000 of them).
+# less than SILENT_BOUND bytes, a login waiting for its password less
+# than ASKED_BOUND (measured over 2000 of each).
 use strict;
 use warnings;
 use FindBin;
@@ -27,6 +28,10 @@ use constant SILENT        => 2000;   # sockets measured for memory
 # bytes of RSS per silent socket (doc/security.md; was 1.9 KiB); under
 # AddressSanitizer every allocation carries redzones around it
 use constant SILENT_BOUND  => ($ENV{SLUICE_BIN} // '') =~ m{/asan/} ? 4096 : 1024;
+# ... and per login waiting for its password (its SCRAM exchange's state,
+# its output buffer; about 2.7 KiB; 3.8 KiB while an empty input buffer
+# was kept)
+use constant ASKED_BOUND   => ($ENV{SLUICE_BIN} // '') =~ m{/asan/} ? 16384 : 3200;
 
 my $pg = SluiceTest::Pg->new;
 $pg->create_role('app', 'app_pw');
@@ -144,6 +149,28 @@ sub lists
 	my $per = ($rss->() - $before) / SILENT;
 	cmp_ok($per, '<', SILENT_BOUND, sprintf('a silent socket costs sluice %.0f bytes of RSS', $per));
 	$_->close for @silent;
+
+	# sockets that sent their startup packet, were asked for a password,
+	# and say nothing more: each holds its login's state, and no input
+	# buffer while it waits (an empty one goes back: conn_shed_in)
+	my $before_pw = $rss->();
+	my @asked;
+	for (1 .. SILENT) {
+		my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $sl->port, Proto => 'tcp',
+					      Timeout => 5) or die "connect: $!";
+		syswrite($s, SluiceTest::Proto::startup_packet({ user => 'app', database => 'app' }));
+		push @asked, $s;
+	}
+	my $got = 0;
+	for my $s (@asked) {   # the authentication request, before anything is measured
+		my $buf = '';
+		$s->blocking(1);
+		$got++ if sysread($s, $buf, 1) == 1 && $buf eq 'R';
+	}
+	is($got, SILENT, 'every one of ' . SILENT . ' logins was asked for its password');
+	my $per_pw = ($rss->() - $before_pw) / SILENT;
+	cmp_ok($per_pw, '<', ASKED_BOUND, sprintf('a login waiting for its password costs sluice %.0f bytes of RSS', $per_pw));
+	close($_) for @asked;
 }
 
 done_testing();
