@@ -53,6 +53,7 @@ use Carp;
 use Cwd qw(abs_path);
 use File::Basename qw(basename dirname);
 use IO::Socket::INET;
+use IO::Socket::UNIX;
 use POSIX qw(WNOHANG);
 use SluiceTest qw(free_port spawn wait_for new_tempdir is_root slurp spit quote_conninfo);
 
@@ -218,6 +219,19 @@ sub start
 		}
 		croak "$self->{bin} did not accept on port $self->{port} within 30 s:\n"
 		    . $self->log_contents . $self->stderr_contents unless $up;
+		# the unix socket too, where this harness put it: it may be
+		# listening a moment after the TCP port (a slow start, under
+		# AddressSanitizer on a busy machine), and tests connect to it
+		my $path = "$self->{dir}/.s.PGSQL.$self->{port}";
+		if (!$self->{given_config} && !$self->{given_args}
+		    && ($self->{settings}{unix_socket_dir} // $self->{dir}) eq $self->{dir}) {
+			wait_for(sub {
+				my $s = IO::Socket::UNIX->new(Peer => $path, Type => SOCK_STREAM);
+				return 0 unless $s;
+				close $s;
+				return 1;
+			}, timeout => 10, interval => 0.02);
+		}
 		$self->wait_login if $self->{wait_login};
 		return $self;
 	}
