@@ -306,6 +306,23 @@ note('reserve_pool_size');
 	$sl->stop;
 }
 
+# Every client sends BEGIN, pg_sleep(seconds), COMMIT at once; then each
+# one's three answers are read. Returns how many were lost or errors.
+sub sleepy_transactions
+{
+	my ($seconds, @c) = @_;
+	my $bad = 0;
+	$_->send(join('', map { msg('Q', "$_\0") } 'BEGIN', "SELECT pg_sleep($seconds)", 'COMMIT')) for @c;
+	for my $i (0 .. $#c) {
+		for (1 .. 3) {
+			my $r = $c[$i]->read_results(15);
+			$bad++, diag("client $i: " . ($r->{lost} // error_text($r->{errors}[0])))
+			    if $r->{lost} || @{ $r->{errors} };
+		}
+	}
+	return $bad;
+}
+
 # ---------------------------------------------------------------------------
 note('max_user_connections');
 {
@@ -318,16 +335,7 @@ note('max_user_connections');
 	my $w = $pg->watch_max(q{SELECT count(*) FROM pg_stat_activity WHERE usename = 'app'});
 	wait_for(sub { ($w->peek)[1] >= 1 }, timeout => 5);
 	my $bad = 0;
-	for my $round (1 .. 3) {
-		$_->send(join('', map { msg('Q', "$_\0") } 'BEGIN', 'SELECT pg_sleep(0.05)', 'COMMIT')) for @c;
-		for my $i (0 .. $#c) {
-			for (1 .. 3) {
-				my $r = $c[$i]->read_results(15);
-				$bad++, diag("client $i: " . ($r->{lost} // error_text($r->{errors}[0])))
-				    if $r->{lost} || @{ $r->{errors} };
-			}
-		}
-	}
+	$bad += sleepy_transactions(0.05, @c) for 1 .. 3;
 	my ($max, $samples) = $w->stop;
 	is($bad, 0, 'max_user_connections: 6 clients over two databases all served');
 	cmp_ok($max // 99, '<=', 2, "max_user_connections: never more than 2 backends for the user (max "
@@ -374,15 +382,7 @@ note('max_user_connections');
 	ok(wait_for(sub { $sl->log_contents =~ /configuration reloaded/ }, timeout => 10),
 	   'max_user_connections set later: reloaded');
 	my $w = $pg->watch_max(q{SELECT count(*) FROM pg_stat_activity WHERE usename = 'app'});
-	my $bad = 0;
-	$_->send(join('', map { msg('Q', "$_\0") } 'BEGIN', 'SELECT pg_sleep(0.1)', 'COMMIT')) for @c;
-	for my $i (0 .. $#c) {
-		for (1 .. 3) {
-			my $r = $c[$i]->read_results(15);
-			$bad++, diag("client $i: " . ($r->{lost} // error_text($r->{errors}[0])))
-			    if $r->{lost} || @{ $r->{errors} };
-		}
-	}
+	my $bad = sleepy_transactions(0.1, @c);
 	my ($max, $samples) = $w->stop;
 	is($bad, 0, 'max_user_connections set later: 4 clients all served');
 	cmp_ok($max // 99, '<=', 1, "max_user_connections set later: never more than 1 backend (max "
