@@ -9,7 +9,7 @@
  * has finished, done or EAGAIN, when the call returns and no buffer is
  * left in the kernel's hands. Where io_uring is missing or refused (old
  * kernels, container seccomp profiles, SLUICE_IO_URING=off), the same batch
- * runs as one recv/send/sendmsg call per operation: the results are the
+ * runs as one recv/send call per operation: the results are the
  * same, only dearer.
  *
  * INTERFACE ROUTINES
@@ -26,19 +26,18 @@
 #include <stddef.h>
 #include <sys/socket.h>
 #include <sys/types.h>
-#include <sys/uio.h>
 
 #include "compiler.h"
 
 #define IOBATCH_MAX 64
-#define IOBATCH_IOV 8   /* most iovecs one write takes */
 
+/* One read into, or write from, len bytes at buf (a connection's output
+ * is one contiguous array, buf.h: a write never needs more) */
 struct iobatch_op {
 	int fd;
-	bool write;               /* else read into iov[0] */
-	int niov;                 /* 1..IOBATCH_IOV */
-	struct iovec iov[IOBATCH_IOV];
-	struct msghdr msg;        /* for a write of several iovecs */
+	bool write;
+	void *buf;
+	size_t len;
 	ssize_t res;
 };
 

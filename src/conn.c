@@ -262,10 +262,10 @@ static int write_some(struct conn *c)
 {
 	if (!c->ssl) {
 		ssize_t n = send(c->fd, buf_data(c->out), buf_len(c->out), MSG_NOSIGNAL);
-		if (n > 0)
+		if (n > 0) {
 			buf_drain(c->out, (size_t)n);
-		if (n > 0)
 			return (int)n;
+		}
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 			return 0;
 		c->err = n < 0 ? errno : EPIPE;

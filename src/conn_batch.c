@@ -88,9 +88,8 @@ static void batch_reads(void)
 				continue;
 			ops[n].fd = c->fd;
 			ops[n].write = false;
-			ops[n].niov = 1;
-			ops[n].iov[0].iov_base = bufs[n];
-			ops[n].iov[0].iov_len = BATCH_READ_SIZE;
+			ops[n].buf = bufs[n];
+			ops[n].len = BATCH_READ_SIZE;
 			who[n++] = c;
 		}
 		iobatch_run(ops, n);
@@ -143,11 +142,10 @@ static void batch_writes(void)
 				conn_write_now(c, false);
 				continue;
 			}
-			ops[n].iov[0].iov_base = buf_data(c->out);
-			ops[n].iov[0].iov_len = buf_len(c->out);
+			ops[n].buf = buf_data(c->out);
+			ops[n].len = buf_len(c->out);
 			ops[n].fd = c->fd;
 			ops[n].write = true;
-			ops[n].niov = 1;
 			who[n++] = c;
 		}
 		iobatch_run(ops, n);

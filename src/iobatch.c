@@ -62,37 +62,19 @@ void iobatch_stop(void)
 	ring_on = false;
 }
 
-/* The message header of a write of several iovecs. */
-static struct msghdr *op_msg(struct iobatch_op *op)
-{
-	memset(&op->msg, 0, sizeof op->msg);
-	op->msg.msg_iov = op->iov;
-	op->msg.msg_iovlen = (size_t)op->niov;
-	return &op->msg;
-}
-
 static void run_plain(struct iobatch_op *op)
 {
-	ssize_t n;
-	if (!op->write)
-		n = recv(op->fd, op->iov[0].iov_base, op->iov[0].iov_len, MSG_DONTWAIT);
-	else if (op->niov == 1)
-		n = send(op->fd, op->iov[0].iov_base, op->iov[0].iov_len, MSG_DONTWAIT | MSG_NOSIGNAL);
-	else
-		n = sendmsg(op->fd, op_msg(op), MSG_DONTWAIT | MSG_NOSIGNAL);
+	ssize_t n = op->write ? send(op->fd, op->buf, op->len, MSG_DONTWAIT | MSG_NOSIGNAL)
+			      : recv(op->fd, op->buf, op->len, MSG_DONTWAIT);
 	op->res = n < 0 ? -errno : n;
 }
 
 static void prep(struct io_uring_sqe *sqe, struct iobatch_op *op, int i)
 {
-	if (!op->write) {
-		io_uring_prep_recv(sqe, op->fd, op->iov[0].iov_base, op->iov[0].iov_len, MSG_DONTWAIT);
-	} else if (op->niov == 1) {
-		io_uring_prep_send(sqe, op->fd, op->iov[0].iov_base, op->iov[0].iov_len,
-				   MSG_DONTWAIT | MSG_NOSIGNAL);
-	} else {
-		io_uring_prep_sendmsg(sqe, op->fd, op_msg(op), MSG_DONTWAIT | MSG_NOSIGNAL);
-	}
+	if (op->write)
+		io_uring_prep_send(sqe, op->fd, op->buf, op->len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	else
+		io_uring_prep_recv(sqe, op->fd, op->buf, op->len, MSG_DONTWAIT);
 	io_uring_sqe_set_data64(sqe, (uint64_t)i);
 }
 
