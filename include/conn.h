@@ -58,10 +58,11 @@
 
 #include "buf.h"
 #include "compiler.h"
+#include "heap.h"
 #include "list.h"
 #include "proto.h"
 
-struct event;
+struct loop_ev;
 struct conn;
 struct ssl_st;
 struct ssl_ctx_st;
@@ -102,11 +103,11 @@ struct conn {
 	uint64_t id;
 	const struct conn_ops *ops;
 	struct buf *in, *out;   /* NULL while shed (conn_shed), out until first need */
-	struct event *rev, *wev;   /* wev is made on first need */
+	struct loop_ev *rev, *wev;   /* wev is made on first need */
 	struct list dead_node;
+	struct heap_node timer; /* in conn_timer.c's heap while armed: at is the
+	                         * rt_now() when it fires */
 	int err;
-	uint32_t timer_slot; /* place in conn.c's timer heap + 1; 0: no timer */
-	double timer_at;     /* rt_now() when the timer fires, while armed */
 	enum conn_phase phase;
 	bool reading;        /* read interest is on */
 	bool want_drained;   /* owner wants CONN_EV_DRAINED */
@@ -167,7 +168,7 @@ bool conn_out_full(struct conn *c);
 bool conn_tls_start(struct conn *c, struct ssl_ctx_st *ctx, bool accept, const char *host) MUST_CHECK;
 const char *conn_tls_error(void);
 
-/* Start the reaper; call once after rt.base exists. */
+/* Start the reaper; call once after loop_init(). */
 bool conn_reaper_init(void) MUST_CHECK;
 
 #endif

@@ -42,7 +42,7 @@
 #include "list.h"
 
 struct client;
-struct event;
+struct loop_ev;
 
 enum gate_state { GATE_OPEN, GATE_DRAINING, GATE_CLOSED };
 
@@ -77,7 +77,7 @@ struct gate {
 	uint64_t windows_total;      /* windows so far (metrics) */
 	uint64_t errors_total;       /* errors in all windows (metrics) */
 	char failure[1024];          /* ...and what still ran */
-	struct event *timer;
+	struct loop_ev *timer;
 };
 
 /* What a gate tells the owner of its clients (link.c): the gate module

@@ -4,7 +4,7 @@
  * deferred check that finishes whatever was waiting for connections to go.
  *
  * INTERFACE ROUTINES
- *   lifecycle_init()            after the event base exists; registers the
+ *   lifecycle_init()            after loop_init(); registers the
  *                               deferred checks (the gates, waiting console
  *                               commands, a pending shutdown) with rt_kick
  *   lifecycle_kick()            rt_kick(), for the modules above runtime

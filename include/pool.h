@@ -48,7 +48,7 @@
 struct client;
 struct server;
 struct db_entry;
-struct event;
+struct loop_ev;
 struct stats_db;
 
 /* A pool's clients and servers by state, with SHOW POOLS's meanings. */

@@ -28,7 +28,7 @@
 #define STATE_KINDS 8
 enum state_action { STATE_WARNED = 0, STATE_REFUSED, STATE_PINNED };
 
-struct event;
+struct loop_ev;
 struct stats_db;
 
 /* Where and as whom this pool's servers log in. */
@@ -105,8 +105,8 @@ struct pool {
 	int reserve_size;
 	bool internal;               /* sluice's own (auth_query), never a client's */
 	bool bypass;                 /* gate bypass sessions: session mode, never held */
-	struct event *retry_ev;      /* reconnect after server_login_retry */
-	struct event *wait_ev;       /* the oldest waiting client's next moment:
+	struct loop_ev *retry_ev;      /* reconnect after server_login_retry */
+	struct loop_ev *wait_ev;       /* the oldest waiting client's next moment:
 	                              * reserve_pool_timeout, query_wait_timeout */
 	double retry_at;             /* no connect attempts before this */
 	char last_error[256];        /* the last connect/login failure */
@@ -114,7 +114,7 @@ struct pool {
 	struct stats_db *stats;      /* the database's counters (stats.c) */
 	int refs;                    /* logged-in clients and servers pointing here */
 	double unused_since;         /* rt_now() when refs and waiting last reached 0 */
-	struct event *idle_ev;       /* frees a fallback pool unused long enough */
+	struct loop_ev *idle_ev;       /* frees a fallback pool unused long enough */
 	struct varcache defaults;    /* tracked parameters as a login that did not set them reported */
 	uint32_t defaults_known;     /* bit i: defaults.val[i] is learned (NULL: not reported) */
 	unsigned long long startup_mismatch;  /* links of a client to a server opened with

@@ -1,5 +1,5 @@
 /*
- * runtime.h — the one process-wide context: the event base, the running
+ * runtime.h — the one process-wide context: the running
  * configuration, the registry of pools and the connection reaper.
  *
  * Everything else is owned by a module (pools by pool.c, clients by
@@ -12,9 +12,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "list.h"
+#include "loop.h"
 
-struct event_base;
-struct event;
+struct loop_ev;
 struct config;
 
 /* How the process is stopping (lifecycle.c). */
@@ -27,12 +27,11 @@ enum rt_shutdown {
 };
 
 struct runtime {
-	struct event_base *base;
 	struct config *cfg;
 	struct list pools;           /* struct pool, by pool.c */
 	struct list clients;         /* every struct client, by client.c */
 	struct list dead;            /* struct conn waiting to be freed */
-	struct event *reaper;
+	struct loop_ev *reaper;
 	uint64_t next_conn_id;
 	struct list logins;          /* clients not yet authenticated, in accept
 	                              * order (login_slots.c) */
@@ -41,7 +40,7 @@ struct runtime {
 	int nconns;                  /* all client sockets, for the hard cap */
 	enum rt_shutdown shutdown;
 	int cli_verbose;             /* -v given on the command line */
-	uint64_t passes;             /* loop passes ended (rt_clock_tick) */
+	uint64_t passes;             /* loop passes ended (conn_loop) */
 };
 
 extern struct runtime rt;
@@ -59,12 +58,13 @@ bool rt_check_register(rt_check_fn fn);
 void rt_kick(void);
 void rt_checks_free(void);
 
-/* Monotonic time in seconds. While the clock is held (conn_loop runs), it
- * is read once per loop pass: rt_clock_tick() at the end of each pass lets
- * the next pass read it again. Outside the loop every call reads it. */
-double rt_now(void);
-void rt_clock_hold(bool hold);
-void rt_clock_tick(void);
+/* Monotonic time in seconds: inside a loop pass, the pass's clock (read
+ * once when its wait ended: a transaction asks for the time several
+ * times); outside, the clock now. */
+static inline double rt_now(void)
+{
+	return loop_now();
+}
 /* Wall-clock time in seconds since the epoch (for display). */
 double rt_wallclock(void);
 

@@ -5,7 +5,7 @@
  *
  * One libpq connection, never blocking the event loop: PQconnectStart and
  * PQconnectPoll while connecting, then non-blocking PQsendQueryParams,
- * PQflush, PQconsumeInput and PQgetResult, woken by libevent on the
+ * PQflush, PQconsumeInput and PQgetResult, woken by the event loop on the
  * socket. Queries run one at a time from a queue; each waits at most
  * cluster_member_timeout, after which the connection counts as lost (a
  * coordination server that stops answering costs a reconnect, never a
@@ -24,13 +24,12 @@
 #include <string.h>
 #include <time.h>
 
-#include <event2/event.h>
-
 #include "cluster.h"
 #include "cluster_internal.h"
 #include "config.h"
 #include "list.h"
 #include "log.h"
+#include "loop.h"
 #include "runtime.h"
 
 #define SCHEMA_VERSION 1          /* what this sluice creates and understands */
@@ -53,10 +52,10 @@ struct query {
 static struct {
 	enum phase phase;
 	PGconn *pg;
-	struct event *ev_conn;       /* one-shot, while connecting */
-	struct event *ev_read;       /* persistent, once up */
-	struct event *ev_write;      /* one-shot, while output is unsent */
-	struct event *tick;          /* heartbeat, reconnect, query deadline */
+	struct loop_ev *ev_conn;       /* one-shot, while connecting */
+	struct loop_ev *ev_read;       /* persistent, once up */
+	struct loop_ev *ev_write;      /* one-shot, while output is unsent */
+	struct loop_ev *tick;          /* heartbeat, reconnect, query deadline */
 	double next_connect;         /* rt_now() of the next attempt */
 	double backoff;
 	double started_at;           /* of the connect or of the query in flight */
@@ -179,8 +178,8 @@ static void fail_queue(void)
 
 static void want_write(void)
 {
-	if (cl.ev_write && !event_pending(cl.ev_write, EV_WRITE, NULL))
-		event_add(cl.ev_write, NULL);
+	if (cl.ev_write && !loop_ev_pending(cl.ev_write, LOOP_WRITE))
+		loop_ev_add(cl.ev_write, NULL);
 }
 
 /* Send the next query if none is on the server. */
@@ -240,7 +239,7 @@ static void on_notify(const PGnotify *n)
 		cl.ops->changed();
 }
 
-static void read_cb(evutil_socket_t fd, short what, void *arg)
+static void read_cb(int fd, short what, void *arg)
 {
 	if (!PQconsumeInput(cl.pg)) {
 		drop(PQerrorMessage(cl.pg));
@@ -271,7 +270,7 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-static void write_cb(evutil_socket_t fd, short what, void *arg)
+static void write_cb(int fd, short what, void *arg)
 {
 	int f = PQflush(cl.pg);
 	if (f < 0)
@@ -284,10 +283,10 @@ static void write_cb(evutil_socket_t fd, short what, void *arg)
 
 static void free_events(void)
 {
-	struct event **evs[] = { &cl.ev_conn, &cl.ev_read, &cl.ev_write };
+	struct loop_ev **evs[] = { &cl.ev_conn, &cl.ev_read, &cl.ev_write };
 	for (size_t i = 0; i < ARRAY_SIZE(evs); i++)
 		if (*evs[i]) {
-			event_free(*evs[i]);
+			loop_ev_free(*evs[i]);
 			*evs[i] = NULL;
 		}
 }
@@ -333,7 +332,7 @@ static void set_up_connection(void);
 
 static void poll_connect(void);
 
-static void conn_cb(evutil_socket_t fd, short what, void *arg)
+static void conn_cb(int fd, short what, void *arg)
 {
 	poll_connect();
 }
@@ -342,7 +341,7 @@ static void poll_connect(void)
 {
 	PostgresPollingStatusType st = PQconnectPoll(cl.pg);
 	if (cl.ev_conn) {
-		event_free(cl.ev_conn);
+		loop_ev_free(cl.ev_conn);
 		cl.ev_conn = NULL;
 	}
 	if (st == PGRES_POLLING_FAILED) {
@@ -355,9 +354,9 @@ static void poll_connect(void)
 			drop("cannot make the connection non-blocking");
 			return;
 		}
-		cl.ev_read = event_new(rt.base, fd, EV_READ | EV_PERSIST, read_cb, NULL);
-		cl.ev_write = event_new(rt.base, fd, EV_WRITE, write_cb, NULL);
-		if (!cl.ev_read || !cl.ev_write || event_add(cl.ev_read, NULL) != 0) {
+		cl.ev_read = loop_ev_new(fd, LOOP_READ | LOOP_PERSIST, read_cb, NULL);
+		cl.ev_write = loop_ev_new(fd, LOOP_WRITE, write_cb, NULL);
+		if (!cl.ev_read || !cl.ev_write || loop_ev_add(cl.ev_read, NULL) != 0) {
 			drop("out of memory");
 			return;
 		}
@@ -365,9 +364,9 @@ static void poll_connect(void)
 		set_up_connection();
 		return;
 	}
-	short ev = st == PGRES_POLLING_WRITING ? EV_WRITE : EV_READ;
-	cl.ev_conn = fd >= 0 ? event_new(rt.base, fd, ev, conn_cb, NULL) : NULL;
-	if (!cl.ev_conn || event_add(cl.ev_conn, NULL) != 0)
+	short ev = st == PGRES_POLLING_WRITING ? LOOP_WRITE : LOOP_READ;
+	cl.ev_conn = fd >= 0 ? loop_ev_new(fd, ev, conn_cb, NULL) : NULL;
+	if (!cl.ev_conn || loop_ev_add(cl.ev_conn, NULL) != 0)
 		drop("cannot wait for the connection");
 }
 
@@ -535,7 +534,7 @@ void cluster_notify(void)
 		log_debug("cluster: NOTIFY not sent (queue full or out of memory)");
 }
 
-static void tick_cb(evutil_socket_t fd, short what, void *arg)
+static void tick_cb(int fd, short what, void *arg)
 {
 	double now = rt_now();
 	if (cl.phase == PH_IDLE) {
@@ -569,8 +568,8 @@ bool cluster_start(void)
 	cl.backoff = BACKOFF_MIN;
 	double every = rt.cfg->cluster_heartbeat;
 	struct timeval tv = { (time_t)every, (suseconds_t)((every - (double)(time_t)every) * 1e6) };
-	cl.tick = event_new(rt.base, -1, EV_PERSIST, tick_cb, NULL);
-	if (!cl.tick || event_add(cl.tick, &tv) != 0)
+	cl.tick = loop_ev_new(-1, LOOP_PERSIST, tick_cb, NULL);
+	if (!cl.tick || loop_ev_add(cl.tick, &tv) != 0)
 		return false;
 	log_info("cluster %s: peer %d joining through the coordination database", rt.cfg->cluster_name,
 		 rt.cfg->peer_id);
@@ -581,7 +580,7 @@ bool cluster_start(void)
 void cluster_stop(void)
 {
 	if (cl.tick) {
-		event_free(cl.tick);
+		loop_ev_free(cl.tick);
 		cl.tick = NULL;
 	}
 	cl.ops = NULL;

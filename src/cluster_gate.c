@@ -17,8 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/event.h>
-
 #include "cluster.h"
 #include "cluster_gate.h"
 #include "cluster_gate_internal.h"
@@ -26,6 +24,7 @@
 #include "gate.h"
 #include "list.h"
 #include "log.h"
+#include "loop.h"
 #include "runtime.h"
 
 #define WINDOWS_MAX 1000   /* rows read at most */
@@ -45,7 +44,7 @@ struct part {
 static struct list parts = { &parts, &parts };
 static bool synced;                  /* the windows were read since start */
 static bool reading;
-static struct event *unsynced_timer; /* gate_max_pause while not synced */
+static struct loop_ev *unsynced_timer; /* gate_max_pause while not synced */
 
 static struct part *part_find(const char *db)
 {
@@ -194,7 +193,7 @@ static void stop_unsynced(void)
 		return;
 	synced = true;
 	if (unsynced_timer)
-		evtimer_del(unsynced_timer);
+		loop_ev_del(unsynced_timer);
 	gate_hold_all(false);
 	log_info("cluster %s: windows read; transactions held since start go on", rt.cfg->cluster_name);
 }
@@ -316,7 +315,7 @@ static const struct cluster_ops ops = {
 	.describe = describe,
 };
 
-static void unsynced_cb(evutil_socket_t fd, short what, void *arg)
+static void unsynced_cb(int fd, short what, void *arg)
 {
 	if (synced)
 		return;
@@ -340,9 +339,9 @@ bool cluster_gate_start(void)
 		 rt.cfg->cluster_name);
 	double t = rt.cfg->gate_max_pause;
 	if (t > 0) {
-		unsynced_timer = evtimer_new(rt.base, unsynced_cb, NULL);
+		unsynced_timer = loop_timer_new(unsynced_cb, NULL);
 		struct timeval tv = { (time_t)t, (suseconds_t)((t - (double)(time_t)t) * 1e6) };
-		if (!unsynced_timer || evtimer_add(unsynced_timer, &tv) != 0)
+		if (!unsynced_timer || loop_ev_add(unsynced_timer, &tv) != 0)
 			return false;
 	}
 	return true;
@@ -352,7 +351,7 @@ void cluster_gate_stop(void)
 {
 	cluster_cmd_free();
 	if (unsynced_timer)
-		event_free(unsynced_timer);
+		loop_ev_free(unsynced_timer);
 	unsynced_timer = NULL;
 	while (!list_empty(&parts)) {
 		struct part *p = list_entry(list_first(&parts), struct part, node);

@@ -10,7 +10,7 @@
  *
  * Events reach the owner only from the event loop, never from inside a
  * call the owner made (conn_send): a write error or a drained buffer found
- * there is handed to the loop with event_active(), so no owner sees its
+ * there is handed to the loop with loop_ev_active(), so no owner sees its
  * object change state in the middle of its own code.
  *
  * An idle client should cost little more than its struct: while its owner
@@ -32,12 +32,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <event2/event.h>
 #include <openssl/ssl.h>
 
 #include "conn.h"
 #include "conn_internal.h"
 #include "log.h"
+#include "loop.h"
 #include "runtime.h"
 
 #define CONN_READ_SMALL 900            /* copied in: fits BUF_MIN_CAP (1 KiB) */
@@ -46,8 +46,8 @@
 #define CONN_SPARE_MAX 256              /* empty buffers kept for reuse, at most */
 #define CONN_SPARE_CAP 4096             /* ...with arrays this large at most */
 
-static void plain_read(struct conn *c, evutil_socket_t fd);
-static void write_cb(evutil_socket_t fd, short what, void *arg);
+static void plain_read(struct conn *c, int fd);
+static void write_cb(int fd, short what, void *arg);
 
 static struct {
 	struct buf *v[CONN_SPARE_MAX];
@@ -55,27 +55,29 @@ static struct {
 } spare;
 
 /* A connection's read event, kept for the next connection when it closes
- * (event_assign anew) rather than freed and allocated again: a client
+ * (loop_ev_assign anew) rather than freed and allocated again: a client
  * that connects for one transaction costs one less malloc and free. */
 static struct {
-	struct event *v[CONN_SPARE_MAX];
+	struct loop_ev *v[CONN_SPARE_MAX];
 	unsigned n;
 } spare_ev;
 
-static struct event *event_take(int fd, short what, event_callback_fn cb, void *arg)
+static struct loop_ev *event_take(int fd, short what, loop_fn cb, void *arg)
 {
-	if (spare_ev.n && event_assign(spare_ev.v[spare_ev.n - 1], rt.base, fd, what, cb, arg) == 0)
+	if (spare_ev.n) {
+		loop_ev_assign(spare_ev.v[spare_ev.n - 1], fd, what, cb, arg);
 		return spare_ev.v[--spare_ev.n];
-	return event_new(rt.base, fd, what, cb, arg);
+	}
+	return loop_ev_new(fd, what, cb, arg);
 }
 
-static void event_give(struct event *ev)
+static void event_give(struct loop_ev *ev)
 {
-	event_del(ev);
+	loop_ev_del(ev);
 	if (spare_ev.n < CONN_SPARE_MAX)
 		spare_ev.v[spare_ev.n++] = ev;
 	else
-		event_free(ev);
+		loop_ev_free(ev);
 }
 
 static struct buf *buffer_take(void)
@@ -120,7 +122,7 @@ void conn_dispatch(struct conn *c, enum conn_event ev)
 		c->ops->event(c, ev);
 }
 
-static void read_cb(evutil_socket_t fd, short what, void *arg)
+static void read_cb(int fd, short what, void *arg)
 {
 	struct conn *c = arg;
 	if (c->write_failed) {
@@ -191,7 +193,7 @@ void conn_read_done(struct conn *c, const uint8_t *buf, ssize_t res)
  * of the few bytes into c->in, whose array stays small. A read that
  * fills more than CONN_READ_SMALL switches to reading straight into
  * reserved space in c->in (no copy) until a read is small again. */
-static void plain_read(struct conn *c, evutil_socket_t fd)
+static void plain_read(struct conn *c, int fd)
 {
 	static uint8_t spill[CONN_READ_SIZE];
 	if (!c->read_big) {
@@ -237,13 +239,13 @@ bool conn_write_wait(struct conn *c)
 	if (c->wev_on)
 		return true;
 	if (!c->wev) {
-		c->wev = event_new(rt.base, c->fd, EV_WRITE | EV_PERSIST, write_cb, c);
+		c->wev = loop_ev_new(c->fd, LOOP_WRITE | LOOP_PERSIST, write_cb, c);
 		if (!c->wev) {
 			c->err = ENOMEM;
 			return false;
 		}
 	}
-	event_add(c->wev, NULL);
+	loop_ev_add(c->wev, NULL);
 	c->wev_on = true;
 	return true;
 }
@@ -252,7 +254,7 @@ bool conn_write_wait(struct conn *c)
 void conn_write_unwait(struct conn *c)
 {
 	if (c->wev_on)
-		event_del(c->wev);
+		loop_ev_del(c->wev);
 	c->wev_on = false;
 }
 
@@ -288,7 +290,7 @@ void conn_write_failed(struct conn *c, bool from_loop)
 		conn_dispatch(c, CONN_EV_ERROR);
 	} else {
 		c->write_failed = true;
-		event_active(c->rev, EV_READ, 0);
+		loop_ev_active(c->rev, LOOP_READ);
 	}
 }
 
@@ -343,7 +345,7 @@ void conn_write_settled(struct conn *c, bool from_loop)
 		buffer_give(&c->out);
 }
 
-static void write_cb(evutil_socket_t fd, short what, void *arg)
+static void write_cb(int fd, short what, void *arg)
 {
 	struct conn *c = arg;
 	if (c->phase == CONN_TLS) {
@@ -387,7 +389,7 @@ static bool setup(struct conn *c, int fd, const struct conn_ops *ops, bool lazy)
 	 * sends a byte costs no array (a server's are made at once) */
 	c->in = lazy ? NULL : buffer_take();
 	c->out = lazy ? NULL : buffer_take();
-	c->rev = event_take(fd, EV_READ | EV_PERSIST, read_cb, c);
+	c->rev = event_take(fd, LOOP_READ | LOOP_PERSIST, read_cb, c);
 	return (lazy || (c->in && c->out)) && c->rev;   /* c->wev: see conn_write_wait() */
 }
 
@@ -448,12 +450,12 @@ void conn_read_start(struct conn *c)
 	if (c->reading || c->phase == CONN_CLOSED)
 		return;
 	c->reading = true;
-	event_add(c->rev, NULL);
+	loop_ev_add(c->rev, NULL);
 	/* bytes OpenSSL holds already (decrypted, or read from the socket and
 	 * not yet decrypted: SSL_pending counts only the first) do not wake
 	 * the socket, nor do bytes a batch read while reading was off */
 	if ((c->ssl && c->phase != CONN_TLS && SSL_has_pending(c->ssl)) || c->in_unseen)
-		event_active(c->rev, EV_READ, 0);
+		loop_ev_active(c->rev, LOOP_READ);
 }
 
 void conn_read_soon(struct conn *c)
@@ -471,7 +473,7 @@ void conn_read_stop(struct conn *c)
 		return;
 	c->reading = false;
 	if (c->phase != CONN_TLS && !c->tls_write_wants_read)
-		event_del(c->rev);
+		loop_ev_del(c->rev);
 }
 
 void conn_send(struct conn *c)
@@ -506,7 +508,7 @@ static void flush_noted(struct conn *c)
 		;
 }
 
-static void reaper_cb(evutil_socket_t fd, short what, void *arg)
+static void reaper_cb(int fd, short what, void *arg)
 {
 	while (!list_empty(&rt.dead)) {
 		struct list *n = list_first(&rt.dead);
@@ -519,7 +521,7 @@ static void reaper_cb(evutil_socket_t fd, short what, void *arg)
 bool conn_reaper_init(void)
 {
 	list_init(&rt.dead);
-	rt.reaper = event_new(rt.base, -1, 0, reaper_cb, NULL);
+	rt.reaper = loop_ev_new(-1, 0, reaper_cb, NULL);
 	return rt.reaper != NULL;
 }
 
@@ -534,11 +536,11 @@ void conn_close(struct conn *c)
 		(void)SSL_shutdown(c->ssl);   /* close_notify, best effort */
 	c->phase = CONN_CLOSED;
 	c->reading = false;
-	if (c->rev) event_del(c->rev);
+	if (c->rev) loop_ev_del(c->rev);
 	conn_write_unwait(c);
 	conn_timer_remove(c);
 	list_append(&rt.dead, &c->dead_node);
-	event_active(rt.reaper, 0, 0);
+	loop_ev_active(rt.reaper, 0);
 }
 
 void conn_close_flushed(struct conn *c)
@@ -567,7 +569,7 @@ void conn_release(struct conn *c)
 		c->ssl = NULL;
 	}
 	if (c->rev) event_give(c->rev);
-	if (c->wev) event_free(c->wev);
+	if (c->wev) loop_ev_free(c->wev);
 	conn_timer_remove(c);
 	if (c->fd >= 0) close(c->fd);
 	c->rev = c->wev = NULL;

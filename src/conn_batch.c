@@ -4,7 +4,7 @@
  *
  * A pass of the loop usually finds many sockets ready, and on a VM a
  * system call costs more than the work it does here. So while conn_loop
- * runs, a plain socket found readable is only noted; when libevent has
+ * runs, a plain socket found readable is only noted; when the loop has
  * run the pass's callbacks, every noted socket is read in one batch
  * (iobatch.c: one io_uring_enter), the owners get their reads, and then
  * everything they wrote with conn_send_soon goes out in one more batch.
@@ -14,12 +14,11 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include <event2/event.h>
-
 #include "conn.h"
 #include "conn_internal.h"
 #include "iobatch.h"
 #include "log.h"
+#include "loop.h"
 #include "runtime.h"
 
 #define BATCH_READ_SIZE 4096           /* per socket in a read batch */
@@ -155,6 +154,17 @@ static void batch_writes(void)
 	batch.n = 0;
 }
 
+/* The end of a loop pass: the reads its callbacks noted, then the
+ * writes. */
+static void batches(void)
+{
+	in_batch = true;
+	batch_reads();
+	batch_writes();
+	in_batch = false;
+	rt.passes++;
+}
+
 void conn_loop(void)
 {
 	char why[160];
@@ -163,18 +173,13 @@ void conn_loop(void)
 	else
 		log_info("socket reads and writes: one system call each (%s)", why);
 	batching = true;
-	rt_clock_hold(true);
+	loop_at_pass_end(batches);
 	for (;;) {
-		int r = event_base_loop(rt.base, EVLOOP_ONCE);
-		in_batch = true;
-		batch_reads();
-		batch_writes();
-		in_batch = false;
-		rt_clock_tick();
-		if (r != 0 || event_base_got_break(rt.base) || event_base_got_exit(rt.base))
+		int r = loop_pass(true);
+		if (r != 0 || loop_broken())
 			break;
 	}
+	loop_at_pass_end(NULL);
 	batching = false;
-	rt_clock_hold(false);
 	iobatch_stop();
 }

@@ -6,13 +6,13 @@
 #include <stdio.h>
 
 #include <arpa/inet.h>
-#include <event2/event.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
 #include "conn.h"
 #include "conn_internal.h"
+#include "loop.h"
 
 #define TLS_READ_BUDGET (256 * 1024)   /* bytes per callback, then yield */
 /* SSL_read calls per callback, then yield: each call takes one record, and
@@ -48,7 +48,7 @@ int conn_tls_write_some(struct conn *c)
 	case SSL_ERROR_WANT_READ:
 		c->tls_retry_len = len;
 		c->tls_write_wants_read = true;
-		event_add(c->rev, NULL);
+		loop_ev_add(c->rev, NULL);
 		return 0;
 	default:
 		c->err = EPIPE;
@@ -101,7 +101,7 @@ void conn_tls_read(struct conn *c)
 	/* What OpenSSL holds already, decrypted or still raw, wakes no socket:
 	 * after a yield, the next pass comes back for it */
 	if (yielded && SSL_has_pending(c->ssl))
-		event_active(c->rev, EV_READ, 0);
+		loop_ev_active(c->rev, LOOP_READ);
 	if (got)
 		conn_dispatch(c, CONN_EV_READ);
 	if (eof)
@@ -118,14 +118,14 @@ void conn_tls_step(struct conn *c)
 		c->phase = CONN_OPEN;
 		conn_write_unwait(c);
 		if (!c->reading)
-			event_del(c->rev);
+			loop_ev_del(c->rev);
 		conn_dispatch(c, CONN_EV_TLS_READY);
 		return;
 	}
 	switch (SSL_get_error(c->ssl, r)) {
 	case SSL_ERROR_WANT_READ:
 		conn_write_unwait(c);
-		event_add(c->rev, NULL);
+		loop_ev_add(c->rev, NULL);
 		return;
 	case SSL_ERROR_WANT_WRITE:
 		if (!conn_write_wait(c))
@@ -175,7 +175,7 @@ bool conn_tls_start(struct conn *c, struct ssl_ctx_st *ctx, bool accept, const c
 	c->phase = CONN_TLS;
 	/* the loop drives every step: nothing is reported from here */
 	if (accept) {
-		event_add(c->rev, NULL);
+		loop_ev_add(c->rev, NULL);
 		return true;
 	}
 	return conn_write_wait(c);

@@ -7,13 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/event.h>
-
 #include "cancel.h"
 #include "client_types.h"
 #include "config.h"
 #include "gate.h"
 #include "log.h"
+#include "loop.h"
 #include "pool.h"
 #include "runtime.h"
 #include "server.h"
@@ -60,7 +59,7 @@ const char *gate_state_name(enum gate_state st)
 	return st <= GATE_CLOSED ? state_names[st] : "?";
 }
 
-static void timer_cb(evutil_socket_t fd, short what, void *arg);
+static void timer_cb(int fd, short what, void *arg);
 static bool pause_one(struct gate *g, double timeout, uint64_t number);
 
 struct gate *gate_get(const char *db_name)
@@ -75,7 +74,7 @@ struct gate *gate_get(const char *db_name)
 		free(g);
 		return NULL;
 	}
-	g->timer = evtimer_new(rt.base, timer_cb, g);
+	g->timer = loop_timer_new(timer_cb, g);
 	if (!g->timer) {
 		free(g->db_name);
 		free(g);
@@ -144,14 +143,14 @@ static void arm_timer(struct gate *g)
 		if (at == 0 || end < at)
 			at = end;
 	}
-	evtimer_del(g->timer);
+	loop_ev_del(g->timer);
 	if (at <= 0)
 		return;
 	double in = at - rt_now();
 	if (in < 0.001)
 		in = 0.001;
 	struct timeval tv = { (time_t)in, (suseconds_t)((in - (double)(time_t)in) * 1e6) };
-	evtimer_add(g->timer, &tv);
+	loop_ev_add(g->timer, &tv);
 }
 
 int gate_in_flight(const struct gate *g)
@@ -350,7 +349,7 @@ static void resume_one(struct gate *g, bool refresh)
 	g->cancelling = false;
 	g->auto_window = false;
 	set_state(g, GATE_OPEN);
-	evtimer_del(g->timer);
+	loop_ev_del(g->timer);
 	if (refresh) {
 		/* one idle server reads the new schema version first, then is
 		 * refreshed like the others */
@@ -556,7 +555,7 @@ static void drain_expired(struct gate *g)
 	resume_one(g, false);
 }
 
-static void timer_cb(evutil_socket_t fd, short what, void *arg)
+static void timer_cb(int fd, short what, void *arg)
 {
 	struct gate *g = arg;
 	double now = rt_now();
@@ -611,7 +610,7 @@ void gate_update(void)
 static void gate_free(struct gate *g)
 {
 	list_del_init(&g->node);
-	event_free(g->timer);
+	loop_ev_free(g->timer);
 	free(g->db_name);
 	free(g);
 }
@@ -625,7 +624,7 @@ void gate_forget(const char *db_name)
 		/* a window, DISABLE or clients it counts are state an operator
 		 * set or relies on: kept */
 		if (g->state == GATE_OPEN && !g->disabled && g->nheld == 0 && g->nbypass == 0 && !g->cluster_window &&
-		    !paused_all && !evtimer_pending(g->timer, NULL))
+		    !paused_all && !loop_ev_pending(g->timer, LOOP_TIMEOUT))
 			gate_free(g);
 		return;
 	}

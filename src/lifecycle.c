@@ -4,8 +4,6 @@
  */
 #include <string.h>
 
-#include <event2/event.h>
-
 #include "admin.h"
 #include "client.h"
 #include "cluster.h"
@@ -16,6 +14,7 @@
 #include "link.h"
 #include "listener.h"
 #include "log.h"
+#include "loop.h"
 #include "peers.h"
 #include "pool.h"
 #include "runtime.h"
@@ -32,7 +31,7 @@ static void finish_shutdown(void)
 		if (c->state != CL_CLOSED)
 			client_fail(c, SQLSTATE_ADMIN_SHUTDOWN, "sluice is shutting down");
 	}
-	event_base_loopbreak(rt.base);
+	loop_break();
 }
 
 static int clients_left(void)
@@ -125,7 +124,7 @@ void lifecycle_shutdown(enum rt_shutdown mode)
 	sdnotify_stopping(shutdown_how(mode));   /* the first way asked is the one told */
 	if (mode == RT_RUNNING) {
 		log_info("shutting down now");
-		event_base_loopbreak(rt.base);
+		loop_break();
 		return;
 	}
 	if (rt.shutdown == RT_WAIT_SERVERS || rt.shutdown == mode) {

@@ -3,6 +3,7 @@
  * hand each to client_accept().
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -13,12 +14,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <event2/event.h>
-
 #include "client.h"
 #include "config.h"
 #include "listener.h"
 #include "log.h"
+#include "loop.h"
 #include "runtime.h"
 #include "sdlisten.h"
 
@@ -33,7 +33,7 @@
  * a wake right after one that took all it might doubles the burst, one
  * that finds the queue empty halves it. */
 struct listener {
-	struct event *ev;
+	struct loop_ev *ev;
 	int fd;
 	int burst;
 	uint64_t full_pass;   /* the loop pass of a wake that took all its burst, + 1 */
@@ -46,11 +46,11 @@ static int nlisteners;
 static char unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static struct stat unix_stat;   /* the socket file we made, to remove only it */
 
-static void reenable_cb(evutil_socket_t fd, short what, void *arg)
+static void reenable_cb(int fd, short what, void *arg)
 {
 	struct listener *l = arg;
 	if (l->ev)   /* (not closed meanwhile) */
-		event_add(l->ev, NULL);
+		loop_ev_add(l->ev, NULL);
 }
 
 static void accept_failed(struct listener *l, int err)
@@ -59,10 +59,17 @@ static void accept_failed(struct listener *l, int err)
 	if (err != EINTR && err != ECONNABORTED) {
 		/* Out of descriptors or memory: pause accepting briefly rather
 		 * than spin on the same error. */
-		event_del(l->ev);
+		loop_ev_del(l->ev);
 		struct timeval tv = { 1, 0 };
-		event_base_once(rt.base, -1, EV_TIMEOUT, reenable_cb, l, &tv);
+		if (!loop_once(&tv, reenable_cb, l))
+			log_warn("accepting stays paused: no memory for the timer");
 	}
+}
+
+static bool nonblocking(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+	return fl >= 0 && fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0;
 }
 
 /* Accepted TCP sockets inherit TCP_NODELAY from their listener on Linux:
@@ -73,7 +80,7 @@ static void set_nodelay(int fd)
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
-static void accept_cb(evutil_socket_t lfd, short what, void *arg)
+static void accept_cb(int lfd, short what, void *arg)
 {
 	struct listener *l = arg;
 	if (l->full_pass == rt.passes && l->burst < ACCEPT_BURST_MAX)
@@ -114,12 +121,12 @@ static bool add_listener(int fd, const char *what, bool nodelay_each, char *err,
 	l->full_pass = 0;
 	l->nodelay_each = nodelay_each;
 	l->ev = NULL;
-	if (evutil_make_socket_nonblocking(fd) < 0 || listen(fd, LISTEN_BACKLOG) < 0 ||
-	    !(l->ev = event_new(rt.base, fd, EV_READ | EV_PERSIST, accept_cb, l)) ||
-	    event_add(l->ev, NULL) < 0) {
+	if (!nonblocking(fd) || listen(fd, LISTEN_BACKLOG) < 0 ||
+	    !(l->ev = loop_ev_new(fd, LOOP_READ | LOOP_PERSIST, accept_cb, l)) ||
+	    loop_ev_add(l->ev, NULL) < 0) {
 		snprintf(err, errlen, "cannot listen on %s", what);
 		if (l->ev)
-			event_free(l->ev);
+			loop_ev_free(l->ev);
 		close(fd);
 		return false;
 	}
@@ -318,7 +325,7 @@ void listener_stop(void)
 {
 	for (int i = 0; i < nlisteners; i++) {
 		accept_backlog(&listeners[i]);
-		event_free(listeners[i].ev);
+		loop_ev_free(listeners[i].ev);
 		listeners[i].ev = NULL;
 		close(listeners[i].fd);
 	}

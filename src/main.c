@@ -20,8 +20,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <event2/event.h>
-
 #include "cancel.h"
 #include "cluster.h"
 #include "cluster_gate.h"
@@ -32,6 +30,7 @@
 #include "link.h"
 #include "listener.h"
 #include "log.h"
+#include "loop.h"
 #include "metrics.h"
 #include "peers.h"
 #include "pool.h"
@@ -76,14 +75,14 @@ static void usage(FILE *f)
 /* SIGTERM: stop at once. SIGINT: safe shutdown, as SHUTDOWN
  * WAIT_FOR_SERVERS: refuse new connections, let transactions in flight
  * end, then exit. */
-static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
+static void on_stop_signal(int sig, short what, void *arg)
 {
 	log_info("got %s", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	lifecycle_shutdown(sig == SIGINT ? RT_WAIT_SERVERS : RT_RUNNING);
 }
 
 /* SIGHUP: RELOAD. */
-static void on_hup(evutil_socket_t sig, short what, void *arg)
+static void on_hup(int sig, short what, void *arg)
 {
 	char err[1024];
 	log_info("got SIGHUP: reloading %s", rt.cfg->path);
@@ -193,8 +192,7 @@ static bool start(struct config *cfg, bool background, struct metrics **metrics)
 	cancel_init(pool_cancel_settled);   /* servers wait for their cancels */
 	peers_configure(cfg);               /* where cancels for other instances go */
 	link_init();   /* the ops tables the pair's modules report through */
-	rt.base = event_base_new();
-	if (!rt.base || !conn_reaper_init() || !lifecycle_init()) {
+	if (!loop_init() || !conn_reaper_init() || !lifecycle_init()) {
 		log_error("cannot start the event loop");
 		return false;
 	}
@@ -338,12 +336,14 @@ int main(int argc, char **argv)
 		log_close();
 		return 1;
 	}
-	struct event *sigterm = evsignal_new(rt.base, SIGTERM, on_stop_signal, NULL);
-	struct event *sigint = evsignal_new(rt.base, SIGINT, on_stop_signal, NULL);
-	struct event *sighup = evsignal_new(rt.base, SIGHUP, on_hup, NULL);
-	evsignal_add(sigterm, NULL);
-	evsignal_add(sigint, NULL);
-	evsignal_add(sighup, NULL);
+	struct loop_ev *sigterm = loop_ev_new(SIGTERM, LOOP_SIGNAL | LOOP_PERSIST, on_stop_signal, NULL);
+	struct loop_ev *sigint = loop_ev_new(SIGINT, LOOP_SIGNAL | LOOP_PERSIST, on_stop_signal, NULL);
+	struct loop_ev *sighup = loop_ev_new(SIGHUP, LOOP_SIGNAL | LOOP_PERSIST, on_hup, NULL);
+	if (!sigterm || !sigint || !sighup || loop_ev_add(sigterm, NULL) < 0 ||
+	    loop_ev_add(sigint, NULL) < 0 || loop_ev_add(sighup, NULL) < 0) {
+		log_error("cannot catch signals: %s", strerror(errno));
+		return 1;
+	}
 
 	log_info("sluice " SLUICE_VERSION " started (pid %d, %s)", (int)getpid(), cfg->path);
 	print_database_url(cfg);
@@ -356,9 +356,9 @@ int main(int argc, char **argv)
 	stats_stop();
 	if (rt.cfg->pidfile && *rt.cfg->pidfile)
 		unlink(rt.cfg->pidfile);
-	event_free(sigterm);
-	event_free(sigint);
-	event_free(sighup);
+	loop_ev_free(sigterm);
+	loop_ev_free(sigint);
+	loop_ev_free(sighup);
 	lifecycle_free();
 	tls_shutdown();
 	log_info("sluice stopped");

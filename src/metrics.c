@@ -1,6 +1,7 @@
 /*
  * metrics.c — /metrics (Prometheus text format 0.0.4) and /health over
- * libevent's evhttp, on the address of metrics_listen.
+ * libevent's evhttp, on the address of metrics_listen, in a libevent base
+ * nested in sluice's loop (loop_nest.h).
  *
  * Everything is read at scrape time from what the pools and stats.c keep
  * anyway: a scrape costs a walk over the pools, the hot path nothing.
@@ -21,6 +22,7 @@
 #include "config.h"
 #include "gate.h"
 #include "log.h"
+#include "loop_nest.h"
 #include "metrics.h"
 #include "pool.h"
 #include "runtime.h"
@@ -32,6 +34,7 @@
 #define METRICS_MAX_HEADERS 8192
 
 struct metrics {
+	struct loop_nest *nest;
 	struct evhttp *http;
 };
 
@@ -590,7 +593,9 @@ bool metrics_start(const struct config *cfg, struct metrics **out, char *err, si
 		return false;
 	}
 	struct metrics *m = calloc(1, sizeof *m);
-	if (!m || !(m->http = evhttp_new(rt.base))) {
+	if (!m || !(m->nest = loop_nest_new()) || !(m->http = evhttp_new(loop_nest_base(m->nest)))) {
+		if (m)
+			loop_nest_free(m->nest);
 		free(m);
 		snprintf(err, errlen, "metrics: out of memory");
 		return false;
@@ -619,5 +624,6 @@ void metrics_free(struct metrics *m)
 	if (!m)
 		return;
 	evhttp_free(m->http);
+	loop_nest_free(m->nest);
 	free(m);
 }

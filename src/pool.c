@@ -7,11 +7,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <event2/event.h>
-
 #include "client_types.h"
 #include "config.h"
 #include "log.h"
+#include "loop.h"
 #include "pool.h"
 #include "pool_timers.h"
 #include "runtime.h"
@@ -23,9 +22,9 @@
 
 const struct pool_owner_ops *pool_owner;   /* link.c: pool_set_owner */
 
-static void wait_cb(evutil_socket_t fd, short what, void *arg);
+static void wait_cb(int fd, short what, void *arg);
 static void pool_note_unused(struct pool *p);
-static void idle_cb(evutil_socket_t fd, short what, void *arg);
+static void idle_cb(int fd, short what, void *arg);
 static void arm_idle(struct pool *p);
 
 static char *dup_or(const char *s, const char *fallback)
@@ -140,8 +139,8 @@ static struct pool *pool_find_or_create(const char *db_name, const char *user,
 	list_init(&p->used);
 	list_init(&p->busy);
 	list_init(&p->waiting);
-	p->wait_ev = evtimer_new(rt.base, wait_cb, p);
-	p->idle_ev = evtimer_new(rt.base, idle_cb, p);
+	p->wait_ev = loop_timer_new(wait_cb, p);
+	p->idle_ev = loop_timer_new(idle_cb, p);
 	p->unused_since = rt_now();
 	p->internal = internal;
 	p->bypass = bypass;
@@ -152,9 +151,9 @@ static struct pool *pool_find_or_create(const char *db_name, const char *user,
 	if (!p->db_name || !p->user || (!internal && !p->gate) || !p->stats || !p->wait_ev ||
 	    !p->idle_ev || !target_from_entry(&p->target, entry, db_name, user, internal)) {
 		if (p->wait_ev)
-			event_free(p->wait_ev);
+			loop_ev_free(p->wait_ev);
 		if (p->idle_ev)
-			event_free(p->idle_ev);
+			loop_ev_free(p->idle_ev);
 		free(p->db_name);
 		free(p->user);
 		free(p);
@@ -299,7 +298,7 @@ bool pool_is_failing(const struct pool *p)
 	return p->nservers == 0 && p->last_error[0] != 0;
 }
 
-static void retry_cb(evutil_socket_t fd, short what, void *arg)
+static void retry_cb(int fd, short what, void *arg)
 {
 	pool_launch(arg);
 }
@@ -356,17 +355,17 @@ static double wait_moment(const struct pool *p, const struct client *head, doubl
 
 static void arm_wait(struct pool *p)
 {
-	if (list_empty(&p->waiting) || !p->wait_ev || evtimer_pending(p->wait_ev, NULL))
+	if (list_empty(&p->waiting) || !p->wait_ev || loop_ev_pending(p->wait_ev, LOOP_TIMEOUT))
 		return;
 	const struct client *head = list_entry(list_first(&p->waiting), struct client, pool_node);
 	double until = wait_moment(p, head, rt_now());
 	if (until <= 0)
 		return;
 	struct timeval tv = { (time_t)until, (suseconds_t)((until - (double)(time_t)until) * 1e6) };
-	evtimer_add(p->wait_ev, &tv);
+	loop_ev_add(p->wait_ev, &tv);
 }
 
-static void wait_cb(evutil_socket_t fd, short what, void *arg)
+static void wait_cb(int fd, short what, void *arg)
 {
 	struct pool *p = arg;
 	double limit = rt.cfg->query_wait_timeout, now = rt_now();
@@ -620,10 +619,10 @@ void pool_login_failed(struct pool *p, const char *sqlstate, const char *msg)
 		double pause = rt.cfg->server_login_retry < 0.1 ? 0.1 : rt.cfg->server_login_retry;
 		p->retry_at = rt_now() + pause;
 		if (!p->retry_ev)
-			p->retry_ev = evtimer_new(rt.base, retry_cb, p);
+			p->retry_ev = loop_timer_new(retry_cb, p);
 		if (p->retry_ev) {
 			struct timeval tv = { (time_t)pause, (suseconds_t)((pause - (double)(time_t)pause) * 1e6) };
-			evtimer_add(p->retry_ev, &tv);
+			loop_ev_add(p->retry_ev, &tv);
 		}
 		return;
 	}
@@ -713,7 +712,7 @@ static void arm_idle(struct pool *p)
 	if (in < 0)
 		in = 0;
 	struct timeval tv = { (time_t)in, (suseconds_t)((in - (double)(time_t)in) * 1e6) };
-	evtimer_add(p->idle_ev, &tv);
+	loop_ev_add(p->idle_ev, &tv);
 }
 
 static void pool_note_unused(struct pool *p)
@@ -739,10 +738,10 @@ static void pool_free(struct pool *p)
 		stats_db_forget(p->stats);
 		pool_owner->database_gone(p->db_name);
 	}
-	event_free(p->wait_ev);
-	event_free(p->idle_ev);
+	loop_ev_free(p->wait_ev);
+	loop_ev_free(p->idle_ev);
 	if (p->retry_ev)
-		event_free(p->retry_ev);
+		loop_ev_free(p->retry_ev);
 	pool_welcome_forget(p);
 	param_list_free(&p->welcome);
 	varcache_clear(&p->defaults);
@@ -752,7 +751,7 @@ static void pool_free(struct pool *p)
 	free(p);
 }
 
-static void idle_cb(evutil_socket_t fd, short what, void *arg)
+static void idle_cb(int fd, short what, void *arg)
 {
 	struct pool *p = arg;
 	if (!unused(p) || !config_db_auto(rt.cfg, p->db_name))

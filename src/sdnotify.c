@@ -17,17 +17,16 @@
 #include <string.h>
 #include <time.h>
 
-#include <event2/event.h>
-
 #include "config.h"
 #include "log.h"
+#include "loop.h"
 #include "runtime.h"
 #include "sdnotify.h"
 
 #ifdef HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
 
-static struct event *watchdog_ev;
+static struct loop_ev *watchdog_ev;
 static bool stopping;
 static bool send_failed;   /* warned once: the watchdog would repeat it */
 
@@ -56,7 +55,7 @@ static void one_line(char *dst, size_t n, const char *src)
 	dst[i] = 0;
 }
 
-static void watchdog_cb(evutil_socket_t fd, short what, void *arg)
+static void watchdog_cb(int fd, short what, void *arg)
 {
 	notify("WATCHDOG=1");
 }
@@ -71,8 +70,8 @@ static void watchdog_start(void)
 		return;
 	uint64_t half = usec / 2;
 	struct timeval tv = { (time_t)(half / 1000000), (suseconds_t)(half % 1000000) };
-	watchdog_ev = event_new(rt.base, -1, EV_PERSIST, watchdog_cb, NULL);
-	if (!watchdog_ev || event_add(watchdog_ev, &tv) != 0) {
+	watchdog_ev = loop_ev_new(-1, LOOP_PERSIST, watchdog_cb, NULL);
+	if (!watchdog_ev || loop_ev_add(watchdog_ev, &tv) != 0) {
 		log_error("cannot start the systemd watchdog timer");
 		return;
 	}
@@ -124,7 +123,7 @@ void sdnotify_stopping(const char *how)
 void sdnotify_free(void)
 {
 	if (watchdog_ev)
-		event_free(watchdog_ev);
+		loop_ev_free(watchdog_ev);
 	watchdog_ev = NULL;
 }
 

@@ -9,10 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/event.h>
-
 #include "config.h"
 #include "log.h"
+#include "loop.h"
 #include "runtime.h"
 #include "stats.h"
 
@@ -21,7 +20,7 @@ const double stats_wait_bounds[STATS_WAIT_NBOUNDS] = {
 };
 
 static struct list dbs = { &dbs, &dbs };   /* struct stats_db, by name */
-static struct event *tick_ev;
+static struct loop_ev *tick_ev;
 static double period_began;
 
 static uint64_t usec(double seconds)
@@ -138,10 +137,10 @@ void stats_period_tick(double now)
 static void arm(void)
 {
 	struct timeval tv = { rt.cfg->stats_period, 0 };
-	evtimer_add(tick_ev, &tv);
+	loop_ev_add(tick_ev, &tv);
 }
 
-static void tick_cb(evutil_socket_t fd, short what, void *arg)
+static void tick_cb(int fd, short what, void *arg)
 {
 	stats_period_tick(rt_now());
 	arm();   /* again with the stats_period in force now */
@@ -149,7 +148,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 
 bool stats_start(void)
 {
-	tick_ev = evtimer_new(rt.base, tick_cb, NULL);
+	tick_ev = loop_timer_new(tick_cb, NULL);
 	if (!tick_ev)
 		return false;
 	period_began = rt_now();
@@ -160,7 +159,7 @@ bool stats_start(void)
 void stats_stop(void)
 {
 	if (tick_ev)
-		event_free(tick_ev);
+		loop_ev_free(tick_ev);
 	tick_ev = NULL;
 	while (!list_empty(&dbs))
 		stats_db_forget(list_entry(list_first(&dbs), struct stats_db, node));

@@ -18,10 +18,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <event2/event.h>
-
 #include "conn.h"
 #include "log.h"
+#include "loop.h"
 #include "runtime.h"
 #include "tap.h"
 
@@ -65,7 +64,7 @@ static void on_event(struct conn *c, enum conn_event ev)
 	if (t->role == GUARD) {
 		if (ev == CONN_EV_TIMEOUT) {
 			guard_fired++;
-			event_base_loopbreak(rt.base);
+			loop_break();
 		}
 		return;
 	}
@@ -79,7 +78,7 @@ static void on_event(struct conn *c, enum conn_event ev)
 			abort();
 		conn_send_soon(c);
 		if ((size_t)echoed == echo_want)
-			event_base_loopbreak(rt.base);
+			loop_break();
 		break;
 	case PAIR:
 		if (ev == CONN_EV_TIMEOUT) {   /* the first one: let the other read */
@@ -95,7 +94,7 @@ static void on_event(struct conn *c, enum conn_event ev)
 			conn_read_stop(&t->other->conn);
 			conn_timer(c, 0.01);
 		} else if (t == pair_waiting) {
-			event_base_loopbreak(rt.base);
+			loop_break();
 		}
 		break;
 	case BYE:
@@ -118,7 +117,7 @@ static void on_event(struct conn *c, enum conn_event ev)
 	}
 	case LATE:
 		take(t);
-		event_base_loopbreak(rt.base);
+		loop_break();
 		break;
 	case GUARD:
 		break;
@@ -229,18 +228,17 @@ static void run(const char *mode)
 		conn_close(&tc[i].conn);
 		close(peer[i]);
 	}
-	event_base_loop(rt.base, EVLOOP_NONBLOCK);
+	loop_pass(false);
 }
 
 int main(void)
 {
 	log_set_level(LOG_LVL_WARN);   /* conn_loop's line about its way, each run */
-	rt.base = event_base_new();
-	ok(rt.base && conn_reaper_init(), "event base and reaper");
+	ok(loop_init() && conn_reaper_init(), "event loop and reaper");
 	run("batched");
 	setenv("SLUICE_IO_URING", "off", 1);
 	run("plain calls");
-	event_free(rt.reaper);
-	event_base_free(rt.base);
+	loop_ev_free(rt.reaper);
+	loop_free();
 	return done_testing();
 }

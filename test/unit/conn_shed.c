@@ -13,10 +13,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <event2/event.h>
-
 #include "conn.h"
 #include "log.h"
+#include "loop.h"
 #include "runtime.h"
 #include "tap.h"
 
@@ -39,7 +38,7 @@ static void on_event(struct conn *c, enum conn_event ev)
 	if (n)
 		buf_remove(c->in, t->got + t->seen, n);
 	t->seen += n;
-	event_base_loopbreak(rt.base);
+	loop_break();
 }
 
 static void on_destroy(struct conn *c)
@@ -49,12 +48,21 @@ static void on_destroy(struct conn *c)
 
 static const struct conn_ops ops = { on_event, on_destroy };
 
+static void give_up(int fd, short what, void *arg)
+{
+	loop_break();
+}
+
 /* Run the loop until the owner has seen a read (or 2 s pass). */
 static void loop_until_read(void)
 {
 	struct timeval tv = { 2, 0 };
-	event_base_loopexit(rt.base, &tv);
-	event_base_dispatch(rt.base);
+	struct loop_ev *limit = loop_timer_new(give_up, NULL);
+	(void)loop_ev_add(limit, &tv);
+	do
+		(void)loop_pass(true);
+	while (!loop_broken());
+	loop_ev_free(limit);
 }
 
 static size_t read_all(int fd, char *buf, size_t n)
@@ -75,8 +83,7 @@ static size_t read_all(int fd, char *buf, size_t n)
 int main(void)
 {
 	log_set_level(LOG_LVL_WARN);
-	rt.base = event_base_new();
-	ok(rt.base && conn_reaper_init(), "event base and reaper");
+	ok(loop_init() && conn_reaper_init(), "event loop and reaper");
 
 	int sv[2];
 	ok(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0, "socketpair");
@@ -119,7 +126,7 @@ int main(void)
 		ssize_t r = read(sv[1], sink, sizeof sink);
 		if (r > 0)
 			drained += (size_t)r;
-		event_base_loop(rt.base, EVLOOP_NONBLOCK);
+		loop_pass(false);
 	}
 	for (;;) {
 		char sink[65536];
@@ -168,10 +175,10 @@ int main(void)
 
 	conn_close(&t.conn);
 	conn_close(&u.conn);
-	event_base_loop(rt.base, EVLOOP_NONBLOCK);
+	loop_pass(false);
 	close(sv[1]);
 	close(sv2[1]);
-	event_free(rt.reaper);
-	event_base_free(rt.base);
+	loop_ev_free(rt.reaper);
+	loop_free();
 	return done_testing();
 }
