@@ -450,7 +450,14 @@ void conn_read_start(struct conn *c)
 	if (c->reading || c->phase == CONN_CLOSED)
 		return;
 	c->reading = true;
-	loop_ev_add(c->rev, NULL);
+	if (loop_ev_add(c->rev, NULL) < 0) {
+		/* the loop cannot watch it (no memory, or epoll refuses the
+		 * descriptor): an error from the loop, not a wait forever */
+		c->err = errno ? errno : ENOMEM;
+		c->write_failed = true;   /* read_cb reports it as CONN_EV_ERROR */
+		loop_ev_active(c->rev, LOOP_READ);
+		return;
+	}
 	/* bytes OpenSSL holds already (decrypted, or read from the socket and
 	 * not yet decrypted: SSL_pending counts only the first) do not wake
 	 * the socket, nor do bytes a batch read while reading was off */

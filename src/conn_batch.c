@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "conn.h"
 #include "conn_internal.h"
@@ -175,8 +176,11 @@ void conn_loop(void)
 	batching = true;
 	loop_at_pass_end(batches);
 	for (;;) {
-		int r = loop_pass(true);
-		if (r != 0 || loop_broken())
+		if (loop_pass(true) != 0) {
+			log_error("the event loop cannot wait: %s", strerror(errno));
+			break;
+		}
+		if (loop_broken())
 			break;
 	}
 	loop_at_pass_end(NULL);

@@ -59,7 +59,9 @@ static void client_peek(void *owner, char type, const uint8_t *msg, size_t avail
 		left -= (size_t)(end - q) + 1;
 		q = end + 1;
 	}
-	size_t len = strnlen(q, left < sizeof s->last_query - 1 ? left : sizeof s->last_query - 1);
+	/* as much as fits, without looking for its end: the text ends at its
+	 * own NUL, and bytes copied after that one are never read */
+	size_t len = left < sizeof s->last_query - 1 ? left : sizeof s->last_query - 1;
 	memcpy(s->last_query, q, len);
 	s->last_query[len] = 0;
 }
