@@ -24,6 +24,9 @@ static inline struct buf *conn_in(struct conn *c)
 {
 	return c->in ? c->in : conn_in_take(c);
 }
+/* Read interest on; false when the loop cannot watch the socket: the
+ * owner hears CONN_EV_ERROR from the loop (c->err says why). */
+bool conn_read_watch(struct conn *c);
 bool conn_write_wait(struct conn *c);
 void conn_write_unwait(struct conn *c);
 void conn_write_now(struct conn *c, bool from_loop);

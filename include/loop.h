@@ -13,7 +13,10 @@
  * It does, for this program, what libevent's core did, without its
  * general machinery: a ready socket costs a table lookup and a queue
  * entry. Several events may wait on one socket (a connection's read and
- * write events).
+ * write events). A socket's events are deleted before it is closed (the
+ * table is by descriptor number, which the kernel hands out again).
+ * Adding a timeout to an event already due and queued makes it wait for
+ * the new one.
  *
  * INTERFACE ROUTINES
  *   loop_init() / loop_free()        the process's loop (one)

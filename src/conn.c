@@ -233,7 +233,8 @@ static void finish_connect(struct conn *c)
 }
 
 /* Wait for writability: the write event is made here the first time it
- * is needed, then kept. False only when it cannot be made (no memory). */
+ * is needed, then kept. False only when it cannot be made or added (no
+ * memory, or epoll refuses the socket; c->err says which). */
 bool conn_write_wait(struct conn *c)
 {
 	if (c->wev_on)
@@ -245,7 +246,10 @@ bool conn_write_wait(struct conn *c)
 			return false;
 		}
 	}
-	loop_ev_add(c->wev, NULL);
+	if (loop_ev_add(c->wev, NULL) < 0) {
+		c->err = errno;   /* the loop cannot watch it */
+		return false;
+	}
 	c->wev_on = true;
 	return true;
 }
@@ -445,19 +449,25 @@ bool conn_connect(struct conn *c, const struct sockaddr *sa, socklen_t len,
 	return conn_write_wait(c);
 }
 
+bool conn_read_watch(struct conn *c)
+{
+	if (loop_ev_add(c->rev, NULL) == 0)
+		return true;
+	/* the loop cannot watch it (no memory, or epoll refuses the
+	 * descriptor): an error from the loop, not a wait forever */
+	c->err = errno;
+	c->write_failed = true;   /* read_cb reports it as CONN_EV_ERROR */
+	loop_ev_active(c->rev, LOOP_READ);
+	return false;
+}
+
 void conn_read_start(struct conn *c)
 {
 	if (c->reading || c->phase == CONN_CLOSED)
 		return;
 	c->reading = true;
-	if (loop_ev_add(c->rev, NULL) < 0) {
-		/* the loop cannot watch it (no memory, or epoll refuses the
-		 * descriptor): an error from the loop, not a wait forever */
-		c->err = errno ? errno : ENOMEM;
-		c->write_failed = true;   /* read_cb reports it as CONN_EV_ERROR */
-		loop_ev_active(c->rev, LOOP_READ);
+	if (!conn_read_watch(c))
 		return;
-	}
 	/* bytes OpenSSL holds already (decrypted, or read from the socket and
 	 * not yet decrypted: SSL_pending counts only the first) do not wake
 	 * the socket, nor do bytes a batch read while reading was off */

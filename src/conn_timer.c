@@ -43,8 +43,8 @@ static void timers_arm(void)
 	struct timeval tv;
 	tv.tv_sec = (time_t)d;
 	tv.tv_usec = (suseconds_t)((d - (double)tv.tv_sec) * 1e6);
-	loop_ev_add(timers.ev, &tv);
-	timers.ev_at = at;
+	if (loop_ev_add(timers.ev, &tv) == 0)
+		timers.ev_at = at;   /* (not set: the next arm tries again) */
 }
 
 static void timers_cb(int fd, short what, void *arg)

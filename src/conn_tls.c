@@ -48,7 +48,7 @@ int conn_tls_write_some(struct conn *c)
 	case SSL_ERROR_WANT_READ:
 		c->tls_retry_len = len;
 		c->tls_write_wants_read = true;
-		loop_ev_add(c->rev, NULL);
+		(void)conn_read_watch(c);   /* (or the error comes from the loop) */
 		return 0;
 	default:
 		c->err = EPIPE;
@@ -99,7 +99,7 @@ void conn_tls_read(struct conn *c)
 		break;
 	}
 	/* What OpenSSL holds already, decrypted or still raw, wakes no socket:
-	 * after a yield, the next pass comes back for it */
+	 * after a yield, it comes back at the end of this pass's queue */
 	if (yielded && SSL_has_pending(c->ssl))
 		loop_ev_active(c->rev, LOOP_READ);
 	if (got)
@@ -125,7 +125,7 @@ void conn_tls_step(struct conn *c)
 	switch (SSL_get_error(c->ssl, r)) {
 	case SSL_ERROR_WANT_READ:
 		conn_write_unwait(c);
-		loop_ev_add(c->rev, NULL);
+		(void)conn_read_watch(c);
 		return;
 	case SSL_ERROR_WANT_WRITE:
 		if (!conn_write_wait(c))
@@ -175,7 +175,7 @@ bool conn_tls_start(struct conn *c, struct ssl_ctx_st *ctx, bool accept, const c
 	c->phase = CONN_TLS;
 	/* the loop drives every step: nothing is reported from here */
 	if (accept) {
-		loop_ev_add(c->rev, NULL);
+		(void)conn_read_watch(c);   /* (or the error comes from the loop) */
 		return true;
 	}
 	return conn_write_wait(c);

@@ -167,16 +167,33 @@ static void sig_read(int fd, short what, void *arg)
 				loop_ev_active(ev, LOOP_SIGNAL);
 }
 
+static void sig_pipe_close(void)
+{
+	loop_ev_free(L.sig_reader);
+	L.sig_reader = NULL;
+	for (int i = 0; i < 2; i++) {
+		if (L.sig_pipe[i] >= 0)
+			close(L.sig_pipe[i]);
+		L.sig_pipe[i] = -1;
+	}
+}
+
 static bool sig_start(int sig)
 {
-	if (sig <= 0 || sig >= NSIG)
+	if (sig <= 0 || sig >= NSIG) {
+		errno = EINVAL;
 		return false;
+	}
 	if (L.sig_pipe[0] < 0) {
 		if (pipe2(L.sig_pipe, O_NONBLOCK | O_CLOEXEC) < 0)
 			return false;
 		L.sig_reader = loop_ev_new(L.sig_pipe[0], LOOP_READ | LOOP_PERSIST, sig_read, NULL);
-		if (!L.sig_reader || loop_ev_add(L.sig_reader, NULL) < 0)
+		if (!L.sig_reader || loop_ev_add(L.sig_reader, NULL) < 0) {
+			int err = L.sig_reader ? errno : ENOMEM;
+			sig_pipe_close();   /* the next signal event tries again */
+			errno = err;
 			return false;
+		}
 	}
 	if (L.sig_set[sig])
 		return true;
@@ -201,6 +218,8 @@ static void sig_stop(int sig)
 
 /* ---- events ---- */
 
+static void unqueue(struct loop_ev *ev);
+
 void loop_ev_assign(struct loop_ev *ev, int fd, short what, loop_fn fn, void *arg)
 {
 	memset(ev, 0, sizeof *ev);
@@ -219,6 +238,8 @@ struct loop_ev *loop_ev_new(int fd, short what, loop_fn fn, void *arg)
 	return ev;
 }
 
+/* -1 with errno set: EBADF, ENOMEM, or what epoll_ctl, pipe2 or
+ * sigaction said. */
 int loop_ev_add(struct loop_ev *ev, const struct timeval *tv)
 {
 	if (!(ev->flags & EV_IN_FD)) {
@@ -229,22 +250,40 @@ int loop_ev_add(struct loop_ev *ev, const struct timeval *tv)
 			L.sigs[ev->fd] = ev;
 			ev->flags |= EV_IN_FD;
 		} else if (ev->what & (LOOP_READ | LOOP_WRITE)) {
-			if (ev->fd < 0 || !fd_room(ev->fd))
+			if (ev->fd < 0) {
+				errno = EBADF;
 				return -1;
+			}
+			if (!fd_room(ev->fd)) {
+				errno = ENOMEM;
+				return -1;
+			}
 			ev->next = L.fds[ev->fd].evs;
 			L.fds[ev->fd].evs = ev;
 			if (!fd_update(ev->fd)) {
+				int err = errno;
 				chain_remove(&L.fds[ev->fd].evs, ev);
+				errno = err;
 				return -1;
 			}
 			ev->flags |= EV_IN_FD;
 		}
 	}
 	if (tv) {
+		/* a new deadline for one already due and waiting in the queue:
+		 * it waits for the new one instead (a timeout it had no longer
+		 * counts) */
+		if ((ev->flags & EV_ACTIVE) && (ev->res & LOOP_TIMEOUT)) {
+			ev->res &= (short)~LOOP_TIMEOUT;
+			if (!ev->res)
+				unqueue(ev);
+		}
 		double d = (double)tv->tv_sec + (double)tv->tv_usec / 1e6;
 		ev->period = d;
-		if (!heap_set(&L.timers, &ev->timer, loop_now() + d))
+		if (!heap_set(&L.timers, &ev->timer, loop_now() + d)) {
+			errno = ENOMEM;
 			return -1;
+		}
 	}
 	return 0;
 }
@@ -409,13 +448,7 @@ bool loop_init(void)
 
 void loop_free(void)
 {
-	loop_ev_free(L.sig_reader);
-	L.sig_reader = NULL;
-	for (int i = 0; i < 2; i++) {
-		if (L.sig_pipe[i] >= 0)
-			close(L.sig_pipe[i]);
-		L.sig_pipe[i] = -1;
-	}
+	sig_pipe_close();
 	if (L.epfd >= 0)
 		close(L.epfd);
 	L.epfd = -1;

@@ -61,13 +61,21 @@ struct loop_nest *loop_nest_new(void)
 		for (int i = 0; i < NEST_SCAN; i++)
 			was_open[i] = is_open(low + i);
 	}
-	n->base = event_base_new();
+	/* libevent's EVENT_* environment variables could pick another way
+	 * to wait, or defer its epoll_ctl calls to its next wait (which,
+	 * run without waiting, would leave them to the next tick) */
+	struct event_config *cfg = event_config_new();
+	if (cfg && event_config_set_flag(cfg, EVENT_BASE_FLAG_IGNORE_ENV) == 0)
+		n->base = event_base_new_with_config(cfg);
+	if (cfg)
+		event_config_free(cfg);
 	if (!n->base) {
 		free(n);
 		return NULL;
 	}
 	int epfd = -1;
-	for (int i = 0; low >= 0 && i < NEST_SCAN && epfd < 0; i++)
+	bool epoll = !strcmp(event_base_get_method(n->base), "epoll");
+	for (int i = 0; epoll && low >= 0 && i < NEST_SCAN && epfd < 0; i++)
 		if (!was_open[i] && is_epoll(low + i))
 			epfd = low + i;
 	struct timeval second = { 1, 0 }, poll = { 0, LOOP_NEST_POLL_MS * 1000 };

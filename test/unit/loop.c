@@ -43,6 +43,8 @@ struct hit {
 	short last;
 	struct loop_ev *self;
 	struct loop_ev *victim;   /* freed by this one's callback */
+	struct loop_ev *rearm;    /* given rearm_tv by this one's callback */
+	struct timeval rearm_tv;
 	bool free_self, breaks;
 };
 
@@ -56,6 +58,8 @@ static void on_hit(int fd, short what, void *arg)
 		loop_ev_free(h->victim);
 		h->victim = NULL;
 	}
+	if (h->rearm)
+		(void)loop_ev_add(h->rearm, &h->rearm_tv);
 	if (h->breaks)
 		loop_break();
 	if (h->free_self) {
@@ -157,6 +161,23 @@ static void timers(void)
 	loop_ev_del(tp);
 	ok(!loop_ev_pending(tp, LOOP_TIMEOUT), "until deleted");
 	loop_ev_free(tp);
+
+	/* a timer due and queued, set again by another's callback in the
+	 * same pass, waits for its new deadline */
+	reset();
+	struct hit first = { .tag = 'f' }, second = { .tag = 's' };
+	struct loop_ev *tf = loop_timer_new(on_hit, &first), *ts = loop_timer_new(on_hit, &second);
+	struct timeval t2 = { 0, 2000 }, far = { 60, 0 };
+	first.rearm = ts;
+	first.rearm_tv = far;
+	ok(loop_ev_add(tf, &t1) == 0 && loop_ev_add(ts, &t2) == 0, "two timers");
+	usleep(5000);   /* both due by the next pass */
+	(void)loop_pass(true);
+	passes(1);
+	ok(first.n == 1 && second.n == 0, "the one set again did not run (%s)", order);
+	ok(loop_ev_pending(ts, LOOP_TIMEOUT), "it waits for its new deadline");
+	loop_ev_free(tf);
+	loop_ev_free(ts);
 
 	struct hit o = { .tag = 'o' };
 	ok(loop_once(&t1, on_hit, &o), "loop_once");
