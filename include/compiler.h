@@ -10,6 +10,7 @@
 #define UNUSED       __attribute__((unused))
 #define PRINTF(f, a) __attribute__((format(printf, f, a)))
 #define NORETURN     __attribute__((noreturn))
+#define ALWAYS_INLINE inline __attribute__((always_inline))
 #define likely(x)    __builtin_expect(!!(x), 1)
 #define unlikely(x)  __builtin_expect(!!(x), 0)
 

@@ -62,7 +62,7 @@ static struct {
 	unsigned n;
 } spare_ev;
 
-static struct loop_ev *event_take(int fd, short what, loop_fn cb, void *arg)
+static struct loop_ev *rev_take(int fd, short what, loop_fn cb, void *arg)
 {
 	if (spare_ev.n) {
 		loop_ev_assign(spare_ev.v[spare_ev.n - 1], fd, what, cb, arg);
@@ -71,7 +71,7 @@ static struct loop_ev *event_take(int fd, short what, loop_fn cb, void *arg)
 	return loop_ev_new(fd, what, cb, arg);
 }
 
-static void event_give(struct loop_ev *ev)
+static void rev_give(struct loop_ev *ev)
 {
 	loop_ev_del(ev);
 	if (spare_ev.n < CONN_SPARE_MAX)
@@ -393,7 +393,7 @@ static bool setup(struct conn *c, int fd, const struct conn_ops *ops, bool lazy)
 	 * sends a byte costs no array (a server's are made at once) */
 	c->in = lazy ? NULL : buffer_take();
 	c->out = lazy ? NULL : buffer_take();
-	c->rev = event_take(fd, LOOP_READ | LOOP_PERSIST, read_cb, c);
+	c->rev = rev_take(fd, LOOP_READ | LOOP_PERSIST, read_cb, c);
 	return (lazy || (c->in && c->out)) && c->rev;   /* c->wev: see conn_write_wait() */
 }
 
@@ -585,7 +585,7 @@ void conn_release(struct conn *c)
 		SSL_free(c->ssl);
 		c->ssl = NULL;
 	}
-	if (c->rev) event_give(c->rev);
+	if (c->rev) rev_give(c->rev);
 	if (c->wev) loop_ev_free(c->wev);
 	conn_timer_remove(c);
 	if (c->fd >= 0) close(c->fd);

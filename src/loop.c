@@ -218,7 +218,16 @@ static void sig_stop(int sig)
 
 /* ---- events ---- */
 
-static void unqueue(struct loop_ev *ev);
+/* Out of the active queue, what it was active for forgotten. */
+static void unqueue(struct loop_ev *ev)
+{
+	if (ev->flags & EV_ACTIVE) {
+		list_del_init(&ev->act_node);
+		ev->flags &= (uint8_t)~EV_ACTIVE;
+		ev->res = 0;
+	}
+}
+
 
 void loop_ev_assign(struct loop_ev *ev, int fd, short what, loop_fn fn, void *arg)
 {
@@ -286,15 +295,6 @@ int loop_ev_add(struct loop_ev *ev, const struct timeval *tv)
 		}
 	}
 	return 0;
-}
-
-static void unqueue(struct loop_ev *ev)
-{
-	if (ev->flags & EV_ACTIVE) {
-		list_del_init(&ev->act_node);
-		ev->flags &= (uint8_t)~EV_ACTIVE;
-		ev->res = 0;
-	}
 }
 
 /* Out of the socket's or signal's chain and the heap; the active

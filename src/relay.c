@@ -150,8 +150,8 @@ static inline void after_hook(struct run *x, size_t run_before, bool check)
 /* (run_after and take_message run for most messages that a hook sees:
  * always inline, they took a tenth of the relay's own instructions as
  * calls) */
-static inline __attribute__((always_inline)) void run_after(struct run *x, const struct relay_spec *spec,
-						      void *owner, char type)
+static ALWAYS_INLINE void run_after(struct run *x, const struct relay_spec *spec, void *owner,
+				     char type)
 {
 	size_t run_before = x->run;
 	spec->after(owner, type);
@@ -174,8 +174,8 @@ static inline void take(struct run *x, size_t n, bool drop)
 
 /* Pass (or drop) what is here of a message of `total` bytes at `run`,
  * after dropping its first `skip`; what has not come yet is pending. */
-static inline __attribute__((always_inline)) void take_message(struct run *x, char type, size_t total,
-							  size_t skip, bool drop)
+static ALWAYS_INLINE void take_message(struct run *x, char type, size_t total, size_t skip,
+					bool drop)
 {
 	struct relay *r = x->r;
 	if (skip > 0)
