@@ -33,8 +33,9 @@ enum rq_kind {
 	RQ_PARSE_DUP,      /* client re-Parsed a name it has: the server refuses */
 	RQ_PARSE_CHECK,    /* client's Parse of a statement the server has, judged
 	                    * there under CHECK_NAME (its answer is the client's) */
-	RQ_BIND, RQ_CLOSE, RQ_DESCRIBE, RQ_EXECUTE,
-	RQ_SYNC, RQ_QUERY, RQ_FUNC,
+	RQ_BIND,           /* client's Bind (id: of a statement of sluice's) */
+	RQ_CLOSE, RQ_DESCRIBE, RQ_EXECUTE, RQ_SYNC,   /* plain: owed in an RQ_RUN */
+	RQ_QUERY, RQ_FUNC,
 	RQ_DESCRIBE_STMT,  /* client's Describe of its statement `cname` */
 	RQ_DESCRIBE_PORTAL,/* client's Describe of the unnamed portal bound to `cname` */
 	RQ_BIND_MISMATCH,  /* a Bind sluice made fail: its error becomes 0A000 */
@@ -43,10 +44,30 @@ enum rq_kind {
 	RQ_OWN_CLOSE,      /* sluice's Close: its CloseComplete is dropped */
 	RQ_ANSWER_PARSE,   /* sluice owes the client a ParseComplete */
 	RQ_ANSWER_CLOSE,   /* sluice owes the client a CloseComplete */
+	RQ_RUN,            /* plain answers in a row (below) */
 };
+
+/*
+ * Plain answers: those of the client's messages that sluice neither
+ * rewrites nor learns from (a Parse, Bind or Describe without a statement
+ * of sluice's, an Execute, a Close of a portal or of the unnamed
+ * statement, a Sync). prepared_owe() keeps a row of them in one RQ_RUN
+ * entry: `n` answers that each end in one of the completion messages
+ * (ParseComplete, BindComplete, CloseComplete, RowDescription, NoData,
+ * CommandComplete, EmptyQueryResponse, PortalSuspended: every one of
+ * these messages answers exactly one of them), then, when `sync`, the
+ * ReadyForQuery of the Sync that closed the row. A message that ends in
+ * anything else, or that sluice must see answered, gets an entry of its
+ * own. An unnamed Parse, Bind, Describe, Execute and Sync, an extended
+ * query as most drivers send it, owe one entry instead of five.
+ */
+#define RQ_RUN_MAX UINT32_MAX
 
 struct rq_entry {
 	uint8_t kind;
+	bool sync;         /* RQ_RUN: a ReadyForQuery after its n answers */
+	bool executes;     /* RQ_RUN: an Execute is among them */
+	uint32_t n;        /* RQ_RUN: completion messages still owed */
 	uint64_t id;
 	char *cname;       /* the client's name: RQ_PARSE / RQ_ANSWER_PARSE (to
 	                    * forget if PostgreSQL fails or skips the Parse),
@@ -89,6 +110,10 @@ struct sstmt *prepared_sset_add(struct server_stmts *ss, struct pstmt *ps);
 void prepared_sset_del(struct server_stmts *ss, uint64_t id);
 /* Queue a response owed; `cname`, when given, is copied into the entry. */
 bool prepared_rq_push(struct server_stmts *ss, enum rq_kind kind, uint64_t id, const char *cname);
+/* The same for a plain answer (RQ_PARSE, RQ_BIND, RQ_DESCRIBE without a
+ * statement of sluice's or a name to keep; RQ_CLOSE, RQ_EXECUTE, RQ_SYNC):
+ * it joins the row of them at the queue's tail. */
+bool prepared_owe_plain(struct server *s, enum rq_kind kind);
 /* Answers sluice owes itself: ParseComplete, CloseComplete. */
 bool prepared_is_answer(uint8_t kind);
 /* Note a response owed to the client for what it just sent; sluice's own

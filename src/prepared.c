@@ -178,6 +178,11 @@ static struct rq_entry *rq_head(struct server_stmts *ss)
 	return ss && ss->qlen ? &ss->q[ss->qhead] : NULL;
 }
 
+static struct rq_entry *rq_tail(struct server_stmts *ss)
+{
+	return ss->qlen ? &ss->q[(ss->qhead + ss->qlen - 1) & (ss->qcap - 1)] : NULL;
+}
+
 /* Answers of these kinds are read (RowDescription, ParameterDescription). */
 static bool is_describe(uint8_t kind)
 {
@@ -222,7 +227,8 @@ bool prepared_rq_push(struct server_stmts *ss, enum rq_kind kind, uint64_t id, c
 	char *copy = NULL;
 	if (unlikely(cname != NULL) && !(copy = strdup(cname)))
 		return false;
-	ss->q[(ss->qhead + ss->qlen) & (ss->qcap - 1)] = (struct rq_entry){ (uint8_t)kind, id, copy };
+	ss->q[(ss->qhead + ss->qlen) & (ss->qcap - 1)] =
+		(struct rq_entry){ .kind = (uint8_t)kind, .id = id, .cname = copy };
 	ss->qlen++;
 	if (is_describe((uint8_t)kind))
 		ss->describing++;
@@ -253,6 +259,29 @@ static void flush_answers(struct server *s)
 			send_answer(s->client, h->kind);
 		rq_pop(ss);
 	}
+}
+
+/* A plain answer owed (prepared_internal.h): it joins the row at the
+ * queue's tail, or starts one. (Most messages of most clients come here:
+ * kept short.) */
+bool prepared_owe_plain(struct server *s, enum rq_kind kind)
+{
+	struct server_stmts *ss = prepared_sstmts(s);
+	if (unlikely(!ss))
+		return false;
+	struct rq_entry *t = rq_tail(ss);
+	if (!t || t->kind != RQ_RUN || t->sync || t->n == RQ_RUN_MAX) {
+		if (!prepared_rq_push(ss, RQ_RUN, 0, NULL))
+			return false;
+		t = rq_tail(ss);
+	}
+	if (kind == RQ_SYNC) {
+		t->sync = true;   /* the row ends with its ReadyForQuery */
+	} else {
+		t->n++;
+		t->executes |= kind == RQ_EXECUTE;
+	}
+	return true;
 }
 
 /* Note a response owed to the client for what it just sent; sluice's own
@@ -440,18 +469,35 @@ enum relay_action prepared_server_message(struct server *s, char type, const uin
 	}
 }
 
-static bool completes(uint8_t kind, char type)
+/* The messages that end the answer to a Parse, Bind, Close, Describe or
+ * Execute: each ends exactly one. */
+static inline bool is_completion(char type)
 {
-	switch (kind) {
+	static const bool ends[256] = { ['1'] = true, ['2'] = true, ['3'] = true, ['T'] = true,
+					['n'] = true, ['C'] = true, ['I'] = true, ['s'] = true };
+	return ends[(uint8_t)type];
+}
+
+/* Does a message of `type` end what h is owed (a run: its first answer)? */
+static bool completes(const struct rq_entry *h, char type)
+{
+	switch (h->kind) {
 	case RQ_PARSE: case RQ_PARSE_DUP: case RQ_PARSE_CHECK: case RQ_OWN_PARSE: return type == '1';
 	case RQ_BIND: return type == '2';
-	case RQ_CLOSE: case RQ_OWN_CLOSE: return type == '3';
-	case RQ_DESCRIBE: case RQ_DESCRIBE_STMT: case RQ_DESCRIBE_PORTAL: case RQ_OWN_DESCRIBE:
+	case RQ_OWN_CLOSE: return type == '3';
+	case RQ_DESCRIBE_STMT: case RQ_DESCRIBE_PORTAL: case RQ_OWN_DESCRIBE:
 		return type == 'T' || type == 'n';
-	case RQ_EXECUTE: return type == 'C' || type == 'I' || type == 's';
-	case RQ_SYNC: case RQ_QUERY: case RQ_FUNC: return type == 'Z';
+	case RQ_QUERY: case RQ_FUNC: return type == 'Z';
+	case RQ_RUN: return h->n > 0 ? is_completion(type) : type == 'Z';
 	default: return false;
 	}
+}
+
+/* h is owed nothing but a ReadyForQuery: an error before it is that of
+ * its own Query, FunctionCall or Sync, and skips nothing. */
+static bool only_ready_owed(const struct rq_entry *h)
+{
+	return h->kind == RQ_QUERY || h->kind == RQ_FUNC || (h->kind == RQ_RUN && h->n == 0);
 }
 
 /* The client waited for a Describe that has come (or never will). */
@@ -469,11 +515,19 @@ void prepared_server_after(struct server *s, char type)
 	struct rq_entry *h = rq_head(ss);
 	if (!h)
 		return;
-	if (type == 'E' && h->kind != RQ_QUERY && h->kind != RQ_FUNC && h->kind != RQ_SYNC) {
+	if (h->kind == RQ_RUN && (h->n > 1 || (h->n == 1 && h->sync)) && is_completion(type)) {
+		h->n--;   /* one of a row's answers, not its last: most of them */
+		return;
+	}
+	if (type == 'E' && !only_ready_owed(h)) {
 		/* An error in the extended protocol: PostgreSQL skips everything
 		 * up to the next Sync, so nothing else before it is owed, and
 		 * statements it skipped preparing are not on the server. */
-		while ((h = rq_head(ss)) && h->kind != RQ_SYNC) {
+		while ((h = rq_head(ss))) {
+			if (h->kind == RQ_RUN && h->sync) {
+				h->n = 0;   /* its Sync's ReadyForQuery is still owed */
+				break;
+			}
 			if ((h->kind == RQ_OWN_PARSE || h->kind == RQ_PARSE) && h->id)
 				prepared_sset_del(ss, h->id);
 			if (h->kind == RQ_PARSE || h->kind == RQ_ANSWER_PARSE || h->kind == RQ_PARSE_CHECK)
@@ -488,7 +542,9 @@ void prepared_server_after(struct server *s, char type)
 		wake_client(ss);
 		return;
 	}
-	if (completes(h->kind, type)) {
+	if (completes(h, type)) {
+		if (h->kind == RQ_RUN && h->n > 0 && (--h->n > 0 || h->sync))
+			return;   /* more of the row is owed (the queue did not shrink) */
 		if ((h->kind == RQ_PARSE || h->kind == RQ_OWN_PARSE) && h->id) {
 			struct sstmt *have = prepared_sset_find(ss, h->id);
 			if (have) {

@@ -183,8 +183,8 @@ static bool txn_failed_ahead(const struct server *s)
 	if (s->txn_status != 'E' || !ss || ss->skipping || ss->worked)
 		return false;
 	for (size_t i = 0; i < ss->qlen; i++) {
-		uint8_t kind = ss->q[(ss->qhead + i) & (ss->qcap - 1)].kind;
-		if (kind == RQ_EXECUTE || kind == RQ_QUERY || kind == RQ_FUNC)
+		const struct rq_entry *e = &ss->q[(ss->qhead + i) & (ss->qcap - 1)];
+		if ((e->kind == RQ_RUN && e->executes) || e->kind == RQ_QUERY || e->kind == RQ_FUNC)
 			return false;
 	}
 	return true;
@@ -275,7 +275,7 @@ static enum relay_action on_parse(struct client *c, struct server *s, struct pq_
 {
 	const char *cname = pq_get_cstring(r);
 	if (!cname || !*cname)
-		return prepared_owe(s, RQ_PARSE, 0, NULL) ? RELAY_FORWARD : RELAY_FAIL;
+		return prepared_owe_plain(s, RQ_PARSE) ? RELAY_FORWARD : RELAY_FAIL;
 	struct client_stmts *cs = stmtreg_names(c);
 	if (!cs)
 		return RELAY_FAIL;
@@ -431,7 +431,7 @@ static enum relay_action on_bind(struct client *c, struct server *s, struct pq_r
 		return RELAY_FAIL;   /* (names longer than the head shown) */
 	if (!e) {
 		note_bound(c, portal, NULL);
-		if (!prepared_owe(s, RQ_BIND, 0, NULL))
+		if (!prepared_owe_plain(s, RQ_BIND))
 			return RELAY_FAIL;
 		if (foreign_name(cname))
 			return send_front(c, s, w, 'B', portal, strlen(portal) + 1, NO_SUCH_NAME, r,
@@ -498,7 +498,7 @@ static enum relay_action describe_in_failed_txn(struct client *c, struct server 
 	struct sstmt *other = rows ? some_rows_stmt(s->stmts) : NULL;
 	if (other) {
 		put_stmt_msg(s, w, 'D', 'S', other->ps->id);
-		return prepared_owe(s, RQ_DESCRIBE, 0, NULL) ? RELAY_DROP : RELAY_FAIL;
+		return prepared_owe_plain(s, RQ_DESCRIBE) ? RELAY_DROP : RELAY_FAIL;
 	}
 	if (rows && s->rows_stmt) {
 		pq_begin(w, 'D');
@@ -506,7 +506,7 @@ static enum relay_action describe_in_failed_txn(struct client *c, struct server 
 		pq_put_cstring(w, PREPARED_ROWS_NAME);
 		pq_end(w);
 		put_msg(s, w);
-		return prepared_owe(s, RQ_DESCRIBE, 0, NULL) ? RELAY_DROP : RELAY_FAIL;
+		return prepared_owe_plain(s, RQ_DESCRIBE) ? RELAY_DROP : RELAY_FAIL;
 	}
 	if (!ensure_prepared(s, e->ps, w, NULL) || !send_renamed(c, s, w, 'D', "S", 1, e->ps, r, shown))
 		return RELAY_FAIL;
@@ -530,7 +530,7 @@ static enum relay_action on_describe(struct client *c, struct server *s, struct 
 	}
 	struct cstmt *e = what == 'S' ? stmtreg_named(c, name) : NULL;
 	if (!e) {
-		if (!prepared_owe(s, RQ_DESCRIBE, 0, NULL))
+		if (!prepared_owe_plain(s, RQ_DESCRIBE))
 			return RELAY_FAIL;
 		if (what == 'S' && foreign_name(name))
 			return send_front(c, s, w, 'D', "S", 1, NO_SUCH_NAME, r, shown)
@@ -551,7 +551,7 @@ static enum relay_action on_close(struct client *c, struct server *s, struct pq_
 	uint8_t what = pq_get_u8(r);
 	const char *cname = pq_get_cstring(r);
 	if (what != 'S' || !cname || !*cname)
-		return prepared_owe(s, RQ_CLOSE, 0, NULL) ? RELAY_FORWARD : RELAY_FAIL;
+		return prepared_owe_plain(s, RQ_CLOSE) ? RELAY_FORWARD : RELAY_FAIL;
 	/* The server keeps the statement for others; the client's name goes.
 	 * Closing a name that does not exist is not an error. */
 	if (c->stmts)
@@ -614,8 +614,8 @@ enum relay_action prepared_client_observe(struct client *c, char type)
 	}
 	bool ok = true;
 	switch (type) {
-	case 'E': ok = prepared_owe(s, RQ_EXECUTE, 0, NULL); break;
-	case 'S': ok = prepared_owe(s, RQ_SYNC, 0, NULL); break;
+	case 'E': ok = prepared_owe_plain(s, RQ_EXECUTE); break;
+	case 'S': ok = prepared_owe_plain(s, RQ_SYNC); break;
 	case 'Q': ok = prepared_owe(s, RQ_QUERY, 0, NULL); break;
 	case 'F': ok = prepared_owe(s, RQ_FUNC, 0, NULL); break;
 	default: break;
