@@ -516,16 +516,16 @@ void sqlscan_set_tracked(struct sqlscan *s, bool (*fn)(const char *name, void *a
  * word, which follows the text's start or a ';' and whitespace or
  * comments, and (b) at a function name, which holds "set_config" or
  * "_advisory", or is a U&"..." name; and SELECT ... INTO TEMP needs a
- * SELECT first word and "temp" anywhere. So: look at the first word after
- * the start and after every ';' byte (a comment there: true), and for
- * '_' and '&' anywhere; 'm' (of "temp") matters once a SELECT was seen.
- * Those four bytes are the anchors, sought sixteen bytes at a time with
- * SSE2 (eight without); each hit costs a few compares. ';' in strings or
- * trail bytes of a multibyte character only add hits.
+ * SELECT first word and "temp" anywhere. sluice's statement names matter
+ * only after PREPARE, EXECUTE or DEALLOCATE. So the filter looks for
+ * pairs of bytes (letters either case): ';' and any byte but the text's
+ * end (a statement may start), "_a" and "_c" (_advisory, set_config),
+ * "u&" and "em" (TEMP, once a SELECT was seen) for session state; "pr",
+ * "ex" and "de" for sluice's names. A pair is sought sixteen positions at
+ * a time with SSE2 (one at a time without), and each found costs a few
+ * compares of the words around it. A pair in a string or a comment only
+ * adds a look; ordinary text (pgbench's, say) has one or none.
  */
-#define BYTES(c) (0x0101010101010101ull * (uint8_t)(c))
-/* 0x80 in each byte of v that is zero, and nothing else */
-#define ZERO_BYTES(v) (~((((v) & BYTES(0x7f)) + BYTES(0x7f)) | (v)) & BYTES(0x80))
 
 static inline bool word_at(const uint8_t *p, size_t n, size_t at, const char *word, size_t len)
 {
@@ -580,90 +580,69 @@ static bool start_word(const uint8_t *p, size_t n, size_t i, bool *select)
 #undef W
 }
 
-/* PREPARE, EXECUTE or DEALLOCATE around an anchor letter (p, x, d) at
- * p + i: keywords are never quoted or escaped, so a case-blind look for
- * the words finds every place where the scan could find sluice's
- * statement names. */
-static inline bool own_keyword_at(const uint8_t *p, size_t n, size_t i)
-{
-	switch (p[i] | 0x20) {
-	case 'p': return word_at(p, n, i, "prepare", 7);
-	case 'x': return i > 0 && word_at(p, n, i - 1, "execute", 7);
-	case 'd': return word_at(p, n, i, "deallocate", 10);
-	default: return false;
-	}
-}
-
-/* An anchor at p + i: true if the text may hold what is looked for. */
-static bool anchor(const uint8_t *p, size_t n, size_t i, bool *select, bool *temp)
-{
-	switch (p[i]) {
-	case ';':
-		return i + 1 < n && start_word(p, n, i + 1, select);   /* (most texts end with one) */
-	case '_':
-		if (i + 1 >= n)
-			return false;
-		switch (p[i + 1] | 0x20) {   /* one compare for most identifiers */
-		case 'a': return word_at(p, n, i + 1, "advisory", 8);
-		case 'c': return i >= 3 && word_at(p, n, i - 3, "set", 3) && word_at(p, n, i + 1, "config", 6);
-		default: return false;
-		}
-	case '&':
-		return i > 0 && (p[i - 1] | 0x20) == 'u';
-	case 'm': case 'M':   /* only SELECT ... INTO TEMP needs it */
-		if (!*select)
-			return false;
-		if (i >= 2 && word_at(p, n, i - 2, "temp", 4))
-			*temp = true;
-		return *select && *temp;
-	default:
-		return own_keyword_at(p, n, i);
-	}
-}
-
-/* Which bytes are anchors: p, x, d (either case) for sluice's own
- * statement names; ; _ & m for session state. */
+/* What the filter looks for: sluice's statement names, session state. */
 enum { LOOK_OWN = 1, LOOK_STATE = 2 };
 
-#ifndef __SSE2__
-static inline bool is_anchor(unsigned b, int look)
+/* Does the pair of bytes (a, b) start something worth a look? b is 0 at
+ * the text's end. (The byte-at-a-time form of pairs16.) */
+static inline bool is_pair(unsigned a, unsigned b, int look)
 {
-	unsigned l = b | 0x20;
-	return ((look & LOOK_OWN) && (l == 'p' || l == 'x' || l == 'd')) ||
-	       ((look & LOOK_STATE) && (b == ';' || b == '_' || b == '&' || l == 'm'));
+	unsigned la = a | 0x20, lb = b | 0x20;
+	return ((look & LOOK_OWN) && ((la == 'p' && lb == 'r') || (la == 'd' && lb == 'e') ||
+				      (la == 'e' && lb == 'x'))) ||
+	       ((look & LOOK_STATE) && ((a == ';' && b != 0) || (a == '_' && (lb == 'a' || lb == 'c')) ||
+					(la == 'u' && b == '&') || (la == 'e' && lb == 'm')));
 }
 
-static inline uint64_t anchors8(const uint8_t *p, size_t i, int look)
+/* A pair at p + i (is_pair; i + 1 < n): true if the text may hold what
+ * is looked for there. Keywords are never quoted or escaped, so a
+ * case-blind look for PREPARE, EXECUTE and DEALLOCATE finds every place
+ * where the scan could find sluice's statement names. */
+static bool pair_holds(const uint8_t *p, size_t n, size_t i, int look, bool *select)
 {
-	uint64_t w, hits = 0;
-	memcpy(&w, p + i, 8);
-	uint64_t l = w | BYTES(0x20);
-	if (look & LOOK_OWN)
-		hits |= ZERO_BYTES(l ^ BYTES('p')) | ZERO_BYTES(l ^ BYTES('x')) | ZERO_BYTES(l ^ BYTES('d'));
-	if (look & LOOK_STATE)
-		hits |= ZERO_BYTES(w ^ BYTES(';')) | ZERO_BYTES(w ^ BYTES('_')) | ZERO_BYTES(w ^ BYTES('&')) |
-			ZERO_BYTES(l ^ BYTES('m'));
-	return hits;
+	unsigned next = p[i + 1] | 0x20u;
+	switch (p[i] | 0x20) {
+	case 'p': return word_at(p, n, i, "prepare", 7);
+	case 'd': return word_at(p, n, i, "deallocate", 10);
+	case 'e':
+		if (next == 'x')
+			return word_at(p, n, i, "execute", 7);
+		return *select && i > 0 && word_at(p, n, i - 1, "temp", 4);   /* "em" */
+	case ';':
+		return start_word(p, n, i + 1, select);
+	case '_' | 0x20:
+		if (next == 'a')
+			return word_at(p, n, i + 1, "advisory", 8);
+		return i >= 3 && word_at(p, n, i - 3, "set", 3) && word_at(p, n, i + 1, "config", 6);
+	case 'u':
+		return true;   /* U& */
+	default:
+		return false;
+	}
 }
-#endif
 
 #ifdef __SSE2__
-/* The anchors among 16 bytes at q, a bit per byte. */
-static inline unsigned anchors16(const uint8_t *q, int look)
+/* The pairs starting at the sixteen bytes at q (seventeen are read), a
+ * bit per byte. */
+static inline unsigned pairs16(const uint8_t *q, int look)
 {
-	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
-	__m128i l = _mm_or_si128(v, _mm_set1_epi8(0x20));
+#define EQ(v, c) _mm_cmpeq_epi8((v), _mm_set1_epi8((char)(c)))
+	__m128i a = _mm_loadu_si128((const __m128i *)(const void *)q);
+	__m128i b = _mm_loadu_si128((const __m128i *)(const void *)(q + 1));
+	__m128i la = _mm_or_si128(a, _mm_set1_epi8(0x20)), lb = _mm_or_si128(b, _mm_set1_epi8(0x20));
+	__m128i e = EQ(la, 'e');
 	__m128i hit = _mm_setzero_si128();
 	if (look & LOOK_OWN)
-		hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(l, _mm_set1_epi8('p')),
-						_mm_cmpeq_epi8(l, _mm_set1_epi8('x'))),
-				   _mm_cmpeq_epi8(l, _mm_set1_epi8('d')));
+		hit = _mm_or_si128(_mm_or_si128(_mm_and_si128(EQ(la, 'p'), EQ(lb, 'r')),
+						_mm_and_si128(EQ(la, 'd'), EQ(lb, 'e'))),
+				   _mm_and_si128(e, EQ(lb, 'x')));
 	if (look & LOOK_STATE)
-		hit = _mm_or_si128(hit, _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(';')),
-								  _mm_cmpeq_epi8(v, _mm_set1_epi8('_'))),
-						     _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('&')),
-								  _mm_cmpeq_epi8(l, _mm_set1_epi8('m')))));
+		hit = _mm_or_si128(hit, _mm_or_si128(
+			_mm_or_si128(_mm_andnot_si128(EQ(b, 0), EQ(a, ';')),
+				     _mm_and_si128(EQ(a, '_'), _mm_or_si128(EQ(lb, 'a'), EQ(lb, 'c')))),
+			_mm_or_si128(_mm_and_si128(EQ(la, 'u'), EQ(b, '&')), _mm_and_si128(e, EQ(lb, 'm')))));
 	return (unsigned)_mm_movemask_epi8(hit);
+#undef EQ
 }
 #endif
 
@@ -695,28 +674,10 @@ static inline int plain_start(const uint8_t *p, size_t n)
 	return -1;
 }
 
-/* The byte after (or before) an anchor, inline: most anchors are letters
- * inside ordinary words and end here, without a call. */
-static inline bool worth_a_look(const uint8_t *p, size_t n, size_t i, bool select)
-{
-	unsigned next = i + 1 < n ? p[i + 1] | 0x20u : 0;
-	switch (p[i] | 0x20) {
-	case 'p': return next == 'r';
-	case 'd': return next == 'e';
-	case 'x': return i > 0 && (p[i - 1] | 0x20) == 'e';
-	case 'm': return select;
-	case '_' | 0x20: return next == 'a' || next == 'c';
-	case ';': return i + 1 < n && p[i + 1] != 0;   /* (a Query's text ends ";\0") */
-	default: return true;   /* & */
-	}
-}
-
-/* One pass over the text for everything `look` asks. An anchor of the
- * other kind can only be a letter p, x, d or m, whose check then looks
- * for the other's words too: harmless (a true is only "scan it"). */
+/* One pass over the text for everything `look` asks. */
 static bool filter(const uint8_t *p, size_t n, int look)
 {
-	bool select = false, temp = false;
+	bool select = false;
 	if (look & LOOK_STATE) {
 		int plain = plain_start(p, n);
 		if (plain >= 0)
@@ -724,45 +685,33 @@ static bool filter(const uint8_t *p, size_t n, int look)
 		else if (start_word(p, n, 0, &select))
 			return true;
 	}
-	size_t i = 0;
 #ifdef __SSE2__
-	/* sixteen bytes at a time where SSE2 is there (every x86-64) */
-	for (; i + 16 <= n; i += 16)
-		for (unsigned hits = anchors16(p + i, look); hits; hits &= hits - 1)
-			if (worth_a_look(p, n, i + (size_t)__builtin_ctz(hits), select) &&
-			    anchor(p, n, i + (size_t)__builtin_ctz(hits), &select, &temp))
+	/* sixteen pairs at a time where SSE2 is there (every x86-64) */
+	size_t i = 0;
+	for (; i + 17 <= n; i += 16)
+		for (unsigned hits = pairs16(p + i, look); hits; hits &= hits - 1)
+			if (pair_holds(p, n, i + (size_t)__builtin_ctz(hits), look, &select))
 				return true;
-	if (i < n) {
-		/* the rest: the last sixteen bytes again, the bits of those
-		 * seen dropped; a shorter text through a zero-padded copy */
+	if (i + 1 < n) {
+		/* the pairs starting at i .. n - 2: those of the last seventeen
+		 * bytes, the bits of pairs seen dropped; a shorter text through
+		 * a zero-padded copy */
+		size_t left = n - 1 - i;
 		unsigned hits;
-		if (n >= 16) {
-			hits = anchors16(p + n - 16, look) >> (16 - (n - i));
+		if (n >= 17) {
+			hits = pairs16(p + n - 17, look) >> (16 - left);
 		} else {
-			uint8_t tail[16] = { 0 };
+			uint8_t tail[32] = { 0 };
 			memcpy(tail, p + i, n - i);
-			hits = anchors16(tail, look) & ((1u << (n - i)) - 1);
+			hits = pairs16(tail, look) & ((1u << left) - 1);
 		}
 		for (; hits; hits &= hits - 1)
-			if (worth_a_look(p, n, i + (size_t)__builtin_ctz(hits), select) &&
-			    anchor(p, n, i + (size_t)__builtin_ctz(hits), &select, &temp))
+			if (pair_holds(p, n, i + (size_t)__builtin_ctz(hits), look, &select))
 				return true;
 	}
 #else
-	for (; i + 8 <= n; i += 8) {
-		uint64_t hits = anchors8(p, i, look);
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-		for (; hits; hits &= hits - 1)
-			if (anchor(p, n, i + (size_t)__builtin_ctzll(hits) / 8, &select, &temp))
-				return true;
-#else
-		for (size_t k = i; hits && k < i + 8; k++)
-			if (is_anchor(p[k], look) && anchor(p, n, k, &select, &temp))
-				return true;
-#endif
-	}
-	for (; i < n; i++)
-		if (is_anchor(p[i], look) && anchor(p, n, i, &select, &temp))
+	for (size_t i = 0; i + 1 < n; i++)
+		if (is_pair(p[i], p[i + 1], look) && pair_holds(p, n, i, look, &select))
 			return true;
 #endif
 	return false;

@@ -4,14 +4,17 @@
  * crashes and over-reads (each piece is an exact-size copy), it checks
  * the scanner's promise: the text fed whole, in two pieces, in three, and
  * one byte at a time gives the same bits (the session-state ones too,
- * with a predicate that tracks the names starting with 't'); and the quick
+ * with a predicate that tracks the names starting with 't'); the quick
  * filter sqlscan_may_hold_state is never false where the scan finds a
- * session-state bit.
+ * session-state bit; and sqlscan_may_match without state is true exactly
+ * where PREPARE, EXECUTE or DEALLOCATE stands in the text (either case),
+ * and never false where the scan finds an own name.
  */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "sqlscan.h"
 #include "sqlscan_feed.h"   /* feed_exact: each piece an exact-size heap copy */
@@ -53,6 +56,26 @@ static bool may_hold(const uint8_t *p, size_t n)
 	return may;
 }
 
+static bool has_word(const uint8_t *p, size_t n, const char *w)
+{
+	size_t wl = strlen(w);
+	for (size_t i = 0; i + wl <= n; i++)
+		if (strncasecmp((const char *)p + i, w, wl) == 0)
+			return true;
+	return false;
+}
+
+static bool may_match(const uint8_t *p, size_t n, bool state)
+{
+	char *copy = malloc(n ? n : 1);
+	if (!copy)
+		abort();
+	memcpy(copy, p, n);
+	bool may = sqlscan_may_match(copy, n, state);
+	free(copy);
+	return may;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 2)
@@ -68,6 +91,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((whole & SQLSCAN_UNSURE) && whole != SQLSCAN_UNSURE)
 		abort();
 	if ((whole & (SQLSCAN_ST_ANY | SQLSCAN_CL_ANY)) && !may_hold(p, n))
+		abort();
+	bool words = has_word(p, n, "prepare") || has_word(p, n, "execute") || has_word(p, n, "deallocate");
+	if (may_match(p, n, false) != words)
+		abort();
+	if ((whole & (SQLSCAN_PREPARE_OWN | SQLSCAN_EXECUTE_OWN | SQLSCAN_DEALLOCATE_OWN)) && !words)
+		abort();
+	if ((whole & (SQLSCAN_ST_ANY | SQLSCAN_CL_ANY)) && !may_match(p, n, true))
 		abort();
 	if (scan(enc, p, n, a, a, 0) != whole)
 		abort();

@@ -4,8 +4,9 @@
  * set_config(..., true), the _xact_ locks, ON COMMIT DROP, strings,
  * comments, dollar-quoted bodies), tracked parameters through the
  * predicate; each case fed whole, split at every byte and byte by byte;
- * and the quick filter sqlscan_may_hold_state, never false where the scan
- * finds something, false for ordinary pgbench text.
+ * and the quick filters sqlscan_may_hold_state and sqlscan_may_match,
+ * never false where the scan finds something, false for ordinary pgbench
+ * text, over the fixed cases and 40,000 random texts.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -469,6 +470,87 @@ static void test_filter(void)
 	is_int(bad, 0, "the function names and statement starts found at every offset");
 }
 
+static uint32_t rand_state = 2463534242u;
+static uint32_t next_rand(void)
+{
+	rand_state ^= rand_state << 13;
+	rand_state ^= rand_state >> 17;
+	rand_state ^= rand_state << 5;
+	return rand_state;
+}
+
+/* A text of random fragments, in a buffer of exactly its length (so that
+ * AddressSanitizer sees a read past it). */
+static char *random_text(const char *const *frags, size_t nfrags, size_t *len)
+{
+	char tmp[200];
+	size_t n = 0, want = next_rand() % 120;
+	while (n < want) {
+		const char *f = frags[next_rand() % nfrags];
+		size_t fl = strlen(f);
+		if (n + fl > sizeof tmp)
+			break;
+		memcpy(tmp + n, f, fl);
+		n += fl;
+	}
+	char *t = malloc(n ? n : 1);
+	memcpy(t, tmp, n);
+	*len = n;
+	return t;
+}
+
+static bool has_word(const char *p, size_t n, const char *w)
+{
+	size_t wl = strlen(w);
+	for (size_t i = 0; i + wl <= n; i++)
+		if (strncasecmp(p + i, w, wl) == 0)
+			return true;
+	return false;
+}
+
+/* The filter over random texts at every length and alignment: for
+ * sluice's names it is exactly "PREPARE, EXECUTE or DEALLOCATE stands in
+ * the text"; for session state, never false where the scan finds a bit. */
+static void test_filter_random(void)
+{
+	static const char *const own[] = { "pre", "pare", "PREPARE", "exe", "cute", "ExEcUtE", "deal",
+					   "locate", "DEALLOCATE", "p", "r", "e", "x", "d", "E", "X",
+					   " ", ";", "_", "a", "c", "u", "&", "m", "\n" };
+	int wrong = 0;
+	for (int i = 0; i < 20000; i++) {
+		size_t n;
+		char *t = random_text(own, ARRAY_SIZE(own), &n);
+		bool want = has_word(t, n, "prepare") || has_word(t, n, "execute") ||
+			    has_word(t, n, "deallocate");
+		if (sqlscan_may_match(t, n, false) != want && wrong++ < 5)
+			diag("own names: %s for \"%.*s\"", want ? "missed" : "true", (int)n, t);
+		if (want && !sqlscan_may_match(t, n, true) && wrong++ < 5)
+			diag("own names missed with state: \"%.*s\"", (int)n, t);
+		free(t);
+	}
+	is_int(wrong, 0, "own names: the filter is true exactly where the words stand");
+
+	static const char *const state[] = { "set_config(", "'a'", ",", "false", "true", ")",
+					     "pg_advisory_lock(1)", "pg_try_advisory_lock_shared(2)",
+					     "SELECT", "select 1", " INTO ", "TEMP", "temp", " t", ";",
+					     " ", "  ", "LISTEN x", "u&\"x\"", "U&", "--c\n", "/*c*/",
+					     "$$", "'", "e", "m", "SET ", "a = 1", "create ", "DECLARE c ",
+					     "WITH HOLD FOR SELECT 1", "_", "c", "\t" };
+	int missed = 0, positives = 0;
+	for (int i = 0; i < 20000; i++) {
+		size_t n;
+		char *t = random_text(state, ARRAY_SIZE(state), &n);
+		if (sqlscan_text("sluice_", t, n) & STATE) {
+			positives++;
+			if ((!sqlscan_may_hold_state(t, n) || !sqlscan_may_match(t, n, true)) && missed++ < 5)
+				diag("state missed: \"%.*s\"", (int)n, t);
+		}
+		free(t);
+	}
+	is_int(missed, 0, "session state: the filter is true wherever the scan finds a bit");
+	ok(positives > 2000, "%d random texts with state checked", positives);
+}
+
 int main(void)
 {
 	test_cases();
@@ -476,5 +558,6 @@ int main(void)
 	test_names();
 	test_api();
 	test_filter();
+	test_filter_random();
 	return done_testing();
 }
