@@ -42,6 +42,8 @@
  *   prepared_server_message(s, type, body, len)   server side: descriptions
  *                                       and errors of statements
  *   prepared_server_after(s, type)      server side: settle the queue
+ *   prepared_server_ready(s)            every ReadyForQuery: one owed to a
+ *                                       Query that was not queued
  *   prepared_server_take_resume(s)      the client's waiting message may go
  *   prepared_server_describing(s)       descriptions owed: read them
  *   prepared_server_discarded(s)        the server dropped its statements
@@ -109,6 +111,7 @@ enum relay_action prepared_server_observe(struct server *s, char type);
 enum relay_action prepared_server_message(struct server *s, char type,
 					  const uint8_t *body, size_t len);
 void prepared_server_after(struct server *s, char type);
+void prepared_server_ready(struct server *s);
 bool prepared_server_take_resume(struct server *s);
 /* So many answers are owed that the client must wait for the server's
  * before sending more (the server is asked to flush what it holds);

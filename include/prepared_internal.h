@@ -45,6 +45,7 @@ enum rq_kind {
 	RQ_ANSWER_PARSE,   /* sluice owes the client a ParseComplete */
 	RQ_ANSWER_CLOSE,   /* sluice owes the client a CloseComplete */
 	RQ_RUN,            /* plain answers in a row (below) */
+	RQ_READIES,        /* n ReadyForQuery owed to Queries not queued (below) */
 };
 
 /*
@@ -60,6 +61,14 @@ enum rq_kind {
  * anything else, or that sluice must see answered, gets an entry of its
  * own. An unnamed Parse, Bind, Describe, Execute and Sync, an extended
  * query as most drivers send it, owe one entry instead of five.
+ *
+ * A Query sent while nothing is owed gets no entry at all: its answers
+ * pass the relay with no hook of this module (link_server_spec), and
+ * s->unqueued_readies counts the ReadyForQuery still owed to such
+ * Queries (prepared_server_ready counts each off). They all come before
+ * anything queued later; the first entry queued while some are owed is
+ * an RQ_READIES standing for them, so that nothing of sluice's overtakes
+ * their answers.
  */
 #define RQ_RUN_MAX UINT32_MAX
 
@@ -67,7 +76,8 @@ struct rq_entry {
 	uint8_t kind;
 	bool sync;         /* RQ_RUN: a ReadyForQuery after its n answers */
 	bool executes;     /* RQ_RUN: an Execute is among them */
-	uint32_t n;        /* RQ_RUN: completion messages still owed */
+	uint32_t n;        /* RQ_RUN: completion messages still owed;
+	                    * RQ_READIES: ReadyForQuery messages still owed */
 	uint64_t id;
 	char *cname;       /* the client's name: RQ_PARSE / RQ_ANSWER_PARSE (to
 	                    * forget if PostgreSQL fails or skips the Parse),
@@ -108,12 +118,15 @@ struct server_stmts *prepared_sstmts(struct server *s);   /* made on first need 
 struct sstmt *prepared_sset_find(struct server_stmts *ss, uint64_t id);
 struct sstmt *prepared_sset_add(struct server_stmts *ss, struct pstmt *ps);
 void prepared_sset_del(struct server_stmts *ss, uint64_t id);
-/* Queue a response owed; `cname`, when given, is copied into the entry. */
-bool prepared_rq_push(struct server_stmts *ss, enum rq_kind kind, uint64_t id, const char *cname);
+/* Queue a response owed by s (whose stmts exist); `cname`, when given, is
+ * copied into the entry. */
+bool prepared_rq_push(struct server *s, enum rq_kind kind, uint64_t id, const char *cname);
 /* The same for a plain answer (RQ_PARSE, RQ_BIND, RQ_DESCRIBE without a
  * statement of sluice's or a name to keep; RQ_CLOSE, RQ_EXECUTE, RQ_SYNC):
  * it joins the row of them at the queue's tail. */
 bool prepared_owe_plain(struct server *s, enum rq_kind kind);
+/* The same for a Query. */
+bool prepared_owe_query(struct server *s);
 /* Answers sluice owes itself: ParseComplete, CloseComplete. */
 bool prepared_is_answer(uint8_t kind);
 /* Note a response owed to the client for what it just sent; sluice's own

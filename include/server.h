@@ -118,6 +118,8 @@ struct server {
 	double idle_since;
 	bool used;                   /* has served a client (server_lifetime = 0) */
 	bool rows_stmt;              /* has PREPARED_ROWS_NAME (prepared.h) */
+	uint32_t unqueued_readies;   /* ReadyForQuery owed to Queries its client sent
+	                              * while nothing was owed (prepared.c) */
 	bool close_needed;           /* RECONNECT or a new target: close when free */
 	int cancels;                 /* cancel requests for it in flight (cancel.c) */
 	uint8_t release_after_cancel; /* SV_CANCEL_WAIT: then this POOL_RELEASE_* (pool.c) */

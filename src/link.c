@@ -130,6 +130,7 @@ void link_pair(struct server *s, struct client *c)
 	c->server = s;
 	s->relay.counted = 0;
 	s->relay.unsynced = false;
+	s->unqueued_readies = 0;   /* (counted with the relay's: 0 at every boundary) */
 	c->relay.counted = 0;
 	c->relay.unsynced = false;
 	struct pq_writer w;

@@ -152,6 +152,8 @@ static enum relay_action server_inspect(void *owner, char type, const uint8_t *b
 	case 'Z':
 		if (!proto_parse_ready(body, len, &s->txn_status))
 			return RELAY_FAIL;
+		if (s->unqueued_readies > 0)
+			prepared_server_ready(s);
 		return c ? on_ready(s, c) : RELAY_FORWARD;
 	case 'S': {
 		const char *name, *value;
@@ -251,6 +253,17 @@ static struct relay_spec server_spec = {
 	.fn = server_inspect,
 };
 
+/* A server whose client carries statements, while nothing is owed: its
+ * CommandComplete is read too (DISCARD ALL and DEALLOCATE ALL drop the
+ * statements). */
+static struct relay_spec server_spec_noting = {
+	.inspect = { ['Z'] = true, ['S'] = true, ['C'] = true, ['E'] = true },
+	.count = { ['Z'] = true },
+	.max_len = PQ_MESSAGE_MAX,
+	.max_inspect_len = SERVER_CONTROL_MSG_MAX,
+	.fn = server_inspect,
+};
+
 /* The types prepared.c's server hooks act on: the answers to sluice's own
  * Parse and Close (dropped), and those that complete what a client is owed
  * or end it with an error. A DataRow, most of a server's traffic, passes
@@ -260,9 +273,9 @@ static struct relay_spec server_spec = {
 	.after_types = { ['1'] = true, ['2'] = true, ['3'] = true, ['T'] = true, ['n'] = true, \
 			 ['C'] = true, ['I'] = true, ['s'] = true, ['Z'] = true, ['E'] = true }
 
-/* A server that has met named prepared statements also settles the
- * responses its client is owed (prepared.c), and reads the descriptions of
- * statements while some are owed (`...`: the types inspected besides). */
+/* A server that owes its client answers in prepared.c's queue also
+ * settles them there, and reads the descriptions of statements while some
+ * are owed (`...`: the types inspected besides). */
 #define TRACKED_SPEC(...) { \
 	.inspect = { ['Z'] = true, ['S'] = true, ['C'] = true, ['E'] = true, __VA_ARGS__ }, \
 	.count = { ['Z'] = true }, \
@@ -284,7 +297,8 @@ static void specs_ready(void)
 	if (done)
 		return;
 	struct relay_spec *all[] = { &client_spec, &client_spec_tracked, &client_spec_watched,
-				     &server_spec, &server_spec_tracked, &server_spec_describing };
+				     &server_spec, &server_spec_noting, &server_spec_tracked,
+				     &server_spec_describing };
 	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
 		relay_spec_ready(all[i]);
 	done = true;
@@ -302,6 +316,8 @@ struct relay_spec *link_client_spec(const struct client *c)
 const struct relay_spec *link_server_spec(const struct server *s)
 {
 	specs_ready();
-	return !s->stmts ? &server_spec
-		: prepared_server_describing(s) ? &server_spec_describing : &server_spec_tracked;
+	if (prepared_server_idle(s))   /* nothing owed: prepared.c has nothing to settle */
+		return s->stmts || (s->client && client_tracks_statements(s->client))
+		       ? &server_spec_noting : &server_spec;
+	return prepared_server_describing(s) ? &server_spec_describing : &server_spec_tracked;
 }

@@ -217,21 +217,43 @@ static __attribute__((noinline)) bool rq_grow(struct server_stmts *ss)
 	return true;
 }
 
-/* Queue a response owed; `cname`, when given, is copied into the entry.
- * (Every Parse, Bind, Describe, Execute and Sync comes here: the growth
- * and the copy stay out of its way.) */
-bool prepared_rq_push(struct server_stmts *ss, enum rq_kind kind, uint64_t id, const char *cname)
+static bool rq_append(struct server_stmts *ss, enum rq_kind kind, uint64_t id, char *copy)
 {
 	if (unlikely(ss->qlen == ss->qcap) && !rq_grow(ss))
-		return false;
-	char *copy = NULL;
-	if (unlikely(cname != NULL) && !(copy = strdup(cname)))
 		return false;
 	ss->q[(ss->qhead + ss->qlen) & (ss->qcap - 1)] =
 		(struct rq_entry){ .kind = (uint8_t)kind, .id = id, .cname = copy };
 	ss->qlen++;
 	if (is_describe((uint8_t)kind))
 		ss->describing++;
+	return true;
+}
+
+/* The first entry queued while Queries that were not are still answered:
+ * an RQ_READIES for them goes first (prepared_internal.h). */
+static __attribute__((noinline)) bool queue_readies(struct server *s)
+{
+	if (!rq_append(s->stmts, RQ_READIES, 0, NULL))
+		return false;
+	rq_tail(s->stmts)->n = s->unqueued_readies;
+	s->unqueued_readies = 0;
+	return true;
+}
+
+/* Queue a response owed; `cname`, when given, is copied into the entry.
+ * (Most messages come here: the growth and the copy stay out of the way.) */
+bool prepared_rq_push(struct server *s, enum rq_kind kind, uint64_t id, const char *cname)
+{
+	struct server_stmts *ss = s->stmts;
+	if (unlikely(s->unqueued_readies > 0) && ss->qlen == 0 && !queue_readies(s))
+		return false;
+	char *copy = NULL;
+	if (unlikely(cname != NULL) && !(copy = strdup(cname)))
+		return false;
+	if (!rq_append(ss, kind, id, copy)) {
+		free(copy);
+		return false;
+	}
 	return true;
 }
 
@@ -271,7 +293,7 @@ bool prepared_owe_plain(struct server *s, enum rq_kind kind)
 		return false;
 	struct rq_entry *t = rq_tail(ss);
 	if (!t || t->kind != RQ_RUN || t->sync || t->n == RQ_RUN_MAX) {
-		if (!prepared_rq_push(ss, RQ_RUN, 0, NULL))
+		if (!prepared_rq_push(s, RQ_RUN, 0, NULL))
 			return false;
 		t = rq_tail(ss);
 	}
@@ -291,11 +313,27 @@ bool prepared_owe(struct server *s, enum rq_kind kind, uint64_t id, const char *
 	struct server_stmts *ss = prepared_sstmts(s);
 	if (!ss)
 		return false;
-	if (prepared_is_answer((uint8_t)kind) && ss->qlen == 0) {
+	if (prepared_is_answer((uint8_t)kind) && ss->qlen == 0 && s->unqueued_readies == 0) {
 		send_answer(s->client, (uint8_t)kind);
 		return true;
 	}
-	return prepared_rq_push(ss, kind, id, cname);
+	return prepared_rq_push(s, kind, id, cname);
+}
+
+/* A Query: with nothing owed, it needs no entry (prepared_internal.h). */
+bool prepared_owe_query(struct server *s)
+{
+	if ((!s->stmts || s->stmts->qlen == 0) && s->unqueued_readies < UINT32_MAX) {
+		s->unqueued_readies++;
+		return true;
+	}
+	return prepared_owe(s, RQ_QUERY, 0, NULL);
+}
+
+void prepared_server_ready(struct server *s)
+{
+	if (s->unqueued_readies > 0 && --s->unqueued_readies == 0 && s->stmts)
+		s->stmts->worked = false;   /* nothing owed: txn_status is the server's now */
 }
 
 /* PostgreSQL failed or skipped the client's Parse: the name is not there. */
@@ -487,7 +525,7 @@ static bool completes(const struct rq_entry *h, char type)
 	case RQ_OWN_CLOSE: return type == '3';
 	case RQ_DESCRIBE_STMT: case RQ_DESCRIBE_PORTAL: case RQ_OWN_DESCRIBE:
 		return type == 'T' || type == 'n';
-	case RQ_QUERY: case RQ_FUNC: return type == 'Z';
+	case RQ_QUERY: case RQ_FUNC: case RQ_READIES: return type == 'Z';
 	case RQ_RUN: return h->n > 0 ? is_completion(type) : type == 'Z';
 	default: return false;
 	}
@@ -497,7 +535,8 @@ static bool completes(const struct rq_entry *h, char type)
  * its own Query, FunctionCall or Sync, and skips nothing. */
 static bool only_ready_owed(const struct rq_entry *h)
 {
-	return h->kind == RQ_QUERY || h->kind == RQ_FUNC || (h->kind == RQ_RUN && h->n == 0);
+	return h->kind == RQ_QUERY || h->kind == RQ_FUNC || h->kind == RQ_READIES ||
+	       (h->kind == RQ_RUN && h->n == 0);
 }
 
 /* The client waited for a Describe that has come (or never will). */
@@ -545,6 +584,8 @@ void prepared_server_after(struct server *s, char type)
 	if (completes(h, type)) {
 		if (h->kind == RQ_RUN && h->n > 0 && (--h->n > 0 || h->sync))
 			return;   /* more of the row is owed (the queue did not shrink) */
+		if (h->kind == RQ_READIES && --h->n > 0)
+			return;
 		if ((h->kind == RQ_PARSE || h->kind == RQ_OWN_PARSE) && h->id) {
 			struct sstmt *have = prepared_sset_find(ss, h->id);
 			if (have) {

@@ -82,7 +82,7 @@ static bool make_room(struct server *s, struct server_stmts *ss, struct pq_write
 		struct sstmt *victim = list_entry(ss->lru.prev, struct sstmt, lru);
 		uint64_t id = victim->ps->id;
 		put_stmt_msg(s, w, 'C', 'S', id);
-		if (!prepared_rq_push(ss, RQ_OWN_CLOSE, id, NULL))
+		if (!prepared_rq_push(s, RQ_OWN_CLOSE, id, NULL))
 			return false;
 		prepared_sset_del(ss, id);
 	}
@@ -100,7 +100,7 @@ static bool begin_parse(struct server *s, struct server_stmts *ss, struct pq_wri
 			const struct pstmt *ps)
 {
 	put_stmt_msg(s, w, 'C', 'S', ps->id);
-	if (!prepared_rq_push(ss, RQ_OWN_CLOSE, ps->id, NULL))
+	if (!prepared_rq_push(s, RQ_OWN_CLOSE, ps->id, NULL))
 		return false;
 	prepared_sset_del(ss, ps->id);
 	if (!make_room(s, ss, w))
@@ -118,7 +118,8 @@ static bool begin_parse(struct server *s, struct server_stmts *ss, struct pq_wri
  * 25P02, and what is in flight may yet fail). */
 static bool parse_would_pass(const struct server *s)
 {
-	return s->stmts->qlen == 0 && s->txn_status != 'E' && !s->stmts->skipping;
+	return s->stmts->qlen == 0 && s->unqueued_readies == 0 && s->txn_status != 'E' &&
+	       !s->stmts->skipping;
 }
 
 /* PREPARED_ROWS_NAME again, after a DISCARD ALL or DEALLOCATE ALL took it,
@@ -134,7 +135,7 @@ static bool ensure_rows_stmt(struct server *s, struct pq_writer *w)
 	pq_end(w);
 	put_msg(s, w);
 	s->rows_stmt = true;
-	return prepared_rq_push(s->stmts, RQ_OWN_PARSE, 0, NULL);
+	return prepared_rq_push(s, RQ_OWN_PARSE, 0, NULL);
 }
 
 /* Make sure the server has `ps`, preparing it if not (as the client's
@@ -157,10 +158,10 @@ static struct sstmt *ensure_prepared(struct server *s, struct pstmt *ps, struct 
 	pq_put_bytes(w, ps->rest, ps->rest_len);
 	pq_end(w);
 	put_msg(s, w);
-	if (!prepared_rq_push(ss, cname ? RQ_PARSE : RQ_OWN_PARSE, ps->id, cname))
+	if (!prepared_rq_push(s, cname ? RQ_PARSE : RQ_OWN_PARSE, ps->id, cname))
 		return NULL;
 	put_stmt_msg(s, w, 'D', 'S', ps->id);
-	if (!prepared_rq_push(ss, RQ_OWN_DESCRIBE, ps->id, NULL))
+	if (!prepared_rq_push(s, RQ_OWN_DESCRIBE, ps->id, NULL))
 		return NULL;
 	struct sstmt *added = prepared_sset_add(ss, ps);
 	if (added)
@@ -180,11 +181,12 @@ static bool txn_failed_ahead(const struct server *s)
 	const struct server_stmts *ss = s->stmts;
 	/* worked: a ROLLBACK sent since (extended, answered after a Flush)
 	 * may have ended it with no ReadyForQuery to say so */
-	if (s->txn_status != 'E' || !ss || ss->skipping || ss->worked)
-		return false;
+	if (s->txn_status != 'E' || s->unqueued_readies || ss->skipping || ss->worked)
+		return false;   /* (unqueued_readies: a Query not queued is still answered) */
 	for (size_t i = 0; i < ss->qlen; i++) {
 		const struct rq_entry *e = &ss->q[(ss->qhead + i) & (ss->qcap - 1)];
-		if ((e->kind == RQ_RUN && e->executes) || e->kind == RQ_QUERY || e->kind == RQ_FUNC)
+		if ((e->kind == RQ_RUN && e->executes) || e->kind == RQ_QUERY || e->kind == RQ_FUNC ||
+		    e->kind == RQ_READIES)
 			return false;
 	}
 	return true;
@@ -224,7 +226,7 @@ static struct sstmt *prepare_standin(struct server *s, struct pstmt *ps, struct 
 	put_param_types(w, ps, nparams);
 	pq_end(w);
 	put_msg(s, w);
-	if (!prepared_rq_push(ss, RQ_OWN_PARSE, 0, NULL))
+	if (!prepared_rq_push(s, RQ_OWN_PARSE, 0, NULL))
 		return NULL;
 	struct sstmt *added = prepared_sset_add(ss, ps);
 	if (added)
@@ -267,7 +269,7 @@ static bool parse_checked(struct server *s, struct pq_writer *w, const struct pq
 	pq_put_cstring(w, CHECK_NAME);
 	pq_end(w);
 	put_msg(s, w);
-	return prepared_rq_push(s->stmts, RQ_PARSE_CHECK, id, cname) && prepared_rq_push(s->stmts, RQ_OWN_CLOSE, 0, NULL);
+	return prepared_rq_push(s, RQ_PARSE_CHECK, id, cname) && prepared_rq_push(s, RQ_OWN_CLOSE, 0, NULL);
 }
 
 static enum relay_action on_parse(struct client *c, struct server *s, struct pq_reader *r,
@@ -350,7 +352,7 @@ static bool send_renamed(struct client *c, struct server *s, struct pq_writer *w
  * must not reach another client's statement on this server. */
 static bool foreign_name(const char *cname)
 {
-	return cname && !strncmp(cname, NAME_PREFIX, sizeof NAME_PREFIX - 1);
+	return cname && cname[0] == NAME_PREFIX[0] && !strncmp(cname, NAME_PREFIX, sizeof NAME_PREFIX - 1);
 }
 
 static void note_bound(struct client *c, const char *portal, struct cstmt *e)
@@ -580,7 +582,11 @@ enum relay_action prepared_client_message(struct client *c, char type,
 			goto out;
 	}
 	act = RELAY_FORWARD;
-	if (s->stmts && s->stmts->skipping)
+	if (unlikely(!s->stmts) && !prepared_sstmts(s)) {
+		act = RELAY_FAIL;   /* (what follows takes s->stmts to be there) */
+		goto out;
+	}
+	if (s->stmts->skipping)
 		goto out;   /* the server ignores it: nothing is owed */
 	struct pq_reader r = pq_reader_make(body, len);
 	switch (type) {
@@ -616,7 +622,7 @@ enum relay_action prepared_client_observe(struct client *c, char type)
 	switch (type) {
 	case 'E': ok = prepared_owe_plain(s, RQ_EXECUTE); break;
 	case 'S': ok = prepared_owe_plain(s, RQ_SYNC); break;
-	case 'Q': ok = prepared_owe(s, RQ_QUERY, 0, NULL); break;
+	case 'Q': ok = prepared_owe_query(s); break;
 	case 'F': ok = prepared_owe(s, RQ_FUNC, 0, NULL); break;
 	default: break;
 	}

@@ -35,6 +35,8 @@ sub sync { msg('S') }
 sub query { msg('Q', "$_[0]\0") }
 sub plain { my ($sql, @params) = @_; parse_msg('', $sql) . bind_msg('', '', @params) . describe_msg('P', '') . execute_msg('') }
 
+# A Query sent while nothing is owed takes no place in that queue, and
+# what sluice queues after it waits for its ReadyForQuery.
 # A Close of a statement name is answered by sluice (the server keeps its
 # statements for others): put behind a row of plain answers, its
 # CloseComplete waits for every one of them, so a row miscounted shows.
@@ -69,6 +71,17 @@ my @PIPELINES = (
 	  query('BEGIN') . parse_msg('', 'INSERT INTO t VALUES ($1)', 23) . bind_msg('', '', '1') . execute_msg('')
 	  . sync() . plain('SELECT * FROM nope') . sync() . bind_msg('', 's2') . execute_msg('') . sync()
 	  . query('ROLLBACK') . plain('SELECT count(*) FROM t') . sync() ],
+	[ 'Queries while nothing is owed, then a Close sluice answers',
+	  query('SELECT 17') . query('SELECT 18; SELECT 19') . close_stmt('x') . sync() ],
+	[ 'a failing Query, a Parse of a statement the server has, a Close',
+	  query('SELECT 1/0') . parse_msg('s1', 'SELECT 2 AS two') . close_stmt('x') . sync() ],
+	[ 'DEALLOCATE ALL in a Query drops the statements, as on PostgreSQL',
+	  parse_msg('s3', 'SELECT 3 AS three') . sync() . query('DEALLOCATE ALL')
+	  . bind_msg('', 's3') . execute_msg('') . sync() . parse_msg('s3', 'SELECT 3 AS three')
+	  . bind_msg('', 's3') . execute_msg('') . sync() ],
+	[ 'a Query inside a transaction, then rows and answers of sluice\'s',
+	  query('BEGIN; SELECT 20') . close_stmt('x') . plain('SELECT 21') . query('COMMIT')
+	  . close_stmt('y') . sync() ],
 	[ 'a row of 300 Executes without a Sync between them',
 	  parse_msg('', 'SELECT 15') . join('', map { bind_msg('', '') . execute_msg('') } 1 .. 300)
 	  . close_stmt('x') . sync() ],
