@@ -38,9 +38,22 @@ struct pq_writer {
 	bool borrowed;      /* buf is the caller's (pq_writer_init_room): not freed */
 };
 
-void pq_writer_init(struct pq_writer *w);
+/* (init and free inline: every relay hook that may write makes one, and
+ * most write nothing) */
+static inline void pq_writer_init(struct pq_writer *w)
+{
+	*w = (struct pq_writer){ 0 };
+}
+
 void pq_writer_init_room(struct pq_writer *w, void *room, size_t size);
-void pq_writer_free(struct pq_writer *w);
+void pq_writer_free_buf(struct pq_writer *w);
+
+static inline void pq_writer_free(struct pq_writer *w)
+{
+	if (w->buf && !w->borrowed)
+		pq_writer_free_buf(w);
+	*w = (struct pq_writer){ 0 };
+}
 void pq_writer_reset(struct pq_writer *w);
 void pq_put_bytes_grow(struct pq_writer *w, const void *p, size_t n);
 

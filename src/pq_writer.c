@@ -7,11 +7,6 @@
 #include "pq_writer.h"
 
 
-void pq_writer_init(struct pq_writer *w)
-{
-	memset(w, 0, sizeof *w);
-}
-
 /* A login's messages (its authentication request, its welcome) are built
  * and sent at once: in room on the caller's stack they cost no malloc,
  * realloc and free each. */
@@ -23,11 +18,9 @@ void pq_writer_init_room(struct pq_writer *w, void *room, size_t size)
 	w->borrowed = true;
 }
 
-void pq_writer_free(struct pq_writer *w)
+void pq_writer_free_buf(struct pq_writer *w)
 {
-	if (w->buf && !w->borrowed)   /* (most writers of a relay hook wrote nothing) */
-		free(w->buf);
-	memset(w, 0, sizeof *w);
+	free(w->buf);
 }
 
 void pq_writer_reset(struct pq_writer *w)
