@@ -38,20 +38,27 @@ static bool in_batch;   /* batch_reads/batch_writes run: no more reads may be no
 /* Note c for the pass's batch (CONN_NOTE_READ, CONN_NOTE_WRITE). False
  * when there is no batch to join: conn_loop is not running, reads are
  * being handed out already, or no memory; the caller goes the direct way. */
+/* (out of line: conn_note runs for most reads and writes, and keeps its
+ * registers for them) */
+static __attribute__((noinline)) bool batch_grow(void)
+{
+	/* grows, never shrinks, like the timer heap */
+	uint32_t cap = batch.cap ? 2 * batch.cap : 256;
+	struct conn **v = realloc(batch.v, cap * sizeof *v);
+	if (!v)
+		return false;   /* the caller goes the direct way */
+	batch.v = v;
+	batch.cap = cap;
+	return true;
+}
+
 bool conn_note(struct conn *c, uint8_t what)
 {
 	if (!batching || (in_batch && (what & CONN_NOTE_READ)))
 		return false;
 	if (!c->batch_slot) {
-		if (batch.n == batch.cap) {
-			/* grows, never shrinks, like the timer heap */
-			uint32_t cap = batch.cap ? 2 * batch.cap : 256;
-			struct conn **v = realloc(batch.v, cap * sizeof *v);
-			if (!v)
-				return false;   /* the caller goes the direct way */
-			batch.v = v;
-			batch.cap = cap;
-		}
+		if (unlikely(batch.n == batch.cap) && !batch_grow())
+			return false;
 		batch.v[batch.n++] = c;
 		c->batch_slot = batch.n;
 	}
