@@ -548,16 +548,10 @@ static void wake_client(struct server_stmts *ss)
 	}
 }
 
-void prepared_server_after(struct server *s, char type)
+/* The answer of `type` settles what h stands for, or part of it. */
+static __attribute__((noinline)) void settle(struct server *s, struct rq_entry *h, char type)
 {
 	struct server_stmts *ss = s->stmts;
-	struct rq_entry *h = rq_head(ss);
-	if (!h)
-		return;
-	if (h->kind == RQ_RUN && (h->n > 1 || (h->n == 1 && h->sync)) && is_completion(type)) {
-		h->n--;   /* one of a row's answers, not its last: most of them */
-		return;
-	}
 	if (type == 'E' && !only_ready_owed(h)) {
 		/* An error in the extended protocol: PostgreSQL skips everything
 		 * up to the next Sync, so nothing else before it is owed, and
@@ -610,5 +604,19 @@ void prepared_server_after(struct server *s, char type)
 		ss->stalled = false;
 		ss->resume = true;
 	}
+}
+
+/* (the common case first, in a function that saves no registers for the
+ * rest: this runs for most answers of most servers that owe something) */
+void prepared_server_after(struct server *s, char type)
+{
+	struct rq_entry *h = rq_head(s->stmts);
+	if (!h)
+		return;
+	if (h->kind == RQ_RUN && (h->n > 1 || (h->n == 1 && h->sync)) && is_completion(type)) {
+		h->n--;   /* one of a row's answers, not its last: most of them */
+		return;
+	}
+	settle(s, h, type);
 }
 
