@@ -229,7 +229,9 @@ static struct relay_spec client_spec_tracked = {
 	CLIENT_SPEC_BASE,
 	.max_inspect_len = PQ_MESSAGE_MAX,
 	.observe = client_observe,
-	.observe_types = { [0 ... 255] = true },   /* each may have ended a transaction */
+	/* each may have ended a transaction; but those of
+	 * CLIENT_NOT_OBSERVED (specs_ready) */
+	.observe_types = { [0 ... 255] = true },
 	/* SQL naming sluice's statements is refused (prepared_sql.c) */
 	.scan_types = { ['Q'] = true },
 	.scan = client_scan,
@@ -290,12 +292,20 @@ static struct relay_spec server_spec_tracked = TRACKED_SPEC();
 static struct relay_spec server_spec_describing =
 	TRACKED_SPEC(['t'] = true, ['T'] = true, ['n'] = true);
 
+/* The types a tracking client side does not observe: Parse, Bind,
+ * Describe and Close go to prepared_client_message whole, and they,
+ * Flush and the COPY messages owe nothing of their own and end no
+ * transaction (prepared_client_observe). */
+#define CLIENT_NOT_OBSERVED "PBDCHdcf"
+
 /* The specs' type flags, made once (their tables never change). */
 static void specs_ready(void)
 {
 	static bool done;
 	if (done)
 		return;
+	for (const char *t = CLIENT_NOT_OBSERVED; *t; t++)
+		client_spec_tracked.observe_types[(uint8_t)*t] = false;
 	struct relay_spec *all[] = { &client_spec, &client_spec_tracked, &client_spec_watched,
 				     &server_spec, &server_spec_noting, &server_spec_tracked,
 				     &server_spec_describing };

@@ -631,7 +631,8 @@ enum relay_action prepared_client_observe(struct client *c, char type)
 	 * until its Execute). CopyData, CopyDone and CopyFail change no
 	 * transaction's state: in a COPY their Query's ReadyForQuery is still
 	 * owed, and after a failed one (sent eagerly, arriving late)
-	 * PostgreSQL ignores them. */
+	 * PostgreSQL ignores them. (link_hooks.c shows this hook none of
+	 * those but Sync: CLIENT_NOT_OBSERVED.) */
 	static const bool idle_types[256] = { ['S'] = true, ['H'] = true, ['P'] = true, ['B'] = true,
 					      ['D'] = true, ['C'] = true, ['d'] = true, ['c'] = true,
 					      ['f'] = true };
